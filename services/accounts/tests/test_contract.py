@@ -1,0 +1,8 @@
+"""The shared service contract (health, schema, errors, auth) run against accounts."""
+
+from servidesk_shared.testing.contract import ServiceContractTests
+
+
+class TestContract(ServiceContractTests):
+    prefix = "/api/accounts/"
+    is_api = True

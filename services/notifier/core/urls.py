@@ -1,0 +1,10 @@
+"""URLs of the notifier service, all under /api/notifications/ (nginx passes paths through unchanged)."""
+
+from servidesk_shared.urls import service_urlpatterns
+
+urlpatterns = service_urlpatterns("api/notifications/", [])
+
+handler400 = "servidesk_shared.errors.json_bad_request"
+handler403 = "servidesk_shared.errors.json_permission_denied"
+handler404 = "servidesk_shared.errors.json_page_not_found"
+handler500 = "servidesk_shared.errors.json_server_error"

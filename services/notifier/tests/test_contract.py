@@ -1,0 +1,8 @@
+"""The shared service contract (health, schema, errors, auth) run against notifier."""
+
+from servidesk_shared.testing.contract import ServiceContractTests
+
+
+class TestContract(ServiceContractTests):
+    prefix = "/api/notifications/"
+    is_api = True

@@ -1,0 +1,8 @@
+"""The shared service contract (health, schema, errors, auth) run against reports."""
+
+from servidesk_shared.testing.contract import ServiceContractTests
+
+
+class TestContract(ServiceContractTests):
+    prefix = "/api/reports/"
+    is_api = True

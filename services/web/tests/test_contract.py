@@ -1,0 +1,8 @@
+"""The shared service contract (health, schema, errors, auth) run against web."""
+
+from servidesk_shared.testing.contract import ServiceContractTests
+
+
+class TestContract(ServiceContractTests):
+    prefix = "/"
+    is_api = False

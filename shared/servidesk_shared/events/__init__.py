@@ -1,0 +1,1 @@
+"""The event bus: envelopes, topology, outbox relay and idempotent consumers."""

@@ -1,0 +1,75 @@
+"""``health/live`` (the process answers) and ``health/ready`` (its dependencies answer).
+
+Ready runs the checks named in ``SERVIDESK_READY_CHECKS``; each returns ``None`` when
+fine or a short reason. Any reason makes the answer 503 with the reasons in JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[], str | None]
+
+
+def check_database() -> str | None:
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means "not ready"
+        connections["default"].close_if_unusable_or_obsolete()
+        return f"database unreachable: {type(exc).__name__}"
+    return None
+
+
+def check_broker() -> str | None:
+    from servidesk_shared.events.broker import broker_reachable  # noqa: PLC0415 (optional part)
+
+    return broker_reachable()
+
+
+def _service_name() -> str:
+    return str(getattr(settings, "SERVICE_NAME", ""))
+
+
+@never_cache
+@require_GET
+@transaction.non_atomic_requests  # ATOMIC_REQUESTS would open a transaction on a dead database
+def live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok", "service": _service_name()})
+
+
+@never_cache
+@require_GET
+@transaction.non_atomic_requests
+def ready(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    reasons: list[str] = []
+    for dotted in getattr(settings, "SERVIDESK_READY_CHECKS", []):
+        check: Check = import_string(dotted)
+        name = dotted.rsplit(".", 1)[-1].removeprefix("check_")
+        reason = check()
+        checks[name] = reason or "ok"
+        if reason:
+            reasons.append(reason)
+    if reasons:
+        logger.warning("not ready: %s", "; ".join(reasons))
+        return JsonResponse(
+            {
+                "status": "unavailable",
+                "service": _service_name(),
+                "message": "; ".join(reasons),
+                "checks": checks,
+            },
+            status=503,
+        )
+    return JsonResponse({"status": "ok", "service": _service_name(), "checks": checks})
