@@ -35,7 +35,7 @@ class ServideskTokenUser(TokenUser):
         return self.role == ADMIN
 
     @property
-    def is_staff(self) -> bool:  # type: ignore[override]
+    def is_staff(self) -> bool:
         """Technicians and admins work the queue; Django's own staff flag is not used."""
         return self.role in STAFF_ROLES
 

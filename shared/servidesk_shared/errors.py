@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 class ApplicationError(Exception):
     """A domain rule refused the request; views let it through to the handler."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(
         self, message: str, *, extra: dict[str, Any] | None = None, status_code: int | None = None
@@ -39,8 +39,8 @@ class ApplicationError(Exception):
             self.status_code = status_code
 
 
-class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
+class ConflictError(ApplicationError):
+    status_code: int = status.HTTP_409_CONFLICT
 
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
@@ -118,7 +118,9 @@ def json_bad_request(request: HttpRequest, exception: Exception | None = None) -
     return JsonResponse(error_body(_("Bad request."), code="bad_request"), status=400)
 
 
-def json_permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def json_permission_denied(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
     return JsonResponse(
         error_body(_("You do not have permission to do this."), code="permission_denied"),
         status=403,

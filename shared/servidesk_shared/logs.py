@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+_TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(service)s [%(request_id)s] %(name)s: %(message)s"
+
 
 def logging_config(service: str, *, level: str = "INFO", json: bool = True) -> dict[str, Any]:
     """A ``LOGGING`` dict: JSON lines on stderr (``json=False`` gives plain text for humans)."""
@@ -15,7 +17,7 @@ def logging_config(service: str, *, level: str = "INFO", json: bool = True) -> d
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
         if json
-        else {"format": "%(asctime)s %(levelname)-7s %(service)s [%(request_id)s] %(name)s: %(message)s"}
+        else {"format": _TEXT_FORMAT}
     )
     return {
         "version": 1,

@@ -19,9 +19,7 @@ class HasRole(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         user: Any = request.user
         return bool(
-            user is not None
-            and user.is_authenticated
-            and getattr(user, "role", None) in self.roles
+            user is not None and user.is_authenticated and getattr(user, "role", None) in self.roles
         )
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from datetime import timedelta
 
+import jwt
 import pytest
 from rest_framework.test import APIClient
 
 from servidesk_shared.keys import generate_keypair
-from servidesk_shared.testing import auth_header, make_access_token
+from servidesk_shared.testing import auth_header, make_access_token, test_keypair
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +72,6 @@ def test_bad_jwt_is_401(api_client: APIClient, bad_token: object) -> None:
 
 
 def test_unsigned_alg_none_token_is_401(api_client: APIClient) -> None:
-    import jwt
 
     token = jwt.encode(
         {"user_id": 1, "role": "admin", "aud": "servidesk", "iss": "servidesk-accounts"},
@@ -80,12 +84,6 @@ def test_unsigned_alg_none_token_is_401(api_client: APIClient) -> None:
 
 def test_hs256_token_signed_with_public_key_is_401(api_client: APIClient) -> None:
     """The classic RS256→HS256 confusion: the public key used as an HMAC secret."""
-    import base64
-    import hashlib
-    import hmac
-    import json
-
-    from servidesk_shared.testing import test_keypair
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

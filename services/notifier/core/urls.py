@@ -1,4 +1,4 @@
-"""URLs of the notifier service, all under /api/notifications/ (nginx passes paths through unchanged)."""
+"""URLs of the notifier service, all under /api/notifications/."""
 
 from servidesk_shared.urls import service_urlpatterns
 

@@ -43,7 +43,7 @@ def var_dir(service_dir: Path) -> Path:
 def database_url(service: str, *, default: str) -> str:
     """``<SERVICE>_DATABASE_URL``, then ``DATABASE_URL``, then ``default``."""
     for name in (f"{service.upper()}_DATABASE_URL", "DATABASE_URL"):
-        value = env.str(name, default="")
+        value = str(env.str(name, default=""))
         if value:
             return value
     return default

@@ -32,6 +32,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # APIs authenticate with bearer tokens (DRF exempts them from CSRF); the browser UI
+    # and the social-login flow use cookies and need both of these.
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "servidesk_shared.errors.UnavailableDatabaseMiddleware",
 ]
 

@@ -1,16 +1,34 @@
-"""Test settings every service applies after its ``base.py``."""
+"""Test settings every service applies at the end of its ``test.py``: ``apply(globals())``."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from servidesk_shared.logs import logging_config
+from servidesk_shared.settings import database_config
+from servidesk_shared.settings.jwt import verifying_settings
 from servidesk_shared.testing import test_keypair
 
-DEBUG = False
-SECRET_KEY = "test-only-not-secret"  # noqa: S105
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
-JWT_TEST_PUBLIC_KEY = test_keypair().public_pem
-JWT_TEST_PRIVATE_KEY = test_keypair().private_pem
+
+def apply(settings: dict[str, Any]) -> None:
+    service = settings["SERVICE_NAME"]
+    settings.update(
+        DEBUG=False,
+        SECRET_KEY="test-only-not-secret",
+        # The real PostgreSQL; pytest-django creates test_servidesk_<service> from it.
+        DATABASES={
+            "default": database_config(
+                service,
+                var=settings["SERVIDESK_VAR_DIR"],
+                default=f"postgres://postgres@127.0.0.1:5432/servidesk_{service}",
+            )
+        },
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        SIMPLE_JWT=verifying_settings(test_keypair().public_pem),
+        LOGGING=logging_config(service, level="WARNING", json=False),
+    )

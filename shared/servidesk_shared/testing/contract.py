@@ -50,7 +50,7 @@ class ServiceContractTests:
         connection = connections["default"]
 
         def refuse(*args: Any, **kwargs: Any) -> Any:
-            from django.db import OperationalError  # noqa: PLC0415
+            from django.db import OperationalError
 
             raise OperationalError("connection refused")
 
@@ -94,7 +94,7 @@ class ServiceContractTests:
     def test_expired_token_is_401(self, client: Client) -> None:
         if self.protected_path is None:
             pytest.skip("no authenticated endpoint yet")
-        from datetime import timedelta  # noqa: PLC0415
+        from datetime import timedelta
 
         token = make_access_token(lifetime=timedelta(seconds=-60))
         response = client.get(self.protected_path, HTTP_AUTHORIZATION=f"Bearer {token}")

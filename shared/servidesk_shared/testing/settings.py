@@ -7,7 +7,7 @@ from pathlib import Path
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config, var_dir
 from servidesk_shared.settings.defaults import *  # noqa: F403
-from servidesk_shared.settings.defaults import SHARED_APPS
+from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
 from servidesk_shared.settings.jwt import verifying_settings
 from servidesk_shared.testing import test_keypair
 
@@ -24,6 +24,11 @@ DATABASES = {
     )
 }
 SIMPLE_JWT = verifying_settings(test_keypair().public_pem)
+STATIC_ROOT = SERVIDESK_VAR_DIR / "shared-static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = logging_config(SERVICE_NAME, level="WARNING")
-SPECTACULAR_SETTINGS = {"TITLE": "Servidesk shared test API"}
+SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk shared test API"}

@@ -5,7 +5,7 @@ from servidesk_shared.settings.jwt import public_key, verifying_settings
 from .base import *
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = SECRET_KEY or "django-insecure-local-only"  # noqa: S105
+SECRET_KEY = SECRET_KEY or "django-insecure-local-only"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

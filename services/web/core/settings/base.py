@@ -12,7 +12,12 @@ SERVICE_PREFIX = ""
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
 
-INSTALLED_APPS = [*SHARED_APPS, "portal"]
+INSTALLED_APPS = [
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    *SHARED_APPS,
+    "portal",
+]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
@@ -26,18 +31,11 @@ LOGGING = logging_config(
 )
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk web API"}
 
-INSTALLED_APPS = [
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    *INSTALLED_APPS,
-]
 MIDDLEWARE = [
     *MIDDLEWARE[:4],
     "django.contrib.sessions.middleware.SessionMiddleware",
     *MIDDLEWARE[4:],
-    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 TEMPLATES[0]["OPTIONS"]["context_processors"] += [
     "django.contrib.messages.context_processors.messages",

@@ -1,0 +1,142 @@
+"""`make up`: prepare and run the whole local stack in the foreground.
+
+Migrates every service (creating PostgreSQL databases when a URL points at one that does
+not exist yet), seeds demo data where a service has a ``seed_demo`` command, renders the
+nginx gateway config for local ports, then runs every process of the Procfile with honcho
+(prefixed logs; Ctrl-C stops them all). Running it again is safe.
+
+Environment (all optional): ``GATEWAY_LISTEN`` (127.0.0.1:8000), ``<SERVICE>_PORT``,
+``SERVIDESK_VAR_DIR`` (var/), plus everything the services read (see .env.example).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from render_nginx import render_local_config  # noqa: E402
+
+SERVICES = {"accounts": 8101, "tickets": 8102, "notifier": 8103, "reports": 8104, "web": 8105}
+NGINX_HINT = (
+    "nginx is not installed; it is the gateway on port 8000.\n"
+    "Install it with:  sudo apt-get update && sudo apt-get install -y nginx   (Debian/Ubuntu)\n"
+    "             or:  brew install nginx                                      (macOS)"
+)
+
+
+def find_nginx() -> str | None:
+    # Debian installs it in /usr/sbin, which is not on a normal user's PATH.
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of the root .env, for this script's own choices (ports, var dir)."""
+    values: dict[str, str] = {}
+    if path.is_file():
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
+def stack_environment() -> dict[str, str]:
+    env = {**read_dotenv(ROOT / ".env"), **os.environ}
+    env.setdefault("SERVIDESK_VAR_DIR", str(ROOT / "var"))
+    env.setdefault("GATEWAY_LISTEN", "127.0.0.1:8000")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.local")
+    for name, port in SERVICES.items():
+        env.setdefault(f"{name.upper()}_PORT", str(port))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the database a postgres:// URL names, if the server has no such database yet."""
+    import psycopg  # noqa: PLC0415 (only needed when PostgreSQL is configured)
+    from psycopg import sql  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            print(f"devstack: creating database {name}", flush=True)
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def database_url_for(service: str, env: dict[str, str]) -> str:
+    return env.get(f"{service.upper()}_DATABASE_URL") or env.get("DATABASE_URL") or ""
+
+
+def manage(service: str, env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT / "services" / service,
+        env=env,
+        check=True,
+    )
+
+
+def has_command(service: str, command: str) -> bool:
+    return any((ROOT / "services" / service).glob(f"*/management/commands/{command}.py"))
+
+
+def prepare_service(service: str, env: dict[str, str]) -> None:
+    url = database_url_for(service, env)
+    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        ensure_postgres_database(url)
+    manage(service, env, "migrate", "--noinput", "--verbosity", "0")
+    if has_command(service, "seed_demo"):
+        manage(service, env, "seed_demo")
+
+
+def prepare(env: dict[str, str]) -> None:
+    Path(env["SERVIDESK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    # Services migrate in parallel: each has its own database.
+    with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:
+        for future in [pool.submit(prepare_service, name, env) for name in SERVICES]:
+            future.result()
+    upstreams = {name: f"127.0.0.1:{env[f'{name.upper()}_PORT']}" for name in SERVICES}
+    render_local_config(
+        Path(env["SERVIDESK_VAR_DIR"]) / "nginx", listen=env["GATEWAY_LISTEN"], upstreams=upstreams
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "prepare"], nargs="?", default="up")
+    args = parser.parse_args()
+
+    nginx = find_nginx()
+    if nginx is None:
+        print(NGINX_HINT, file=sys.stderr)
+        return 1
+    env = stack_environment()
+    env["PATH"] = f"{Path(nginx).parent}{os.pathsep}{env['PATH']}"
+    try:
+        prepare(env)
+    except subprocess.CalledProcessError as exc:
+        print(f"devstack: {' '.join(exc.cmd)} failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    if args.command == "prepare":
+        return 0
+    print(f"devstack: Servidesk on http://{env['GATEWAY_LISTEN']}/ (Ctrl-C stops it)", flush=True)
+    honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(ROOT)]
+    os.execvpe(sys.executable, [*honcho, "start"], env)  # noqa: S606 (replace this process)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
