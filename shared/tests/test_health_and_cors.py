@@ -1,0 +1,64 @@
+"""health/ready against real dependencies, and CORS limited to configured origins."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once the socket is closed
+
+
+@override_settings(BROKER_URL=RABBITMQ)
+def test_ready_with_the_real_database_and_broker(api_client: APIClient) -> None:
+    response = api_client.get("/api/test/health/ready")
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_ready_is_503_naming_the_broker_when_it_is_unreachable(api_client: APIClient) -> None:
+    with override_settings(BROKER_URL=f"amqp://guest:guest@127.0.0.1:{closed_port()}//"):
+        response = api_client.get("/api/test/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("broker unreachable")
+    assert "broker" in body["message"]
+
+
+def test_live_does_not_touch_dependencies(api_client: APIClient) -> None:
+    with override_settings(BROKER_URL=f"amqp://guest:guest@127.0.0.1:{closed_port()}//"):
+        response = api_client.get("/api/test/health/live")
+    assert response.status_code == 200
+
+
+def test_cors_allows_no_origin_by_default(api_client: APIClient) -> None:
+    response = api_client.options(
+        "/api/test/whoami/",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in {k.lower() for k in response.headers}
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.com"])
+def test_cors_allows_only_configured_origins(api_client: APIClient) -> None:
+    allowed = api_client.options(
+        "/api/test/whoami/",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    refused = api_client.options(
+        "/api/test/whoami/",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "Access-Control-Allow-Origin" not in refused.headers
