@@ -23,7 +23,7 @@ def apply(settings: dict[str, Any]) -> None:
         )
     allowed_hosts = env.list("ALLOWED_HOSTS", default=[])
     if not allowed_hosts:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names this service answers to.")
+        raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names this service answers.")
 
     settings.update(
         DEBUG=False,

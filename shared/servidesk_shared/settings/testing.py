@@ -14,7 +14,7 @@ def apply(settings: dict[str, Any]) -> None:
     service = settings["SERVICE_NAME"]
     settings.update(
         DEBUG=False,
-        SECRET_KEY="test-only-not-secret",
+        SECRET_KEY="test-only-not-secret",  # noqa: S106
         # The real PostgreSQL; pytest-django creates test_servidesk_<service> from it.
         DATABASES={
             "default": database_config(
