@@ -1,0 +1,315 @@
+"""Render the nginx gateway config from nginx/nginx.conf.template.
+
+Two variants of one template (routes, headers, limits and error bodies live in
+nginx/routes.conf and are the same in both):
+
+- local, for `make up` and tests: upstreams on loopback ports, every file nginx writes
+  (pid, temp files) inside ``out_dir``, error log to stderr and access log to stdout, so an
+  unprivileged user runs it in the foreground with
+  ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``;
+- compose, committed as nginx/nginx.compose.conf: upstreams are the compose service
+  names and paths are those inside the nginx container, where nginx/ is mounted at
+  /etc/nginx/servidesk.
+
+    python scripts/render_nginx.py --out var/nginx          # local, contract ports
+    python scripts/render_nginx.py --out /tmp/gw --listen 127.0.0.1:9000 \\
+        --upstream tickets=127.0.0.1:9102                    # move one upstream
+    python scripts/render_nginx.py --compose                 # rewrite nginx/nginx.compose.conf
+    python scripts/render_nginx.py --compose --check         # fail if it is out of date
+
+Rate limits default to the production values; ``GATEWAY_AUTH_RATE`` and
+``GATEWAY_API_RATE`` (or the keyword arguments) change them, e.g. for a load test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import pwd
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX_DIR = ROOT / "nginx"
+TEMPLATE = NGINX_DIR / "nginx.conf.template"
+ROUTES = NGINX_DIR / "routes.conf"
+COMPOSE_CONFIG = NGINX_DIR / "nginx.compose.conf"
+
+SERVICES = ("accounts", "tickets", "notifier", "reports", "web")
+LOCAL_UPSTREAMS: dict[str, str] = {
+    "accounts": "127.0.0.1:8101",
+    "tickets": "127.0.0.1:8102",
+    "notifier": "127.0.0.1:8103",
+    "reports": "127.0.0.1:8104",
+    "web": "127.0.0.1:8105",
+}
+# Inside the compose network each service answers on its contract port under its name.
+COMPOSE_UPSTREAMS: dict[str, str] = {
+    name: f"{name}:{address.rsplit(':', 1)[1]}" for name, address in LOCAL_UPSTREAMS.items()
+}
+# Where docker-compose.yml mounts nginx/ in the nginx container.
+COMPOSE_NGINX_DIR = "/etc/nginx/servidesk"
+COMPOSE_LISTEN = "8000"
+
+# Strict: about one attempt every 6 s per client address, with a burst of 10 (routes.conf).
+DEFAULT_AUTH_RATE = "10r/m"
+# Loose: a person clicking around never gets near it; a runaway script does.
+DEFAULT_API_RATE = "20r/s"
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
+_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+_HOST_PORT = re.compile(rf"^{_HOST}:[0-9]{{1,5}}$")
+_LISTEN = re.compile(rf"^(?:{_HOST}:)?[0-9]{{1,5}}$")
+# Characters that would end or escape a quoted nginx string or start a variable.
+_UNSAFE_IN_PATH = re.compile(r'["\\$;{}\n\r]')
+
+
+class RenderError(ValueError):
+    """The inputs cannot make a valid config (unknown service, bad address, odd path)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Everything that differs between the local and the compose config."""
+
+    listen: str
+    upstreams: Mapping[str, str]
+    routes_path: str
+    pid_path: str
+    temp_dir: str
+    error_log: str
+    access_log: str
+    worker_processes: str
+    user: str | None
+    auth_rate: str
+    api_rate: str
+    notice: str
+
+
+def render_local_config(
+    out_dir: Path,
+    *,
+    listen: str = "127.0.0.1:8000",
+    upstreams: dict[str, str],
+    auth_rate: str | None = None,
+    api_rate: str | None = None,
+) -> Path:
+    """Write ``out_dir/nginx.conf`` for a gateway on ``listen`` in front of ``upstreams``.
+
+    ``upstreams`` maps every service name to ``"host:port"``. The result runs in the
+    foreground as any user: ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``.
+    Returns the path of the written config.
+    """
+    out_dir = Path(out_dir).resolve()
+    temp_dir = out_dir / "tmp"
+    # nginx creates only the last level of each temp path; the parent must exist.
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    variant = Variant(
+        listen=listen,
+        upstreams=upstreams,
+        routes_path=str(ROUTES),
+        pid_path=str(out_dir / "nginx.pid"),
+        temp_dir=str(temp_dir),
+        error_log="stderr warn",
+        access_log="/dev/stdout",
+        # One worker is plenty for one developer and keeps `make up` light.
+        worker_processes="1",
+        user=_local_worker_user(),
+        auth_rate=auth_rate or os.environ.get("GATEWAY_AUTH_RATE") or DEFAULT_AUTH_RATE,
+        api_rate=api_rate or os.environ.get("GATEWAY_API_RATE") or DEFAULT_API_RATE,
+        notice=(
+            "# Rendered for local use by scripts/render_nginx.py; it is rewritten on every\n"
+            "# `make up`. Run: nginx -e stderr -p <this folder> -c <this folder>/nginx.conf"
+        ),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "nginx.conf"
+    _write_if_changed(path, render(variant))
+    return path
+
+
+def render_compose_config(
+    *,
+    upstreams: Mapping[str, str] | None = None,
+    nginx_dir: str = COMPOSE_NGINX_DIR,
+    temp_dir: str = "/var/cache/nginx",
+    pid_path: str = "/var/run/nginx.pid",
+) -> str:
+    """The text of the compose variant (nginx/nginx.compose.conf).
+
+    The keyword arguments exist for tests, which check this exact text with the
+    container's paths and names moved to places that exist on the test machine.
+    """
+    return render(
+        Variant(
+            listen=COMPOSE_LISTEN,
+            upstreams=upstreams or COMPOSE_UPSTREAMS,
+            routes_path=f"{nginx_dir}/routes.conf",
+            pid_path=pid_path,
+            temp_dir=temp_dir,
+            error_log="stderr warn",
+            access_log="/dev/stdout",
+            worker_processes="auto",
+            # The nginx image starts the master as root and its binary defaults the
+            # workers to the unprivileged "nginx" user; nothing to say here.
+            user=None,
+            auth_rate=DEFAULT_AUTH_RATE,
+            api_rate=DEFAULT_API_RATE,
+            notice=(
+                "# GENERATED by `python scripts/render_nginx.py --compose` from\n"
+                "# nginx/nginx.conf.template: edit the template or routes.conf, then render\n"
+                "# again (tests/test_deployment_files.py fails while this file is stale)."
+            ),
+        )
+    )
+
+
+def render(variant: Variant) -> str:
+    """The template with ``variant`` filled in; every placeholder must be known."""
+    _check_variant(variant)
+    values = {
+        "generated_notice": variant.notice,
+        "user_directive": f"user {variant.user};\n" if variant.user else "",
+        "worker_processes": variant.worker_processes,
+        "pid_path": variant.pid_path,
+        "error_log": variant.error_log,
+        "temp_dir": variant.temp_dir,
+        "auth_rate": variant.auth_rate,
+        "api_rate": variant.api_rate,
+        "upstreams": _upstream_blocks(variant.upstreams),
+        "listen": variant.listen,
+        "access_log": variant.access_log,
+        "routes_path": variant.routes_path,
+    }
+    template = TEMPLATE.read_text()
+    unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(template)} - values.keys())
+    if unknown:
+        raise RenderError(f"{TEMPLATE.name} has placeholders the renderer does not know: {unknown}")
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def _upstream_blocks(upstreams: Mapping[str, str]) -> str:
+    blocks = []
+    for name in SERVICES:
+        blocks.append(
+            f"    upstream servidesk_{name} {{\n"
+            f"        server {upstreams[name]};\n"
+            # Idle connections kept per worker. The idle timeout stays below the
+            # services' keep-alive (gunicorn keepalive 75 s in the images) so nginx
+            # always closes first and never reuses a connection the upstream dropped.
+            "        keepalive 16;\n"
+            "        keepalive_timeout 60s;\n"
+            "    }"
+        )
+    return "\n".join(blocks)
+
+
+def _check_variant(variant: Variant) -> None:
+    missing = [name for name in SERVICES if name not in variant.upstreams]
+    extra = sorted(set(variant.upstreams) - set(SERVICES))
+    if missing or extra:
+        raise RenderError(
+            f"upstreams must name exactly {', '.join(SERVICES)}; "
+            f"missing {missing or 'none'}, unknown {extra or 'none'}"
+        )
+    for name, address in variant.upstreams.items():
+        if not _HOST_PORT.match(address):
+            raise RenderError(f"upstream {name}: {address!r} is not host:port")
+    if not _LISTEN.match(variant.listen):
+        raise RenderError(f"listen: {variant.listen!r} is not [host:]port")
+    for label, rate in (("auth rate", variant.auth_rate), ("api rate", variant.api_rate)):
+        if not _RATE.match(rate):
+            raise RenderError(f"{label}: {rate!r} is not like 10r/s or 30r/m")
+    for label, path in (
+        ("routes path", variant.routes_path),
+        ("pid path", variant.pid_path),
+        ("temp dir", variant.temp_dir),
+    ):
+        if _UNSAFE_IN_PATH.search(path):
+            raise RenderError(f"{label} {path!r} has characters nginx would misread")
+
+
+def _local_worker_user() -> str | None:
+    """``user <me>`` when rendering as root, else nothing.
+
+    An unprivileged master keeps its workers as the same user anyway. A root master (CI,
+    a container) would drop the workers to "nobody", who may not be able to reach the
+    temp folders under ``out_dir`` (pytest's tmp is 0700): large proxied answers, which
+    nginx buffers to disk, would then fail. The local stack runs as one user throughout.
+    """
+    if os.geteuid() != 0:
+        return None
+    return f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text() != text:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+
+def _parse_upstreams(pairs: list[str]) -> dict[str, str]:
+    upstreams = dict(LOCAL_UPSTREAMS)
+    for pair in pairs:
+        name, sep, address = pair.partition("=")
+        if not sep:
+            raise RenderError(f"--upstream {pair!r}: expected NAME=HOST:PORT")
+        upstreams[name] = address
+    return upstreams
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="folder for the local config (e.g. var/nginx)")
+    parser.add_argument("--listen", default="127.0.0.1:8000", help="[host:]port to listen on")
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="move one service's upstream (repeatable); others keep their contract port",
+    )
+    parser.add_argument("--auth-rate", help=f"strict zone rate (default {DEFAULT_AUTH_RATE})")
+    parser.add_argument("--api-rate", help=f"loose zone rate (default {DEFAULT_API_RATE})")
+    parser.add_argument("--compose", action="store_true", help=f"write {COMPOSE_CONFIG.name}")
+    parser.add_argument("--check", action="store_true", help="with --compose: only compare")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.compose:
+            text = render_compose_config()
+            if args.check:
+                current = COMPOSE_CONFIG.read_text() if COMPOSE_CONFIG.is_file() else ""
+                if current != text:
+                    print(f"{COMPOSE_CONFIG} is out of date: run {parser.prog} --compose")
+                    return 1
+                print(f"{COMPOSE_CONFIG} is up to date")
+                return 0
+            _write_if_changed(COMPOSE_CONFIG, text)
+            print(f"wrote {COMPOSE_CONFIG}")
+            return 0
+        if args.out is None:
+            parser.error("--out is required (or --compose)")
+        path = render_local_config(
+            args.out,
+            listen=args.listen,
+            upstreams=_parse_upstreams(args.upstream),
+            auth_rate=args.auth_rate,
+            api_rate=args.api_rate,
+        )
+    except RenderError as exc:
+        print(f"render_nginx: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    print(f"run:  nginx -e stderr -p {path.parent} -c {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
