@@ -1,4 +1,4 @@
-"""Broker connections: RabbitMQ when ``BROKER_URL`` is set, an embedded broker otherwise."""
+"""Broker connections: RabbitMQ when ``BROKER_URL`` is set, the embedded broker otherwise."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from pathlib import Path
 from django.conf import settings
 from kombu import Connection
 
+from servidesk_shared.events import embedded
+from servidesk_shared.events.conf import event_settings
+
 
 def broker_url() -> str:
-    return str(getattr(settings, "BROKER_URL", "") or "")
+    return event_settings().broker_url
 
 
 def embedded_broker_dir() -> Path:
@@ -18,15 +21,26 @@ def embedded_broker_dir() -> Path:
     return folder
 
 
-def connection() -> Connection:
+def connection(*, heartbeat: float = 0) -> Connection:
+    """A new, not yet connected ``Connection`` with publisher confirms switched on.
+
+    Confirms make ``publish`` return only once RabbitMQ has the message (persistent
+    messages on durable queues: written to disk), which is what lets the relay mark an
+    outbox row sent. A consumer passes a ``heartbeat`` so a silently dead connection is
+    noticed; the relay does not need one, each publish waits for an answer.
+    """
     url = broker_url()
     if url:
-        return Connection(url, connect_timeout=3, heartbeat=0)
-    folder = str(embedded_broker_dir())
-    return Connection(
-        "filesystem://",
-        transport_options={"data_folder_in": folder, "data_folder_out": folder},
+        return Connection(
+            url,
+            connect_timeout=3,
+            heartbeat=heartbeat,
+            transport_options={"confirm_publish": True},
+        )
+    options = embedded.transport_options(
+        embedded_broker_dir(), polling_interval=event_settings().embedded_poll
     )
+    return Connection(transport=embedded.Transport, transport_options=options)
 
 
 def broker_reachable() -> str | None:

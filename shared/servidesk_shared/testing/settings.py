@@ -14,7 +14,7 @@ from servidesk_shared.testing import test_keypair
 SERVICE_NAME = "shared"
 SERVIDESK_VAR_DIR = var_dir(Path(__file__).resolve().parent)
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
-INSTALLED_APPS = [*SHARED_APPS]
+INSTALLED_APPS = [*SHARED_APPS, "servidesk_shared.outbox"]
 ROOT_URLCONF = "servidesk_shared.testing.urls"
 DATABASES = {
     "default": database_config(

@@ -1,0 +1,236 @@
+"""The idempotent consumer behind ``manage.py consume_events``.
+
+For each message, in order:
+
+1. decode it (JSON only) and read the envelope; a message that is not an event is
+   dead-lettered at once: retrying cannot fix it;
+2. an event type this service has no handler for is acked and dropped (the queue's
+   ``ticket.#`` binding also brings types a service does not care about);
+3. check the payload against its schema and version; a mismatch is dead-lettered;
+4. in one transaction, insert the event id into the inbox (``ON CONFLICT DO NOTHING``)
+   and run the handler; an id already there means the effect already happened, so the
+   handler is skipped;
+5. ack after the commit. Dying before the ack only brings a redelivery that step 4 drops.
+
+A handler error rolls the attempt back and is retried after a growing delay, up to
+``SERVIDESK_EVENT_MAX_ATTEMPTS`` tries, then the message is dead-lettered with the
+error. A lost database is not the event's fault: it is waited out and never
+dead-letters anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections import Counter
+from typing import Any, cast
+
+from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
+from django.utils import timezone
+from kombu import Connection, Consumer, Message
+from kombu.mixins import ConsumerProducerMixin
+
+from servidesk_shared.events import envelope as envelopes
+from servidesk_shared.events.conf import EventSettings, event_settings
+from servidesk_shared.events.deadletters import dead_letter_headers
+from servidesk_shared.events.registry import Handler, HandlerRegistry
+from servidesk_shared.events.relay import PERSISTENT, Backoff
+from servidesk_shared.events.retention import prune_inbox
+from servidesk_shared.events.topology import Topology
+from servidesk_shared.outbox.models import InboxEntry
+
+logger = logging.getLogger(__name__)
+
+PRUNE_EVERY_SECONDS = 300.0
+ERROR_LIMIT = 4000
+
+
+class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is untyped
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        registry: HandlerRegistry,
+        queue: str | None = None,
+        conf: EventSettings | None = None,
+        using: str = "default",
+    ) -> None:
+        self.connection = connection
+        self.conf = conf or event_settings()
+        self.topology = Topology(self.conf.prefix)
+        self.queue_name = self.topology.queue_name(queue or self.conf.queue)
+        self.registry = registry
+        self.using = using
+        self.stopping = threading.Event()
+        self._pruned_at = 0.0
+        #: applied / duplicate / ignored / dead_lettered, for logs and tests.
+        self.stats: Counter[str] = Counter()
+
+    # --- kombu's hooks --------------------------------------------------------------
+
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Consumer]:  # noqa: N803 (kombu's name)
+        self.topology.declare(channel)
+        return [
+            Consumer(
+                queues=[self.topology.queue(self.queue_name)],
+                on_message=self.on_message,
+                accept=["json"],
+                prefetch_count=self.conf.prefetch,
+            )
+        ]
+
+    def on_decode_error(self, message: Message, exc: Exception) -> None:
+        self.dead_letter(message, reason="unparseable", error=describe(exc))
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
+        logger.info("consuming %s", self.queue_name)
+
+    def on_iteration(self) -> None:
+        now = timezone.now().timestamp()
+        if now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = now
+            try:
+                prune_inbox(self.conf, using=self.using)
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("inbox pruning skipped: %s", describe(exc))
+
+    def stop(self) -> None:
+        self.should_stop = True
+        self.stopping.set()
+
+    # --- one message ----------------------------------------------------------------
+
+    def on_message(self, message: Message) -> None:
+        try:
+            envelope = envelopes.parse_envelope(message.decode())
+        except Exception as exc:  # kombu's decode errors, ContentDisallowed, InvalidEventError
+            self.dead_letter(message, reason="unparseable", error=describe(exc))
+            return
+        handler = self.registry.get(envelope.type)
+        if handler is None:
+            self.stats["ignored"] += 1
+            message.ack()
+            return
+        try:
+            event = envelopes.decode(envelope)
+        except envelopes.InvalidEventError as exc:
+            self.dead_letter(message, reason="invalid", error=str(exc))
+            return
+        self.process(message, event, handler)
+
+    def process(self, message: Message, event: envelopes.Event[Any], handler: Handler) -> None:
+        attempt = 0
+        database_backoff = Backoff(start=0.5, cap=10.0)
+        while not self.stopping.is_set():
+            attempt += 1
+            try:
+                applied = self.apply(event, handler)
+            except (OperationalError, InterfaceError) as exc:
+                attempt -= 1  # the database is away: not the event's fault, keep the count
+                delay = database_backoff.next()
+                logger.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+                connections[self.using].close()
+                self.stopping.wait(delay)
+                continue
+            except Exception as exc:
+                if attempt >= self.conf.max_attempts:
+                    logger.exception(
+                        "%s %s failed %d times; dead-lettered", event.type, event.id, attempt
+                    )
+                    self.dead_letter(
+                        message,
+                        reason="handler_failed",
+                        error=describe(exc, with_traceback=True),
+                        attempts=attempt,
+                    )
+                    return
+                delay = min(self.conf.retry_delay_max, self.conf.retry_delay * 2 ** (attempt - 1))
+                logger.warning(
+                    "%s %s failed (attempt %d of %d), retrying in %.2fs: %s",
+                    event.type, event.id, attempt, self.conf.max_attempts, delay, describe(exc),
+                )  # fmt: skip
+                self.stopping.wait(delay)
+                continue
+            if applied:
+                self.stats["applied"] += 1
+            else:
+                self.stats["duplicate"] += 1
+                logger.info("%s %s already applied; skipped", event.type, event.id)
+            message.ack()
+            return
+        # Stopping mid-retry: leave it unacked, the broker hands it to the next consumer.
+
+    def apply(self, event: envelopes.Event[Any], handler: Handler) -> bool:
+        """Record the id and run the handler in one transaction; ``False`` if seen before."""
+        with transaction.atomic(using=self.using):
+            if not self.remember(event):
+                return False
+            handler(event)
+        return True
+
+    def remember(self, event: envelopes.Event[Any]) -> bool:
+        # A concurrent consumer inserting the same id makes this wait for its commit and
+        # then do nothing: the handler never runs twice, even at the same time.
+        connection = connections[self.using]
+        table = connection.ops.quote_name(InboxEntry._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (event_id, event_type, queue, processed_at) "  # noqa: S608 (table name from the model)
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                [
+                    _db_value("event_id", event.id, connection),
+                    event.type,
+                    self.queue_name,
+                    _db_value("processed_at", timezone.now(), connection),
+                ],
+            )
+            return cursor.fetchone() is not None
+
+    # --- dead letters ---------------------------------------------------------------
+
+    def dead_letter(self, message: Message, *, reason: str, error: str, attempts: int = 0) -> None:
+        """Copy the message, error attached, to this queue's dead-letter queue; then ack.
+
+        A copy rather than ``reject(requeue=False)``: RabbitMQ's own dead-lettering
+        cannot attach our error, and the embedded broker has none. If the process dies
+        between the two steps the message is redelivered and dead-lettered again; a
+        replay of both copies is harmless, the inbox drops the second.
+        """
+        logger.error("dead-lettering a message from %s (%s): %s", self.queue_name, reason, error)
+        properties = message.properties or {}
+        self.producer.publish(
+            message.body,
+            exchange=self.topology.dead_letter_exchange,
+            routing_key=self.queue_name,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=PERSISTENT,
+            message_id=properties.get("message_id"),
+            type=properties.get("type"),
+            headers=dead_letter_headers(
+                message,
+                queue=self.queue_name,
+                reason=reason,
+                error=error[:ERROR_LIMIT],
+                attempts=attempts,
+            ),
+            retry=True,
+            confirm_timeout=self.conf.confirm_timeout,
+        )
+        message.ack()
+        self.stats["dead_lettered"] += 1
+
+
+def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as the backend stores it (SQLite keeps UUIDs as hex text, for one)."""
+    field = cast("Field[Any, Any]", InboxEntry._meta.get_field(field_name))
+    return field.get_db_prep_value(value, connection)
+
+
+def describe(exc: BaseException, *, with_traceback: bool = False) -> str:
+    if with_traceback:
+        return "".join(traceback.format_exception(exc)).strip()
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,100 @@
+"""The embedded broker: kombu's ``filesystem`` transport, made safe across processes.
+
+It lets ``make up`` run without RabbitMQ. It is for trying Servidesk out, not for
+production: a consumer killed while holding unacknowledged messages loses them (the
+virtual transport keeps them in memory), and there is no native dead-lettering (the
+consumer dead-letters explicitly, see ``deadletters.py``).
+
+What this subclass changes, and why:
+
+- ``_put`` writes each message to a hidden temporary file and renames it into place.
+  The stock writer creates the final file and then writes into it, so a reader polling
+  the folder can pick up a half-written message (kombu issue #1551).
+- ``_get`` claims a message by renaming it into ``claimed/`` on the same filesystem: one
+  atomic step with a single winner. The stock reader ``shutil.move``s it to the system
+  temporary folder, which is a copy when that is another filesystem, so two consumers
+  could both read it.
+- File names start with the zero-padded wall clock in nanoseconds, so sorting the folder
+  gives publish order across processes at a finer grain than the stock milliseconds.
+- The in-memory binding state is kept per broker folder instead of once per process,
+  so two folders (tests) never share a stale "already bound" flag. The bindings
+  themselves live in ``control/<exchange>.exchange``, which is what makes topic routing
+  work across processes: a publisher that declared the topology routes with the bindings
+  every process wrote there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kombu.transport import filesystem, virtual
+from kombu.utils.json import dumps, loads
+
+_QUEUE_SUFFIX = ".msg"
+
+
+class Channel(filesystem.Channel):  # type: ignore[misc]  # kombu is untyped
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        name = f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}{_QUEUE_SUFFIX}"
+        folder = Path(self.data_folder_out)
+        # A leading dot keeps the temporary name from matching any queue's pattern.
+        temporary = folder / f".{name}.tmp"
+        temporary.write_bytes(dumps(payload).encode())
+        os.replace(temporary, folder / name)
+
+    def _get(self, queue: str) -> Any:
+        wanted = f"{queue}{_QUEUE_SUFFIX}"
+        folder = Path(self.data_folder_in)
+        claimed = self._claimed_folder
+        for name in sorted(os.listdir(folder)):
+            if name.partition(".")[2] != wanted:
+                continue
+            target = claimed / name
+            try:
+                os.rename(folder / name, target)
+            except FileNotFoundError:
+                continue  # another consumer claimed it first
+            try:
+                payload = target.read_bytes()
+            finally:
+                target.unlink(missing_ok=True)
+            return loads(payload)
+        raise virtual.Empty()
+
+    @property
+    def _claimed_folder(self) -> Path:
+        folder = Path(self.data_folder_in) / "claimed"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+
+class Transport(filesystem.Transport):  # type: ignore[misc]
+    Channel = Channel
+    driver_name = "servidesk-embedded"
+
+    _states: ClassVar[dict[str, virtual.BrokerState]] = {}
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        folder = str(client.transport_options.get("data_folder_in", ""))
+        self.state = self._states.setdefault(folder, virtual.BrokerState())
+
+
+def transport_options(folder: Path, *, polling_interval: float) -> dict[str, Any]:
+    """The options for a broker living in ``folder`` (messages and bindings side by side)."""
+    messages = folder / "messages"
+    control = folder / "control"
+    for path in (messages, control):
+        path.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(messages),
+        "data_folder_out": str(messages),
+        # The stock default is a relative "control": each service runs from its own
+        # folder, so without this they would not see each other's bindings.
+        "control_folder": str(control),
+        "polling_interval": polling_interval,
+    }

@@ -1,0 +1,104 @@
+"""``publish(event)``: write an event to the outbox, in the caller's transaction.
+
+Nothing here talks to the broker, so a broker outage can never fail the caller's request:
+the event commits (or rolls back) with the change, and the relay delivers it later.
+
+    from servidesk_shared.events.publisher import publish
+    from servidesk_shared.events.schemas import TicketCreated
+
+    with transaction.atomic():  # or ATOMIC_REQUESTS
+        ticket = Ticket.objects.create(...)
+        publish(TicketCreated(ticket=snapshot(ticket), actor_id=user.id))
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime
+
+from django.db import connections, transaction
+
+from servidesk_shared.events import envelope as envelopes
+from servidesk_shared.events.conf import event_settings
+from servidesk_shared.events.schemas import EventData
+from servidesk_shared.outbox.models import AggregateSequence, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+#: PostgreSQL channel the relays LISTEN on (NOTIFY is scoped to one database).
+NOTIFY_CHANNEL = "servidesk_outbox"
+
+#: Wakes a relay running in this process (tests, the benchmark, SQLite setups).
+local_wakeup = threading.Event()
+
+
+class TransactionRequiredError(RuntimeError):
+    """``publish`` outside ``transaction.atomic``: the event could outlive a failed change."""
+
+
+def publish(
+    data: EventData,
+    *,
+    occurred_at: datetime | None = None,
+    producer: str | None = None,
+    using: str = "default",
+) -> uuid.UUID:
+    """Validate ``data``, give it the next sequence of its aggregate and queue it for the relay.
+
+    Returns the event id. Raises ``InvalidEventError`` when ``data`` does not match its schema
+    and ``TransactionRequiredError`` outside an atomic block.
+    """
+    if not transaction.get_connection(using).in_atomic_block:
+        raise TransactionRequiredError("publish() must run inside transaction.atomic().")
+    sequence = next_sequence(data.aggregate_type, data.aggregate_id, using=using)
+    envelope = envelopes.build(
+        data,
+        producer=producer or event_settings().producer,
+        sequence=sequence,
+        occurred_at=occurred_at,
+    )
+    event_id = uuid.UUID(envelope["id"])
+    OutboxMessage.objects.using(using).create(
+        event_id=event_id,
+        event_type=data.type,
+        aggregate_id=data.aggregate_id,
+        sequence=sequence,
+        envelope=envelope,
+    )
+    # The poll guarantees delivery; the nudge only saves the relay its poll interval.
+    transaction.on_commit(lambda: nudge(using), using=using, robust=True)
+    return event_id
+
+
+def next_sequence(aggregate_type: str, aggregate_id: str, *, using: str = "default") -> int:
+    """The next sequence number of an aggregate, in one statement.
+
+    The upsert keeps the counter row locked until the caller's transaction ends, so two
+    transactions changing the same aggregate get their numbers in commit order.
+    """
+    connection = connections[using]
+    table = connection.ops.quote_name(AggregateSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (aggregate_type, aggregate_id, last_sequence) "  # noqa: S608 (table name from the model)
+            "VALUES (%s, %s, 1) "
+            "ON CONFLICT (aggregate_type, aggregate_id) "
+            f"DO UPDATE SET last_sequence = {table}.last_sequence + 1 "
+            "RETURNING last_sequence",
+            [aggregate_type, aggregate_id],
+        )
+        row = cursor.fetchone()
+    assert row is not None  # noqa: S101 (an upsert with RETURNING always returns the row)
+    return int(row[0])
+
+
+def nudge(using: str = "default") -> None:
+    """Tell the relays new rows are committed: PostgreSQL NOTIFY plus a local wakeup."""
+    local_wakeup.set()
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])

@@ -1,0 +1,259 @@
+"""The outbox relay: claim unsent rows, publish them with confirms, mark them sent.
+
+Rows are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside a transaction that
+lasts until they are marked sent, so several relays share the work without waiting on
+each other. A relay that dies after publishing but before committing leaves its rows
+unsent: they are published again (at-least-once) and the consumers' inbox drops the
+copies. Between batches the relay sleeps until a NOTIFY from ``publish`` (PostgreSQL) or
+its poll interval, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+from kombu import Connection, Producer
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from servidesk_shared.events import broker
+from servidesk_shared.events.conf import EventSettings, event_settings
+from servidesk_shared.events.publisher import NOTIFY_CHANNEL, local_wakeup
+from servidesk_shared.events.retention import prune_outbox
+from servidesk_shared.events.topology import Topology
+from servidesk_shared.outbox.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+PERSISTENT = 2
+PRUNE_EVERY = timedelta(minutes=5)
+#: Retries of one publish on a dropped connection before the batch gives up.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        conf: EventSettings | None = None,
+        connect: Callable[[], Connection] = broker.connection,
+        using: str = "default",
+    ) -> None:
+        self.conf = conf or event_settings()
+        self.topology = Topology(self.conf.prefix)
+        self.connect = connect
+        self.using = using
+        self.stopping = threading.Event()
+        self._pruned_at: float = 0.0
+        self.errors = broker_errors(connect())
+        self.backoff = Backoff()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        local_wakeup.set()
+
+    # --- the loop -------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Relay until ``stop()``; broker and database outages are waited out, not fatal."""
+        waiter = make_waiter(self.using, self.conf.outbox_poll_interval)
+        backoff = self.backoff
+        waited_out: tuple[type[BaseException], ...] = (*self.errors, DatabaseError)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    with self.connect() as conn:
+                        producer = self.open(conn)
+                        backoff.reset()
+                        while not self.stopping.is_set():
+                            if self.relay_batch(producer) < self.conf.outbox_batch_size:
+                                self.prune_if_due()
+                                waiter.wait()
+                except waited_out as exc:
+                    delay = backoff.next()
+                    logger.warning("relay: %s; retrying in %.1fs", describe(exc), delay)
+                    connections[self.using].close_if_unusable_or_obsolete()
+                    self.stopping.wait(delay)
+        finally:
+            waiter.close()
+            connections[self.using].close()
+
+    def open(self, conn: Connection) -> Producer:
+        """Connect, declare the topology and return a producer on the connection."""
+        conn.ensure_connection(max_retries=1)
+        channel = conn.default_channel
+        self.topology.declare(channel)
+        return Producer(channel, exchange=self.topology.exchange, serializer="json")
+
+    # --- one batch ------------------------------------------------------------------
+
+    def relay_batch(self, producer: Producer) -> int:
+        """Publish up to one batch of unsent rows; the number published."""
+        published: list[int] = []
+        failure: BaseException | None = None
+        with transaction.atomic(using=self.using):
+            rows = (
+                OutboxMessage.objects.using(self.using)
+                .select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True)
+                .order_by("id")
+                .only("id", "event_id", "event_type", "envelope")[: self.conf.outbox_batch_size]
+            )
+            for row in rows:
+                try:
+                    self.publish(producer, row)
+                except self.errors as exc:
+                    # Keep what the broker confirmed: fewer duplicates after the outage.
+                    failure = exc
+                    break
+                published.append(row.pk)
+            if published:
+                self.mark_sent(published)
+        if failure is not None:
+            raise failure
+        return len(published)
+
+    def publish(self, producer: Producer, row: OutboxMessage) -> None:
+        envelope: dict[str, Any] = row.envelope
+        producer.publish(
+            envelope,
+            routing_key=row.event_type,
+            delivery_mode=PERSISTENT,
+            message_id=str(row.event_id),
+            type=row.event_type,
+            app_id=str(envelope.get("producer", "")),
+            retry=True,
+            retry_policy=PUBLISH_RETRY_POLICY,
+            confirm_timeout=self.conf.confirm_timeout,
+        )
+
+    def mark_sent(self, ids: Iterable[int]) -> None:
+        OutboxMessage.objects.using(self.using).filter(pk__in=list(ids)).update(
+            sent_at=timezone.now()
+        )
+
+    # --- housekeeping ---------------------------------------------------------------
+
+    def prune_if_due(self) -> None:
+        if time.monotonic() - self._pruned_at < PRUNE_EVERY.total_seconds():
+            return
+        self._pruned_at = time.monotonic()
+        removed = prune_outbox(self.conf, using=self.using)
+        if removed:
+            logger.info("relay: pruned %d sent outbox rows", removed)
+
+
+# --- waiting for work -------------------------------------------------------------------
+
+
+class Waiter:
+    """Sleeps up to the poll interval, waking early on the in-process nudge."""
+
+    def __init__(self, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+
+    def wait(self) -> None:
+        local_wakeup.wait(self.poll_interval)
+        local_wakeup.clear()
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresWaiter(Waiter):
+    """Sleeps until a NOTIFY on ``servidesk_outbox`` or the poll interval.
+
+    It listens on a connection of its own: the relay's Django connection is closed and
+    reopened as it sees fit, which would drop the LISTEN.
+    """
+
+    SLICE = 0.25
+
+    def __init__(self, using: str, poll_interval: float) -> None:
+        super().__init__(poll_interval)
+        self.using = using
+        self.listener: Any = None
+
+    def wait(self) -> None:
+        # In slices, so an in-process nudge or stop() is noticed within one of them.
+        deadline = time.monotonic() + self.poll_interval
+        while (left := deadline - time.monotonic()) > 0 and not local_wakeup.is_set():
+            if self._notified(min(left, self.SLICE)):
+                break
+        local_wakeup.clear()
+
+    def _notified(self, timeout: float) -> bool:
+        try:
+            if self.listener is None:
+                self.listener = connections.create_connection(self.using)
+                with self.listener.cursor() as cursor:
+                    cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            # Returns at the first notification; those that piled up while the relay was
+            # busy come out at once, costing one empty batch, never a missed row.
+            return any(
+                True for _ in self.listener.connection.notifies(timeout=timeout, stop_after=1)
+            )
+        except Exception as exc:  # Django's or psycopg's errors when the database is away
+            logger.warning("relay: LISTEN failed (%s); polling", exc)
+            self.close()
+            local_wakeup.wait(timeout)
+            return False
+
+    def close(self) -> None:
+        if self.listener is not None:
+            # Closing a connection that already died may raise; there is nothing to do.
+            with contextlib.suppress(Exception):
+                self.listener.close()
+            self.listener = None
+
+
+def make_waiter(using: str, poll_interval: float) -> Waiter:
+    if connections[using].vendor == "postgresql":
+        return PostgresWaiter(using, poll_interval)
+    # SQLite has no NOTIFY; polling a local file often costs next to nothing.
+    return Waiter(min(poll_interval, 0.25))
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def broker_errors(conn: Connection) -> tuple[type[BaseException], ...]:
+    """What kombu raises on ``conn`` when the broker is away (connection, channel, confirm)."""
+    return (
+        *conn.connection_errors,
+        *conn.channel_errors,
+        *conn.recoverable_connection_errors,
+        KombuOperationalError,
+        OSError,
+        TimeoutError,
+    )
+
+
+class Backoff:
+    """Exponential delays with a cap, for reconnecting after an outage."""
+
+    def __init__(self, start: float = 0.2, cap: float = 5.0) -> None:
+        self.start, self.cap, self.current = start, cap, 0.0
+
+    def next(self) -> float:
+        self.current = min(self.cap, self.current * 2 if self.current else self.start)
+        return self.current
+
+    def reset(self) -> None:
+        self.current = 0.0
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

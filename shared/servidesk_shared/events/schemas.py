@@ -1,0 +1,166 @@
+"""The typed, versioned payloads (``data``) of every event type in the contract.
+
+Each event is a frozen ``msgspec.Struct`` carrying its ``type`` and ``version`` as class
+variables. Decoding ignores fields a schema does not know (a newer producer may add
+some) and refuses missing or mistyped ones. Changing a payload incompatibly means a new
+class with ``version = 2`` registered next to the old one, never an edit of version 1.
+
+User events carry the contact card flat in ``data``; ticket events carry the full ticket
+snapshot under ``ticket`` plus the change and the ``actor_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+
+# Ids are opaque to consumers: accounts uses integers today, nothing may rely on that.
+Id = int | str
+UtcDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+Role = Literal["client", "technician", "admin"]
+Status = Literal["pending", "in_progress", "resolved"]
+Priority = Literal["low", "medium", "high", "urgent"]
+
+
+class Schema(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every payload struct (also the nested ones)."""
+
+
+class EventData(Schema, frozen=True, kw_only=True):
+    """A payload that is an event on its own: it knows its type, version and aggregate."""
+
+    type: ClassVar[str]
+    version: ClassVar[int]
+
+    @property
+    def aggregate_type(self) -> str:
+        """The kind of thing the event is about: the first word of the type."""
+        return self.type.split(".", 1)[0]
+
+    @property
+    def aggregate_id(self) -> str:
+        raise NotImplementedError
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+class UserCard(EventData, frozen=True, kw_only=True):
+    """The contact card every user event carries."""
+
+    id: Id
+    username: str
+    full_name: str
+    email: str
+    phone: str
+    role: Role
+    language: str
+    notify_email: bool
+    notify_sms: bool
+    is_active: bool
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.id)
+
+
+class UserRegistered(UserCard, frozen=True, kw_only=True):
+    type: ClassVar[str] = "user.registered"
+    version: ClassVar[int] = 1
+
+
+class UserUpdated(UserCard, frozen=True, kw_only=True):
+    type: ClassVar[str] = "user.updated"
+    version: ClassVar[int] = 1
+
+
+class UserDeactivated(UserCard, frozen=True, kw_only=True):
+    type: ClassVar[str] = "user.deactivated"
+    version: ClassVar[int] = 1
+
+
+# --- tickets --------------------------------------------------------------------------
+
+
+class TicketSnapshot(Schema, frozen=True, kw_only=True):
+    """The ticket as it is after the change, as the API shows it."""
+
+    id: Id
+    number: str
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    category: str
+    client_id: Id
+    assignee_id: Id | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    first_response_at: UtcDateTime | None = None
+    resolved_at: UtcDateTime | None = None
+    first_response_due: UtcDateTime | None = None
+    resolution_due: UtcDateTime | None = None
+
+
+class CommentSnapshot(Schema, frozen=True, kw_only=True):
+    id: Id
+    author_id: Id
+    body: str
+    internal: bool
+    created_at: UtcDateTime
+
+
+class TicketEvent(EventData, frozen=True, kw_only=True):
+    ticket: TicketSnapshot
+    actor_id: Id | None
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.ticket.id)
+
+
+class TicketCreated(TicketEvent, frozen=True, kw_only=True):
+    type: ClassVar[str] = "ticket.created"
+    version: ClassVar[int] = 1
+
+
+class TicketStatusChanged(TicketEvent, frozen=True, kw_only=True):
+    type: ClassVar[str] = "ticket.status_changed"
+    version: ClassVar[int] = 1
+
+    from_status: Status
+    to_status: Status
+
+
+class TicketAssigned(TicketEvent, frozen=True, kw_only=True):
+    type: ClassVar[str] = "ticket.assigned"
+    version: ClassVar[int] = 1
+
+    from_assignee: Id | None
+    to_assignee: Id | None
+
+
+class TicketCommented(TicketEvent, frozen=True, kw_only=True):
+    type: ClassVar[str] = "ticket.commented"
+    version: ClassVar[int] = 1
+
+    comment: CommentSnapshot
+
+
+#: Every (type, version) a Servidesk process can read or write.
+SCHEMAS: dict[tuple[str, int], type[EventData]] = {
+    (cls.type, cls.version): cls
+    for cls in (
+        UserRegistered,
+        UserUpdated,
+        UserDeactivated,
+        TicketCreated,
+        TicketStatusChanged,
+        TicketAssigned,
+        TicketCommented,
+    )
+}
+
+EVENT_TYPES: frozenset[str] = frozenset(event_type for event_type, _ in SCHEMAS)

@@ -1,0 +1,114 @@
+"""Envelopes and schemas: validated when publishing and when consuming."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from servidesk_shared.events import envelope, schemas
+from tests.events import factories
+
+
+def roundtrip(body: dict[str, Any]) -> envelope.Event[Any]:
+    return envelope.decode(envelope.parse_envelope(json.dumps(body).encode()))
+
+
+def test_every_contract_type_has_a_version_1_schema() -> None:
+    assert {
+        "user.registered",
+        "user.updated",
+        "user.deactivated",
+        "ticket.created",
+        "ticket.status_changed",
+        "ticket.assigned",
+        "ticket.commented",
+    } == schemas.EVENT_TYPES
+    assert all(version == 1 for _, version in schemas.SCHEMAS)
+
+
+def test_envelope_has_the_contract_fields_and_round_trips() -> None:
+    data = factories.status_changed("pending", "in_progress", id=42)
+    body = envelope.build(data, producer="tickets", sequence=3)
+
+    assert set(body) == {
+        "id", "type", "version", "occurred_at", "producer", "aggregate_id", "sequence", "data",
+    }  # fmt: skip
+    assert uuid.UUID(body["id"])
+    assert body["type"] == "ticket.status_changed"
+    assert body["version"] == 1
+    assert body["occurred_at"].endswith("Z")
+    assert body["aggregate_id"] == "42"
+    assert body["data"]["ticket"]["status"] == "in_progress"
+    assert body["data"]["from_status"] == "pending"
+
+    event = roundtrip(body)
+    assert event.data == data
+    assert event.sequence == 3
+    assert event.occurred_at.utcoffset() is not None
+
+
+def test_user_events_carry_the_contact_card() -> None:
+    body = envelope.build(
+        factories.user_card(schemas.UserDeactivated, is_active=False),
+        producer="accounts",
+        sequence=1,
+    )
+    assert body["type"] == "user.deactivated"
+    assert set(body["data"]) == {
+        "id", "username", "full_name", "email", "phone", "role", "language",
+        "notify_email", "notify_sms", "is_active",
+    }  # fmt: skip
+    assert body["aggregate_id"] == "7"
+
+
+def test_unknown_fields_are_ignored_by_consumers() -> None:
+    body = envelope.build(factories.ticket_created(), producer="tickets", sequence=1)
+    body["new_envelope_field"] = {"x": 1}
+    body["data"]["new_field"] = "from a newer producer"
+    body["data"]["ticket"]["sla_level"] = "gold"
+
+    assert roundtrip(body).data == factories.ticket_created()
+
+
+def test_publishing_refuses_a_payload_that_breaks_its_schema() -> None:
+    bad = factories.status_changed("pending", "archived")  # not a status
+    with pytest.raises(envelope.InvalidEventError, match="archived"):
+        envelope.build(bad, producer="tickets", sequence=1)
+
+
+def test_naive_datetimes_are_refused() -> None:
+    from datetime import datetime  # noqa: PLC0415
+
+    bad = factories.ticket_created(created_at=datetime(2026, 1, 1))  # noqa: DTZ001
+    with pytest.raises(envelope.InvalidEventError, match="timezone"):
+        envelope.build(bad, producer="tickets", sequence=1)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error"),
+    [
+        (lambda body: body.pop("id"), "missing required field `id`"),
+        (lambda body: body.update(id="not-a-uuid"), "Invalid UUID"),
+        (lambda body: body.update(sequence=0), "sequence"),
+        (lambda body: body.update(occurred_at="2026-01-01T00:00:00"), "timezone"),
+        (lambda body: body.update(version=2), "no schema for ticket.created version 2"),
+        (lambda body: body.update(type="ticket.exploded"), "no schema"),
+        (lambda body: body["data"]["ticket"].pop("status"), "status"),
+        (lambda body: body["data"].update(actor_id=[1]), "actor_id"),
+        (lambda body: body.update(aggregate_id="999"), "does not match"),
+    ],
+)
+def test_consumers_reject_what_they_cannot_read(mutate: Any, error: str) -> None:
+    body = envelope.build(factories.ticket_created(), producer="tickets", sequence=1)
+    mutate(body)
+    with pytest.raises(envelope.InvalidEventError, match=error):
+        roundtrip(body)
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[]", b'{"id": 1}', b"\xff\xfe"])
+def test_garbage_is_not_an_envelope(raw: bytes) -> None:
+    with pytest.raises(envelope.InvalidEventError):
+        envelope.parse_envelope(raw)
