@@ -1,8 +1,18 @@
-"""URLs of the accounts service, all under /api/accounts/ (nginx passes paths through unchanged)."""
+"""URLs of the accounts service: the API under /api/accounts/, the social-login browser
+flow under /accounts/ (nginx passes paths through unchanged)."""
+
+from django.contrib import admin
+from django.urls import include, path
 
 from servidesk_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns("api/accounts/", [])
+urlpatterns = [
+    *service_urlpatterns(
+        "api/accounts/",
+        [path("", include("users.api.urls")), path("admin/", admin.site.urls)],
+    ),
+    path("accounts/", include("users.social_urls")),
+]
 
 handler400 = "servidesk_shared.errors.json_bad_request"
 handler403 = "servidesk_shared.errors.json_permission_denied"

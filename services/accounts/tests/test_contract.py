@@ -5,4 +5,5 @@ from servidesk_shared.testing.contract import ServiceContractTests
 
 class TestContract(ServiceContractTests):
     prefix = "/api/accounts/"
+    protected_path = "/api/accounts/me/"
     is_api = True

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.core.validators import RegexValidator
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -20,12 +24,35 @@ class Language(models.TextChoices):
     ENGLISH = "en", _("English")
 
 
+#: Usernames never contain "@", so a login identifier with one is always an email.
+username_validator = RegexValidator(
+    r"^[\w.+-]+\Z",
+    _("Use only letters, digits and . + - _ (no spaces or @)."),
+    code="invalid_username",
+)
+
+
+def normalize_email(email: str | None) -> str:
+    """Emails are stored lower-cased, so lookups are exact and use the unique index."""
+    return (email or "").strip().lower()
+
+
 class ServideskUserManager(UserManager["User"]):
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return normalize_email(email)
+
     def create_superuser(
         self, username: str, email: str | None = None, password: str | None = None, **extra: Any
     ) -> User:
+        """``createsuperuser``: an ``admin`` whose arrival the other services hear about."""
+        from users import events  # noqa: PLC0415 (events import the model)
+
         extra.setdefault("role", Role.ADMIN)
-        return super().create_superuser(username, email, password, **extra)
+        with transaction.atomic():
+            user = super().create_superuser(username, email, password, **extra)
+            events.user_registered(user)
+        return user
 
 
 class User(AbstractUser):
@@ -33,7 +60,21 @@ class User(AbstractUser):
 
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
-    email = models.EmailField(_("email address"), unique=True)
+    username = models.CharField(
+        _("username"),
+        max_length=150,
+        unique=True,
+        validators=[username_validator],
+        help_text=_("150 characters or fewer: letters, digits and . + - _ only."),
+        error_messages={"unique": _("A user with that username already exists.")},
+    )
+    email = models.EmailField(
+        _("email address"),
+        unique=True,
+        error_messages={"unique": _("A user with that email address already exists.")},
+    )
+    #: The owner proved they read this address (password reset, a provider's verified email).
+    email_verified = models.BooleanField(_("email verified"), default=False)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     phone = models.CharField(
         _("phone"), max_length=16, blank=True, help_text=_("E.164, e.g. +34600111222")
@@ -53,6 +94,54 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         indexes = [models.Index(fields=["role", "is_active"])]
+        constraints = [
+            # Login by username ignores case, so two usernames may not differ only in case.
+            models.UniqueConstraint(Lower("username"), name="users_user_username_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="users_user_email_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="users_user_role_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_staff_member(self) -> bool:
+        """Technicians and admins (Django's ``is_staff`` only opens the Django admin)."""
+        return self.role in (Role.TECHNICIAN, Role.ADMIN)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class SocialLoginCode(models.Model):
+    """A short-lived, single-use code that ends the social-login browser flow.
+
+    The browser carries only the code to the web UI; web exchanges it server-side for
+    the token pair. Only a SHA-256 of the code is stored.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("social login code")
+        verbose_name_plural = _("social login codes")
+
+    def __str__(self) -> str:
+        return f"code for user {self.user_id}, expires {self.expires_at:%Y-%m-%d %H:%M:%S}"

@@ -5,6 +5,8 @@ from pathlib import Path
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config, env, var_dir
 from servidesk_shared.settings.defaults import *
+from servidesk_shared.settings.defaults import MIDDLEWARE as SHARED_MIDDLEWARE
+from servidesk_shared.settings.defaults import REST_FRAMEWORK as SHARED_REST_FRAMEWORK
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
 
 SERVICE_NAME = "accounts"
@@ -12,7 +14,54 @@ SERVICE_PREFIX = "api/accounts/"
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
 
-INSTALLED_APPS = [*SHARED_APPS, "django_filters", "users"]
+INSTALLED_APPS = [
+    *SHARED_APPS,
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_filters",
+    "rest_framework_simplejwt.token_blacklist",
+    "servidesk_shared.outbox",
+    "users",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.facebook",
+]
+
+
+def _with_middleware(middleware: list[str]) -> list[str]:
+    """The shared stack plus sessions and Django auth (Django admin, the social-login flow)."""
+    stack = list(middleware)
+    stack.insert(
+        stack.index("django.middleware.locale.LocaleMiddleware"),
+        "django.contrib.sessions.middleware.SessionMiddleware",
+    )
+    after_csrf = stack.index("django.middleware.csrf.CsrfViewMiddleware") + 1
+    stack[after_csrf:after_csrf] = [
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    ]
+    stack.append("allauth.account.middleware.AccountMiddleware")
+    return stack
+
+
+MIDDLEWARE = _with_middleware(SHARED_MIDDLEWARE)
+TEMPLATES = [
+    {
+        **TEMPLATES[0],
+        "OPTIONS": {
+            **TEMPLATES[0]["OPTIONS"],
+            "context_processors": [
+                *TEMPLATES[0]["OPTIONS"]["context_processors"],
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
@@ -24,6 +73,122 @@ LOGGING = logging_config(
     level=env.str("LOG_LEVEL", default="INFO"),
     json=env.bool("LOG_JSON", default=True),
 )
-SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk accounts API"}
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_DEFAULTS,
+    "TITLE": "Servidesk accounts API",
+    "DESCRIPTION": "Users and roles, sign-in and the RS256 tokens every Servidesk service "
+    "verifies. Send the access token as `Authorization: Bearer <token>`.",
+}
 
+# --- Users and passwords ----------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = ["users.backends.UsernameOrEmailBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=10)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+#: Seconds a password-reset link stays valid (Django's own setting).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+#: The browser UI that reset links and the social-login flow lead back to.
+WEB_BASE_URL = env.str("WEB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PASSWORD_RESET_CONFIRM_PATH = "/password-reset/confirm/{uid}/{token}/"  # noqa: S105
+#: Where the social-login flow returns: ``?code=...`` on success, ``?error=...`` otherwise.
+SOCIAL_LOGIN_COMPLETE_PATH = env.str("SOCIAL_LOGIN_COMPLETE_PATH", default="/login/social/")
+SOCIAL_LOGIN_CODE_TTL = env.int("SOCIAL_LOGIN_CODE_TTL", default=60)
+#: Phone numbers written without a country code are read as numbers of this region.
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="ES")
+
+# --- Email ------------------------------------------------------------------------------
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@localhost>")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
+# --- Sessions: only the Django admin and the social-login handshake use them -------------
+# Every service shares the gateway's origin: names of its own keep the web UI's cookies apart.
+SESSION_COOKIE_NAME = "servidesk_accounts_session"
+SESSION_COOKIE_AGE = 60 * 60 * 8
+CSRF_COOKIE_NAME = "servidesk_accounts_csrftoken"
+
+# --- Cache (throttles, failed-login counters): locmem unless CACHE_URL says otherwise ----
+# With several processes, point CACHE_URL at a shared cache (e.g. dbcache://accounts_cache
+# after `manage.py createcachetable`, or Redis) so limits hold across them.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://accounts")}
+
+# --- API --------------------------------------------------------------------------------
+
+
+def _rate(scope: str, default: str) -> str | None:
+    """``THROTTLE_<SCOPE>`` (e.g. ``THROTTLE_LOGIN_IP=20/min``); ``off`` disables it."""
+    value = env.str(f"THROTTLE_{scope.upper()}", default=default)
+    return None if value.lower() in {"off", "none", ""} else value
+
+
+REST_FRAMEWORK = {
+    **SHARED_REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.AccountsJWTAuthentication"],
+    # nginx sets X-Forwarded-For to the client address; the throttles key on it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=1),
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": _rate("login_ip", "30/min"),
+        "login_account": _rate("login_account", "10/min"),
+        "register_ip": _rate("register_ip", "10/hour"),
+        "register_account": _rate("register_account", "5/hour"),
+        "password_reset_ip": _rate("password_reset_ip", "10/hour"),
+        "password_reset_account": _rate("password_reset_account", "3/hour"),
+        "refresh_ip": _rate("refresh_ip", "120/min"),
+        "social_exchange_ip": _rate("social_exchange_ip", "30/min"),
+    },
+}
+#: Failed logins for one account (username or email as typed) before it locks, and for how long.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+
+# --- Social login (django-allauth: Google and Facebook handshakes only) -------------------
+
+
+def _provider_apps(provider: str) -> list[dict[str, str]]:
+    client_id = env.str(f"{provider.upper()}_CLIENT_ID", default="")
+    secret = env.str(f"{provider.upper()}_CLIENT_SECRET", default="")
+    return [{"client_id": client_id, "secret": secret, "key": ""}] if client_id else []
+
+
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {
+        "APPS": _provider_apps("google"),
+        "SCOPE": ["openid", "profile", "email"],
+        "AUTH_PARAMS": {"prompt": "select_account"},
+        "OAUTH_PKCE_ENABLED": True,
+    },
+    "facebook": {
+        "APPS": _provider_apps("facebook"),
+        "METHOD": "oauth2",
+        "SCOPE": ["email", "public_profile"],
+        "FIELDS": ["id", "email", "name", "first_name", "last_name", "locale"],
+    },
+}
+# allauth runs the provider handshakes only: password login, signup and email flows are
+# the API's. Its own login, signup and connection pages are replaced by redirects to web.
+SOCIALACCOUNT_ONLY = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_ADAPTER = "users.social.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "users.social.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_LOGIN_ON_GET = True
+SOCIALACCOUNT_STORE_TOKENS = False
+# Matching a provider's verified email to an account is done by our adapter (so it can
+# also revoke the account's tokens); allauth's own matching stays off.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+LOGIN_URL = "/accounts/login/"

@@ -1,6 +1,7 @@
 """Local development: DEBUG on, SQLite and the embedded broker unless configured."""
 
-from servidesk_shared.settings.jwt import public_key, verifying_settings
+from core.signing import issuing_settings
+from servidesk_shared.settings.jwt import private_key, public_key
 
 from .base import *
 
@@ -10,4 +11,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-SIMPLE_JWT = verifying_settings(public_key(SERVIDESK_VAR_DIR, local=True))
+# The key pair generated under var/jwt/ on first start (or JWT_PRIVATE_KEY/JWT_PUBLIC_KEY).
+SIMPLE_JWT = issuing_settings(
+    private_key=private_key(SERVIDESK_VAR_DIR, local=True),
+    public_key=public_key(SERVIDESK_VAR_DIR, local=True),
+)
+# Reset emails are printed to the console unless an SMTP server is configured.
+if not env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    )

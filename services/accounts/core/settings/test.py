@@ -1,7 +1,21 @@
 """Tests: the real PostgreSQL, a throwaway key pair, fast hashing, email kept in memory."""
 
+from core.signing import issuing_settings
 from servidesk_shared.settings import testing
+from servidesk_shared.testing import test_keypair
 
 from .base import *
 
 testing.apply(globals())
+# The same pair servidesk_shared.testing signs its tokens with.
+SIMPLE_JWT = issuing_settings(
+    private_key=test_keypair().private_pem, public_key=test_keypair().public_pem
+)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+WEB_BASE_URL = "http://web.test"
+SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [
+    {"client_id": "google-client-id", "secret": "google-secret", "key": ""}
+]
+SOCIALACCOUNT_PROVIDERS["facebook"]["APPS"] = [
+    {"client_id": "facebook-client-id", "secret": "facebook-secret", "key": ""}
+]

@@ -1,0 +1,218 @@
+"""Input validation and output shapes of the accounts API (ARCHITECTURE.md "API shapes")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from users.models import Language, Role, User, normalize_email, username_validator
+from users.phones import to_e164
+
+PASSWORD_MAX_LENGTH = 128
+
+
+def password_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        style={"input_type": "password"},
+        **kwargs,
+    )
+
+
+# --- Output -----------------------------------------------------------------------------
+
+
+class MeSerializer(serializers.ModelSerializer[User]):
+    """The user as they see themselves (and as ``register`` returns them)."""
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "full_name",
+            "phone",
+            "role",
+            "language",
+            "notify_email",
+            "notify_sms",
+        ]
+        read_only_fields = fields
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    """A user as admins see them in ``users/``."""
+
+    class Meta:
+        model = User
+        fields = [
+            *MeSerializer.Meta.fields,
+            "is_active",
+            "email_verified",
+            "date_joined",
+            "last_login",
+        ]
+        read_only_fields = fields
+
+
+class TokenPairSerializer(serializers.Serializer[Any]):
+    access = serializers.CharField(read_only=True)
+    refresh = serializers.CharField(read_only=True)
+
+
+# --- Profile fields (shared by register, me and users) -----------------------------------
+
+
+class ProfileFieldsMixin(serializers.Serializer[Any]):
+    """Validation of the contact card's fields; ``instance`` is the user being changed."""
+
+    email = serializers.EmailField(max_length=254)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
+    notify_email = serializers.BooleanField(required=False)
+    notify_sms = serializers.BooleanField(required=False)
+
+    def validate_email(self, value: str) -> str:
+        email = normalize_email(value)
+        others = User.objects.filter(email=email)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError(_("A user with that email address already exists."))
+        return email
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            return to_e164(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("notify_sms") and not attrs.get("phone", getattr(self.instance, "phone", "")):
+            raise serializers.ValidationError(
+                {"notify_sms": [_("Add a phone number to receive SMS notifications.")]}
+            )
+        return attrs
+
+
+class RegisterSerializer(ProfileFieldsMixin):
+    username = serializers.CharField(max_length=150, validators=[username_validator])
+    password = password_field()
+
+    def validate_username(self, value: str) -> str:
+        taken = (
+            User.objects.alias(username_lower=Lower("username"))
+            .filter(username_lower=value.lower())
+            .exists()
+        )
+        if taken:
+            raise serializers.ValidationError(_("A user with that username already exists."))
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        candidate = User(
+            username=attrs.get("username", ""),
+            email=attrs.get("email", ""),
+            full_name=attrs.get("full_name", ""),
+        )
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": exc.messages}) from exc
+        return attrs
+
+
+class UserCreateSerializer(RegisterSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+
+
+class MeUpdateSerializer(ProfileFieldsMixin):
+    """``PATCH me/``: the profile. The role is not the user's to change."""
+
+    email = serializers.EmailField(max_length=254, required=False)
+    role = serializers.CharField(required=False, write_only=True)
+    #: Needed to change the email (the address password resets go to).
+    current_password = password_field(required=False, allow_blank=True)
+
+    def validate_role(self, value: str) -> str:
+        if value != getattr(self.instance, "role", None):
+            raise serializers.ValidationError(_("You cannot change your own role."))
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        attrs.pop("role", None)
+        current_password = attrs.pop("current_password", "")
+        user = self.instance
+        assert isinstance(user, User)  # noqa: S101 (always bound to the caller)
+        changes_email = "email" in attrs and attrs["email"] != user.email
+        if changes_email and user.has_usable_password():
+            if not current_password:
+                raise serializers.ValidationError(
+                    {"current_password": [_("Enter your password to change your email.")]}
+                )
+            if not user.check_password(current_password):
+                raise serializers.ValidationError(
+                    {"current_password": [_("The current password is not correct.")]}
+                )
+        return attrs
+
+
+class UserUpdateSerializer(ProfileFieldsMixin):
+    """``PATCH users/<id>/`` (admins): the profile, the role and the active flag."""
+
+    email = serializers.EmailField(max_length=254, required=False)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+# --- Authentication ---------------------------------------------------------------------
+
+
+class LoginSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=254, help_text=_("A username or an email."))
+    password = password_field()
+
+
+class RefreshSerializer(serializers.Serializer[Any]):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class PasswordChangeSerializer(serializers.Serializer[Any]):
+    current_password = password_field(required=False, allow_blank=True, default="")
+    new_password = password_field()
+
+
+class PasswordResetSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer[Any]):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = password_field()
+
+
+class SocialExchangeSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(max_length=128)
+
+
+class MessageSerializer(serializers.Serializer[Any]):
+    message = serializers.CharField(read_only=True)
+
+
+class SocialProviderSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    login_url = serializers.CharField(read_only=True)

@@ -1,0 +1,303 @@
+"""The accounts API. Views only validate, call a service or selector, and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.filters import OrderingFilter
+from rest_framework.generics import ListCreateAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from servidesk_shared.pagination import CursorPage
+from servidesk_shared.permissions import IsAdmin
+from users import selectors, services, throttles
+from users.api import serializers
+from users.models import Role, User
+from users.tokens import TokenPair, jwk_set
+
+
+def _pair(pair: TokenPair) -> dict[str, str]:
+    return {"access": pair.access, "refresh": pair.refresh}
+
+
+def _caller(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 (AccountsJWTAuthentication gives real users)
+    return user
+
+
+class PublicAPIView(APIView):
+    """An endpoint for callers without a token; a stale ``Authorization`` header is ignored."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+
+# --- Sign-up, sign-in, tokens -----------------------------------------------------------
+
+
+class RegisterView(PublicAPIView):
+    throttle_classes = [throttles.RegisterIPThrottle, throttles.RegisterAccountThrottle]
+
+    @extend_schema(
+        request=serializers.RegisterSerializer,
+        responses={201: serializers.MeSerializer},
+        summary="Create a client account",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(serializers.MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainView(PublicAPIView):
+    throttle_classes = [throttles.LoginIPThrottle, throttles.LoginAccountThrottle]
+
+    @extend_schema(
+        request=serializers.LoginSerializer,
+        responses={200: serializers.TokenPairSerializer},
+        summary="Sign in with a username or email and a password",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.auth_login(
+            identifier=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            request=request._request,
+        )
+        return Response(_pair(pair))
+
+
+class TokenRefreshView(PublicAPIView):
+    throttle_classes = [throttles.RefreshIPThrottle]
+
+    @extend_schema(
+        request=serializers.RefreshSerializer,
+        responses={200: serializers.TokenPairSerializer},
+        summary="Trade a refresh token for a new pair (the old one stops working)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.auth_refresh(refresh=serializer.validated_data["refresh"])
+        return Response(_pair(pair))
+
+
+class LogoutView(PublicAPIView):
+    throttle_classes = [throttles.RefreshIPThrottle]
+
+    @extend_schema(
+        request=serializers.RefreshSerializer,
+        responses={204: None},
+        summary="Revoke a refresh token",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.auth_logout(refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SocialExchangeView(PublicAPIView):
+    throttle_classes = [throttles.SocialExchangeIPThrottle]
+
+    @extend_schema(
+        request=serializers.SocialExchangeSerializer,
+        responses={200: serializers.TokenPairSerializer},
+        summary="Trade the code the social-login flow gave web for a token pair",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.SocialExchangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.social_login_code_exchange(code=serializer.validated_data["code"])
+        return Response(_pair(pair))
+
+
+class SocialProvidersView(PublicAPIView):
+    @extend_schema(
+        responses={200: serializers.SocialProviderSerializer(many=True)},
+        summary="The social sign-in providers configured here, with where to start each",
+    )
+    def get(self, request: Request) -> Response:
+        adapter = get_social_adapter(request._request)
+        providers = []
+        for provider_id in ("google", "facebook"):
+            if not adapter.list_apps(request._request, provider=provider_id):
+                continue
+            provider = adapter.get_provider(request._request, provider_id)
+            providers.append(
+                {
+                    "id": provider_id,
+                    "name": provider.name,
+                    "login_url": reverse(f"{provider_id}_login"),
+                }
+            )
+        return Response(providers)
+
+
+class JWKSView(PublicAPIView):
+    """The public key(s) tokens are signed with, for services that verify by JWK set."""
+
+    @extend_schema(
+        responses={200: OpenApiResponse(description="RFC 7517 JWK set")},
+        summary="The JWK set of the token signing key",
+    )
+    def get(self, request: Request) -> Response:
+        response = Response(jwk_set())
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+# --- Passwords --------------------------------------------------------------------------
+
+
+class PasswordResetView(PublicAPIView):
+    throttle_classes = [throttles.PasswordResetIPThrottle, throttles.PasswordResetAccountThrottle]
+
+    @extend_schema(
+        request=serializers.PasswordResetSerializer,
+        responses={202: serializers.MessageSerializer},
+        summary="Email a password-reset link (the answer is the same for any address)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_request(email=serializer.validated_data["email"])
+        message = _(
+            "If an account uses this email address, a link to choose a new password is on its way."
+        )
+        return Response({"message": message}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(PublicAPIView):
+    throttle_classes = [throttles.PasswordResetIPThrottle]
+
+    @extend_schema(
+        request=serializers.PasswordResetConfirmSerializer,
+        responses={204: None},
+        summary="Set a new password with the uid and token of a reset link",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_confirm(**serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=serializers.PasswordChangeSerializer,
+        responses={200: serializers.TokenPairSerializer},
+        summary="Change your password; other sessions end and a new pair is returned",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.user_change_password(user=_caller(request), **serializer.validated_data)
+        return Response(_pair(pair))
+
+
+# --- Profiles and users -----------------------------------------------------------------
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: serializers.MeSerializer}, summary="Your profile")
+    def get(self, request: Request) -> Response:
+        return Response(serializers.MeSerializer(_caller(request)).data)
+
+    @extend_schema(
+        request=serializers.MeUpdateSerializer,
+        responses={200: serializers.MeSerializer},
+        summary="Change your profile and notification preferences",
+    )
+    def patch(self, request: Request) -> Response:
+        user = _caller(request)
+        serializer = serializers.MeUpdateSerializer(user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(user=user, data=serializer.validated_data, actor=user)
+        return Response(serializers.MeSerializer(user).data)
+
+
+class UserPage(CursorPage):
+    ordering = "-date_joined"
+
+
+class UserListView(ListCreateAPIView[User]):
+    """``GET``: the users, filtered by ``role``, ``is_active`` and ``q`` (admins).
+    ``POST``: a user of any role (admins)."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = serializers.UserSerializer
+    pagination_class = UserPage
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["date_joined", "username", "email", "full_name"]
+
+    def get_queryset(self) -> Any:
+        return selectors.user_list(actor=_caller(self.request), filters=self.request.query_params)
+
+    @extend_schema(
+        summary="List users (admins)",
+        parameters=[
+            OpenApiParameter("role", enum=Role.values),
+            OpenApiParameter("is_active", bool),
+            OpenApiParameter("q", description="Text in the username, email or full name"),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=serializers.UserCreateSerializer,
+        responses={201: serializers.UserSerializer},
+        summary="Create a user with any role (admins)",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = serializers.UserCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_create(**serializer.validated_data)
+        return Response(serializers.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetailView(APIView):
+    """One user, for admins; anyone else gets 404 so ids cannot be probed."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get_object(self, request: Request, user_id: str) -> User:
+        user = selectors.user_get(actor=_caller(request), user_id=user_id)
+        if user is None:
+            raise Http404
+        return user
+
+    @extend_schema(responses={200: serializers.UserSerializer}, summary="A user (admins)")
+    def get(self, request: Request, user_id: str) -> Response:
+        return Response(serializers.UserSerializer(self.get_object(request, user_id)).data)
+
+    @extend_schema(
+        request=serializers.UserUpdateSerializer,
+        responses={200: serializers.UserSerializer},
+        summary="Change a user's role, active flag or profile (admins)",
+    )
+    def patch(self, request: Request, user_id: str) -> Response:
+        user = self.get_object(request, user_id)
+        serializer = serializers.UserUpdateSerializer(user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(
+            user=user, data=serializer.validated_data, actor=_caller(request)
+        )
+        return Response(serializers.UserSerializer(user).data)

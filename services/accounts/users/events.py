@@ -1,0 +1,59 @@
+"""The user events accounts publishes: all the wiring to the event bus lives here.
+
+Each function writes one event to the outbox (``servidesk_shared.events.publisher``) in
+the caller's transaction, so the event commits or rolls back with the change and the
+relay delivers it later. The payload is the contact card of ARCHITECTURE.md "Events".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servidesk_shared.events.publisher import publish
+from servidesk_shared.events.schemas import UserDeactivated, UserRegistered, UserUpdated
+from users.models import User
+
+CARD_FIELDS = (
+    "id",
+    "username",
+    "full_name",
+    "email",
+    "phone",
+    "role",
+    "language",
+    "notify_email",
+    "notify_sms",
+    "is_active",
+)
+
+
+def card(user: User) -> dict[str, Any]:
+    """The contact card every user event carries (and what a change is measured on)."""
+    return {field: getattr(user, field) for field in CARD_FIELDS}
+
+
+def user_registered(user: User) -> None:
+    publish(UserRegistered(**card(user)))
+
+
+def user_updated(user: User) -> None:
+    publish(UserUpdated(**card(user)))
+
+
+def user_deactivated(user: User) -> None:
+    publish(UserDeactivated(**card(user)))
+
+
+def user_changed(user: User, *, before: dict[str, Any]) -> None:
+    """Publish what a change to ``user`` means for the other services, if anything.
+
+    Deactivation is ``user.deactivated``; any other change to the card (reactivation
+    included) is ``user.updated``; a change outside the card publishes nothing.
+    """
+    after = card(user)
+    if after == before:
+        return
+    if before["is_active"] and not after["is_active"]:
+        user_deactivated(user)
+    else:
+        user_updated(user)

@@ -1,0 +1,7 @@
+"""OpenAPI: accounts' authentication class is simplejwt's bearer scheme."""
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+
+
+class AccountsJWTScheme(SimpleJWTScheme):
+    target_class = "users.authentication.AccountsJWTAuthentication"
