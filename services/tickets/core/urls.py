@@ -1,8 +1,10 @@
 """URLs of the tickets service, all under /api/tickets/ (nginx passes paths through unchanged)."""
 
+from django.urls import include, path
+
 from servidesk_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns("api/tickets/", [])
+urlpatterns = service_urlpatterns("api/tickets/", [path("", include("tickets.api.urls"))])
 
 handler400 = "servidesk_shared.errors.json_bad_request"
 handler403 = "servidesk_shared.errors.json_permission_denied"

@@ -5,4 +5,5 @@ from servidesk_shared.testing.contract import ServiceContractTests
 
 class TestContract(ServiceContractTests):
     prefix = "/api/tickets/"
+    protected_path = "/api/tickets/"
     is_api = True

@@ -12,7 +12,7 @@ SERVICE_PREFIX = "api/tickets/"
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
 
-INSTALLED_APPS = [*SHARED_APPS, "django_filters", "tickets"]
+INSTALLED_APPS = [*SHARED_APPS, "django_filters", "servidesk_shared.outbox", "tickets"]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
@@ -25,3 +25,8 @@ LOGGING = logging_config(
     json=env.bool("LOG_JSON", default=True),
 )
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk tickets API"}
+
+# Event bus (servidesk_shared.events.conf): tickets publishes ticket.* through the outbox
+# and keeps its user directory from the user.* events of its own queue.
+SERVIDESK_EVENT_QUEUE = "tickets.users"
+SERVIDESK_EVENT_HANDLERS = "tickets.handlers.handlers"

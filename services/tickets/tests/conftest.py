@@ -1,0 +1,114 @@
+"""Fixtures: callers of each role (as tokens), the directory rows behind them, an API client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from servidesk_shared.testing import make_access_token
+
+from tests.factories import DirectoryUserFactory
+from tickets.actors import Actor
+from tickets.models import Role
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Someone calling the API: their actor, and their bearer token."""
+
+    id: int
+    role: str
+    username: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=str(self.id), role=self.role)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        token = make_access_token(user_id=self.id, role=self.role, username=self.username)
+        return {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+
+
+CALLERS = {
+    "client": Caller(11, Role.CLIENT, "ana"),
+    "other_client": Caller(12, Role.CLIENT, "bruno"),
+    "technician": Caller(21, Role.TECHNICIAN, "tere"),
+    "other_technician": Caller(22, Role.TECHNICIAN, "tomas"),
+    "admin": Caller(31, Role.ADMIN, "alba"),
+}
+
+
+@pytest.fixture
+def directory(db: Any) -> dict[str, Caller]:
+    """Every caller above as an active user in the directory."""
+    for caller in CALLERS.values():
+        DirectoryUserFactory(
+            id=str(caller.id),
+            username=caller.username,
+            full_name=caller.username.title() + " Example",
+            role=caller.role,
+        )
+    return CALLERS
+
+
+@pytest.fixture
+def callers(directory: dict[str, Caller]) -> dict[str, Caller]:
+    return directory
+
+
+class Api:
+    """A thin JSON client: ``api.post(url, data, as_=caller)``."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def _headers(self, as_: Caller | None) -> dict[str, str]:
+        return as_.headers if as_ else {"Accept-Language": "en"}
+
+    def get(self, url: str, as_: Caller | None = None, **params: Any) -> Any:
+        return self.client.get(url, params, headers=self._headers(as_))
+
+    def post(self, url: str, data: Any = None, as_: Caller | None = None) -> Any:
+        return self.client.post(
+            url, data or {}, content_type="application/json", headers=self._headers(as_)
+        )
+
+    def patch(self, url: str, data: Any = None, as_: Caller | None = None) -> Any:
+        return self.client.patch(
+            url, data or {}, content_type="application/json", headers=self._headers(as_)
+        )
+
+    def put(self, url: str, data: Any = None, as_: Caller | None = None) -> Any:
+        return self.client.put(
+            url, data or {}, content_type="application/json", headers=self._headers(as_)
+        )
+
+    def delete(self, url: str, as_: Caller | None = None) -> Any:
+        return self.client.delete(url, headers=self._headers(as_))
+
+
+@pytest.fixture
+def api(client: Client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def open_ticket(callers: dict[str, Caller]) -> Callable[..., Any]:
+    """Open a ticket through the service (history, events and all)."""
+    from django.db import transaction  # noqa: PLC0415
+
+    from tickets import services  # noqa: PLC0415
+
+    def make(owner: str = "client", **fields: Any) -> Any:
+        caller = callers[owner]
+        fields.setdefault("title", "Printer on floor 3 is jammed")
+        fields.setdefault("description", "It shows error E-42 since this morning.")
+        with transaction.atomic():
+            return services.ticket_create(actor=caller.actor, **fields)
+
+    return make

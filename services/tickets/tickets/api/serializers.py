@@ -1,0 +1,222 @@
+"""Shapes in and out. Input serializers validate; output serializers only render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from tickets.api.fields import OpaqueIdField, PriorityField, render_user_id
+from tickets.models import (
+    BODY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Category,
+    Comment,
+    DirectoryUser,
+    HistoryEntry,
+    Priority,
+    Status,
+    Ticket,
+)
+
+
+def body_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=True, **kwargs)
+
+
+class CategoryRefField(serializers.SlugRelatedField):  # type: ignore[type-arg]
+    """A category by slug; unknown slugs are a 400 naming the field."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="slug", queryset=Category.objects.all(), **kwargs)
+
+
+# --- tickets in -----------------------------------------------------------------------
+
+
+class TicketCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    description = body_field()
+    priority = PriorityField(required=False)
+    category = CategoryRefField(required=False, allow_null=True)
+    client_id = OpaqueIdField(required=False)
+
+
+class TicketUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH, required=False)
+    description = body_field(required=False)
+    priority = PriorityField(required=False)
+    category = CategoryRefField(required=False, allow_null=True)
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("The version you read; a newer one on the server answers 409."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not set(attrs) - {"version"}:
+            raise serializers.ValidationError(
+                _("Send at least one of title, description, priority, category.")
+            )
+        return attrs
+
+
+class StatusChangeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.ChoiceField(choices=Status.values)
+    version = serializers.IntegerField(required=False, min_value=1)
+
+
+class AssignSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    assignee_id = OpaqueIdField(allow_null=True)
+    version = serializers.IntegerField(required=False, min_value=1)
+
+
+class CommentCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    body = body_field()
+    internal = serializers.BooleanField(default=False)
+
+
+# --- tickets out ----------------------------------------------------------------------
+
+
+class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """The contract's ticket, plus names from the directory and the SLA verdicts.
+
+    ``version`` (the optimistic-concurrency token) is shown to staff only: it moves on
+    internal notes too, which a client must not be able to count.
+    """
+
+    number = serializers.CharField(source="reference", read_only=True)
+    priority = PriorityField(read_only=True)
+    category = serializers.CharField(source="category_slug", read_only=True, allow_null=True)
+    client_id = OpaqueIdField(read_only=True)
+    assignee_id = OpaqueIdField(read_only=True, allow_null=True)
+    client_name = serializers.CharField(read_only=True, allow_null=True, default=None)
+    assignee_name = serializers.CharField(read_only=True, allow_null=True, default=None)
+    first_response_breached = serializers.SerializerMethodField()
+    resolution_breached = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "number",
+            "title",
+            "description",
+            "status",
+            "priority",
+            "category",
+            "client_id",
+            "assignee_id",
+            "created_at",
+            "updated_at",
+            "first_response_at",
+            "resolved_at",
+            "first_response_due",
+            "resolution_due",
+            "first_response_breached",
+            "resolution_breached",
+            "client_name",
+            "assignee_name",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_first_response_breached(self, ticket: Ticket) -> bool:
+        return ticket.first_response_breached(self._now)
+
+    def get_resolution_breached(self, ticket: Ticket) -> bool:
+        return ticket.resolution_breached(self._now)
+
+    @property
+    def _now(self) -> Any:
+        root = self.root
+        if not hasattr(root, "_servidesk_now"):
+            root._servidesk_now = timezone.now()  # type: ignore[attr-defined]
+        return root._servidesk_now  # type: ignore[attr-defined]
+
+    def to_representation(self, instance: Ticket) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        actor = self.context.get("actor")
+        if actor is None or not actor.is_staff:
+            data.pop("version", None)
+        return data
+
+
+class CommentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    author_id = OpaqueIdField(read_only=True)
+    author_name = serializers.CharField(read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author_id", "body", "internal", "created_at", "author_name"]
+        read_only_fields = fields
+
+
+class HistoryEntrySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """``{actor_id, field, from, to, at}``; ``from`` is a Python keyword, hence by hand."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {
+            "actor_id": OpaqueIdField(read_only=True, allow_null=True),
+            "field": serializers.CharField(read_only=True),
+            "from": serializers.CharField(read_only=True, allow_null=True),
+            "to": serializers.CharField(read_only=True, allow_null=True),
+            "at": serializers.DateTimeField(read_only=True),
+        }
+
+    def to_representation(self, entry: HistoryEntry) -> dict[str, Any]:
+        return {
+            "actor_id": render_user_id(entry.actor_id),
+            "field": entry.field,
+            "from": _history_value(entry.field, entry.from_value),
+            "to": _history_value(entry.field, entry.to_value),
+            "at": serializers.DateTimeField().to_representation(entry.at),
+        }
+
+
+def _history_value(field: str, value: str | None) -> Any:
+    return render_user_id(value) if field == "assignee_id" else value
+
+
+# --- categories, SLA, directory -------------------------------------------------------
+
+
+class CategorySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Category
+        fields = ["slug", "name", "description", "is_active"]
+
+
+class CategoryUpdateSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Category
+        fields = ["name", "description", "is_active"]
+        extra_kwargs = {"name": {"required": False}}
+
+
+class SlaTargetSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    priority = serializers.CharField(read_only=True)
+    first_response_hours = serializers.IntegerField(min_value=1, max_value=24 * 365)
+    resolution_hours = serializers.IntegerField(min_value=1, max_value=24 * 365)
+    is_default = serializers.BooleanField(read_only=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "priority": Priority(instance.priority).key,
+            "first_response_hours": instance.first_response_hours,
+            "resolution_hours": instance.resolution_hours,
+            "is_default": instance.is_default,
+        }
+
+
+class AssigneeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    id = OpaqueIdField(read_only=True)
+    name = serializers.CharField(source="display_name", read_only=True)
+
+    class Meta:
+        model = DirectoryUser
+        fields = ["id", "username", "name", "role"]
+        read_only_fields = fields

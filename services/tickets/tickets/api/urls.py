@@ -1,0 +1,40 @@
+"""Routes under ``/api/tickets/`` (mounted by ``core.urls``)."""
+
+from __future__ import annotations
+
+from django.urls import path, register_converter
+
+from tickets.api import views
+
+
+class TicketIdConverter:
+    """A positive id that fits a PostgreSQL bigint; anything else is a JSON 404, not a 500."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(TicketIdConverter, "ticket")
+
+urlpatterns = [
+    path("", views.TicketListCreateView.as_view(), name="ticket-list"),
+    path("categories/", views.CategoryListCreateView.as_view(), name="category-list"),
+    path("categories/<slug:slug>/", views.CategoryDetailView.as_view(), name="category-detail"),
+    path("sla-targets/", views.SlaTargetListView.as_view(), name="sla-target-list"),
+    path(
+        "sla-targets/<str:priority>/",
+        views.SlaTargetDetailView.as_view(),
+        name="sla-target-detail",
+    ),
+    path("assignees/", views.AssigneeListView.as_view(), name="assignee-list"),
+    path("<ticket:pk>/", views.TicketDetailView.as_view(), name="ticket-detail"),
+    path("<ticket:pk>/status/", views.TicketStatusView.as_view(), name="ticket-status"),
+    path("<ticket:pk>/assign/", views.TicketAssignView.as_view(), name="ticket-assign"),
+    path("<ticket:pk>/comments/", views.CommentListCreateView.as_view(), name="ticket-comments"),
+    path("<ticket:pk>/history/", views.HistoryListView.as_view(), name="ticket-history"),
+]

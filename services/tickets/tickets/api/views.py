@@ -1,0 +1,282 @@
+"""Thin views: parse with a serializer, call a selector or a service, render.
+
+Every ticket endpoint finds its ticket through ``selectors.ticket_get``, which scopes by
+role first: a ticket the caller may not see is a 404 before any other check runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from servidesk_shared.auth import ROLES
+from servidesk_shared.permissions import HasRole, IsAdmin, IsStaff
+from tickets import selectors, services, sla
+from tickets.actors import Actor
+from tickets.api import serializers as s
+from tickets.api.pagination import ConversationPagination, HistoryPagination, TicketPagination
+from tickets.filters import TicketFilter
+from tickets.models import Category, Priority, Ticket
+
+
+class HasServideskRole(HasRole):
+    """Any authenticated caller whose token carries a known role."""
+
+    roles = frozenset(ROLES)
+
+
+class ReadAnyWriteAdmin(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return HasServideskRole().has_permission(request, view)
+        return IsAdmin().has_permission(request, view)
+
+
+class ServideskView(GenericAPIView):  # type: ignore[type-arg]
+    permission_classes = [HasServideskRole]
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.from_user(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "actor": self.actor}
+
+    def validated(self, serializer_class: type[Any], **kwargs: Any) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def ticket(self, pk: int, *, for_update: bool = False) -> Ticket:
+        return selectors.ticket_get(actor=self.actor, ticket_id=pk, for_update=for_update)
+
+    def render_ticket(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
+        ticket = selectors.ticket_with_names(ticket=ticket)
+        return Response(
+            s.TicketSerializer(ticket, context=self.get_serializer_context()).data, code
+        )
+
+
+@extend_schema(tags=["tickets"])
+class TicketListCreateView(ServideskView):
+    serializer_class = s.TicketSerializer
+    pagination_class = TicketPagination
+    filterset_class = TicketFilter
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, description=help_text)
+            for name, help_text in (
+                ("status", "pending, in_progress or resolved; repeat for several"),
+                ("priority", "low, medium, high or urgent; repeat for several"),
+                ("category", "a category slug; repeat for several"),
+                ("assignee_id", "tickets assigned to this user"),
+                ("client_id", "tickets of this client"),
+                ("unassigned", "true or false"),
+                ("breached", "true: missed a first-response or resolution target"),
+                ("created_after", "a date or ISO-8601 date-time, inclusive"),
+                ("created_before", "a date (the whole day) or date-time, inclusive"),
+                ("updated_after", "a date or ISO-8601 date-time, inclusive"),
+                ("updated_before", "a date (the whole day) or date-time, inclusive"),
+                ("q", "full-text search in number, title, description, public comments"),
+            )
+        ]
+    )
+    def get(self, request: Request) -> Response:
+        tickets = selectors.ticket_list(actor=self.actor, filters=request.query_params)
+        page = self.paginate_queryset(tickets)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.TicketCreateSerializer)
+        ticket = services.ticket_create(actor=self.actor, **data)
+        return self.render_ticket(ticket, code=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["tickets"])
+class TicketDetailView(ServideskView):
+    serializer_class = s.TicketSerializer
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self.get_serializer(self.ticket(pk)).data)
+
+    @extend_schema(request=s.TicketUpdateSerializer, responses={200: s.TicketSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        data = self.validated(s.TicketUpdateSerializer, partial=True)
+        ticket = self.ticket(pk, for_update=True)
+        version = data.pop("version", None)
+        ticket = services.ticket_update(
+            ticket=ticket, actor=self.actor, changes=data, expected_version=version
+        )
+        return self.render_ticket(ticket)
+
+
+@extend_schema(
+    tags=["tickets"], request=s.StatusChangeSerializer, responses={200: s.TicketSerializer}
+)
+class TicketStatusView(ServideskView):
+    serializer_class = s.StatusChangeSerializer
+
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.validated(s.StatusChangeSerializer)
+        ticket = self.ticket(pk, for_update=True)
+        ticket = services.ticket_change_status(
+            ticket=ticket,
+            actor=self.actor,
+            status=data["status"],
+            expected_version=data.get("version"),
+        )
+        return self.render_ticket(ticket)
+
+
+@extend_schema(tags=["tickets"], request=s.AssignSerializer, responses={200: s.TicketSerializer})
+class TicketAssignView(ServideskView):
+    serializer_class = s.AssignSerializer
+
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.validated(s.AssignSerializer)
+        ticket = self.ticket(pk, for_update=True)
+        ticket = services.ticket_assign(
+            ticket=ticket,
+            actor=self.actor,
+            assignee_id=data["assignee_id"],
+            expected_version=data.get("version"),
+        )
+        return self.render_ticket(ticket)
+
+
+@extend_schema(tags=["comments"])
+class CommentListCreateView(ServideskView):
+    serializer_class = s.CommentSerializer
+    pagination_class = ConversationPagination
+
+    def get(self, request: Request, pk: int) -> Response:
+        comments = selectors.comment_list(actor=self.actor, ticket=self.ticket(pk))
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=s.CommentCreateSerializer, responses={201: s.CommentSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.validated(s.CommentCreateSerializer)
+        ticket = self.ticket(pk, for_update=True)
+        comment = services.comment_create(ticket=ticket, actor=self.actor, **data)
+        comment = selectors.comment_with_names(comment=comment)
+        return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["tickets"])
+class HistoryListView(ServideskView):
+    serializer_class = s.HistoryEntrySerializer
+    pagination_class = HistoryPagination
+
+    def get(self, request: Request, pk: int) -> Response:
+        entries = selectors.history_list(ticket=self.ticket(pk))
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+@extend_schema(tags=["categories"])
+class CategoryListCreateView(ServideskView):
+    permission_classes = [ReadAnyWriteAdmin]
+    serializer_class = s.CategorySerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        categories = Category.objects.all()
+        if not self.actor.is_staff:
+            categories = categories.filter(is_active=True)
+        return Response(self.get_serializer(categories, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.CategorySerializer)
+        category = services.category_create(**data)
+        return Response(self.get_serializer(category).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["categories"])
+class CategoryDetailView(ServideskView):
+    permission_classes = [ReadAnyWriteAdmin]
+    serializer_class = s.CategorySerializer
+
+    def category(self, slug: str) -> Category:
+        categories = Category.objects.all()
+        if not self.actor.is_staff:
+            categories = categories.filter(is_active=True)
+        return get_object_or_404(categories, slug=slug)
+
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(self.get_serializer(self.category(slug)).data)
+
+    @extend_schema(request=s.CategoryUpdateSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        category = self.category(slug)
+        data = self.validated(s.CategoryUpdateSerializer, partial=True)
+        category = services.category_update(category=category, changes=data)
+        return Response(self.get_serializer(category).data)
+
+    def delete(self, request: Request, slug: str) -> Response:
+        services.category_delete(category=self.category(slug))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["sla"])
+class SlaTargetListView(ServideskView):
+    permission_classes = [ReadAnyWriteAdmin]
+    serializer_class = s.SlaTargetSerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(sla.all_targets(), many=True).data)
+
+
+@extend_schema(tags=["sla"])
+class SlaTargetDetailView(ServideskView):
+    permission_classes = [ReadAnyWriteAdmin]
+    serializer_class = s.SlaTargetSerializer
+
+    @staticmethod
+    def priority(key: str) -> int:
+        if key not in Priority.api_keys():
+            raise Http404
+        return int(Priority.from_key(key))
+
+    def get(self, request: Request, priority: str) -> Response:
+        return Response(self.get_serializer(sla.targets_for(self.priority(priority))).data)
+
+    def put(self, request: Request, priority: str) -> Response:
+        rank = self.priority(priority)
+        data = self.validated(s.SlaTargetSerializer)
+        services.sla_target_set(priority=rank, **data)
+        return Response(self.get_serializer(sla.targets_for(rank)).data)
+
+    def patch(self, request: Request, priority: str) -> Response:
+        rank = self.priority(priority)
+        current = sla.targets_for(rank)
+        data = self.validated(s.SlaTargetSerializer, partial=True)
+        services.sla_target_set(
+            priority=rank,
+            first_response_hours=data.get("first_response_hours", current.first_response_hours),
+            resolution_hours=data.get("resolution_hours", current.resolution_hours),
+        )
+        return Response(self.get_serializer(sla.targets_for(rank)).data)
+
+
+@extend_schema(tags=["directory"])
+class AssigneeListView(ServideskView):
+    """Active technicians and admins, for an assignment picker (staff only)."""
+
+    permission_classes = [IsStaff]
+    serializer_class = s.AssigneeSerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(selectors.assignee_list(), many=True).data)

@@ -1,0 +1,123 @@
+"""Publishing: the outbox receivers of the workflow's signals (``tickets.signals``).
+
+Each receiver writes one event to the outbox (``servidesk_shared.events.publisher``) in
+the transaction of the change, so the event exists if and only if the change committed.
+The aggregate is the ticket (``aggregate_id`` = ticket id) and the outbox gives each of
+its events the next per-ticket ``sequence``; the ticket row is locked by the change
+first, so sequences follow commit order.
+
+Payloads carry the ticket as the API shows it to staff, the change and ``actor_id``.
+Internal notes are published too (``comment.internal = true``) so staff can be told
+about them; every consumer must keep them from clients (notifier and reports do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servidesk_shared.events import schemas
+from servidesk_shared.events.publisher import publish
+from tickets.actors import Actor
+from tickets.api.fields import render_user_id
+from tickets.models import Comment, Ticket
+
+
+def _id(value: str | None) -> int | str | None:
+    return render_user_id(value)
+
+
+def ticket_snapshot(ticket: Ticket) -> schemas.TicketSnapshot:
+    return schemas.TicketSnapshot(
+        id=ticket.pk,
+        number=ticket.reference,
+        title=ticket.title,
+        description=ticket.description,
+        status=ticket.status,  # type: ignore[arg-type]
+        priority=ticket.priority_key,  # type: ignore[arg-type]
+        # The schema's category is a string: "" is "no category".
+        category=ticket.category_slug or "",
+        client_id=_id(ticket.client_id),  # type: ignore[arg-type]
+        assignee_id=_id(ticket.assignee_id),
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        first_response_due=ticket.first_response_due,
+        resolution_due=ticket.resolution_due,
+    )
+
+
+def comment_snapshot(comment: Comment) -> schemas.CommentSnapshot:
+    return schemas.CommentSnapshot(
+        id=comment.pk,
+        author_id=_id(comment.author_id),  # type: ignore[arg-type]
+        body=comment.body,
+        internal=comment.internal,
+        created_at=comment.created_at,
+    )
+
+
+def on_created(sender: Any, *, ticket: Ticket, actor: Actor, **kwargs: Any) -> None:
+    publish(
+        schemas.TicketCreated(ticket=ticket_snapshot(ticket), actor_id=_id(actor.id)),
+        occurred_at=ticket.created_at,
+    )
+
+
+def on_status_changed(
+    sender: Any, *, ticket: Ticket, actor: Actor, from_status: str, to_status: str, **kwargs: Any
+) -> None:
+    publish(
+        schemas.TicketStatusChanged(
+            ticket=ticket_snapshot(ticket),
+            actor_id=_id(actor.id),
+            from_status=from_status,  # type: ignore[arg-type]
+            to_status=to_status,  # type: ignore[arg-type]
+        ),
+        occurred_at=ticket.updated_at,
+    )
+
+
+def on_assigned(
+    sender: Any,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    from_assignee: str | None,
+    to_assignee: str | None,
+    **kwargs: Any,
+) -> None:
+    publish(
+        schemas.TicketAssigned(
+            ticket=ticket_snapshot(ticket),
+            actor_id=_id(actor.id),
+            from_assignee=_id(from_assignee),
+            to_assignee=_id(to_assignee),
+        ),
+        occurred_at=ticket.updated_at,
+    )
+
+
+def on_commented(
+    sender: Any, *, ticket: Ticket, actor: Actor, comment: Comment, **kwargs: Any
+) -> None:
+    publish(
+        schemas.TicketCommented(
+            ticket=ticket_snapshot(ticket),
+            actor_id=_id(actor.id),
+            comment=comment_snapshot(comment),
+        ),
+        occurred_at=comment.created_at,
+    )
+
+
+def connect() -> None:
+    """Called once from ``TicketsConfig.ready``."""
+    from tickets import signals  # noqa: PLC0415
+
+    signals.ticket_created.connect(on_created, sender=Ticket, dispatch_uid="outbox-created")
+    signals.ticket_status_changed.connect(
+        on_status_changed, sender=Ticket, dispatch_uid="outbox-status"
+    )
+    signals.ticket_assigned.connect(on_assigned, sender=Ticket, dispatch_uid="outbox-assigned")
+    signals.ticket_commented.connect(on_commented, sender=Ticket, dispatch_uid="outbox-commented")

@@ -1,0 +1,114 @@
+"""The list filters of ``GET /api/tickets/``; an invalid value is a 400, never ignored."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import django_filters as filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from tickets import search
+from tickets.models import USER_ID_LENGTH, Category, Priority, Status, Ticket, breached_q
+
+Q_MAX_LENGTH = 200
+
+
+class MomentField(forms.Field):
+    """An ISO-8601 date-time (``2026-03-01T10:00:00Z``) or a date (``2026-03-01``).
+
+    A date alone stands for its whole day (UTC unless the server says otherwise): the
+    ``*_after`` filters start at its first instant, the ``*_before`` ones end after its last.
+    """
+
+    default_error_messages = {
+        "invalid": _("Enter a date (YYYY-MM-DD) or an ISO-8601 date and time."),
+    }
+
+    def to_python(self, value: Any) -> tuple[datetime, bool] | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        try:
+            moment = parse_datetime(text)
+            if moment is not None:
+                if timezone.is_naive(moment):
+                    moment = timezone.make_aware(moment)
+                return moment, False
+            day = parse_date(text)
+        except ValueError:
+            day = None
+        if day is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return timezone.make_aware(datetime.combine(day, time.min)), True
+
+
+class MomentFilter(filters.Filter):
+    field_class = MomentField
+
+    def __init__(self, *args: Any, before: bool, **kwargs: Any) -> None:
+        self.before = before
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[Ticket], value: tuple[datetime, bool] | None) -> QuerySet[Ticket]:
+        if value is None:
+            return qs
+        moment, whole_day = value
+        if self.before:
+            if whole_day:
+                return qs.filter(**{f"{self.field_name}__lt": moment + timedelta(days=1)})
+            return qs.filter(**{f"{self.field_name}__lte": moment})
+        return qs.filter(**{f"{self.field_name}__gte": moment})
+
+
+#: ``true``/``false`` (or ``1``/``0``); anything else is a 400, not "no filter".
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")]
+
+
+def as_bool(value: str) -> bool:
+    return value in ("true", "1")
+
+
+class TicketFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Status.choices)
+    priority = filters.MultipleChoiceFilter(
+        choices=[(key, key) for key in Priority.api_keys()], method="filter_priority"
+    )
+    category = filters.ModelMultipleChoiceFilter(
+        field_name="category__slug", to_field_name="slug", queryset=Category.objects.all()
+    )
+    assignee_id = filters.CharFilter(max_length=USER_ID_LENGTH)
+    client_id = filters.CharFilter(max_length=USER_ID_LENGTH)
+    unassigned = filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_unassigned")
+    breached = filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_breached")
+    created_after = MomentFilter(field_name="created_at", before=False)
+    created_before = MomentFilter(field_name="created_at", before=True)
+    updated_after = MomentFilter(field_name="updated_at", before=False)
+    updated_before = MomentFilter(field_name="updated_at", before=True)
+    q = filters.CharFilter(max_length=Q_MAX_LENGTH, method="filter_q")
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def filter_priority(
+        self, qs: QuerySet[Ticket], name: str, value: list[str]
+    ) -> QuerySet[Ticket]:
+        if not value:
+            return qs
+        return qs.filter(priority__in=[Priority.from_key(key) for key in value])
+
+    def filter_unassigned(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        return qs.filter(assignee_id__isnull=as_bool(value))
+
+    def filter_breached(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        condition = breached_q(timezone.now())
+        return qs.filter(condition) if as_bool(value) else qs.exclude(condition)
+
+    def filter_q(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        value = value.strip()
+        return search.search(qs, value) if value else qs

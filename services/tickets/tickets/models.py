@@ -1,0 +1,314 @@
+"""The tickets domain: tickets, their conversation and history, categories, SLA targets,
+and the local directory of users kept from accounts' ``user.*`` events.
+
+User ids (``client_id``, ``assignee_id``, ``author_id``, ``actor_id``) are opaque
+references to accounts' users and are stored as text: the contract says nothing may rely
+on them being integers. ``api.fields.OpaqueIdField`` renders them back as JSON numbers
+when they are canonical integers, so they compare equal to the ids accounts hands out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+USER_ID_LENGTH: Final = 64
+TITLE_MAX_LENGTH: Final = 200
+#: Long enough for a pasted log excerpt, short enough that one request cannot bloat a row.
+BODY_MAX_LENGTH: Final = 20_000
+NUMBER_PREFIX: Final = "SD-"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Priority(models.IntegerChoices):
+    """Stored as a rank so ``ordering=-priority`` is indexable and means "urgent first".
+
+    The API speaks the contract's words (``low`` … ``urgent``); see ``key``/``from_key``.
+    """
+
+    LOW = 1, _("Low")
+    MEDIUM = 2, _("Medium")
+    HIGH = 3, _("High")
+    URGENT = 4, _("Urgent")
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_key(cls, key: str) -> Priority:
+        return cls[key.upper()]
+
+    @classmethod
+    def api_keys(cls) -> list[str]:
+        return [member.key for member in cls]
+
+
+class Role(models.TextChoices):
+    CLIENT = "client", _("Client")
+    TECHNICIAN = "technician", _("Technician")
+    ADMIN = "admin", _("Administrator")
+
+
+class Category(models.Model):
+    """An admin-managed list; tickets point at it by ``slug`` in the API."""
+
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaTarget(models.Model):
+    """Hours to first response and to resolution for one priority (admin-editable).
+
+    A priority without a row uses ``DEFAULT_SLA_HOURS``; the API always lists all four.
+    Hours are wall-clock hours, not business hours.
+    """
+
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, unique=True
+    )
+    first_response_hours = models.PositiveIntegerField(_("first response within (hours)"))
+    resolution_hours = models.PositiveIntegerField(_("resolution within (hours)"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SLA target")
+        verbose_name_plural = _("SLA targets")
+        ordering = ["-priority"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_response_hours__gte=1)
+                & Q(resolution_hours__gte=F("first_response_hours")),
+                name="sla_target_hours_sane",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{Priority(self.priority).key}: {self.first_response_hours}h/{self.resolution_hours}h"
+        )
+
+
+#: (first response hours, resolution hours) when an admin has not set a target.
+DEFAULT_SLA_HOURS: Final[dict[int, tuple[int, int]]] = {
+    Priority.URGENT: (1, 4),
+    Priority.HIGH: (4, 24),
+    Priority.MEDIUM: (8, 72),
+    Priority.LOW: (24, 120),
+}
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def breached(self, *, now: datetime | None = None) -> TicketQuerySet:
+        return self.filter(breached_q(now or timezone.now()))
+
+    def not_breached(self, *, now: datetime | None = None) -> TicketQuerySet:
+        return self.exclude(breached_q(now or timezone.now()))
+
+
+def breached_q(now: datetime) -> Q:
+    """A ticket breached its SLA: a due time passed without, or before, the thing it waits for."""
+    first_response = Q(first_response_at__isnull=True, first_response_due__lt=now) | Q(
+        first_response_at__gt=F("first_response_due")
+    )
+    resolution = Q(resolved_at__isnull=True, resolution_due__lt=now) | Q(
+        resolved_at__gt=F("resolution_due")
+    )
+    return first_response | resolution
+
+
+class Ticket(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    #: The ``n`` of ``SD-<n>``: from a PostgreSQL sequence (a locked counter row elsewhere).
+    number = models.PositiveBigIntegerField(_("number"), unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(_("description"), max_length=BODY_MAX_LENGTH)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.MEDIUM
+    )
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    client_id = models.CharField(_("client"), max_length=USER_ID_LENGTH)
+    # NULL, not "", is "unassigned": the API and the events say null.
+    assignee_id = models.CharField(  # noqa: DJ001
+        _("assignee"), max_length=USER_ID_LENGTH, null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    first_response_due = models.DateTimeField(_("first response due"))
+    resolution_due = models.DateTimeField(_("resolution due"))
+    #: Bumped by every write to the row: the optimistic-concurrency token staff may send.
+    #: (Event ordering uses the outbox's own per-aggregate sequence, which counts events.)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    #: Number, title (weight A), description (B) and public comments (C); PostgreSQL only.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        # Every list ordering is (field, id): these serve the keyset pagination.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="ticket_created"),
+            models.Index(fields=["updated_at", "id"], name="ticket_updated"),
+            models.Index(fields=["priority", "id"], name="ticket_priority"),
+            models.Index(fields=["resolution_due", "id"], name="ticket_resolution_due"),
+            models.Index(fields=["first_response_due", "id"], name="ticket_first_response_due"),
+            models.Index(fields=["client_id", "created_at", "id"], name="ticket_client"),
+            models.Index(fields=["assignee_id", "created_at", "id"], name="ticket_assignee"),
+            models.Index(fields=["status", "created_at", "id"], name="ticket_status"),
+            # The GIN index on search_vector is created by migration 0002 on PostgreSQL only.
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="ticket_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="ticket_priority_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        """The human number of the contract, ``SD-<n>``."""
+        return f"{NUMBER_PREFIX}{self.number}"
+
+    @property
+    def priority_key(self) -> str:
+        return Priority(self.priority).key
+
+    @property
+    def category_slug(self) -> str | None:
+        return self.category.slug if self.category_id is not None else None
+
+    def first_response_breached(self, now: datetime | None = None) -> bool:
+        if self.first_response_at is not None:
+            return self.first_response_at > self.first_response_due
+        return (now or timezone.now()) > self.first_response_due
+
+    def resolution_breached(self, now: datetime | None = None) -> bool:
+        if self.resolved_at is not None:
+            return self.resolved_at > self.resolution_due
+        return (now or timezone.now()) > self.resolution_due
+
+
+class TicketNumberCounter(models.Model):
+    """The last ticket number handed out, for databases without sequences (SQLite).
+
+    One row, locked for the rest of the creating transaction. PostgreSQL uses the
+    ``tickets_ticket_number_seq`` sequence instead and never touches this table.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.last_number)
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author_id = models.CharField(_("author"), max_length=USER_ID_LENGTH)
+    body = models.TextField(_("body"), max_length=BODY_MAX_LENGTH)
+    #: A technician's or admin's note: never shown to clients, anywhere.
+    internal = models.BooleanField(_("internal"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="comment_ticket")]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on ticket {self.ticket_id}"
+
+
+class HistoryEntry(models.Model):
+    """One change to a ticket: who, when, which field, from what, to what."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="history")
+    #: ``None`` for changes made by the system (none today; kept for imports and jobs).
+    actor_id = models.CharField(  # noqa: DJ001
+        _("actor"), max_length=USER_ID_LENGTH, null=True, blank=True
+    )
+    field = models.CharField(_("field"), max_length=32)
+    # NULL means "nothing" (no assignee, no category, before creation), unlike "".
+    from_value = models.TextField(_("from"), null=True, blank=True)  # noqa: DJ001
+    to_value = models.TextField(_("to"), null=True, blank=True)  # noqa: DJ001
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("history entry")
+        verbose_name_plural = _("history entries")
+        indexes = [models.Index(fields=["ticket", "at", "id"], name="history_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.from_value} -> {self.to_value}"
+
+
+class DirectoryUser(models.Model):
+    """What tickets knows of a user, kept from accounts' ``user.*`` events only.
+
+    Used to check assignees and clients and to show names; tickets never calls accounts.
+    """
+
+    id = models.CharField(primary_key=True, max_length=USER_ID_LENGTH)
+    username = models.CharField(_("username"), max_length=150)
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("directory user")
+        verbose_name_plural = _("directory users")
+        indexes = [models.Index(fields=["role", "is_active"], name="directory_role")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.TECHNICIAN, Role.ADMIN)

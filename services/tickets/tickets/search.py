@@ -1,0 +1,139 @@
+"""Full-text search over number, title, description and public comments.
+
+PostgreSQL: ``Ticket.search_vector`` (a ``tsvector`` with a GIN index) holds the number
+and title (weight A), the description (B) and the public comments (C). It is rewritten by
+the service functions that change any of them, in the same transaction, with one
+``UPDATE`` (``refresh_search_vector``). Internal comments are never indexed, so a client's
+search can never match on a note they cannot read.
+
+The text configuration is ``simple`` over ``unaccent``: no stemming, no stop words,
+accents folded. Tickets arrive in Spanish and in English, often mixed in one thread, and
+a language-specific configuration picked per ticket would stem a Spanish ticket's English
+error message wrongly (and the other way round). To get back most of what stemming gives,
+every query term is a prefix match (``impresora`` finds ``impresoras``, ``print`` finds
+``printer``), and ``unaccent`` on both sides lets ``telefono`` find ``teléfono``.
+
+Other databases (SQLite under ``make up`` without configuration) fall back to
+case-insensitive substring matching on the same fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from tickets.models import NUMBER_PREFIX, Comment, Ticket
+
+CONFIG: Final = "simple"
+#: Terms beyond this are ignored: a query is a few words, not a document.
+MAX_TERMS: Final = 8
+_TERM = re.compile(r"\w+", re.UNICODE)
+_NUMBER = re.compile(rf"^\s*(?:{NUMBER_PREFIX})?(\d{{1,18}})\s*$", re.IGNORECASE)
+
+# The text configuration is spelled out in the SQL below ('simple'), never interpolated.
+_DOCUMENT_SQL: Final = """
+    setweight(to_tsvector('simple', unaccent(%(prefix)s || t.number::text || ' ' || t.title)),
+              'A')
+    || setweight(to_tsvector('simple', unaccent(t.description)), 'B')
+    || setweight(to_tsvector('simple', unaccent(coalesce((
+        SELECT string_agg(c.body, ' ' ORDER BY c.id) FROM tickets_comment c
+        WHERE c.ticket_id = t.id AND NOT c.internal), ''))), 'C')
+"""
+_NEW_TICKET_SQL: Final = (
+    "setweight(to_tsvector('simple', unaccent(%s)), 'A') "
+    "|| setweight(to_tsvector('simple', unaccent(%s)), 'B')"
+)
+_APPEND_COMMENT_SQL: Final = (
+    "UPDATE tickets_ticket SET search_vector = coalesce(search_vector, ''::tsvector) "
+    "|| setweight(to_tsvector('simple', unaccent(%s)), 'C') WHERE id = %s"
+)
+_MATCH_SQL: Final = "tickets_ticket.search_vector @@ to_tsquery('simple', unaccent(%s))"
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def refresh_search_vector(ticket_id: int) -> None:
+    """Rebuild one ticket's search document (one ``UPDATE``); a no-op off PostgreSQL."""
+    if not is_postgresql():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tickets_ticket AS t SET search_vector = "  # noqa: S608 (constant SQL)
+            + _DOCUMENT_SQL
+            + " WHERE t.id = %(id)s",
+            {"prefix": NUMBER_PREFIX, "id": ticket_id},
+        )
+
+
+def refresh_search_vectors_between(first_id: int, last_id: int) -> int:
+    """Rebuild the documents of a range of tickets (bulk seeding)."""
+    if not is_postgresql():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tickets_ticket AS t SET search_vector = "  # noqa: S608 (constant SQL)
+            + _DOCUMENT_SQL
+            + " WHERE t.id BETWEEN %(first)s AND %(last)s",
+            {"prefix": NUMBER_PREFIX, "first": first_id, "last": last_id},
+        )
+        return int(cursor.rowcount)
+
+
+def new_ticket_document(*, number: int, title: str, description: str) -> RawSQL | None:
+    """The search document of a ticket being inserted, as an expression for the INSERT."""
+    if not is_postgresql():
+        return None
+    return RawSQL(  # noqa: S611 (constant SQL, values are parameters)
+        _NEW_TICKET_SQL, [f"{NUMBER_PREFIX}{number} {title}", description]
+    )
+
+
+def append_comment(ticket_id: int, body: str) -> None:
+    """Add a public comment to a ticket's search document (one ``UPDATE``)."""
+    if not is_postgresql():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND_COMMENT_SQL, [body, ticket_id])
+
+
+def terms(q: str) -> list[str]:
+    return _TERM.findall(q.lower())[:MAX_TERMS]
+
+
+def ticket_number(q: str) -> int | None:
+    """``SD-1042`` or ``1042`` as a number, else ``None``."""
+    match = _NUMBER.match(q)
+    return int(match.group(1)) if match else None
+
+
+def search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
+    """``queryset`` narrowed to tickets matching ``q`` (an exact ticket number always matches)."""
+    words = terms(q)
+    number = ticket_number(q)
+    by_number = Q(number=number) if number is not None else Q(pk__in=[])
+    if not words:
+        return queryset.filter(by_number)
+    if is_postgresql():
+        # Terms are \w+ only, so they cannot carry tsquery operators; each is a prefix.
+        tsquery = " & ".join(f"{word}:*" for word in words)
+        matches = RawSQL(  # noqa: S611 (constant SQL, the query text is a parameter)
+            _MATCH_SQL,
+            [tsquery],
+            output_field=BooleanField(),
+        )
+        return queryset.filter(Q(matches) | by_number)
+    condition = Q()
+    for word in words:
+        public_comment = Comment.objects.filter(
+            ticket=OuterRef("pk"), internal=False, body__icontains=word
+        )
+        condition &= (
+            Q(title__icontains=word) | Q(description__icontains=word) | Exists(public_comment)
+        )
+    return queryset.filter(condition | by_number)

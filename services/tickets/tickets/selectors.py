@@ -1,0 +1,92 @@
+"""Every read of the tickets domain. Role scoping comes first, before any filter or lookup.
+
+NetBox-style: ``tickets_visible_to`` is the only way to a ticket queryset, so a ticket
+the caller may not see is simply not found (404), whatever else the request says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.http import Http404
+from django_filters.utils import translate_validation
+
+from tickets.actors import Actor
+from tickets.filters import TicketFilter
+from tickets.models import Comment, DirectoryUser, HistoryEntry, Role, Ticket
+
+
+def tickets_visible_to(actor: Actor) -> QuerySet[Ticket]:
+    """Clients see their own tickets; technicians and admins see all; anyone else none."""
+    tickets = Ticket.objects.all()
+    if actor.is_staff:
+        return tickets
+    if actor.is_client:
+        return tickets.filter(client_id=actor.id)
+    return tickets.none()
+
+
+def display_name(field: str) -> Subquery:
+    """The directory's name for the user id in ``field``: full name, else username."""
+    names = DirectoryUser.objects.filter(pk=OuterRef(field)).annotate(
+        display=Coalesce(NullIf("full_name", Value("")), "username", output_field=CharField())
+    )
+    return Subquery(names.values("display")[:1], output_field=CharField())
+
+
+def with_names(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    # Subqueries, not a second query: one round trip per page, whatever its size.
+    return tickets.select_related("category").annotate(
+        client_name=display_name("client_id"), assignee_name=display_name("assignee_id")
+    )
+
+
+def ticket_list(*, actor: Actor, filters: dict[str, Any]) -> QuerySet[Ticket]:
+    """The tickets ``actor`` may see, narrowed by ``filters`` (400 on an invalid one)."""
+    filterset = TicketFilter(filters, queryset=tickets_visible_to(actor))
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    return with_names(filterset.qs)
+
+
+def ticket_get(*, actor: Actor, ticket_id: int, for_update: bool = False) -> Ticket:
+    """One ticket ``actor`` may see, else ``Http404``; ``for_update`` locks its row."""
+    tickets = tickets_visible_to(actor)
+    if for_update:
+        tickets = tickets.select_for_update(of=("self",)).select_related("category")
+    else:
+        tickets = with_names(tickets)
+    ticket = tickets.filter(pk=ticket_id).first()
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+def ticket_with_names(*, ticket: Ticket) -> Ticket:
+    """``ticket`` re-read with the directory names, to answer after a write."""
+    return with_names(Ticket.objects.filter(pk=ticket.pk)).get()
+
+
+def comment_list(*, actor: Actor, ticket: Ticket) -> QuerySet[Comment]:
+    """The conversation of a ticket ``actor`` can see; clients never get internal notes."""
+    comments = Comment.objects.filter(ticket=ticket)
+    if not actor.is_staff:
+        comments = comments.filter(internal=False)
+    return comments.annotate(author_name=display_name("author_id"))
+
+
+def comment_with_names(*, comment: Comment) -> Comment:
+    return Comment.objects.annotate(author_name=display_name("author_id")).get(pk=comment.pk)
+
+
+def history_list(*, ticket: Ticket) -> QuerySet[HistoryEntry]:
+    return HistoryEntry.objects.filter(ticket=ticket)
+
+
+def assignee_list() -> QuerySet[DirectoryUser]:
+    """Who a ticket can be assigned to: active technicians and admins, by name."""
+    return DirectoryUser.objects.filter(
+        is_active=True, role__in=(Role.TECHNICIAN, Role.ADMIN)
+    ).order_by("full_name", "username", "id")

@@ -1,0 +1,438 @@
+"""Every write of the tickets domain (HackSoft style: keyword-only, typed, one per action).
+
+Functions that change a ticket take a ticket **locked in the current transaction**
+(``selectors.ticket_get(..., for_update=True)``): the row lock is what keeps two
+technicians from losing each other's update, and what orders the ticket's events. Each
+one checks the domain rules against that fresh state, writes the change and its history
+entries, bumps ``version`` and sends the signal whose outbox receiver queues the event,
+all in the caller's transaction: a refused or failed request writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status as http
+
+from servidesk_shared.errors import ApplicationError, ConflictError
+from tickets import numbers, search, signals, workflow
+from tickets.actors import Actor
+from tickets.models import (
+    Category,
+    Comment,
+    DirectoryUser,
+    HistoryEntry,
+    Priority,
+    Role,
+    SlaTarget,
+    Status,
+    Ticket,
+)
+from tickets.sla import targets_for
+
+#: Fields a PATCH may change, and how each is written into a history entry.
+EDITABLE_FIELDS: Final = ("title", "description", "priority", "category")
+
+
+class ForbiddenError(ApplicationError):
+    """The caller may see the ticket but their role may not do this to it."""
+
+    status_code = http.HTTP_403_FORBIDDEN
+
+
+def forbidden(message: str) -> ApplicationError:
+    return ForbiddenError(message, extra={"code": "permission_denied"})
+
+
+def field_error(field: str, message: str) -> ApplicationError:
+    """A 400 in the same shape as a serializer's validation error."""
+    return ApplicationError(_("The data sent is not valid."), extra={"fields": {field: [message]}})
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != ticket.version:
+        raise ConflictError(
+            _(
+                "The ticket changed since you read it (your version %(expected)s, "
+                "current %(current)s). Reload it and try again."
+            )
+            % {"expected": expected_version, "current": ticket.version},
+            extra={"code": "stale_version", "version": ticket.version},
+        )
+
+
+def _history(
+    ticket: Ticket, actor: Actor | None, *, field: str, old: Any, new: Any, at: datetime
+) -> HistoryEntry:
+    return HistoryEntry(
+        ticket=ticket,
+        actor_id=actor.id if actor else None,
+        field=field,
+        from_value=None if old is None else str(old),
+        to_value=None if new is None else str(new),
+        at=at,
+    )
+
+
+def _require_atomic() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ticket writes must run inside transaction.atomic()")
+
+
+# --- tickets --------------------------------------------------------------------------
+
+
+def _active_user(user_id: str, roles: tuple[str, ...]) -> DirectoryUser | None:
+    return DirectoryUser.objects.filter(pk=user_id, role__in=roles, is_active=True).first()
+
+
+def ticket_create(
+    *,
+    actor: Actor,
+    title: str,
+    description: str,
+    priority: int | None = None,
+    category: Category | None = None,
+    client_id: str | None = None,
+) -> Ticket:
+    """Open a ticket: a client for themselves, staff on behalf of an active client."""
+    _require_atomic()
+    if actor.is_client:
+        if client_id is not None and client_id != actor.id:
+            raise field_error("client_id", _("Clients can only open tickets for themselves."))
+        client_id = actor.id
+    elif actor.is_staff:
+        if not client_id:
+            raise field_error("client_id", _("Say which client this ticket is for (client_id)."))
+        if _active_user(client_id, (Role.CLIENT,)) is None:
+            raise field_error("client_id", _("There is no active client with this id."))
+    else:
+        raise forbidden(_("Your role cannot open tickets."))
+    if category is not None and not category.is_active:
+        raise field_error("category", _("This category is no longer in use."))
+
+    priority = priority or Priority.MEDIUM
+    now = timezone.now()
+    first_response_due, resolution_due = targets_for(priority).due(now)
+    number = numbers.next_ticket_number()
+    ticket = Ticket(
+        number=number,
+        title=title,
+        description=description,
+        status=Status.PENDING,
+        priority=priority,
+        category=category,
+        client_id=client_id,
+        created_at=now,
+        updated_at=now,
+        first_response_due=first_response_due,
+        resolution_due=resolution_due,
+    )
+    # The search document goes in the INSERT itself: no comments yet, no second query.
+    ticket.search_vector = search.new_ticket_document(  # type: ignore[assignment]
+        number=number, title=title, description=description
+    )
+    ticket.save(force_insert=True)
+    ticket.search_vector = None
+    _history(ticket, actor, field="status", old=None, new=Status.PENDING, at=now).save()
+    signals.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
+    return ticket
+
+
+def ticket_update(
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+) -> Ticket:
+    """Change title, description, priority or category; each change becomes a history entry.
+
+    Staff may edit any ticket; a client only their own, and only while it is pending
+    (once someone works on it, the conversation is the place for more detail).
+    A new priority moves the SLA due times, counted from the ticket's creation.
+    """
+    _require_atomic()
+    _check_version(ticket, expected_version)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    if actor.is_client:
+        if ticket.status != Status.PENDING:
+            raise ConflictError(
+                _("You can only edit a ticket while it is pending; add a comment instead."),
+                extra={"code": "not_editable"},
+            )
+    elif not actor.is_staff:
+        raise forbidden(_("Your role cannot edit tickets."))
+
+    category = changes.get("category")
+    if category is not None and not category.is_active and category.pk != ticket.category_id:
+        raise field_error("category", _("This category is no longer in use."))
+
+    now = timezone.now()
+    entries: list[HistoryEntry] = []
+    updated: list[str] = []
+    for field in EDITABLE_FIELDS:
+        if field in changes:
+            updated += _apply_edit(ticket, field, changes[field], entries, actor=actor, at=now)
+    if not updated:
+        return ticket
+    ticket.updated_at = now
+    ticket.version += 1
+    ticket.save(update_fields=[*updated, "updated_at", "version"])
+    HistoryEntry.objects.bulk_create(entries)
+    if {"title", "description"} & set(updated):
+        search.refresh_search_vector(ticket.pk)
+    return ticket
+
+
+def _apply_edit(
+    ticket: Ticket,
+    field: str,
+    new: Any,
+    entries: list[HistoryEntry],
+    *,
+    actor: Actor,
+    at: datetime,
+) -> list[str]:
+    """Set one editable field if it changes; returns the model fields written."""
+    if field == "category":
+        old_slug, new_slug = ticket.category_slug, (new.slug if new is not None else None)
+        if old_slug == new_slug:
+            return []
+        entries.append(_history(ticket, actor, field=field, old=old_slug, new=new_slug, at=at))
+        ticket.category = new
+        return ["category"]
+    if field == "priority":
+        if new == ticket.priority:
+            return []
+        old_key, new_key = Priority(ticket.priority).key, Priority(new).key
+        entries.append(_history(ticket, actor, field=field, old=old_key, new=new_key, at=at))
+        ticket.priority = new
+        ticket.first_response_due, ticket.resolution_due = targets_for(new).due(ticket.created_at)
+        return ["priority", "first_response_due", "resolution_due"]
+    old = getattr(ticket, field)
+    if new == old:
+        return []
+    entries.append(_history(ticket, actor, field=field, old=old, new=new, at=at))
+    setattr(ticket, field, new)
+    return [field]
+
+
+def ticket_change_status(
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    status: str,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Move the ticket along the workflow (``tickets.workflow``).
+
+    409 for a move the workflow refuses, naming the moves allowed from here; 403 for a
+    move the workflow allows but the caller's role does not (a client may only reopen).
+    Resolving sets ``resolved_at``; leaving ``resolved`` (reopening) clears it.
+    """
+    _require_atomic()
+    _check_version(ticket, expected_version)
+    from_status = ticket.status
+    if not workflow.is_allowed(from_status, status):
+        allowed = [
+            move
+            for move in workflow.allowed_moves(from_status)
+            if workflow.may_move(actor, from_status, move)
+        ]
+        if allowed:
+            message = _(
+                "A ticket cannot go from %(from)s to %(to)s. Allowed from %(from)s: %(allowed)s."
+            ) % {"from": from_status, "to": status, "allowed": ", ".join(allowed)}
+        else:
+            message = _(
+                "A ticket cannot go from %(from)s to %(to)s, and there is no move you can "
+                "make from %(from)s."
+            ) % {"from": from_status, "to": status}
+        raise ConflictError(
+            message,
+            extra={"code": "invalid_transition", "status": from_status, "allowed": allowed},
+        )
+    if not workflow.may_move(actor, from_status, status):
+        raise forbidden(_("Clients can only reopen their own resolved tickets."))
+
+    now = timezone.now()
+    ticket.status = status
+    if status == Status.RESOLVED:
+        ticket.resolved_at = now
+    elif from_status == Status.RESOLVED:
+        ticket.resolved_at = None
+    ticket.updated_at = now
+    ticket.version += 1
+    ticket.save(update_fields=["status", "resolved_at", "updated_at", "version"])
+    _history(ticket, actor, field="status", old=from_status, new=status, at=now).save()
+    signals.ticket_status_changed.send(
+        sender=Ticket, ticket=ticket, actor=actor, from_status=from_status, to_status=status
+    )
+    return ticket
+
+
+def ticket_assign(
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    assignee_id: str | None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Assign to an active technician or admin, or unassign with ``None``.
+
+    A technician may take a ticket (assign it to themselves) or give up their own; an
+    admin may assign to any active technician or admin, or unassign anyone. Assignees
+    other than the caller are checked against the user directory (kept from accounts'
+    events): the caller's own token already proves their role.
+    """
+    _require_atomic()
+    _check_version(ticket, expected_version)
+    if not actor.is_staff:
+        raise forbidden(_("Only technicians and admins can assign tickets."))
+    from_assignee = ticket.assignee_id
+    if actor.is_technician:
+        if assignee_id is not None and assignee_id != actor.id:
+            raise forbidden(_("Technicians can only assign tickets to themselves."))
+        if assignee_id is None and from_assignee not in (None, actor.id):
+            raise forbidden(_("Only an admin can unassign a ticket assigned to someone else."))
+    if (
+        assignee_id is not None
+        and assignee_id != actor.id
+        and _active_user(assignee_id, (Role.TECHNICIAN, Role.ADMIN)) is None
+    ):
+        raise field_error("assignee_id", _("There is no active technician with this id."))
+    if assignee_id == from_assignee:
+        return ticket
+
+    now = timezone.now()
+    ticket.assignee_id = assignee_id
+    ticket.updated_at = now
+    ticket.version += 1
+    ticket.save(update_fields=["assignee_id", "updated_at", "version"])
+    _history(ticket, actor, field="assignee_id", old=from_assignee, new=assignee_id, at=now).save()
+    signals.ticket_assigned.send(
+        sender=Ticket,
+        ticket=ticket,
+        actor=actor,
+        from_assignee=from_assignee,
+        to_assignee=assignee_id,
+    )
+    return ticket
+
+
+# --- comments -------------------------------------------------------------------------
+
+
+def comment_create(*, ticket: Ticket, actor: Actor, body: str, internal: bool = False) -> Comment:
+    """Add to the conversation. Internal notes are for staff and never reach clients.
+
+    The first public reply by staff sets ``first_response_at``. A public comment moves
+    ``updated_at`` and joins the search document; an internal one changes neither, so
+    nothing a client can see moves because of a note they cannot read.
+    """
+    _require_atomic()
+    if internal and not actor.is_staff:
+        raise forbidden(_("Only technicians and admins can write internal notes."))
+    if not (actor.is_staff or actor.is_client):
+        raise forbidden(_("Your role cannot comment."))
+    now = timezone.now()
+    comment = Comment.objects.create(
+        ticket=ticket, author_id=actor.id, body=body, internal=internal, created_at=now
+    )
+    if not internal:
+        fields = ["updated_at", "version"]
+        if actor.is_staff and ticket.first_response_at is None:
+            ticket.first_response_at = now
+            fields.append("first_response_at")
+        ticket.updated_at = now
+        ticket.version += 1
+        ticket.save(update_fields=fields)
+        search.append_comment(ticket.pk, body)
+    signals.ticket_commented.send(sender=Ticket, ticket=ticket, actor=actor, comment=comment)
+    return comment
+
+
+# --- categories and SLA targets (admins) ----------------------------------------------
+
+
+def category_create(
+    *, slug: str, name: str, description: str = "", is_active: bool = True
+) -> Category:
+    if Category.objects.filter(slug=slug).exists():
+        raise field_error("slug", _("A category with this slug already exists."))
+    return Category.objects.create(
+        slug=slug, name=name, description=description, is_active=is_active
+    )
+
+
+def category_update(*, category: Category, changes: dict[str, Any]) -> Category:
+    allowed = {"name", "description", "is_active"}
+    fields = [field for field in changes if field in allowed]
+    for field in fields:
+        setattr(category, field, changes[field])
+    if fields:
+        category.save(update_fields=fields)
+    return category
+
+
+def category_delete(*, category: Category) -> None:
+    """Delete an unused category; one in use can only be deactivated (history names it)."""
+    try:
+        with transaction.atomic():
+            category.delete()
+    except ProtectedError as exc:
+        raise ConflictError(
+            _("This category is used by tickets; deactivate it instead of deleting it."),
+            extra={"code": "category_in_use"},
+        ) from exc
+
+
+def sla_target_set(*, priority: int, first_response_hours: int, resolution_hours: int) -> SlaTarget:
+    """Set one priority's targets. Tickets already open keep their due times."""
+    if resolution_hours < first_response_hours:
+        raise field_error(
+            "resolution_hours",
+            _("Resolution cannot be due before the first response."),
+        )
+    target, _created = SlaTarget.objects.update_or_create(
+        priority=priority,
+        defaults={
+            "first_response_hours": first_response_hours,
+            "resolution_hours": resolution_hours,
+        },
+    )
+    return target
+
+
+# --- the user directory ---------------------------------------------------------------
+
+
+def directory_user_upsert(
+    *,
+    user_id: str,
+    username: str,
+    full_name: str,
+    email: str,
+    role: str,
+    is_active: bool,
+) -> DirectoryUser:
+    """Record what accounts says of a user (called by the ``user.*`` event handlers)."""
+    user, _created = DirectoryUser.objects.update_or_create(
+        pk=user_id,
+        defaults={
+            "username": username,
+            "full_name": full_name,
+            "email": email,
+            "role": role,
+            "is_active": is_active,
+        },
+    )
+    return user
