@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
-
-from servidesk_shared.testing import make_access_token
-
-from tests.factories import DirectoryUserFactory
 from tickets.actors import Actor
 from tickets.models import Role
+
+from servidesk_shared.testing import make_access_token
+from tests.factories import DirectoryUserFactory
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,6 @@ def api(client: Client) -> Api:
 def open_ticket(callers: dict[str, Caller]) -> Callable[..., Any]:
     """Open a ticket through the service (history, events and all)."""
     from django.db import transaction  # noqa: PLC0415
-
     from tickets import services  # noqa: PLC0415
 
     def make(owner: str = "client", **fields: Any) -> Any:

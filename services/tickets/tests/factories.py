@@ -7,7 +7,6 @@ from typing import Any
 
 import factory
 from django.utils import timezone
-
 from tickets.models import (
     Category,
     Comment,
