@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from tickets.actors import Actor
 from tickets.models import Role
 
@@ -89,6 +92,32 @@ class Api:
 
     def delete(self, url: str, as_: Caller | None = None) -> Any:
         return self.client.delete(url, headers=self._headers(as_))
+
+
+class QueryCounter:
+    """``with assert_queries(n):`` counts the statements a request sends, without the
+    savepoints that ``ATOMIC_REQUESTS`` adds inside the test's own transaction (in
+    production they are a plain BEGIN/COMMIT, which Django does not log either)."""
+
+    def __call__(self, expected: int) -> Any:
+        return _count_queries(expected)
+
+
+@contextlib.contextmanager
+def _count_queries(expected: int) -> Iterator[CaptureQueriesContext]:
+    with CaptureQueriesContext(connection) as context:
+        yield context
+    statements = [
+        query["sql"]
+        for query in context.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"))
+    ]
+    assert len(statements) == expected, "\n\n".join(statements)
+
+
+@pytest.fixture
+def assert_queries() -> QueryCounter:
+    return QueryCounter()
 
 
 @pytest.fixture

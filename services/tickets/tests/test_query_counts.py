@@ -1,0 +1,101 @@
+"""Zulip-style query-count assertions: list, detail and comments cost the same whatever
+the page size (no N+1 on names, categories or anything else)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, Caller
+from tests.factories import CategoryFactory, CommentFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tickets(callers: dict[str, Caller]) -> list[Any]:
+    category = CategoryFactory(slug="network")
+    return [TicketFactory(client_id="11", assignee_id="21", category=category) for _ in range(30)]
+
+
+@pytest.mark.parametrize("role", ["client", "technician"])
+@pytest.mark.parametrize("page_size", [1, 10, 30])
+def test_list_is_one_query(  # noqa: PLR0917 (pytest passes parameters positionally)
+    api: Api,
+    callers: dict[str, Caller],
+    tickets: list[Any],
+    assert_queries: Any,
+    role: str,
+    page_size: int,
+) -> None:
+    with assert_queries(1):
+        response = api.get("/api/tickets/", as_=callers[role], page_size=str(page_size))
+    body = response.json()
+    assert len(body["results"]) == page_size
+    assert body["results"][0]["client_name"] == "Ana Example"
+    assert body["results"][0]["assignee_name"] == "Tere Example"
+    assert body["results"][0]["category"] == "network"
+
+
+def test_filtered_and_searched_list_is_still_one_query(
+    api: Api, callers: dict[str, Caller], tickets: list[Any], assert_queries: Any
+) -> None:
+    params = {
+        "status": "pending",
+        "priority": "medium",
+        "category": "network",
+        "breached": "false",
+        "created_after": "2000-01-01",
+        "q": "a",
+        "ordering": "-priority",
+    }
+    # +1: the category filter validates the slug against the categories.
+    with assert_queries(2):
+        response = api.get("/api/tickets/", as_=callers["technician"], **params)
+    assert response.status_code == 200
+
+
+def test_next_page_is_one_query(
+    api: Api, callers: dict[str, Caller], tickets: list[Any], assert_queries: Any
+) -> None:
+    first = api.get("/api/tickets/", as_=callers["technician"], page_size="5").json()
+    with assert_queries(1):
+        api.client.get(first["next"], headers=callers["technician"].headers)
+
+
+def test_detail_is_one_query(
+    api: Api, callers: dict[str, Caller], tickets: list[Any], assert_queries: Any
+) -> None:
+    with assert_queries(1):
+        response = api.get(f"/api/tickets/{tickets[0].pk}/", as_=callers["client"])
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_comments_are_two_queries(
+    api: Api,
+    callers: dict[str, Caller],
+    tickets: list[Any],
+    assert_queries: Any,
+    count: int,
+) -> None:
+    ticket = tickets[0]
+    for index in range(count):
+        CommentFactory(ticket=ticket, author_id="21" if index % 2 else "11")
+    # The scoped ticket lookup, then one page of comments with their authors' names.
+    with assert_queries(2):
+        response = api.get(f"/api/tickets/{ticket.pk}/comments/", as_=callers["client"])
+    assert len(response.json()["results"]) == count
+    assert {c["author_name"] for c in response.json()["results"]} <= {
+        "Ana Example",
+        "Tere Example",
+    }
+
+
+def test_history_is_two_queries(
+    api: Api, callers: dict[str, Caller], open_ticket: Any, assert_queries: Any
+) -> None:
+    ticket = open_ticket("client")
+    with assert_queries(2):
+        api.get(f"/api/tickets/{ticket.pk}/history/", as_=callers["client"])
