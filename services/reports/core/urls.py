@@ -1,8 +1,10 @@
 """URLs of the reports service, all under /api/reports/ (nginx passes paths through unchanged)."""
 
+from django.urls import include, path
+
 from servidesk_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns("api/reports/", [])
+urlpatterns = service_urlpatterns("api/reports/", [path("", include("reports.urls"))])
 
 handler400 = "servidesk_shared.errors.json_bad_request"
 handler403 = "servidesk_shared.errors.json_permission_denied"

@@ -6,3 +6,4 @@ from servidesk_shared.testing.contract import ServiceContractTests
 class TestContract(ServiceContractTests):
     prefix = "/api/reports/"
     is_api = True
+    protected_path = "/api/reports/summary/"

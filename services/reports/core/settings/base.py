@@ -12,7 +12,7 @@ SERVICE_PREFIX = "api/reports/"
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
 
-INSTALLED_APPS = [*SHARED_APPS, "reports"]
+INSTALLED_APPS = [*SHARED_APPS, "servidesk_shared.outbox", "reports"]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
@@ -25,3 +25,9 @@ LOGGING = logging_config(
     json=env.bool("LOG_JSON", default=True),
 )
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk reports API"}
+
+# Reports: local days and weeks are counted in this zone (default: TIME_ZONE).
+REPORTS_TIME_ZONE = env.str("REPORTS_TIME_ZONE", default="") or TIME_ZONE
+# The event bus: this service's queue and the functions that apply each event type.
+SERVIDESK_EVENT_QUEUE = "reports.events"
+SERVIDESK_EVENT_HANDLERS = "reports.handlers.handlers"

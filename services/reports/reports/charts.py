@@ -1,0 +1,218 @@
+"""The report's charts, drawn with matplotlib's Agg canvas from a ``report_summary``.
+
+Each chart is a function of the summary alone, so the API, the PDF and the tests draw
+the same picture from the same figures. Labels are translated at drawing time (the
+caller activates the language). Figures are built with ``matplotlib.figure.Figure``
+on an explicit Agg canvas rather than through pyplot: no global state, no GUI backend,
+safe in threaded servers.
+
+Output is reproducible: the SVG hash salt is fixed and neither format carries a date.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Final
+
+import matplotlib
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from reports.formatting import fmt_short_date
+
+matplotlib.rcParams["svg.hashsalt"] = "servidesk-reports"
+matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable
+
+FORMATS: Final = {"png": "image/png", "svg": "image/svg+xml"}
+COLORS: Final = {
+    "pending": "#f0ad4e",
+    "in_progress": "#0275d8",
+    "resolved": "#5cb85c",
+    "created": "#0275d8",
+    "resolutions": "#5cb85c",
+    "reopened": "#d9534f",
+    "backlog": "#6f42c1",
+    "bars": "#17a2b8",
+}
+MAX_TECHNICIANS: Final = 25
+MAX_TICKS: Final = 12
+
+Chart = Callable[[Figure, dict[str, Any]], None]
+
+
+def _no_data(ax: Axes) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        _("No tickets in this period"),
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="#666666",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _style(ax: Axes, *, counts_on: str = "y") -> None:
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.grid(axis=counts_on, color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    # Tickets come whole: no 0.25 ticks.
+    axis = ax.yaxis if counts_on == "y" else ax.xaxis
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _date_ticks(ax: Axes, days: list[date]) -> None:
+    step = max(1, -(-len(days) // MAX_TICKS))
+    positions = list(range(0, len(days), step))
+    ax.set_xticks(positions)
+    ax.set_xticklabels([fmt_short_date(days[i]) for i in positions], rotation=45, ha="right")
+
+
+def status_distribution(fig: Figure, summary: dict[str, Any]) -> None:
+    ax = fig.add_subplot()
+    rows = summary["by_status"]
+    ax.set_title(_("Tickets by status"))
+    if not summary["totals"]["created"]:
+        _no_data(ax)
+        return
+    labels = [row["label"] for row in rows]
+    counts = [row["count"] for row in rows]
+    bars = ax.bar(labels, counts, color=[COLORS.get(row["status"], "#999999") for row in rows])
+    ax.bar_label(bars, padding=2)
+    ax.set_ylabel(_("Tickets"))
+    _style(ax)
+
+
+def created_vs_resolved(fig: Figure, summary: dict[str, Any]) -> None:
+    ax = fig.add_subplot()
+    rows = summary["timeline"]
+    per_week = summary["period"]["interval"] == "week"
+    ax.set_title(
+        _("Created vs resolved per week") if per_week else _("Created vs resolved per day")
+    )
+    if not rows or not any(row["created"] or row["resolved"] for row in rows):
+        _no_data(ax)
+        return
+    days = [date.fromisoformat(row["date"]) for row in rows]
+    x = list(range(len(rows)))
+    width = 0.4
+    ax.bar(
+        [i - width / 2 for i in x],
+        [row["created"] for row in rows],
+        width,
+        label=_("Created"),
+        color=COLORS["created"],
+    )
+    ax.bar(
+        [i + width / 2 for i in x],
+        [row["resolved"] for row in rows],
+        width,
+        label=_("Resolved"),
+        color=COLORS["resolutions"],
+    )
+    if any(row["reopened"] for row in rows):
+        ax.plot(
+            x,
+            [row["reopened"] for row in rows],
+            color=COLORS["reopened"],
+            marker="o",
+            markersize=3,
+            label=_("Reopened"),
+        )
+    _date_ticks(ax, days)
+    ax.set_ylabel(_("Tickets"))
+    ax.legend(frameon=False)
+    _style(ax)
+
+
+def backlog(fig: Figure, summary: dict[str, Any]) -> None:
+    ax = fig.add_subplot()
+    rows = summary["timeline"]
+    per_week = summary["period"]["interval"] == "week"
+    ax.set_title(
+        _("Open tickets (backlog) at the end of each week")
+        if per_week
+        else _("Open tickets (backlog) at the end of each day")
+    )
+    if not rows or not any(row["backlog"] for row in rows):
+        _no_data(ax)
+        return
+    days = [date.fromisoformat(row["date"]) for row in rows]
+    x = list(range(len(rows)))
+    values = [row["backlog"] for row in rows]
+    ax.plot(x, values, color=COLORS["backlog"], linewidth=2)
+    ax.fill_between(x, values, color=COLORS["backlog"], alpha=0.15)
+    ax.set_ylim(bottom=0)
+    _date_ticks(ax, days)
+    ax.set_ylabel(_("Open tickets"))
+    _style(ax)
+
+
+def resolution_time(fig: Figure, summary: dict[str, Any]) -> None:
+    ax = fig.add_subplot()
+    buckets = summary["resolution"]["distribution"]
+    ax.set_title(_("Resolution time distribution"))
+    if not summary["resolution"]["count"]:
+        _no_data(ax)
+        return
+    bars = ax.bar(
+        [bucket["label"] for bucket in buckets],
+        [bucket["count"] for bucket in buckets],
+        color=COLORS["bars"],
+    )
+    ax.bar_label(bars, padding=2)
+    ax.set_xlabel(_("Time from creation to resolution"))
+    ax.set_ylabel(_("Tickets"))
+    _style(ax)
+
+
+def technician_workload(fig: Figure, summary: dict[str, Any]) -> None:
+    ax = fig.add_subplot()
+    rows = sorted(summary["technicians"], key=lambda row: (-row["assigned"], row["name"]))
+    ax.set_title(_("Workload per technician"))
+    if not rows:
+        _no_data(ax)
+        return
+    rows = rows[:MAX_TECHNICIANS][::-1]
+    names = [row["name"] for row in rows]
+    resolved = [row["resolved"] for row in rows]
+    still_open = [row["open"] for row in rows]
+    ax.barh(names, resolved, height=0.6, color=COLORS["resolved"], label=_("Resolved"))
+    ax.barh(names, still_open, height=0.6, left=resolved, color=COLORS["pending"], label=_("Open"))
+    ax.set_ylim(-0.7, len(names) - 0.3)
+    ax.set_xlabel(_("Assigned tickets"))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _style(ax, counts_on="x")
+
+
+CHARTS: Final[dict[str, tuple[Chart, Any]]] = {
+    "status": (status_distribution, gettext_lazy("Tickets by status")),
+    "created-resolved": (created_vs_resolved, gettext_lazy("Created vs resolved")),
+    "backlog": (backlog, gettext_lazy("Backlog")),
+    "resolution-time": (resolution_time, gettext_lazy("Resolution time distribution")),
+    "technicians": (technician_workload, gettext_lazy("Workload per technician")),
+}
+
+
+def render(name: str, summary: dict[str, Any], *, fmt: str = "png", dpi: int = 100) -> bytes:
+    """The chart ``name`` as PNG or SVG bytes."""
+    draw, _title = CHARTS[name]
+    height = 4.0
+    if name == "technicians":
+        height = max(3.0, min(9.0, 1.2 + 0.3 * min(len(summary["technicians"]), MAX_TECHNICIANS)))
+    fig = Figure(figsize=(8.0, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg canvas; savefig switches to the SVG one for "svg"
+    draw(fig, summary)
+    buffer = io.BytesIO()
+    metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
+    fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+    return buffer.getvalue()

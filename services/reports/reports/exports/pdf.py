@@ -1,0 +1,239 @@
+"""``export.pdf``: the report as a document, built with reportlab's platypus.
+
+Title page with the period and filters, the KPI block, the five charts, the
+per-technician table, "page N of M" on every page, all in the active language. The
+document is reproducible: reportlab's ``invariant`` mode fixes the creation date and the
+document id, and everything else depends on the data only.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Final
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from reports import charts
+from reports.formatting import (
+    filter_lines,
+    fmt_date,
+    fmt_hours,
+    fmt_int,
+    fmt_percent,
+    fmt_period,
+)
+from reports.metrics import Report, ReportQuery
+
+CHART_DPI: Final = 150
+CHART_WIDTH: Final = 17 * cm
+GRID: Final = colors.HexColor("#cccccc")
+HEAD: Final = colors.HexColor("#eef2f7")
+
+
+class NumberedCanvas(Canvas):
+    """Draws "page N of M" once the total is known (pages are kept until ``save``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved_pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._saved_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._saved_pages)
+        for state in self._saved_pages:
+            self.__dict__.update(state)
+            self._draw_footer(total)
+            super().showPage()
+        super().save()
+
+    def _draw_footer(self, total: int) -> None:
+        width, _height = self._pagesize
+        self.setFont("Helvetica", 8)
+        self.setFillColor(colors.HexColor("#666666"))
+        self.drawRightString(
+            width - 2 * cm,
+            1.2 * cm,
+            _("Page %(page)d of %(total)d") % {"page": self._pageNumber, "total": total},
+        )
+        self.drawString(2 * cm, 1.2 * cm, _("Servidesk help desk report"))
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("title", parent=base["Title"], fontSize=26, leading=32),
+        "subtitle": ParagraphStyle(
+            "subtitle", parent=base["Normal"], fontSize=14, leading=20, alignment=TA_CENTER
+        ),
+        "centered": ParagraphStyle("centered", parent=base["Normal"], alignment=TA_CENTER),
+        "h2": base["Heading2"],
+        "body": base["Normal"],
+        "cell": ParagraphStyle("cell", parent=base["Normal"], fontSize=8, leading=10),
+    }
+
+
+def _table(rows: list[list[Any]], widths: list[float], *, numeric_from: int = 1) -> Table:
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+                ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
+                ("BACKGROUND", (0, 0), (-1, 0), HEAD),
+                ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    return table
+
+
+def _kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
+    totals, fr, res = summary["totals"], summary["first_response"], summary["resolution"]
+    activity = summary["activity"]
+    return [
+        [_("Indicator"), _("Value")],
+        [_("Tickets created"), fmt_int(totals["created"])],
+        [_("Open"), fmt_int(totals["open"])],
+        [_("Resolved"), fmt_int(totals["resolved"])],
+        [_("Reopen rate"), fmt_percent(summary["reopen_rate"])],
+        [_("First response: mean"), fmt_hours(fr["mean_hours"])],
+        [_("First response: median"), fmt_hours(fr["median_hours"])],
+        [_("First response: p90"), fmt_hours(fr["p90_hours"])],
+        [_("First response SLA compliance"), fmt_percent(fr["sla"]["compliance"])],
+        [_("Resolution: mean"), fmt_hours(res["mean_hours"])],
+        [_("Resolution: median"), fmt_hours(res["median_hours"])],
+        [_("Resolution: p90"), fmt_hours(res["p90_hours"])],
+        [_("Resolution SLA compliance"), fmt_percent(res["sla"]["compliance"])],
+        [_("Backlog at start"), fmt_int(activity["backlog_start"])],
+        [_("Backlog at end"), fmt_int(activity["backlog_end"])],
+    ]
+
+
+def _technician_rows(summary: dict[str, Any], cell: ParagraphStyle) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [
+            _("Technician"),
+            _("Assigned"),
+            _("Open"),
+            _("Resolved"),
+            _("Median resolution"),
+            _("First response SLA"),
+            _("Resolution SLA"),
+        ]
+    ]
+    for row in summary["technicians"]:
+        rows.append(
+            [
+                Paragraph(_escape(row["name"]), cell),
+                fmt_int(row["assigned"]),
+                fmt_int(row["open"]),
+                fmt_int(row["resolved"]),
+                fmt_hours(row["median_resolution_hours"]),
+                fmt_percent(row["first_response_sla_compliance"]),
+                fmt_percent(row["resolution_sla_compliance"]),
+            ]
+        )
+    return rows
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> bytes:
+    summary = report.summary
+    styles = _styles()
+    buffer = io.BytesIO()
+    title = _("Help desk report")
+    period = fmt_period(query.date_from, query.date_to)
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=2 * cm,
+        bottomMargin=2 * cm,
+        title=f"{title}: {period}",
+        author="Servidesk",
+        subject=period,
+        creator="Servidesk reports",
+        producer="Servidesk reports (ReportLab)",
+        invariant=1,
+        lang=get_language(),
+    )
+
+    story: list[Any] = [
+        Spacer(1, 5 * cm),
+        Paragraph("Servidesk", styles["subtitle"]),
+        Paragraph(_escape(title), styles["title"]),
+        Spacer(1, 0.8 * cm),
+        Paragraph(_escape(period), styles["subtitle"]),
+        Spacer(1, 0.4 * cm),
+        Paragraph(
+            _escape(_("Days counted in the %(zone)s time zone") % {"zone": query.time_zone.key}),
+            styles["centered"],
+        ),
+        Spacer(1, 1.2 * cm),
+    ]
+    story += [Paragraph(_escape(line), styles["centered"]) for line in filter_lines(summary, names)]
+    as_of = query.as_of.astimezone(query.time_zone)
+    story += [
+        Spacer(1, 0.4 * cm),
+        Paragraph(
+            _escape(
+                _("Open SLAs judged as of %(date)s %(time)s")
+                % {"date": fmt_date(as_of.date()), "time": as_of.strftime("%H:%M")}
+            ),
+            styles["centered"],
+        ),
+        PageBreak(),
+        Paragraph(_escape(_("Key figures")), styles["h2"]),
+        _table(_kpi_rows(summary), [9 * cm, 5 * cm]),
+        Spacer(1, 0.6 * cm),
+    ]
+
+    for name, (_draw, chart_title) in charts.CHARTS.items():
+        png = charts.render(name, summary, fmt="png", dpi=CHART_DPI)
+        image = Image(io.BytesIO(png))
+        scale = CHART_WIDTH / image.imageWidth
+        image.drawWidth, image.drawHeight = CHART_WIDTH, image.imageHeight * scale
+        story.append(KeepTogether([Paragraph(_escape(str(chart_title)), styles["h2"]), image]))
+
+    story += [
+        PageBreak(),
+        Paragraph(_escape(_("Per technician")), styles["h2"]),
+    ]
+    if summary["technicians"]:
+        story.append(
+            _table(
+                _technician_rows(summary, styles["cell"]),
+                [4.6 * cm, 1.7 * cm, 1.5 * cm, 1.7 * cm, 2.5 * cm, 2.5 * cm, 2.5 * cm],
+            )
+        )
+    else:
+        story.append(Paragraph(_escape(_("No assigned tickets in this period.")), styles["body"]))
+
+    doc.build(story, canvasmaker=NumberedCanvas)
+    return buffer.getvalue()

@@ -1,0 +1,320 @@
+"""``export.xlsx``: four sheets written with openpyxl in write-only (streaming) mode.
+
+Rows go straight to temporary files as they are appended, so memory stays flat however
+many tickets the period holds. Dates are real Excel dates (in the report's time zone,
+which the Summary sheet names: Excel has no time zones) and numbers are numbers, each
+with a format. Every sheet has a frozen header row and an autofilter.
+
+The file is reproducible: the document's dates are fixed and so are the dates of the
+zip entries (openpyxl's ``save`` would stamp the current time on both).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any, Final
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.writer.excel import ExcelWriter
+
+from reports.exports.common import FIXED_TIMESTAMP, sla_outcome_labels, ticket_column_titles
+from reports.formatting import filter_lines
+from reports.metrics import Report, ReportQuery, category_label, priority_label, status_label
+from reports.selectors import TICKET_COLUMNS, ticket_rows
+
+INT_FORMAT: Final = "#,##0"
+HOURS_FORMAT: Final = "0.00"
+PERCENT_FORMAT: Final = "0.0%"
+DATE_FORMAT: Final = "yyyy-mm-dd"
+DATETIME_FORMAT: Final = "yyyy-mm-dd hh:mm"
+ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)
+HEADER_FONT: Final = Font(bold=True)
+
+COLUMN_FORMATS: Final = {
+    "int": INT_FORMAT,
+    "hours": HOURS_FORMAT,
+    "datetime": DATETIME_FORMAT,
+    "date": DATE_FORMAT,
+    "percent": PERCENT_FORMAT,
+}
+TICKET_WIDTHS: Final = {"title": 40, "assignee_name": 24, "number": 12}
+
+
+class _ReproducibleZip(ZipFile):
+    """A ``ZipFile`` that stamps every entry with one fixed date and mode."""
+
+    def _info(self, name: str) -> ZipInfo:
+        info = ZipInfo(name, date_time=ZIP_DATE)
+        info.compress_type = ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    def writestr(  # type: ignore[override]
+        self, zinfo_or_arcname: str | ZipInfo, data: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        if isinstance(zinfo_or_arcname, str):
+            zinfo_or_arcname = self._info(zinfo_or_arcname)
+        super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+
+    def write(  # type: ignore[override]
+        self, filename: str, arcname: str | None = None, *args: Any, **kwargs: Any
+    ) -> None:
+        # Streamed from the temporary file: a big sheet is never read into memory.
+        info = self._info(arcname or Path(filename).name)
+        with open(filename, "rb") as source, self.open(info, "w", force_zip64=True) as target:
+            shutil.copyfileobj(source, target, 1 << 16)
+
+
+def _header(ws: WriteOnlyWorksheet, titles: Sequence[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for title in titles:
+        cell = WriteOnlyCell(ws, value=title)
+        cell.font = HEADER_FONT
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cells.append(cell)
+    return cells
+
+
+def _start_table(ws: WriteOnlyWorksheet, titles: Sequence[str], widths: Sequence[float]) -> None:
+    """Column widths and the frozen header: both must precede the first row."""
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+    ws.append(_header(ws, titles))
+
+
+def _end_table(ws: WriteOnlyWorksheet, columns: int, rows: int) -> None:
+    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(rows, 1) + 1}"
+
+
+class _RowWriter:
+    """Appends rows whose columns have fixed formats, reusing one styled cell per column."""
+
+    def __init__(self, ws: WriteOnlyWorksheet, kinds: Sequence[str]) -> None:
+        self.ws = ws
+        self.cells: list[WriteOnlyCell | None] = []
+        for kind in kinds:
+            number_format = COLUMN_FORMATS.get(kind)
+            if number_format is None:
+                self.cells.append(None)
+                continue
+            cell = WriteOnlyCell(ws)
+            cell.number_format = number_format
+            self.cells.append(cell)
+        self.count = 0
+
+    def append(self, values: Iterable[Any]) -> None:
+        row: list[Any] = []
+        for cell, value in zip(self.cells, values, strict=True):
+            if value is None or cell is None:
+                row.append(value)
+            else:
+                cell.value = value
+                row.append(cell)
+        self.ws.append(row)
+        self.count += 1
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=None)
+
+
+def summary_rows(
+    report: Report, query: ReportQuery, names: dict[str, str]
+) -> list[tuple[str, Any, str]]:
+    """(label, value, kind) of the Summary sheet, in order."""
+    s = report.summary
+    fr, res, totals, activity = s["first_response"], s["resolution"], s["totals"], s["activity"]
+    as_of = _naive(query.as_of.astimezone(query.time_zone))
+    rows: list[tuple[str, Any, str]] = [
+        (_("Period start"), query.date_from, "date"),
+        (_("Period end"), query.date_to, "date"),
+        (_("Time zone"), query.time_zone.key, "text"),
+        (_("Open SLAs judged as of"), as_of, "datetime"),
+    ]
+    rows += [(_("Filter"), line, "text") for line in filter_lines(s, names)]
+    rows += [
+        (_("Tickets created"), totals["created"], "int"),
+        (_("Open"), totals["open"], "int"),
+        (_("Resolved"), totals["resolved"], "int"),
+        (_("Reopened tickets"), totals["reopened"], "int"),
+        (_("Unassigned"), totals["unassigned"], "int"),
+        (_("Reopen rate"), s["reopen_rate"], "percent"),
+        (_("First responses"), fr["count"], "int"),
+        (_("First response: mean (h)"), fr["mean_hours"], "hours"),
+        (_("First response: median (h)"), fr["median_hours"], "hours"),
+        (_("First response: p90 (h)"), fr["p90_hours"], "hours"),
+        (_("First response SLA: met"), fr["sla"]["met"], "int"),
+        (_("First response SLA: breached"), fr["sla"]["breached"], "int"),
+        (_("First response SLA: pending"), fr["sla"]["pending"], "int"),
+        (_("First response SLA compliance"), fr["sla"]["compliance"], "percent"),
+        (_("Resolutions"), res["count"], "int"),
+        (_("Resolution: mean (h)"), res["mean_hours"], "hours"),
+        (_("Resolution: median (h)"), res["median_hours"], "hours"),
+        (_("Resolution: p90 (h)"), res["p90_hours"], "hours"),
+        (_("Resolution SLA: met"), res["sla"]["met"], "int"),
+        (_("Resolution SLA: breached"), res["sla"]["breached"], "int"),
+        (_("Resolution SLA: pending"), res["sla"]["pending"], "int"),
+        (_("Resolution SLA compliance"), res["sla"]["compliance"], "percent"),
+        (_("Backlog at start"), activity["backlog_start"], "int"),
+        (_("Backlog at end"), activity["backlog_end"], "int"),
+        (_("Created in period"), activity["created"], "int"),
+        (_("Resolved in period"), activity["resolved"], "int"),
+        (_("Reopened in period"), activity["reopened"], "int"),
+    ]
+    rows += [
+        (_("Status: %(name)s") % {"name": row["label"]}, row["count"], "int")
+        for row in s["by_status"]
+    ]
+    rows += [
+        (_("Priority: %(name)s") % {"name": row["label"]}, row["count"], "int")
+        for row in s["by_priority"]
+    ]
+    rows += [
+        (_("Category: %(name)s") % {"name": row["label"]}, row["count"], "int")
+        for row in s["by_category"]
+    ]
+    return rows
+
+
+def build_xlsx(
+    report: Report, query: ReportQuery, *, names: dict[str, str], target: IO[bytes]
+) -> int:
+    """Write the workbook to ``target``; returns the number of ticket rows."""
+    wb = Workbook(write_only=True)
+    props = wb.properties
+    props.creator = "Servidesk"
+    props.lastModifiedBy = "Servidesk"
+    props.title = _("Help desk report")
+    props.language = get_language()
+    props.created = props.modified = FIXED_TIMESTAMP.replace(tzinfo=None)
+
+    _write_summary(wb.create_sheet(_("Summary")), report, query, names)
+    count = _write_tickets(wb.create_sheet(_("Tickets")), query, names)
+    _write_technicians(wb.create_sheet(_("By technician")), report)
+    _write_daily(wb.create_sheet(_("Daily")), report)
+
+    with _ReproducibleZip(target, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+    return count
+
+
+def build_xlsx_file(report: Report, query: ReportQuery, *, names: dict[str, str]) -> IO[bytes]:
+    """The workbook in a temporary file (deleted on close), positioned at its start."""
+    target = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it)
+    build_xlsx(report, query, names=names, target=target)
+    target.seek(0)
+    return target
+
+
+def _write_summary(
+    ws: WriteOnlyWorksheet, report: Report, query: ReportQuery, names: dict[str, str]
+) -> None:
+    rows = summary_rows(report, query, names)
+    _start_table(ws, [_("Metric"), _("Value")], [44, 30])
+    for label, value, kind in rows:
+        _RowWriter(ws, ["text", kind]).append(
+            [label, value.replace(tzinfo=None) if isinstance(value, datetime) else value]
+        )
+    _end_table(ws, 2, len(rows))
+
+
+def _write_tickets(ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, str]) -> int:
+    titles = ticket_column_titles()
+    kinds = [column.kind for column in TICKET_COLUMNS]
+    widths = [
+        TICKET_WIDTHS.get(column.key, 17 if column.kind == "datetime" else 13)
+        for column in TICKET_COLUMNS
+    ]
+    _start_table(ws, [titles[column.key] for column in TICKET_COLUMNS], widths)
+    writer = _RowWriter(ws, kinds)
+    sla = sla_outcome_labels()
+    status_index = [c.key for c in TICKET_COLUMNS].index("status")
+    datetime_indexes = [i for i, c in enumerate(TICKET_COLUMNS) if c.kind == "datetime"]
+    sla_indexes = [i for i, c in enumerate(TICKET_COLUMNS) if c.key.endswith("_sla")]
+    statuses: dict[str, str] = {}
+    priorities: dict[str, str] = {}
+    for source in ticket_rows(query, names=names):
+        row = list(source)
+        status = row[status_index]
+        if status not in statuses:
+            statuses[status] = status_label(status)
+        row[status_index] = statuses[status]
+        priority = row[status_index + 1]
+        if priority not in priorities:
+            priorities[priority] = priority_label(priority)
+        row[status_index + 1] = priorities[priority]
+        for index in datetime_indexes:
+            if row[index] is not None:
+                row[index] = row[index].replace(tzinfo=None)
+        for index in sla_indexes:
+            row[index] = sla[row[index]] or None
+        writer.append(row)
+    _end_table(ws, len(TICKET_COLUMNS), writer.count)
+    return writer.count
+
+
+def _write_technicians(ws: WriteOnlyWorksheet, report: Report) -> None:
+    titles = [
+        _("Technician"),
+        _("Technician id"),
+        _("Assigned"),
+        _("Open"),
+        _("Resolved"),
+        _("Reopened"),
+        _("Median first response (h)"),
+        _("Median resolution (h)"),
+        _("First response SLA compliance"),
+        _("Resolution SLA compliance"),
+    ]
+    _start_table(ws, titles, [28, 14, 11, 11, 11, 11, 16, 16, 16, 16])
+    writer = _RowWriter(
+        ws, ["text", "text", "int", "int", "int", "int", "hours", "hours", "percent", "percent"]
+    )
+    for row in report.summary["technicians"]:
+        writer.append(
+            [
+                row["name"],
+                row["assignee_id"],
+                row["assigned"],
+                row["open"],
+                row["resolved"],
+                row["reopened"],
+                row["median_first_response_hours"],
+                row["median_resolution_hours"],
+                row["first_response_sla_compliance"],
+                row["resolution_sla_compliance"],
+            ]
+        )
+    _end_table(ws, len(titles), writer.count)
+
+
+def _write_daily(ws: WriteOnlyWorksheet, report: Report) -> None:
+    titles = [_("Date"), _("Created"), _("Resolved"), _("Reopened"), _("Backlog at end of day")]
+    _start_table(ws, titles, [12, 11, 11, 11, 16])
+    writer = _RowWriter(ws, ["date", "int", "int", "int", "int"])
+    for day, row in report.daily.iterrows():
+        writer.append(
+            [
+                date(day.year, day.month, day.day),
+                int(row["created"]),
+                int(row["resolved"]),
+                int(row["reopened"]),
+                int(row["backlog"]),
+            ]
+        )
+    _end_table(ws, len(titles), writer.count)
+
+
+__all__ = ["build_xlsx", "build_xlsx_file", "category_label"]

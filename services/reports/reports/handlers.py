@@ -1,0 +1,27 @@
+"""The event bus wiring: which projection function applies which event type.
+
+``consume_events`` (servidesk_shared) reads the queue named in ``SERVIDESK_EVENT_QUEUE``
+(``reports.events``), records each event id in the inbox and calls the handler below in
+the same transaction. Everything specific to reports lives in ``reports.services``; this
+module is the only one that knows the consumer's API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports import services
+from servidesk_shared.events.envelope import Event
+from servidesk_shared.events.registry import HandlerRegistry
+
+handlers = HandlerRegistry()
+
+
+@handlers.on("ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented")
+def apply_ticket_event(event: Event[Any]) -> None:
+    services.ticket_apply_event(event=event)
+
+
+@handlers.on("user.registered", "user.updated", "user.deactivated")
+def apply_user_event(event: Event[Any]) -> None:
+    services.person_apply_event(event=event)

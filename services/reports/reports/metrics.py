@@ -1,0 +1,593 @@
+"""The report: every figure of ``summary/``, computed from the projection.
+
+Definitions (the ones the API documents and the tests check):
+
+- The **period** is ``date_from`` to ``date_to``, both inclusive, as local dates in
+  ``REPORTS_TIME_ZONE``: from local midnight of the first day to local midnight after the
+  last one, however long DST makes those days.
+- The **cohort** is the tickets created in the period that match the filters (filters
+  look at a ticket's current category, priority, assignee and status). Counts, response
+  and resolution times, SLA compliance, the reopen rate and the per-technician table
+  describe the cohort.
+- The **timeline** describes activity in the period, for tickets matching the filters
+  whenever they were created: tickets created, resolutions, reopens per day (or week),
+  and the backlog (tickets open) at the end of each.
+- **Times** run from creation: first response to ``first_response_at``; resolution to the
+  current ``resolved_at`` of a resolved ticket (after a reopen: the last resolution).
+  Mean, median and p90 (linear interpolation, as PostgreSQL's ``percentile_cont``).
+- **SLA**: met when done by the due time, breached when done late or still not done when
+  the due time passed by the report's ``as_of`` (the end of the period, or now if that is
+  earlier), pending otherwise; compliance is met / (met + breached). Tickets without a
+  due time do not count.
+- **Reopen rate**: tickets reopened at least once / tickets resolved at least once.
+
+Where the work happens: the database filters, groups and counts (one grouped query over
+the cohort; percentiles with ``percentile_cont`` on PostgreSQL); pandas rolls the
+grouped rows up into every breakdown, turns days into weeks and accumulates the backlog.
+On a database without ``percentile_cont`` (SQLite in local use) the durations are read
+and pandas computes the same percentiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from django.conf import settings
+from django.db import connection
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from reports.models import OpenSpell, Person, Priority, Status, TicketFact
+
+HOUR: Final = 3600.0
+DAY_INTERVAL: Final = "day"
+WEEK_INTERVAL: Final = "week"
+INTERVALS: Final = (DAY_INTERVAL, WEEK_INTERVAL)
+#: Ranges longer than this are shown per week unless the caller asks otherwise.
+DAILY_UP_TO_DAYS: Final = 92
+UNASSIGNED: Final = "none"
+
+#: Resolution-time histogram buckets, in hours: [lower, upper).
+RESOLUTION_BUCKETS: Final[tuple[tuple[float, float | None], ...]] = (
+    (0, 1),
+    (1, 4),
+    (4, 8),
+    (8, 24),
+    (24, 72),
+    (72, 168),
+    (168, None),
+)
+
+
+def report_time_zone() -> ZoneInfo:
+    return ZoneInfo(getattr(settings, "REPORTS_TIME_ZONE", "") or settings.TIME_ZONE)
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant a local day starts, in UTC.
+
+    A midnight that falls in a DST gap (some zones move the clock at 00:00) resolves, as
+    PEP 495 says for ``fold=0``, with the offset before the change: the instant the gap
+    ends, which is when that day really starts.
+    """
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """A validated request for a report: the period, the filters and the presentation."""
+
+    date_from: date
+    date_to: date
+    category: str | None = None
+    priority: str | None = None
+    assignee_id: str | None = None
+    status: str | None = None
+    interval: str | None = None
+    time_zone: ZoneInfo = field(default_factory=report_time_zone)
+    #: Fixed when the query is made, so every figure of one report uses the same instant.
+    now: datetime = field(default_factory=timezone.now)
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.date_from, self.time_zone)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: the start of the day after ``date_to``."""
+        return local_midnight(self.date_to + timedelta(days=1), self.time_zone)
+
+    @property
+    def as_of(self) -> datetime:
+        """When open SLAs are judged: the end of the period, or now if that is earlier."""
+        return min(self.now, self.end)
+
+    @property
+    def last_day(self) -> date:
+        """The last day the timeline shows: ``date_to``, or today for a period still running."""
+        today = self.as_of.astimezone(self.time_zone).date()
+        if self.as_of == self.end:
+            return self.date_to
+        return max(self.date_from, min(self.date_to, today))
+
+    @property
+    def resolved_interval(self) -> str:
+        if self.interval:
+            return self.interval
+        days = (self.date_to - self.date_from).days + 1
+        return DAY_INTERVAL if days <= DAILY_UP_TO_DAYS else WEEK_INTERVAL
+
+    def filter_q(self) -> Q:
+        """The filters, on the attribute names ``TicketFact`` and ``OpenSpell`` share."""
+        q = Q()
+        if self.category is not None:
+            q &= Q(category=self.category)
+        if self.priority is not None:
+            q &= Q(priority=self.priority)
+        if self.status is not None:
+            q &= Q(status=self.status)
+        if self.assignee_id == UNASSIGNED:
+            q &= Q(assignee_id__isnull=True)
+        elif self.assignee_id is not None:
+            q &= Q(assignee_id=self.assignee_id)
+        return q
+
+    def filters(self) -> dict[str, str | None]:
+        return {
+            "category": self.category,
+            "priority": self.priority,
+            "assignee_id": self.assignee_id,
+            "status": self.status,
+        }
+
+
+# --- database pieces ---------------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(p) WITHIN GROUP (ORDER BY x)``; NULLs are skipped."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: str, fraction: float, **extra: Any) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be within [0, 1]")
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def has_percentiles() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def cohort(query: ReportQuery) -> QuerySet[TicketFact]:
+    return TicketFact.objects.filter(
+        query.filter_q(), created_at__gte=query.start, created_at__lt=query.end
+    )
+
+
+def sla_counts(as_of: datetime) -> dict[str, Count]:
+    """Met / breached / pending counts of both SLAs as of ``as_of``, as aggregates."""
+    return {
+        "fr_met": Count("pk", filter=Q(first_response_met=True)),
+        "fr_breached": Count(
+            "pk",
+            filter=Q(first_response_met=False)
+            | Q(first_response_at__isnull=True, first_response_due__lt=as_of),
+        ),
+        "fr_pending": Count(
+            "pk", filter=Q(first_response_at__isnull=True, first_response_due__gte=as_of)
+        ),
+        "res_met": Count("pk", filter=Q(resolution_met=True)),
+        "res_breached": Count(
+            "pk",
+            filter=Q(resolution_met=False)
+            | Q(resolution_seconds__isnull=True, resolution_due__lt=as_of),
+        ),
+        "res_pending": Count(
+            "pk", filter=Q(resolution_seconds__isnull=True, resolution_due__gte=as_of)
+        ),
+    }
+
+
+GROUP_KEYS: Final = ["status", "priority", "category", "assignee_id"]
+GROUP_COUNTS: Final = [
+    "n",
+    "reopened",
+    "ever_resolved",
+    "fr_n",
+    "fr_sum",
+    "res_n",
+    "res_sum",
+    "fr_met",
+    "fr_breached",
+    "fr_pending",
+    "res_met",
+    "res_breached",
+    "res_pending",
+]
+
+
+def cohort_groups(query: ReportQuery) -> pd.DataFrame:
+    """One grouped query: the cohort's counts per (status, priority, category, assignee)."""
+    rows = (
+        cohort(query)
+        .values(*GROUP_KEYS)
+        .annotate(
+            n=Count("pk"),
+            reopened=Count("pk", filter=Q(reopen_count__gt=0)),
+            ever_resolved=Count("pk", filter=Q(times_resolved__gt=0)),
+            fr_n=Count("first_response_seconds"),
+            fr_sum=Sum("first_response_seconds"),
+            res_n=Count("resolution_seconds"),
+            res_sum=Sum("resolution_seconds"),
+            **sla_counts(query.as_of),
+        )
+        .order_by()
+    )
+    frame = pd.DataFrame.from_records(list(rows), columns=[*GROUP_KEYS, *GROUP_COUNTS])
+    frame[["fr_sum", "res_sum"]] = frame[["fr_sum", "res_sum"]].astype(float).fillna(0.0)
+    return frame
+
+
+def bucket_filter(lower: float, upper: float | None) -> Q:
+    q = Q(resolution_seconds__gte=lower * HOUR)
+    if upper is not None:
+        q &= Q(resolution_seconds__lt=upper * HOUR)
+    return q
+
+
+def duration_figures(query: ReportQuery) -> dict[str, Any]:
+    """Percentiles overall and per technician, and the resolution-time histogram."""
+    facts = cohort(query)
+    buckets = {
+        f"bucket_{index}": Count("pk", filter=bucket_filter(lower, upper))
+        for index, (lower, upper) in enumerate(RESOLUTION_BUCKETS)
+    }
+    if has_percentiles():
+        overall = facts.aggregate(
+            fr_p50=PercentileCont("first_response_seconds", 0.5),
+            fr_p90=PercentileCont("first_response_seconds", 0.9),
+            res_p50=PercentileCont("resolution_seconds", 0.5),
+            res_p90=PercentileCont("resolution_seconds", 0.9),
+            **buckets,
+        )
+        per_technician = {
+            row["assignee_id"]: row
+            for row in facts.filter(assignee_id__isnull=False)
+            .values("assignee_id")
+            .annotate(
+                fr_p50=PercentileCont("first_response_seconds", 0.5),
+                res_p50=PercentileCont("resolution_seconds", 0.5),
+            )
+            .order_by()
+        }
+    else:
+        overall, per_technician = _durations_with_pandas(facts, buckets)
+    return {"overall": overall, "per_technician": per_technician}
+
+
+def _durations_with_pandas(
+    facts: QuerySet[TicketFact], buckets: dict[str, Count]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    overall: dict[str, Any] = facts.aggregate(**buckets)
+    frame = pd.DataFrame.from_records(
+        list(facts.values_list("assignee_id", "first_response_seconds", "resolution_seconds")),
+        columns=["assignee_id", "fr", "res"],
+    )
+    frame[["fr", "res"]] = frame[["fr", "res"]].astype(float)
+    for column, prefix in (("fr", "fr"), ("res", "res")):
+        values = frame[column].dropna()
+        overall[f"{prefix}_p50"] = _nan_to_none(values.quantile(0.5)) if len(values) else None
+        overall[f"{prefix}_p90"] = _nan_to_none(values.quantile(0.9)) if len(values) else None
+    per_technician: dict[str, dict[str, Any]] = {}
+    assigned = frame.dropna(subset=["assignee_id"])
+    for assignee_id, group in assigned.groupby("assignee_id", sort=False):
+        per_technician[str(assignee_id)] = {
+            "fr_p50": _nan_to_none(group["fr"].median()),
+            "res_p50": _nan_to_none(group["res"].median()),
+        }
+    return overall, per_technician
+
+
+def _nan_to_none(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def daily_activity(query: ReportQuery) -> pd.DataFrame:
+    """Per local day of the period: created, resolutions, reopens and the backlog at its end.
+
+    From ``OpenSpell`` alone: a spell starting in a day is a creation (or a reopen), one
+    ending is a resolution; the backlog is the spells open before the period plus the
+    running sum of starts minus ends.
+    """
+    tz = query.time_zone
+    start, end = query.start, query.end
+    spells = OpenSpell.objects.filter(query.filter_q())
+    starts = (
+        spells.filter(started_at__gte=start, started_at__lt=end)
+        .annotate(day=TruncDate("started_at", tzinfo=tz))
+        .values("day", "reopened")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    ends = (
+        spells.filter(ended_at__gte=start, ended_at__lt=end)
+        .annotate(day=TruncDate("ended_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    opening = (
+        spells.filter(started_at__lt=start)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+        .count()
+    )
+    days = pd.date_range(query.date_from, query.last_day, freq="D")
+    frame = pd.DataFrame(index=days)
+    frame.index.name = "day"
+    started = pd.DataFrame.from_records(list(starts), columns=["day", "reopened", "n"])
+    if len(started):
+        started["day"] = pd.to_datetime(started["day"])
+        pivot = started.pivot_table(
+            index="day", columns="reopened", values="n", aggfunc="sum", fill_value=0
+        )
+        frame["created"] = pivot.get(False, pd.Series(dtype="int64"))
+        frame["reopened"] = pivot.get(True, pd.Series(dtype="int64"))
+    else:
+        frame["created"] = 0
+        frame["reopened"] = 0
+    ended = pd.DataFrame.from_records(list(ends), columns=["day", "n"])
+    if len(ended):
+        ended["day"] = pd.to_datetime(ended["day"])
+        frame["resolved"] = ended.set_index("day")["n"]
+    else:
+        frame["resolved"] = 0
+    frame = frame.fillna(0).astype("int64")
+    frame["backlog"] = opening + (frame["created"] + frame["reopened"] - frame["resolved"]).cumsum()
+    frame.attrs["opening_backlog"] = opening
+    return frame[["created", "resolved", "reopened", "backlog"]]
+
+
+def timeline(daily: pd.DataFrame, interval: str) -> pd.DataFrame:
+    """The daily frame as shown: per day, or per week (Monday-based, backlog at its end).
+
+    A week cut by the start of the period is labelled with the period's first day.
+    """
+    if interval == DAY_INTERVAL or daily.empty:
+        return daily
+    days = daily.index
+    mondays = days - pd.to_timedelta(days.day_of_week, unit="D")
+    week_starts = mondays.where(mondays >= days[0], days[0])
+    grouped = daily.groupby(week_starts)
+    frame = grouped[["created", "resolved", "reopened"]].sum()
+    frame["backlog"] = grouped["backlog"].last()
+    frame.index.name = "day"
+    return frame.astype("int64")
+
+
+# --- assembling the report ---------------------------------------------------------------
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / HOUR, 2)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def sla_block(met: int, breached: int, pending: int) -> dict[str, Any]:
+    return {
+        "met": met,
+        "breached": breached,
+        "pending": pending,
+        "compliance": _ratio(met, met + breached),
+    }
+
+
+def status_label(value: str) -> str:
+    return str(Status(value).label) if value in Status.values else value
+
+
+def priority_label(value: str) -> str:
+    return str(Priority(value).label) if value in Priority.values else value
+
+
+def category_label(value: str) -> str:
+    return value or _("No category")
+
+
+def names_of(user_ids: list[str]) -> dict[str, str]:
+    if not user_ids:
+        return {}
+    return {
+        person.user_id: person.display_name
+        for person in Person.objects.filter(user_id__in=user_ids).only(
+            "user_id", "username", "full_name"
+        )
+    }
+
+
+def technician_label(assignee_id: str | None, names: dict[str, str]) -> str:
+    if assignee_id is None:
+        return _("Unassigned")
+    return names.get(assignee_id) or f"#{assignee_id}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """``summary``: the JSON of ``summary/``; ``daily``: the per-day frame behind it."""
+
+    summary: dict[str, Any]
+    daily: pd.DataFrame
+
+
+def report_summary(query: ReportQuery) -> dict[str, Any]:
+    """The whole report as JSON-ready builtins, in the active language."""
+    return compute_report(query).summary
+
+
+def compute_report(query: ReportQuery) -> Report:
+    groups = cohort_groups(query)
+    durations = duration_figures(query)
+    daily = daily_activity(query)
+    interval = query.resolved_interval
+    shown = timeline(daily, interval)
+
+    total = groups[GROUP_COUNTS].sum() if len(groups) else pd.Series(0, index=GROUP_COUNTS)
+    created = _int(total["n"])
+
+    def counts_by(key: str) -> dict[str, int]:
+        if groups.empty:
+            return {}
+        return {str(k): int(v) for k, v in groups.groupby(key, dropna=False)["n"].sum().items()}
+
+    by_status = counts_by("status")
+    by_priority = counts_by("priority")
+    by_category = counts_by("category")
+    resolved = by_status.get(Status.RESOLVED, 0)
+
+    technicians = _technician_rows(groups, durations["per_technician"])
+    overall = durations["overall"]
+    fr_n, res_n = _int(total["fr_n"]), _int(total["res_n"])
+    summary = {
+        "period": {
+            "from": query.date_from.isoformat(),
+            "to": query.date_to.isoformat(),
+            "time_zone": query.time_zone.key,
+            "interval": interval,
+            "as_of": query.as_of.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        },
+        "filters": query.filters(),
+        "totals": {
+            "created": created,
+            "open": created - resolved,
+            "resolved": resolved,
+            "reopened": _int(total["reopened"]),
+            "unassigned": int(groups.loc[groups["assignee_id"].isna(), "n"].sum())
+            if len(groups)
+            else 0,
+        },
+        "by_status": [
+            {"status": value, "label": str(label), "count": by_status.get(value, 0)}
+            for value, label in Status.choices
+        ],
+        "by_priority": [
+            {"priority": value, "label": str(label), "count": by_priority.get(value, 0)}
+            for value, label in Priority.choices
+        ],
+        "by_category": [
+            {"category": name, "label": category_label(name), "count": count}
+            for name, count in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
+        ],
+        "first_response": {
+            "count": fr_n,
+            "mean_hours": _hours(float(total["fr_sum"]) / fr_n) if fr_n else None,
+            "median_hours": _hours(overall["fr_p50"]),
+            "p90_hours": _hours(overall["fr_p90"]),
+            "sla": sla_block(
+                _int(total["fr_met"]), _int(total["fr_breached"]), _int(total["fr_pending"])
+            ),
+        },
+        "resolution": {
+            "count": res_n,
+            "mean_hours": _hours(float(total["res_sum"]) / res_n) if res_n else None,
+            "median_hours": _hours(overall["res_p50"]),
+            "p90_hours": _hours(overall["res_p90"]),
+            "sla": sla_block(
+                _int(total["res_met"]), _int(total["res_breached"]), _int(total["res_pending"])
+            ),
+            "distribution": [
+                {
+                    "from_hours": lower,
+                    "to_hours": upper,
+                    "label": bucket_label(lower, upper),
+                    "count": _int(overall[f"bucket_{index}"]),
+                }
+                for index, (lower, upper) in enumerate(RESOLUTION_BUCKETS)
+            ],
+        },
+        "reopen_rate": _ratio(_int(total["reopened"]), _int(total["ever_resolved"])),
+        "activity": {
+            "backlog_start": int(daily.attrs.get("opening_backlog", 0)),
+            "backlog_end": int(daily["backlog"].iloc[-1])
+            if len(daily)
+            else int(daily.attrs.get("opening_backlog", 0)),
+            "created": int(daily["created"].sum()),
+            "resolved": int(daily["resolved"].sum()),
+            "reopened": int(daily["reopened"].sum()),
+        },
+        "timeline": [
+            {
+                "date": day.date().isoformat(),
+                "created": int(row.created),
+                "resolved": int(row.resolved),
+                "reopened": int(row.reopened),
+                "backlog": int(row.backlog),
+            }
+            for day, row in shown.iterrows()
+        ],
+        "technicians": technicians,
+    }
+    return Report(summary=summary, daily=daily)
+
+
+def bucket_label(lower: float, upper: float | None) -> str:
+    def fmt(hours: float) -> str:
+        if hours >= 24 and hours % 24 == 0:
+            return _("%(count)d d") % {"count": hours // 24}
+        return _("%(count)d h") % {"count": hours}
+
+    if upper is None:
+        return _("%(from)s or more") % {"from": fmt(lower)}
+    return f"{fmt(lower)}\u2013{fmt(upper)}"
+
+
+def _technician_rows(
+    groups: pd.DataFrame, per_technician: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    assigned = groups.dropna(subset=["assignee_id"])
+    if assigned.empty:
+        return []
+    assigned = assigned.assign(resolved=(assigned["status"] == Status.RESOLVED) * assigned["n"])
+    sums = assigned.groupby("assignee_id")[
+        ["n", "resolved", "reopened", "fr_met", "fr_breached", "res_met", "res_breached"]
+    ].sum()
+    names = names_of([str(a) for a in sums.index])
+    rows = []
+    for assignee_id, row in sums.iterrows():
+        key = str(assignee_id)
+        medians = per_technician.get(key, {})
+        rows.append(
+            {
+                "assignee_id": key,
+                "name": technician_label(key, names),
+                "assigned": int(row["n"]),
+                "open": int(row["n"] - row["resolved"]),
+                "resolved": int(row["resolved"]),
+                "reopened": int(row["reopened"]),
+                "median_first_response_hours": _hours(medians.get("fr_p50")),
+                "median_resolution_hours": _hours(medians.get("res_p50")),
+                "first_response_sla_compliance": _ratio(
+                    int(row["fr_met"]), int(row["fr_met"] + row["fr_breached"])
+                ),
+                "resolution_sla_compliance": _ratio(
+                    int(row["res_met"]), int(row["res_met"] + row["res_breached"])
+                ),
+            }
+        )
+    rows.sort(key=lambda r: (r["name"].casefold(), r["assignee_id"]))
+    return rows

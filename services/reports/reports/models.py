@@ -1,0 +1,148 @@
+"""The reports projection: what reporting needs, kept from ``ticket.*`` and ``user.*`` events.
+
+Four tables, all written only by ``reports.services`` (the event handlers):
+
+- ``Person``: the contact card of every user we heard of, trimmed to what a report shows
+  (names and role; no email or phone is kept here).
+- ``TicketFact``: one row per ticket with its newest snapshot and the figures derived
+  from it and from its history (durations, SLA outcomes, reopen count, time per status).
+- ``StatusChange``: every status change of a ticket, one row per event, whatever order
+  the events arrive in. The derived figures are recomputed from these rows, so a late
+  event still counts in the history even though its (older) snapshot is ignored.
+- ``OpenSpell``: the periods a ticket was open (created or reopened, until resolved),
+  derived from ``StatusChange``; backlog and the created/resolved/reopened series read
+  only this table. It copies the ticket's current filter attributes so those queries
+  need no join.
+
+Ids coming from other services are opaque strings (``Id = int | str`` in the schemas).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import pgettext_lazy
+
+ID_LENGTH = 100
+CATEGORY_LENGTH = 100
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("ticket status", "Pending")
+    IN_PROGRESS = "in_progress", pgettext_lazy("ticket status", "In progress")
+    RESOLVED = "resolved", pgettext_lazy("ticket status", "Resolved")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", pgettext_lazy("ticket priority", "Low")
+    MEDIUM = "medium", pgettext_lazy("ticket priority", "Medium")
+    HIGH = "high", pgettext_lazy("ticket priority", "High")
+    URGENT = "urgent", pgettext_lazy("ticket priority", "Urgent")
+
+
+class Person(models.Model):
+    """A user as ``user.*`` events describe them; reports only need the name and role."""
+
+    user_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    username = models.CharField(max_length=150)
+    full_name = models.CharField(max_length=300, blank=True)
+    role = models.CharField(max_length=20)
+    is_active = models.BooleanField(default=True)
+    #: The per-aggregate sequence of the snapshot stored here (never goes back).
+    sequence = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username
+
+
+class TicketFact(models.Model):
+    """The newest known snapshot of one ticket plus what reports derive from it."""
+
+    ticket_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    number = models.CharField(max_length=50)
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    priority = models.CharField(max_length=16, choices=Priority.choices)
+    category = models.CharField(max_length=CATEGORY_LENGTH, blank=True)
+    client_id = models.CharField(max_length=ID_LENGTH)
+    assignee_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: unassigned, as in the events)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True)
+
+    # Derived when the row is written, so reports aggregate plain columns.
+    first_response_seconds = models.FloatField(null=True, blank=True)
+    #: From creation to the current resolution; empty while the ticket is open.
+    resolution_seconds = models.FloatField(null=True, blank=True)
+    #: The SLA outcome once it is decided (a response or resolution exists and a due time).
+    #: Undecided ones are judged at report time: unanswered past the due time is a breach.
+    first_response_met = models.BooleanField(null=True, blank=True)
+    resolution_met = models.BooleanField(null=True, blank=True)
+    first_resolved_at = models.DateTimeField(null=True, blank=True)
+    times_resolved = models.PositiveIntegerField(default=0)
+    reopen_count = models.PositiveIntegerField(default=0)
+    #: Time spent in each status over the finished intervals (the current one is open).
+    pending_seconds = models.FloatField(default=0)
+    in_progress_seconds = models.FloatField(default=0)
+
+    #: The per-aggregate sequence of the snapshot stored here (never goes back).
+    sequence = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="reports_fact_created"),
+            models.Index(fields=["assignee_id"], name="reports_fact_assignee"),
+            models.Index(fields=["category"], name="reports_fact_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.status})"
+
+
+class StatusChange(models.Model):
+    """One ``ticket.status_changed`` event: the raw history the derived figures come from."""
+
+    ticket = models.ForeignKey(TicketFact, on_delete=models.CASCADE, related_name="changes")
+    sequence = models.PositiveBigIntegerField()
+    changed_at = models.DateTimeField()
+    from_status = models.CharField(max_length=16, choices=Status.choices)
+    to_status = models.CharField(max_length=16, choices=Status.choices)
+    actor_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: the system)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "sequence"], name="reports_change_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}#{self.sequence}: {self.from_status} -> {self.to_status}"
+
+
+class OpenSpell(models.Model):
+    """A period a ticket was open: from creation or a reopen until its resolution."""
+
+    ticket = models.ForeignKey(TicketFact, on_delete=models.CASCADE, related_name="spells")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    #: False for the spell that starts at creation, True for one that starts at a reopen.
+    reopened = models.BooleanField(default=False)
+    # Copies of the ticket's current attributes, so report filters need no join.
+    status = models.CharField(max_length=16, choices=Status.choices)
+    priority = models.CharField(max_length=16, choices=Priority.choices)
+    category = models.CharField(max_length=CATEGORY_LENGTH, blank=True)
+    assignee_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: unassigned, as in the events)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["started_at"], name="reports_spell_started"),
+            models.Index(fields=["ended_at"], name="reports_spell_ended"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.started_at} - {self.ended_at or '…'}"

@@ -1,0 +1,214 @@
+"""A tiny help desk for tests: it plays ticket histories and emits the events tickets would.
+
+Each ``TicketScript`` keeps the snapshot the tickets service would hold and records every
+event as a real envelope (``servidesk_shared.events.envelope.build``), so the tests feed
+the projection exactly what the consumer hands it. The scripts also remember the plain
+facts (when created, answered, resolved, reopened) from which tests compute the expected
+figures on their own, without reading the projection.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reports.handlers import handlers
+
+from servidesk_shared.events import envelope as envelopes
+from servidesk_shared.events import schemas
+
+MADRID = ZoneInfo("Europe/Madrid")
+
+
+def at(*args: int, fold: int = 0, tz: ZoneInfo = MADRID) -> datetime:
+    """A local wall-clock time in ``tz`` (Madrid by default), as an aware datetime."""
+    return datetime(*args, tzinfo=tz, fold=fold)  # type: ignore[misc]
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def hours_between(start: datetime, end: datetime) -> float:
+    """Real elapsed hours: both ends in UTC first (same-zone subtraction is wall time)."""
+    return (utc(end) - utc(start)).total_seconds() / 3600
+
+
+@dataclass
+class TicketScript:
+    desk: Desk
+    id: int
+    number: str
+    created_at: datetime
+    priority: str
+    category: str
+    client_id: int
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    status: str = "pending"
+    assignee_id: int | None = None
+    updated_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # What happened, for expectations computed by the tests themselves.
+    resolutions: list[datetime] = field(default_factory=list)
+    reopens: list[datetime] = field(default_factory=list)
+
+    def snapshot(self) -> schemas.TicketSnapshot:
+        return schemas.TicketSnapshot(
+            id=self.id,
+            number=self.number,
+            title=f"Ticket {self.number}",
+            description="…",
+            status=self.status,  # type: ignore[arg-type]
+            priority=self.priority,  # type: ignore[arg-type]
+            category=self.category,
+            client_id=self.client_id,
+            assignee_id=self.assignee_id,
+            created_at=utc(self.created_at),
+            updated_at=utc(self.updated_at or self.created_at),
+            first_response_at=utc(self.first_response_at) if self.first_response_at else None,
+            resolved_at=utc(self.resolved_at) if self.resolved_at else None,
+            first_response_due=utc(self.first_response_due) if self.first_response_due else None,
+            resolution_due=utc(self.resolution_due) if self.resolution_due else None,
+        )
+
+    def assign(self, assignee_id: int | None, when: datetime) -> TicketScript:
+        before, self.assignee_id, self.updated_at = self.assignee_id, assignee_id, when
+        self.desk.emit(
+            schemas.TicketAssigned(
+                ticket=self.snapshot(), actor_id=1, from_assignee=before, to_assignee=assignee_id
+            ),
+            when,
+        )
+        return self
+
+    def respond(self, when: datetime, *, author_id: int | None = None) -> TicketScript:
+        """A public reply by staff; the first one sets ``first_response_at``."""
+        self.updated_at = when
+        if self.first_response_at is None:
+            self.first_response_at = when
+        comment = schemas.CommentSnapshot(
+            id=len(self.desk.envelopes) + 1,
+            author_id=author_id or self.assignee_id or 1,
+            body="On it.",
+            internal=False,
+            created_at=utc(when),
+        )
+        self.desk.emit(
+            schemas.TicketCommented(
+                ticket=self.snapshot(), actor_id=comment.author_id, comment=comment
+            ),
+            when,
+        )
+        return self
+
+    def move(self, to_status: str, when: datetime) -> TicketScript:
+        from_status, self.status, self.updated_at = self.status, to_status, when
+        if to_status == "resolved":
+            self.resolved_at = when
+            self.resolutions.append(when)
+        else:
+            if from_status == "resolved":
+                self.reopens.append(when)
+            self.resolved_at = None  # reopening clears it, as the tickets service does
+        self.desk.emit(
+            schemas.TicketStatusChanged(
+                ticket=self.snapshot(),
+                actor_id=self.assignee_id or 1,
+                from_status=from_status,  # type: ignore[arg-type]
+                to_status=to_status,  # type: ignore[arg-type]
+            ),
+            when,
+        )
+        return self
+
+    def resolve(self, when: datetime) -> TicketScript:
+        if self.status == "pending":
+            self.move("in_progress", when)
+        return self.move("resolved", when)
+
+
+class Desk:
+    def __init__(self) -> None:
+        self.envelopes: list[dict[str, Any]] = []
+        self.sequences: dict[str, int] = defaultdict(int)
+        self.tickets: list[TicketScript] = []
+
+    def emit(self, data: schemas.EventData, when: datetime) -> dict[str, Any]:
+        key = f"{data.aggregate_type}:{data.aggregate_id}"
+        self.sequences[key] += 1
+        envelope = envelopes.build(
+            data, producer="tests", sequence=self.sequences[key], occurred_at=utc(when)
+        )
+        self.envelopes.append(envelope)
+        return envelope
+
+    def user(
+        self,
+        user_id: int,
+        full_name: str,
+        *,
+        role: str = "technician",
+        username: str | None = None,
+        kind: type[schemas.UserCard] = schemas.UserRegistered,
+        is_active: bool = True,
+    ) -> dict[str, Any]:
+        card = kind(
+            id=user_id,
+            username=username or f"user{user_id}",
+            full_name=full_name,
+            email=f"user{user_id}@example.com",
+            phone="",
+            role=role,  # type: ignore[arg-type]
+            language="es",
+            notify_email=True,
+            notify_sms=False,
+            is_active=is_active,
+        )
+        return self.emit(card, datetime(2025, 1, 1, tzinfo=UTC))
+
+    def ticket(
+        self,
+        created_at: datetime,
+        *,
+        priority: str = "medium",
+        category: str = "network",
+        client_id: int = 500,
+        first_response_within: timedelta | None = timedelta(hours=4),
+        resolve_within: timedelta | None = timedelta(hours=48),
+    ) -> TicketScript:
+        number = len(self.tickets) + 1
+        created_utc = utc(created_at)
+        script = TicketScript(
+            desk=self,
+            id=number,
+            number=f"SD-{1000 + number}",
+            created_at=created_at,
+            priority=priority,
+            category=category,
+            client_id=client_id,
+            first_response_due=created_utc + first_response_within
+            if first_response_within
+            else None,
+            resolution_due=created_utc + resolve_within if resolve_within else None,
+        )
+        self.tickets.append(script)
+        self.emit(schemas.TicketCreated(ticket=script.snapshot(), actor_id=client_id), created_at)
+        return script
+
+    def apply(self, envelopes_: list[dict[str, Any]] | None = None) -> int:
+        """Hand every envelope (or the given ones) to the handlers, as the consumer would."""
+        for raw in self.envelopes if envelopes_ is None else envelopes_:
+            apply_envelope(raw)
+        return len(self.envelopes if envelopes_ is None else envelopes_)
+
+
+def apply_envelope(raw: dict[str, Any]) -> None:
+    event = envelopes.decode(envelopes.parse_envelope(raw))
+    handler = handlers.get(event.type)
+    assert handler is not None, event.type
+    handler(event)
