@@ -34,16 +34,17 @@ class MomentField(forms.Field):
             return None
         text = str(value).strip()
         try:
-            moment = parse_datetime(text)
-            if moment is not None:
+            # A date alone first: parse_datetime would also read it, as midnight.
+            day = parse_date(text) if len(text) == 10 else None
+            if day is None:
+                moment = parse_datetime(text)
+                if moment is None:
+                    raise ValueError(text)
                 if timezone.is_naive(moment):
                     moment = timezone.make_aware(moment)
                 return moment, False
-            day = parse_date(text)
         except ValueError:
-            day = None
-        if day is None:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         return timezone.make_aware(datetime.combine(day, time.min)), True
 
 
