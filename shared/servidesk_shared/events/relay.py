@@ -76,9 +76,10 @@ class Relay:
                 try:
                     with self.connect() as conn:
                         producer = self.open(conn)
-                        backoff.reset()
                         while not self.stopping.is_set():
-                            if self.relay_batch(producer) < self.conf.outbox_batch_size:
+                            sent = self.relay_batch(producer)
+                            backoff.reset()  # broker and database both answered
+                            if sent < self.conf.outbox_batch_size:
                                 self.prune_if_due()
                                 waiter.wait()
                 except waited_out as exc:

@@ -167,28 +167,34 @@ def proxy() -> Iterator[TcpProxy]:
 class Subprocess:
     """``python -m tests.events.worker COMMAND`` with the test's database and names."""
 
-    def __init__(self, command: str, env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.events.worker", command],
+            [sys.executable, "-m", "tests.events.worker", *command],
             cwd=SHARED_DIR,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
+        self.output: str | None = None
 
-    def wait(self, timeout: float = 30) -> int:
-        return self.process.wait(timeout=timeout)
+    def wait(self, timeout: float = 20) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"still running; its output:\n{self.stop()}") from exc
 
     def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Terminate (if still running) and return everything it printed."""
+        if self.output is None:
+            if self.process.poll() is None:
+                self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.output, _ = self.process.communicate(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        output, _ = self.process.communicate()
-        return output
+                self.output, _ = self.process.communicate()
+        return self.output
 
 
 @pytest.fixture
@@ -199,10 +205,11 @@ def spawn(bus: Topology) -> Iterator[Callable[..., Subprocess]]:
         "SERVIDESK_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "SERVIDESK_TEST_BROKER_URL": RABBITMQ_URL,
         "SERVIDESK_TEST_EVENT_PREFIX": bus.prefix,
+        "DJANGO_SETTINGS_MODULE": "tests.events.worker_settings",
     }
 
-    def spawn(command: str, **env: str) -> Subprocess:
-        started.append(Subprocess(command, {**base_env, **env}))
+    def spawn(*command: str, **env: str) -> Subprocess:
+        started.append(Subprocess(list(command), {**base_env, **env}))
         return started[-1]
 
     yield spawn

@@ -1,0 +1,128 @@
+"""Outages and crashes: nothing is lost, nothing is applied twice."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from servidesk_shared.events import broker
+from servidesk_shared.events.publisher import publish
+from servidesk_shared.events.topology import Topology
+from servidesk_shared.outbox.models import InboxEntry, OutboxMessage
+from tests.events import factories, handlers
+from tests.events.conftest import Running, Subprocess, effects, queue_depth, wait_until
+from tests.events.proxy import TcpProxy
+from tests.events.worker import DIE_BEFORE_MARK
+
+
+def unsent() -> int:
+    return OutboxMessage.objects.filter(sent_at__isnull=True).count()
+
+
+@pytest.mark.usefixtures("tables")
+def test_a_change_committed_while_the_broker_is_down_is_delivered_when_it_is_back(
+    bus: Topology,
+    settings: Any,
+    proxy: TcpProxy,
+    start_relay: Callable[..., Running],
+    start_consumer: Callable[..., Running],
+) -> None:
+    through_proxy = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
+    settings.BROKER_URL = through_proxy
+    # The consumer talks to RabbitMQ directly: only the relay's link is cut.
+    consumer = start_consumer().worker
+    start_relay(connect=broker.connection)
+    with transaction.atomic():
+        publish(factories.ticket_created(id=1, title="before the outage"))
+    wait_until(lambda: unsent() == 0, message="relay connected and publishing")
+
+    proxy.cut()
+    assert broker.broker_reachable() is not None  # health/ready says so...
+    started = time.monotonic()
+    with transaction.atomic():  # ...but the user's change goes through, and fast
+        during = publish(factories.ticket_created(id=2, title="during the outage"))
+    assert time.monotonic() - started < 0.5
+    time.sleep(1)  # the relay keeps failing meanwhile
+    assert unsent() == 1
+    assert not effects(during)
+
+    proxy.restore()
+    wait_until(lambda: unsent() == 0, message="relay reconnected")
+    wait_until(lambda: effects(during))
+    assert len(effects(during)) == 1
+    assert broker.broker_reachable() is None
+    assert consumer.stats["applied"] == 2  # type: ignore[union-attr]
+
+
+def test_a_relay_killed_between_publish_and_mark_sent_causes_no_double_effect(
+    tables: None,
+    bus: Topology,
+    tmp_path: Path,
+    spawn: Callable[..., Subprocess],
+    start_consumer: Callable[..., Running],
+) -> None:
+    consumer = start_consumer().worker
+    with transaction.atomic():
+        ids = [publish(factories.ticket_created(id=n, title=f"t{n}")) for n in range(3)]
+
+    dying = spawn("relay_events", **{DIE_BEFORE_MARK: str(tmp_path / "died")})
+    assert dying.wait() == -signal.SIGKILL
+    # It published (the consumer applied everything) but never marked a row sent.
+    wait_until(lambda: consumer.stats["applied"] == 3)  # type: ignore[union-attr]
+    assert unsent() == 3
+
+    spawn("relay_events")  # the replacement publishes the batch again
+    wait_until(lambda: unsent() == 0)
+    wait_until(lambda: consumer.stats["duplicate"] == 3)  # type: ignore[union-attr]
+    assert sorted(effects()) == sorted(
+        (str(event_id), "ticket.created", f"t{n}") for n, event_id in enumerate(ids)
+    )
+
+
+def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect(
+    tables: None,
+    bus: Topology,
+    tmp_path: Path,
+    spawn: Callable[..., Subprocess],
+    start_relay: Callable[..., Running],
+) -> None:
+    marker = tmp_path / "died"
+    dying = spawn("consume_events", **{handlers.DIE_AFTER_COMMIT: str(marker)})
+    start_relay()
+    with transaction.atomic():
+        first = publish(factories.ticket_created(id=1, title="one"))
+        second = publish(factories.ticket_created(id=2, title="two"))
+
+    assert dying.wait() == -signal.SIGKILL
+    assert marker.exists()
+    assert [row[0] for row in effects()] == [str(first)]  # committed, never acked
+    queue = bus.queue_name("notifier.events")
+    wait_until(lambda: queue_depth(queue) == 2, message="unacked messages back in the queue")
+
+    again = spawn("consume_events")
+    wait_until(lambda: queue_depth(queue) == 0 and InboxEntry.objects.count() == 2)
+    output = again.stop()
+    assert f"ticket.created {first} already applied; skipped" in output
+    assert [row[0] for row in effects()] == [str(first), str(second)]
+
+
+def test_a_relay_in_another_process_is_woken_by_the_commit_not_its_poll(
+    tables: None,
+    bus: Topology,
+    spawn: Callable[..., Subprocess],
+) -> None:
+    spawn("relay_events", "--poll-interval", "60")
+    queue = bus.queue_name("reports.events")
+    wait_until(lambda: queue_depth(queue) == 0, message="relay started and declared")
+    time.sleep(0.3)  # past its first, empty batch: now it waits for a NOTIFY
+    started = time.monotonic()
+    with transaction.atomic():
+        publish(factories.ticket_created())
+    wait_until(lambda: queue_depth(queue) == 1, timeout=5)
+    assert time.monotonic() - started < 1
