@@ -1,8 +1,12 @@
 """URLs of the notifier service, all under /api/notifications/."""
 
+from django.urls import include, path
+
 from servidesk_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns("api/notifications/", [])
+urlpatterns = service_urlpatterns(
+    "api/notifications/", [path("", include("notifications.api.urls"))]
+)
 
 handler400 = "servidesk_shared.errors.json_bad_request"
 handler403 = "servidesk_shared.errors.json_permission_denied"

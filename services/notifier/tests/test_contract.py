@@ -5,4 +5,5 @@ from servidesk_shared.testing.contract import ServiceContractTests
 
 class TestContract(ServiceContractTests):
     prefix = "/api/notifications/"
+    protected_path = "/api/notifications/"
     is_api = True

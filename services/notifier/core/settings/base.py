@@ -12,7 +12,7 @@ SERVICE_PREFIX = "api/notifications/"
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
 
-INSTALLED_APPS = [*SHARED_APPS, "notifications"]
+INSTALLED_APPS = [*SHARED_APPS, "django_filters", "servidesk_shared.outbox", "notifications"]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
@@ -25,3 +25,42 @@ LOGGING = logging_config(
     json=env.bool("LOG_JSON", default=True),
 )
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk notifications API"}
+
+# --- Events: what `manage.py consume_events` reads and who handles it ---------------------
+SERVIDESK_EVENT_QUEUE = "notifier.events"
+SERVIDESK_EVENT_HANDLERS = "notifications.handlers.handlers"
+
+# --- Links in messages -------------------------------------------------------------------
+# The browser UI's public address; a ticket's page is <WEB_BASE_URL>/tickets/<id>/.
+WEB_BASE_URL = env.str("WEB_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Email (Django's own meanings) -------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@servidesk.local>")
+
+# --- SMS (Twilio) ------------------------------------------------------------------------
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Replaces https://api.twilio.com (local fakes and tests point it at loopback).
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+# Where Twilio posts delivery updates; empty: WEB_BASE_URL + /api/notifications/twilio/status/.
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+
+# --- Sending (see notifications/conf.py) -------------------------------------------------
+NOTIFIER_MAX_ATTEMPTS = env.int("NOTIFIER_MAX_ATTEMPTS", default=6)
+NOTIFIER_RETRY_DELAY = env.float("NOTIFIER_RETRY_DELAY", default=5.0)
+NOTIFIER_RETRY_DELAY_MAX = env.float("NOTIFIER_RETRY_DELAY_MAX", default=600.0)
+NOTIFIER_SEND_LEASE = env.float("NOTIFIER_SEND_LEASE", default=120.0)
+NOTIFIER_BATCH_SIZE = env.int("NOTIFIER_BATCH_SIZE", default=50)
+NOTIFIER_POLL_INTERVAL = env.float("NOTIFIER_POLL_INTERVAL", default=1.0)
+NOTIFIER_CONTACT_WAIT = env.float("NOTIFIER_CONTACT_WAIT", default=600.0)

@@ -5,3 +5,14 @@ from servidesk_shared.settings import testing
 from .base import *
 
 testing.apply(globals())
+
+# Tests that need a real SMTP server or the Twilio fake point these at loopback.
+TWILIO_ACCOUNT_SID = ""
+TWILIO_AUTH_TOKEN = ""
+TWILIO_FROM_NUMBER = ""
+TWILIO_MESSAGING_SERVICE_SID = ""
+TWILIO_API_BASE_URL = ""
+WEB_BASE_URL = "http://testserver"
+NOTIFIER_RETRY_DELAY = 0.01
+NOTIFIER_RETRY_DELAY_MAX = 0.05
+NOTIFIER_POLL_INTERVAL = 0.05

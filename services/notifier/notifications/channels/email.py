@@ -1,0 +1,151 @@
+"""Email through Django's email backend, rendered by django-templated-mail (HTML + text).
+
+One backend connection serves a whole batch. The first connection-level failure (server
+unreachable, dropped, timing out) fails the rest of the batch as transient without
+trying each message: they would wait for the same dead server one after another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import smtplib
+from email.utils import parseaddr
+from types import TracebackType
+from typing import Any, Final, Self
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import translation
+from templated_mail.mail import BaseEmailMessage
+
+from notifications.channels.base import PermanentError, Sent, Skip, TransientError
+from notifications.messages import compose, language_for
+from notifications.models import Channel, Contact, Delivery
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE: Final = "notifications/email/ticket.html"
+#: SMTP codes that mean "this will not work for this message, ever".
+_PERMANENT_FROM: Final = 500
+
+
+class TicketEmail(BaseEmailMessage):  # type: ignore[misc]  # templated_mail is untyped
+    template_name = TEMPLATE
+
+
+def skip_reason(contact: Contact) -> str | None:
+    if not contact.is_active:
+        return "recipient is inactive"
+    if not contact.notify_email:
+        return "recipient turned email notifications off"
+    if not contact.email:
+        return "recipient has no email address"
+    return None
+
+
+def message_id(delivery: Delivery) -> str:
+    """A Message-ID fixed per delivery: a resend after a crash is recognisably the same mail."""
+    domain = parseaddr(str(settings.DEFAULT_FROM_EMAIL))[1].rpartition("@")[2] or "servidesk"
+    return f"<notifier.{delivery.pk}.{delivery.event_id.hex}@{domain}>"
+
+
+def build_message(delivery: Delivery, contact: Contact) -> TicketEmail:
+    language = language_for(contact.language)
+    composed = compose(delivery.context, language)
+    context: dict[str, Any] = {
+        "composed": composed,
+        "ticket": delivery.context["ticket"],
+        "recipient_name": contact.display_name,
+        "site_name": "Servidesk",
+        "language": language,
+    }
+    message = TicketEmail(context=context)
+    with translation.override(language):
+        message.render()
+    message.to = [contact.email]
+    message.from_email = settings.DEFAULT_FROM_EMAIL
+    message.extra_headers = {
+        "Message-ID": message_id(delivery),
+        "Auto-Submitted": "auto-generated",
+        "Content-Language": language,
+        "X-Servidesk-Event": str(delivery.event_id),
+    }
+    return message
+
+
+def _smtp_code_reason(exc: smtplib.SMTPResponseException) -> str:
+    detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
+    return f"SMTP {exc.smtp_code} {detail}".strip()
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class EmailTransport:
+    channel = Channel.EMAIL
+
+    def __init__(self, backend: BaseEmailBackend | None = None) -> None:
+        self.backend = backend or get_connection(fail_silently=False)
+        self.broken: str | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        # Closing a connection the server already dropped may raise; nothing left to do.
+        with contextlib.suppress(Exception):
+            self.backend.close()
+
+    def send(self, delivery: Delivery, contact: Contact) -> Sent:
+        reason = skip_reason(contact)
+        if reason:
+            raise Skip(reason)
+        if self.broken:
+            raise TransientError(self.broken)
+        try:
+            message = build_message(delivery, contact)
+        except ValueError as exc:  # an address or header Django refuses to put in a mail
+            raise PermanentError(f"cannot build the message: {exc}") from exc
+        try:
+            self.backend.open()
+            sent = self.backend.send_messages([message])
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _text in exc.recipients.values()]
+            reason = "recipient refused: " + "; ".join(
+                f"{code} {_clean(text.decode(errors='replace'))}"
+                for code, text in exc.recipients.values()
+            )
+            self._close()
+            if codes and all(code >= _PERMANENT_FROM for code in codes):
+                raise PermanentError(reason) from exc
+            raise TransientError(reason) from exc
+        except smtplib.SMTPDataError as exc:
+            self._close()
+            if exc.smtp_code >= _PERMANENT_FROM:
+                raise PermanentError(_clean(_smtp_code_reason(exc))) from exc
+            raise TransientError(_clean(_smtp_code_reason(exc))) from exc
+        except smtplib.SMTPResponseException as exc:
+            # Sender refused, authentication, HELO: the server or our configuration, not
+            # this message. Retried (bounded) so that fixing the configuration heals it.
+            self.broken = _clean(_smtp_code_reason(exc))
+            self._close()
+            raise TransientError(self.broken) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self.broken = f"SMTP server unavailable: {type(exc).__name__}: {exc}"
+            self._close()
+            raise TransientError(self.broken) from exc
+        if not sent:
+            raise PermanentError("the email backend accepted nothing")
+        return Sent(address=contact.email, provider_id=message.extra_headers["Message-ID"])

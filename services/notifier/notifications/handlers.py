@@ -1,0 +1,30 @@
+"""The wiring between the event bus and the notifier (``SERVIDESK_EVENT_HANDLERS``).
+
+``manage.py consume_events`` reads ``notifier.events`` and runs these inside the
+transaction that records the event id in the inbox; they only write this database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifications import services
+from servidesk_shared.events.envelope import Event
+from servidesk_shared.events.registry import HandlerRegistry
+
+handlers = HandlerRegistry()
+
+
+@handlers.on("user.registered", "user.updated", "user.deactivated")
+def keep_contact(event: Event[Any]) -> None:
+    services.contact_apply(card=event.data, sequence=event.sequence)
+
+
+@handlers.on("ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented")
+def record_notifications(event: Event[Any]) -> None:
+    services.notifications_record(
+        event_id=event.id,
+        event_type=event.type,
+        data=event.data,
+        occurred_at=event.occurred_at,
+    )

@@ -1,0 +1,153 @@
+"""What each notification says, in the recipient's language: in-app, email and SMS texts.
+
+Everything is built from a delivery's ``context`` (a JSON-ready dict made from the event
+by ``rules.context_for``), so a message can be rendered again at send time in the
+recipient's current language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from notifications import sms_text
+
+STATUS_LABELS: Final = {
+    "pending": gettext_lazy("Pending"),
+    "in_progress": gettext_lazy("In progress"),
+    "resolved": gettext_lazy("Resolved"),
+}
+PRIORITY_LABELS: Final = {
+    "low": gettext_lazy("Low"),
+    "medium": gettext_lazy("Medium"),
+    "high": gettext_lazy("High"),
+    "urgent": gettext_lazy("Urgent"),
+}
+#: How much of a comment the in-app body and the email quote (SMS never carry it).
+EXCERPT_LENGTH: Final = 200
+
+
+class Kind:
+    """Why someone is told: one of these per (event, recipient)."""
+
+    CREATED_RECEIPT: Final = "created_receipt"
+    CREATED_ALERT: Final = "created_alert"
+    STATUS_CHANGED: Final = "status_changed"
+    ASSIGNED: Final = "assigned"
+    COMMENTED: Final = "commented"
+    INTERNAL_NOTE: Final = "internal_note"
+
+    ALL: Final = (
+        CREATED_RECEIPT,
+        CREATED_ALERT,
+        STATUS_CHANGED,
+        ASSIGNED,
+        COMMENTED,
+        INTERNAL_NOTE,
+    )
+
+
+@dataclass(frozen=True)
+class Composed:
+    title: str
+    body: str
+    sms: str
+    ticket_title: str
+    link: str
+    status: str
+    priority: str
+    comment: str
+
+
+def language_for(language: str | None) -> str:
+    """``language`` if Servidesk speaks it (``es-MX`` counts as ``es``), else the default."""
+    known = {code for code, _name in settings.LANGUAGES}
+    code = (language or "").lower().split("-")[0].split("_")[0]
+    return code if code in known else str(settings.LANGUAGE_CODE)
+
+
+def ticket_link(ticket_id: object) -> str:
+    return f"{str(settings.WEB_BASE_URL).rstrip('/')}/tickets/{ticket_id}/"
+
+
+def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 3].rstrip() + "..."
+
+
+def compose(context: dict[str, Any], language: str | None) -> Composed:
+    """The texts of one notification in ``language`` (falling back to the default)."""
+    with translation.override(language_for(language)):
+        return _compose(context)
+
+
+def _compose(context: dict[str, Any]) -> Composed:
+    kind = context["kind"]
+    ticket = context["ticket"]
+    number, title = ticket["number"], " ".join(str(ticket["title"]).split())
+    status = str(STATUS_LABELS.get(ticket["status"], ticket["status"]))
+    priority = str(PRIORITY_LABELS.get(ticket.get("priority", ""), ticket.get("priority", "")))
+    link = ticket_link(ticket["id"])
+    comment = excerpt(context.get("comment", {}).get("body", ""))
+    names = {"number": number, "title": title, "status": status}
+
+    if kind == Kind.CREATED_RECEIPT:
+        headline = _("We received your ticket %(number)s") % names
+        body = (
+            _(
+                "Your ticket “%(title)s” was registered as %(number)s. Its status is "
+                "%(status)s; we will let you know when it changes."
+            )
+            % names
+        )
+        sms = _('Servidesk: we received your ticket %(number)s "%(title)s". Status: %(status)s.')
+    elif kind == Kind.CREATED_ALERT:
+        headline = _("New ticket %(number)s assigned to you") % names
+        body = _("Ticket “%(title)s” was opened and assigned to you. Status: %(status)s.") % names
+        sms = _('Servidesk: new ticket %(number)s "%(title)s" assigned to you. Status: %(status)s.')
+    elif kind == Kind.STATUS_CHANGED:
+        old = context.get("from_status", "")
+        names_from = {**names, "old": str(STATUS_LABELS.get(old, old))}
+        headline = _("%(number)s is now %(status)s") % names
+        body = (
+            _("The status of ticket “%(title)s” changed from %(old)s to %(status)s.") % names_from
+        )
+        sms = _('Servidesk: ticket %(number)s "%(title)s" is now %(status)s.')
+    elif kind == Kind.ASSIGNED:
+        headline = _("%(number)s was assigned to you") % names
+        body = _("Ticket “%(title)s” is now assigned to you. Status: %(status)s.") % names
+        sms = _('Servidesk: ticket %(number)s "%(title)s" was assigned to you. Status: %(status)s.')
+    elif kind == Kind.COMMENTED:
+        headline = _("New reply on %(number)s") % names
+        body = _("There is a new reply on ticket “%(title)s”: %(comment)s") % {
+            **names,
+            "comment": comment,
+        }
+        sms = _('Servidesk: new reply on ticket %(number)s "%(title)s". Status: %(status)s.')
+    elif kind == Kind.INTERNAL_NOTE:
+        headline = _("New internal note on %(number)s") % names
+        body = _("An internal note was added to ticket “%(title)s”: %(comment)s") % {
+            **names,
+            "comment": comment,
+        }
+        sms = _(
+            'Servidesk: new internal note on ticket %(number)s "%(title)s". Status: %(status)s.'
+        )
+    else:
+        raise ValueError(f"unknown notification kind {kind!r}")
+
+    return Composed(
+        title=headline,
+        body=body,
+        ticket_title=title,
+        sms=sms_text.fit(sms, names, link),
+        link=link,
+        status=status,
+        priority=priority,
+        comment=comment,
+    )

@@ -1,0 +1,144 @@
+"""The notifier's tables: the contact directory, the in-app feed and the delivery log.
+
+Ids of users and tickets are opaque strings here: they come from other services' events.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Contact(models.Model):
+    """A user's contact card as the last ``user.*`` event described it."""
+
+    user_id = models.CharField(primary_key=True, max_length=64)
+    username = models.CharField(max_length=150, blank=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    role = models.CharField(max_length=20, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    notify_email = models.BooleanField(default=True)
+    notify_sms = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    #: The event sequence this card comes from: an older event never overwrites a newer card.
+    sequence = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.username or self.user_id} <{self.email}>"
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username or str(self.user_id)
+
+
+class Notification(models.Model):
+    """One entry of a user's in-app feed, written in their language when it was created."""
+
+    id = models.BigAutoField(primary_key=True)
+    recipient_id = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    ticket_id = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "recipient_id"], name="notification_once_per_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["recipient_id", "-created_at"], name="notification_feed"),
+            models.Index(
+                fields=["recipient_id"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.title}"
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class Delivery(models.Model):
+    """One message to one recipient on one channel for one event: the delivery log.
+
+    Written ``queued`` in the transaction that records the event; a sender claims it,
+    sends outside any transaction and records the outcome. ``next_attempt_at`` doubles
+    as the claim's lease: a sender that dies mid-send leaves the row to be claimed again
+    once the lease is over. ``attempts`` is the fencing token of a claim.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(default=uuid.uuid4)
+    event_type = models.CharField(max_length=100)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipient_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=40)
+    ticket_id = models.CharField(max_length=64, blank=True)
+    #: What the message says, rendered at send time in the recipient's language.
+    context = models.JSONField(default=dict)
+    #: The email address or phone number it went to (resolved at send time).
+    address = models.CharField(max_length=254, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    provider_status = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "channel", "recipient_id"], name="delivery_once"
+            )
+        ]
+        indexes = [
+            # Small and hot: only what a sender still has to do.
+            models.Index(
+                fields=["channel", "next_attempt_at"],
+                condition=Q(status="queued"),
+                name="delivery_due",
+            ),
+            models.Index(fields=["-created_at"], name="delivery_log"),
+            models.Index(fields=["recipient_id", "-created_at"], name="delivery_recipient"),
+            models.Index(
+                fields=["provider_id"], condition=~Q(provider_id=""), name="delivery_provider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} to {self.recipient_id}: {self.status}"

@@ -1,0 +1,309 @@
+"""Writes of the notifier: the contact directory, recording notifications, the delivery log.
+
+Recording (``notifications_record``) runs inside the consumer's inbox transaction and
+touches only this database; messages go out later, from ``sender.py``, outside it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from notifications import rules, wakeup
+from notifications.channels import email, sms
+from notifications.conf import NotifierSettings, notifier_settings
+from notifications.messages import Kind, compose
+from notifications.models import Channel, Contact, Delivery, DeliveryStatus, Notification
+from servidesk_shared.events.schemas import TicketEvent, UserCard
+
+logger = logging.getLogger(__name__)
+
+_CONTACT_FIELDS = (
+    "username",
+    "full_name",
+    "email",
+    "phone",
+    "role",
+    "language",
+    "notify_email",
+    "notify_sms",
+    "is_active",
+)
+_SKIP_REASONS = {Channel.EMAIL: email.skip_reason, Channel.SMS: sms.skip_reason}
+_jitter = secrets.SystemRandom()
+
+
+# --- contact directory ------------------------------------------------------------------
+
+
+def contact_apply(*, card: UserCard, sequence: int) -> bool:
+    """Keep ``card`` unless a newer one (higher event sequence) is already known."""
+    values = {name: getattr(card, name) for name in _CONTACT_FIELDS}
+    values.update(email=values["email"] or "", phone=values["phone"] or "")
+    user_id = str(card.id)
+    contact = Contact.objects.select_for_update().filter(pk=user_id).first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                Contact.objects.create(
+                    user_id=user_id, sequence=sequence, updated_at=timezone.now(), **values
+                )
+            return True
+        except IntegrityError:  # created concurrently: compare with that one instead
+            contact = Contact.objects.select_for_update().get(pk=user_id)
+    if contact.sequence >= sequence:
+        return False
+    for name, value in values.items():
+        setattr(contact, name, value)
+    contact.sequence = sequence
+    contact.updated_at = timezone.now()
+    contact.save()
+    return True
+
+
+# --- recording notifications ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    notifications: int
+    queued: int
+    skipped: int
+
+
+def notifications_record(
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    data: TicketEvent,
+    occurred_at: datetime | None = None,
+) -> Recorded:
+    """The in-app notifications and the deliveries (queued or skipped) of one ticket event.
+
+    Idempotent on its own: a second call for the same event adds nothing (unique keys,
+    conflicts ignored), whether or not the caller deduplicated it first.
+    """
+    recipients = rules.recipients_for(data)
+    if not recipients:
+        return Recorded(0, 0, 0)
+    contacts = Contact.objects.in_bulk([r.user_id for r in recipients])
+    now = timezone.now()
+    feed: list[Notification] = []
+    deliveries: list[Delivery] = []
+    for recipient in recipients:
+        contact = contacts.get(recipient.user_id)
+        if (
+            recipient.kind == Kind.INTERNAL_NOTE
+            and contact is not None
+            and contact.role == "client"
+        ):
+            logger.warning("internal note of %s not sent to client %s", event_id, contact.pk)
+            continue
+        context = rules.context_for(data, recipient.kind)
+        if contact is None or contact.is_active:
+            composed = compose(context, contact.language if contact else None)
+            feed.append(
+                Notification(
+                    recipient_id=recipient.user_id,
+                    event_id=event_id,
+                    event_type=event_type,
+                    ticket_id=str(data.ticket.id),
+                    title=composed.title[:300],
+                    body=composed.body,
+                    created_at=occurred_at or now,
+                )
+            )
+        for channel in (Channel.EMAIL, Channel.SMS):
+            reason = _SKIP_REASONS[channel](contact) if contact is not None else None
+            deliveries.append(
+                Delivery(
+                    event_id=event_id,
+                    event_type=event_type,
+                    channel=channel,
+                    recipient_id=recipient.user_id,
+                    kind=recipient.kind,
+                    ticket_id=str(data.ticket.id),
+                    context=context,
+                    status=DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED,
+                    last_error=reason or "",
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    Notification.objects.bulk_create(feed, ignore_conflicts=True)
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    queued = sum(d.status == DeliveryStatus.QUEUED for d in deliveries)
+    if queued:
+        transaction.on_commit(wakeup.nudge, robust=True)
+    return Recorded(len(feed), queued, len(deliveries) - queued)
+
+
+# --- the in-app feed --------------------------------------------------------------------
+
+
+def notification_mark_read(*, user_id: object, notification_id: int) -> None:
+    """Mark one of the caller's notifications read (again is fine); 404 if not theirs."""
+    updated = Notification.objects.filter(pk=notification_id, recipient_id=str(user_id)).update(
+        read_at=Coalesce(F("read_at"), timezone.now())
+    )
+    if not updated:
+        raise NotFound()
+
+
+def notification_mark_all_read(*, user_id: object) -> int:
+    return Notification.objects.filter(recipient_id=str(user_id), read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+# --- the delivery log: what senders write ------------------------------------------------
+
+
+def delivery_claim_due(
+    *, channel: str, limit: int, conf: NotifierSettings | None = None
+) -> list[Delivery]:
+    """Reserve up to ``limit`` due deliveries of ``channel`` for this sender.
+
+    ``SKIP LOCKED`` lets several senders share the queue; the claim commits at once
+    (bumping ``attempts`` and pushing ``next_attempt_at`` by the lease), so the send
+    itself happens outside any transaction and a crash only delays a row by the lease.
+    """
+    conf = conf or notifier_settings()
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(channel=channel, status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")[:limit]
+        )
+        if rows:
+            lease_end = now + timedelta(seconds=conf.send_lease)
+            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
+                attempts=F("attempts") + 1, next_attempt_at=lease_end, updated_at=now
+            )
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = lease_end
+    return rows
+
+
+def delivery_next_due(*, channel: str) -> datetime | None:
+    """When the earliest queued delivery of ``channel`` falls due (claimed ones included)."""
+    row = (
+        Delivery.objects.filter(channel=channel, status=DeliveryStatus.QUEUED)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return row
+
+
+def _finish(delivery: Delivery, **fields: object) -> bool:
+    """Record an outcome, unless the claim was lost (the lease ran out and another took it)."""
+    fields["updated_at"] = timezone.now()
+    updated = Delivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.QUEUED, attempts=delivery.attempts
+    ).update(**fields)
+    if not updated:
+        logger.warning("delivery %s: claim lost before its outcome was recorded", delivery.pk)
+    return bool(updated)
+
+
+def delivery_mark_sent(
+    delivery: Delivery, *, address: str, provider_id: str, provider_status: str = ""
+) -> bool:
+    return _finish(
+        delivery,
+        status=DeliveryStatus.SENT,
+        address=address,
+        provider_id=provider_id,
+        provider_status=provider_status,
+        sent_at=timezone.now(),
+        last_error="",
+    )
+
+
+def delivery_mark_skipped(delivery: Delivery, *, reason: str) -> bool:
+    return _finish(delivery, status=DeliveryStatus.SKIPPED, last_error=reason)
+
+
+def delivery_mark_failed(delivery: Delivery, *, reason: str) -> bool:
+    return _finish(delivery, status=DeliveryStatus.FAILED, last_error=reason)
+
+
+def retry_delay(attempts: int, conf: NotifierSettings) -> float:
+    """Exponential backoff with ±20 % jitter, so a recovered server is not hit all at once."""
+    base = min(conf.retry_delay_max, conf.retry_delay * 2 ** max(0, attempts - 1))
+    return base * _jitter.uniform(0.8, 1.2)
+
+
+def delivery_mark_transient(
+    delivery: Delivery, *, reason: str, conf: NotifierSettings | None = None
+) -> bool:
+    """Retry later with backoff, or fail for good once the attempts are spent."""
+    conf = conf or notifier_settings()
+    if delivery.attempts >= conf.max_attempts:
+        return delivery_mark_failed(
+            delivery, reason=f"gave up after {delivery.attempts} attempts: {reason}"
+        )
+    delay = retry_delay(delivery.attempts, conf)
+    return _finish(
+        delivery,
+        last_error=reason,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+
+
+def delivery_defer(delivery: Delivery, *, reason: str, seconds: float) -> bool:
+    """Wait without spending an attempt (the recipient's contact card has not arrived)."""
+    return _finish(
+        delivery,
+        attempts=delivery.attempts - 1,
+        last_error=reason,
+        next_attempt_at=timezone.now() + timedelta(seconds=seconds),
+    )
+
+
+# --- provider callbacks -----------------------------------------------------------------
+
+#: Twilio's message statuses that end a delivery one way or the other.
+_TWILIO_DELIVERED = frozenset({"delivered", "read"})
+_TWILIO_FAILED = frozenset({"failed", "undelivered", "canceled"})
+
+
+def delivery_apply_sms_status(
+    *, provider_id: str, provider_status: str, error_code: str = ""
+) -> bool:
+    """Apply a Twilio status callback; ``False`` when no delivery has that message SID.
+
+    Final states are never left: a late ``sent`` after ``delivered`` only updates
+    ``provider_status`` if the row is still ``sent``.
+    """
+    provider_status = provider_status.lower()
+    rows = Delivery.objects.select_for_update().filter(channel=Channel.SMS, provider_id=provider_id)
+    delivery = rows.first()
+    if delivery is None:
+        return False
+    if delivery.status != DeliveryStatus.SENT:
+        return True
+    delivery.provider_status = provider_status
+    if provider_status in _TWILIO_DELIVERED:
+        delivery.status = DeliveryStatus.DELIVERED
+    elif provider_status in _TWILIO_FAILED:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.last_error = f"Twilio reported {provider_status}" + (
+            f" (error {error_code})" if error_code else ""
+        )
+    delivery.updated_at = timezone.now()
+    delivery.save(update_fields=["provider_status", "status", "last_error", "updated_at"])
+    return True

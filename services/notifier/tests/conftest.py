@@ -1,0 +1,141 @@
+"""Fixtures: the real SMTP server and the Twilio fake wired into settings, event helpers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from notifications.handlers import handlers
+from notifications.models import Contact
+from notifications.sender import ChannelWorker
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from servidesk_shared.events.envelope import Event
+from servidesk_shared.events.schemas import EventData
+from tests.factories import ContactFactory, as_event
+from tests.fakes import SmtpServer, TwilioFake
+
+FROM_NUMBER = "+15005550006"
+
+
+@pytest.fixture(scope="session")
+def smtp_session() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_session: SmtpServer, settings: SettingsWrapper) -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback, with Django's SMTP backend pointed at it."""
+    smtp_session.start()
+    smtp_session.clear()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = smtp_session.host
+    settings.EMAIL_PORT = smtp_session.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_TIMEOUT = 5
+    settings.DEFAULT_FROM_EMAIL = "Servidesk <soporte@servidesk.test>"
+    yield smtp_session
+    smtp_session.start()  # a test that stopped it leaves it running for the next one
+    smtp_session.clear()
+
+
+@pytest.fixture(scope="session")
+def twilio_session() -> Iterator[TwilioFake]:
+    with TwilioFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def twilio(twilio_session: TwilioFake, settings: SettingsWrapper) -> Iterator[TwilioFake]:
+    """The Twilio fake on loopback, with the official client pointed at it."""
+    twilio_session.clear()
+    settings.TWILIO_ACCOUNT_SID = twilio_session.account_sid
+    settings.TWILIO_AUTH_TOKEN = twilio_session.auth_token
+    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
+    settings.TWILIO_API_BASE_URL = twilio_session.base_url
+    yield twilio_session
+    twilio_session.clear()
+
+
+@pytest.fixture
+def deliver() -> Callable[..., Event[Any]]:
+    """Hand an event to the notifier's handler as the consumer would, in one transaction."""
+
+    def deliver(data: EventData, *, event: Event[Any] | None = None) -> Event[Any]:
+        event = event or as_event(data)
+        handler = handlers.get(event.type)
+        assert handler is not None, event.type
+        with transaction.atomic():
+            handler(event)
+        return event
+
+    return deliver
+
+
+def drain(*channels: str, rounds: int = 50) -> None:
+    """Run the senders until nothing is due (retries that are not due yet stay queued)."""
+    for channel in channels or ("email", "sms"):
+        worker = ChannelWorker(channel)
+        for _ in range(rounds):
+            if not worker.run_once():
+                break
+
+
+@pytest.fixture
+def people(db: None) -> dict[str, Contact]:
+    """A Spanish-speaking client, an English-speaking technician and an admin."""
+    return {
+        "client": ContactFactory(
+            user_id="1",
+            username="lucia",
+            full_name="Lucía Pérez",
+            email="lucia@example.com",
+            phone="+34600111222",
+            role="client",
+            language="es",
+        ),
+        "tech": ContactFactory(
+            user_id="2",
+            username="tom",
+            full_name="Tom Baker",
+            email="tom@example.com",
+            phone="+14155550100",
+            role="technician",
+            language="en",
+        ),
+        "admin": ContactFactory(
+            user_id="3",
+            username="ana",
+            full_name="Ana Admin",
+            email="ana@example.com",
+            phone="+34600333444",
+            role="admin",
+            language="es",
+        ),
+    }
+
+
+_SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+@pytest.fixture
+def assert_queries() -> Callable[[int], contextlib.AbstractContextManager[None]]:
+    """``with assert_queries(n):`` the statements a request sends, without the savepoints
+    ``ATOMIC_REQUESTS`` adds inside the test's transaction (BEGIN/COMMIT in production)."""
+
+    @contextlib.contextmanager
+    def counting(expected: int) -> Iterator[None]:
+        with CaptureQueriesContext(connection) as context:
+            yield
+        statements = [
+            q["sql"] for q in context.captured_queries if not q["sql"].startswith(_SAVEPOINTS)
+        ]
+        assert len(statements) == expected, "\n\n".join(statements)
+
+    return counting

@@ -1,0 +1,197 @@
+"""What one event leaves in the database: feed entries and deliveries, queued or skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from notifications import services
+from notifications.models import Contact, Delivery, Notification
+from pytest_django.fixtures import Settings
+
+from servidesk_shared.events.schemas import (
+    TicketCommented,
+    TicketCreated,
+    TicketStatusChanged,
+    UserDeactivated,
+    UserUpdated,
+)
+from tests.factories import (
+    CommentSnapshotFactory,
+    ContactFactory,
+    TicketSnapshotFactory,
+    as_event,
+    user_card,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def status_changed(actor: int = 2, **ticket: Any) -> TicketStatusChanged:
+    return TicketStatusChanged(
+        ticket=TicketSnapshotFactory(client_id=1, assignee_id=2, status="in_progress", **ticket),
+        actor_id=actor,
+        from_status="pending",
+        to_status="in_progress",
+    )
+
+
+def rows(**filters: Any) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        Delivery.objects.filter(**filters).values_list(
+            "recipient_id", "channel", "status", "last_error"
+        )
+    )
+
+
+def test_a_status_change_queues_email_and_sms_for_the_client(
+    people: dict[str, Contact], deliver: Callable[..., Any], settings: Settings
+) -> None:
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC1", "token"
+    settings.TWILIO_FROM_NUMBER = "+15005550006"
+    event = deliver(status_changed())
+    assert rows() == [("1", "email", "queued", ""), ("1", "sms", "queued", "")]
+    notification = Notification.objects.get()
+    assert notification.recipient_id == "1"
+    assert notification.event_id == event.id
+    assert notification.title == f"{event.data.ticket.number} ahora está En curso"
+    assert notification.event_type == "ticket.status_changed"
+    assert notification.ticket_id == str(event.data.ticket.id)
+
+
+def test_without_twilio_credentials_sms_are_skipped_with_the_reason(
+    people: dict[str, Contact], deliver: Callable[..., Any]
+) -> None:
+    deliver(status_changed())
+    (sms,) = Delivery.objects.filter(channel="sms")
+    assert sms.status == "skipped"
+    assert "Twilio is not configured" in sms.last_error
+    assert "TWILIO_ACCOUNT_SID" in sms.last_error
+
+
+@pytest.mark.parametrize(
+    ("contact", "email_reason", "sms_reason"),
+    [
+        ({"notify_email": False}, "turned email notifications off", None),
+        ({"notify_sms": False}, None, "turned SMS notifications off"),
+        ({"phone": ""}, None, "no phone number"),
+        ({"email": ""}, "no email address", None),
+        ({"is_active": False}, "inactive", "inactive"),
+    ],
+)
+def test_preferences_and_missing_addresses_skip_a_channel(
+    contact: dict[str, Any],
+    email_reason: str | None,
+    sms_reason: str | None,
+    deliver: Callable[..., Any],
+    settings: Settings,
+) -> None:
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC1", "token"
+    settings.TWILIO_FROM_NUMBER = "+15005550006"
+    ContactFactory(user_id="1", **contact)
+    deliver(status_changed())
+    for channel, reason in (("email", email_reason), ("sms", sms_reason)):
+        delivery = Delivery.objects.get(channel=channel)
+        if reason is None:
+            assert (delivery.status, delivery.last_error) == ("queued", "")
+        else:
+            assert delivery.status == "skipped"
+            assert reason in delivery.last_error
+
+
+def test_inactive_users_get_no_feed_entry(deliver: Callable[..., Any]) -> None:
+    ContactFactory(user_id="1", is_active=False)
+    deliver(status_changed())
+    assert not Notification.objects.exists()
+
+
+def test_an_unknown_recipient_is_queued_to_wait_for_the_contact_card(
+    deliver: Callable[..., Any],
+) -> None:
+    deliver(status_changed())
+    assert rows() == [("1", "email", "queued", ""), ("1", "sms", "queued", "")]
+    # Written in the default language (Spanish) since nothing else is known.
+    assert "ahora está" in Notification.objects.get().title
+
+
+def test_recording_twice_adds_nothing(people: dict[str, Contact]) -> None:
+    event = as_event(status_changed(actor=4))
+    for _ in range(2):
+        services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
+    assert Delivery.objects.count() == 4
+    assert Notification.objects.count() == 2
+
+
+def test_the_actor_is_never_told(people: dict[str, Contact], deliver: Callable[..., Any]) -> None:
+    deliver(status_changed(actor=1))  # the client reopened it themselves
+    assert {r[0] for r in rows()} == {"2"}
+
+
+def test_internal_notes_never_reach_a_client_even_if_assigned_one(
+    people: dict[str, Contact], deliver: Callable[..., Any]
+) -> None:
+    # A broken snapshot naming a client as assignee: the directory knows better.
+    ContactFactory(user_id="9", role="client")
+    deliver(
+        TicketCommented(
+            ticket=TicketSnapshotFactory(client_id=1, assignee_id=9),
+            actor_id=2,
+            comment=CommentSnapshotFactory(author_id=2, internal=True, body="secreto"),
+        )
+    )
+    assert not Delivery.objects.exists()
+    assert not Notification.objects.exists()
+
+
+def test_ticket_created_confirms_to_the_client_and_alerts_the_assignee(
+    people: dict[str, Contact], deliver: Callable[..., Any]
+) -> None:
+    deliver(TicketCreated(ticket=TicketSnapshotFactory(client_id=1, assignee_id=2), actor_id=3))
+    kinds = dict(Delivery.objects.filter(channel="email").values_list("recipient_id", "kind"))
+    assert kinds == {"1": "created_receipt", "2": "created_alert"}
+
+
+# --- the contact directory --------------------------------------------------------------
+
+
+def test_user_events_keep_the_newest_card(deliver: Callable[..., Any]) -> None:
+    deliver(None, event=as_event(user_card(5, email="old@example.com"), sequence=1))
+    deliver(
+        None, event=as_event(user_card(5, email="new@example.com", cls=UserUpdated), sequence=3)
+    )
+    # An older update arriving late does not win.
+    deliver(
+        None, event=as_event(user_card(5, email="stale@example.com", cls=UserUpdated), sequence=2)
+    )
+    contact = Contact.objects.get(pk="5")
+    assert (contact.email, contact.sequence) == ("new@example.com", 3)
+
+    deliver(None, event=as_event(user_card(5, is_active=False, cls=UserDeactivated), sequence=4))
+    assert not Contact.objects.get(pk="5").is_active
+
+
+def test_a_contact_card_carries_every_preference(deliver: Callable[..., Any]) -> None:
+    deliver(
+        None,
+        event=as_event(
+            user_card(
+                6,
+                full_name="Tom Baker",
+                phone="+14155550100",
+                role="technician",
+                language="en",
+                notify_email=False,
+                notify_sms=True,
+            ),
+            sequence=1,
+        ),
+    )
+    contact = Contact.objects.get(pk="6")
+    assert (contact.display_name, contact.phone, contact.role, contact.language) == (
+        "Tom Baker",
+        "+14155550100",
+        "technician",
+        "en",
+    )
+    assert (contact.notify_email, contact.notify_sms, contact.is_active) == (False, True, True)
