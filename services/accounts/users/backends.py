@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from users import lockout
+from users.models import User
 from users.selectors import user_by_identifier
 
 
@@ -33,7 +34,7 @@ class UsernameOrEmailBackend(ModelBackend):
         user = user_by_identifier(identifier)
         if user is None:
             # The same work as a real check, so timing does not tell whether the user exists.
-            self.user_model().set_password(password)
+            User().set_password(password)
             lockout.record_failure(identifier)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):

@@ -190,7 +190,7 @@ def auth_refresh(*, refresh: str) -> TokenPair:
     token = _verified_refresh(refresh)
     with transaction.atomic():
         outstanding = (
-            OutstandingToken.objects.select_for_update()
+            OutstandingToken.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(jti=token["jti"])
             .first()
@@ -380,7 +380,7 @@ def social_login_code_exchange(*, code: str) -> TokenPair:
     )
     with transaction.atomic():
         entry = (
-            SocialLoginCode.objects.select_for_update()
+            SocialLoginCode.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(code_hash=hash_code(code))
             .first()

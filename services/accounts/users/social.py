@@ -91,8 +91,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: Any) -> User:
         user: User = super().populate_user(request, sociallogin, data)
-        name = data.get("name") or " ".join(
-            part for part in (data.get("first_name"), data.get("last_name")) if part
+        extra = sociallogin.account.extra_data or {}
+        name = (
+            data.get("name")
+            or extra.get("name")
+            or " ".join(part for part in (data.get("first_name"), data.get("last_name")) if part)
         )
         user.full_name = (name or "")[:150]
         user.email = normalize_email(user.email)

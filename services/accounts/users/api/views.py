@@ -41,6 +41,10 @@ class PublicAPIView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # Bad credentials or tokens sent in the body are a 401 (a bearer challenge), not 403.
+        return 'Bearer realm="api"'
+
 
 # --- Sign-up, sign-in, tokens -----------------------------------------------------------
 

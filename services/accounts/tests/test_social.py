@@ -1,0 +1,391 @@
+"""Google and Facebook sign-in through allauth, the providers' HTTP calls mocked.
+
+As allauth tests its own providers: start the login, read the redirect to the provider,
+then call our callback with ``code`` and ``state`` while ``requests`` answers with canned
+responses (token endpoint, then profile). The flow must end at web with a one-time code
+that ``auth/social/exchange/`` turns into the same token pair a password login gives.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+from unittest.mock import patch
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+from allauth.socialaccount.models import SocialAccount
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+
+from servidesk_shared.outbox.models import OutboxMessage
+from servidesk_shared.testing import test_keypair as keypair
+from tests.factories import PASSWORD, ClientFactory
+from users.models import Role, SocialLoginCode, User
+
+EXCHANGE = "/api/accounts/auth/social/exchange/"
+WEB_COMPLETE = "http://web.test/login/social/"
+
+pytestmark = pytest.mark.django_db
+
+
+class MockedResponse:
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status_code = status
+        self.text = json.dumps(body)
+        self.content = self.text.encode()
+        self.headers = {"content-type": "application/json"}
+        self.ok = status < 400
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def raise_for_status(self) -> None:
+        if not self.ok:
+            raise requests.HTTPError(f"{self.status_code}", response=self)  # type: ignore[arg-type]
+
+
+@contextmanager
+def mocked_response(*responses: MockedResponse) -> Iterator[list[tuple[str, str]]]:
+    """``requests`` answers with ``responses`` in order; yields the calls made."""
+    queue = list(responses)
+    calls: list[tuple[str, str]] = []
+
+    def fake(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> MockedResponse:
+        calls.append((method.upper(), url))
+        assert queue, f"unexpected request {method} {url}"
+        return queue.pop(0)
+
+    with patch("requests.Session.request", fake):
+        yield calls
+    assert not queue, f"responses not used: {queue}"
+
+
+def google_id_token(*, sub: str, email: str, verified: bool = True, name: str = "") -> str:
+    """An ID token as Google's token endpoint returns it (checked for iss, aud, exp)."""
+    now = int(time.time())
+    claims = {
+        "iss": "https://accounts.google.com",
+        "aud": "google-client-id",
+        "sub": sub,
+        "email": email,
+        "email_verified": verified,
+        "name": name,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    return jwt.encode(claims, keypair().private_pem, algorithm="RS256", headers={"kid": "g1"})
+
+
+def google_login(
+    browser: Client,
+    *,
+    sub: str = "108204268033311374519",
+    email: str,
+    verified: bool = True,
+    name: str = "Gloria Fuentes",
+    start_params: dict[str, str] | None = None,
+) -> Any:
+    """The whole Google round trip; returns the response of our callback."""
+    start = browser.get("/accounts/google/login/", start_params or {})
+    assert start.status_code == 302, start.content
+    target = urlsplit(start["Location"])
+    assert target.netloc == "accounts.google.com"
+    query = parse_qs(target.query)
+    assert query["redirect_uri"][0].endswith("/accounts/google/login/callback/")
+    assert query["code_challenge_method"] == ["S256"]
+    token_response = MockedResponse(
+        200,
+        {
+            "access_token": "ya29.test",
+            "expires_in": 3599,
+            "token_type": "Bearer",
+            "id_token": google_id_token(sub=sub, email=email, verified=verified, name=name),
+        },
+    )
+    with mocked_response(token_response) as calls:
+        response = browser.get(
+            "/accounts/google/login/callback/", {"code": "test-code", "state": query["state"][0]}
+        )
+    assert calls == [("POST", "https://oauth2.googleapis.com/token")]
+    return response
+
+
+def facebook_login(
+    browser: Client, *, email: str, fb_id: str = "10154", name: str = "Félix"
+) -> Any:
+    start = browser.get("/accounts/facebook/login/")
+    assert start.status_code == 302, start.content
+    query = parse_qs(urlsplit(start["Location"]).query)
+    assert "facebook.com" in start["Location"]
+    with mocked_response(
+        MockedResponse(200, {"access_token": "fb-token", "expires_in": 3600}),
+        MockedResponse(200, {"id": fb_id, "email": email, "name": name}),
+    ) as calls:
+        response = browser.get(
+            "/accounts/facebook/login/callback/", {"code": "test-code", "state": query["state"][0]}
+        )
+    assert [method for method, _ in calls] == ["GET", "GET"]
+    assert calls[1][1].endswith("/me")
+    return response
+
+
+def finish(browser: Client, response: Any) -> dict[str, list[str]]:
+    """Follow our redirects to web; return web's query parameters."""
+    while response.status_code == 302 and not response["Location"].startswith("http://web.test"):
+        response = browser.get(response["Location"])
+    assert response.status_code == 302, response.content
+    assert response["Location"].startswith(WEB_COMPLETE), response["Location"]
+    return parse_qs(urlsplit(response["Location"]).query)
+
+
+def exchange(code: str) -> Any:
+    return APIClient().post(EXCHANGE, {"code": code})
+
+
+def claims(token: str) -> dict[str, Any]:
+    return jwt.decode(
+        token,
+        keypair().public_pem,
+        algorithms=["RS256"],
+        audience="servidesk",
+        issuer="servidesk-accounts",
+    )
+
+
+class TestGoogle:
+    def test_a_new_person_becomes_a_client_and_gets_a_token_pair(self, client: Client) -> None:
+        params = finish(client, google_login(client, email="Gloria@Gmail.com"))
+        assert set(params) == {"code"}
+        code = params["code"][0]
+        response = exchange(code)
+        assert response.status_code == 200, response.json()
+        pair = response.json()
+        assert set(pair) == {"access", "refresh"}
+        user = User.objects.get(email="gloria@gmail.com")
+        assert user.role == Role.CLIENT
+        assert user.full_name == "Gloria Fuentes"
+        assert user.email_verified
+        assert not user.has_usable_password()
+        access = claims(pair["access"])
+        assert access["user_id"] == str(user.pk)
+        assert access["role"] == "client"
+        assert access["username"] == user.username
+        assert (
+            APIClient()
+            .post("/api/accounts/auth/token/refresh/", {"refresh": pair["refresh"]})
+            .status_code
+            == 200
+        )
+        assert OutboxMessage.objects.filter(
+            event_type="user.registered", aggregate_id=str(user.pk)
+        ).exists()
+
+    def test_the_code_works_once(self, client: Client) -> None:
+        code = finish(client, google_login(client, email="gloria@gmail.com"))["code"][0]
+        assert exchange(code).status_code == 200
+        again = exchange(code)
+        assert again.status_code == 401
+        assert set(again.json()) == {"message", "extra"}
+
+    def test_the_code_expires(self, client: Client) -> None:
+        code = finish(client, google_login(client, email="gloria@gmail.com"))["code"][0]
+        SocialLoginCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert exchange(code).status_code == 401
+
+    def test_only_a_hash_of_the_code_is_stored(self, client: Client) -> None:
+        code = finish(client, google_login(client, email="gloria@gmail.com"))["code"][0]
+        stored = SocialLoginCode.objects.get()
+        assert code not in stored.code_hash
+        assert len(code) >= 40
+
+    @pytest.mark.parametrize("code", ["", "made-up", "x" * 129])
+    def test_bad_codes(self, code: str) -> None:
+        assert exchange(code).status_code in {400, 401}
+
+    def test_the_browser_session_ends_with_the_flow(self, client: Client) -> None:
+        finish(client, google_login(client, email="gloria@gmail.com"))
+        assert "_auth_user_id" not in client.session
+
+    def test_no_tokens_in_any_url(self, client: Client) -> None:
+        response = google_login(client, email="gloria@gmail.com")
+        locations = []
+        while response.status_code == 302:
+            locations.append(response["Location"])
+            if response["Location"].startswith("http://web.test"):
+                break
+            response = client.get(response["Location"])
+        assert all("eyJ" not in location for location in locations), locations
+
+    def test_a_next_parameter_cannot_redirect_elsewhere(self, client: Client) -> None:
+        response = google_login(
+            client, email="gloria@gmail.com", start_params={"next": "/api/accounts/me/"}
+        )
+        assert "code" in finish(client, response)
+
+    def test_a_verified_email_signs_into_the_existing_account(
+        self, client: Client, client_user: User
+    ) -> None:
+        params = finish(client, google_login(client, email="carla@example.com"))
+        pair = exchange(params["code"][0]).json()
+        assert claims(pair["access"])["user_id"] == str(client_user.pk)
+        assert SocialAccount.objects.get(provider="google").user == client_user
+        assert User.objects.count() == 1
+
+    def test_taking_over_an_unproven_email_locks_out_whoever_set_the_password(
+        self, client: Client, client_user: User
+    ) -> None:
+        """Someone registered with this address first; the inbox's owner now signs in."""
+        squatter = (
+            APIClient()
+            .post("/api/accounts/auth/token/", {"username": "carla", "password": PASSWORD})
+            .json()
+        )
+        finish(client, google_login(client, email="carla@example.com"))
+        client_user.refresh_from_db()
+        assert not client_user.has_usable_password()
+        assert client_user.email_verified
+        assert BlacklistedToken.objects.filter(
+            token__jti=claims(squatter["refresh"])["jti"]
+        ).exists()
+
+    def test_a_proven_email_keeps_its_password(self, client: Client) -> None:
+        user = ClientFactory(email="proven@example.com", email_verified=True)
+        finish(client, google_login(client, email="proven@example.com"))
+        user.refresh_from_db()
+        assert user.check_password(PASSWORD)
+
+    def test_an_unverified_email_cannot_take_over_an_account(
+        self, client: Client, client_user: User
+    ) -> None:
+        params = finish(client, google_login(client, email="carla@example.com", verified=False))
+        assert params == {"error": ["email_in_use"]}
+        assert not SocialAccount.objects.exists()
+        client_user.refresh_from_db()
+        assert client_user.check_password(PASSWORD)
+
+    def test_a_connected_account_signs_in_again(self, client: Client) -> None:
+        first = finish(client, google_login(client, email="gloria@gmail.com"))
+        user_id = claims(exchange(first["code"][0]).json()["access"])["user_id"]
+        browser = Client()
+        second = finish(browser, google_login(browser, email="gloria@gmail.com"))
+        assert claims(exchange(second["code"][0]).json()["access"])["user_id"] == user_id
+        assert User.objects.count() == 1
+
+    def test_an_inactive_account_is_refused(self, client: Client) -> None:
+        ClientFactory(email="gone@example.com", is_active=False)
+        params = finish(client, google_login(client, email="gone@example.com"))
+        assert params == {"error": ["inactive"]}
+
+    def test_an_account_deactivated_after_connecting_is_refused(self, client: Client) -> None:
+        finish(client, google_login(client, email="gloria@gmail.com"))
+        User.objects.filter(email="gloria@gmail.com").update(is_active=False)
+        browser = Client()
+        assert finish(browser, google_login(browser, email="gloria@gmail.com")) == {
+            "error": ["inactive"]
+        }
+
+    def test_cancelling_at_the_provider(self, client: Client) -> None:
+        start = client.get("/accounts/google/login/")
+        state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+        response = client.get(
+            "/accounts/google/login/callback/", {"error": "access_denied", "state": state}
+        )
+        assert finish(client, response) == {"error": ["cancelled"]}
+
+    def test_a_provider_failure(self, client: Client) -> None:
+        start = client.get("/accounts/google/login/")
+        state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+        with mocked_response(MockedResponse(400, {"error": "invalid_grant"})):
+            response = client.get(
+                "/accounts/google/login/callback/", {"code": "bad", "state": state}
+            )
+        assert finish(client, response) == {"error": ["failed"]}
+        assert not User.objects.exists()
+
+    def test_a_forged_state_is_refused(self, client: Client) -> None:
+        client.get("/accounts/google/login/")
+        response = client.get(
+            "/accounts/google/login/callback/", {"code": "test-code", "state": "forged"}
+        )
+        assert finish(client, response) == {"error": ["failed"]}
+
+    def test_the_session_cookie_does_not_clash_with_web(self, client: Client) -> None:
+        response = client.get("/accounts/google/login/")
+        assert "servidesk_accounts_session" in response.cookies
+        assert "sessionid" not in response.cookies
+
+
+class TestFacebook:
+    def test_a_new_person_becomes_a_client(self, client: Client) -> None:
+        params = finish(client, facebook_login(client, email="felix@example.org"))
+        pair = exchange(params["code"][0]).json()
+        user = User.objects.get(email="felix@example.org")
+        assert claims(pair["access"])["user_id"] == str(user.pk)
+        assert user.role == Role.CLIENT
+        assert not user.email_verified  # allauth does not trust Facebook's emails
+
+    def test_an_email_facebook_does_not_vouch_for_cannot_join_an_account(
+        self, client: Client, client_user: User
+    ) -> None:
+        assert finish(client, facebook_login(client, email="carla@example.com")) == {
+            "error": ["email_in_use"]
+        }
+
+    def test_no_email_no_account(self, client: Client) -> None:
+        start = client.get("/accounts/facebook/login/")
+        state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+        with mocked_response(
+            MockedResponse(200, {"access_token": "fb-token", "expires_in": 3600}),
+            MockedResponse(200, {"id": "10155", "name": "No Mail"}),
+        ):
+            response = client.get(
+                "/accounts/facebook/login/callback/", {"code": "c", "state": state}
+            )
+        assert finish(client, response) == {"error": ["email_required"]}
+        assert not User.objects.exists()
+
+
+def test_configured_providers_are_listed(api_client: APIClient) -> None:
+    response = api_client.get("/api/accounts/auth/social/providers/")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"id": "google", "name": "Google", "login_url": "/accounts/google/login/"},
+        {"id": "facebook", "name": "Facebook", "login_url": "/accounts/facebook/login/"},
+    ]
+
+
+def test_unconfigured_providers_are_not_listed(api_client: APIClient, settings: Any) -> None:
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        **settings.SOCIALACCOUNT_PROVIDERS,
+        "facebook": {**settings.SOCIALACCOUNT_PROVIDERS["facebook"], "APPS": []},
+    }
+    ids = [p["id"] for p in api_client.get("/api/accounts/auth/social/providers/").json()]
+    assert ids == ["google"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/login/",
+        "/accounts/3rdparty/signup/",
+        "/accounts/3rdparty/",
+        "/accounts/inactive/",
+    ],
+)
+def test_allauth_pages_lead_back_to_web(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(WEB_COMPLETE)
+
+
+def test_the_completion_page_without_a_login(client: Client) -> None:
+    assert finish(client, client.get("/accounts/social/complete/")) == {"error": ["failed"]}

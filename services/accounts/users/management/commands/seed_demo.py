@@ -1,0 +1,88 @@
+"""``manage.py seed_demo``: the demo users of a local Servidesk, created once.
+
+Creates an admin, two technicians and three clients with the passwords documented in
+services/accounts/README.md, through the same service as the API (so the other services
+hear of them through ``user.registered``). Users that already exist are left as they are,
+so running it again changes nothing. It refuses to run with DEBUG off unless ``--force``:
+known passwords have no place in a real deployment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from users import services
+from users.models import Role, User
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    full_name: str
+    language: str = "es"
+    phone: str = ""
+
+    @property
+    def email(self) -> str:
+        return f"{self.username}@servidesk.example"
+
+
+DEMO_USERS = (
+    DemoUser("admin", "Servidesk-admin-1", Role.ADMIN, "Ana Administradora"),
+    DemoUser(
+        "tecnico1", "Servidesk-tecnico-1", Role.TECHNICIAN, "Lucía Martín", phone="+34600000101"
+    ),
+    DemoUser("tecnico2", "Servidesk-tecnico-2", Role.TECHNICIAN, "Diego Ortega", language="en"),
+    DemoUser("cliente1", "Servidesk-cliente-1", Role.CLIENT, "María López", phone="+34600000201"),
+    DemoUser("cliente2", "Servidesk-cliente-2", Role.CLIENT, "John Smith", language="en"),
+    DemoUser("cliente3", "Servidesk-cliente-3", Role.CLIENT, "Carmen Ruiz"),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin, technicians and clients (once) and print their passwords."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even with DEBUG off (never in production)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            self.stderr.write(
+                "seed_demo: DEBUG is off, not creating demo users (--force to insist)."
+            )
+            return
+        created = 0
+        with transaction.atomic():
+            for demo in DEMO_USERS:
+                if User.objects.filter(username=demo.username).exists():
+                    continue
+                services.user_create(
+                    username=demo.username,
+                    email=demo.email,
+                    password=demo.password,
+                    role=demo.role,
+                    full_name=demo.full_name,
+                    language=demo.language,
+                    phone=demo.phone,
+                    notify_sms=bool(demo.phone),
+                    email_verified=True,
+                )
+                created += 1
+        self.stdout.write(f"Servidesk demo users ({created} created now):")
+        self.stdout.write(f"  {'role':<11} {'username':<10} {'password':<20} email")
+        for demo in DEMO_USERS:
+            self.stdout.write(
+                f"  {demo.role:<11} {demo.username:<10} {demo.password:<20} {demo.email}"
+            )
+        self.stdout.write(
+            "  (sign in with the username or the email; passwords changed since stay changed)"
+        )
