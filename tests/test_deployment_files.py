@@ -44,6 +44,8 @@ SERVICES: dict[str, tuple[int, str]] = {
 # consumer for those fed by events.
 RELAYS = {"accounts", "tickets"}
 CONSUMERS = {"tickets", "notifier", "reports"}
+# Other long-running processes, by container name.
+OTHER_PROCESSES = {"notifier-sender": ["python", "manage.py", "send_notifications"]}
 # Services that talk to the broker at all (web only calls the APIs).
 BROKER_USERS = {"accounts", "tickets", "notifier", "reports"}
 
@@ -178,7 +180,7 @@ def test_merged_anchors_never_share_a_key() -> None:
 
 
 def test_every_service_process_has_its_own_container(services: dict[str, Any]) -> None:
-    expected = {"postgres", "rabbitmq", "nginx", "jwt-keys"}
+    expected = {"postgres", "rabbitmq", "nginx", "jwt-keys", *OTHER_PROCESSES}
     for name in SERVICES:
         expected |= {name, f"{name}-migrate"}
         expected |= {f"{name}-relay"} if name in RELAYS else set()
@@ -213,7 +215,8 @@ def test_health_checks_probe_what_the_contract_says(services: dict[str, Any]) ->
         test = " ".join(services[name]["healthcheck"]["test"])
         assert "urllib" in test
         assert f"http://127.0.0.1:{port}{prefix}health/ready" in test, name
-    for name in [f"{s}-relay" for s in RELAYS] + [f"{s}-consumer" for s in CONSUMERS]:
+    workers = [f"{s}-relay" for s in RELAYS] + [f"{s}-consumer" for s in CONSUMERS]
+    for name in workers + list(OTHER_PROCESSES):
         test = services[name]["healthcheck"]["test"]
         assert test[:2] == ["CMD", "/opt/servidesk/entrypoint.sh"], name
         assert "/opt/servidesk/worker_health.py" in test, name
@@ -241,6 +244,7 @@ def test_processes_start_after_their_migrations_and_the_broker(services: dict[st
         processes = [name]
         processes += [f"{name}-relay"] if name in RELAYS else []
         processes += [f"{name}-consumer"] if name in CONSUMERS else []
+        processes += [p for p in OTHER_PROCESSES if p.startswith(f"{name}-")]
         for process in processes:
             depends_on = set(services[process]["depends_on"])
             assert f"{name}-migrate" in depends_on, process
@@ -278,6 +282,8 @@ def test_each_service_runs_its_own_processes_from_its_own_image(
             assert command == ["python", "manage.py", "relay_events"]
         elif name.endswith("-consumer"):
             assert command == ["python", "manage.py", "consume_events"]
+        elif name in OTHER_PROCESSES:
+            assert command == OTHER_PROCESSES[name]
         elif name in SERVICES:
             assert command is None, f"{name} must run the image's gunicorn command"
 
