@@ -35,14 +35,12 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("admin", "Servidesk-admin-1", Role.ADMIN, "Ana Administradora"),
-    DemoUser(
-        "tecnico1", "Servidesk-tecnico-1", Role.TECHNICIAN, "Lucía Martín", phone="+34600000101"
-    ),
-    DemoUser("tecnico2", "Servidesk-tecnico-2", Role.TECHNICIAN, "Diego Ortega", language="en"),
-    DemoUser("cliente1", "Servidesk-cliente-1", Role.CLIENT, "María López", phone="+34600000201"),
-    DemoUser("cliente2", "Servidesk-cliente-2", Role.CLIENT, "John Smith", language="en"),
-    DemoUser("cliente3", "Servidesk-cliente-3", Role.CLIENT, "Carmen Ruiz"),
+    DemoUser("admin", "Mesa-de-ayuda-A1", Role.ADMIN, "Ana Administradora"),
+    DemoUser("tecnico1", "Mesa-de-ayuda-T1", Role.TECHNICIAN, "Lucía Martín", phone="+34600000101"),
+    DemoUser("tecnico2", "Mesa-de-ayuda-T2", Role.TECHNICIAN, "Diego Ortega", language="en"),
+    DemoUser("cliente1", "Mesa-de-ayuda-C1", Role.CLIENT, "María López", phone="+34600000201"),
+    DemoUser("cliente2", "Mesa-de-ayuda-C2", Role.CLIENT, "John Smith", language="en"),
+    DemoUser("cliente3", "Mesa-de-ayuda-C3", Role.CLIENT, "Carmen Ruiz"),
 )
 
 
