@@ -10,6 +10,7 @@
 | ``NOTIFIER_BATCH_SIZE`` | ``50`` | deliveries a sender claims at once |
 | ``NOTIFIER_POLL_INTERVAL`` | ``1.0`` | seconds a sender sleeps without a wake-up |
 | ``NOTIFIER_CONTACT_WAIT`` | ``600.0`` | seconds a delivery waits for an unknown contact card |
+| ``NOTIFIER_CONTACT_RECHECK`` | ``5.0`` | seconds between two looks for that card |
 | ``TWILIO_*`` | ``""`` | see ``channels/sms.py`` |
 """
 
@@ -30,6 +31,7 @@ class NotifierSettings:
     batch_size: int
     poll_interval: float
     contact_wait: float
+    contact_recheck: float
 
 
 def notifier_settings() -> NotifierSettings:
@@ -44,4 +46,5 @@ def notifier_settings() -> NotifierSettings:
         batch_size=int(get("NOTIFIER_BATCH_SIZE", 50)),
         poll_interval=float(get("NOTIFIER_POLL_INTERVAL", 1.0)),
         contact_wait=float(get("NOTIFIER_CONTACT_WAIT", 600.0)),
+        contact_recheck=float(get("NOTIFIER_CONTACT_RECHECK", 5.0)),
     )

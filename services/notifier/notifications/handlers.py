@@ -12,15 +12,11 @@ from notifications import services
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.registry import HandlerRegistry
 
-handlers = HandlerRegistry()
 
-
-@handlers.on("user.registered", "user.updated", "user.deactivated")
 def keep_contact(event: Event[Any]) -> None:
     services.contact_apply(card=event.data, sequence=event.sequence)
 
 
-@handlers.on("ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented")
 def record_notifications(event: Event[Any]) -> None:
     services.notifications_record(
         event_id=event.id,
@@ -28,3 +24,16 @@ def record_notifications(event: Event[Any]) -> None:
         data=event.data,
         occurred_at=event.occurred_at,
     )
+
+
+handlers = HandlerRegistry(
+    {
+        "user.registered": keep_contact,
+        "user.updated": keep_contact,
+        "user.deactivated": keep_contact,
+        "ticket.created": record_notifications,
+        "ticket.status_changed": record_notifications,
+        "ticket.assigned": record_notifications,
+        "ticket.commented": record_notifications,
+    }
+)

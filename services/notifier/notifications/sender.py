@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from notifications import services
@@ -26,11 +26,9 @@ from notifications.wakeup import make_waiter, nudge
 logger = logging.getLogger(__name__)
 
 TRANSPORTS: dict[str, Callable[[], Transport]] = {
-    Channel.EMAIL: EmailTransport,
-    Channel.SMS: SmsTransport,
+    Channel.EMAIL.value: EmailTransport,
+    Channel.SMS.value: SmsTransport,
 }
-#: How often a delivery waiting for an unknown contact card looks again.
-CONTACT_RECHECK_SECONDS = 5.0
 
 
 class ChannelWorker:
@@ -80,7 +78,7 @@ class ChannelWorker:
                 services.delivery_defer(
                     delivery,
                     reason="waiting for the recipient's contact card",
-                    seconds=min(CONTACT_RECHECK_SECONDS, conf.contact_wait - age),
+                    seconds=min(conf.contact_recheck, conf.contact_wait - age),
                 )
             else:
                 services.delivery_mark_skipped(delivery, reason="no contact card for this user")
@@ -122,12 +120,13 @@ class ChannelWorker:
                     if claimed >= self.conf.batch_size:
                         continue  # more may be due right now
                     waiter.wait(self.idle_timeout())
-                except (OperationalError, InterfaceError, DatabaseError) as exc:
+                except Exception as exc:  # a lost database above all: wait it out, never die
                     failures += 1
                     delay = min(10.0, 0.5 * 2 ** (failures - 1))
-                    logger.warning(
-                        "sender %s: database error (%s); retry in %.1fs", self.channel, exc, delay
-                    )
+                    if isinstance(exc, DatabaseError):
+                        logger.warning("sender %s: %s; retry in %.1fs", self.channel, exc, delay)
+                    else:
+                        logger.exception("sender %s: unexpected error", self.channel)
                     connections["default"].close()
                     self.stopping.wait(delay)
         finally:

@@ -57,9 +57,11 @@ def contact_apply(*, card: UserCard, sequence: int) -> bool:
                 Contact.objects.create(
                     user_id=user_id, sequence=sequence, updated_at=timezone.now(), **values
                 )
-            return True
         except IntegrityError:  # created concurrently: compare with that one instead
             contact = Contact.objects.select_for_update().get(pk=user_id)
+        else:
+            _release_waiting_deliveries(user_id)
+            return True
     if contact.sequence >= sequence:
         return False
     for name, value in values.items():
@@ -68,6 +70,18 @@ def contact_apply(*, card: UserCard, sequence: int) -> bool:
     contact.updated_at = timezone.now()
     contact.save()
     return True
+
+
+def _release_waiting_deliveries(user_id: str) -> None:
+    """Deliveries that were waiting for this card fall due now rather than at their recheck.
+
+    ``attempts == 0`` singles out rows no sender holds: a claim always bumps it.
+    """
+    released = Delivery.objects.filter(
+        recipient_id=user_id, status=DeliveryStatus.QUEUED, attempts=0
+    ).update(next_attempt_at=timezone.now())
+    if released:
+        transaction.on_commit(wakeup.nudge, robust=True)
 
 
 # --- recording notifications ------------------------------------------------------------
@@ -244,7 +258,7 @@ def delivery_mark_failed(delivery: Delivery, *, reason: str) -> bool:
 def retry_delay(attempts: int, conf: NotifierSettings) -> float:
     """Exponential backoff with ±20 % jitter, so a recovered server is not hit all at once."""
     base = min(conf.retry_delay_max, conf.retry_delay * 2 ** max(0, attempts - 1))
-    return base * _jitter.uniform(0.8, 1.2)
+    return float(base * _jitter.uniform(0.8, 1.2))
 
 
 def delivery_mark_transient(

@@ -40,7 +40,8 @@ class Sent:
 class Transport(Protocol):
     """One open session with a provider, used for a batch then closed."""
 
-    channel: str
+    @property
+    def channel(self) -> str: ...
 
     def __enter__(self) -> Self: ...
 

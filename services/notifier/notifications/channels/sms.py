@@ -39,7 +39,7 @@ def _setting(name: str) -> str:
     return str(getattr(settings, name, "") or "")
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped library
     """``TwilioHttpClient`` sending what was meant for ``https://api.twilio.com`` elsewhere."""
 
     def __init__(self, base_url: str, *, timeout: float | None = None) -> None:
