@@ -151,3 +151,24 @@ def test_status_change_sends_the_signal(callers: dict[str, Caller], open_ticket:
     assert received[0]["from_status"] == P
     assert received[0]["to_status"] == I
     assert received[0]["actor"].id == "21"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("es", "Un ticket no puede pasar de pending a resolved. Desde pending se permite: "),
+        ("en", "A ticket cannot go from pending to resolved. Allowed from pending: "),
+    ],
+)
+def test_messages_speak_the_callers_language(
+    api: Api, callers: dict[str, Caller], language: str, expected: str
+) -> None:
+    ticket = ticket_in(P)
+    headers = {**callers["technician"].headers, "Accept-Language": language}
+    response = api.client.post(
+        f"/api/tickets/{ticket.pk}/status/",
+        {"status": R},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.json()["message"] == expected + "in_progress."
