@@ -16,7 +16,7 @@ from servidesk_shared.settings.jwt import verifying_settings
 
 
 def issuing_settings(*, private_key: str, public_key: str, **overrides: Any) -> dict[str, Any]:
-    settings = verifying_settings(
+    settings: dict[str, Any] = verifying_settings(
         public_key,
         SIGNING_KEY=private_key,
         ACCESS_TOKEN_LIFETIME=timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=15)),

@@ -23,13 +23,13 @@ class _PhoneMixin(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class ServideskUserCreationForm(_PhoneMixin, UserCreationForm):  # type: ignore[type-arg]
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined,misc]
         model = User
         fields = ("username", "email", "role")
 
 
 class ServideskUserChangeForm(_PhoneMixin, UserChangeForm):  # type: ignore[type-arg]
-    class Meta(UserChangeForm.Meta):
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined,misc]
         model = User
         fields = (
             "username",
@@ -51,7 +51,7 @@ class ServideskUserChangeForm(_PhoneMixin, UserChangeForm):  # type: ignore[type
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     form = ServideskUserChangeForm
     add_form = ServideskUserCreationForm
     list_display = ("username", "email", "full_name", "role", "is_active", "date_joined")

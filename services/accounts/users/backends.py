@@ -18,7 +18,7 @@ from users.selectors import user_by_identifier
 
 
 class UsernameOrEmailBackend(ModelBackend):
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         username: str | None = None,

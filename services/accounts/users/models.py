@@ -86,7 +86,7 @@ class User(AbstractUser):
     notify_email = models.BooleanField(_("email notifications"), default=True)
     notify_sms = models.BooleanField(_("SMS notifications"), default=False)
 
-    objects: ClassVar[ServideskUserManager] = ServideskUserManager()  # type: ignore[assignment]
+    objects: ClassVar[ServideskUserManager] = ServideskUserManager()
 
     REQUIRED_FIELDS = ["email"]
 

@@ -44,7 +44,7 @@ def users_visible_to(actor: User) -> QuerySet[User]:
     return User.objects.none()
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(django_filters.FilterSet):  # type: ignore[misc]
     role = django_filters.ChoiceFilter(choices=Role.choices)
     is_active = django_filters.BooleanFilter()
     q = django_filters.CharFilter(method="search", max_length=100)
@@ -70,7 +70,8 @@ def user_list(*, actor: User, filters: dict[str, Any] | None = None) -> QuerySet
     filterset = UserFilter(filters or {}, queryset=users_visible_to(actor))
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
-    return filterset.qs
+    queryset: QuerySet[User] = filterset.qs
+    return queryset
 
 
 def user_get(*, actor: User, user_id: Any) -> User | None:

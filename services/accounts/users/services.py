@@ -170,12 +170,13 @@ def auth_login(*, identifier: str, password: str, request: HttpRequest | None) -
         raise AuthenticationFailed(
             _("No active account found with the given credentials."), code="no_active_account"
         )
-    update_last_login(None, user)
+    update_last_login(User, user)
     return token_pair_for(user)
 
 
 def _verified_refresh(raw: str) -> RefreshToken:
     try:
+        # simplejwt takes the encoded token as it came (typed as a Token in its stubs).
         return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken(str(exc.args[0])) from exc
@@ -199,7 +200,7 @@ def auth_refresh(*, refresh: str) -> TokenPair:
             raise InvalidToken(_("Token is invalid"))
         if BlacklistedToken.objects.filter(token=outstanding).exists():
             raise InvalidToken(_("Token is blacklisted"))
-        user: User = outstanding.user  # type: ignore[assignment]
+        user: User = outstanding.user
         if not user.is_active:
             raise AuthenticationFailed(
                 _("No active account found for the given token."), code="no_active_account"
@@ -249,7 +250,7 @@ def user_change_password(*, user: User, current_password: str, new_password: str
     return token_pair_for(user)
 
 
-class PasswordResetEmail(BaseEmailMessage):
+class PasswordResetEmail(BaseEmailMessage):  # type: ignore[misc]
     template_name = "users/email/password_reset.html"
 
 
@@ -391,5 +392,5 @@ def social_login_code_exchange(*, code: str) -> TokenPair:
         entry.save(update_fields=["used_at"])
         if not entry.user.is_active:
             raise invalid
-        update_last_login(None, entry.user)
+        update_last_login(User, entry.user)
         return token_pair_for(entry.user)

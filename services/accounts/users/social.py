@@ -48,7 +48,7 @@ def web_redirect(**params: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(f"{url}?{urlencode(params)}")
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     """allauth's account side: every successful handshake ends at our completion view."""
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
@@ -64,12 +64,12 @@ class AccountAdapter(DefaultAccountAdapter):
         return True
 
 
-class SocialAccountAdapter(DefaultSocialAccountAdapter):
+class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         # Where the flow ends is ours to decide, not a ``next`` parameter's.
         sociallogin.state.pop("next", None)
         if sociallogin.is_existing:
-            if not sociallogin.user.is_active:  # type: ignore[union-attr]
+            if not sociallogin.user.is_active:
                 raise ImmediateHttpResponse(web_redirect(error="inactive"))
             return
         emails = [
@@ -134,7 +134,7 @@ def social_complete(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated or not user.is_active:
         return web_redirect(error="failed")
-    code = services.social_login_code_issue(user=user)  # type: ignore[arg-type]
+    code = services.social_login_code_issue(user=user)
     logout(request)
     return web_redirect(code=code)
 

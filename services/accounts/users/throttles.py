@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 
 class _ScopedThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
-        rate: str | None = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
+        rate: str | None = rates.get(str(self.scope))
         return rate
 
 

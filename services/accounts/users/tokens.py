@@ -91,7 +91,7 @@ class _Lifetime:
 
 
 class AccessToken(tokens.AccessToken):
-    lifetime = _Lifetime("ACCESS_TOKEN_LIFETIME")  # type: ignore[assignment]
+    lifetime = _Lifetime("ACCESS_TOKEN_LIFETIME")
 
     @property
     def token_backend(self) -> TokenBackend:
@@ -99,7 +99,7 @@ class AccessToken(tokens.AccessToken):
 
 
 class RefreshToken(tokens.RefreshToken):
-    lifetime = _Lifetime("REFRESH_TOKEN_LIFETIME")  # type: ignore[assignment]
+    lifetime = _Lifetime("REFRESH_TOKEN_LIFETIME")
     access_token_class = AccessToken
 
     @property

@@ -1,6 +1,7 @@
 """Settings of the accounts service common to every environment."""
 
 from pathlib import Path
+from typing import Any
 
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config, env, var_dir
@@ -8,6 +9,7 @@ from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import MIDDLEWARE as SHARED_MIDDLEWARE
 from servidesk_shared.settings.defaults import REST_FRAMEWORK as SHARED_REST_FRAMEWORK
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
+from servidesk_shared.settings.defaults import TEMPLATES as SHARED_TEMPLATES
 
 SERVICE_NAME = "accounts"
 SERVICE_PREFIX = "api/accounts/"
@@ -50,11 +52,11 @@ def _with_middleware(middleware: list[str]) -> list[str]:
 MIDDLEWARE = _with_middleware(SHARED_MIDDLEWARE)
 TEMPLATES = [
     {
-        **TEMPLATES[0],
+        **SHARED_TEMPLATES[0],
         "OPTIONS": {
-            **TEMPLATES[0]["OPTIONS"],
+            **SHARED_TEMPLATES[0]["OPTIONS"],
             "context_processors": [
-                *TEMPLATES[0]["OPTIONS"]["context_processors"],
+                *SHARED_TEMPLATES[0]["OPTIONS"]["context_processors"],
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -162,7 +164,7 @@ def _provider_apps(provider: str) -> list[dict[str, str]]:
     return [{"client_id": client_id, "secret": secret, "key": ""}] if client_id else []
 
 
-SOCIALACCOUNT_PROVIDERS = {
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {
     "google": {
         "APPS": _provider_apps("google"),
         "SCOPE": ["openid", "profile", "email"],

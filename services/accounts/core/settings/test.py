@@ -13,9 +13,7 @@ SIMPLE_JWT = issuing_settings(
 )
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WEB_BASE_URL = "http://web.test"
-SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [
-    {"client_id": "google-client-id", "secret": "google-secret", "key": ""}
-]
-SOCIALACCOUNT_PROVIDERS["facebook"]["APPS"] = [
-    {"client_id": "facebook-client-id", "secret": "facebook-secret", "key": ""}
-]
+SOCIALACCOUNT_PROVIDERS = {
+    provider: {**conf, "APPS": [{"client_id": f"{provider}-client-id", "secret": "s", "key": ""}]}
+    for provider, conf in SOCIALACCOUNT_PROVIDERS.items()
+}

@@ -237,7 +237,7 @@ class MeView(APIView):
         return Response(serializers.MeSerializer(user).data)
 
 
-class UserPage(CursorPage):
+class UserPage(CursorPage):  # type: ignore[misc]
     ordering = "-date_joined"
 
 
