@@ -389,3 +389,11 @@ def test_allauth_pages_lead_back_to_web(client: Client, path: str) -> None:
 
 def test_the_completion_page_without_a_login(client: Client) -> None:
     assert finish(client, client.get("/accounts/social/complete/")) == {"error": ["failed"]}
+
+
+def test_an_unconfigured_provider_sends_the_browser_back(client: Client, settings: Any) -> None:
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        **settings.SOCIALACCOUNT_PROVIDERS,
+        "facebook": {**settings.SOCIALACCOUNT_PROVIDERS["facebook"], "APPS": []},
+    }
+    assert finish(client, client.get("/accounts/facebook/login/")) == {"error": ["unavailable"]}

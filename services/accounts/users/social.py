@@ -16,18 +16,21 @@ The browser flow, under ``/accounts/`` (outside the API prefix):
    the same ``{access, refresh}`` pair as a password login.
 
 Any failure redirects to ``SOCIAL_LOGIN_COMPLETE_PATH?error=<reason>`` where reason is
-one of ``cancelled``, ``failed``, ``email_required``, ``email_in_use``, ``inactive``.
+one of ``cancelled``, ``failed``, ``email_required``, ``email_in_use``, ``inactive``,
+``unavailable`` (the provider is not configured here).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.models import SocialLogin
+from allauth.socialaccount.models import SocialApp, SocialLogin
 from allauth.socialaccount.providers.base import AuthError
 from django.conf import settings
 from django.contrib.auth import logout
@@ -137,6 +140,19 @@ def social_complete(request: HttpRequest) -> HttpResponse:
     code = services.social_login_code_issue(user=user)
     logout(request)
     return web_redirect(code=code)
+
+
+def unavailable_when_unconfigured(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A provider without ``<PROVIDER>_CLIENT_ID`` sends the browser back, it does not 500."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except SocialApp.DoesNotExist:
+            return web_redirect(error="unavailable")
+
+    return guarded
 
 
 def to_web(error: str) -> Any:

@@ -6,9 +6,21 @@ served: the names it redirects to lead back to web with an error instead.
 """
 
 from allauth.urls import build_provider_urlpatterns
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from users import social
+
+
+def _guard(patterns: list[URLPattern | URLResolver]) -> None:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            _guard(pattern.url_patterns)
+        else:
+            pattern.callback = social.unavailable_when_unconfigured(pattern.callback)
+
+
+provider_urlpatterns = build_provider_urlpatterns()
+_guard(provider_urlpatterns)
 
 urlpatterns = [
     path("social/complete/", social.social_complete, name="social-complete"),
@@ -23,5 +35,5 @@ urlpatterns = [
         name="socialaccount_login_cancelled",
     ),
     path("3rdparty/login/error/", social.to_web("failed"), name="socialaccount_login_error"),
-    *build_provider_urlpatterns(),
+    *provider_urlpatterns,
 ]
