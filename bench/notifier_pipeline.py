@@ -1,0 +1,473 @@
+"""Notifier benchmark: ticket change commit → mail accepted by a local SMTP server.
+
+    cd /work/main && .venv/bin/python -m bench.notifier_pipeline \
+        [--events 3000] [--rate 100] [--seconds 30] [--threads 1] [--write]
+
+Needs PostgreSQL and RabbitMQ (``BENCH_BROKER_URL``, default the local guest account).
+It recreates the ``servidesk_bench_notifier`` database, uses exchanges and queues under a
+unique ``bench-notifier-<hex>.`` prefix (deleted at the end) and runs the real processes:
+``manage.py relay_events``, ``consume_events`` and ``send_notifications --channel email``,
+with an aiosmtpd server (``services/notifier/tests/fakes.py``) in a child process.
+
+This process plays the tickets service: each ticket event is written with ``publish()``
+in its own transaction, as a status change seen by two people (client and assignee, the
+actor being a third), so every event makes two mails. Latency is from just after that
+commit to the SMTP server accepting the mail's DATA, matched by the ``X-Servidesk-Event``
+header; both stamps come from the same host clock.
+
+1. Throughput: ``--events`` events committed as fast as one connection can, then the
+   time until the last mail is accepted: notifications per second, end to end.
+2. Sender alone: with the sender stopped, the same number queued; then the sender is
+   started and the mails accepted per second between the first and the last one.
+3. Latency: ``--rate`` events per second for ``--seconds``, p50/p90/p99/max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ROOT / "services" / "notifier"
+LOGS = ROOT / "var" / "bench"
+PREFIX = f"bench-notifier-{uuid.uuid4().hex[:8]}."
+CLIENTS, TECHNICIANS = 200, 20
+
+
+def load_fakes() -> ModuleType:
+    """``services/notifier/tests/fakes.py`` by path (two ``tests`` packages exist)."""
+    spec = importlib.util.spec_from_file_location("notifier_fakes", SERVICE / "tests" / "fakes.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def environment(smtp_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.notifier_settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(SERVICE)]),
+        "BENCH_EVENT_PREFIX": PREFIX,
+        "BENCH_SMTP_PORT": str(smtp_port),
+    }
+
+
+def setup_django(smtp_port: int) -> None:
+    os.environ.update(environment(smtp_port))
+    sys.path[:0] = [str(ROOT), str(SERVICE)]
+    import django  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415
+    from django.conf import settings  # noqa: PLC0415
+
+    database = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database["NAME"]}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{database["NAME"]}"')
+    django.setup()
+    from django.core.management import call_command  # noqa: PLC0415
+
+    call_command("migrate", verbosity=0)
+
+
+def create_contacts() -> None:
+    from notifications.models import Contact  # noqa: PLC0415
+
+    people = [
+        Contact(
+            user_id=str(n),
+            username=f"client{n}",
+            full_name=f"Client {n}",
+            email=f"client{n}@example.com",
+            role="client",
+            language="es" if n % 2 else "en",
+            notify_sms=False,
+        )
+        for n in range(1, CLIENTS + 1)
+    ] + [
+        Contact(
+            user_id=str(10_000 + n),
+            username=f"tech{n}",
+            full_name=f"Tech {n}",
+            email=f"tech{n}@example.com",
+            role="technician",
+            language="en",
+            notify_sms=False,
+        )
+        for n in range(1, TECHNICIANS + 1)
+    ]
+    Contact.objects.bulk_create(people)
+
+
+def ticket_event(n: int) -> Any:
+    from servidesk_shared.events.schemas import (  # noqa: PLC0415
+        TicketSnapshot,
+        TicketStatusChanged,
+    )
+
+    now = datetime.now(tz=UTC)
+    ticket = TicketSnapshot(
+        id=n,
+        number=f"SD-{n}",
+        title=f"Benchmark ticket {n}: la impresora no imprime",
+        description="...",
+        status="in_progress",
+        priority="medium",
+        category="hardware",
+        client_id=1 + n % CLIENTS,
+        assignee_id=10_001 + n % TECHNICIANS,
+        created_at=now,
+        updated_at=now,
+    )
+    return TicketStatusChanged(
+        ticket=ticket, actor_id=99_999, from_status="pending", to_status="in_progress"
+    )
+
+
+class Producer:
+    """Commits ticket events like the tickets service and remembers when each committed."""
+
+    def __init__(self) -> None:
+        self.committed: dict[str, float] = {}
+        self.next = 1
+
+    def commit(self, count: int = 1) -> None:
+        from django.db import transaction  # noqa: PLC0415
+
+        from servidesk_shared.events.publisher import publish  # noqa: PLC0415
+
+        ids = []
+        with transaction.atomic():
+            for _ in range(count):
+                ids.append(str(publish(ticket_event(self.next))))
+                self.next += 1
+        now = time.time()
+        for event_id in ids:
+            self.committed[event_id] = now
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def spawn(name: str, args: list[str], smtp_port: int) -> subprocess.Popen[bytes]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = (LOGS / f"notifier-{name}.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=SERVICE,
+        env=environment(smtp_port),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class SmtpSink:
+    """The SMTP server in a process of its own, so it neither slows nor is slowed by this one.
+
+    It reports how many mails it accepted, and on request each one's event id and time.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.count = multiprocessing.Value("l", 0)
+        self.parent, child = multiprocessing.Pipe()
+        self.process = multiprocessing.Process(
+            target=_serve_smtp, args=(self.port, self.count, child), daemon=True
+        )
+        self.process.start()
+        if not self.parent.poll(30):
+            raise SystemExit("the SMTP server did not start")
+        self.parent.recv()
+
+    def accepted(self) -> int:
+        return int(self.count.value)
+
+    def mails(self) -> list[tuple[str, float]]:
+        """``(X-Servidesk-Event, accepted at)`` of every mail so far."""
+        self.parent.send("dump")
+        return list(self.parent.recv())
+
+    def clear(self) -> None:
+        self.parent.send("clear")
+        self.parent.recv()
+
+    def stop(self) -> None:
+        self.parent.send("stop")
+        self.process.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve_smtp(port: int, count: Any, pipe: Any) -> None:
+    smtp = load_fakes().SmtpServer(port=port)
+    smtp.start()
+    pipe.send("ready")
+    while True:
+        if pipe.poll(0.02):
+            command = pipe.recv()
+            if command == "dump":
+                pipe.send(
+                    [(str(m.message["X-Servidesk-Event"]), m.received_at) for m in smtp.received()]
+                )
+            elif command == "clear":
+                smtp.clear()
+                count.value = 0
+                pipe.send("ok")
+            elif command == "stop":
+                smtp.stop()
+                return
+        count.value = len(smtp.mails)
+
+
+def wait_for_mails(smtp: SmtpSink, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while smtp.accepted() < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {smtp.accepted()} of {count} mails arrived in {timeout}s")
+        time.sleep(0.05)
+
+
+def latencies(smtp: SmtpSink, producer: Producer) -> list[float]:
+    millis = []
+    for event_id, accepted_at in smtp.mails():
+        committed = producer.committed.get(event_id)
+        if committed is not None:
+            millis.append((accepted_at - committed) * 1000)
+    return millis
+
+
+def summary(millis: Iterable[float]) -> dict[str, float]:
+    values = sorted(millis)
+    quantiles = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        "count": len(values),
+        "p50": quantiles[49],
+        "p90": quantiles[89],
+        "p99": quantiles[98],
+        "max": values[-1],
+    }
+
+
+def queued_deliveries() -> int:
+    from notifications.models import Delivery  # noqa: PLC0415
+
+    return Delivery.objects.filter(status="queued").count()
+
+
+def delete_topology() -> None:
+    from django.conf import settings  # noqa: PLC0415
+    from kombu import Connection  # noqa: PLC0415
+
+    from servidesk_shared.events.topology import Topology  # noqa: PLC0415
+
+    topology = Topology(PREFIX)
+    with Connection(settings.BROKER_URL) as conn:
+        channel = conn.channel()
+        for queue in topology.queues():
+            channel.queue_delete(queue.name)
+        channel.exchange_delete(topology.exchange.name)
+        channel.exchange_delete(topology.dead_letter_exchange.name)
+
+
+def main() -> None:  # noqa: PLR0915 (one linear script)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=1, help="email sender threads")
+    parser.add_argument("--write", action="store_true", help="append to docs/benchmarks.md")
+    options = parser.parse_args()
+
+    smtp = SmtpSink()
+    setup_django(smtp.port)
+    create_contacts()
+    producer = Producer()
+    sender_args = ["send_notifications", "--channel", "email", "--threads", str(options.threads)]
+    processes = {
+        "relay": spawn("relay", ["relay_events"], smtp.port),
+        "consumer": spawn("consumer", ["consume_events"], smtp.port),
+        "sender": spawn("sender", sender_args, smtp.port),
+    }
+    results: dict[str, Any] = {"load_before": os.getloadavg()}
+    try:
+        # Warm up: every process connected, topology declared, first mails through.
+        producer.commit(5)
+        wait_for_mails(smtp, 10, timeout=60)
+        smtp.clear()
+        producer.committed.clear()
+
+        # 1. Throughput, end to end.
+        print(f"1. throughput: {options.events} events ...", flush=True)
+        pids = {name: process.pid for name, process in processes.items()}
+        pids["smtp"] = smtp.process.pid or 0
+        pids["producer"] = os.getpid()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.time()
+        remaining = options.events
+        while remaining:
+            batch = min(100, remaining)
+            producer.commit(batch)
+            remaining -= batch
+        committed = time.time()
+        wait_for_mails(smtp, 2 * options.events, timeout=600)
+        last = max(accepted_at for _, accepted_at in smtp.mails())
+        results["throughput"] = {
+            "events": options.events,
+            "mails": 2 * options.events,
+            "commit_seconds": committed - started,
+            "seconds": last - started,
+            "per_second": 2 * options.events / (last - started),
+            "cpu_ms_per_mail": {
+                name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / (2 * options.events)
+                for name, pid in pids.items()
+            },
+        }
+        smtp.clear()
+        producer.committed.clear()
+
+        # 2. The sender alone, draining a queue of ready deliveries.
+        print(f"2. sender alone: {2 * options.events} queued mails ...", flush=True)
+        stop(processes["sender"])
+        for _ in range(options.events // 100):
+            producer.commit(100)
+        deadline = time.monotonic() + 600
+        while queued_deliveries() < 2 * (options.events // 100) * 100:
+            if time.monotonic() > deadline:
+                raise SystemExit("the consumer did not record the deliveries in time")
+            time.sleep(0.1)
+        queued = queued_deliveries()
+        processes["sender"] = spawn("sender", sender_args, smtp.port)
+        wait_for_mails(smtp, queued, timeout=600)
+        times = sorted(accepted_at for _, accepted_at in smtp.mails())
+        results["sender"] = {
+            "mails": queued,
+            "seconds": times[-1] - times[0],
+            "per_second": (queued - 1) / (times[-1] - times[0]),
+        }
+        smtp.clear()
+        producer.committed.clear()
+
+        # 3. Latency at a steady rate.
+        total = int(options.rate * options.seconds)
+        print(f"3. latency: {options.rate:g} events/s for {options.seconds:g}s ...", flush=True)
+        begin = time.monotonic()
+        for n in range(total):
+            delay = begin + n / options.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            producer.commit()
+        achieved = total / (time.monotonic() - begin)
+        wait_for_mails(smtp, 2 * total, timeout=600)
+        results["latency"] = {
+            "rate": options.rate,
+            "achieved": achieved,
+            "seconds": options.seconds,
+            **summary(latencies(smtp, producer)),
+        }
+    finally:
+        for process in processes.values():
+            stop(process)
+        smtp.stop()
+        delete_topology()
+
+    report = render(results, options)
+    print(report)
+    if options.write:
+        path = ROOT / "docs" / "benchmarks.md"
+        existing = path.read_text() if path.exists() else "# Benchmarks\n"
+        path.write_text(existing.rstrip("\n") + "\n\n" + report)
+        print(f"appended to {path.relative_to(ROOT)}")
+
+
+def render(results: dict[str, Any], options: argparse.Namespace) -> str:
+    t, s, lat = results["throughput"], results["sender"], results["latency"]
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    load = ", ".join(f"{value:.1f}" for value in results["load_before"])
+    command = (
+        f".venv/bin/python -m bench.notifier_pipeline --events {options.events} "
+        f"--rate {options.rate:g} --seconds {options.seconds:g} --threads {options.threads}"
+    )
+    rows = [
+        (
+            f"throughput, end to end ({t['events']} events → {t['mails']} mails)",
+            f"**{t['per_second']:.0f} notifications/s** ({t['seconds']:.1f} s; "
+            f"events committed in {t['commit_seconds']:.1f} s)",
+        ),
+        (
+            f"sender alone (draining {s['mails']} queued mails)",
+            f"**{s['per_second']:.0f} mails/s**",
+        ),
+        (
+            f"latency at {lat['rate']:g} events/s ({lat['achieved']:.1f} achieved, "
+            f"{lat['count']} mails)",
+            f"p50 **{lat['p50']:.0f} ms**, p90 {lat['p90']:.0f} ms, "
+            f"p99 **{lat['p99']:.0f} ms**, max {lat['max']:.0f} ms",
+        ),
+    ]
+    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in t["cpu_ms_per_mail"].items())
+    rows.append(("CPU per mail in phase 1, ms by process", cpu))
+    table = "\n".join(f"| {measure} | {result} |" for measure, result in rows)
+    return f"""## Notifier: ticket change commit → mail accepted by SMTP
+
+{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC, {machine}, load average before the run {load}.
+PostgreSQL and RabbitMQ on loopback, aiosmtpd on loopback in its own process. Processes:
+`relay_events`, `consume_events`, `send_notifications --channel email --threads
+{options.threads}` (one of each). Each event is a status change told to two people, so it
+makes two mails. Aim (issue 6): at least 300 notifications/s, p99 under 250 ms at 100
+events/s.
+
+```
+{command}
+```
+
+| measure | result |
+|---|---|
+{table}
+"""
+
+
+if __name__ == "__main__":
+    main()
