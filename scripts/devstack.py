@@ -52,7 +52,8 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 def stack_environment() -> dict[str, str]:
     env = {**read_dotenv(ROOT / ".env"), **os.environ}
-    env.setdefault("SERVIDESK_VAR_DIR", str(ROOT / "var"))
+    # Absolute: processes run from their own service folders and nginx resolves -c against -p.
+    env["SERVIDESK_VAR_DIR"] = str((ROOT / env.get("SERVIDESK_VAR_DIR", "var")).resolve())
     env.setdefault("GATEWAY_LISTEN", "127.0.0.1:8000")
     env.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.local")
     for name, port in SERVICES.items():
@@ -111,7 +112,11 @@ def prepare(env: dict[str, str]) -> None:
             future.result()
     upstreams = {name: f"127.0.0.1:{env[f'{name.upper()}_PORT']}" for name in SERVICES}
     render_local_config(
-        Path(env["SERVIDESK_VAR_DIR"]) / "nginx", listen=env["GATEWAY_LISTEN"], upstreams=upstreams
+        Path(env["SERVIDESK_VAR_DIR"]) / "nginx",
+        listen=env["GATEWAY_LISTEN"],
+        upstreams=upstreams,
+        auth_rate=env.get("GATEWAY_AUTH_RATE") or None,
+        api_rate=env.get("GATEWAY_API_RATE") or None,
     )
 
 
