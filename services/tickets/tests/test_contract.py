@@ -1,5 +1,9 @@
 """The shared service contract (health, schema, errors, auth) run against tickets."""
 
+import io
+
+from django.core.management import call_command
+
 from servidesk_shared.testing.contract import ServiceContractTests
 
 
@@ -7,3 +11,7 @@ class TestContract(ServiceContractTests):
     prefix = "/api/tickets/"
     protected_path = "/api/tickets/"
     is_api = True
+
+
+def test_the_openapi_schema_has_no_warnings() -> None:
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=io.StringIO())

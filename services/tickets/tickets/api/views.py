@@ -72,6 +72,8 @@ class TicketListCreateView(ServideskView):
     filterset_class = TicketFilter
 
     @extend_schema(
+        operation_id="tickets_list",
+        responses=s.TicketSerializer(many=True),
         parameters=[
             OpenApiParameter(name, description=help_text)
             for name, help_text in (
@@ -88,14 +90,18 @@ class TicketListCreateView(ServideskView):
                 ("updated_before", "a date (the whole day) or date-time, inclusive"),
                 ("q", "full-text search in number, title, description, public comments"),
             )
-        ]
+        ],
     )
     def get(self, request: Request) -> Response:
         tickets = selectors.ticket_list(actor=self.actor, filters=request.query_params)
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
+    @extend_schema(
+        operation_id="tickets_create",
+        request=s.TicketCreateSerializer,
+        responses={201: s.TicketSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(s.TicketCreateSerializer)
         ticket = services.ticket_create(actor=self.actor, **data)
@@ -106,10 +112,15 @@ class TicketListCreateView(ServideskView):
 class TicketDetailView(ServideskView):
     serializer_class = s.TicketSerializer
 
+    @extend_schema(operation_id="tickets_retrieve")
     def get(self, request: Request, pk: int) -> Response:
         return Response(self.get_serializer(self.ticket(pk)).data)
 
-    @extend_schema(request=s.TicketUpdateSerializer, responses={200: s.TicketSerializer})
+    @extend_schema(
+        operation_id="tickets_partial_update",
+        request=s.TicketUpdateSerializer,
+        responses={200: s.TicketSerializer},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         data = self.validated(s.TicketUpdateSerializer, partial=True)
         ticket = self.ticket(pk, for_update=True)
@@ -120,12 +131,15 @@ class TicketDetailView(ServideskView):
         return self.render_ticket(ticket)
 
 
-@extend_schema(
-    tags=["tickets"], request=s.StatusChangeSerializer, responses={200: s.TicketSerializer}
-)
+@extend_schema(tags=["tickets"])
 class TicketStatusView(ServideskView):
     serializer_class = s.StatusChangeSerializer
 
+    @extend_schema(
+        operation_id="tickets_change_status",
+        request=s.StatusChangeSerializer,
+        responses={200: s.TicketSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.StatusChangeSerializer)
         ticket = self.ticket(pk, for_update=True)
@@ -138,10 +152,15 @@ class TicketStatusView(ServideskView):
         return self.render_ticket(ticket)
 
 
-@extend_schema(tags=["tickets"], request=s.AssignSerializer, responses={200: s.TicketSerializer})
+@extend_schema(tags=["tickets"])
 class TicketAssignView(ServideskView):
     serializer_class = s.AssignSerializer
 
+    @extend_schema(
+        operation_id="tickets_assign",
+        request=s.AssignSerializer,
+        responses={200: s.TicketSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.AssignSerializer)
         ticket = self.ticket(pk, for_update=True)
@@ -159,12 +178,17 @@ class CommentListCreateView(ServideskView):
     serializer_class = s.CommentSerializer
     pagination_class = ConversationPagination
 
+    @extend_schema(operation_id="tickets_comments_list", responses=s.CommentSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         comments = selectors.comment_list(actor=self.actor, ticket=self.ticket(pk))
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=s.CommentCreateSerializer, responses={201: s.CommentSerializer})
+    @extend_schema(
+        operation_id="tickets_comments_create",
+        request=s.CommentCreateSerializer,
+        responses={201: s.CommentSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.CommentCreateSerializer)
         ticket = self.ticket(pk, for_update=True)
@@ -178,6 +202,9 @@ class HistoryListView(ServideskView):
     serializer_class = s.HistoryEntrySerializer
     pagination_class = HistoryPagination
 
+    @extend_schema(
+        operation_id="tickets_history_list", responses=s.HistoryEntrySerializer(many=True)
+    )
     def get(self, request: Request, pk: int) -> Response:
         entries = selectors.history_list(ticket=self.ticket(pk))
         page = self.paginate_queryset(entries)
@@ -190,6 +217,7 @@ class CategoryListCreateView(ServideskView):
     serializer_class = s.CategorySerializer
     pagination_class = None
 
+    @extend_schema(operation_id="categories_list", responses=s.CategorySerializer(many=True))
     def get(self, request: Request) -> Response:
         categories = Category.objects.all()
         if not self.actor.is_staff:
@@ -234,6 +262,7 @@ class SlaTargetListView(ServideskView):
     serializer_class = s.SlaTargetSerializer
     pagination_class = None
 
+    @extend_schema(operation_id="sla_targets_list", responses=s.SlaTargetSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(sla.all_targets(), many=True).data)
 
@@ -278,5 +307,6 @@ class AssigneeListView(ServideskView):
     serializer_class = s.AssigneeSerializer
     pagination_class = None
 
+    @extend_schema(responses=s.AssigneeSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(selectors.assignee_list(), many=True).data)
