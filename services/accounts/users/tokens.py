@@ -22,6 +22,8 @@ from django.core.signals import setting_changed
 from rest_framework_simplejwt import settings as jwt_settings
 from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from servidesk_shared.keys import key_id, public_jwk
 from users.models import User
@@ -114,9 +116,22 @@ class TokenPair:
 
 
 def token_pair_for(user: User) -> TokenPair:
-    """A new refresh token (recorded as outstanding) and an access token for ``user``."""
-    refresh = RefreshToken.for_user(user)
+    """A new refresh token (recorded as outstanding) and an access token for ``user``.
+
+    What ``RefreshToken.for_user`` does, signing the refresh token once instead of twice
+    (RS256 signing is most of a refresh's CPU time).
+    """
+    refresh = RefreshToken()
+    refresh["user_id"] = str(user.pk)
+    encoded_refresh = str(refresh)
+    OutstandingToken.objects.create(
+        user=user,
+        jti=refresh["jti"],
+        token=encoded_refresh,
+        created_at=refresh.current_time,
+        expires_at=datetime_from_epoch(refresh["exp"]),
+    )
     access = refresh.access_token
     access["role"] = user.role
     access["username"] = user.username
-    return TokenPair(access=str(access), refresh=str(refresh))
+    return TokenPair(access=str(access), refresh=encoded_refresh)
