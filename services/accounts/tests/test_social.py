@@ -397,3 +397,11 @@ def test_an_unconfigured_provider_sends_the_browser_back(client: Client, setting
         "facebook": {**settings.SOCIALACCOUNT_PROVIDERS["facebook"], "APPS": []},
     }
     assert finish(client, client.get("/accounts/facebook/login/")) == {"error": ["unavailable"]}
+
+
+def test_a_username_differing_only_in_case_is_not_reused(client: Client) -> None:
+    ClientFactory(username="Gloria", email="someone@example.com")
+    params = finish(client, google_login(client, email="gloria@gmail.com"))
+    assert "code" in params
+    user = User.objects.get(email="gloria@gmail.com")
+    assert user.username.lower() != "gloria"

@@ -8,11 +8,14 @@ within ``LOGIN_LOCKOUT_SECONDS`` the identifier is locked for ``LOGIN_LOCKOUT_SE
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 def _key(kind: str, identifier: str) -> str:
@@ -39,6 +42,12 @@ def record_failure(identifier: str) -> None:
         failures = 1
     if failures >= settings.LOGIN_FAILURE_LIMIT:
         cache.set(_key("lock", identifier), time.time() + window, timeout=window)
+        logger.warning(
+            "sign-in locked after %d failures for %ds",
+            failures,
+            window,
+            extra={"identifier_hash": _key("lock", identifier).rsplit(":", 1)[-1][:16]},
+        )
         cache.delete(key)
 
 

@@ -199,6 +199,10 @@ def auth_refresh(*, refresh: str) -> TokenPair:
         if outstanding is None or outstanding.user is None:
             raise InvalidToken(_("Token is invalid"))
         if BlacklistedToken.objects.filter(token=outstanding).exists():
+            # A rotated token coming back is either a client's retry or a stolen copy.
+            logger.warning(
+                "revoked refresh token presented", extra={"user_id": outstanding.user_id}
+            )
             raise InvalidToken(_("Token is blacklisted"))
         user: User = outstanding.user
         if not user.is_active:
