@@ -154,6 +154,7 @@ class JWKSView(PublicAPIView):
     """The public key(s) tokens are signed with, for services that verify by JWK set."""
 
     @extend_schema(
+        operation_id="jwks_retrieve",
         responses={200: OpenApiResponse(description="RFC 7517 JWK set")},
         summary="The JWK set of the token signing key",
     )
