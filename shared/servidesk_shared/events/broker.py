@@ -47,7 +47,8 @@ def broker_reachable() -> str | None:
     """``None`` when the broker accepts a connection now, else a short reason."""
     try:
         with connection() as conn:
-            conn.ensure_connection(max_retries=1, timeout=3)
+            # One quick second try absorbs a blip without holding a health check for long.
+            conn.ensure_connection(max_retries=1, interval_start=0.1, timeout=3)
     except Exception as exc:  # any transport error means "not ready"
         return f"broker unreachable: {type(exc).__name__}"
     return None

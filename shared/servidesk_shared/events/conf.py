@@ -8,6 +8,7 @@
 | ``SERVIDESK_EVENT_QUEUE`` | ``""`` | queue ``consume_events`` reads: ``notifier.events`` |
 | ``SERVIDESK_EVENT_HANDLERS`` | ``""`` | dotted path to a ``HandlerRegistry`` (or a mapping) |
 | ``SERVIDESK_EVENT_PREFETCH`` | ``32`` | unacknowledged messages a consumer holds |
+| ``SERVIDESK_EVENT_BATCH_SIZE`` | ``16`` | most events a consumer applies in one transaction |
 | ``SERVIDESK_EVENT_MAX_ATTEMPTS`` | ``5`` | handler tries before the message is dead-lettered |
 | ``SERVIDESK_EVENT_RETRY_DELAY`` | ``0.5`` | seconds before the first retry; doubles each time |
 | ``SERVIDESK_EVENT_RETRY_DELAY_MAX`` | ``8.0`` | cap of one retry delay |
@@ -36,6 +37,7 @@ class EventSettings:
     queue: str
     handlers: str
     prefetch: int
+    batch_size: int
     max_attempts: int
     retry_delay: float
     retry_delay_max: float
@@ -60,6 +62,7 @@ def event_settings() -> EventSettings:
         queue=str(get("SERVIDESK_EVENT_QUEUE", "")),
         handlers=str(get("SERVIDESK_EVENT_HANDLERS", "")),
         prefetch=int(get("SERVIDESK_EVENT_PREFETCH", 32)),
+        batch_size=max(1, int(get("SERVIDESK_EVENT_BATCH_SIZE", 16))),
         max_attempts=int(get("SERVIDESK_EVENT_MAX_ATTEMPTS", 5)),
         retry_delay=float(get("SERVIDESK_EVENT_RETRY_DELAY", 0.5)),
         retry_delay_max=float(get("SERVIDESK_EVENT_RETRY_DELAY_MAX", 8.0)),

@@ -105,6 +105,7 @@ class Relay:
         published: list[int] = []
         failure: BaseException | None = None
         with transaction.atomic(using=self.using):
+            self.skip_commit_flush()
             rows = (
                 OutboxMessage.objects.using(self.using)
                 .select_for_update(skip_locked=True)
@@ -126,6 +127,18 @@ class Relay:
             raise failure
         return len(published)
 
+    def skip_commit_flush(self) -> None:
+        """Let PostgreSQL commit this transaction without waiting for its disk flush.
+
+        Safe here and only here: if the server crashed before flushing, the rows would be
+        unsent again and published once more, which the consumers' inbox absorbs. It
+        saves one fsync per batch, the slowest step of a relay on most disks.
+        """
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
     def publish(self, producer: Producer, row: OutboxMessage) -> None:
         envelope: dict[str, Any] = row.envelope
         producer.publish(
@@ -133,8 +146,6 @@ class Relay:
             routing_key=row.event_type,
             delivery_mode=PERSISTENT,
             message_id=str(row.event_id),
-            type=row.event_type,
-            app_id=str(envelope.get("producer", "")),
             retry=True,
             retry_policy=PUBLISH_RETRY_POLICY,
             confirm_timeout=self.conf.confirm_timeout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -27,7 +28,7 @@ RABBITMQ_URL = os.environ.get("SERVIDESK_TEST_RABBITMQ_URL", "amqp://guest:guest
 SHARED_DIR = Path(__file__).resolve().parents[2]
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 15, message: str = "") -> Any:
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 30, message: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -119,8 +120,8 @@ class Running:
 
     def stop(self) -> None:
         self.worker.stop()
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), f"{type(self.worker).__name__} did not stop"
 
 
 @pytest.fixture
@@ -168,17 +169,20 @@ class Subprocess:
     """``python -m tests.events.worker COMMAND`` with the test's database and names."""
 
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.events.worker", *command],
             cwd=SHARED_DIR,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
-            text=True,
         )
-        self.output: str | None = None
 
-    def wait(self, timeout: float = 20) -> int:
+    def output(self) -> str:
+        """Everything it printed so far."""
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait(self, timeout: float = 30) -> int:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
@@ -186,15 +190,14 @@ class Subprocess:
 
     def stop(self) -> str:
         """Terminate (if still running) and return everything it printed."""
-        if self.output is None:
-            if self.process.poll() is None:
-                self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
             try:
-                self.output, _ = self.process.communicate(timeout=10)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.output, _ = self.process.communicate()
-        return self.output
+                self.process.wait()
+        return self.output()
 
 
 @pytest.fixture
@@ -215,3 +218,4 @@ def spawn(bus: Topology) -> Iterator[Callable[..., Subprocess]]:
     yield spawn
     for process in started:
         process.stop()
+        process.log.close()

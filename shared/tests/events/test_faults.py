@@ -101,14 +101,17 @@ def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect(
 
     assert dying.wait() == -signal.SIGKILL
     assert marker.exists()
-    assert [row[0] for row in effects()] == [str(first)]  # committed, never acked
+    # Committed (one event or both, as one batch), never acked: both come back.
+    before_crash = [row[0] for row in effects()]
+    assert before_crash
+    assert before_crash == [str(first), str(second)][: len(before_crash)]
     queue = bus.queue_name("notifier.events")
     wait_until(lambda: queue_depth(queue) == 2, message="unacked messages back in the queue")
 
     again = spawn("consume_events")
-    wait_until(lambda: queue_depth(queue) == 0 and InboxEntry.objects.count() == 2)
-    output = again.stop()
-    assert f"ticket.created {first} already applied; skipped" in output
+    skipped = [f"ticket.created {event_id} already applied; skipped" for event_id in before_crash]
+    wait_until(lambda: all(line in again.output() for line in skipped))
+    wait_until(lambda: InboxEntry.objects.count() == 2)
     assert [row[0] for row in effects()] == [str(first), str(second)]
 
 
@@ -124,5 +127,5 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_its_poll(
     started = time.monotonic()
     with transaction.atomic():
         publish(factories.ticket_created())
-    wait_until(lambda: queue_depth(queue) == 1, timeout=5)
-    assert time.monotonic() - started < 1
+    wait_until(lambda: queue_depth(queue) == 1, timeout=10)
+    assert time.monotonic() - started < 5  # far from the 60 s poll, even on a busy machine
