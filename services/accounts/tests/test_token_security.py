@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError
@@ -311,3 +311,17 @@ def test_concurrent_refreshes_with_one_token_yield_one_pair() -> None:
     for thread in threads:
         thread.join()
     assert sorted(results) == [200, 401, 401, 401]
+
+
+@pytest.mark.django_db
+def test_the_jwk_set_is_served_while_the_database_is_down(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "ensure_connection", refuse)
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = api_client.get(JWKS)
+    assert response.status_code == 200
+    assert response.json()["keys"]

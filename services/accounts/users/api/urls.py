@@ -1,5 +1,6 @@
 """Routes under ``/api/accounts/`` (mounted by ``core.urls``)."""
 
+from django.db import transaction
 from django.urls import path
 
 from users.api import views
@@ -21,5 +22,10 @@ urlpatterns = [
     path("me/password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<str:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
-    path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
+    # No database involved: the key set is served even while the database is down.
+    path(
+        ".well-known/jwks.json",
+        transaction.non_atomic_requests(views.JWKSView.as_view()),
+        name="jwks",
+    ),
 ]
