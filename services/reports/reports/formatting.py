@@ -22,7 +22,9 @@ def fmt_int(value: int | None) -> str:
 def fmt_decimal(value: float | None, places: int = 1) -> str:
     if value is None:
         return DASH
-    return formats.number_format(value, decimal_pos=places, use_l10n=True, force_grouping=True)
+    # Django's number_format cuts the extra digits off; round them as people expect.
+    rounded = round(value, places)
+    return formats.number_format(rounded, decimal_pos=places, use_l10n=True, force_grouping=True)
 
 
 def fmt_hours(value: float | None) -> str:

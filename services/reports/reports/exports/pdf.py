@@ -14,7 +14,7 @@ from typing import Any, Final
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
@@ -89,6 +89,17 @@ def _styles() -> dict[str, ParagraphStyle]:
         "h2": base["Heading2"],
         "body": base["Normal"],
         "cell": ParagraphStyle("cell", parent=base["Normal"], fontSize=8, leading=10),
+        "head": ParagraphStyle(
+            "head", parent=base["Normal"], fontName="Helvetica-Bold", fontSize=8, leading=10
+        ),
+        "head_number": ParagraphStyle(
+            "head_number",
+            parent=base["Normal"],
+            fontName="Helvetica-Bold",
+            fontSize=8,
+            leading=10,
+            alignment=TA_RIGHT,
+        ),
     }
 
 
@@ -131,18 +142,23 @@ def _kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
     ]
 
 
-def _technician_rows(summary: dict[str, Any], cell: ParagraphStyle) -> list[list[Any]]:
+def _technician_rows(summary: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[list[Any]]:
+    titles = [
+        _("Assigned"),
+        _("Open"),
+        _("Resolved"),
+        _("Median resolution"),
+        _("First response SLA"),
+        _("Resolution SLA"),
+    ]
+    # Paragraphs, so long titles wrap inside their column.
     rows: list[list[Any]] = [
         [
-            _("Technician"),
-            _("Assigned"),
-            _("Open"),
-            _("Resolved"),
-            _("Median resolution"),
-            _("First response SLA"),
-            _("Resolution SLA"),
+            Paragraph(_escape(_("Technician")), styles["head"]),
+            *(Paragraph(_escape(title), styles["head_number"]) for title in titles),
         ]
     ]
+    cell = styles["cell"]
     for row in summary["technicians"]:
         rows.append(
             [
@@ -228,7 +244,7 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
     if summary["technicians"]:
         story.append(
             _table(
-                _technician_rows(summary, styles["cell"]),
+                _technician_rows(summary, styles),
                 [4.6 * cm, 1.7 * cm, 1.5 * cm, 1.7 * cm, 2.5 * cm, 2.5 * cm, 2.5 * cm],
             )
         )

@@ -1,0 +1,265 @@
+"""The downloads, read back with the libraries people will open them with."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import UTC, datetime
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pypdf
+import pytest
+from reports.selectors import TICKET_COLUMNS
+
+from tests.dataset import ANA
+from tests.desk import Desk, utc
+
+MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
+
+
+def naive(*args: int) -> datetime:
+    """A wall-clock datetime, as Excel stores it (no zone)."""
+    return datetime(*args, tzinfo=UTC).replace(tzinfo=None)  # type: ignore[misc]
+
+
+def pdf_text(content: bytes) -> tuple[pypdf.PdfReader, str]:
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return reader, re.sub(r"[ \t]+", " ", text)
+
+
+# --- PDF ----------------------------------------------------------------------------------
+
+
+def test_pdf_in_english_has_the_kpis_charts_table_and_page_numbers(desk: Desk, api: Any) -> None:
+    summary = api("summary/", **MARCH, lang="en").json()
+    response = api("export.pdf", **MARCH, lang="en")
+    reader, text = pdf_text(response.content)
+    pages = len(reader.pages)
+    assert pages >= 4
+
+    # Title page: the period, the zone and the filters.
+    first = reader.pages[0].extract_text()
+    assert "Help desk report" in first
+    assert "March 1, 2025 to March 31, 2025" in first
+    assert "Europe/Madrid" in first
+    assert "Filters: none (all tickets)" in first
+
+    # KPI block with the summary's figures, formatted the English way.
+    fr, res = summary["first_response"], summary["resolution"]
+    for label, value in [
+        ("Tickets created", str(summary["totals"]["created"])),
+        ("Open", str(summary["totals"]["open"])),
+        ("Resolved", str(summary["totals"]["resolved"])),
+        ("Reopen rate", f"{summary['reopen_rate'] * 100:.1f}%"),
+        ("First response: mean", f"{fr['mean_hours']:.2f} h"),
+        ("First response: median", f"{fr['median_hours']:.2f} h"),
+        ("First response: p90", f"{fr['p90_hours']:.2f} h"),
+        ("First response SLA compliance", f"{fr['sla']['compliance'] * 100:.1f}%"),
+        ("Resolution: median", f"{res['median_hours']:.2f} h"),
+        ("Resolution SLA compliance", f"{res['sla']['compliance'] * 100:.1f}%"),
+        ("Backlog at start", str(summary["activity"]["backlog_start"])),
+    ]:
+        assert re.search(rf"{re.escape(label)}\s*\n?\s*{re.escape(value)}", text), (label, value)
+
+    # The five charts are embedded as images, and the technician table is there.
+    images = sum(len(page.images) for page in reader.pages)
+    assert images == 5
+    assert "Per technician" in text
+    assert "Ana Pérez" in text
+    assert "Bruno Díaz" in text
+    for page in range(1, pages + 1):
+        assert f"Page {page} of {pages}" in text
+
+
+def test_pdf_in_spanish_by_accept_language(desk: Desk, api: Any) -> None:
+    summary = api("summary/", **MARCH).json()
+    response = api("export.pdf", **MARCH, headers={"Accept-Language": "es"})
+    assert response["Content-Language"] == "es"
+    reader, text = pdf_text(response.content)
+    assert "Informe del servicio de soporte" in text
+    assert "del 1 de marzo de 2025 al 31 de marzo de 2025" in text
+    median = f"{summary['first_response']['median_hours']:.2f}".replace(".", ",")
+    assert re.search(rf"Primera respuesta: mediana\s*\n?\s*{median} h", text)
+    rate = f"{summary['reopen_rate'] * 100:.1f}".replace(".", ",")
+    assert f"{rate} %" in text
+    assert f"Página 1 de {len(reader.pages)}" in text
+    assert reader.metadata is not None
+    assert reader.metadata.title.startswith("Informe del servicio de soporte")
+
+
+def test_pdf_shows_the_filters(desk: Desk, api: Any) -> None:
+    response = api("export.pdf", **MARCH, lang="en", assignee_id=str(ANA), priority="high")
+    first = pypdf.PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    assert "Priority: High" in first
+    assert "Technician: Ana Pérez" in first
+
+
+def test_pdf_is_reproducible(desk: Desk, api: Any) -> None:
+    first = api("export.pdf", **MARCH).content
+    assert api("export.pdf", **MARCH).content == first
+    metadata = pypdf.PdfReader(io.BytesIO(first)).metadata
+    assert metadata is not None
+    assert metadata.creation_date == datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def test_an_empty_pdf_is_still_a_report(desk: Desk, api: Any) -> None:
+    _reader, text = pdf_text(
+        api("export.pdf", **{"from": "2024-06-01", "to": "2024-06-30"}, lang="en").content
+    )
+    assert "No assigned tickets in this period." in text
+    assert re.search(r"Tickets created\s*\n?\s*0", text)
+
+
+# --- Excel --------------------------------------------------------------------------------
+
+
+def workbook(api: Any, **params: Any) -> openpyxl.Workbook:
+    response = api("export.xlsx", **params)
+    assert response.status_code == 200
+    return openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+
+
+def test_xlsx_sheets_match_the_summary(desk: Desk, api: Any) -> None:
+    summary = api("summary/", **MARCH, lang="en").json()
+    wb = workbook(api, **MARCH, lang="en")
+    assert wb.sheetnames == ["Summary", "Tickets", "By technician", "Daily"]
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref is not None
+        assert ws.auto_filter.ref.startswith("A1:")
+
+    values = {row[0]: row[1] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    fr, res = summary["first_response"], summary["resolution"]
+    assert values["Period start"] == naive(2025, 3, 1)
+    assert values["Period end"] == naive(2025, 3, 31)
+    assert values["Time zone"] == "Europe/Madrid"
+    assert values["Tickets created"] == summary["totals"]["created"]
+    assert values["Open"] == summary["totals"]["open"]
+    assert values["Reopen rate"] == summary["reopen_rate"]
+    assert values["First response: median (h)"] == fr["median_hours"]
+    assert values["First response SLA compliance"] == fr["sla"]["compliance"]
+    assert values["Resolution: p90 (h)"] == res["p90_hours"]
+    assert values["Resolution SLA: breached"] == res["sla"]["breached"]
+    assert values["Backlog at end"] == summary["activity"]["backlog_end"]
+    for row in summary["by_status"]:
+        assert values[f"Status: {row['label']}"] == row["count"]
+    summary_cells = {row[0].value: row[1] for row in wb["Summary"].iter_rows(min_row=2)}
+    assert summary_cells["Reopen rate"].number_format == "0.0%"
+    assert summary_cells["Period start"].number_format == "yyyy-mm-dd"
+
+    tickets = list(wb["Tickets"].iter_rows(values_only=True))
+    header, rows = tickets[0], tickets[1:]
+    assert len(rows) == summary["totals"]["created"]
+    column = {title: index for index, title in enumerate(header)}
+    statuses = pd.Series([row[column["Status"]] for row in rows]).value_counts().to_dict()
+    assert statuses == {row["label"]: row["count"] for row in summary["by_status"] if row["count"]}
+    created = [row[column["Created at"]] for row in rows]
+    assert all(isinstance(value, datetime) and value.tzinfo is None for value in created)
+    assert created == sorted(created)
+    hours = [
+        row[column["First response (h)"]]
+        for row in rows
+        if row[column["First response (h)"]] is not None
+    ]
+    assert pytest.approx(sum(hours) / len(hours), abs=0.01) == fr["mean_hours"]
+    sla = pd.Series([row[column["First response SLA"]] for row in rows]).value_counts().to_dict()
+    assert sla == {
+        "Met": fr["sla"]["met"],
+        "Breached": fr["sla"]["breached"],
+        "Pending": fr["sla"]["pending"],
+    }
+    first_data_row = next(wb["Tickets"].iter_rows(min_row=2, max_row=2))
+    assert first_data_row[column["Created at"]].number_format == "yyyy-mm-dd hh:mm"
+    assert first_data_row[column["First response (h)"]].number_format == "0.00"
+
+    technicians = list(wb["By technician"].iter_rows(min_row=2, values_only=True))
+    assert [(row[0], row[2], row[4]) for row in technicians] == [
+        (t["name"], t["assigned"], t["resolved"]) for t in summary["technicians"]
+    ]
+
+    daily = list(wb["Daily"].iter_rows(min_row=2, values_only=True))
+    assert len(daily) == 31
+    assert [row[0].date().isoformat() for row in daily] == [
+        row["date"] for row in summary["timeline"]
+    ]
+    assert [(row[1], row[2], row[3], row[4]) for row in daily] == [
+        (row["created"], row["resolved"], row["reopened"], row["backlog"])
+        for row in summary["timeline"]
+    ]
+
+
+def test_xlsx_dates_are_local_wall_clock(desk: Desk, api: Any) -> None:
+    wb = workbook(api, **{"from": "2025-03-30", "to": "2025-03-30"}, lang="en")
+    rows = list(wb["Tickets"].iter_rows(values_only=True))
+    created = rows[1][rows[0].index("Created at")]
+    assert created == naive(2025, 3, 30, 0, 30)  # Madrid time, as the Summary sheet says
+
+
+def test_xlsx_in_spanish(desk: Desk, api: Any) -> None:
+    wb = workbook(api, **MARCH, lang="es")
+    assert wb.sheetnames == ["Resumen", "Tickets", "Por técnico", "Diario"]
+    assert wb["Tickets"]["D1"].value == "Estado"
+
+
+def test_xlsx_is_reproducible(desk: Desk, api: Any) -> None:
+    first = b"".join(api("export.xlsx", **MARCH).streaming_content)
+    second = b"".join(api("export.xlsx", **MARCH).streaming_content)
+    assert first == second
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def test_csv_round_trips_through_pandas(desk: Desk, api: Any) -> None:
+    response = api("export.csv", **MARCH)
+    assert response.streaming
+    content = b"".join(response.streaming_content)
+    frame = pd.read_csv(
+        io.BytesIO(content), dtype={"ticket_id": str, "assignee_id": str, "client_id": str}
+    )
+    assert list(frame.columns) == [column.key for column in TICKET_COLUMNS]
+
+    summary = api("summary/", **MARCH).json()
+    assert len(frame) == summary["totals"]["created"]
+    assert frame["status"].value_counts().to_dict() == {
+        row["status"]: row["count"] for row in summary["by_status"] if row["count"]
+    }
+    assert frame["first_response_hours"].mean() == pytest.approx(
+        summary["first_response"]["mean_hours"], abs=0.01
+    )
+    assert frame["resolution_hours"].median() == pytest.approx(
+        summary["resolution"]["median_hours"], abs=0.01
+    )
+    assert frame["reopen_count"].gt(0).sum() == summary["totals"]["reopened"]
+    assert frame["first_response_sla"].value_counts().to_dict() == {
+        "met": summary["first_response"]["sla"]["met"],
+        "breached": summary["first_response"]["sla"]["breached"],
+        "pending": summary["first_response"]["sla"]["pending"],
+    }
+
+    # Datetimes carry their offset and name the same instants as the events.
+    created = pd.to_datetime(frame["created_at"], utc=True)
+    start, end = datetime(2025, 2, 28, 23, tzinfo=UTC), datetime(2025, 3, 31, 22, tzinfo=UTC)
+    expected = sorted(utc(t.created_at) for t in desk.tickets if start <= utc(t.created_at) < end)
+    assert [value.to_pydatetime() for value in created] == expected
+    assert frame["created_at"].iloc[0].endswith("+01:00")
+    assert frame["created_at"].iloc[-1].endswith("+02:00")  # after the spring change
+    names = (
+        frame.dropna(subset=["assignee_name"]).set_index("assignee_id")["assignee_name"].to_dict()
+    )
+    assert names[str(ANA)] == "Ana Pérez"
+
+
+def test_csv_of_an_empty_range_has_the_header_only(desk: Desk, api: Any) -> None:
+    content = b"".join(
+        api("export.csv", **{"from": "2024-06-01", "to": "2024-06-30"}).streaming_content
+    )
+    frame = pd.read_csv(io.BytesIO(content))
+    assert frame.empty
+    assert list(frame.columns) == [column.key for column in TICKET_COLUMNS]

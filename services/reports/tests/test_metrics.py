@@ -1,0 +1,279 @@
+"""The report's figures against an independent oracle over a known data set."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from reports import metrics
+from reports.metrics import ReportQuery, compute_report, local_midnight
+
+from tests.dataset import ANA, BRUNO, NAMELESS, expected
+from tests.desk import Desk
+
+MADRID = ZoneInfo("Europe/Madrid")
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def report(date_from: date, date_to: date, **filters: Any) -> dict[str, Any]:
+    query = ReportQuery(
+        date_from=date_from,
+        date_to=date_to,
+        time_zone=MADRID,
+        now=filters.pop("now", NOW),
+        **filters,
+    )
+    return compute_report(query).summary
+
+
+def assert_matches(summary: dict[str, Any], oracle: dict[str, Any]) -> None:
+    assert summary["totals"] == oracle["totals"]
+    assert {row["status"]: row["count"] for row in summary["by_status"]} == oracle["by_status"]
+    assert {row["priority"]: row["count"] for row in summary["by_priority"]} == oracle[
+        "by_priority"
+    ]
+    assert {row["category"]: row["count"] for row in summary["by_category"]} == oracle[
+        "by_category"
+    ]
+    for block in ("first_response", "resolution"):
+        mine = {
+            key: summary[block][key] for key in ("count", "mean_hours", "median_hours", "p90_hours")
+        }
+        theirs = {key: oracle[block][key] for key in mine}
+        assert mine == pytest.approx(theirs, abs=0.011), block
+        assert summary[block]["sla"] == oracle[block]["sla"], block
+    assert summary["reopen_rate"] == oracle["reopen_rate"]
+    assert summary["activity"]["backlog_start"] == oracle["backlog_start"]
+    if summary["period"]["interval"] == "day":
+        assert summary["timeline"] == oracle["timeline"]
+    technicians = {
+        row["assignee_id"]: {
+            key: row[key]
+            for key in (
+                "assigned",
+                "resolved",
+                "open",
+                "reopened",
+                "median_resolution_hours",
+                "median_first_response_hours",
+            )
+        }
+        for row in summary["technicians"]
+    }
+    assert technicians == oracle["technicians"]
+
+
+@pytest.mark.django_db
+class TestAgainstTheOracle:
+    def test_march(self, desk: Desk) -> None:
+        summary = report(date(2025, 3, 1), date(2025, 3, 31))
+        oracle = expected(desk, date(2025, 3, 1), date(2025, 3, 31), now=NOW).summary
+        assert_matches(summary, oracle)
+        # Spot checks, so the oracle itself is kept honest.
+        assert summary["totals"]["created"] == 8
+        assert summary["activity"]["backlog_start"] == 2
+        assert summary["reopen_rate"] == round(2 / 6, 4)  # 6 ever resolved, 2 reopened
+        assert summary["first_response"]["sla"] == {
+            "met": 4,
+            "breached": 2,
+            "pending": 1,
+            "compliance": round(4 / 6, 4),
+        }
+
+    def test_the_spring_dst_day_is_23_hours_and_counts_local_dates(self, desk: Desk) -> None:
+        day = date(2025, 3, 30)
+        assert local_midnight(day, MADRID) == datetime(2025, 3, 29, 23, 0, tzinfo=UTC)
+        assert local_midnight(date(2025, 3, 31), MADRID) == datetime(2025, 3, 30, 22, 0, tzinfo=UTC)
+        summary = report(day, day)
+        assert_matches(summary, expected(desk, day, day, now=NOW).summary)
+        # 00:30 local on the 30th is the 29th in UTC: in. 00:15 on the 31st is the 30th in
+        # UTC: out. The ticket created at 23:30 on the 29th is not in the cohort either.
+        assert summary["totals"]["created"] == 1
+        assert summary["timeline"] == [
+            {"date": "2025-03-30", "created": 1, "resolved": 1, "reopened": 0, "backlog": 2}
+        ]
+
+    def test_response_across_the_spring_change_counts_real_hours(self, desk: Desk) -> None:
+        # Created 23:30 CET, answered 03:30 CEST: 4 wall-clock hours, 3 real ones.
+        summary = report(date(2025, 3, 29), date(2025, 3, 29))
+        assert summary["first_response"]["median_hours"] == 3.0
+        assert summary["resolution"]["median_hours"] == 3.5
+
+    def test_the_autumn_dst_day_is_25_hours(self, desk: Desk) -> None:
+        day = date(2025, 10, 26)
+        assert local_midnight(day, MADRID) == datetime(2025, 10, 25, 22, 0, tzinfo=UTC)
+        assert local_midnight(date(2025, 10, 27), MADRID) == datetime(
+            2025, 10, 26, 23, 0, tzinfo=UTC
+        )
+        summary = report(day, day)
+        assert_matches(summary, expected(desk, day, day, now=NOW).summary)
+        assert summary["totals"]["created"] == 3  # both 02:30s and 23:30; not 00:10 on the 27th
+        # Resolved at the second 02:15, 45 real minutes after the first 02:30.
+        assert summary["resolution"]["median_hours"] == 0.75
+
+    def test_reopened_tickets(self, desk: Desk) -> None:
+        summary = report(date(2025, 3, 15), date(2025, 3, 19))
+        assert_matches(
+            summary, expected(desk, date(2025, 3, 15), date(2025, 3, 19), now=NOW).summary
+        )
+        assert summary["totals"]["reopened"] == 1
+        # Resolution time runs to the last resolution: 15th 12:00 to 19th 12:00.
+        assert summary["resolution"]["median_hours"] == 96.0
+        reopened_day = next(row for row in summary["timeline"] if row["date"] == "2025-03-18")
+        assert reopened_day["reopened"] == 1
+
+    def test_a_ticket_reopened_after_the_period_is_open_now(self, desk: Desk) -> None:
+        summary = report(date(2025, 3, 31), date(2025, 3, 31))
+        assert_matches(
+            summary, expected(desk, date(2025, 3, 31), date(2025, 3, 31), now=NOW).summary
+        )
+        by_status = {row["status"]: row["count"] for row in summary["by_status"]}
+        assert by_status["in_progress"] == 1
+        # It was resolved on the 31st: the timeline keeps that resolution.
+        assert summary["timeline"][0]["resolved"] == 1
+
+    @pytest.mark.parametrize(
+        ("filters", "keep"),
+        [
+            ({"category": "network"}, lambda t: t.category == "network"),
+            ({"category": "email"}, lambda t: t.category == "email"),
+            ({"priority": "high"}, lambda t: t.priority == "high"),
+            ({"status": "resolved"}, lambda t: t.status == "resolved"),
+            ({"status": "pending"}, lambda t: t.status == "pending"),
+            ({"assignee_id": str(ANA)}, lambda t: t.assignee_id == ANA),
+            ({"assignee_id": str(BRUNO)}, lambda t: t.assignee_id == BRUNO),
+            ({"assignee_id": "none"}, lambda t: t.assignee_id is None),
+            (
+                {"category": "network", "priority": "low"},
+                lambda t: t.category == "network" and t.priority == "low",
+            ),
+        ],
+        ids=lambda value: "-".join(map(str, value.values())) if isinstance(value, dict) else "",
+    )
+    def test_filters(self, desk: Desk, filters: dict[str, str], keep: Any) -> None:
+        summary = report(date(2025, 2, 1), date(2025, 4, 30), interval="day", **filters)
+        oracle = expected(desk, date(2025, 2, 1), date(2025, 4, 30), now=NOW, keep=keep).summary
+        assert_matches(summary, oracle)
+        assert summary["filters"] == {
+            "category": None,
+            "priority": None,
+            "assignee_id": None,
+            "status": None,
+            **filters,
+        }
+
+    def test_weekly_buckets_add_up_the_days(self, desk: Desk) -> None:
+        summary = report(date(2025, 3, 1), date(2025, 3, 31), interval="week")
+        daily = expected(desk, date(2025, 3, 1), date(2025, 3, 31), now=NOW).summary["timeline"]
+        # 1 March 2025 is a Saturday: the first bucket is that partial week.
+        starts = [row["date"] for row in summary["timeline"]]
+        assert starts == [
+            "2025-03-01",
+            "2025-03-03",
+            "2025-03-10",
+            "2025-03-17",
+            "2025-03-24",
+            "2025-03-31",
+        ]
+        for index, row in enumerate(summary["timeline"]):
+            end = starts[index + 1] if index + 1 < len(starts) else "9999"
+            days = [d for d in daily if row["date"] <= d["date"] < end]
+            for key in ("created", "resolved", "reopened"):
+                assert row[key] == sum(d[key] for d in days), (row, key)
+            assert row["backlog"] == days[-1]["backlog"]
+
+    def test_long_periods_default_to_weeks(self, desk: Desk) -> None:
+        assert report(date(2025, 1, 1), date(2025, 4, 2))["period"]["interval"] == "day"
+        assert report(date(2025, 1, 1), date(2025, 4, 3))["period"]["interval"] == "week"
+
+    def test_backlog_identity(self, desk: Desk) -> None:
+        summary = report(date(2025, 2, 1), date(2025, 11, 30), interval="day")
+        backlog = summary["activity"]["backlog_start"]
+        for row in summary["timeline"]:
+            backlog += row["created"] + row["reopened"] - row["resolved"]
+            assert row["backlog"] == backlog
+        assert backlog == summary["activity"]["backlog_end"]
+
+    def test_technician_names_and_sla_per_technician(self, desk: Desk) -> None:
+        rows = {
+            row["assignee_id"]: row
+            for row in report(date(2025, 3, 1), date(2025, 3, 31))["technicians"]
+        }
+        assert rows[str(ANA)]["name"] == "Ana Pérez"
+        assert rows[str(NAMELESS)]["name"] == f"#{NAMELESS}"  # no user event for them
+        assert rows[str(BRUNO)]["first_response_sla_compliance"] == 0.5  # one late, one on time
+        assert rows[str(BRUNO)]["resolution_sla_compliance"] == 0.5
+        # Sorted by name.
+        assert [row["name"] for row in rows.values()] == sorted(
+            (row["name"] for row in rows.values()), key=str.casefold
+        )
+
+    def test_resolution_histogram(self, desk: Desk) -> None:
+        summary = report(date(2025, 3, 1), date(2025, 3, 31))
+        counts = {
+            bucket["from_hours"]: bucket["count"]
+            for bucket in summary["resolution"]["distribution"]
+        }
+        # 8 h, 96 h, 96 h (reopened), 3.5 h, 12 h (no SLA).
+        assert counts == {0: 0, 1: 1, 4: 0, 8: 2, 24: 0, 72: 2, 168: 0}
+        assert sum(counts.values()) == summary["resolution"]["count"]
+
+
+@pytest.mark.django_db
+class TestEdges:
+    def test_an_empty_range_is_a_valid_empty_report(self, desk: Desk) -> None:
+        summary = report(date(2024, 6, 1), date(2024, 6, 30))
+        assert summary["totals"] == {
+            "created": 0,
+            "open": 0,
+            "resolved": 0,
+            "reopened": 0,
+            "unassigned": 0,
+        }
+        assert summary["first_response"]["mean_hours"] is None
+        assert summary["first_response"]["sla"]["compliance"] is None
+        assert summary["reopen_rate"] is None
+        assert summary["technicians"] == []
+        assert summary["by_category"] == []
+        assert len(summary["timeline"]) == 30
+        assert all(
+            row == {"date": row["date"], "created": 0, "resolved": 0, "reopened": 0, "backlog": 0}
+            for row in summary["timeline"]
+        )
+
+    def test_an_empty_projection(self, db: None) -> None:
+        summary = report(date(2025, 3, 1), date(2025, 3, 31))
+        assert summary["totals"]["created"] == 0
+        assert summary["activity"] == {
+            "backlog_start": 0,
+            "backlog_end": 0,
+            "created": 0,
+            "resolved": 0,
+            "reopened": 0,
+        }
+
+    def test_a_period_still_running_stops_the_timeline_today(self, desk: Desk) -> None:
+        now = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+        summary = report(date(2025, 3, 1), date(2025, 3, 31), now=now)
+        assert summary["timeline"][-1]["date"] == "2025-03-10"
+        assert summary["period"]["as_of"] == "2025-03-10T12:00:00Z"
+        oracle = expected(desk, date(2025, 3, 1), date(2025, 3, 31), now=now).summary
+        assert summary["first_response"]["sla"] == oracle["first_response"]["sla"]
+
+    def test_open_slas_are_judged_at_the_end_of_the_period(self, desk: Desk) -> None:
+        # The ticket of 31 March 23:59 is due on 1 April: pending for March...
+        march = report(date(2025, 3, 31), date(2025, 3, 31))
+        assert march["first_response"]["sla"]["pending"] == 1
+        # ...and breached when the period runs past its due time.
+        longer = report(date(2025, 3, 31), date(2025, 4, 1))
+        assert longer["first_response"]["sla"]["pending"] == 0
+
+    def test_pandas_percentiles_equal_the_database_ones(
+        self, desk: Desk, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        in_database = report(date(2025, 2, 1), date(2025, 11, 30))
+        monkeypatch.setattr(metrics, "has_percentiles", lambda: False)
+        in_pandas = report(date(2025, 2, 1), date(2025, 11, 30))
+        assert in_pandas == in_database

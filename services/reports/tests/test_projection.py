@@ -1,0 +1,306 @@
+"""The projection: events in any order, any number of times, give one state."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from kombu import Connection, Producer
+from reports import history
+from reports.handlers import handlers
+from reports.models import OpenSpell, Person, StatusChange, TicketFact
+
+from servidesk_shared.events import envelope as envelopes
+from servidesk_shared.events import schemas
+from servidesk_shared.events.consumer import EventConsumer
+from servidesk_shared.events.topology import Topology
+from servidesk_shared.outbox.models import InboxEntry
+from tests.desk import Desk, apply_envelope, at
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def fingerprint() -> dict[str, Any]:
+    """Everything the projection holds, without surrogate keys."""
+    facts = {
+        fact["ticket_id"]: {k: v for k, v in fact.items() if k != "id"}
+        for fact in TicketFact.objects.values()
+    }
+    spells = sorted(
+        OpenSpell.objects.values_list(
+            "ticket__ticket_id", "started_at", "ended_at", "reopened", "status", "assignee_id"
+        ),
+        key=str,
+    )
+    changes = sorted(
+        StatusChange.objects.values_list(
+            "ticket__ticket_id", "sequence", "changed_at", "from_status", "to_status"
+        )
+    )
+    people = sorted(
+        Person.objects.values_list("user_id", "full_name", "role", "is_active", "sequence")
+    )
+    return {"facts": facts, "spells": spells, "changes": changes, "people": people}
+
+
+def a_history() -> Desk:
+    """One ticket with every kind of event, reopened once, plus its technician's updates."""
+    desk = Desk()
+    desk.user(10, "Ana")
+    desk.user(10, "Ana Pérez", kind=schemas.UserUpdated)
+    ticket = desk.ticket(at(2025, 5, 5, 9, 0), priority="high")
+    ticket.assign(10, at(2025, 5, 5, 9, 5)).respond(at(2025, 5, 5, 9, 30))
+    ticket.resolve(at(2025, 5, 5, 12, 0))
+    ticket.move("in_progress", at(2025, 5, 6, 8, 0))
+    ticket.resolve(at(2025, 5, 6, 10, 0))
+    return desk
+
+
+def in_rollback(apply: Callable[[], None]) -> dict[str, Any]:
+    """Apply, read the projection, and undo, so many orders can be tried in one test."""
+    with transaction.atomic():
+        apply()
+        state = fingerprint()
+        transaction.set_rollback(True)
+    return state
+
+
+@pytest.mark.django_db
+class TestOrdering:
+    def test_in_order(self) -> None:
+        desk = a_history()
+        desk.apply()
+        fact = TicketFact.objects.get()
+        assert fact.status == "resolved"
+        assert fact.assignee_id == "10"
+        assert fact.priority == "high"
+        assert fact.sequence == 7  # created, assigned, commented, 2 x resolve, reopen, resolve
+        assert fact.reopen_count == 1
+        assert fact.times_resolved == 2
+        assert fact.first_resolved_at == at(2025, 5, 5, 12, 0)
+        assert fact.first_response_seconds == 30 * 60
+        assert fact.resolution_seconds == 25 * 3600
+        assert fact.first_response_met is True
+        assert fact.resolution_met is True
+        # Pending 09:00-12:00 on the 5th (resolve() passes through in_progress at once),
+        # in progress 08:00-10:00 on the 6th.
+        assert fact.pending_seconds == 3 * 3600
+        assert fact.in_progress_seconds == 2 * 3600
+        spells = list(
+            OpenSpell.objects.order_by("started_at").values_list(
+                "started_at", "ended_at", "reopened"
+            )
+        )
+        assert spells == [
+            (at(2025, 5, 5, 9, 0), at(2025, 5, 5, 12, 0), False),
+            (at(2025, 5, 6, 8, 0), at(2025, 5, 6, 10, 0), True),
+        ]
+        assert Person.objects.get().full_name == "Ana Pérez"
+
+    def test_an_older_event_after_a_newer_one_leaves_the_newer_state(self) -> None:
+        desk = Desk()
+        ticket = desk.ticket(at(2025, 5, 5, 9, 0))
+        ticket.assign(10, at(2025, 5, 5, 9, 5))
+        ticket.assign(11, at(2025, 5, 5, 9, 6))
+        created, to_ana, to_bruno = desk.envelopes
+        desk.apply([created, to_bruno, to_ana])
+        fact = TicketFact.objects.get()
+        assert fact.assignee_id == "11"
+        assert fact.sequence == 3
+        assert OpenSpell.objects.get().assignee_id == "11"
+
+    def test_an_older_user_card_after_a_newer_one_leaves_the_newer_name(self) -> None:
+        desk = Desk()
+        registered = desk.user(10, "Ana")
+        updated = desk.user(10, "Ana Pérez", kind=schemas.UserUpdated)
+        deactivated = desk.user(10, "Ana Pérez", kind=schemas.UserDeactivated, is_active=False)
+        desk.apply([deactivated, registered, updated])
+        person = Person.objects.get()
+        assert (person.full_name, person.is_active, person.sequence) == ("Ana Pérez", False, 3)
+
+    def test_a_late_status_change_still_counts_in_the_history(self) -> None:
+        desk = a_history()
+        reopen = next(
+            e
+            for e in desk.envelopes
+            if e["type"] == "ticket.status_changed" and e["data"]["from_status"] == "resolved"
+        )
+        desk.apply([e for e in desk.envelopes if e is not reopen])
+        fact = TicketFact.objects.get()
+        # Without the reopen event the newest snapshot (resolved) is consistent on its own.
+        assert fact.reopen_count == 0
+        desk.apply([reopen])  # arrives last, its snapshot is old
+        fact.refresh_from_db()
+        assert fact.status == "resolved"
+        assert fact.sequence == 7
+        assert fact.reopen_count == 1
+        assert OpenSpell.objects.count() == 2
+
+    def test_every_order_gives_the_same_projection(self) -> None:
+        desk = a_history()
+        reference = in_rollback(desk.apply)
+        orders = [list(reversed(desk.envelopes))]
+        shuffler = random.Random(7)  # noqa: S311 (test data)
+        for _ in range(25):
+            order = list(desk.envelopes)
+            shuffler.shuffle(order)
+            orders.append(order)
+        for order in orders:
+            assert in_rollback(lambda order=order: desk.apply(order)) == reference, [
+                (e["type"], e["sequence"]) for e in order
+            ]
+
+    def test_a_missing_change_is_taken_from_the_newer_snapshot(self) -> None:
+        desk = Desk()
+        ticket = desk.ticket(at(2025, 5, 5, 9, 0))
+        ticket.resolve(at(2025, 5, 5, 11, 0))
+        ticket.respond(at(2025, 5, 5, 11, 30))
+        created, to_progress, to_resolved, commented = desk.envelopes
+        desk.apply([created, commented])  # both status changes are still on their way
+        fact = TicketFact.objects.get()
+        assert fact.status == "resolved"
+        assert fact.times_resolved == 1
+        assert list(OpenSpell.objects.values_list("ended_at", flat=True)) == [at(2025, 5, 5, 11, 0)]
+        desk.apply([to_resolved, to_progress])
+        fact.refresh_from_db()
+        assert fact.times_resolved == 1
+        assert fact.resolution_seconds == 2 * 3600
+
+
+@pytest.mark.django_db
+class TestIdempotency:
+    def test_the_same_event_twice_changes_nothing(self) -> None:
+        desk = a_history()
+        desk.apply()
+        once = fingerprint()
+        desk.apply()
+        for envelope in desk.envelopes:
+            apply_envelope(envelope)
+        assert fingerprint() == once
+
+    def test_the_consumer_applies_an_event_id_once(self) -> None:
+        desk = a_history()
+        consumer = EventConsumer(None, registry=handlers, queue="reports.events")
+        events = [envelopes.decode(envelopes.parse_envelope(raw)) for raw in desk.envelopes]
+        assert all(consumer.apply(event, handlers.get(event.type)) for event in events)  # type: ignore[arg-type]
+        state = fingerprint()
+        assert not any(consumer.apply(event, handlers.get(event.type)) for event in events)  # type: ignore[arg-type]
+        assert fingerprint() == state
+        assert InboxEntry.objects.count() == len(events)
+
+    def test_the_handlers_cover_every_ticket_and_user_event(self) -> None:
+        assert {t for t in schemas.EVENT_TYPES if t in handlers} == set(schemas.EVENT_TYPES)
+
+
+class TestDerive:
+    T0 = datetime(2025, 1, 1, 9, tzinfo=UTC)
+
+    def snapshot(self, sequence: int, status: str, **times: Any) -> history.Snapshot:
+        return history.Snapshot(
+            sequence=sequence,
+            status=status,
+            created_at=self.T0,
+            updated_at=times.get("updated_at", self.T0),
+            resolved_at=times.get("resolved_at"),
+        )
+
+    def test_no_changes_open(self) -> None:
+        derived = history.derive(self.snapshot(1, "pending"), [])
+        assert derived.spells == [history.Spell(self.T0, None, reopened=False)]
+        assert (derived.times_resolved, derived.reopen_count) == (0, 0)
+
+    def test_changes_are_taken_by_sequence_not_by_clock(self) -> None:
+        hour = timedelta(hours=1)
+        changes = [
+            history.Change(3, self.T0 + 2 * hour, "in_progress", "resolved"),
+            history.Change(2, self.T0 + 3 * hour, "pending", "in_progress"),  # clock skew
+        ]
+        derived = history.derive(
+            self.snapshot(3, "resolved", resolved_at=self.T0 + 2 * hour), changes
+        )
+        # The skewed change is treated as happening no earlier than the previous one.
+        assert derived.spells == [history.Spell(self.T0, self.T0 + 3 * hour, reopened=False)]
+        assert derived.pending_seconds == 3 * 3600
+        assert derived.in_progress_seconds == 0
+
+    def test_a_reopen_without_its_event_is_taken_from_the_snapshot(self) -> None:
+        hour = timedelta(hours=1)
+        changes = [history.Change(2, self.T0 + hour, "pending", "resolved")]
+        derived = history.derive(
+            self.snapshot(3, "in_progress", updated_at=self.T0 + 5 * hour), changes
+        )
+        assert derived.reopen_count == 1
+        assert derived.spells[-1] == history.Spell(self.T0 + 5 * hour, None, reopened=True)
+
+
+# --- through RabbitMQ ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def topology() -> Iterator[Topology]:
+    topo = Topology(f"t{uuid.uuid4().hex[:10]}.")
+    yield topo
+    with Connection(RABBITMQ_URL) as conn:
+        channel = conn.channel()
+        for queue in topo.queues():
+            channel.queue_delete(queue.name)
+        channel.exchange_delete(topo.exchange.name)
+        channel.exchange_delete(topo.dead_letter_exchange.name)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_consuming_reports_events_from_rabbitmq(
+    transactional_db: None, settings: Any, topology: Topology
+) -> None:
+    """Duplicates and out-of-order delivery through the real queue and ``EventConsumer``."""
+    settings.BROKER_URL = RABBITMQ_URL
+    settings.SERVIDESK_EVENT_PREFIX = topology.prefix
+    desk = a_history()
+    reference = in_rollback(desk.apply)
+
+    shuffled = list(reversed(desk.envelopes)) + desk.envelopes[:3]  # newest first, then repeats
+    with Connection(RABBITMQ_URL) as conn:
+        channel = conn.channel()
+        topology.declare(channel)
+        producer = Producer(channel, exchange=topology.exchange, serializer="json")
+        for envelope in shuffled:
+            producer.publish(
+                envelope, routing_key=envelope["type"], message_id=envelope["id"], delivery_mode=2
+            )
+
+    consumer = EventConsumer(Connection(RABBITMQ_URL), registry=handlers, queue="reports.events")
+
+    def run() -> None:
+        try:
+            consumer.run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_until(
+            lambda: (
+                InboxEntry.objects.count() == len(desk.envelopes)
+                and consumer.stats["duplicate"] == 3
+            )
+        )
+    finally:
+        consumer.stop()
+        thread.join(timeout=10)
+    assert fingerprint() == reference
