@@ -90,7 +90,9 @@ def _compose(context: dict[str, Any]) -> Composed:
     kind = context["kind"]
     ticket = context["ticket"]
     number, title = ticket["number"], " ".join(str(ticket["title"]).split())
-    status = str(STATUS_LABELS.get(ticket["status"], ticket["status"]))
+    # A status change names the status it moved to (the snapshot agrees, normally).
+    current = context.get("to_status") or ticket["status"]
+    status = str(STATUS_LABELS.get(current, current))
     priority = str(PRIORITY_LABELS.get(ticket.get("priority", ""), ticket.get("priority", "")))
     link = ticket_link(ticket["id"])
     comment = excerpt(context.get("comment", {}).get("body", ""))

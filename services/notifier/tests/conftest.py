@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -76,6 +77,22 @@ def deliver() -> Callable[..., Event[Any]]:
         return event
 
     return deliver
+
+
+RETRY_DELAY = 0.3
+
+
+@pytest.fixture
+def slow_retries(settings: SettingsWrapper) -> Callable[[], None]:
+    """Retries due after 0.3 s (not the suite's 0.01 s), so a test sees the state between
+    two attempts however slow the machine; call the returned function to let one fall due."""
+    settings.NOTIFIER_RETRY_DELAY = RETRY_DELAY / 1.2  # the jitter adds up to 20 %
+    settings.NOTIFIER_RETRY_DELAY_MAX = RETRY_DELAY / 1.2
+
+    def until_due() -> None:
+        time.sleep(RETRY_DELAY + 0.05)
+
+    return until_due
 
 
 def drain(*channels: str, rounds: int = 50) -> None:

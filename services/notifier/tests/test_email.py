@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -148,7 +147,10 @@ def test_internal_note_mails_only_the_assignee(
 
 
 def test_smtp_down_then_up_each_mail_arrives_once(
-    people: dict[str, Contact], smtp: SmtpServer, deliver: Callable[..., Any]
+    people: dict[str, Contact],
+    smtp: SmtpServer,
+    deliver: Callable[..., Any],
+    slow_retries: Callable[[], None],
 ) -> None:
     smtp.stop()
     deliver(
@@ -163,7 +165,7 @@ def test_smtp_down_then_up_each_mail_arrives_once(
     assert all("SMTP server unavailable" in d.last_error for d in queued)
 
     smtp.start()
-    time.sleep(0.1)  # the retry falls due (NOTIFIER_RETRY_DELAY_MAX is 0.05 s in tests)
+    slow_retries()
     drain("email")
     mails = smtp.wait_for(2)
     assert sorted(m.rcpt_tos[0] for m in mails) == ["lucia@example.com", "tom@example.com"]
@@ -193,7 +195,10 @@ def test_a_refused_recipient_fails_at_once(
 
 
 def test_a_temporarily_refused_recipient_is_retried(
-    people: dict[str, Contact], smtp: SmtpServer, deliver: Callable[..., Any]
+    people: dict[str, Contact],
+    smtp: SmtpServer,
+    deliver: Callable[..., Any],
+    slow_retries: Callable[[], None],
 ) -> None:
     smtp.refuse("lucia@example.com", 451)
     deliver(

@@ -160,7 +160,10 @@ def test_a_messaging_service_replaces_the_from_number(
 
 
 def test_twilio_500_then_201_sends_one_sms(
-    people: dict[str, Contact], twilio: TwilioFake, deliver: Callable[..., Any]
+    people: dict[str, Contact],
+    twilio: TwilioFake,
+    deliver: Callable[..., Any],
+    slow_retries: Callable[[], None],
 ) -> None:
     twilio.fail_next(500)
     deliver(changed(assignee_id=None))
@@ -170,7 +173,7 @@ def test_twilio_500_then_201_sends_one_sms(
     assert delivery.last_error.startswith("Twilio 500")
     assert twilio.messages == []
 
-    time.sleep(0.1)
+    slow_retries()
     drain("sms")
     drain("sms")
     assert len(twilio.messages) == 1
@@ -180,13 +183,16 @@ def test_twilio_500_then_201_sends_one_sms(
 
 
 def test_twilio_429_is_retried(
-    people: dict[str, Contact], twilio: TwilioFake, deliver: Callable[..., Any]
+    people: dict[str, Contact],
+    twilio: TwilioFake,
+    deliver: Callable[..., Any],
+    slow_retries: Callable[[], None],
 ) -> None:
     twilio.fail_next(429, code=20429, message="Too Many Requests")
     deliver(changed(assignee_id=None))
     drain("sms")
     assert Delivery.objects.get(channel="sms").status == "queued"
-    time.sleep(0.1)
+    slow_retries()
     drain("sms")
     assert Delivery.objects.get(channel="sms").status == "sent"
 
@@ -212,7 +218,10 @@ def test_invalid_number_fails_at_once_and_the_email_still_goes(
 
 
 def test_twilio_unreachable_is_transient(
-    people: dict[str, Contact], deliver: Callable[..., Any], settings: Settings
+    people: dict[str, Contact],
+    deliver: Callable[..., Any],
+    settings: Settings,
+    slow_retries: Callable[[], None],
 ) -> None:
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC1", "token"
     settings.TWILIO_FROM_NUMBER = FROM_NUMBER
