@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ROOT / "services" / "tickets"
@@ -244,9 +244,7 @@ def build_scenarios(
                 "/api/tickets/?unassigned=true&ordering=resolution_due",
             ],
         ),
-        "search": lua_paths(
-            technician, [f"/api/tickets/?q={q.replace(' ', '+')}" for q in SEARCHES]
-        ),
+        "search": lua_paths(technician, [f"/api/tickets/?q={quote_plus(q)}" for q in SEARCHES]),
         "detail": lua_paths(technician, [f"/api/tickets/{i}/" for i in ids]),
         "create": lua_create(client),
         "status change": lua_status(technician, pending, args.threads),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tickets import search
 from tickets.models import Priority, Status
 
 from tests.conftest import Api, Caller, postgresql_only
@@ -103,8 +104,6 @@ class TestSearch:
         )
         CommentFactory(ticket=vpn, body="Happens on the Wi-Fi of meeting room Júpiter")
         CommentFactory(ticket=vpn, body="flamingo in the logs", internal=True)
-        from tickets import search  # noqa: PLC0415
-
         for ticket in (printer, vpn, phone):
             search.refresh_search_vector(ticket.pk)
         return {"printer": printer, "vpn": vpn, "phone": phone}
@@ -125,14 +124,19 @@ class TestSearch:
             ("dropping minutes", ["vpn"]),
         ],
     )
-    def test_full_text(
+    @pytest.mark.parametrize("rare", [True, False], ids=["gin-first", "walk-the-order"])
+    def test_full_text(  # noqa: PLR0917 (pytest passes parameters positionally)
         self,
         api: Api,
         callers: dict[str, Caller],
         tickets: dict[str, Any],
         q: str,
         expected: list[str],
+        rare: bool,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        # Both query plans (see search._WordStats) must find the same tickets.
+        monkeypatch.setattr(search, "is_rare", lambda words: rare)
         found = ids(api, callers["technician"], q=q)
         assert sorted(found) == sorted(tickets[key].pk for key in expected)
 
@@ -221,3 +225,19 @@ class TestOrderingAndPages:
         seen = {row["id"] for row in first["results"]}
         assert not seen & {row["id"] for row in second["results"]}
         assert len(second["results"]) == 10
+
+
+def test_rare_words_are_told_from_common_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    stats = {"impresora": 0.2, "impresoras": 0.05, "vpn": 0.3, "outlook": 0.01}
+    monkeypatch.setattr(search._word_stats, "get", lambda: stats)
+    assert not search.is_rare(["impres"])  # 0.25 of tickets start with it
+    assert not search.is_rare(["vpn", "impresora"])
+    assert search.is_rare(["vpn", "outlook"])  # the rarest word decides
+    assert search.is_rare(["zzzz"])
+    monkeypatch.setattr(search._word_stats, "get", dict)
+    assert search.is_rare(["vpn"])  # no statistics yet: a small table
+
+
+@pytest.mark.parametrize(("text", "folded"), [("Teléfono ÑANDÚ", "telefono nandu"), ("ok", "ok")])
+def test_queries_fold_like_unaccent(text: str, folded: str) -> None:
+    assert search.fold(text) == folded
