@@ -81,7 +81,7 @@ def _release_waiting_deliveries(user_id: str) -> None:
         recipient_id=user_id, status=DeliveryStatus.QUEUED, attempts=0
     ).update(next_attempt_at=timezone.now())
     if released:
-        transaction.on_commit(wakeup.nudge, robust=True)
+        wakeup.nudge_on_commit()
 
 
 # --- recording notifications ------------------------------------------------------------
@@ -158,7 +158,7 @@ def notifications_record(
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     queued = sum(d.status == DeliveryStatus.QUEUED for d in deliveries)
     if queued:
-        transaction.on_commit(wakeup.nudge, robust=True)
+        wakeup.nudge_on_commit()
     return Recorded(len(feed), queued, len(deliveries) - queued)
 
 

@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import Any, Final
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,18 @@ def nudge(using: str = "default") -> None:
             cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
     except DatabaseError as exc:  # the poll picks the rows up anyway
         logger.warning("cannot notify the senders: %s", exc)
+
+
+def nudge_on_commit(using: str = "default") -> None:
+    """``nudge`` once the current transaction commits; once, however many times it is asked
+    (the consumer may apply a whole batch of events in one transaction)."""
+    pending = connections[using].run_on_commit
+    if not any(callback is _nudge_after_commit for _, callback, _ in pending):
+        transaction.on_commit(_nudge_after_commit, using=using, robust=True)
+
+
+def _nudge_after_commit() -> None:
+    nudge()
 
 
 class Waiter:

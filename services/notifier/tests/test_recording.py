@@ -195,3 +195,13 @@ def test_a_contact_card_carries_every_preference(deliver: Callable[..., Any]) ->
         "en",
     )
     assert (contact.notify_email, contact.notify_sms, contact.is_active) == (False, True, True)
+
+
+def test_one_wake_up_per_transaction_however_many_events(
+    people: dict[str, Contact], django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        for actor in (3, 4, 5):
+            event = as_event(status_changed(actor=actor))
+            services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
+    assert len(callbacks) == 1
