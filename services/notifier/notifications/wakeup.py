@@ -40,7 +40,7 @@ def nudge_on_commit(using: str = "default") -> None:
     """``nudge`` once the current transaction commits; once, however many times it is asked
     (the consumer may apply a whole batch of events in one transaction)."""
     pending = connections[using].run_on_commit
-    if not any(callback is _nudge_after_commit for _, callback, _ in pending):
+    if not any(entry[1] is _nudge_after_commit for entry in pending):
         transaction.on_commit(_nudge_after_commit, using=using, robust=True)
 
 
