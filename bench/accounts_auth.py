@@ -15,7 +15,8 @@ failed-login lock off) on PostgreSQL (``BENCH_DATABASE_URL``, default the local 
    (verify, lock and blacklist the old one, record and sign a new pair).
 3. me: ``GET me/`` with an access token (verify RS256, read the user).
 
-Each phase reports requests per second and latency percentiles.
+Each phase reports requests per second, latency percentiles and the CPU time the
+gunicorn workers spent per request (from /proc: steadier than rates on a shared machine).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -59,10 +61,26 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
     def row(self) -> str:
+        cpu_ms = self.cpu_seconds / max(1, self.requests) * 1000
         return (
             f"| {self.name} | {self.rate:,.1f} | {self.percentile(0.50):.1f} | "
-            f"{self.percentile(0.95):.1f} | {self.percentile(0.99):.1f} | {self.errors} |"
+            f"{self.percentile(0.95):.1f} | {self.percentile(0.99):.1f} | {cpu_ms:.1f} | "
+            f"{self.errors} |"
         )
+
+
+def server_cpu_seconds(master: int) -> float:
+    """CPU time (user + system) of the gunicorn workers so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def ensure_database(url: str) -> None:
@@ -200,15 +218,15 @@ def main() -> int:
     )  # fmt: skip
     try:
         wait_until_up(base)
-        results = measure(base, users, args.concurrency, args.seconds)
+        results = measure(base, users, args.concurrency, args.seconds, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
 
     hardware = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     lines = [
-        "| phase | requests/s | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|",
+        "| phase | requests/s | p50 ms | p95 ms | p99 ms | server CPU ms/request | errors |",
+        "|---|---|---|---|---|---|---|",
         *(result.row() for result in results),
     ]
     print("\n".join(lines))
@@ -233,7 +251,13 @@ def main() -> int:
     return 0 if all(result.errors == 0 for result in results) else 1
 
 
-def measure(base: str, users: list[str], threads: int, seconds: float) -> list[Result]:
+def measure(base: str, users: list[str], threads: int, seconds: float, master: int) -> list[Result]:
+    def phase(name: str, make_call: Callable[[int], Callable[[httpx.Client], bool]]) -> Result:
+        before = server_cpu_seconds(master)
+        result = run_phase(name, base, threads, seconds, make_call)
+        result.cpu_seconds = server_cpu_seconds(master) - before
+        return result
+
     def login_call(index: int) -> Callable[[httpx.Client], bool]:
         body = {"username": users[index], "password": PASSWORD}
 
@@ -242,7 +266,7 @@ def measure(base: str, users: list[str], threads: int, seconds: float) -> list[R
 
         return call
 
-    login = run_phase("login (`POST auth/token/`)", base, threads, seconds, login_call)
+    login = phase("login (`POST auth/token/`)", login_call)
 
     pairs = [
         httpx.post(
@@ -263,9 +287,7 @@ def measure(base: str, users: list[str], threads: int, seconds: float) -> list[R
 
         return call
 
-    refresh = run_phase(
-        "refresh (`POST auth/token/refresh/`)", base, threads, seconds, refresh_call
-    )
+    refresh = phase("refresh (`POST auth/token/refresh/`)", refresh_call)
 
     def me_call(index: int) -> Callable[[httpx.Client], bool]:
         headers = {"Authorization": f"Bearer {pairs[index]['access']}"}
@@ -275,7 +297,7 @@ def measure(base: str, users: list[str], threads: int, seconds: float) -> list[R
 
         return call
 
-    me = run_phase("me (`GET me/`)", base, threads, seconds, me_call)
+    me = phase("me (`GET me/`)", me_call)
     return [login, refresh, me]
 
 
