@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from itertools import count
@@ -154,7 +155,7 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
 
     def on_message(self, message: Message) -> None:
         try:
-            envelope = envelopes.parse_envelope(message.decode())
+            envelope = read_envelope(message)
         except Exception as exc:  # kombu's decode errors, ContentDisallowed, InvalidEventError
             self.dead_letter(message, reason="unparseable", error=describe(exc))
             return
@@ -178,7 +179,7 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
             return
         try:
             with transaction.atomic(using=self.using):
-                applied = [self.remember(event) for _, event, _ in batch]
+                applied = self.remember([event for _, event, _ in batch])
                 for (_, event, handler), fresh in zip(batch, applied, strict=True):
                     if fresh:
                         handler(event)
@@ -240,28 +241,42 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
     def apply(self, event: envelopes.Event[Any], handler: Handler) -> bool:
         """Record the id and run the handler in one transaction; ``False`` if seen before."""
         with transaction.atomic(using=self.using):
-            if not self.remember(event):
+            if not self.remember([event])[0]:
                 return False
             handler(event)
         return True
 
-    def remember(self, event: envelopes.Event[Any]) -> bool:
-        # A concurrent consumer inserting the same id makes this wait for its commit and
-        # then do nothing: the handler never runs twice, even at the same time.
+    def remember(self, events: list[envelopes.Event[Any]]) -> list[bool]:
+        """Insert the ids into the inbox in one statement; for each event, whether it is new.
+
+        A concurrent consumer inserting the same id makes this wait for its commit and
+        then skip the row: a handler never runs twice, not even at the same moment.
+        """
         connection = connections[self.using]
         table = connection.ops.quote_name(InboxEntry._meta.db_table)
+        now = _db_value("processed_at", timezone.now(), connection)
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(events))
+        params: list[Any] = []
+        for event in events:
+            params += [
+                _db_value("event_id", event.id, connection),
+                event.type,
+                self.queue_name,
+                now,
+            ]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (event_id, event_type, queue, processed_at) "  # noqa: S608 (table name from the model)
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                [
-                    _db_value("event_id", event.id, connection),
-                    event.type,
-                    self.queue_name,
-                    _db_value("processed_at", timezone.now(), connection),
-                ],
+                f"VALUES {rows} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                params,
             )
-            return cursor.fetchone() is not None
+            # PostgreSQL returns UUIDs, SQLite their hex text.
+            inserted = {uuid.UUID(str(value)) for (value,) in cursor.fetchall()}
+        fresh = []
+        for event in events:
+            fresh.append(event.id in inserted)
+            inserted.discard(event.id)  # the same id twice in one batch: the second is a copy
+        return fresh
 
     # --- dead letters ---------------------------------------------------------------
 
@@ -296,6 +311,20 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
         )
         message.ack()
         self.stats["dead_lettered"] += 1
+
+
+def read_envelope(message: Message) -> envelopes.Envelope:
+    """The envelope of a message, decoded and checked in one pass when it is plain JSON.
+
+    Anything else (another content type or encoding, compression) goes through kombu's
+    own decoding, which refuses what ``accept`` does not allow.
+    """
+    plain_json = (
+        message.content_type == "application/json"
+        and (message.content_encoding or "utf-8").lower() in {"utf-8", "utf8"}
+        and "compression" not in (message.headers or {})
+    )
+    return envelopes.parse_envelope(message.body if plain_json else message.decode())
 
 
 def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
