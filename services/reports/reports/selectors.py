@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import FloatField, Func, Q
 
 from reports.metrics import HOUR, ReportQuery, cohort
 from reports.models import Person, TicketFact
@@ -71,32 +71,84 @@ TICKET_COLUMNS: Final = (
     Column("in_progress_hours", "hours"),
 )
 
-_FIELDS: Final = (
-    "number",
-    "ticket_id",
-    "title",
-    "status",
-    "priority",
-    "category",
-    "assignee_id",
-    "client_id",
-    "created_at",
-    "first_response_at",
-    "resolved_at",
-    "first_response_due",
-    "resolution_due",
-    "first_response_seconds",
-    "resolution_seconds",
-    "first_response_met",
-    "resolution_met",
-    "reopen_count",
-    "pending_seconds",
-    "in_progress_seconds",
-)
+
+class Epoch(Func):
+    """Seconds since 1970 (UTC) of a datetime column, as a float.
+
+    Exports read instants this way: a float crosses the driver far faster than a
+    ``datetime`` (Django's timestamptz loader is pure Python), and ``LocalClock`` turns
+    it into local time for a whole column at a fraction of the cost.
+    """
+
+    output_field = FloatField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(
+            compiler,
+            connection,
+            template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+            **extra,
+        )
 
 
-def sla_outcome(met: bool | None, done: bool, due: datetime | None, as_of: datetime) -> str | None:
-    """The same rule the summary counts with (``metrics.sla_counts``)."""
+class LocalClock:
+    """UTC epochs to local wall-clock time in one zone, with the offsets cached.
+
+    Offsets change only at DST transitions, which fall on quarter hours, so one lookup
+    per quarter hour serves every instant in it.
+    """
+
+    QUARTER: Final = 900
+    EXCEL_EPOCH_DAYS: Final = 25569.0  # 1970-01-01 in Excel's 1900 date system
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._offsets: dict[int, int] = {}
+        self._suffixes: dict[int, str] = {}
+
+    def offset(self, epoch: float) -> int:
+        quarter = int(epoch // self.QUARTER)
+        found = self._offsets.get(quarter)
+        if found is None:
+            instant = datetime.fromtimestamp(quarter * self.QUARTER, tz=self.tz)
+            delta = instant.utcoffset()
+            found = int(delta.total_seconds()) if delta is not None else 0
+            self._offsets[quarter] = found
+        return found
+
+    def excel(self, epoch: float | None) -> float | None:
+        """The local time as an Excel serial date (days since 1899-12-30)."""
+        if epoch is None:
+            return None
+        return (epoch + self.offset(epoch)) / 86400.0 + self.EXCEL_EPOCH_DAYS
+
+    def iso(self, epoch: float | None) -> str | None:
+        """ISO 8601 with the local offset, to the second: ``2025-03-30T03:30:00+02:00``."""
+        if epoch is None:
+            return None
+        offset = self.offset(epoch)
+        suffix = self._suffixes.get(offset)
+        if suffix is None:
+            sign = "+" if offset >= 0 else "-"
+            hours, minutes = divmod(abs(offset) // 60, 60)
+            suffix = self._suffixes[offset] = f"{sign}{hours:02d}:{minutes:02d}"
+        local = datetime.fromtimestamp(round(epoch) + offset, tz=UTC)
+        return local.replace(tzinfo=None).isoformat() + suffix
+
+    def local(self, epoch: float | None) -> datetime | None:
+        return None if epoch is None else datetime.fromtimestamp(epoch, tz=self.tz)
+
+
+def sla_outcome(met: bool | None, done: bool, due: float | None, as_of: float) -> str | None:
+    """The same rule the summary counts with (``metrics.sla_counts``); times are epochs."""
     if met is not None:
         return MET if met else BREACHED
     if due is None or done:
@@ -105,21 +157,38 @@ def sla_outcome(met: bool | None, done: bool, due: datetime | None, as_of: datet
 
 
 def ticket_rows(query: ReportQuery, *, names: dict[str, str]) -> Iterator[tuple[Any, ...]]:
-    """The cohort as rows of ``TICKET_COLUMNS``, oldest first, datetimes aware in the zone.
+    """The cohort as rows of ``TICKET_COLUMNS``, oldest first; datetimes as UTC epochs.
 
     Read in chunks through a server-side cursor, so memory stays flat however many.
-    ``names`` maps assignee ids to display names (``person_names``).
+    ``names`` maps assignee ids to display names. Convert the epochs with ``LocalClock``.
     """
-    tz: ZoneInfo = query.time_zone
-    as_of = query.as_of
-
-    def local(value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(tz)
-
-    def hours(seconds: float | None) -> float | None:
-        return None if seconds is None else seconds / HOUR
-
-    rows = cohort(query).order_by("created_at", "pk").values_list(*_FIELDS)
+    as_of = query.as_of.timestamp()
+    rows = (
+        cohort(query)
+        .order_by("created_at", "pk")
+        .values_list(
+            "number",
+            "ticket_id",
+            "title",
+            "status",
+            "priority",
+            "category",
+            "assignee_id",
+            "client_id",
+            Epoch("created_at"),
+            Epoch("first_response_at"),
+            Epoch("resolved_at"),
+            Epoch("first_response_due"),
+            Epoch("resolution_due"),
+            "first_response_seconds",
+            "resolution_seconds",
+            "first_response_met",
+            "resolution_met",
+            "reopen_count",
+            "pending_seconds",
+            "in_progress_seconds",
+        )
+    )
     for (
         number,
         ticket_id,
@@ -152,20 +221,20 @@ def ticket_rows(query: ReportQuery, *, names: dict[str, str]) -> Iterator[tuple[
             assignee_id,
             names.get(assignee_id, "") if assignee_id is not None else "",
             client_id,
-            local(created_at),
-            local(first_response_at),
-            local(resolved_at),
-            local(first_response_due),
-            local(resolution_due),
-            hours(first_response_seconds),
-            hours(resolution_seconds),
+            created_at,
+            first_response_at,
+            resolved_at,
+            first_response_due,
+            resolution_due,
+            None if first_response_seconds is None else first_response_seconds / HOUR,
+            None if resolution_seconds is None else resolution_seconds / HOUR,
             sla_outcome(
                 first_response_met, first_response_at is not None, first_response_due, as_of
             ),
             sla_outcome(resolution_met, resolution_seconds is not None, resolution_due, as_of),
             reopen_count,
-            hours(pending_seconds),
-            hours(in_progress_seconds),
+            pending_seconds / HOUR,
+            in_progress_seconds / HOUR,
         )
 
 

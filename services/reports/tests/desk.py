@@ -48,6 +48,7 @@ class TicketScript:
     client_id: int
     first_response_due: datetime | None
     resolution_due: datetime | None
+    title: str = ""
     status: str = "pending"
     assignee_id: int | None = None
     updated_at: datetime | None = None
@@ -61,7 +62,7 @@ class TicketScript:
         return schemas.TicketSnapshot(
             id=self.id,
             number=self.number,
-            title=f"Ticket {self.number}",
+            title=self.title or f"Ticket {self.number}",
             description="…",
             status=self.status,  # type: ignore[arg-type]
             priority=self.priority,  # type: ignore[arg-type]
@@ -180,6 +181,7 @@ class Desk:
         client_id: int = 500,
         first_response_within: timedelta | None = timedelta(hours=4),
         resolve_within: timedelta | None = timedelta(hours=48),
+        title: str = "",
     ) -> TicketScript:
         number = len(self.tickets) + 1
         created_utc = utc(created_at)
@@ -195,6 +197,7 @@ class Desk:
             if first_response_within
             else None,
             resolution_due=created_utc + resolve_within if resolve_within else None,
+            title=title,
         )
         self.tickets.append(script)
         self.emit(schemas.TicketCreated(ticket=script.snapshot(), actor_id=client_id), created_at)

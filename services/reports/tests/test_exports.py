@@ -15,7 +15,7 @@ import pytest
 from reports.selectors import TICKET_COLUMNS
 
 from tests.dataset import ANA
-from tests.desk import Desk, utc
+from tests.desk import Desk, at, utc
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
 
@@ -197,6 +197,18 @@ def test_xlsx_dates_are_local_wall_clock(desk: Desk, api: Any) -> None:
     rows = list(wb["Tickets"].iter_rows(values_only=True))
     created = rows[1][rows[0].index("Created at")]
     assert created == naive(2025, 3, 30, 0, 30)  # Madrid time, as the Summary sheet says
+
+
+def test_xlsx_text_is_escaped_and_cleaned(db: None, api: Any) -> None:
+    desk = Desk()
+    desk.ticket(at(2025, 3, 3, 9, 0), title="  <b>Tom & Jerry</b>\x07 ")
+    desk.apply()
+    wb = workbook(api, **MARCH, lang="en")
+    rows = list(wb["Tickets"].iter_rows(values_only=True))
+    # The bell character cannot live in XML; the spaces and the markup survive as text.
+    assert rows[1][rows[0].index("Title")] == "  <b>Tom & Jerry</b> "
+    csv = pd.read_csv(io.BytesIO(b"".join(api("export.csv", **MARCH).streaming_content)))
+    assert csv["title"].iloc[0] == "  <b>Tom & Jerry</b>\x07 "
 
 
 def test_xlsx_in_spanish(desk: Desk, api: Any) -> None:

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from reports.metrics import ReportQuery
-from reports.selectors import TICKET_COLUMNS, cohort_assignee_names, ticket_rows
+from reports.selectors import TICKET_COLUMNS, LocalClock, cohort_assignee_names, ticket_rows
 
 ROWS_PER_CHUNK: Final = 1000
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return value
+def _text(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _hours(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def csv_chunks(query: ReportQuery) -> Iterator[str]:
@@ -35,9 +32,16 @@ def csv_chunks(query: ReportQuery) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([column.key for column in TICKET_COLUMNS])
     names = cohort_assignee_names(query)
+    clock = LocalClock(query.time_zone)
+
+    def when(epoch: float | None) -> str:
+        return clock.iso(epoch) or ""
+
+    kinds: dict[str, Callable[[Any], Any]] = {"datetime": when, "hours": _hours}
+    cells = [kinds.get(column.kind, _text) for column in TICKET_COLUMNS]
     pending = 0
     for row in ticket_rows(query, names=names):
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([cell(value) for cell, value in zip(cells, row, strict=True)])
         pending += 1
         if pending == ROWS_PER_CHUNK:
             yield buffer.getvalue()
