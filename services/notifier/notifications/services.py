@@ -23,7 +23,7 @@ from notifications.channels import email, sms
 from notifications.conf import NotifierSettings, notifier_settings
 from notifications.messages import Kind, compose
 from notifications.models import Channel, Contact, Delivery, DeliveryStatus, Notification
-from servidesk_shared.events.schemas import TicketEvent, UserCard
+from servidesk_shared.events.schemas import TicketEvent, UserCard, UserDeactivated
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def contact_apply(*, card: UserCard, sequence: int) -> bool:
     """Keep ``card`` unless a newer one (higher event sequence) is already known."""
     values = {name: getattr(card, name) for name in _CONTACT_FIELDS}
     values.update(email=values["email"] or "", phone=values["phone"] or "")
+    if isinstance(card, UserDeactivated):
+        values["is_active"] = False  # whatever the card says, the event is the fact
     user_id = str(card.id)
     contact = Contact.objects.select_for_update().filter(pk=user_id).first()
     if contact is None:

@@ -167,7 +167,7 @@ def test_user_events_keep_the_newest_card(deliver: Callable[..., Any]) -> None:
     contact = Contact.objects.get(pk="5")
     assert (contact.email, contact.sequence) == ("new@example.com", 3)
 
-    deliver(None, event=as_event(user_card(5, is_active=False, cls=UserDeactivated), sequence=4))
+    deliver(None, event=as_event(user_card(5, is_active=True, cls=UserDeactivated), sequence=4))
     assert not Contact.objects.get(pk="5").is_active
 
 
