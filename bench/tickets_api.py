@@ -183,8 +183,8 @@ def lua_status(token_: str, ids: list[int], threads: int) -> str:
 
 def parse_wrk(name: str, output: str) -> Result:
     def duration_ms(text: str) -> float:
-        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = duration_ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
@@ -225,7 +225,10 @@ def wrk(
         ).stdout
     finally:
         os.unlink(handle.name)
-    return parse_wrk(name, output)
+    try:
+        return parse_wrk(name, output)
+    except (AttributeError, ValueError) as exc:
+        raise SystemExit(f"cannot read wrk's output for {name}:\n{output}") from exc
 
 
 def build_scenarios(
@@ -342,6 +345,7 @@ def main() -> int:
         env=env,
     )
     results: list[Result] = []
+    load_before = os.getloadavg()[0]
     try:
         wait_until_up(args.port)
         # Warm every worker's connection and caches first.
@@ -374,7 +378,8 @@ def main() -> int:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
 
-    table = render(results, total=total, size=size, args=args)
+    load = (load_before, os.getloadavg()[0])
+    table = render(results, total=total, size=size, args=args, load=load)
     print(table)
     if args.append_docs:
         docs = ROOT / "docs" / "benchmarks.md"
@@ -385,7 +390,14 @@ def main() -> int:
     return 0
 
 
-def render(results: list[Result], *, total: int, size: str, args: argparse.Namespace) -> str:
+def render(
+    results: list[Result],
+    *,
+    total: int,
+    size: str,
+    args: argparse.Namespace,
+    load: tuple[float, float],
+) -> str:
     cpu = platform.processor() or platform.machine()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
@@ -396,7 +408,8 @@ def render(results: list[Result], *, total: int, size: str, args: argparse.Names
         f"{total:,} tickets in PostgreSQL ({size}); gunicorn {args.workers} gthread workers x "
         f"{args.gunicorn_threads} threads, production settings; wrk {args.threads} threads, "
         f"{args.connections} connections, {args.duration} s per scenario; client and server "
-        f"on the same machine ({os.cpu_count()} cores, {memory:.0f} GiB, {cpu}).",
+        f"on the same machine ({os.cpu_count()} cores, {memory:.0f} GiB, {cpu}); 1-minute "
+        f"load average {load[0]:.1f} before and {load[1]:.1f} after (other work shares it).",
         "",
         "| scenario | req/s | p50 ms | p99 ms | requests | errors |",
         "|---|---:|---:|---:|---:|---:|",
