@@ -80,13 +80,17 @@ def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
     return text if len(text) <= length else text[: length - 3].rstrip() + "..."
 
 
-def compose(context: dict[str, Any], language: str | None) -> Composed:
-    """The texts of one notification in ``language`` (falling back to the default)."""
+def compose(context: dict[str, Any], language: str | None, *, sms: bool = False) -> Composed:
+    """The texts of one notification in ``language`` (falling back to the default).
+
+    The SMS text (fitted to two segments) only when ``sms`` asks for it: it is the one
+    part that costs something to make.
+    """
     with translation.override(language_for(language)):
-        return _compose(context)
+        return _compose(context, with_sms=sms)
 
 
-def _compose(context: dict[str, Any]) -> Composed:
+def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
     kind = context["kind"]
     ticket = context["ticket"]
     number, title = ticket["number"], " ".join(str(ticket["title"]).split())
@@ -147,7 +151,7 @@ def _compose(context: dict[str, Any]) -> Composed:
         title=headline,
         body=body,
         ticket_title=title,
-        sms=sms_text.fit(sms, names, link),
+        sms=sms_text.fit(sms, names, link) if with_sms else "",
         link=link,
         status=status,
         priority=priority,

@@ -31,7 +31,7 @@ def context(kind: str, title: str = "Impresora sin tóner", **extra: Any) -> dic
 def test_every_kind_names_number_title_status_and_link(
     kind: str, language: str, status: str
 ) -> None:
-    composed = compose(context(kind), language)
+    composed = compose(context(kind), language, sms=True)
     everything = f"{composed.title} {composed.body}"
     assert "SD-1042" in composed.title
     assert "Impresora sin tóner" in composed.body
@@ -81,7 +81,7 @@ def test_unknown_languages_fall_back_to_spanish(given: str | None, used: str) ->
     ],
 )
 def test_sms_fit_in_two_segments(language: str, kind: str, title: str) -> None:
-    sms = compose(context(kind, title=title), language).sms
+    sms = compose(context(kind, title=title), language, sms=True).sms
     assert sms_text.segments(sms) <= 2, (sms_text.units(sms), sms)
     assert sms.endswith("/tickets/42/")
     assert "SD-1042" in sms
@@ -99,7 +99,7 @@ def test_segments_count_like_carriers() -> None:
 
 
 def test_spanish_sms_stay_gsm_when_the_title_does() -> None:
-    sms = compose(context(Kind.STATUS_CHANGED, title="Impresora sin toner"), "es").sms
+    sms = compose(context(Kind.STATUS_CHANGED, title="Impresora sin toner"), "es", sms=True).sms
     assert sms_text.is_gsm(sms), sms
     assert sms_text.segments(sms) == 1
 

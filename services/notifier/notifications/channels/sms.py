@@ -150,7 +150,7 @@ class SmsTransport:
         reason = skip_reason(contact)
         if reason:
             raise Skip(reason)
-        composed = compose(delivery.context, contact.language)
+        composed = compose(delivery.context, contact.language, sms=True)
         options: dict[str, Any] = {"to": contact.phone, "body": composed.sms}
         if _setting("TWILIO_MESSAGING_SERVICE_SID"):
             options["messaging_service_sid"] = _setting("TWILIO_MESSAGING_SERVICE_SID")
