@@ -220,12 +220,15 @@ def wait_until_ready() -> None:
     raise RuntimeError("relay and consumer did not deliver a probe event within 120 s")
 
 
-def latency(rate: float, seconds: float, writers: int) -> dict[str, float]:
+def latency(
+    rate: float, seconds: float, writers: int, relays: int, consumers: int
+) -> dict[str, float]:
     from django.db import connection  # noqa: PLC0415
 
     from bench.handlers import EFFECTS  # noqa: PLC0415
 
-    processes = [spawn("relay_events"), spawn("consume_events")]
+    processes = [spawn("relay_events") for _ in range(relays)]
+    processes += [spawn("consume_events") for _ in range(consumers)]
     try:
         wait_until_ready()
         committed: dict[str, float] = {}
@@ -291,6 +294,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of the latency run")
     parser.add_argument("--writers", type=int, default=4, help="threads committing events")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (median)")
+    parser.add_argument("--relays", type=int, default=1, help="relay processes (latency run)")
+    parser.add_argument("--consumers", type=int, default=1, help="consumer processes (latency)")
+    parser.add_argument("--skip-throughput", action="store_true", help="latency run only")
     args = parser.parse_args()
 
     setup_django()
@@ -302,7 +308,7 @@ def main() -> None:
         purge_queues()
         baselines, relays, writes = [], [], []
         # Alternating rounds: the broker's disk is shared and noisy; medians compare fairly.
-        for _ in range(args.rounds):
+        for _ in range(0 if args.skip_throughput else args.rounds):
             baselines.append(bare_kombu(args.events))
             purge_queues()
             relay, written = relay_throughput(args.events)
@@ -310,18 +316,22 @@ def main() -> None:
             writes.append(written)
             purge_queues()
             clean_tables()
-        baseline, relay = statistics.median(baselines), statistics.median(relays)
-        print(f"bare kombu confirmed publish: {baseline:6.0f} events/s  rounds {fmt(baselines)}")
-        print(
-            f"outbox relay:                 {relay:6.0f} events/s  rounds {fmt(relays)}"
-            f"  = {relay / baseline:.0%} of bare kombu"
-        )
-        print(f"publish() into the outbox:    {statistics.median(writes):6.0f} events/s"
-              " (500 per transaction)")  # fmt: skip
+        if not args.skip_throughput:
+            baseline, relay = statistics.median(baselines), statistics.median(relays)
+            print(
+                f"bare kombu confirmed publish: {baseline:6.0f} events/s  rounds {fmt(baselines)}"
+            )
+            print(
+                f"outbox relay:                 {relay:6.0f} events/s  rounds {fmt(relays)}"
+                f"  = {relay / baseline:.0%} of bare kombu"
+            )
+            print(f"publish() into the outbox:    {statistics.median(writes):6.0f} events/s"
+                  " (500 per transaction)")  # fmt: skip
 
-        figures = latency(args.rate, args.seconds, args.writers)
+        figures = latency(args.rate, args.seconds, args.writers, args.relays, args.consumers)
         print(
             f"latency at {figures['rate']:.0f} events/s from {args.writers} writers, "
+            f"{args.relays} relay(s), {args.consumers} consumer(s), "
             f"{figures['delivered']:.0f} of {figures['events']:.0f} events after warm-up: "
             f"p50 {figures['p50']:.1f} ms, p90 {figures['p90']:.1f} ms, "
             f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms"

@@ -6,9 +6,10 @@ import os
 
 from servidesk_shared.logs import logging_config
 from servidesk_shared.testing.settings import *  # noqa: F403
+from servidesk_shared.testing.settings import DATABASES
 
-DATABASES["default"]["NAME"] = os.environ.get("BENCH_DB_NAME", "servidesk_bench")  # noqa: F405
-DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
+DATABASES["default"]["NAME"] = os.environ.get("BENCH_DB_NAME", "servidesk_bench")
+DATABASES["default"]["CONN_MAX_AGE"] = None
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 SERVIDESK_EVENT_PREFIX = os.environ.get("BENCH_EVENT_PREFIX", "bench.")
 SERVIDESK_EVENT_PRODUCER = "bench"
