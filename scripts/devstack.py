@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from render_nginx import render_local_config  # noqa: E402
 
 SERVICES = {"accounts": 8101, "tickets": 8102, "notifier": 8103, "reports": 8104, "web": 8105}
+# Seeds that need events from another service (tickets' demo tickets need the demo users in
+# its directory, which arrive through the bus): run again once the stack is up, waiting.
+DEFERRED_SEEDS = {"tickets": ["seed_demo", "--wait", "180"]}
 NGINX_HINT = (
     "nginx is not installed; it is the gateway on port 8000.\n"
     "Install it with:  sudo apt-get update && sudo apt-get install -y nginx   (Debian/Ubuntu)\n"
@@ -139,8 +143,30 @@ def main() -> int:
     if args.command == "prepare":
         return 0
     print(f"devstack: Servidesk on http://{env['GATEWAY_LISTEN']}/ (Ctrl-C stops it)", flush=True)
+    return run_stack(env)
+
+
+def run_stack(env: dict[str, str]) -> int:
+    """honcho runs the Procfile; deferred seeds run beside it until they finish."""
     honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(ROOT)]
-    os.execvpe(sys.executable, [*honcho, "start"], env)  # noqa: S606 (replace this process)
+    stack = subprocess.Popen([*honcho, "start"], env=env)
+    seeds = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=ROOT / "services" / service, env=env
+        )
+        for service, args in DEFERRED_SEEDS.items()
+        if has_command(service, args[0])
+    ]
+    # Ctrl-C reaches every process of the terminal's group; honcho stops the stack and this
+    # script only waits for it, so a second signal here must not cut that short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stack.terminate())
+    code = stack.wait()
+    for seed in seeds:
+        if seed.poll() is None:
+            seed.terminate()
+        seed.wait()
+    return code
 
 
 if __name__ == "__main__":
