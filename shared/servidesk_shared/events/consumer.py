@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import uuid
 from collections import Counter
@@ -72,7 +73,7 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
         self.registry = registry
         self.using = using
         self.stopping = threading.Event()
-        self._pruned_at = 0.0
+        self._pruned_at = -PRUNE_EVERY_SECONDS  # prune on the first iteration
         #: applied / duplicate / ignored / dead_lettered, for logs and tests.
         self.stats: Counter[str] = Counter()
         #: Events received and checked, waiting to be applied together.
@@ -98,7 +99,7 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
         logger.info("consuming %s", self.queue_name)
 
     def on_iteration(self) -> None:
-        now = timezone.now().timestamp()
+        now = time.monotonic()
         if now - self._pruned_at >= PRUNE_EVERY_SECONDS:
             self._pruned_at = now
             try:
@@ -125,31 +126,34 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
         which turns one commit (one disk flush) per event into one per batch.
         """
         elapsed = 0.0
-        with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
-            for _ in range(limit) if limit else count():
-                if self.should_stop:
-                    break
-                self.on_iteration()
-                try:
-                    conn.drain_events(timeout=BATCH_LINGER if self.pending else safety_interval)
-                except TimeoutError:  # socket.timeout: nothing arrived in time
-                    if self.pending:
-                        self.flush()
-                        continue
-                    conn.heartbeat_check()
-                    elapsed += safety_interval
-                    if timeout and elapsed >= timeout:
-                        raise
-                except OSError:
-                    if not self.should_stop:
-                        raise
-                else:
-                    if len(self.pending) >= self.conf.batch_size:
-                        self.flush()
-                    yield
-                    elapsed = 0
-        # Stopping: whatever is still pending was never acked and goes back to the queue.
-        self.pending.clear()
+        try:
+            with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+                for _ in range(limit) if limit else count():
+                    if self.should_stop:
+                        break
+                    self.on_iteration()
+                    try:
+                        conn.drain_events(timeout=BATCH_LINGER if self.pending else safety_interval)
+                    except TimeoutError:  # socket.timeout: nothing arrived in time
+                        if self.pending:
+                            self.flush()
+                            continue
+                        conn.heartbeat_check()
+                        elapsed += safety_interval
+                        if timeout and elapsed >= timeout:
+                            raise
+                    except OSError:
+                        if not self.should_stop:
+                            raise
+                    else:
+                        if len(self.pending) >= self.conf.batch_size:
+                            self.flush()
+                        yield
+                        elapsed = 0
+        finally:
+            # Stopping, or the connection died: what is pending was never acked and the
+            # broker hands it out again; its delivery tags are useless on a new channel.
+            self.pending.clear()
 
     # --- one message ----------------------------------------------------------------
 

@@ -59,7 +59,7 @@ class Relay:
         self.connect = connect
         self.using = using
         self.stopping = threading.Event()
-        self._pruned_at: float = 0.0
+        self._pruned_at = -PRUNE_EVERY.total_seconds()  # prune after the first batch
         self.errors = broker_errors(connect())
         self.backoff = Backoff()
 
@@ -99,7 +99,7 @@ class Relay:
         conn.ensure_connection(max_retries=1)
         channel = conn.default_channel
         self.topology.declare(channel)
-        return Producer(channel, exchange=self.topology.exchange, serializer="json")
+        return Producer(channel, exchange=self.topology.exchange)
 
     # --- one batch ------------------------------------------------------------------
 

@@ -79,8 +79,10 @@ def tables(transactional_db: None) -> Iterator[None]:
             cursor.execute(statement)
         cursor.execute(f"TRUNCATE {handlers.EFFECTS}, {handlers.TICKETS}")
     handlers.FAILING_TITLES.clear()
+    handlers.DATABASE_DOWN.clear()
     yield
     handlers.FAILING_TITLES.clear()
+    handlers.DATABASE_DOWN.clear()
 
 
 def effects(event_id: uuid.UUID | str | None = None) -> list[tuple[str, str, str]]:

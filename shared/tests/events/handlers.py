@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from servidesk_shared.events import projection
 from servidesk_shared.events.envelope import Event
@@ -29,6 +29,8 @@ CREATE_TABLES = [
 
 #: Titles whose handler raises, for the in-process consumer tests (a "bug" to fix later).
 FAILING_TITLES: set[str] = set()
+#: Title -> how many more times its handler finds the database "gone".
+DATABASE_DOWN: dict[str, int] = {}
 
 #: When set, the consumer process kills itself right after its first commit, before the
 #: ack, and leaves this file behind so the restarted process does not do it again.
@@ -42,6 +44,9 @@ def on_ticket(event: Event[Any]) -> None:
     ticket = event.data.ticket
     if ticket.title in FAILING_TITLES:
         raise RuntimeError(f"cannot handle {ticket.title!r}")
+    if DATABASE_DOWN.get(ticket.title, 0) > 0:
+        DATABASE_DOWN[ticket.title] -= 1
+        raise OperationalError("server closed the connection unexpectedly")
     record(event, ticket.title)
     if projection.advance(event):
         with connection.cursor() as cursor:

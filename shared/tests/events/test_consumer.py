@@ -144,6 +144,26 @@ def test_a_failing_handler_is_retried_then_dead_lettered_and_replay_applies_it_o
     assert replay("notifier.events", message_ids=[str(poison)]) == 0
 
 
+def test_a_lost_database_is_waited_out_and_never_dead_letters(
+    tables: None,
+    bus: Topology,
+    settings: Any,
+    start_relay: Callable[..., Running],
+    start_consumer: Callable[..., Running],
+) -> None:
+    settings.SERVIDESK_EVENT_MAX_ATTEMPTS = 1  # a handler error would dead-letter at once
+    handlers.DATABASE_DOWN["db blip"] = 2
+    consumer = consumer_of(start_consumer())
+    start_relay()
+    with transaction.atomic():
+        event_id = publish(factories.ticket_created(title="db blip"))
+
+    wait_until(lambda: consumer.stats["applied"] == 1)
+    assert consumer.stats["dead_lettered"] == 0
+    assert len(effects(event_id)) == 1
+    assert handlers.DATABASE_DOWN["db blip"] == 0
+
+
 def test_replay_by_id_leaves_the_other_dead_letters_in_place(
     tables: None,
     bus: Topology,
