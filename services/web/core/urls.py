@@ -6,6 +6,10 @@ from servidesk_shared.urls import service_urlpatterns
 
 urlpatterns = [
     *service_urlpatterns("", [], catch_all=False),
-    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("portal.urls")),
 ]
+
+handler400 = "portal.views.errors.bad_request"
+handler403 = "portal.views.errors.permission_denied"
+handler404 = "portal.views.errors.page_not_found"
+handler500 = "portal.views.errors.server_error"

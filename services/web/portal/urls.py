@@ -1,8 +1,65 @@
-from django.urls import path
+from django.urls import path, register_converter
 
-from portal import views
+from portal.views import account, admin, auth, reports, tickets
 
 app_name = "portal"
+
+
+class OpaqueIdConverter:
+    """An API id in a path: opaque, but never anything that could change the API's path."""
+
+    regex = "[A-Za-z0-9_-]{1,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: object) -> str:
+        return str(value)
+
+
+register_converter(OpaqueIdConverter, "id")
+
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", account.home, name="home"),
+    # Signing in and out
+    path("login/", auth.login, name="login"),
+    path("logout/", auth.logout, name="logout"),
+    path("register/", auth.register, name="register"),
+    # accounts sends the browser here at the end of a social login (SOCIAL_LOGIN_COMPLETE_PATH).
+    path("login/social/", auth.social_complete, name="social_complete"),
+    path("login/social/<slug:provider>/", auth.social_start, name="social_start"),
+    path("password-reset/", auth.password_reset, name="password_reset"),
+    # The link of accounts' reset email (WEB_BASE_URL/password-reset/confirm/<uid>/<token>/).
+    path(
+        "password-reset/confirm/<str:uid>/<str:token>/",
+        auth.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
+    path("language/", auth.set_language, name="set_language"),
+    # The user's own things
+    path("profile/", account.profile, name="profile"),
+    path("profile/password/", account.password_change, name="password_change"),
+    path("notifications/", account.notifications, name="notifications"),
+    path("notifications/read-all/", account.notifications_read_all, name="notifications_read_all"),
+    path(
+        "notifications/<id:notification_id>/open/",
+        account.notification_open,
+        name="notification_open",
+    ),
+    # Tickets
+    path("tickets/", tickets.ticket_list, name="ticket_list"),
+    path("tickets/new/", tickets.ticket_create, name="ticket_create"),
+    path("tickets/<id:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets/<id:ticket_id>/status/", tickets.ticket_status, name="ticket_status"),
+    path("tickets/<id:ticket_id>/assign/", tickets.ticket_assign, name="ticket_assign"),
+    # Administration
+    path("admin/users/", admin.users, name="admin_users"),
+    path("admin/users/<id:user_id>/role/", admin.user_role, name="admin_user_role"),
+    path("admin/users/<id:user_id>/active/", admin.user_active, name="admin_user_active"),
+    path("admin/categories/", admin.categories, name="admin_categories"),
+    path("admin/categories/<slug:slug>/", admin.category_edit, name="admin_category_edit"),
+    path("admin/sla/", admin.sla_targets, name="admin_sla"),
+    path("reports/", reports.dashboard, name="reports"),
+    path("reports/charts/<slug:name>.<slug:fmt>", reports.chart, name="report_chart"),
+    path("reports/export.<slug:fmt>", reports.export, name="report_export"),
 ]

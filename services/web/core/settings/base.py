@@ -15,12 +15,17 @@ SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
 INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     *SHARED_APPS,
     "portal",
 ]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
+# web keeps no business data: its database holds sessions only. Session writes (a refreshed
+# token pair) must be visible to the user's other requests at once, and the row lock taken
+# while refreshing must last only as long as the refresh, not the whole request.
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
 LOCALE_PATHS = [BASE_DIR / "locale"]
 STATIC_URL = f"/{SERVICE_PREFIX}static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -32,16 +37,60 @@ LOGGING = logging_config(
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk web API"}
 
 MIDDLEWARE = [
+    "portal.middleware.ServerTimingMiddleware",
     *MIDDLEWARE[:4],
     "django.contrib.sessions.middleware.SessionMiddleware",
     *MIDDLEWARE[4:],
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.ApiMiddleware",
 ]
 TEMPLATES[0]["OPTIONS"]["context_processors"] += [
     "django.contrib.messages.context_processors.messages",
+    "portal.context.ui",
 ]
+
+# --- Sessions: the JWT pair lives server-side; the browser holds only the session id -----
+# Every service shares the gateway's origin, so the cookies get names of their own.
+SESSION_COOKIE_NAME = "servidesk_session"
 SESSION_COOKIE_HTTPONLY = True
+# Lax, not Strict: the social-login flow comes back to web as a top-level redirect from
+# accounts (and the provider), and must find the session it started from.
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("WEB_SESSION_AGE", default=60 * 60 * 24 * 7)
+CSRF_COOKIE_NAME = "servidesk_csrftoken"
+CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_NAME = "servidesk_language"
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LOGIN_URL = "portal:login"
+USE_THOUSAND_SEPARATOR = True
+# Flash messages ride in a signed cookie (Django's default), not in the session: a request
+# that only adds a message must never write back a session holding an older token pair.
+MESSAGE_STORAGE = "django.contrib.messages.storage.fallback.FallbackStorage"
+
+# --- The four APIs, over the internal network (never through the gateway) ---------------
+# The local stack moves the services' ports with <SERVICE>_PORT; the defaults follow them.
+ACCOUNTS_API_URL = env.str(
+    "ACCOUNTS_API_URL", default=f"http://127.0.0.1:{env.str('ACCOUNTS_PORT', default='8101')}"
+)
+TICKETS_API_URL = env.str(
+    "TICKETS_API_URL", default=f"http://127.0.0.1:{env.str('TICKETS_PORT', default='8102')}"
+)
+NOTIFIER_API_URL = env.str(
+    "NOTIFIER_API_URL", default=f"http://127.0.0.1:{env.str('NOTIFIER_PORT', default='8103')}"
+)
+REPORTS_API_URL = env.str(
+    "REPORTS_API_URL", default=f"http://127.0.0.1:{env.str('REPORTS_PORT', default='8104')}"
+)
+# Seconds: to connect, and to wait for an answer (report files take longer).
+WEB_API_CONNECT_TIMEOUT = env.float("WEB_API_CONNECT_TIMEOUT", default=2.0)
+WEB_API_TIMEOUT = env.float("WEB_API_TIMEOUT", default=10.0)
+WEB_API_DOWNLOAD_TIMEOUT = env.float("WEB_API_DOWNLOAD_TIMEOUT", default=60.0)
+# Where the browser starts a social login (accounts' /accounts/ flow). Empty: the same
+# origin as web, which is what the gateway gives.
+ACCOUNTS_BROWSER_URL = env.str("ACCOUNTS_BROWSER_URL", default="").rstrip("/")
 # The UI has no broker: it only calls the four APIs.
 SERVIDESK_READY_CHECKS = ["servidesk_shared.health.check_database"]
+CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"

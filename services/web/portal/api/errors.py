@@ -1,0 +1,73 @@
+"""What a call to an API can end in, other than success."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+#: How the UI names each service when it is unavailable.
+SERVICE_LABELS: dict[str, Promise] = {
+    "accounts": _("Accounts and sign-in"),
+    "tickets": _("Tickets"),
+    "notifier": _("Notifications"),
+    "reports": _("Reports"),
+}
+
+
+class ApiError(Exception):
+    """An API answered with an error (4xx): ``message`` and per-field ``fields`` from the
+    contract's error shape ``{"message", "extra": {"fields": {name: [str]}}}``."""
+
+    def __init__(
+        self,
+        service: str,
+        status: int,
+        message: str,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(f"{service} answered {status}: {message}")
+        self.service = service
+        self.status = status
+        self.message = message
+        self.fields = fields or {}
+        self.code = code
+
+    @classmethod
+    def from_body(cls, service: str, status: int, body: Any, default: str) -> ApiError:
+        message, fields, code = default, {}, None
+        if isinstance(body, dict):
+            if isinstance(body.get("message"), str) and body["message"]:
+                message = body["message"]
+            extra = body.get("extra")
+            if isinstance(extra, dict):
+                code = extra.get("code") if isinstance(extra.get("code"), str) else None
+                raw = extra.get("fields")
+                if isinstance(raw, dict):
+                    fields = {
+                        str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+                        for name, msgs in raw.items()
+                    }
+        return cls(service, status, message, fields=fields, code=code)
+
+
+class ServiceUnavailableError(ApiError):
+    """The service did not answer in time, refused the connection or failed (5xx)."""
+
+    def __init__(self, service: str, status: int = 0, detail: str = "") -> None:
+        super().__init__(service, status, detail or f"{service} is unavailable")
+
+    @property
+    def label(self) -> str:
+        return str(SERVICE_LABELS.get(self.service, self.service))
+
+
+class SignInRequiredError(Exception):
+    """No signed-in user, or their session can no longer be refreshed."""
+
+    def __init__(self, *, expired: bool = False) -> None:
+        super().__init__("sign-in required")
+        self.expired = expired

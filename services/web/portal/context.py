@@ -1,0 +1,30 @@
+"""What every page's template knows: who is signed in, the bell, what is unavailable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
+from portal.api.session import current_user
+from portal.middleware import api, note_unavailable, unavailable
+
+
+def ui(request: HttpRequest) -> dict[str, Any]:
+    user = current_user(request)
+    unread: int | None = None
+    if user is not None and request.resolver_match is not None:
+        try:
+            unread = api(request).notifier.unread_count()
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+        except (ApiError, SignInRequiredError):
+            unread = None
+    return {
+        "current_user": user,
+        "unread_count": unread,
+        "unavailable_services": unavailable(request),
+        "accounts_browser_url": settings.ACCOUNTS_BROWSER_URL,
+    }

@@ -1,0 +1,367 @@
+"""The UI's forms. They check what the browser can be told at once (required, lengths,
+matching passwords); the APIs check everything else and their field errors are put next
+to the same fields with ``show_api_errors``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from portal import labels
+from portal.api import ApiError
+from portal.api.types import Category, Person
+
+PASSWORD_MAX = 128
+BLANK = [("", _("Any"))]
+
+
+def show_api_errors(
+    form: forms.Form, error: ApiError, renamed: dict[str, str] | None = None
+) -> None:
+    """Field errors of an API answer next to their fields; the rest at the top of the form."""
+    renamed = renamed or {}
+    for name, messages in error.fields.items():
+        field = renamed.get(name, name)
+        for message in messages:
+            if field in form.fields:
+                form.add_error(field, message)
+            else:
+                form.add_error(None, message)
+    if not error.fields:
+        form.add_error(None, error.message)
+
+
+def password_field(label: Any, **kwargs: Any) -> forms.CharField:
+    attrs = {"autocomplete": kwargs.pop("autocomplete", "current-password")}
+    return forms.CharField(
+        label=label,
+        max_length=PASSWORD_MAX,
+        strip=False,
+        widget=forms.PasswordInput(attrs=attrs),
+        **kwargs,
+    )
+
+
+class NewPasswordMixin(forms.Form):
+    """A new password (``password``) typed twice (``password_again``)."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("password"), data.get("password_again")
+        if first and second and first != second:
+            self.add_error("password_again", _("The two passwords do not match."))
+        return data
+
+
+# --- Signing in -------------------------------------------------------------------------
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username or email"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password = password_field(_("Password"))
+
+
+class RegisterForm(NewPasswordMixin):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        help_text=_("Letters, digits and . + - _ only."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    full_name = forms.CharField(
+        label=_("Full name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=32,
+        required=False,
+        help_text=_("Optional, for SMS notifications. With the country code, e.g. +34600111222."),
+        widget=forms.TelInput(attrs={"autocomplete": "tel"}),
+    )
+    password = password_field(
+        _("Password"),
+        autocomplete="new-password",
+        help_text=_("At least 10 characters; avoid common words."),
+    )
+    password_again = password_field(_("Password again"), autocomplete="new-password")
+    language = forms.ChoiceField(label=_("Language"), choices=labels.choices(labels.LANGUAGES))
+
+    def api_data(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if k != "password_again"}
+        return {k: v for k, v in data.items() if v != "" or k in ("username", "email", "password")}
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+class PasswordResetConfirmForm(NewPasswordMixin):
+    password = password_field(
+        _("New password"),
+        autocomplete="new-password",
+        help_text=_("At least 10 characters; avoid common words."),
+    )
+    password_again = password_field(_("New password again"), autocomplete="new-password")
+
+
+class PasswordChangeForm(NewPasswordMixin):
+    current_password = password_field(_("Current password"))
+    password = password_field(_("New password"), autocomplete="new-password")
+    password_again = password_field(_("New password again"), autocomplete="new-password")
+
+
+class ProfileForm(forms.Form):
+    full_name = forms.CharField(
+        label=_("Full name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.EmailField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=32,
+        required=False,
+        help_text=_("With the country code, e.g. +34600111222."),
+        widget=forms.TelInput(attrs={"autocomplete": "tel"}),
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=labels.choices(labels.LANGUAGES))
+    notify_email = forms.BooleanField(label=_("Email me about my tickets"), required=False)
+    notify_sms = forms.BooleanField(label=_("Send me SMS about my tickets"), required=False)
+    current_password = password_field(
+        _("Current password"),
+        required=False,
+        help_text=_("Only needed to change your email address."),
+    )
+
+    def api_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if not data.get("current_password"):
+            data.pop("current_password", None)
+        return data
+
+
+# --- Tickets ----------------------------------------------------------------------------
+
+
+def category_choices(categories: list[Category], *, blank: Any) -> list[tuple[str, Any]]:
+    return [("", blank), *((c.slug, c.name) for c in categories)]
+
+
+class TicketFilterForm(forms.Form):
+    """The list's filters; bad values are dropped (a filter link may be old)."""
+
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=BLANK + labels.choices(labels.STATUSES)
+    )
+    q = forms.CharField(
+        label=_("Search"), required=False, max_length=200, widget=forms.SearchInput()
+    )
+    priority = forms.ChoiceField(
+        label=_("Priority"), required=False, choices=BLANK + labels.choices(labels.PRIORITIES)
+    )
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    assigned = forms.ChoiceField(
+        label=_("Assigned to"),
+        required=False,
+        choices=[("", _("Anyone")), ("me", _("Me")), ("none", _("Nobody"))],
+    )
+    breached = forms.BooleanField(label=_("Only SLA breached"), required=False)
+    ordering = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("", _("Newest first")),
+            ("-updated_at", _("Recently updated")),
+            ("-priority", _("Priority, urgent first")),
+            ("resolution_due", _("Resolution due, soonest first")),
+            ("created_at", _("Oldest first")),
+        ],
+    )
+
+    def __init__(self, *args: Any, categories: list[Category], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["category"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = category_choices(categories, blank=_("Any"))
+
+    def api_params(self, user_id: str) -> dict[str, str]:
+        data = self.cleaned_data if self.is_valid() else {}
+        params = {
+            name: str(data.get(name) or "")
+            for name in ("status", "q", "priority", "category", "ordering")
+        }
+        assigned = data.get("assigned")
+        if assigned == "me":
+            params["assignee_id"] = user_id
+        elif assigned == "none":
+            params["unassigned"] = "true"
+        if data.get("breached"):
+            params["breached"] = "true"
+        return params
+
+
+class TicketCreateForm(forms.Form):
+    title = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("What happened, what you expected, and any error message you saw."),
+    )
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=labels.choices(labels.PRIORITIES), initial="medium"
+    )
+    category = forms.ChoiceField(label=_("Category"), required=False)
+
+    def __init__(self, *args: Any, categories: list[Category], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["category"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = category_choices(categories, blank=_("I don't know"))
+        if not categories:
+            del self.fields["category"]
+
+    def api_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if not data.get("category"):
+            data.pop("category", None)
+        return data
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Your message"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+
+
+class AssignForm(forms.Form):
+    assignee_id = forms.ChoiceField(label=_("Assign to"), required=False)
+
+    def __init__(self, *args: Any, people: list[Person], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee_id"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = [("", _("Nobody")), *((p.id, p.name) for p in people)]
+
+
+# --- Administration ---------------------------------------------------------------------
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"), required=False, max_length=100, widget=forms.SearchInput()
+    )
+    role = forms.ChoiceField(
+        label=_("Role"), required=False, choices=BLANK + labels.choices(labels.ROLES)
+    )
+    is_active = forms.ChoiceField(
+        label=_("State"),
+        required=False,
+        choices=[("", _("Any")), ("true", _("Active")), ("false", _("Deactivated"))],
+    )
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
+    phone = forms.CharField(label=_("Mobile phone"), max_length=32, required=False)
+    role = forms.ChoiceField(
+        label=_("Role"), choices=labels.choices(labels.ROLES), initial="technician"
+    )
+    password = password_field(
+        _("Initial password"),
+        autocomplete="new-password",
+        help_text=_("Give it to the person; they can change it in their profile."),
+    )
+
+    def api_data(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if v != ""}
+
+
+class UserRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=labels.choices(labels.ROLES))
+
+
+class CategoryCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    slug = forms.SlugField(
+        label=_("Short code"),
+        max_length=50,
+        help_text=_("Lower-case letters, digits and hyphens; it cannot be changed later."),
+    )
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class CategoryEditForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    is_active = forms.BooleanField(label=_("Offered for new tickets"), required=False)
+
+
+class SlaTargetForm(forms.Form):
+    first_response_hours = forms.IntegerField(
+        label=_("First response within (hours)"), min_value=1, max_value=24 * 365
+    )
+    resolution_hours = forms.IntegerField(
+        label=_("Resolution within (hours)"), min_value=1, max_value=24 * 365
+    )
+
+
+class ReportFilterForm(forms.Form):
+    """The report query; its field names are the API's (``from`` and ``to`` included)."""
+
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    priority = forms.ChoiceField(
+        label=_("Priority"), required=False, choices=BLANK + labels.choices(labels.PRIORITIES)
+    )
+    assignee_id = forms.ChoiceField(label=_("Technician"), required=False)
+
+    def __init__(
+        self, *args: Any, categories: list[Category], people: list[Person], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        dates = {
+            "from": forms.DateField(
+                label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+            ),
+            "to": forms.DateField(
+                label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+            ),
+        }
+        self.fields = {**dates, **self.fields}
+        category = self.fields["category"]
+        assignee = self.fields["assignee_id"]
+        assert isinstance(category, forms.ChoiceField)  # noqa: S101
+        assert isinstance(assignee, forms.ChoiceField)  # noqa: S101
+        category.choices = category_choices(categories, blank=_("Any"))
+        assignee.choices = [
+            ("", _("Anyone")),
+            ("none", _("Unassigned")),
+            *((p.id, p.name) for p in people),
+        ]

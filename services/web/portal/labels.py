@@ -1,0 +1,60 @@
+"""Words for the APIs' codes (statuses, priorities, roles, events), in the UI's language."""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+STATUSES: dict[str, Promise] = {
+    "pending": pgettext_lazy("ticket status", "Pending"),
+    "in_progress": pgettext_lazy("ticket status", "In progress"),
+    "resolved": pgettext_lazy("ticket status", "Resolved"),
+}
+#: The button that moves a ticket to a status.
+MOVE_ACTIONS: dict[str, Promise] = {
+    "pending": _("Put back to pending"),
+    "in_progress": _("Start working"),
+    "resolved": _("Mark as resolved"),
+}
+PRIORITIES: dict[str, Promise] = {
+    "low": pgettext_lazy("ticket priority", "Low"),
+    "medium": pgettext_lazy("ticket priority", "Medium"),
+    "high": pgettext_lazy("ticket priority", "High"),
+    "urgent": pgettext_lazy("ticket priority", "Urgent"),
+}
+ROLES: dict[str, Promise] = {
+    "client": _("Client"),
+    "technician": _("Technician"),
+    "admin": _("Administrator"),
+}
+LANGUAGES: dict[str, Promise] = {"es": _("Spanish"), "en": _("English")}
+HISTORY_FIELDS: dict[str, Promise] = {
+    "status": _("Status"),
+    "assignee_id": _("Assignee"),
+    "priority": _("Priority"),
+    "category": _("Category"),
+    "title": _("Title"),
+    "description": _("Description"),
+}
+SLA_STATES: dict[str, Promise] = {
+    "breached": _("SLA breached"),
+    "due_soon": _("Due soon"),
+    "on_track": _("On track"),
+    "closed": _("Closed"),
+}
+SOCIAL_ERRORS: dict[str, Promise] = {
+    "cancelled": _("The sign-in was cancelled."),
+    "failed": _("The provider could not sign you in. Please try again."),
+    "email_required": _("The provider did not share an email address, which we need."),
+    "email_in_use": _(
+        "An account already uses this email address. Sign in with your password, "
+        "or reset it if you forgot it."
+    ),
+    "inactive": _("This account is deactivated."),
+    "unavailable": _("Signing in with this provider is not available right now."),
+}
+
+
+def choices(labels: dict[str, Promise]) -> list[tuple[str, Promise]]:
+    return list(labels.items())

@@ -1,0 +1,95 @@
+"""Template helpers: accessible form fields and the APIs' codes in words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms, template
+from django.utils.formats import number_format
+
+from portal import labels
+
+register = template.Library()
+
+
+@register.inclusion_tag("portal/includes/field.html")
+def field(bound: forms.BoundField, **attrs: Any) -> dict[str, Any]:
+    """A field with its label, help and errors, tied together for screen readers
+    (``aria-describedby``, ``aria-invalid``)."""
+    field_id = bound.auto_id
+    described = []
+    if bound.help_text:
+        described.append(f"{field_id}-help")
+    if bound.errors:
+        described.append(f"{field_id}-errors")
+        attrs["aria-invalid"] = "true"
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    if bound.field.required:
+        attrs["required"] = True
+    checkbox = isinstance(bound.field.widget, forms.CheckboxInput)
+    return {
+        "field": bound,
+        "widget": bound.as_widget(attrs=attrs),
+        "checkbox": checkbox,
+        "field_id": field_id,
+    }
+
+
+@register.filter
+def status_label(code: str) -> str:
+    return str(labels.STATUSES.get(code, code))
+
+
+@register.filter
+def priority_label(code: str) -> str:
+    return str(labels.PRIORITIES.get(code, code))
+
+
+@register.filter
+def role_label(code: str) -> str:
+    return str(labels.ROLES.get(code, code))
+
+
+@register.filter
+def language_label(code: str) -> str:
+    return str(labels.LANGUAGES.get(code, code))
+
+
+@register.filter
+def sla_label(state: str) -> str:
+    return str(labels.SLA_STATES.get(state, state))
+
+
+@register.filter
+def history_field(code: str) -> str:
+    return str(labels.HISTORY_FIELDS.get(code, code))
+
+
+@register.simple_tag
+def history_value(field_name: str, value: str, people: dict[str, str] | None = None) -> str:
+    """A history entry's value in words: statuses, priorities and people by name."""
+    if not value:
+        return "—"
+    if field_name == "status":
+        return status_label(value)
+    if field_name == "priority":
+        return priority_label(value)
+    if field_name == "assignee_id" and people:
+        return people.get(value, value)
+    return value
+
+
+@register.filter
+def percent(ratio: float | None, digits: int = 1) -> str:
+    """0.8731 → "87.3 %" (localized)."""
+    if ratio is None:
+        return "—"
+    return f"{number_format(ratio * 100, digits, use_l10n=True)} %"
+
+
+@register.filter
+def hours(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return number_format(value, 1, use_l10n=True)

@@ -1,0 +1,202 @@
+"""Signing in and out, registering, social sign-in, password reset, the language switch."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal import forms, labels
+from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
+from portal.api.session import (
+    TokenPair,
+    current_user,
+    sign_in,
+    sign_out,
+    stored_pair,
+    update_user,
+)
+from portal.middleware import api, note_unavailable
+from portal.views.common import remember_language, safe_next
+
+SOCIAL_PROVIDERS = {"google": "Google", "facebook": "Facebook"}
+SOCIAL_NEXT_KEY = "servidesk.social_next"
+
+
+def start_session(request: HttpRequest, pair: TokenPair, target: str) -> HttpResponse:
+    """Sign in with ``pair`` and go to ``target`` in the language of the user's profile."""
+    sign_in(request, pair)
+    response = HttpResponseRedirect(target)
+    try:
+        profile = api(request).accounts.me()
+    except ApiError:
+        return response  # the profile can wait; the tokens are what matters
+    update_user(request, name=profile.full_name, language=profile.language)
+    remember_language(response, profile.language)
+    return response
+
+
+def unavailable_message(error: ServiceUnavailableError) -> str:
+    return _("%(service)s is not available right now. Please try again in a moment.") % {
+        "service": error.label
+    }
+
+
+@never_cache
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    target = safe_next(request)
+    if current_user(request) is not None:
+        return redirect(target)
+    form = forms.LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pair = api(request).accounts.login(
+                form.cleaned_data["username"], form.cleaned_data["password"]
+            )
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            form.add_error(None, unavailable_message(exc))
+        except ApiError as exc:
+            forms.show_api_errors(form, exc)
+        else:
+            return start_session(request, pair, target)
+    context = {"form": form, "next": target, "providers": SOCIAL_PROVIDERS}
+    return render(request, "portal/auth/login.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    pair = stored_pair(request)
+    if pair is not None:
+        # The session ends here anyway; an unrevoked refresh token expires on its own.
+        with contextlib.suppress(ApiError):
+            api(request).accounts.logout(pair.refresh)
+    sign_out(request)
+    messages.success(request, _("You have signed out."))
+    return redirect("portal:home")
+
+
+@require_GET
+def social_start(request: HttpRequest, provider: str) -> HttpResponse:
+    """Remember where to return, then hand the browser to accounts' social-login flow."""
+    if provider not in SOCIAL_PROVIDERS:
+        raise Http404
+    request.session[SOCIAL_NEXT_KEY] = safe_next(request)
+    return HttpResponseRedirect(f"{settings.ACCOUNTS_BROWSER_URL}/accounts/{provider}/login/")
+
+
+@never_cache
+@require_GET
+def social_complete(request: HttpRequest) -> HttpResponse:
+    """Where accounts sends the browser back: trade the one-time code for a token pair."""
+    target = str(request.session.pop(SOCIAL_NEXT_KEY, "") or reverse("portal:home"))
+    code = request.GET.get("code", "")
+    error = request.GET.get("error", "")
+    if code and not error:
+        try:
+            pair = api(request).accounts.social_exchange(code[:128])
+        except ServiceUnavailableError as exc:
+            messages.error(request, unavailable_message(exc))
+        except ApiError:
+            messages.error(request, _("That sign-in link has expired. Please try again."))
+        else:
+            return start_session(request, pair, target)
+    else:
+        reason = labels.SOCIAL_ERRORS.get(error, labels.SOCIAL_ERRORS["failed"])
+        messages.error(request, str(reason))
+    return redirect("portal:login")
+
+
+@never_cache
+@sensitive_post_parameters("password", "password_again")
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if current_user(request) is not None:
+        return redirect("portal:home")
+    form = forms.RegisterForm(request.POST or None, initial={"language": request.LANGUAGE_CODE})
+    if request.method == "POST" and form.is_valid():
+        accounts = api(request).accounts
+        try:
+            accounts.register(form.api_data())
+            pair = accounts.login(form.cleaned_data["username"], form.cleaned_data["password"])
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            form.add_error(None, unavailable_message(exc))
+        except ApiError as exc:
+            forms.show_api_errors(form, exc)
+        else:
+            messages.success(request, _("Welcome to Servidesk! Your account is ready."))
+            return start_session(request, pair, reverse("portal:ticket_list"))
+    return render(
+        request, "portal/auth/register.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    form = forms.PasswordResetRequestForm(request.POST or None)
+    sent = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent = api(request).accounts.password_reset(form.cleaned_data["email"]) or _(
+                "If an account uses this email address, a link to choose a new password "
+                "is on its way."
+            )
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            form.add_error(None, unavailable_message(exc))
+        except ApiError as exc:
+            forms.show_api_errors(form, exc)
+    return render(request, "portal/auth/password_reset.html", {"form": form, "sent": sent})
+
+
+@never_cache
+@sensitive_post_parameters("password", "password_again")
+@require_http_methods(["GET", "POST"])
+def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpResponse:
+    form = forms.PasswordResetConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            api(request).accounts.password_reset_confirm(uid, token, form.cleaned_data["password"])
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            form.add_error(None, unavailable_message(exc))
+        except ApiError as exc:
+            if {"uid", "token"} & set(exc.fields):
+                form.add_error(
+                    None, _("This link is not valid any more. Please ask for a new one.")
+                )
+            else:
+                forms.show_api_errors(form, exc, {"new_password": "password"})
+        else:
+            messages.success(request, _("Your password has been changed. You can sign in now."))
+            return redirect("portal:login")
+    return render(request, "portal/auth/password_reset_confirm.html", {"form": form})
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch the UI's language; a signed-in user's profile keeps the choice."""
+    language = request.POST.get("language", "")
+    response = redirect(safe_next(request))
+    if language not in dict(settings.LANGUAGES):
+        return response
+    remember_language(response, language)
+    if current_user(request) is not None:
+        try:
+            api(request).accounts.update_me({"language": language})
+        except (ApiError, SignInRequiredError):
+            pass  # the cookie still switches this browser; the profile can be saved later
+        else:
+            update_user(request, language=language)
+    return response

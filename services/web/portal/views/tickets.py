@@ -1,0 +1,201 @@
+"""Tickets: the list (a client's own, the staff's queue), opening one, the ticket page
+with its conversation, replies and internal notes, status changes and assignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal import forms, labels
+from portal.api import ApiError, ServiceUnavailableError
+from portal.api.types import Page, Ticket
+from portal.decorators import signed_in, staff_required
+from portal.middleware import api, note_unavailable
+from portal.views.auth import unavailable_message
+from portal.views.common import attempt, user_of
+
+
+def ticket_url(ticket_id: str, anchor: str = "") -> str:
+    url = reverse("portal:ticket_detail", args=[ticket_id])
+    return f"{url}#{anchor}" if anchor else url
+
+
+@signed_in
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    tickets = api(request).tickets
+    categories = attempt(request, tickets.categories, []) if user.is_staff else []
+    form = forms.TicketFilterForm(request.GET, categories=categories)
+    params: dict[str, Any] = form.api_params(user.id)
+    params["cursor"] = request.GET.get("cursor", "")
+    page: Page[Ticket] = Page.empty()
+    status = 200
+    try:
+        page = tickets.list(params)
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        status = 503
+    except ApiError as exc:
+        forms.show_api_errors(form, exc)
+        status = 400
+    context = {
+        "form": form,
+        "page": page,
+        "status_tabs": [("", _("All")), *labels.choices(labels.STATUSES)],
+        "current_status": form.cleaned_data.get("status", "") if form.is_valid() else "",
+        "filtered": any(v for k, v in params.items() if k != "cursor"),
+    }
+    return render(request, "portal/tickets/list.html", context, status=status)
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    tickets = api(request).tickets
+    categories = [c for c in attempt(request, tickets.categories, []) if c.is_active]
+    form = forms.TicketCreateForm(request.POST or None, categories=categories)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = tickets.create(form.api_data())
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            form.add_error(
+                None,
+                _("Your ticket was not sent: %(reason)s") % {"reason": unavailable_message(exc)},
+            )
+        except ApiError as exc:
+            forms.show_api_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Ticket %(number)s is open. We will answer soon.") % {"number": ticket.number},
+            )
+            return redirect(ticket_url(ticket.id))
+    return render(
+        request, "portal/tickets/new.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    """The ticket and its conversation; a POST adds a reply (or, for staff, a note)."""
+    user = user_of(request)
+    tickets = api(request).tickets
+    reply = forms.ReplyForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and reply.is_valid():
+        internal = user.is_staff and "internal" in request.POST
+        try:
+            tickets.add_comment(ticket_id, reply.cleaned_data["body"], internal=internal)
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            reply.add_error(
+                None,
+                _("Your message was not sent: %(reason)s") % {"reason": unavailable_message(exc)},
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                raise
+            forms.show_api_errors(reply, exc)
+        else:
+            messages.success(
+                request, _("Internal note added.") if internal else _("Your reply was sent.")
+            )
+            return redirect(ticket_url(ticket_id, "conversation"))
+    if reply.errors:
+        status = 400
+    try:
+        ticket: Ticket | None = tickets.get_ticket(ticket_id)
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        ticket, status = None, 503
+    context: dict[str, Any] = {"ticket": ticket, "reply": reply}
+    if ticket is not None:
+        history = attempt(request, lambda: tickets.history(ticket_id), [])
+        if not user.is_staff:
+            history = [entry for entry in history if entry.field == "status"]
+        context |= {
+            "comments": attempt(request, lambda: tickets.comments(ticket_id), []),
+            "history": history,
+            "moves": [(m, labels.MOVE_ACTIONS[m]) for m in ticket.moves],
+            "assigned_to_me": ticket.assignee_id == user.id,
+        }
+        if user.is_staff:
+            people = attempt(request, tickets.assignees, [])
+            context["people"] = {p.id: p.name for p in people}
+            if user.is_admin:
+                context["assign_form"] = forms.AssignForm(
+                    initial={"assignee_id": ticket.assignee_id or ""}, people=people
+                )
+    return render(request, "portal/tickets/detail.html", context, status=status)
+
+
+def _version(request: HttpRequest) -> int | None:
+    value = request.POST.get("version", "")
+    return int(value) if value.isdigit() else None
+
+
+def _act(request: HttpRequest, ticket_id: str, action: Any, done: str) -> HttpResponse:
+    """Run a change of the ticket; its outcome is a message on the ticket page."""
+    try:
+        action()
+    except ServiceUnavailableError as exc:
+        messages.error(
+            request, _("Nothing was changed: %(reason)s") % {"reason": unavailable_message(exc)}
+        )
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        if exc.code == "stale_version":
+            messages.error(
+                request,
+                _("Someone changed this ticket meanwhile. Review it and try again."),
+            )
+        else:
+            messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect(ticket_url(ticket_id))
+
+
+@signed_in
+@require_POST
+def ticket_status(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    """Staff move a ticket along the workflow; a client may reopen their resolved ticket."""
+    target = request.POST.get("status", "")
+    if target not in labels.STATUSES:
+        messages.error(request, _("Choose a status."))
+        return redirect(ticket_url(ticket_id))
+    tickets = api(request).tickets
+    done = _("The ticket is now: %(status)s.") % {"status": labels.STATUSES[target]}
+    return _act(
+        request,
+        ticket_id,
+        lambda: tickets.change_status(ticket_id, target, _version(request)),
+        done,
+    )
+
+
+@staff_required
+@require_POST
+def ticket_assign(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    user = user_of(request)
+    chosen = request.POST.get("assignee_id", "")
+    assignee = user.id if chosen == "me" else (chosen or None)
+    tickets = api(request).tickets
+    if assignee is None:
+        done = _("The ticket is unassigned.")
+    elif assignee == user.id:
+        done = _("The ticket is assigned to you.")
+    else:
+        done = _("The ticket is reassigned.")
+    return _act(
+        request, ticket_id, lambda: tickets.assign(ticket_id, assignee, _version(request)), done
+    )

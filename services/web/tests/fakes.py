@@ -1,0 +1,157 @@
+"""Fakes of the four APIs at the HTTP boundary (``httpx.MockTransport``) and helpers to
+sign a test browser in. Nothing else is faked: views, forms, sessions, templates are real."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from django.test import Client
+from portal.api import http
+from portal.api.session import TOKENS_KEY, USER_KEY
+
+HOSTS = {
+    "accounts": "http://accounts.test",
+    "tickets": "http://tickets.test",
+    "notifier": "http://notifier.test",
+    "reports": "http://reports.test",
+}
+SERVICE_OF_HOST = {url.removeprefix("http://"): name for name, url in HOSTS.items()}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def token(
+    user_id: Any = 7, role: str = "client", username: str = "ana", lifetime: int = 900
+) -> str:
+    now = int(time.time())
+    claims = {
+        "user_id": user_id,
+        "role": role,
+        "username": username,
+        "iss": "servidesk-accounts",
+        "aud": "servidesk",
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": f"jti-{now}-{user_id}-{lifetime}",
+        "token_type": "access",
+    }
+    return jwt.encode(claims, "web-never-verifies-this-signature-key", algorithm="HS256")
+
+
+def ticket_json(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "id": 41,
+        "number": "SD-1041",
+        "title": "La impresora no imprime",
+        "description": "Sale una hoja en blanco.",
+        "status": "pending",
+        "priority": "medium",
+        "category": "hardware",
+        "client_id": 7,
+        "assignee_id": None,
+        "created_at": "2026-03-02T09:15:00Z",
+        "updated_at": "2026-03-02T09:15:00Z",
+        "first_response_at": None,
+        "resolved_at": None,
+        "first_response_due": "2099-03-02T17:15:00Z",
+        "resolution_due": "2099-03-05T09:15:00Z",
+        "first_response_breached": False,
+        "resolution_breached": False,
+        "client_name": "Ana Cliente",
+        "assignee_name": None,
+    }
+    return data | overrides
+
+
+def page(results: list[Any], next_url: str | None = None) -> dict[str, Any]:
+    return {"results": results, "next": next_url, "previous": None}
+
+
+def error(message: str, fields: dict[str, list[str]] | None = None, **extra: Any) -> Any:
+    body: dict[str, Any] = {"message": message, "extra": dict(extra)}
+    if fields:
+        body["extra"]["fields"] = fields
+    return body
+
+
+@dataclass
+class Call:
+    service: str
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    headers: httpx.Headers
+    body: Any
+
+
+@dataclass
+class FakeApis:
+    """Answers by ``(service, method, path)``; unknown routes are 404 in the APIs' shape.
+
+    ``down`` holds services that do not answer (a connection error, as when the process
+    is stopped)."""
+
+    routes: dict[tuple[str, str, str], Handler | tuple[int, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
+
+    def on(self, service: str, method: str, path: str, status: int = 200, body: Any = None) -> None:
+        self.routes[(service, method, path)] = (status, body)
+
+    def handle(self, service: str, method: str, path: str, handler: Handler) -> None:
+        self.routes[(service, method, path)] = handler
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        service = SERVICE_OF_HOST[request.url.host]
+        path = request.url.path.removeprefix(http.PREFIXES[service])
+        body = json.loads(request.content) if request.content else None
+        params: dict[str, list[str]] = {}
+        for name, value in request.url.params.multi_items():
+            params.setdefault(name, []).append(value)
+        self.calls.append(Call(service, request.method, path, params, request.headers, body))
+        if service in self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        route = self.routes.get((service, request.method, path))
+        if route is None:
+            return httpx.Response(404, json=error("Not found."))
+        if callable(route):
+            return route(request)
+        status, payload = route
+        if isinstance(payload, bytes):
+            return httpx.Response(status, content=payload)
+        if payload is None:
+            return httpx.Response(status)
+        return httpx.Response(status, json=payload)
+
+    def called(self, service: str, method: str, path: str) -> list[Call]:
+        return [c for c in self.calls if (c.service, c.method, c.path) == (service, method, path)]
+
+
+def sign_in_client(
+    client: Client,
+    *,
+    role: str = "client",
+    user_id: Any = 7,
+    username: str = "ana",
+    access: str | None = None,
+    refresh: str = "refresh-1",
+) -> None:
+    session = client.session
+    session[TOKENS_KEY] = {
+        "access": access or token(user_id=user_id, role=role, username=username),
+        "refresh": refresh,
+    }
+    session[USER_KEY] = {
+        "id": str(user_id),
+        "username": username,
+        "role": role,
+        "name": username.title(),
+        "language": "es",
+    }
+    session.save()
