@@ -17,6 +17,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "tickets", "notifier", "reports", "web")
+POSTGRES_URL = os.environ.get("SERVIDESK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+RABBITMQ_URL = os.environ.get("SERVIDESK_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
 PREFIXES = {
     "accounts": "/api/accounts/",
     "tickets": "/api/tickets/",
@@ -99,3 +101,25 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def drop_stack_resources(env: dict[str, str]) -> None:
+    """Drop the databases and broker names a throwaway stack created."""
+    import psycopg  # noqa: PLC0415
+    from kombu import Connection  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as conn:
+        for name in SERVICES:
+            database = env[f"{name.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+    prefix = env["SERVIDESK_EVENT_PREFIX"]
+    with Connection(env["BROKER_URL"]) as broker:
+        channel = broker.default_channel
+        for queue in ("notifier.events", "reports.events", "tickets.users"):
+            for name in (f"{prefix}{queue}", f"{prefix}{queue}.dlq"):
+                channel.queue_delete(name)
+        for exchange in ("servidesk.events", "servidesk.dlx"):
+            channel.exchange_delete(f"{prefix}{exchange}")

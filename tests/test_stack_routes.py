@@ -1,46 +1,19 @@
 """The whole stack started as `make up` starts it, checked through the real nginx.
 
-Two shapes: the embedded defaults (SQLite, embedded broker) a bare machine gets, and
-PostgreSQL + RabbitMQ configured through the environment.
+Every test runs on both shapes (see conftest): the embedded defaults a bare machine gets
+and PostgreSQL + RabbitMQ configured through the environment.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from openapi_spec_validator import validate
-from stack import PREFIXES, SERVICES, Stack, running_stack
+from stack import PREFIXES, SERVICES, Stack
 
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.skipif(
-        not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
-        reason="nginx is not installed (apt-get install -y nginx)",
-    ),
-]
-
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-@pytest.fixture(scope="module", params=["embedded", "postgres-rabbitmq"])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    extra: dict[str, str] = {}
-    if request.param == "postgres-rabbitmq":
-        extra = {f"{n.upper()}_DATABASE_URL": f"{POSTGRES}/servidesk_stack_{n}" for n in SERVICES}
-        extra["BROKER_URL"] = RABBITMQ
-    else:
-        # The developer's own .env must not move this run off the embedded defaults.
-        extra = {f"{n.upper()}_DATABASE_URL": "" for n in SERVICES}
-        extra |= {"DATABASE_URL": "", "BROKER_URL": ""}
-    with running_stack(tmp_path_factory.mktemp(request.param), extra) as running:
-        yield running
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
@@ -78,7 +51,7 @@ def test_swagger_ui_and_its_assets_load(gateway: httpx.Client, service: str) -> 
 
 
 def test_web_answers_at_the_root(gateway: httpx.Client) -> None:
-    response = gateway.get("/")
+    response = gateway.get("/", follow_redirects=True)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "Servidesk" in response.text
@@ -90,6 +63,25 @@ def test_unknown_api_route_is_json_404(gateway: httpx.Client, prefix: str) -> No
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     assert set(response.json()) == {"message", "extra"}
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization"),
+    [
+        ("/api/accounts/me/", "Bearer not-a-jwt"),
+        ("/api/tickets/", "Bearer a.b.c"),
+        ("/api/notifications/", "Basic dXNlcjpwYXNz"),
+        ("/api/reports/summary/", "Bearer"),
+    ],
+)
+def test_bad_authorization_is_401_in_the_common_shape(
+    gateway: httpx.Client, path: str, authorization: str
+) -> None:
+    response = gateway.get(path, headers={"Authorization": authorization})
+    assert response.status_code == 401
+    body = response.json()
+    assert set(body) == {"message", "extra"}
+    assert body["message"]
 
 
 def test_request_id_is_set_by_nginx_and_kept_when_sent(gateway: httpx.Client) -> None:

@@ -105,3 +105,5 @@ SERVIDESK_READY_CHECKS = [
 ]
 
 BROKER_URL = env.str("BROKER_URL", default="")
+# Prefix of every exchange and queue name: keeps a test run or a staging stack apart.
+SERVIDESK_EVENT_PREFIX = env.str("SERVIDESK_EVENT_PREFIX", default="")

@@ -1,0 +1,138 @@
+"""Events crossing services in the running stack (PostgreSQL + RabbitMQ, through nginx).
+
+A client registers in accounts and opens a ticket; a technician takes it and resolves it.
+The relays and consumers `make up` runs must carry each change to the other services:
+tickets' user directory, notifier's feed and reports' projection.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from stack import Stack
+
+pytestmark = pytest.mark.stack
+
+DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
+DEMO_TECHNICIAN = ("tecnico1", "Mesa-de-ayuda-T1")
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 45, what: str = "") -> Any:
+    """Poll until ``check`` returns something truthy; events are asynchronous by design."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.3)
+
+
+def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:
+    response = gateway.post(
+        "/api/accounts/auth/token/", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access']}"}
+
+
+@pytest.fixture(scope="module")
+def gateway(pg_stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=pg_stack.base_url, timeout=15) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def client_user(gateway: httpx.Client) -> dict[str, Any]:
+    name = f"e2e{uuid.uuid4().hex[:8]}"
+    password = "Una-clave-larga-42"
+    registered = gateway.post(
+        "/api/accounts/auth/register/",
+        json={
+            "username": name,
+            "email": f"{name}@example.com",
+            "password": password,
+            "full_name": "Cliente de Prueba",
+            "language": "es",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    return {**registered.json(), "headers": login(gateway, name, password)}
+
+
+def test_a_ticket_travels_through_every_service(
+    gateway: httpx.Client, client_user: dict[str, Any]
+) -> None:
+    technician = login(gateway, *DEMO_TECHNICIAN)
+    admin = login(gateway, *DEMO_ADMIN)
+
+    # accounts → tickets: the new client reaches tickets' directory through user.registered,
+    # so staff can open a ticket on their behalf.
+    def opened_for_client() -> dict[str, Any] | None:
+        response = gateway.post(
+            "/api/tickets/",
+            json={
+                "title": "La impresora no imprime",
+                "description": "Desde ayer no sale nada por la bandeja.",
+                "priority": "high",
+                "client_id": client_user["id"],
+            },
+            headers=technician,
+        )
+        return response.json() if response.status_code == 201 else None
+
+    ticket = eventually(opened_for_client, what="the client in tickets' directory")
+    assert ticket["number"].startswith("SD-")
+    assert str(ticket["client_id"]) == str(client_user["id"])
+
+    # tickets → notifier: the client is told about the new ticket.
+    def client_notifications() -> list[dict[str, Any]]:
+        response = gateway.get("/api/notifications/", headers=client_user["headers"])
+        assert response.status_code == 200, response.text
+        return [n for n in response.json()["results"] if str(n["ticket_id"]) == str(ticket["id"])]
+
+    created = eventually(client_notifications, what="the ticket.created notification")
+    assert created[0]["event_type"] == "ticket.created"
+
+    # The technician takes it and resolves it; the client hears about the status change.
+    assigned = gateway.post(
+        f"/api/tickets/{ticket['id']}/assign/",
+        json={"assignee_id": gateway.get("/api/accounts/me/", headers=technician).json()["id"]},
+        headers=technician,
+    )
+    assert assigned.status_code == 200, assigned.text
+    for status in ("in_progress", "resolved"):
+        moved = gateway.post(
+            f"/api/tickets/{ticket['id']}/status/", json={"status": status}, headers=technician
+        )
+        assert moved.status_code == 200, moved.text
+
+    def status_notices() -> list[dict[str, Any]]:
+        return [n for n in client_notifications() if n["event_type"] == "ticket.status_changed"]
+
+    eventually(lambda: len(status_notices()) >= 2, what="both status-change notifications")
+    unread = gateway.get("/api/notifications/unread-count/", headers=client_user["headers"])
+    assert unread.json()["count"] >= 3
+
+    # tickets → reports: the admin's summary counts the ticket as created and resolved.
+    def summary_counts_it() -> dict[str, Any] | None:
+        response = gateway.get("/api/reports/summary/", headers=admin)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        totals = body["totals"]
+        return body if totals["created"] >= 1 and totals["resolved"] >= 1 else None
+
+    eventually(summary_counts_it, what="the ticket in reports' projection")
+
+
+def test_a_client_cannot_read_the_reports(
+    gateway: httpx.Client, client_user: dict[str, Any]
+) -> None:
+    response = gateway.get("/api/reports/summary/", headers=client_user["headers"])
+    assert response.status_code in {403, 404}
