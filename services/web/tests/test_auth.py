@@ -152,7 +152,7 @@ def test_an_expired_refresh_token_sends_to_sign_in_with_the_page_kept(
     sign_in_client(client, access=token(lifetime=-60), refresh="r-expired")
     apis.on("accounts", "POST", "auth/token/refresh/", 401, error("Token is invalid or expired"))
 
-    response = client.get("/tickets/41/")
+    response = client.get("/tickets/41/", HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 302
     assert response["Location"] == "/login/?next=%2Ftickets%2F41%2F"

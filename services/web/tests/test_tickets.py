@@ -284,8 +284,10 @@ def test_a_refused_status_move_shows_the_api_message(technician: Client, apis: F
 def test_a_stale_version_is_explained(technician: Client, apis: FakeApis) -> None:
     serve_ticket(apis)
     apis.on("tickets", "POST", "41/status/", 409, error("Stale.", code="stale_version"))
-    technician.post("/tickets/41/status/", {"status": "resolved", "version": "4"})
-    html = technician.get("/tickets/41/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    technician.post(
+        "/tickets/41/status/", {"status": "resolved", "version": "4"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    html = technician.get("/tickets/41/").content.decode()
     assert "Someone changed this ticket meanwhile" in html
 
 

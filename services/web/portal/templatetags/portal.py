@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms, template
@@ -80,16 +81,22 @@ def history_value(field_name: str, value: str, people: dict[str, str] | None = N
     return value
 
 
+def _rounded(value: float, digits: int) -> str:
+    """``value`` rounded half up to ``digits`` decimals, in the current locale."""
+    exact = Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return number_format(exact, digits, use_l10n=True)
+
+
 @register.filter
 def percent(ratio: float | None, digits: int = 1) -> str:
-    """0.8731 → "87.3 %" (localized)."""
+    """0.8731 → "87.3 %" (in the current locale: "87,3 %" in Spanish)."""
     if ratio is None:
         return "—"
-    return f"{number_format(ratio * 100, digits, use_l10n=True)} %"
+    return f"{_rounded(ratio * 100, digits)}\u00a0%"
 
 
 @register.filter
 def hours(value: float | None) -> str:
     if value is None:
         return "—"
-    return number_format(value, 1, use_l10n=True)
+    return _rounded(value, 1)
