@@ -36,7 +36,7 @@ PREFIX = f"bench-{uuid.uuid4().hex[:8]}."
 
 
 def setup_django() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.events_settings"
     os.environ["BENCH_EVENT_PREFIX"] = PREFIX
     import django  # noqa: PLC0415
     import psycopg  # noqa: PLC0415
@@ -61,7 +61,7 @@ def setup_django() -> None:
 def clean_tables() -> None:
     from django.db import connection  # noqa: PLC0415
 
-    from bench.handlers import CREATE, EFFECTS  # noqa: PLC0415
+    from bench.events_handlers import CREATE, EFFECTS  # noqa: PLC0415
 
     with connection.cursor() as cursor:
         cursor.execute(CREATE)
@@ -169,9 +169,9 @@ def relay_throughput(count: int) -> tuple[float, float]:
 
 def spawn(command: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.worker", command],
+        [sys.executable, "-m", "bench.events_worker", command],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.events_settings"},
     )
 
 
@@ -203,7 +203,7 @@ def wait_until_ready() -> None:
     """One event through the whole pipeline: both processes are up, connected, listening."""
     from django.db import connection, transaction  # noqa: PLC0415
 
-    from bench.handlers import EFFECTS  # noqa: PLC0415
+    from bench.events_handlers import EFFECTS  # noqa: PLC0415
     from servidesk_shared.events.publisher import publish  # noqa: PLC0415
 
     with transaction.atomic():
@@ -225,7 +225,7 @@ def latency(
 ) -> dict[str, float]:
     from django.db import connection  # noqa: PLC0415
 
-    from bench.handlers import EFFECTS  # noqa: PLC0415
+    from bench.events_handlers import EFFECTS  # noqa: PLC0415
 
     processes = [spawn("relay_events") for _ in range(relays)]
     processes += [spawn("consume_events") for _ in range(consumers)]

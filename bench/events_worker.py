@@ -1,4 +1,4 @@
-"""``python -m bench.worker relay_events|consume_events``: the benchmark's processes."""
+"""``python -m bench.events_worker relay_events|consume_events``: the benchmark's processes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def main() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.events_settings"
     import django  # noqa: PLC0415
 
     django.setup()

@@ -14,5 +14,5 @@ BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:56
 SERVIDESK_EVENT_PREFIX = os.environ.get("BENCH_EVENT_PREFIX", "bench.")
 SERVIDESK_EVENT_PRODUCER = "bench"
 SERVIDESK_EVENT_QUEUE = "notifier.events"
-SERVIDESK_EVENT_HANDLERS = "bench.handlers.handlers"
+SERVIDESK_EVENT_HANDLERS = "bench.events_handlers.handlers"
 LOGGING = logging_config("bench", level="WARNING", json=False)
