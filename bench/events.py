@@ -114,8 +114,12 @@ def delete_topology() -> None:
 # --- 1 and 2: throughput ------------------------------------------------------------------
 
 
-def bare_kombu(count: int) -> float:
-    """Events/s of a plain confirmed, persistent publish loop on the same topology."""
+def bare_kombu(count: int) -> tuple[float, float]:
+    """Events/s of a plain confirmed, persistent publish loop on the same topology.
+
+    Also the CPU milliseconds this process spent per event, which the shared machine's
+    load hardly moves.
+    """
     from kombu import Producer  # noqa: PLC0415
 
     from servidesk_shared.events import broker  # noqa: PLC0415
@@ -128,17 +132,20 @@ def bare_kombu(count: int) -> float:
         channel = conn.channel()
         topology.declare(channel)
         producer = Producer(channel, exchange=topology.exchange, serializer="json")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for body in bodies:
             producer.publish(
                 body, routing_key="ticket.created", delivery_mode=2, message_id=body["id"]
             )
-        elapsed = time.perf_counter() - started
-    return count / elapsed
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return count / elapsed, cpu * 1000 / count
 
 
-def relay_throughput(count: int) -> tuple[float, float]:
-    """Events/s of the relay draining ``count`` outbox rows; also the rate of writing them."""
+def relay_throughput(count: int) -> tuple[float, float, float]:
+    """Events/s and CPU ms per event of the relay draining ``count`` outbox rows.
+
+    Also the rate at which ``publish()`` wrote them.
+    """
     from django.db import transaction  # noqa: PLC0415
 
     from servidesk_shared.events.publisher import publish  # noqa: PLC0415
@@ -156,12 +163,12 @@ def relay_throughput(count: int) -> tuple[float, float]:
     relay = Relay()
     with relay.connect() as conn:
         producer = relay.open(conn)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while relay.relay_batch(producer):
             pass
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
-    return count / elapsed, write_rate
+    return count / elapsed, cpu * 1000 / count, write_rate
 
 
 # --- 3: latency ---------------------------------------------------------------------------
@@ -289,11 +296,11 @@ def latency(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=5000, help="events per throughput run")
+    parser.add_argument("--events", type=int, default=2000, help="events per throughput round")
     parser.add_argument("--rate", type=float, default=200, help="events/s for the latency run")
     parser.add_argument("--seconds", type=float, default=20, help="length of the latency run")
     parser.add_argument("--writers", type=int, default=4, help="threads committing events")
-    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (median)")
+    parser.add_argument("--rounds", type=int, default=7, help="throughput rounds (median)")
     parser.add_argument("--relays", type=int, default=1, help="relay processes (latency run)")
     parser.add_argument("--consumers", type=int, default=1, help="consumer processes (latency)")
     parser.add_argument("--skip-throughput", action="store_true", help="latency run only")
@@ -306,26 +313,31 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         bare_kombu(200)  # warm-up: connection, topology, caches
         purge_queues()
-        baselines, relays, writes = [], [], []
-        # Alternating rounds: the broker's disk is shared and noisy; medians compare fairly.
+        baselines, relays, ratios, writes = [], [], [], []
+        bare_cpu, relay_cpu = [], []
+        # Alternating rounds: the broker's disk and the cores are shared and noisy, so
+        # each relay round is compared with the bare round just before it.
         for _ in range(0 if args.skip_throughput else args.rounds):
-            baselines.append(bare_kombu(args.events))
+            rate, cpu = bare_kombu(args.events)
+            baselines.append(rate)
+            bare_cpu.append(cpu)
             purge_queues()
-            relay, written = relay_throughput(args.events)
+            relay, cpu, written = relay_throughput(args.events)
             relays.append(relay)
+            relay_cpu.append(cpu)
+            ratios.append(relay / baselines[-1])
             writes.append(written)
             purge_queues()
             clean_tables()
         if not args.skip_throughput:
-            baseline, relay = statistics.median(baselines), statistics.median(relays)
-            print(
-                f"bare kombu confirmed publish: {baseline:6.0f} events/s  rounds {fmt(baselines)}"
-            )
-            print(
-                f"outbox relay:                 {relay:6.0f} events/s  rounds {fmt(relays)}"
-                f"  = {relay / baseline:.0%} of bare kombu"
-            )
-            print(f"publish() into the outbox:    {statistics.median(writes):6.0f} events/s"
+            median = statistics.median
+            print(f"bare kombu confirmed publish: {median(baselines):6.0f} events/s, "
+                  f"{median(bare_cpu):.2f} ms CPU/event; rounds {fmt(baselines)}")  # fmt: skip
+            print(f"outbox relay:                 {median(relays):6.0f} events/s, "
+                  f"{median(relay_cpu):.2f} ms CPU/event; rounds {fmt(relays)}")  # fmt: skip
+            print(f"relay / bare, per round: median {median(ratios):.0%}; "
+                  + " ".join(f"{ratio:.0%}" for ratio in ratios))  # fmt: skip
+            print(f"publish() into the outbox:    {median(writes):6.0f} events/s"
                   " (500 per transaction)")  # fmt: skip
 
         figures = latency(args.rate, args.seconds, args.writers, args.relays, args.consumers)
