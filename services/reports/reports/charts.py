@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from PIL import Image as PILImage
 
 from reports.formatting import fmt_short_date
 
@@ -227,8 +228,8 @@ def _margins(fig: Figure, name: str, summary: dict[str, Any], height: float) -> 
     fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.4 / height, bottom=bottom)
 
 
-def render(name: str, summary: dict[str, Any], *, fmt: str = "png", dpi: int = 100) -> bytes:
-    """The chart ``name`` as PNG or SVG bytes."""
+def figure(name: str, summary: dict[str, Any], *, dpi: int) -> Figure:
+    """The chart ``name`` drawn on a fresh figure with an Agg canvas."""
     draw, _title = CHARTS[name]
     height = 4.0
     if name == "technicians":
@@ -237,7 +238,23 @@ def render(name: str, summary: dict[str, Any], *, fmt: str = "png", dpi: int = 1
     FigureCanvasAgg(fig)  # the Agg canvas; savefig switches to the SVG one for "svg"
     _margins(fig, name, summary, height)
     draw(fig, summary)
+    return fig
+
+
+def render(name: str, summary: dict[str, Any], *, fmt: str = "png", dpi: int = 100) -> bytes:
+    """The chart ``name`` as PNG or SVG bytes."""
+    fig = figure(name, summary, dpi=dpi)
     buffer = io.BytesIO()
     metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
     return buffer.getvalue()
+
+
+def render_pixels(name: str, summary: dict[str, Any], *, dpi: int) -> PILImage.Image:
+    """The chart as an RGB image in memory: for the PDF, which would only decode a PNG."""
+    fig = figure(name, summary, dpi=dpi)
+    canvas = fig.canvas
+    canvas.draw()
+    width, height = canvas.get_width_height()
+    rgba = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    return rgba.convert("RGB")

@@ -22,10 +22,11 @@ Definitions (the ones the API documents and the tests check):
 - **Reopen rate**: tickets reopened at least once / tickets resolved at least once.
 
 Where the work happens: the database filters, groups and counts (one grouped query over
-the cohort; percentiles with ``percentile_cont`` on PostgreSQL); pandas rolls the
-grouped rows up into every breakdown, turns days into weeks and accumulates the backlog.
-On a database without ``percentile_cont`` (SQLite in local use) the durations are read
-and pandas computes the same percentiles.
+the cohort; the timeline from ``OpenSpell`` with its indexes), and ships the durations
+packed as binary floats; numpy takes the percentiles (a sort per group on the server
+would cost several times more) and pandas rolls the grouped rows up into every
+breakdown, turns days into weeks and accumulates the backlog. On other databases
+(SQLite in local use) the durations are read as rows and the same code runs.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
+from django.db.models import Aggregate, BinaryField, Count, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -150,21 +152,22 @@ class ReportQuery:
 # --- database pieces ---------------------------------------------------------------------
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(p) WITHIN GROUP (ORDER BY x)``; NULLs are skipped."""
+class PackedFloats(Aggregate):
+    """PostgreSQL: the group's non-null float8 values packed into one ``bytea``.
 
-    function = "PERCENTILE_CONT"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    ``string_agg(float8send(x), '')``: eight big-endian bytes a value, which numpy reads
+    without parsing (``numpy.frombuffer(data, ">f8")``). Shipping the durations this way
+    and taking percentiles with numpy is several times faster than ``percentile_cont``,
+    which sorts every group on the server.
+    """
 
-    def __init__(self, expression: str, fraction: float, **extra: Any) -> None:
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be within [0, 1]")
-        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+    function = "STRING_AGG"
+    name = "PackedFloats"
+    template = "STRING_AGG(FLOAT8SEND(%(expressions)s), ''::bytea)"
+    output_field = BinaryField()
 
 
-def has_percentiles() -> bool:
+def packs_floats() -> bool:
     return connection.vendor == "postgresql"
 
 
@@ -238,68 +241,104 @@ def cohort_groups(query: ReportQuery) -> pd.DataFrame:
     return frame
 
 
-def bucket_filter(lower: float, upper: float | None) -> Q:
-    q = Q(resolution_seconds__gte=lower * HOUR)
-    if upper is not None:
-        q &= Q(resolution_seconds__lt=upper * HOUR)
-    return q
+Durations = dict[str | None, tuple[np.ndarray, np.ndarray]]
 
 
-def duration_figures(query: ReportQuery) -> dict[str, Any]:
-    """Percentiles overall and per technician, and the resolution-time histogram."""
+def cohort_durations(query: ReportQuery) -> Durations:
+    """First-response and resolution seconds of the cohort, per assignee (``None``: nobody)."""
     facts = cohort(query)
-    buckets = {
-        f"bucket_{index}": Count("pk", filter=bucket_filter(lower, upper))
-        for index, (lower, upper) in enumerate(RESOLUTION_BUCKETS)
-    }
-    if has_percentiles():
-        overall = facts.aggregate(
-            fr_p50=PercentileCont("first_response_seconds", 0.5),
-            fr_p90=PercentileCont("first_response_seconds", 0.9),
-            res_p50=PercentileCont("resolution_seconds", 0.5),
-            res_p90=PercentileCont("resolution_seconds", 0.9),
-            **buckets,
-        )
-        per_technician = {
-            row["assignee_id"]: row
-            for row in facts.filter(assignee_id__isnull=False)
-            .values("assignee_id")
+    if packs_floats():
+        rows = (
+            facts.values("assignee_id")
             .annotate(
-                fr_p50=PercentileCont("first_response_seconds", 0.5),
-                res_p50=PercentileCont("resolution_seconds", 0.5),
+                fr=PackedFloats("first_response_seconds"),
+                res=PackedFloats("resolution_seconds"),
             )
             .order_by()
-        }
-    else:
-        overall, per_technician = _durations_with_pandas(facts, buckets)
-    return {"overall": overall, "per_technician": per_technician}
-
-
-def _durations_with_pandas(
-    facts: QuerySet[TicketFact], buckets: dict[str, Count]
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    overall: dict[str, Any] = facts.aggregate(**buckets)
+        )
+        return {row["assignee_id"]: (_unpack(row["fr"]), _unpack(row["res"])) for row in rows}
     frame = pd.DataFrame.from_records(
         list(facts.values_list("assignee_id", "first_response_seconds", "resolution_seconds")),
         columns=["assignee_id", "fr", "res"],
     )
-    frame[["fr", "res"]] = frame[["fr", "res"]].astype(float)
-    for column, prefix in (("fr", "fr"), ("res", "res")):
-        values = frame[column].dropna()
-        overall[f"{prefix}_p50"] = _nan_to_none(values.quantile(0.5)) if len(values) else None
-        overall[f"{prefix}_p90"] = _nan_to_none(values.quantile(0.9)) if len(values) else None
-    per_technician: dict[str, dict[str, Any]] = {}
-    assigned = frame.dropna(subset=["assignee_id"])
-    for assignee_id, group in assigned.groupby("assignee_id", sort=False):
-        per_technician[str(assignee_id)] = {
-            "fr_p50": _nan_to_none(group["fr"].median()),
-            "res_p50": _nan_to_none(group["res"].median()),
-        }
-    return overall, per_technician
+    return {
+        (None if pd.isna(key) else str(key)): (
+            group["fr"].dropna().to_numpy(dtype="float64"),
+            group["res"].dropna().to_numpy(dtype="float64"),
+        )
+        for key, group in frame.groupby("assignee_id", dropna=False, sort=False)
+    }
 
 
-def _nan_to_none(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+def _unpack(data: bytes | memoryview | None) -> np.ndarray:
+    if not data:
+        return np.empty(0, dtype="float64")
+    return np.frombuffer(bytes(data), dtype=">f8").astype("float64")
+
+
+def _quantile(values: np.ndarray, fraction: float) -> float | None:
+    """Linear interpolation between closest ranks, as ``percentile_cont``."""
+    return float(np.quantile(values, fraction)) if len(values) else None
+
+
+def duration_figures(query: ReportQuery) -> dict[str, Any]:
+    """Percentiles overall and per technician, and the resolution-time histogram."""
+    durations = cohort_durations(query)
+    empty = np.empty(0, dtype="float64")
+    first_response = np.concatenate([fr for fr, _res in durations.values()] or [empty])
+    resolution = np.concatenate([res for _fr, res in durations.values()] or [empty])
+    edges = [lower * HOUR for lower, _upper in RESOLUTION_BUCKETS] + [np.inf]
+    histogram, _edges = np.histogram(resolution, bins=edges)
+    overall: dict[str, Any] = {
+        "fr_p50": _quantile(first_response, 0.5),
+        "fr_p90": _quantile(first_response, 0.9),
+        "res_p50": _quantile(resolution, 0.5),
+        "res_p90": _quantile(resolution, 0.9),
+        **{f"bucket_{index}": int(count) for index, count in enumerate(histogram)},
+    }
+    per_technician = {
+        assignee_id: {"fr_p50": _quantile(fr, 0.5), "res_p50": _quantile(res, 0.5)}
+        for assignee_id, (fr, res) in durations.items()
+        if assignee_id is not None
+    }
+    return {"overall": overall, "per_technician": per_technician}
+
+
+class DayIndex(Func):
+    """PostgreSQL: the 0-based index of the local day of the period an instant falls in.
+
+    ``width_bucket`` against the period's local midnights (a binary search per row) is
+    cheaper than converting every instant to local time and casting it to a date.
+    """
+
+    output_field = IntegerField()
+
+    def __init__(self, expression: str, midnights: list[datetime]) -> None:
+        super().__init__(expression)
+        self.midnights = midnights
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(WIDTH_BUCKET({sql}, %s::timestamptz[]) - 1)", (*params, self.midnights)
+
+
+def local_day(field: str, query: ReportQuery) -> Func:
+    """The local day of ``field``: a day index on PostgreSQL, a date elsewhere."""
+    if connection.vendor == "postgresql":
+        days = (query.date_to - query.date_from).days + 2
+        midnights = [
+            local_midnight(query.date_from + timedelta(days=n), query.time_zone)
+            for n in range(days)
+        ]
+        return DayIndex(field, midnights)
+    return TruncDate(field, tzinfo=query.time_zone)
+
+
+def to_days(values: pd.Series, query: ReportQuery) -> pd.Series:
+    """What ``local_day`` gave (day indexes or dates) as timestamps of those days."""
+    if pd.api.types.is_integer_dtype(values):
+        return pd.Timestamp(query.date_from) + pd.to_timedelta(values, unit="D")
+    return pd.to_datetime(values)
 
 
 def daily_activity(query: ReportQuery) -> pd.DataFrame:
@@ -309,19 +348,18 @@ def daily_activity(query: ReportQuery) -> pd.DataFrame:
     ending is a resolution; the backlog is the spells open before the period plus the
     running sum of starts minus ends.
     """
-    tz = query.time_zone
     start, end = query.start, query.end
     spells = OpenSpell.objects.filter(query.filter_q())
     starts = (
         spells.filter(started_at__gte=start, started_at__lt=end)
-        .annotate(day=TruncDate("started_at", tzinfo=tz))
+        .annotate(day=local_day("started_at", query))
         .values("day", "reopened")
         .annotate(n=Count("pk"))
         .order_by()
     )
     ends = (
         spells.filter(ended_at__gte=start, ended_at__lt=end)
-        .annotate(day=TruncDate("ended_at", tzinfo=tz))
+        .annotate(day=local_day("ended_at", query))
         .values("day")
         .annotate(n=Count("pk"))
         .order_by()
@@ -336,7 +374,7 @@ def daily_activity(query: ReportQuery) -> pd.DataFrame:
     frame.index.name = "day"
     started = pd.DataFrame.from_records(list(starts), columns=["day", "reopened", "n"])
     if len(started):
-        started["day"] = pd.to_datetime(started["day"])
+        started["day"] = to_days(started["day"], query)
         pivot = started.pivot_table(
             index="day", columns="reopened", values="n", aggfunc="sum", fill_value=0
         )
@@ -347,7 +385,7 @@ def daily_activity(query: ReportQuery) -> pd.DataFrame:
         frame["reopened"] = 0
     ended = pd.DataFrame.from_records(list(ends), columns=["day", "n"])
     if len(ended):
-        ended["day"] = pd.to_datetime(ended["day"])
+        ended["day"] = to_days(ended["day"], query)
         frame["resolved"] = ended.set_index("day")["n"]
     else:
         frame["resolved"] = 0

@@ -270,10 +270,10 @@ class TestEdges:
         longer = report(date(2025, 3, 31), date(2025, 4, 1))
         assert longer["first_response"]["sla"]["pending"] == 0
 
-    def test_pandas_percentiles_equal_the_database_ones(
+    def test_the_portable_path_equals_the_postgresql_one(
         self, desk: Desk, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         in_database = report(date(2025, 2, 1), date(2025, 11, 30))
-        monkeypatch.setattr(metrics, "has_percentiles", lambda: False)
+        monkeypatch.setattr(metrics, "packs_floats", lambda: False)
         in_pandas = report(date(2025, 2, 1), date(2025, 11, 30))
         assert in_pandas == in_database

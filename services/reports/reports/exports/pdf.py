@@ -13,14 +13,16 @@ from typing import Any, Final
 
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from PIL import Image as PILImage
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
-    Image,
+    Flowable,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -45,6 +47,22 @@ CHART_DPI: Final = 150
 CHART_WIDTH: Final = 17 * cm
 GRID: Final = colors.HexColor("#cccccc")
 HEAD: Final = colors.HexColor("#eef2f7")
+
+
+class ChartImage(Flowable):
+    """A chart's pixels drawn at ``width``, keeping its proportions."""
+
+    def __init__(self, pixels: PILImage.Image, width: float) -> None:
+        super().__init__()
+        self.image = ImageReader(pixels)
+        pixel_width, pixel_height = pixels.size
+        self.draw_width, self.draw_height = width, width * pixel_height / pixel_width
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return self.draw_width, self.draw_height
+
+    def draw(self) -> None:
+        self.canv.drawImage(self.image, 0, 0, self.draw_width, self.draw_height)
 
 
 class NumberedCanvas(Canvas):
@@ -231,10 +249,7 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
     ]
 
     for name, (_draw, chart_title) in charts.CHARTS.items():
-        png = charts.render(name, summary, fmt="png", dpi=CHART_DPI)
-        image = Image(io.BytesIO(png))
-        scale = CHART_WIDTH / image.imageWidth
-        image.drawWidth, image.drawHeight = CHART_WIDTH, image.imageHeight * scale
+        image = ChartImage(charts.render_pixels(name, summary, dpi=CHART_DPI), CHART_WIDTH)
         story.append(KeepTogether([Paragraph(_escape(str(chart_title)), styles["h2"]), image]))
 
     story += [
