@@ -167,6 +167,8 @@ def category_choices(categories: list[Category], *, blank: Any) -> list[tuple[st
 class TicketFilterForm(forms.Form):
     """The list's filters; bad values are dropped (a filter link may be old)."""
 
+    mark_optional = False
+
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=BLANK + labels.choices(labels.STATUSES)
     )
@@ -265,6 +267,7 @@ class AssignForm(forms.Form):
 
 
 class UserFilterForm(forms.Form):
+    mark_optional = False
     q = forms.CharField(
         label=_("Search"), required=False, max_length=100, widget=forms.SearchInput()
     )
@@ -335,6 +338,8 @@ class SlaTargetForm(forms.Form):
 
 class ReportFilterForm(forms.Form):
     """The report query; its field names are the API's (``from`` and ``to`` included)."""
+
+    mark_optional = False
 
     category = forms.ChoiceField(label=_("Category"), required=False)
     priority = forms.ChoiceField(

@@ -6,11 +6,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from portal.api import http
 from pytest_django.fixtures import Settings
 
 from tests.fakes import HOSTS, FakeApis, sign_in_client
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -313,3 +313,11 @@ def test_a_ticket_the_user_may_not_see_is_a_404_page(client_user: Client, apis: 
 def test_ids_cannot_reach_other_api_paths(client_user: Client, apis: FakeApis) -> None:
     assert client_user.get("/tickets/..%2Fcategories/").status_code == 404
     assert apis.called("tickets", "GET", "categories/") == []
+
+
+def test_the_ticket_page_names_the_category(client_user: Client, apis: FakeApis) -> None:
+    serve_ticket(apis)
+    apis.on("tickets", "GET", "categories/", body=[{"slug": "hardware", "name": "Equipos"}])
+    assert "<dd>Equipos</dd>" in client_user.get("/tickets/41/").content.decode()
+    client_user.get("/tickets/41/")
+    assert len(apis.called("tickets", "GET", "categories/")) == 1  # kept for a minute

@@ -34,6 +34,8 @@ def field(bound: forms.BoundField, **attrs: Any) -> dict[str, Any]:
         "widget": bound.as_widget(attrs=attrs),
         "checkbox": checkbox,
         "field_id": field_id,
+        # Filters are all optional: saying so on each would be noise.
+        "mark_optional": getattr(bound.form, "mark_optional", True),
     }
 
 
@@ -65,6 +67,12 @@ def sla_label(state: str) -> str:
 @register.filter
 def history_field(code: str) -> str:
     return str(labels.HISTORY_FIELDS.get(code, code))
+
+
+@register.filter
+def name_in(code: str, names: dict[str, str] | None) -> str:
+    """``code``'s name in ``names`` (a slug → name map), or the code itself."""
+    return (names or {}).get(code, code)
 
 
 @register.simple_tag

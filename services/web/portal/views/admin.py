@@ -19,7 +19,7 @@ from portal.api.types import Page, Profile
 from portal.decorators import admin_required
 from portal.middleware import api, back_path, note_unavailable
 from portal.views.auth import unavailable_message
-from portal.views.common import user_of
+from portal.views.common import forget_category_names, user_of
 
 
 def _save(request: HttpRequest, form: forms.forms.Form, call: Callable[[], Any], done: str) -> bool:
@@ -119,6 +119,7 @@ def categories(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and create.is_valid():
         done = _("The category %(name)s is created.") % {"name": create.cleaned_data["name"]}
         if _save(request, create, lambda: tickets.create_category(create.cleaned_data), done):
+            forget_category_names()
             return redirect("portal:admin_categories")
     status = 400 if create.errors else 200
     try:
@@ -153,6 +154,7 @@ def category_edit(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("portal:admin_categories")
     tickets = api(request).tickets
     done = _("The category %(name)s is saved.") % {"name": form.cleaned_data["name"]}
+    forget_category_names()
     return _change(request, lambda: tickets.update_category(slug, form.cleaned_data), done)
 
 

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from portal.api import ServiceUnavailableError
+from portal.api import ApiError, ServiceUnavailableError
 from portal.api.session import SessionUser, current_user
-from portal.middleware import note_unavailable
+from portal.middleware import api, note_unavailable
 
 T = TypeVar("T")
 
@@ -61,3 +62,33 @@ def remember_language(response: HttpResponse, language: str) -> None:
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY or None,
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
+
+
+#: Category names change rarely; each process keeps them this many seconds.
+CATEGORY_NAMES_TTL = 60
+
+
+def _category_key(staff: bool) -> str:
+    # Staff also see inactive categories; clients only the active ones.
+    return f"servidesk:category-names:{'staff' if staff else 'client'}"
+
+
+def category_names(request: HttpRequest) -> dict[str, str]:
+    """Category names by slug (tickets name their category by slug), or {} if unavailable."""
+    user = current_user(request)
+    key = _category_key(bool(user and user.is_staff))
+    names: dict[str, str] | None = cache.get(key)
+    if names is None:
+        try:
+            categories = attempt(request, api(request).tickets.categories, None)
+        except ApiError:
+            categories = None
+        if categories is None:
+            return {}
+        names = {category.slug: category.name for category in categories}
+        cache.set(key, names, CATEGORY_NAMES_TTL)
+    return names
+
+
+def forget_category_names() -> None:
+    cache.delete_many([_category_key(True), _category_key(False)])

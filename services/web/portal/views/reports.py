@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from portal import forms
 from portal.api import ApiError, ServiceUnavailableError
+from portal.api.types import Category
 from portal.decorators import admin_required
 from portal.middleware import api, note_unavailable
 from portal.views.auth import unavailable_message
@@ -37,13 +38,9 @@ EXPORTS: Final = {"pdf": "PDF", "xlsx": "Excel", "csv": "CSV"}
 PASSED_HEADERS: Final = ("Content-Type", "Content-Disposition", "Content-Length")
 
 
-def _filter_form(request: HttpRequest) -> forms.ReportFilterForm:
-    tickets = api(request).tickets
-    return forms.ReportFilterForm(
-        request.GET,
-        categories=attempt(request, tickets.categories, []),
-        people=attempt(request, tickets.assignees, []),
-    )
+def _filter_form(request: HttpRequest, categories: list[Category]) -> forms.ReportFilterForm:
+    people = attempt(request, api(request).tickets.assignees, [])
+    return forms.ReportFilterForm(request.GET, categories=categories, people=people)
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -57,7 +54,8 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 @admin_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    form = _filter_form(request)
+    categories = attempt(request, api(request).tickets.categories, [])
+    form = _filter_form(request, categories)
     summary: dict[str, Any] | None = None
     status = 200
     form.is_valid()
@@ -74,6 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "summary": summary,
+        "category_names": {category.slug: category.name for category in categories},
         "period_from": parse_date(str(period.get("from", ""))),
         "period_to": parse_date(str(period.get("to", ""))),
         "query": query,

@@ -18,7 +18,7 @@ from portal.api.types import Page, Ticket
 from portal.decorators import signed_in, staff_required
 from portal.middleware import api, note_unavailable
 from portal.views.auth import unavailable_message
-from portal.views.common import attempt, user_of
+from portal.views.common import attempt, category_names, user_of
 
 
 def ticket_url(ticket_id: str, anchor: str = "") -> str:
@@ -50,6 +50,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "status_tabs": [("", _("All")), *labels.choices(labels.STATUSES)],
         "current_status": form.cleaned_data.get("status", "") if form.is_valid() else "",
         "filtered": any(v for k, v in params.items() if k != "cursor"),
+        "more_filters": any(
+            request.GET.get(name)
+            for name in ("priority", "category", "assigned", "breached", "ordering")
+        ),
     }
     return render(request, "portal/tickets/list.html", context, status=status)
 
@@ -126,6 +130,7 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
             "history": history,
             "moves": [(m, labels.MOVE_ACTIONS[m]) for m in ticket.moves],
             "assigned_to_me": ticket.assignee_id == user.id,
+            "category_names": category_names(request) if ticket.category else {},
         }
         if user.is_staff:
             people = attempt(request, tickets.assignees, [])
