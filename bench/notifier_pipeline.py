@@ -1,7 +1,7 @@
 """Notifier benchmark: ticket change commit → mail accepted by a local SMTP server.
 
     cd /work/main && .venv/bin/python -m bench.notifier_pipeline \
-        [--events 3000] [--rate 100] [--seconds 30] [--threads 1] [--write]
+        [--events 3000] [--rate 100 [--rate 20 ...]] [--seconds 30] [--threads 1] [--write]
 
 Needs PostgreSQL and RabbitMQ (``BENCH_BROKER_URL``, default the local guest account).
 It recreates the ``servidesk_bench_notifier`` database, uses exchanges and queues under a
@@ -19,7 +19,8 @@ header; both stamps come from the same host clock.
    time until the last mail is accepted: notifications per second, end to end.
 2. Sender alone: with the sender stopped, the same number queued; then the sender is
    started and the mails accepted per second between the first and the last one.
-3. Latency: ``--rate`` events per second for ``--seconds``, p50/p90/p99/max.
+3. Latency: ``--rate`` events per second (each rate given) for ``--seconds``,
+   p50/p90/p99/max.
 """
 
 from __future__ import annotations
@@ -315,11 +316,14 @@ def delete_topology() -> None:
 def main() -> None:  # noqa: PLR0915 (one linear script)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument(
+        "--rate", type=float, action="append", help="events/s of a latency run (repeatable)"
+    )
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=1, help="email sender threads")
     parser.add_argument("--write", action="store_true", help="append to docs/benchmarks.md")
     options = parser.parse_args()
+    options.rate = options.rate or [100.0]
 
     smtp = SmtpSink()
     setup_django(smtp.port)
@@ -390,23 +394,29 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
         smtp.clear()
         producer.committed.clear()
 
-        # 3. Latency at a steady rate.
-        total = int(options.rate * options.seconds)
-        print(f"3. latency: {options.rate:g} events/s for {options.seconds:g}s ...", flush=True)
-        begin = time.monotonic()
-        for n in range(total):
-            delay = begin + n / options.rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            producer.commit()
-        achieved = total / (time.monotonic() - begin)
-        wait_for_mails(smtp, 2 * total, timeout=600)
-        results["latency"] = {
-            "rate": options.rate,
-            "achieved": achieved,
-            "seconds": options.seconds,
-            **summary(latencies(smtp, producer)),
-        }
+        # 3. Latency at steady rates.
+        results["latency"] = []
+        for rate in options.rate:
+            smtp.clear()
+            producer.committed.clear()
+            total = int(rate * options.seconds)
+            print(f"3. latency: {rate:g} events/s for {options.seconds:g}s ...", flush=True)
+            begin = time.monotonic()
+            for n in range(total):
+                delay = begin + n / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                producer.commit()
+            achieved = total / (time.monotonic() - begin)
+            wait_for_mails(smtp, 2 * total, timeout=600)
+            results["latency"].append(
+                {
+                    "rate": rate,
+                    "achieved": achieved,
+                    "seconds": options.seconds,
+                    **summary(latencies(smtp, producer)),
+                }
+            )
     finally:
         for process in processes.values():
             stop(process)
@@ -423,12 +433,14 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
 
 
 def render(results: dict[str, Any], options: argparse.Namespace) -> str:
-    t, s, lat = results["throughput"], results["sender"], results["latency"]
+    t, s = results["throughput"], results["sender"]
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     load = ", ".join(f"{value:.1f}" for value in results["load_before"])
+    after = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    rates = " ".join(f"--rate {rate:g}" for rate in options.rate)
     command = (
         f".venv/bin/python -m bench.notifier_pipeline --events {options.events} "
-        f"--rate {options.rate:g} --seconds {options.seconds:g} --threads {options.threads}"
+        f"{rates} --seconds {options.seconds:g} --threads {options.threads}"
     )
     rows = [
         (
@@ -440,19 +452,23 @@ def render(results: dict[str, Any], options: argparse.Namespace) -> str:
             f"sender alone (draining {s['mails']} queued mails)",
             f"**{s['per_second']:.0f} mails/s**",
         ),
+    ]
+    rows += [
         (
             f"latency at {lat['rate']:g} events/s ({lat['achieved']:.1f} achieved, "
             f"{lat['count']} mails)",
             f"p50 **{lat['p50']:.0f} ms**, p90 {lat['p90']:.0f} ms, "
             f"p99 **{lat['p99']:.0f} ms**, max {lat['max']:.0f} ms",
-        ),
+        )
+        for lat in results["latency"]
     ]
     cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in t["cpu_ms_per_mail"].items())
     rows.append(("CPU per mail in phase 1, ms by process", cpu))
     table = "\n".join(f"| {measure} | {result} |" for measure, result in rows)
     return f"""## Notifier: ticket change commit → mail accepted by SMTP
 
-{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC, {machine}, load average before the run {load}.
+{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC, {machine}, load average (1, 5, 15 min)
+before the run {load}, after it {after}.
 PostgreSQL and RabbitMQ on loopback, aiosmtpd on loopback in its own process. Processes:
 `relay_events`, `consume_events`, `send_notifications --channel email --threads
 {options.threads}` (one of each). Each event is a status change told to two people, so it
