@@ -152,6 +152,23 @@ def test_compose_file_is_valid_for_docker_compose() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_compose_file_matches_the_compose_spec_schema() -> None:
+    """The compose-spec JSON schema bundled with check-jsonschema (no network needed)."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE_FILE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _merged_keys(node: yaml.MappingNode) -> list[set[str]]:
     """The key sets of the mappings merged into ``node`` with ``<<``, nested merges included."""
     sets: list[set[str]] = []
