@@ -9,6 +9,7 @@ known passwords have no place in a real deployment.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG and not options["force"]:
+        # SERVIDESK_SEED_DEMO=true is the explicit opt-in of a demo deployment (compose).
+        opted_in = os.environ.get("SERVIDESK_SEED_DEMO", "").lower() in {"1", "true", "yes"}
+        if not settings.DEBUG and not options["force"] and not opted_in:
             self.stderr.write(
                 "seed_demo: DEBUG is off, not creating demo users (--force to insist)."
             )
