@@ -13,6 +13,7 @@
 | ``SERVIDESK_EVENT_RETRY_DELAY`` | ``0.5`` | seconds before the first retry; doubles each time |
 | ``SERVIDESK_EVENT_RETRY_DELAY_MAX`` | ``8.0`` | cap of one retry delay |
 | ``SERVIDESK_OUTBOX_BATCH_SIZE`` | ``200`` | rows a relay claims per transaction |
+| ``SERVIDESK_OUTBOX_RELAY_THREADS`` | ``0`` | relays per command; 0: 2 on PostgreSQL, else 1 |
 | ``SERVIDESK_OUTBOX_POLL_INTERVAL`` | ``1.0`` | seconds between polls when no nudge arrives |
 | ``SERVIDESK_OUTBOX_RETENTION`` | 7 days | ``timedelta`` a sent row is kept before pruning |
 | ``SERVIDESK_INBOX_RETENTION`` | 30 days | ``timedelta`` a seen event id is remembered |
@@ -42,6 +43,7 @@ class EventSettings:
     retry_delay: float
     retry_delay_max: float
     outbox_batch_size: int
+    relay_threads: int
     outbox_poll_interval: float
     outbox_retention: timedelta
     inbox_retention: timedelta
@@ -67,6 +69,7 @@ def event_settings() -> EventSettings:
         retry_delay=float(get("SERVIDESK_EVENT_RETRY_DELAY", 0.5)),
         retry_delay_max=float(get("SERVIDESK_EVENT_RETRY_DELAY_MAX", 8.0)),
         outbox_batch_size=int(get("SERVIDESK_OUTBOX_BATCH_SIZE", 200)),
+        relay_threads=int(get("SERVIDESK_OUTBOX_RELAY_THREADS", 0)),
         outbox_poll_interval=float(get("SERVIDESK_OUTBOX_POLL_INTERVAL", 1.0)),
         outbox_retention=get("SERVIDESK_OUTBOX_RETENTION", timedelta(days=7)),
         inbox_retention=get("SERVIDESK_INBOX_RETENTION", timedelta(days=30)),
