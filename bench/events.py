@@ -1,21 +1,25 @@
-"""Event bus benchmark: relay throughput vs bare kombu, and commit → effect latency.
+"""Event bus benchmark: relay throughput vs bare kombu, and commit -> effect latency.
 
-    cd /work/main && .venv/bin/python -m bench.events [--events 5000] [--rate 200] [--seconds 20]
+    cd /work/main && .venv/bin/python -m bench.events
+        [--events 2000] [--rounds 7] [--rate 200] [--seconds 20] [--writers 4]
+        [--relays 1] [--consumers 1] [--skip-throughput]
 
 Needs PostgreSQL and RabbitMQ (``BENCH_BROKER_URL``, default the local guest account).
 It creates the ``servidesk_bench`` database if missing, uses exchanges and queues under
 a unique ``bench-<hex>.`` prefix and deletes them at the end.
 
-1. Baseline: a bare kombu loop publishing the same envelopes, persistent, with publisher
-   confirms, to the same exchange and queues.
-2. Relay: the same number of events written with ``publish()`` (500 per transaction),
-   then ``Relay.relay_batch`` until the outbox is empty: claim, publish confirmed, mark.
-3. Latency: a relay process and a consumer process (``manage.py relay_events`` and
-   ``consume_events``) run while this process commits one event per transaction at the
-   given rate. Latency is from just after the commit (an ``on_commit`` callback
+1. Throughput, in alternating rounds so both sides see the same machine: a bare kombu
+   loop publishing the same envelopes (persistent, publisher confirms, same exchange and
+   queues), then the same number of events written with ``publish()`` (500 per
+   transaction) and drained by one relay calling ``Relay.relay_batch`` until the outbox
+   is empty (claim, publish confirmed, mark sent). Rates, CPU per event in this process,
+   and the relay/bare ratio of each round.
+2. Latency: ``manage.py relay_events`` and ``manage.py consume_events`` run as processes
+   while ``--writers`` threads here commit one event per transaction, together at
+   ``--rate``. Latency is from just after the commit (an ``on_commit`` callback
    registered before ``publish``'s nudge) to the consumer's effect row (stamped with the
    database clock inside the consumer's transaction, a fraction of a millisecond before
-   its commit).
+   its commit). The first second is left out as warm-up.
 """
 
 from __future__ import annotations
@@ -301,8 +305,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of the latency run")
     parser.add_argument("--writers", type=int, default=4, help="threads committing events")
     parser.add_argument("--rounds", type=int, default=7, help="throughput rounds (median)")
-    parser.add_argument("--relays", type=int, default=1, help="relay processes (latency run)")
-    parser.add_argument("--consumers", type=int, default=1, help="consumer processes (latency)")
+    parser.add_argument("--relays", type=int, default=1, help="relay_events processes")
+    parser.add_argument("--consumers", type=int, default=1, help="consume_events processes")
     parser.add_argument("--skip-throughput", action="store_true", help="latency run only")
     args = parser.parse_args()
 
@@ -343,7 +347,7 @@ def main() -> None:
         figures = latency(args.rate, args.seconds, args.writers, args.relays, args.consumers)
         print(
             f"latency at {figures['rate']:.0f} events/s from {args.writers} writers, "
-            f"{args.relays} relay(s), {args.consumers} consumer(s), "
+            f"{args.relays} relay_events x 2 relay threads, {args.consumers} consume_events, "
             f"{figures['delivered']:.0f} of {figures['events']:.0f} events after warm-up: "
             f"p50 {figures['p50']:.1f} ms, p90 {figures['p90']:.1f} ms, "
             f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms"
