@@ -280,6 +280,35 @@ def latencies(smtp: SmtpSink, producer: Producer) -> list[float]:
     return millis
 
 
+def stages(smtp: SmtpSink, producer: Producer) -> dict[str, float]:
+    """p50/p99 of commit → delivery recorded by the consumer, and recorded → accepted."""
+    from notifications.models import Delivery  # noqa: PLC0415
+
+    accepted: dict[str, list[float]] = {}
+    for event_id, accepted_at in smtp.mails():
+        accepted.setdefault(event_id, []).append(accepted_at)
+    recorded = dict(
+        Delivery.objects.filter(event_id__in=list(accepted), channel="email")
+        .values_list("event_id", "created_at")
+        .distinct()
+    )
+    first, second = [], []
+    for event_id, times in accepted.items():
+        committed = producer.committed.get(event_id)
+        stamp = recorded.get(uuid.UUID(event_id))
+        if committed is None or stamp is None:
+            continue
+        first.append((stamp.timestamp() - committed) * 1000)
+        second += [(at - stamp.timestamp()) * 1000 for at in times]
+    a, b = summary(first), summary(second)
+    return {
+        "record_p50": a["p50"],
+        "record_p99": a["p99"],
+        "send_p50": b["p50"],
+        "send_p99": b["p99"],
+    }
+
+
 def summary(millis: Iterable[float]) -> dict[str, float]:
     values = sorted(millis)
     quantiles = statistics.quantiles(values, n=100, method="inclusive")
@@ -415,6 +444,7 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
                     "achieved": achieved,
                     "seconds": options.seconds,
                     **summary(latencies(smtp, producer)),
+                    **stages(smtp, producer),
                 }
             )
     finally:
@@ -458,7 +488,9 @@ def render(results: dict[str, Any], options: argparse.Namespace) -> str:
             f"latency at {lat['rate']:g} events/s ({lat['achieved']:.1f} achieved, "
             f"{lat['count']} mails)",
             f"p50 **{lat['p50']:.0f} ms**, p90 {lat['p90']:.0f} ms, "
-            f"p99 **{lat['p99']:.0f} ms**, max {lat['max']:.0f} ms",
+            f"p99 **{lat['p99']:.0f} ms**, max {lat['max']:.0f} ms; commit → recorded by the "
+            f"consumer p50 {lat['record_p50']:.0f} / p99 {lat['record_p99']:.0f} ms, recorded → "
+            f"accepted p50 {lat['send_p50']:.0f} / p99 {lat['send_p99']:.0f} ms",
         )
         for lat in results["latency"]
     ]
