@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+import weakref
 from datetime import datetime
 
 from django.db import connections, transaction
@@ -30,8 +31,16 @@ logger = logging.getLogger(__name__)
 #: PostgreSQL channel the relays LISTEN on (NOTIFY is scoped to one database).
 NOTIFY_CHANNEL = "servidesk_outbox"
 
-#: Wakes a relay running in this process (tests, the benchmark, SQLite setups).
-local_wakeup = threading.Event()
+#: One event per relay running in this process (tests, the benchmark, SQLite setups);
+#: each relay clears only its own, so none can swallow another's wakeup.
+_local_wakeups: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+
+
+def local_wakeup() -> threading.Event:
+    """A new event that every nudge in this process sets: a relay waits on its own."""
+    event = threading.Event()
+    _local_wakeups.add(event)
+    return event
 
 
 class TransactionRequiredError(RuntimeError):
@@ -96,7 +105,8 @@ def next_sequence(aggregate_type: str, aggregate_id: str, *, using: str = "defau
 
 def nudge(using: str = "default") -> None:
     """Tell the relays new rows are committed: PostgreSQL NOTIFY plus a local wakeup."""
-    local_wakeup.set()
+    for event in list(_local_wakeups):
+        event.set()
     connection = connections[using]
     if connection.vendor != "postgresql":
         return

@@ -59,6 +59,7 @@ class Relay:
         self.connect = connect
         self.using = using
         self.stopping = threading.Event()
+        self.wakeup = local_wakeup()
         self._pruned_at = -PRUNE_EVERY.total_seconds()  # prune after the first batch
         self.errors = broker_errors(connect())
         self.backoff = Backoff()
@@ -66,13 +67,13 @@ class Relay:
 
     def stop(self) -> None:
         self.stopping.set()
-        local_wakeup.set()
+        self.wakeup.set()
 
     # --- the loop -------------------------------------------------------------------
 
     def run(self) -> None:
         """Relay until ``stop()``; broker and database outages are waited out, not fatal."""
-        waiter = make_waiter(self.using, self.conf.outbox_poll_interval)
+        waiter = make_waiter(self.using, self.conf.outbox_poll_interval, self.wakeup)
         backoff = self.backoff
         waited_out: tuple[type[BaseException], ...] = (*self.errors, DatabaseError)
         try:
@@ -187,21 +188,22 @@ class Relay:
 
 
 class Waiter:
-    """Sleeps up to the poll interval, waking early on the in-process nudge."""
+    """Sleeps up to the poll interval, waking early on this relay's in-process event."""
 
-    def __init__(self, poll_interval: float) -> None:
+    def __init__(self, poll_interval: float, wakeup: threading.Event) -> None:
         self.poll_interval = poll_interval
+        self.wakeup = wakeup
 
     def wait(self) -> None:
-        local_wakeup.wait(self.poll_interval)
-        local_wakeup.clear()
+        self.wakeup.wait(self.poll_interval)
+        self.wakeup.clear()
 
     def close(self) -> None:
         pass
 
 
 class PostgresWaiter(Waiter):
-    """Sleeps until a NOTIFY on ``servidesk_outbox`` or the poll interval.
+    """Sleeps until a NOTIFY on ``servidesk_outbox``, the in-process event or the poll interval.
 
     It listens on a connection of its own: the relay's Django connection is closed and
     reopened as it sees fit, which would drop the LISTEN.
@@ -209,18 +211,18 @@ class PostgresWaiter(Waiter):
 
     SLICE = 0.25
 
-    def __init__(self, using: str, poll_interval: float) -> None:
-        super().__init__(poll_interval)
+    def __init__(self, using: str, poll_interval: float, wakeup: threading.Event) -> None:
+        super().__init__(poll_interval, wakeup)
         self.using = using
         self.listener: Any = None
 
     def wait(self) -> None:
         # In slices, so an in-process nudge or stop() is noticed within one of them.
         deadline = time.monotonic() + self.poll_interval
-        while (left := deadline - time.monotonic()) > 0 and not local_wakeup.is_set():
+        while (left := deadline - time.monotonic()) > 0 and not self.wakeup.is_set():
             if self._notified(min(left, self.SLICE)):
                 break
-        local_wakeup.clear()
+        self.wakeup.clear()
 
     def _notified(self, timeout: float) -> bool:
         try:
@@ -236,7 +238,7 @@ class PostgresWaiter(Waiter):
         except Exception as exc:  # Django's or psycopg's errors when the database is away
             logger.warning("relay: LISTEN failed (%s); polling", exc)
             self.close()
-            local_wakeup.wait(timeout)
+            self.wakeup.wait(timeout)
             return False
 
     def close(self) -> None:
@@ -247,11 +249,11 @@ class PostgresWaiter(Waiter):
             self.listener = None
 
 
-def make_waiter(using: str, poll_interval: float) -> Waiter:
+def make_waiter(using: str, poll_interval: float, wakeup: threading.Event) -> Waiter:
     if connections[using].vendor == "postgresql":
-        return PostgresWaiter(using, poll_interval)
+        return PostgresWaiter(using, poll_interval, wakeup)
     # SQLite has no NOTIFY; polling a local file often costs next to nothing.
-    return Waiter(min(poll_interval, 0.25))
+    return Waiter(min(poll_interval, 0.25), wakeup)
 
 
 # --- errors -----------------------------------------------------------------------------
