@@ -120,7 +120,7 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_its_poll(
     bus: Topology,
     spawn: Callable[..., Subprocess],
 ) -> None:
-    spawn("relay_events", "--poll-interval", "60")
+    relay = spawn("relay_events", "--poll-interval", "60")  # two relay threads by default
     queue = bus.queue_name("reports.events")
     wait_until(lambda: queue_depth(queue) == 0, message="relay started and declared")
     time.sleep(0.3)  # past its first, empty batch: now it waits for a NOTIFY
@@ -129,3 +129,7 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_its_poll(
         publish(factories.ticket_created())
     wait_until(lambda: queue_depth(queue) == 1, timeout=10)
     assert time.monotonic() - started < 5  # far from the 60 s poll, even on a busy machine
+
+    relay.process.terminate()  # SIGTERM, as a container stop sends: both threads end
+    assert relay.wait(timeout=5) == 0
+    assert "(2 relays)" in relay.output()
