@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import matplotlib
 from django.utils.translation import gettext as _
@@ -61,7 +61,7 @@ def _no_data(ax: Axes) -> None:
     ax.set_yticks([])
 
 
-def _style(ax: Axes, *, counts_on: str = "y") -> None:
+def _style(ax: Axes, *, counts_on: Literal["x", "y"] = "y") -> None:
     ax.spines["top"].set_visible(False)
     ax.spines["right"].set_visible(False)
     ax.grid(axis=counts_on, color="#e5e5e5", linewidth=0.8)
@@ -253,7 +253,7 @@ def render(name: str, summary: dict[str, Any], *, fmt: str = "png", dpi: int = 1
 def render_pixels(name: str, summary: dict[str, Any], *, dpi: int) -> PILImage.Image:
     """The chart as an RGB image in memory: for the PDF, which would only decode a PNG."""
     fig = figure(name, summary, dpi=dpi)
-    canvas = fig.canvas
+    canvas: Any = fig.canvas  # the FigureCanvasAgg figure() attached (matplotlib is untyped here)
     canvas.draw()
     width, height = canvas.get_width_height()
     rgba = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)

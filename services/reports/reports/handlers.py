@@ -14,14 +14,21 @@ from reports import services
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.registry import HandlerRegistry
 
-handlers = HandlerRegistry()
+TICKET_EVENTS = ("ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented")
+USER_EVENTS = ("user.registered", "user.updated", "user.deactivated")
 
 
-@handlers.on("ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented")
 def apply_ticket_event(event: Event[Any]) -> None:
     services.ticket_apply_event(event=event)
 
 
-@handlers.on("user.registered", "user.updated", "user.deactivated")
 def apply_user_event(event: Event[Any]) -> None:
     services.person_apply_event(event=event)
+
+
+handlers = HandlerRegistry(
+    {
+        **dict.fromkeys(TICKET_EVENTS, apply_ticket_event),
+        **dict.fromkeys(USER_EVENTS, apply_user_event),
+    }
+)

@@ -40,8 +40,10 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Aggregate, BinaryField, Count, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -317,7 +319,15 @@ class DayIndex(Func):
         super().__init__(expression)
         self.midnights = midnights
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         sql, params = compiler.compile(self.source_expressions[0])
         return f"(WIDTH_BUCKET({sql}, %s::timestamptz[]) - 1)", (*params, self.midnights)
 
@@ -605,7 +615,7 @@ def _technician_rows(
         ["n", "resolved", "reopened", "fr_met", "fr_breached", "res_met", "res_breached"]
     ].sum()
     names = names_of([str(a) for a in sums.index])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for assignee_id, row in sums.iterrows():
         key = str(assignee_id)
         medians = per_technician.get(key, {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
 from django.db.models import FloatField, Func, Q
@@ -83,19 +83,13 @@ class Epoch(Func):
 
     output_field = FloatField()
 
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
+
     @cached_property
     def convert_value(self) -> Any:
         # Both databases return a float already; skipping Django's float() cast per value
         # matters at hundreds of thousands of rows.
-        return self._convert_value_noop
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(
-            compiler,
-            connection,
-            template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)",
-            **extra,
-        )
+        return cast(Any, self)._convert_value_noop
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return super().as_sql(

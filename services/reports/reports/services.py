@@ -109,14 +109,15 @@ def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
         return False  # an old snapshot and no history in it: nothing to do
 
     ticket_refresh_derived(fact=fact)
-    return newer
+    return bool(newer)
 
 
 def _change_time(data: TicketStatusChanged) -> datetime:
     ticket = data.ticket
+    when: datetime = ticket.updated_at
     if data.to_status == history.RESOLVED and ticket.resolved_at is not None:
-        return ticket.resolved_at
-    return ticket.updated_at
+        when = ticket.resolved_at
+    return when
 
 
 def ticket_refresh_derived(*, fact: TicketFact) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config, env, var_dir
 from servidesk_shared.settings.defaults import *
-from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
+from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS, TIME_ZONE
 
 SERVICE_NAME = "reports"
 SERVICE_PREFIX = "api/reports/"

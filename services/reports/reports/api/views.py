@@ -12,9 +12,10 @@ parameter (``es``, ``en``) overrides it for labels, numbers, dates and file cont
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import get_supported_language_variant, override
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -80,12 +81,10 @@ def _requested_language(value: str) -> str | None:
         return None  # the serializer reports it, in the negotiated language
 
 
-def _download(
-    response: HttpResponse | StreamingHttpResponse | FileResponse,
-    name: str,
-    *,
-    inline: bool = False,
-) -> Any:
+Download = TypeVar("Download", bound=HttpResponseBase)
+
+
+def _download(response: Download, name: str, *, inline: bool = False) -> Download:
     disposition = "inline" if inline else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"

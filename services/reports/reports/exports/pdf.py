@@ -49,7 +49,7 @@ GRID: Final = colors.HexColor("#cccccc")
 HEAD: Final = colors.HexColor("#eef2f7")
 
 
-class ChartImage(Flowable):
+class ChartImage(Flowable):  # type: ignore[misc]  # reportlab is untyped
     """A chart's pixels drawn at ``width``, keeping its proportions."""
 
     def __init__(self, pixels: PILImage.Image, width: float) -> None:
@@ -65,7 +65,7 @@ class ChartImage(Flowable):
         self.canv.drawImage(self.image, 0, 0, self.draw_width, self.draw_height)
 
 
-class NumberedCanvas(Canvas):
+class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
     """Draws "page N of M" once the total is known (pages are kept until ``save``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -78,7 +78,7 @@ class _ReproducibleZip(ZipFile):
         info.external_attr = 0o644 << 16
         return info
 
-    def writestr(  # type: ignore[override]
+    def writestr(
         self, zinfo_or_arcname: str | ZipInfo, data: Any, *args: Any, **kwargs: Any
     ) -> None:
         if isinstance(zinfo_or_arcname, str):
