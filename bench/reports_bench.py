@@ -211,13 +211,12 @@ def copy_frame(cursor: Any, table: str, frame: Any) -> None:
         copy.write(buffer.getvalue())
 
 
-def generate(tickets: int, seed: int) -> dict[str, Any]:
+def generate(tickets: int, seed: int, *, vacuum: bool = True) -> dict[str, Any]:
+    """Replace the projection with ``tickets`` generated tickets (and 60 technicians)."""
     import numpy as np
-    from django.core.management import call_command
     from django.db import connection
     from reports.models import OpenSpell, Person, StatusChange, TicketFact
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -246,9 +245,9 @@ def generate(tickets: int, seed: int) -> dict[str, Any]:
         with raw.cursor() as cursor:
             copy_frame(cursor, TicketFact._meta.db_table, facts)
             copy_frame(cursor, OpenSpell._meta.db_table, spell_frame)
-        raw.commit()
         spells += len(spell_frame)
-        print(f"  loaded {first_id + count - 1:>9,} tickets", flush=True)
+        if tickets >= CHUNK:
+            print(f"  loaded {first_id + count - 1:>9,} tickets", flush=True)
     with connection.cursor() as cursor:
         for model in (TicketFact, OpenSpell):
             table = model._meta.db_table
@@ -257,10 +256,10 @@ def generate(tickets: int, seed: int) -> dict[str, Any]:
                 f"(SELECT max(id) FROM {table}))"
             )
     loaded = time.perf_counter() - started
-    connection.close()
-    with connection.cursor() as cursor:  # autocommit: VACUUM cannot run in a transaction
-        for model in (TicketFact, OpenSpell, StatusChange, Person):
-            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+    if vacuum:  # outside any transaction only
+        with connection.cursor() as cursor:
+            for model in (TicketFact, OpenSpell, StatusChange, Person):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     return {
         "tickets": tickets,
         "spells": spells,
@@ -453,6 +452,9 @@ def main(argv: list[str]) -> int:
         args.tickets = TicketFact.objects.count()
         print(f"reusing {args.tickets:,} tickets")
     else:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
         print(f"generating {args.tickets:,} tickets")
         load = generate(args.tickets, args.seed)
         print(
