@@ -251,9 +251,11 @@ def generate(tickets: int, seed: int, *, vacuum: bool = True) -> dict[str, Any]:
     with connection.cursor() as cursor:
         for model in (TicketFact, OpenSpell):
             table = model._meta.db_table
+            # Past the ids COPY wrote, and never backwards (sequences ignore rollbacks).
+            sequence = f"pg_get_serial_sequence('{table}', 'id')"
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (model table)
-                f"(SELECT max(id) FROM {table}))"
+                f"SELECT setval({sequence}, GREATEST("  # noqa: S608 (model table)
+                f"(SELECT coalesce(max(id), 1) FROM {table}), nextval({sequence})))"
             )
     loaded = time.perf_counter() - started
     if vacuum:  # outside any transaction only
