@@ -13,7 +13,7 @@ def test_home_is_spanish_by_default(client: Client) -> None:
     html = response.content.decode()
     assert response.status_code == 200
     assert '<html lang="es">' in html
-    assert "Bienvenido a Servidesk" in html
+    assert "Te damos la bienvenida a Servidesk" in html
     assert "Saltar al contenido" in html
 
 
