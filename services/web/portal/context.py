@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 
+from portal import conf
 from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
 from portal.api.session import current_user
 from portal.middleware import api, note_unavailable, unavailable
@@ -26,5 +26,5 @@ def ui(request: HttpRequest) -> dict[str, Any]:
         "current_user": user,
         "unread_count": unread,
         "unavailable_services": unavailable(request),
-        "accounts_browser_url": settings.ACCOUNTS_BROWSER_URL,
+        "accounts_browser_url": conf.accounts_browser_url(),
     }

@@ -14,7 +14,8 @@ from portal.api import ApiError
 from portal.api.types import Category, Person
 
 PASSWORD_MAX = 128
-BLANK = [("", _("Any"))]
+Choices = list[tuple[str, Any]]
+BLANK: Choices = [("", _("Any"))]
 
 
 def show_api_errors(

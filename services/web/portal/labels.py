@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -56,5 +58,5 @@ SOCIAL_ERRORS: dict[str, Promise] = {
 }
 
 
-def choices(labels: dict[str, Promise]) -> list[tuple[str, Promise]]:
+def choices(labels: dict[str, Promise]) -> list[tuple[str, Any]]:
     return list(labels.items())

@@ -45,7 +45,7 @@ def unavailable(request: HttpRequest) -> list[str]:
 
 def back_path(request: HttpRequest) -> str:
     """Where a POST came from (its Referer, when it is ours), for a redirect after it."""
-    referer = request.META.get("HTTP_REFERER", "")
+    referer = str(request.META.get("HTTP_REFERER", ""))
     if referer and url_has_allowed_host_and_scheme(
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

@@ -5,7 +5,9 @@ from pathlib import Path
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config, env, var_dir
 from servidesk_shared.settings.defaults import *
+from servidesk_shared.settings.defaults import MIDDLEWARE as SHARED_MIDDLEWARE
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
+from servidesk_shared.settings.defaults import TEMPLATES as SHARED_TEMPLATES
 
 SERVICE_NAME = "web"
 SERVICE_PREFIX = ""
@@ -34,19 +36,34 @@ LOGGING = logging_config(
     level=env.str("LOG_LEVEL", default="INFO"),
     json=env.bool("LOG_JSON", default=True),
 )
+# One line per API call is noise (nginx logs each request with its id); failures are
+# logged by portal.api.client.
+LOGGING["loggers"] |= {
+    "httpx": {"level": "WARNING", "propagate": True},
+    "httpcore": {"level": "WARNING", "propagate": True},
+}
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk web API"}
 
 MIDDLEWARE = [
     "portal.middleware.ServerTimingMiddleware",
-    *MIDDLEWARE[:4],
+    *SHARED_MIDDLEWARE[:4],
     "django.contrib.sessions.middleware.SessionMiddleware",
-    *MIDDLEWARE[4:],
+    *SHARED_MIDDLEWARE[4:],
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.ApiMiddleware",
 ]
-TEMPLATES[0]["OPTIONS"]["context_processors"] += [
-    "django.contrib.messages.context_processors.messages",
-    "portal.context.ui",
+TEMPLATES = [
+    {
+        **SHARED_TEMPLATES[0],
+        "OPTIONS": {
+            **SHARED_TEMPLATES[0]["OPTIONS"],
+            "context_processors": [
+                *SHARED_TEMPLATES[0]["OPTIONS"]["context_processors"],
+                "django.contrib.messages.context_processors.messages",
+                "portal.context.ui",
+            ],
+        },
+    }
 ]
 
 # --- Sessions: the JWT pair lives server-side; the browser holds only the session id -----

@@ -31,9 +31,9 @@ logger = logging.getLogger(__name__)
 Params = Mapping[str, str | Sequence[str] | None]
 
 
-def _clean(params: Params | None) -> list[tuple[str, str]]:
+def _clean(params: Params | None) -> list[tuple[str, str | int | float | bool | None]]:
     """Query parameters without blanks (the APIs read a blank as "not given" or refuse it)."""
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
     for name, value in (params or {}).items():
         values = [value] if isinstance(value, str) or value is None else list(value)
         pairs += [(name, str(v)) for v in values if v not in (None, "")]
@@ -258,7 +258,8 @@ class Accounts(Service):
 class Tickets(Service):
     name = "tickets"
 
-    def list(self, params: Params | None = None) -> Page[Ticket]:
+    def search(self, params: Params | None = None) -> Page[Ticket]:
+        """A page of the tickets the user may see, filtered (``GET /api/tickets/``)."""
         return Page.parse(self.get("", params), Ticket.parse)
 
     def create(self, data: dict[str, Any]) -> Ticket:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import get_language
 
+from portal import conf
 from servidesk_shared.request_id import HEADER as REQUEST_ID_HEADER
 from servidesk_shared.request_id import current_request_id
 
@@ -23,12 +24,6 @@ PREFIXES: Final = {
     "notifier": "/api/notifications/",
     "reports": "/api/reports/",
 }
-_URL_SETTINGS: Final = {
-    "accounts": "ACCOUNTS_API_URL",
-    "tickets": "TICKETS_API_URL",
-    "notifier": "NOTIFIER_API_URL",
-    "reports": "REPORTS_API_URL",
-}
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], httpx.Client] = {}
@@ -36,11 +31,11 @@ _transport: httpx.BaseTransport | None = None
 
 
 def base_url(service: str) -> str:
-    return str(getattr(settings, _URL_SETTINGS[service])).rstrip("/")
+    return conf.api_url(service)
 
 
 def default_timeout() -> httpx.Timeout:
-    return httpx.Timeout(settings.WEB_API_TIMEOUT, connect=settings.WEB_API_CONNECT_TIMEOUT)
+    return httpx.Timeout(conf.api_timeout(), connect=conf.api_connect_timeout())
 
 
 def client(service: str) -> httpx.Client:
@@ -74,9 +69,9 @@ def use_transport(transport: httpx.BaseTransport | None) -> None:
 def client_ip(request: HttpRequest) -> str:
     """The browser's address: nginx, the edge, sets ``X-Forwarded-For`` to it alone; the
     last entry is the one the nearest proxy added (like DRF's ``NUM_PROXIES = 1``)."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if forwarded:
-        last = forwarded.split(",")[-1].strip()
+        last = forwarded.rsplit(",", maxsplit=1)[-1].strip()
         if last:
             return last
     return str(request.META.get("REMOTE_ADDR", ""))

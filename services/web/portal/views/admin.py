@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from portal.views.auth import unavailable_message
 from portal.views.common import forget_category_names, user_of
 
 
-def _save(request: HttpRequest, form: forms.forms.Form, call: Callable[[], Any], done: str) -> bool:
+def _save(request: HttpRequest, form: Form, call: Callable[[], Any], done: str) -> bool:
     """Send a valid ``form`` with ``call``; its errors go next to its fields."""
     try:
         call()

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import forms, labels
+from portal import conf, forms, labels
 from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
 from portal.api.session import (
     TokenPair,
@@ -92,7 +92,7 @@ def social_start(request: HttpRequest, provider: str) -> HttpResponse:
     if provider not in SOCIAL_PROVIDERS:
         raise Http404
     request.session[SOCIAL_NEXT_KEY] = safe_next(request)
-    return HttpResponseRedirect(f"{settings.ACCOUNTS_BROWSER_URL}/accounts/{provider}/login/")
+    return HttpResponseRedirect(f"{conf.accounts_browser_url()}/accounts/{provider}/login/")
 
 
 @never_cache

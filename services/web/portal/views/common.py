@@ -58,8 +58,8 @@ def remember_language(response: HttpResponse, language: str) -> None:
         max_age=settings.LANGUAGE_COOKIE_AGE,
         path=settings.LANGUAGE_COOKIE_PATH,
         domain=settings.LANGUAGE_COOKIE_DOMAIN,
-        secure=settings.LANGUAGE_COOKIE_SECURE or None,
-        httponly=settings.LANGUAGE_COOKIE_HTTPONLY or None,
+        secure=bool(settings.LANGUAGE_COOKIE_SECURE),
+        httponly=bool(settings.LANGUAGE_COOKIE_HTTPONLY),
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
 

@@ -17,9 +17,9 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
-from portal import forms
+from portal import conf, forms
 from portal.api import ApiError, ServiceUnavailableError
-from portal.api.types import Category
+from portal.api.types import Category, Person
 from portal.decorators import admin_required
 from portal.middleware import api, note_unavailable
 from portal.views.auth import unavailable_message
@@ -39,7 +39,7 @@ PASSED_HEADERS: Final = ("Content-Type", "Content-Disposition", "Content-Length"
 
 
 def _filter_form(request: HttpRequest, categories: list[Category]) -> forms.ReportFilterForm:
-    people = attempt(request, api(request).tickets.assignees, [])
+    people: list[Person] = attempt(request, api(request).tickets.assignees, [])
     return forms.ReportFilterForm(request.GET, categories=categories, people=people)
 
 
@@ -54,7 +54,7 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 @admin_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    categories = attempt(request, api(request).tickets.categories, [])
+    categories: list[Category] = attempt(request, api(request).tickets.categories, [])
     form = _filter_form(request, categories)
     summary: dict[str, Any] | None = None
     status = 200
@@ -88,7 +88,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/reports/dashboard.html", context, status=status)
 
 
-def _pass_through(request: HttpRequest, path: str, *, attachment: bool) -> HttpResponse:
+def _pass_through(
+    request: HttpRequest, path: str, *, attachment: bool
+) -> HttpResponse | StreamingHttpResponse:
     """Stream ``path`` of the reports API to the browser, or explain why not."""
     stack = ExitStack()
     try:
@@ -97,7 +99,7 @@ def _pass_through(request: HttpRequest, path: str, *, attachment: bool) -> HttpR
                 "reports",
                 path,
                 params=_params(request),
-                timeout=settings.WEB_API_DOWNLOAD_TIMEOUT,
+                timeout=conf.api_download_timeout(),
             )
         )
     except (ServiceUnavailableError, ApiError) as exc:
@@ -128,14 +130,14 @@ def _pass_through(request: HttpRequest, path: str, *, attachment: bool) -> HttpR
 
 
 @admin_required
-def chart(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+def chart(request: HttpRequest, name: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
     if name not in CHARTS or fmt not in CHART_FORMATS:
         raise Http404
     return _pass_through(request, f"charts/{name}.{fmt}", attachment=False)
 
 
 @admin_required
-def export(request: HttpRequest, fmt: str) -> HttpResponse:
+def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     if fmt not in EXPORTS:
         raise Http404
     return _pass_through(request, f"export.{fmt}", attachment=True)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import forms, labels
 from portal.api import ApiError, ServiceUnavailableError
-from portal.api.types import Page, Ticket
+from portal.api.types import Category, Comment, HistoryEntry, Page, Person, Ticket
 from portal.decorators import signed_in, staff_required
 from portal.middleware import api, note_unavailable
 from portal.views.auth import unavailable_message
@@ -30,14 +30,14 @@ def ticket_url(ticket_id: str, anchor: str = "") -> str:
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     tickets = api(request).tickets
-    categories = attempt(request, tickets.categories, []) if user.is_staff else []
+    categories: list[Category] = attempt(request, tickets.categories, []) if user.is_staff else []
     form = forms.TicketFilterForm(request.GET, categories=categories)
     params: dict[str, Any] = form.api_params(user.id)
     params["cursor"] = request.GET.get("cursor", "")
     page: Page[Ticket] = Page.empty()
     status = 200
     try:
-        page = tickets.list(params)
+        page = tickets.search(params)
     except ServiceUnavailableError as exc:
         note_unavailable(request, exc)
         status = 503
@@ -62,7 +62,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def ticket_create(request: HttpRequest) -> HttpResponse:
     tickets = api(request).tickets
-    categories = [c for c in attempt(request, tickets.categories, []) if c.is_active]
+    offered: list[Category] = attempt(request, tickets.categories, [])
+    categories = [category for category in offered if category.is_active]
     form = forms.TicketCreateForm(request.POST or None, categories=categories)
     if request.method == "POST" and form.is_valid():
         try:
@@ -122,18 +123,18 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
         ticket, status = None, 503
     context: dict[str, Any] = {"ticket": ticket, "reply": reply}
     if ticket is not None:
-        history = attempt(request, lambda: tickets.history(ticket_id), [])
+        history: list[HistoryEntry] = attempt(request, lambda: tickets.history(ticket_id), [])
         if not user.is_staff:
             history = [entry for entry in history if entry.field == "status"]
         context |= {
-            "comments": attempt(request, lambda: tickets.comments(ticket_id), []),
+            "comments": attempt(request, lambda: tickets.comments(ticket_id), list[Comment]()),
             "history": history,
             "moves": [(m, labels.MOVE_ACTIONS[m]) for m in ticket.moves],
             "assigned_to_me": ticket.assignee_id == user.id,
             "category_names": category_names(request) if ticket.category else {},
         }
         if user.is_staff:
-            people = attempt(request, tickets.assignees, [])
+            people: list[Person] = attempt(request, tickets.assignees, [])
             context["people"] = {p.id: p.name for p in people}
             if user.is_admin:
                 context["assign_form"] = forms.AssignForm(

@@ -1,0 +1,25 @@
+"""The web service's own settings, typed (see ``core/settings/base.py`` for their meaning)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def api_timeout() -> float:
+    return float(getattr(settings, "WEB_API_TIMEOUT", 10.0))
+
+
+def api_connect_timeout() -> float:
+    return float(getattr(settings, "WEB_API_CONNECT_TIMEOUT", 2.0))
+
+
+def api_download_timeout() -> float:
+    return float(getattr(settings, "WEB_API_DOWNLOAD_TIMEOUT", 60.0))
+
+
+def accounts_browser_url() -> str:
+    return str(getattr(settings, "ACCOUNTS_BROWSER_URL", ""))
+
+
+def api_url(service: str) -> str:
+    return str(getattr(settings, f"{service.upper()}_API_URL", "")).rstrip("/")
