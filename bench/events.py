@@ -2,7 +2,7 @@
 
     cd /work/main && .venv/bin/python -m bench.events
         [--events 2000] [--rounds 7] [--rate 200] [--seconds 20] [--writers 4]
-        [--relays 1] [--consumers 1] [--skip-throughput]
+        [--relays 1] [--relay-threads 2] [--consumers 1] [--skip-throughput]
 
 Needs PostgreSQL and RabbitMQ (``BENCH_BROKER_URL``, default the local guest account).
 It creates the ``servidesk_bench`` database if missing, uses exchanges and queues under
@@ -178,9 +178,9 @@ def relay_throughput(count: int) -> tuple[float, float, float]:
 # --- 3: latency ---------------------------------------------------------------------------
 
 
-def spawn(command: str) -> subprocess.Popen[bytes]:
+def spawn(command: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.events_worker", command],
+        [sys.executable, "-m", "bench.events_worker", command, *args],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.events_settings"},
     )
@@ -232,13 +232,13 @@ def wait_until_ready() -> None:
 
 
 def latency(
-    rate: float, seconds: float, writers: int, relays: int, consumers: int
+    *, rate: float, seconds: float, writers: int, relays: int, consumers: int, relay_threads: int
 ) -> dict[str, float]:
     from django.db import connection  # noqa: PLC0415
 
     from bench.events_handlers import EFFECTS  # noqa: PLC0415
 
-    processes = [spawn("relay_events") for _ in range(relays)]
+    processes = [spawn("relay_events", "--threads", str(relay_threads)) for _ in range(relays)]
     processes += [spawn("consume_events") for _ in range(consumers)]
     try:
         wait_until_ready()
@@ -306,6 +306,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=4, help="threads committing events")
     parser.add_argument("--rounds", type=int, default=7, help="throughput rounds (median)")
     parser.add_argument("--relays", type=int, default=1, help="relay_events processes")
+    parser.add_argument("--relay-threads", type=int, default=2, help="relay threads in each")
     parser.add_argument("--consumers", type=int, default=1, help="consume_events processes")
     parser.add_argument("--skip-throughput", action="store_true", help="latency run only")
     args = parser.parse_args()
@@ -344,10 +345,18 @@ def main() -> None:
             print(f"publish() into the outbox:    {median(writes):6.0f} events/s"
                   " (500 per transaction)")  # fmt: skip
 
-        figures = latency(args.rate, args.seconds, args.writers, args.relays, args.consumers)
+        figures = latency(
+            rate=args.rate,
+            seconds=args.seconds,
+            writers=args.writers,
+            relays=args.relays,
+            consumers=args.consumers,
+            relay_threads=args.relay_threads,
+        )
         print(
             f"latency at {figures['rate']:.0f} events/s from {args.writers} writers, "
-            f"{args.relays} relay_events x 2 relay threads, {args.consumers} consume_events, "
+            f"{args.relays} relay_events x {args.relay_threads} relay threads, "
+            f"{args.consumers} consume_events, "
             f"{figures['delivered']:.0f} of {figures['events']:.0f} events after warm-up: "
             f"p50 {figures['p50']:.1f} ms, p90 {figures['p90']:.1f} ms, "
             f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms"
