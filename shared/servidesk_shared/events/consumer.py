@@ -111,6 +111,17 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
         self.should_stop = True
         self.stopping.set()
 
+    @property
+    def producer_connection(self) -> Connection:
+        """kombu's, minus the heartbeat: nothing ticks this rarely used connection's
+        heartbeats, so the broker would drop it after two idle intervals."""
+        conn: Connection | None = getattr(self, "_producer_connection", None)
+        if conn is None:
+            conn = self.connection.clone(heartbeat=0)
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries)
+            self._producer_connection = conn
+        return conn
+
     def consume(
         self,
         limit: int | None = None,
@@ -311,6 +322,8 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
                 attempts=attempts,
             ),
             retry=True,
+            # Bounded: if the broker is gone the message stays unacked and comes back.
+            retry_policy={"max_retries": 3, "interval_start": 0.5, "interval_step": 1},
             confirm_timeout=self.conf.confirm_timeout,
         )
         message.ack()
