@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "services" / "reports"
 DOCS = ROOT / "docs" / "benchmarks.md"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/servidesk_reports_bench"
+LOAD_RECORD = ROOT / "var" / "reports-bench-load.json"  # the last generation, for --reuse
 DOCS_START = "<!-- reports-bench:start -->"
 DOCS_END = "<!-- reports-bench:end -->"
 
@@ -370,7 +371,7 @@ def render(
     results: list[dict[str, Any]], load: dict[str, Any] | None, tickets: int, command: str
 ) -> str:
     lines = [
-        "## Reports (`services/reports`)",
+        f"## Reports: summary, PDF, xlsx, CSV ({datetime.now(tz=UTC).date().isoformat()})",
         "",
         f"Command: `{command}`",
         "",
@@ -395,13 +396,16 @@ def render(
             "",
         ]
     lines += [
-        "| request | tickets in period | median | slowest | first | peak RSS (before) | aim |",
+        "| request | tickets created in period | median | slowest | first | peak RSS (before) "
+        "| aim |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in results:
         p = row["params"]
+        filters = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("from", "to"))
+        period = f"{p['from']} .. {p['to']}" + (f" ({filters})" if filters else "")
         lines.append(
-            f"| `{row['endpoint']}` {p['from']} .. {p['to']} | {row['cohort']:,} | "
+            f"| `{row['endpoint']}` {period} | {row['cohort']:,} | "
             f"{row['median']:.2f} s | {row['max']:.2f} s | {row['first']:.2f} s | "
             f"{row['peak_rss_mb']:.0f} MB ({row['rss_before_mb']:.0f} MB) | {row.get('aim', '')} |"
         )
@@ -453,12 +457,18 @@ def main(argv: list[str]) -> int:
 
         args.tickets = TicketFact.objects.count()
         print(f"reusing {args.tickets:,} tickets")
+        if LOAD_RECORD.exists():
+            load = json.loads(LOAD_RECORD.read_text())
+            if load.get("tickets") != args.tickets:
+                load = None
     else:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
         print(f"generating {args.tickets:,} tickets")
         load = generate(args.tickets, args.seed)
+        LOAD_RECORD.parent.mkdir(parents=True, exist_ok=True)
+        LOAD_RECORD.write_text(json.dumps(load))
         print(
             f"  loaded in {load['load_seconds']:.1f} s, "
             f"{load['total_seconds']:.1f} s with VACUUM ANALYZE"
