@@ -22,7 +22,7 @@ Definitions (the ones the API documents and the tests check):
 - **Reopen rate**: tickets reopened at least once / tickets resolved at least once.
 
 Where the work happens: the database filters, groups and counts (one grouped query over
-the cohort; the timeline from ``OpenSpell`` with its indexes), and ships the durations
+the cohort, one over the spells overlapping the period), and ships the durations
 packed as binary floats; numpy takes the percentiles (a sort per group on the server
 would cost several times more) and pandas rolls the grouped rows up into every
 breakdown, turns days into weeks and accumulates the backlog. On other databases
@@ -41,7 +41,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Aggregate, BinaryField, Count, Func, IntegerField, Q, QuerySet, Sum
+from django.db.models import Aggregate, BinaryField, Count, Func, IntegerField, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
@@ -208,10 +208,6 @@ GROUP_COUNTS: Final = [
     "n",
     "reopened",
     "ever_resolved",
-    "fr_n",
-    "fr_sum",
-    "res_n",
-    "res_sum",
     "fr_met",
     "fr_breached",
     "fr_pending",
@@ -230,16 +226,11 @@ def cohort_groups(query: ReportQuery) -> pd.DataFrame:
             n=Count("pk"),
             reopened=Count("pk", filter=Q(reopen_count__gt=0)),
             ever_resolved=Count("pk", filter=Q(times_resolved__gt=0)),
-            fr_n=Count("first_response_seconds"),
-            fr_sum=Sum("first_response_seconds"),
-            res_n=Count("resolution_seconds"),
-            res_sum=Sum("resolution_seconds"),
             **sla_counts(query.as_of),
         )
         .order_by()
     )
     frame = pd.DataFrame.from_records(list(rows), columns=[*GROUP_KEYS, *GROUP_COUNTS])
-    frame[["fr_sum", "res_sum"]] = frame[["fr_sum", "res_sum"]].astype(float).fillna(0.0)
     return frame
 
 
@@ -292,6 +283,10 @@ def duration_figures(query: ReportQuery) -> dict[str, Any]:
     edges = [lower * HOUR for lower, _upper in RESOLUTION_BUCKETS] + [np.inf]
     histogram, _edges = np.histogram(resolution, bins=edges)
     overall: dict[str, Any] = {
+        "fr_n": len(first_response),
+        "fr_mean": float(first_response.mean()) if len(first_response) else None,
+        "res_n": len(resolution),
+        "res_mean": float(resolution.mean()) if len(resolution) else None,
         "fr_p50": _quantile(first_response, 0.5),
         "fr_p90": _quantile(first_response, 0.9),
         "res_p50": _quantile(resolution, 0.5),
@@ -344,62 +339,58 @@ def local_day(field: str, query: ReportQuery) -> Func:
     return TruncDate(field, tzinfo=query.time_zone)
 
 
-def to_days(values: pd.Series, query: ReportQuery) -> pd.Series:
-    """What ``local_day`` gave (day indexes or dates) as timestamps of those days."""
-    if pd.api.types.is_integer_dtype(values):
-        return pd.Timestamp(query.date_from) + pd.to_timedelta(values, unit="D")
-    return pd.to_datetime(values)
+def day_offsets(values: pd.Series, query: ReportQuery) -> pd.Series:
+    """What ``local_day`` gave as days from ``date_from``: -1 before the period, ``n``
+    (the number of days) after it, NaN for no date."""
+    days = (query.date_to - query.date_from).days + 1
+    if pd.api.types.is_numeric_dtype(values):
+        offsets = values.astype("float64")
+    else:
+        start = pd.Timestamp(query.date_from)
+        offsets = (pd.to_datetime(values) - start).dt.days.astype("float64")
+    return offsets.clip(lower=-1, upper=days)
 
 
 def daily_activity(query: ReportQuery) -> pd.DataFrame:
     """Per local day of the period: created, resolutions, reopens and the backlog at its end.
 
-    From ``OpenSpell`` alone: a spell starting in a day is a creation (or a reopen), one
-    ending is a resolution; the backlog is the spells open before the period plus the
-    running sum of starts minus ends.
+    One query over ``OpenSpell``, the spells that overlap the period, counted per (day it
+    started, day it ended, reopened): a spell starting in a day is a creation (or a
+    reopen), one ending is a resolution, and those that started before the period are
+    the opening backlog, to which the running sum of starts minus ends is added.
     """
     start, end = query.start, query.end
-    spells = OpenSpell.objects.filter(query.filter_q())
-    starts = (
-        spells.filter(started_at__gte=start, started_at__lt=end)
-        .annotate(day=local_day("started_at", query))
-        .values("day", "reopened")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    ends = (
-        spells.filter(ended_at__gte=start, ended_at__lt=end)
-        .annotate(day=local_day("ended_at", query))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    opening = (
-        spells.filter(started_at__lt=start)
+    rows = (
+        OpenSpell.objects.filter(query.filter_q(), started_at__lt=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
-        .count()
+        .annotate(start_day=local_day("started_at", query), end_day=local_day("ended_at", query))
+        .values("start_day", "end_day", "reopened")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
-    days = pd.date_range(query.date_from, query.last_day, freq="D")
-    frame = pd.DataFrame(index=days)
-    frame.index.name = "day"
-    started = pd.DataFrame.from_records(list(starts), columns=["day", "reopened", "n"])
-    if len(started):
-        started["day"] = to_days(started["day"], query)
-        pivot = started.pivot_table(
-            index="day", columns="reopened", values="n", aggfunc="sum", fill_value=0
-        )
-        frame["created"] = pivot.get(False, pd.Series(dtype="int64"))
-        frame["reopened"] = pivot.get(True, pd.Series(dtype="int64"))
-    else:
-        frame["created"] = 0
-        frame["reopened"] = 0
-    ended = pd.DataFrame.from_records(list(ends), columns=["day", "n"])
-    if len(ended):
-        ended["day"] = to_days(ended["day"], query)
-        frame["resolved"] = ended.set_index("day")["n"]
-    else:
-        frame["resolved"] = 0
-    frame = frame.fillna(0).astype("int64")
+    spells = pd.DataFrame.from_records(
+        list(rows), columns=["start_day", "end_day", "reopened", "n"]
+    )
+    days = (query.date_to - query.date_from).days + 1
+    counts = {name: np.zeros(days, dtype="int64") for name in ("created", "reopened", "resolved")}
+    opening = 0
+    if len(spells):
+        started = day_offsets(spells["start_day"], query)
+        ended = day_offsets(spells["end_day"], query)
+        n = spells["n"].to_numpy(dtype="int64")
+        reopened = spells["reopened"].to_numpy(dtype=bool)
+        opening = int(n[(started < 0).to_numpy()].sum())
+        inside = ((started >= 0) & (started < days)).to_numpy()
+        for name, mask in (("created", inside & ~reopened), ("reopened", inside & reopened)):
+            np.add.at(counts[name], started.to_numpy()[mask].astype("int64"), n[mask])
+        closed = ((ended >= 0) & (ended < days)).to_numpy()
+        np.add.at(counts["resolved"], ended.to_numpy()[closed].astype("int64"), n[closed])
+
+    shown = (query.last_day - query.date_from).days + 1
+    frame = pd.DataFrame(
+        {name: values[:shown] for name, values in counts.items()},
+        index=pd.date_range(query.date_from, periods=shown, freq="D", name="day"),
+    )
     frame["backlog"] = opening + (frame["created"] + frame["reopened"] - frame["resolved"]).cumsum()
     frame.attrs["opening_backlog"] = opening
     return frame[["created", "resolved", "reopened", "backlog"]]
@@ -510,7 +501,6 @@ def compute_report(query: ReportQuery) -> Report:
 
     technicians = _technician_rows(groups, durations["per_technician"])
     overall = durations["overall"]
-    fr_n, res_n = _int(total["fr_n"]), _int(total["res_n"])
     summary = {
         "period": {
             "from": query.date_from.isoformat(),
@@ -542,8 +532,8 @@ def compute_report(query: ReportQuery) -> Report:
             for name, count in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
         ],
         "first_response": {
-            "count": fr_n,
-            "mean_hours": _hours(float(total["fr_sum"]) / fr_n) if fr_n else None,
+            "count": overall["fr_n"],
+            "mean_hours": _hours(overall["fr_mean"]),
             "median_hours": _hours(overall["fr_p50"]),
             "p90_hours": _hours(overall["fr_p90"]),
             "sla": sla_block(
@@ -551,8 +541,8 @@ def compute_report(query: ReportQuery) -> Report:
             ),
         },
         "resolution": {
-            "count": res_n,
-            "mean_hours": _hours(float(total["res_sum"]) / res_n) if res_n else None,
+            "count": overall["res_n"],
+            "mean_hours": _hours(overall["res_mean"]),
             "median_hours": _hours(overall["res_p50"]),
             "p90_hours": _hours(overall["res_p90"]),
             "sla": sla_block(
