@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -132,7 +133,7 @@ class Ticket:
     def breached(self) -> bool:
         return self.first_response_breached or self.resolution_breached
 
-    @property
+    @cached_property
     def next_due(self) -> datetime | None:
         """The target the team is working against now: the first response, then resolution."""
         if not self.is_open:
@@ -141,7 +142,7 @@ class Ticket:
             return self.first_response_due
         return self.resolution_due
 
-    @property
+    @cached_property
     def sla_state(self) -> str:
         """``breached``, ``due_soon``, ``on_track`` or ``closed`` (resolved)."""
         if self.breached:

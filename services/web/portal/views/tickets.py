@@ -30,7 +30,12 @@ def ticket_url(ticket_id: str, anchor: str = "") -> str:
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     tickets = api(request).tickets
-    categories: list[Category] = attempt(request, tickets.categories, []) if user.is_staff else []
+    # The queue's category filter: names kept for a minute, not fetched on every page.
+    categories = (
+        [Category(slug, name) for slug, name in category_names(request).items()]
+        if user.is_staff
+        else []
+    )
     form = forms.TicketFilterForm(request.GET, categories=categories)
     params: dict[str, Any] = form.api_params(user.id)
     params["cursor"] = request.GET.get("cursor", "")
