@@ -109,7 +109,7 @@ def ticket(open_ticket: Any) -> Ticket:
         ("comments/", "client", {"body": "sneaky", "internal": True}, 403, None),
     ],
 )
-def test_actions_refuse(  # noqa: PLR0917 (pytest passes parameters positionally)
+def test_actions_refuse(
     api: Api,
     callers: dict[str, Caller],
     ticket: Ticket,
@@ -138,7 +138,7 @@ def test_actions_refuse(  # noqa: PLR0917 (pytest passes parameters positionally
         ("technician", {"title": "ok", "version": "one"}, 400, "version"),
     ],
 )
-def test_edit_refuses(  # noqa: PLR0917 (pytest passes parameters positionally)
+def test_edit_refuses(
     api: Api,
     callers: dict[str, Caller],
     ticket: Ticket,

@@ -125,7 +125,7 @@ class TestSearch:
         ],
     )
     @pytest.mark.parametrize("rare", [True, False], ids=["gin-first", "walk-the-order"])
-    def test_full_text(  # noqa: PLR0917 (pytest passes parameters positionally)
+    def test_full_text(
         self,
         api: Api,
         callers: dict[str, Caller],

@@ -120,7 +120,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("method", "path", "body", "caller", "expected"), CASES)
-def test_permission_matrix(  # noqa: PLR0917 (pytest passes parameters positionally)
+def test_permission_matrix(
     api: Api,
     callers: dict[str, Caller],
     open_ticket: Any,

@@ -21,7 +21,7 @@ def tickets(callers: dict[str, Caller]) -> list[Any]:
 
 @pytest.mark.parametrize("role", ["client", "technician"])
 @pytest.mark.parametrize("page_size", [1, 10, 30])
-def test_list_is_one_query(  # noqa: PLR0917 (pytest passes parameters positionally)
+def test_list_is_one_query(
     api: Api,
     callers: dict[str, Caller],
     tickets: list[Any],

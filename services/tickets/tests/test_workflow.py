@@ -51,7 +51,7 @@ def ticket_in(status: str) -> Ticket:
 
 
 @pytest.mark.parametrize(("source", "target", "role", "expected"), CASES)
-def test_state_machine(  # noqa: PLR0917 (pytest passes parameters positionally)
+def test_state_machine(
     api: Api, callers: dict[str, Caller], source: str, target: str, role: str, expected: int
 ) -> None:
     ticket = ticket_in(source)
@@ -94,7 +94,7 @@ def test_another_clients_ticket_is_not_found_whatever_the_move(
         (P, R, "client", []),
     ],
 )
-def test_a_refused_move_names_the_allowed_ones(  # noqa: PLR0917 (pytest passes parameters positionally)
+def test_a_refused_move_names_the_allowed_ones(
     api: Api, callers: dict[str, Caller], source: str, target: str, role: str, allowed: list[str]
 ) -> None:
     ticket = ticket_in(source)
