@@ -263,6 +263,49 @@ def test_an_admin_downloads_the_pdf_and_the_excel_report(
     assert load_workbook(io.BytesIO(xlsx), read_only=True).sheetnames
 
 
+def test_an_admin_manages_users_categories_and_sla_targets(
+    new_page: Callable[..., Page],
+) -> None:
+    name = f"tec{uuid.uuid4().hex[:8]}"
+    slug = f"cat-{uuid.uuid4().hex[:6]}"
+    admin = new_page()
+    sign_in(admin, *ADMIN)
+
+    admin.goto("/admin/users/")
+    admin.fill("#id_username", name)
+    admin.fill("#id_email", f"{name}@servidesk.example")
+    admin.fill("#id_full_name", "Técnica Nueva")
+    admin.select_option("#id_role", "technician")
+    admin.fill("#id_password", PASSWORD)
+    admin.locator("form.stack button[type=submit]").click()
+    expect(admin.locator(".notice-success")).to_contain_text(name)
+    admin.fill("#id_q", name)
+    admin.locator("form.filters button[type=submit]").click()
+    row = admin.locator(f"tr[data-username={name}]")
+    expect(row.locator("select[name=role]")).to_have_value("technician")
+    row.locator("select[name=role]").select_option("admin")
+    row.get_by_role("button", name="Cambiar el rol").click()
+    expect(admin.locator(".notice-success")).to_contain_text("Administrador")
+    shot(admin, "10a-admin-users")
+
+    admin.goto("/admin/categories/")
+    admin.fill("#id_name", f"Impresoras {slug}")
+    admin.fill("#id_slug", slug)
+    admin.get_by_role("button", name="Crear la categoría").click()
+    expect(admin.locator(".notice-success")).to_contain_text(slug)
+    expect(admin.locator(f"#id_{slug}-name")).to_have_value(f"Impresoras {slug}")
+
+    admin.goto("/admin/sla/")
+    admin.fill("#id_urgent-first_response_hours", "0")  # refused, next to the field
+    admin.locator("li.card:has(#id_urgent-first_response_hours) button").click()
+    expect(admin.locator("#id_urgent-first_response_hours-errors")).to_be_visible()
+    admin.fill("#id_urgent-first_response_hours", "1")
+    admin.fill("#id_urgent-resolution_hours", "4")
+    admin.locator("li.card:has(#id_urgent-first_response_hours) button").click()
+    expect(admin.locator(".notice-success")).to_be_visible()
+    shot(admin, "10b-admin-sla")
+
+
 # --- Language ---------------------------------------------------------------------------
 
 
