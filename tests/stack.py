@@ -84,7 +84,7 @@ def running_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
             stderr=subprocess.STDOUT,
             start_new_session=True,  # one process group: Ctrl-C semantics for the whole stack
         )
-    stack = Stack(base_url=f"http://127.0.0.1:{gateway}", log=log, process=process)
+    stack = Stack(base_url=f"http://{env['GATEWAY_LISTEN']}", log=log, process=process)
     try:
         wait_ready(stack)
         yield stack

@@ -56,8 +56,14 @@ def database_config(service: str, *, var: Path, default: str | None = None) -> d
     config["ATOMIC_REQUESTS"] = True
     if config["ENGINE"].endswith("sqlite3"):
         # Several processes (web, relay, consumer) share the file: wait for locks and use WAL.
+        # IMMEDIATE takes the write lock when a transaction starts, so a read that later
+        # writes waits on the busy timeout instead of failing at once with "locked".
         config.setdefault("OPTIONS", {}).update(
-            {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+            {
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            }
         )
     else:
         # Persistent connections, checked before reuse so a dropped backend heals by itself.
