@@ -10,6 +10,7 @@ collected nothing (pytest's exit 5 is a failure here, never a pass).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -45,6 +46,9 @@ def run(name: str, extra: list[str]) -> tuple[int, dict[str, int], float]:
     args = [sys.executable, "-m", "pytest", f"--junitxml={report}", "-p", "no:cacheprovider"]
     if name == "cross":
         args += ["-c", str(ROOT / "tests" / "pytest.ini"), "tests"]
+    elif os.environ.get("CI"):
+        # CI: never trust a test database an earlier run (or an older migration) left behind.
+        args.append("--create-db")
     print(f"\n=== {name} ===", flush=True)
     started = time.monotonic()
     code = subprocess.run([*args, *extra], cwd=SUITES[name], check=False).returncode
