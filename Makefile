@@ -43,10 +43,15 @@ test-cross: $(SYNCED)
 $(addprefix test-,$(SERVICES)): test-%: $(SYNCED)
 	$(BIN)/python scripts/run_tests.py $*
 
-lint: $(SYNCED) ## ruff (lint + format check), mypy on shared/, migrations check
+lint: $(SYNCED) ## ruff (lint + format check), mypy (shared and every service), migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/servidesk_shared
+	DJANGO_SETTINGS_MODULE=servidesk_shared.testing.settings $(BIN)/mypy shared/servidesk_shared
+	@for s in accounts:users tickets:tickets notifier:notifications reports:reports web:portal; do \
+		svc=$${s%%:*}; app=$${s##*:}; \
+		(cd services/$$svc && DJANGO_SETTINGS_MODULE=core.settings.test ../../$(BIN)/mypy --config-file ../../pyproject.toml $$app core) \
+		|| { echo "mypy: services/$$svc"; exit 1; }; \
+	done
 	@for s in $(SERVICES); do \
 		(cd services/$$s && DJANGO_SETTINGS_MODULE=core.settings.test DATABASE_URL=sqlite://:memory: ../../$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 0) \
 		|| { echo "services/$$s has model changes without a migration"; exit 1; }; \

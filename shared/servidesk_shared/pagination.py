@@ -11,4 +11,4 @@ class CursorPage(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
-    ordering = "-created_at"
+    ordering: str | list[str] | tuple[str, ...] = "-created_at"

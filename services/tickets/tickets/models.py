@@ -216,7 +216,7 @@ class Ticket(models.Model):
 
     @property
     def category_slug(self) -> str | None:
-        return self.category.slug if self.category_id is not None else None
+        return self.category.slug if self.category is not None else None
 
     def first_response_breached(self, now: datetime | None = None) -> bool:
         if self.first_response_at is not None:

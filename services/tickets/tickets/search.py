@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from typing import Final
+from typing import Any, Final
 
 from django.db import connection
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
@@ -196,7 +196,7 @@ def search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
             output_field=BooleanField(),
         )
         return queryset.filter(Q(matches) | by_number)
-    condition = Q()
+    condition: Any = Q()  # Q & Exists is a Combinable, not a Q, to the type checker
     for word in words:
         public_comment = Comment.objects.filter(
             ticket=OuterRef("pk"), internal=False, body__icontains=word

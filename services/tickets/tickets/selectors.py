@@ -69,7 +69,8 @@ def ticket_list(*, actor: Actor, filters: Mapping[str, Any]) -> QuerySet[Ticket]
     filterset = TicketFilter(filters, queryset=tickets)
     if not filterset.is_valid():
         raise translate_validation(filterset.errors)
-    return filterset.qs
+    visible: QuerySet[Ticket] = filterset.qs
+    return visible
 
 
 def ticket_get(*, actor: Actor, ticket_id: int, for_update: bool = False) -> Ticket:

@@ -134,7 +134,7 @@ def ticket_create(
         resolution_due=resolution_due,
     )
     # The search document goes in the INSERT itself: no comments yet, no second query.
-    ticket.search_vector = search.new_ticket_document(  # type: ignore[assignment]
+    ticket.search_vector = search.new_ticket_document(
         number=number, title=title, description=description
     )
     ticket.save(force_insert=True)

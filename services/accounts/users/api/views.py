@@ -238,7 +238,7 @@ class MeView(APIView):
         return Response(serializers.MeSerializer(user).data)
 
 
-class UserPage(CursorPage):  # type: ignore[misc]
+class UserPage(CursorPage):
     ordering = "-date_joined"
 
 

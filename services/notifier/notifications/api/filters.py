@@ -7,7 +7,7 @@ import django_filters
 from notifications.models import Channel, Delivery, DeliveryStatus
 
 
-class DeliveryFilter(django_filters.FilterSet):  # type: ignore[misc]  # untyped library
+class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     recipient_id = django_filters.CharFilter()

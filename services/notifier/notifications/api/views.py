@@ -33,7 +33,7 @@ from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
 
 
-class NewestFirst(CursorPage):  # type: ignore[misc]  # seen as Any from here
+class NewestFirst(CursorPage):
     ordering = ("-created_at", "-id")
 
 

@@ -55,7 +55,7 @@ class PriorityField(serializers.ChoiceField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=Priority.api_keys(), **kwargs)
 
-    def to_internal_value(self, data: Any) -> int:
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
         key = super().to_internal_value(data)
         return int(Priority.from_key(key))
 

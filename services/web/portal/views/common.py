@@ -60,7 +60,7 @@ def remember_language(response: HttpResponse, language: str) -> None:
         domain=settings.LANGUAGE_COOKIE_DOMAIN,
         secure=bool(settings.LANGUAGE_COOKIE_SECURE),
         httponly=bool(settings.LANGUAGE_COOKIE_HTTPONLY),
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]  # a str setting
     )
 
 

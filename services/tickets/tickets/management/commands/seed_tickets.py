@@ -247,7 +247,9 @@ class Command(BaseCommand):
         # Numbers grow with time, like real tickets: ``age`` goes from 1 (oldest) to 0.
         created = now - timedelta(seconds=age * days * 86_400 + rng.uniform(0, 60))
         first_hours, resolution_hours = sla[priority]
-        first_response_at = resolved_at = reply = assignee = None
+        first_response_at: datetime | None = None
+        resolved_at: datetime | None = None
+        reply = assignee = None
         updated = created
         if status != Status.PENDING:
             assignee = rng.choice(technicians)
@@ -255,9 +257,7 @@ class Command(BaseCommand):
             reply = rng.choice(REPLIES)
             updated = first_response_at
         if status == Status.RESOLVED:
-            resolved_at = first_response_at + timedelta(  # type: ignore[operator]
-                hours=rng.expovariate(1 / resolution_hours)
-            )
+            resolved_at = updated + timedelta(hours=rng.expovariate(1 / resolution_hours))
             updated = resolved_at
         return {
             "number": number,
@@ -269,7 +269,7 @@ class Command(BaseCommand):
             "client_id": rng.choice(clients),
             "assignee_id": assignee,
             "created_at": created,
-            "updated_at": min(updated, now),  # type: ignore[type-var]
+            "updated_at": min(updated, now),
             "first_response_at": first_response_at
             if first_response_at and first_response_at < now
             else None,
