@@ -461,16 +461,29 @@ def test_a_request_id_is_followed_through_the_logs(e2e: E2E) -> None:
     )
     assert [r["uri"] for r in locking["gateway"]] == ["/login/"]
     assert locking["gateway"][0]["upstream"].endswith(f":{e2e_port(e2e, 'web')}")
-    (warning,) = locking["accounts"]
+    (warning,) = [line for line in locking["accounts"] if line["level"] == "WARNING"]
     assert warning["service"] == "accounts"
-    assert warning["level"] == "WARNING"
     assert "sign-in locked" in warning["message"]
+    # ...next to accounts' own access line for the refused token request.
+    assert any(
+        line.get("path") == "/api/accounts/auth/token/" and line.get("status") in {400, 401, 429}
+        for line in locking["accounts"]
+    ), locking["accounts"]
 
-    # What is true today: the services log only warnings and errors (gunicorn's access log
-    # is off and nginx logs each request), so a request that goes well leaves its id in
-    # nginx's line alone, even though web passes the id on to every API it calls.
-    page_ids = log_lines_with(e2e.stack.log, page_id)
-    assert set(page_ids) == {"gateway"}, page_ids
+    # Every service logs each request it answers with the id it was given: the page's id
+    # is in nginx's line, in web's, and in the lines of the APIs web called to compose it.
+    page_ids = eventually(
+        lambda: (
+            (found := log_lines_with(e2e.stack.log, page_id)).keys()
+            >= {"gateway", "web", "tickets", "notifier"}
+            and found
+        ),
+        timeout=10,
+        what="the page's id in web's and the APIs' access lines",
+    )
+    (web_line,) = page_ids["web"]
+    assert (web_line["path"], web_line["status"]) == ("/tickets/", 200)
+    assert all(line["path"].startswith("/api/tickets/") for line in page_ids["tickets"])
 
 
 def e2e_port(e2e: E2E, service: str) -> str:

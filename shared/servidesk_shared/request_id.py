@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -20,6 +21,9 @@ _META_KEY = "HTTP_X_REQUEST_ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+# One line per request, so a request id can be followed through every service it reached.
+access_logger = logging.getLogger("servidesk.access")
+_PROBES = re.compile(r"/health/(?:live|ready)$")
 
 
 def current_request_id() -> str:
@@ -39,12 +43,36 @@ class RequestIdMiddleware:
         request_id = incoming if _VALID.match(incoming) else new_request_id()
         request.META[_META_KEY] = request_id
         token = request_id_var.set(request_id)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            log_access(request, response.status_code, started)
         finally:
             request_id_var.reset(token)
         response[HEADER] = request_id
         return response
+
+
+def log_access(request: HttpRequest, status: int, started: float) -> None:
+    # Health probes come every few seconds from every checker: keep them out of INFO.
+    level = logging.DEBUG if _PROBES.search(request.path) else logging.INFO
+    if not access_logger.isEnabledFor(level):
+        return
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    access_logger.log(
+        level,
+        "%s %s %s %.1fms",
+        request.method,
+        request.path,
+        status,
+        duration_ms,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": duration_ms,
+        },
+    )
 
 
 class RequestIdFilter(logging.Filter):

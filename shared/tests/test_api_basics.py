@@ -203,3 +203,16 @@ def test_swagger_ui_is_served_without_a_cdn(api_client: APIClient) -> None:
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr.net" not in html
+
+
+def test_every_request_is_logged_once_with_its_id(
+    api_client: APIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="servidesk.access"):
+        api_client.get("/api/test/whoami/", headers={"X-Request-ID": "follow-me", **auth_header()})
+        api_client.get("/api/test/health/live", headers={"X-Request-ID": "probe"})
+    lines = [r for r in caplog.records if r.name == "servidesk.access"]
+    assert [(r.request_id, r.status, r.path) for r in lines] == [  # type: ignore[attr-defined]
+        ("follow-me", 200, "/api/test/whoami/")
+    ]
+    assert lines[0].duration_ms >= 0  # type: ignore[attr-defined]
