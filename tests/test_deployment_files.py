@@ -46,6 +46,15 @@ RELAYS = {"accounts", "tickets"}
 CONSUMERS = {"tickets", "notifier", "reports"}
 # Other long-running processes, by container name.
 OTHER_PROCESSES = {"notifier-sender": ["python", "manage.py", "send_notifications"]}
+# One-shot jobs besides the migrations, by container name: what each runs and what it
+# waits for. tickets' demo tickets need the demo users, which reach tickets' directory as
+# events (accounts-relay publishes them, tickets-consumer applies them).
+OTHER_JOBS = {
+    "tickets-demo": (
+        "python manage.py seed_demo --wait",
+        {"tickets-migrate", "tickets-consumer", "accounts-relay"},
+    ),
+}
 # Services that talk to the broker at all (web only calls the APIs).
 BROKER_USERS = {"accounts", "tickets", "notifier", "reports"}
 
@@ -197,7 +206,7 @@ def test_merged_anchors_never_share_a_key() -> None:
 
 
 def test_every_service_process_has_its_own_container(services: dict[str, Any]) -> None:
-    expected = {"postgres", "rabbitmq", "nginx", "jwt-keys", *OTHER_PROCESSES}
+    expected = {"postgres", "rabbitmq", "nginx", "jwt-keys", *OTHER_PROCESSES, *OTHER_JOBS}
     for name in SERVICES:
         expected |= {name, f"{name}-migrate"}
         expected |= {f"{name}-relay"} if name in RELAYS else set()
@@ -270,6 +279,17 @@ def test_processes_start_after_their_migrations_and_the_broker(services: dict[st
     assert set(services["nginx"]["depends_on"]) == set(SERVICES)
 
 
+def test_other_jobs_wait_for_what_they_need_and_honour_the_demo_switch(
+    services: dict[str, Any],
+) -> None:
+    for name, (_, needs) in OTHER_JOBS.items():
+        container = services[name]
+        assert is_job(container), name
+        assert set(container["depends_on"]) == needs, name
+        text = " ".join(container["command"])
+        assert "SERVIDESK_SEED_DEMO" in text, f"{name} must do nothing unless demo data is on"
+
+
 def test_restart_policies(services: dict[str, Any]) -> None:
     for name, container in services.items():
         if is_job(container):
@@ -301,6 +321,8 @@ def test_each_service_runs_its_own_processes_from_its_own_image(
             assert command == ["python", "manage.py", "consume_events"]
         elif name in OTHER_PROCESSES:
             assert command == OTHER_PROCESSES[name]
+        elif name in OTHER_JOBS:
+            assert OTHER_JOBS[name][0] in text, name
         elif name in SERVICES:
             assert command is None, f"{name} must run the image's gunicorn command"
 
