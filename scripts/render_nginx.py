@@ -1,7 +1,7 @@
 """Render the nginx gateway config from nginx/nginx.conf.template.
 
-Two variants of one template (routes, headers, limits and error bodies live in
-nginx/routes.conf and are the same in both):
+Variants of one template (routes, headers, limits and error bodies live in
+nginx/routes.conf and are the same in all of them):
 
 - local, for `make up` and tests: upstreams on loopback ports, every file nginx writes
   (pid, temp files) inside ``out_dir``, error log to stderr and access log to stdout, so an
@@ -9,13 +9,17 @@ nginx/routes.conf and are the same in both):
   ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``;
 - compose, committed as nginx/nginx.compose.conf: upstreams are the compose service
   names and paths are those inside the nginx container, where nginx/ is mounted at
-  /etc/nginx/servidesk.
+  /etc/nginx/servidesk;
+- TLS, a local config like the first that serves https on ``listen`` (certificate and key
+  as parameters) with HSTS on every answer, and on ``http_listen`` only redirects to it.
 
     python scripts/render_nginx.py --out var/nginx          # local, contract ports
     python scripts/render_nginx.py --out /tmp/gw --listen 127.0.0.1:9000 \\
         --upstream tickets=127.0.0.1:9102                    # move one upstream
     python scripts/render_nginx.py --compose                 # rewrite nginx/nginx.compose.conf
     python scripts/render_nginx.py --compose --check         # fail if it is out of date
+    python scripts/render_nginx.py --out var/nginx-tls --tls \\
+        --cert tls/cert.pem --key tls/key.pem                # https on 8443, http 8000 redirects
 
 Rate limits default to the production values; ``GATEWAY_AUTH_RATE`` and
 ``GATEWAY_API_RATE`` (or the keyword arguments) change them, e.g. for a load test.
@@ -60,6 +64,11 @@ DEFAULT_AUTH_RATE = "10r/m"
 # Loose: a person clicking around never gets near it; a runaway script does.
 DEFAULT_API_RATE = "20r/s"
 
+# The TLS variant: one year, subdomains too (what the HSTS preload list asks as minimum).
+HSTS = "max-age=31536000; includeSubDomains"
+DEFAULT_TLS_LISTEN = "127.0.0.1:8443"
+DEFAULT_LISTEN = "127.0.0.1:8000"
+
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 _HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
@@ -71,6 +80,15 @@ _UNSAFE_IN_PATH = re.compile(r'["\\$;{}\n\r]')
 
 class RenderError(ValueError):
     """The inputs cannot make a valid config (unknown service, bad address, odd path)."""
+
+
+@dataclass(frozen=True)
+class Tls:
+    """What the TLS variant adds: where the certificate is and where plain http listens."""
+
+    certificate: str
+    certificate_key: str
+    http_listen: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,7 @@ class Variant:
     auth_rate: str
     api_rate: str
     notice: str
+    tls: Tls | None = None
 
 
 def render_local_config(
@@ -105,7 +124,54 @@ def render_local_config(
     foreground as any user: ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``.
     Returns the path of the written config.
     """
-    out_dir = Path(out_dir).resolve()
+    return _write_local(
+        Path(out_dir), listen=listen, upstreams=upstreams, auth_rate=auth_rate, api_rate=api_rate
+    )
+
+
+def render_tls_config(
+    out_dir: Path,
+    *,
+    certificate: Path | str,
+    certificate_key: Path | str,
+    listen: str = DEFAULT_TLS_LISTEN,
+    http_listen: str = DEFAULT_LISTEN,
+    upstreams: dict[str, str],
+    auth_rate: str | None = None,
+    api_rate: str | None = None,
+) -> Path:
+    """Write ``out_dir/nginx.conf`` for the TLS gateway: https on ``listen``, http on
+    ``http_listen`` redirecting to it, the same routes.conf as the plain variant.
+
+    Every https answer, nginx's own errors included, carries
+    ``Strict-Transport-Security: max-age=31536000; includeSubDomains`` and the services
+    see ``X-Forwarded-Proto: https``. Run it like the local config. Returns its path.
+    """
+    tls = Tls(
+        certificate=str(Path(certificate).resolve()),
+        certificate_key=str(Path(certificate_key).resolve()),
+        http_listen=http_listen,
+    )
+    return _write_local(
+        Path(out_dir),
+        listen=listen,
+        upstreams=upstreams,
+        auth_rate=auth_rate,
+        api_rate=api_rate,
+        tls=tls,
+    )
+
+
+def _write_local(
+    out_dir: Path,
+    *,
+    listen: str,
+    upstreams: Mapping[str, str],
+    auth_rate: str | None,
+    api_rate: str | None,
+    tls: Tls | None = None,
+) -> Path:
+    out_dir = out_dir.resolve()
     temp_dir = out_dir / "tmp"
     # nginx creates only the last level of each temp path; the parent must exist.
     temp_dir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +192,7 @@ def render_local_config(
             "# Rendered for local use by scripts/render_nginx.py; it is rewritten on every\n"
             "# `make up`. Run: nginx -e stderr -p <this folder> -c <this folder>/nginx.conf"
         ),
+        tls=tls,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "nginx.conf"
@@ -182,7 +249,9 @@ def render(variant: Variant) -> str:
         "auth_rate": variant.auth_rate,
         "api_rate": variant.api_rate,
         "upstreams": _upstream_blocks(variant.upstreams),
-        "listen": variant.listen,
+        "listen": f"{variant.listen} ssl" if variant.tls else variant.listen,
+        "redirect_server": _redirect_server(variant),
+        "tls_directives": _tls_directives(variant.tls),
         "access_log": variant.access_log,
         "routes_path": variant.routes_path,
     }
@@ -209,6 +278,59 @@ def _upstream_blocks(upstreams: Mapping[str, str]) -> str:
     return "\n".join(blocks)
 
 
+def _redirect_server(variant: Variant) -> str:
+    """The plain-http server of the TLS variant (nothing otherwise): it only redirects."""
+    if variant.tls is None:
+        return ""
+    port = variant.listen.rsplit(":", 1)[-1]
+    # $host has no port; add the https one unless it is the default.
+    https_port = "" if port == "443" else f":{port}"
+    return (
+        "    # Plain http only sends clients to https (308 keeps the method and body of a\n"
+        "    # POST). The gateway's liveness answers here too, for a probe without TLS.\n"
+        "    server {\n"
+        f"        listen {variant.tls.http_listen} default_server;\n"
+        "        server_name _;\n"
+        f"        access_log {variant.access_log} servidesk_json;\n"
+        "\n"
+        "        location = /_gateway/health {\n"
+        "            access_log off;\n"
+        "            default_type application/json;\n"
+        '            return 200 \'{"status": "ok", "service": "gateway"}\';\n'
+        "        }\n"
+        "        location / {\n"
+        f"            return 308 https://$host{https_port}$request_uri;\n"
+        "        }\n"
+        "    }\n"
+        "\n"
+    )
+
+
+def _tls_directives(tls: Tls | None) -> str:
+    """TLS settings and HSTS for the https server (nothing in the plain variants).
+
+    They sit at server level next to routes.conf's own add_header and proxy_*_header
+    lines, so every location inherits them (see the inheritance note in routes.conf).
+    X-Forwarded-Proto needs nothing here: routes.conf sends $scheme, which is "https".
+    """
+    if tls is None:
+        return ""
+    return (
+        f'        ssl_certificate "{tls.certificate}";\n'
+        f'        ssl_certificate_key "{tls.certificate_key}";\n'
+        "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+        "        ssl_prefer_server_ciphers off;\n"
+        "        ssl_session_cache shared:servidesk_tls:10m;\n"
+        "        ssl_session_timeout 1d;\n"
+        "        ssl_session_tickets off;\n"
+        "        # HSTS is the edge's policy: on every answer (errors too, hence always), once;\n"
+        "        # a service's own copy is dropped.\n"
+        "        proxy_hide_header Strict-Transport-Security;\n"
+        f'        add_header Strict-Transport-Security "{HSTS}" always;\n'
+        "\n"
+    )
+
+
 def _check_variant(variant: Variant) -> None:
     missing = [name for name in SERVICES if name not in variant.upstreams]
     extra = sorted(set(variant.upstreams) - set(SERVICES))
@@ -222,14 +344,24 @@ def _check_variant(variant: Variant) -> None:
             raise RenderError(f"upstream {name}: {address!r} is not host:port")
     if not _LISTEN.match(variant.listen):
         raise RenderError(f"listen: {variant.listen!r} is not [host:]port")
-    for label, rate in (("auth rate", variant.auth_rate), ("api rate", variant.api_rate)):
-        if not _RATE.match(rate):
-            raise RenderError(f"{label}: {rate!r} is not like 10r/s or 30r/m")
-    for label, path in (
+    paths = [
         ("routes path", variant.routes_path),
         ("pid path", variant.pid_path),
         ("temp dir", variant.temp_dir),
-    ):
+    ]
+    if variant.tls is not None:
+        if not _LISTEN.match(variant.tls.http_listen):
+            raise RenderError(f"http listen: {variant.tls.http_listen!r} is not [host:]port")
+        if variant.tls.http_listen == variant.listen:
+            raise RenderError("http listen and https listen must differ")
+        paths += [
+            ("certificate", variant.tls.certificate),
+            ("certificate key", variant.tls.certificate_key),
+        ]
+    for label, rate in (("auth rate", variant.auth_rate), ("api rate", variant.api_rate)):
+        if not _RATE.match(rate):
+            raise RenderError(f"{label}: {rate!r} is not like 10r/s or 30r/m")
+    for label, path in paths:
         if _UNSAFE_IN_PATH.search(path):
             raise RenderError(f"{label} {path!r} has characters nginx would misread")
 
@@ -267,7 +399,10 @@ def _parse_upstreams(pairs: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="folder for the local config (e.g. var/nginx)")
-    parser.add_argument("--listen", default="127.0.0.1:8000", help="[host:]port to listen on")
+    parser.add_argument(
+        "--listen",
+        help=f"[host:]port to listen on ({DEFAULT_LISTEN}; with --tls {DEFAULT_TLS_LISTEN})",
+    )
     parser.add_argument(
         "--upstream",
         action="append",
@@ -279,6 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-rate", help=f"loose zone rate (default {DEFAULT_API_RATE})")
     parser.add_argument("--compose", action="store_true", help=f"write {COMPOSE_CONFIG.name}")
     parser.add_argument("--check", action="store_true", help="with --compose: only compare")
+    parser.add_argument("--tls", action="store_true", help="https with HSTS; http redirects")
+    parser.add_argument("--cert", type=Path, help="with --tls: certificate (PEM, full chain)")
+    parser.add_argument("--key", type=Path, help="with --tls: its private key (PEM)")
+    parser.add_argument(
+        "--http-listen",
+        default=DEFAULT_LISTEN,
+        help=f"with --tls: [host:]port of the redirecting http server (default {DEFAULT_LISTEN})",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -296,13 +439,27 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.out is None:
             parser.error("--out is required (or --compose)")
-        path = render_local_config(
-            args.out,
-            listen=args.listen,
-            upstreams=_parse_upstreams(args.upstream),
-            auth_rate=args.auth_rate,
-            api_rate=args.api_rate,
-        )
+        if args.tls:
+            if args.cert is None or args.key is None:
+                parser.error("--tls needs --cert and --key")
+            path = render_tls_config(
+                args.out,
+                certificate=args.cert,
+                certificate_key=args.key,
+                listen=args.listen or DEFAULT_TLS_LISTEN,
+                http_listen=args.http_listen,
+                upstreams=_parse_upstreams(args.upstream),
+                auth_rate=args.auth_rate,
+                api_rate=args.api_rate,
+            )
+        else:
+            path = render_local_config(
+                args.out,
+                listen=args.listen or DEFAULT_LISTEN,
+                upstreams=_parse_upstreams(args.upstream),
+                auth_rate=args.auth_rate,
+                api_rate=args.api_rate,
+            )
     except RenderError as exc:
         print(f"render_nginx: {exc}", file=sys.stderr)
         return 2

@@ -10,23 +10,30 @@ Needs nginx (``apt-get install -y nginx``); skips without it locally, fails unde
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
-from test_deployment_files import SERVICES, render_nginx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from test_deployment_files import SERVICES, nginx_test, render_nginx
 
 PREFIX_OF = {name: prefix for name, (_, prefix) in SERVICES.items()}
 ERROR_KEYS = {"message", "extra"}
@@ -52,6 +59,9 @@ class EchoHandler(BaseHTTPRequestHandler):
         if self.path.endswith("/framed"):
             headers["X-Frame-Options"] = "SAMEORIGIN"
             headers["Content-Security-Policy"] = "default-src 'none'"
+        if self.path.endswith("/own-hsts"):
+            # A service's own HSTS: the TLS gateway's policy replaces it.
+            headers["Strict-Transport-Security"] = "max-age=60"
         payload = json.dumps(
             {
                 "service": self.service,
@@ -84,6 +94,10 @@ class Gateway:
     url: str
     access_log: Path
     error_log: Path
+    # The TLS variant's plain-http listener (it only redirects) and what its certificate
+    # verifies against; unset otherwise.
+    http_url: str = ""
+    tls_verify: ssl.SSLContext | None = None
 
     def access_lines(self) -> list[dict[str, Any]]:
         lines = self.access_log.read_text().splitlines()
@@ -131,6 +145,14 @@ def running_gateway(out_dir: Path, upstreams: dict[str, str], **rates: str) -> I
         out_dir, listen=f"127.0.0.1:{port}", upstreams=upstreams, **rates
     )
     gateway = Gateway(f"http://127.0.0.1:{port}", out_dir / "access.log", out_dir / "error.log")
+    with serving(nginx, config, gateway, [port]):
+        yield gateway
+
+
+@contextmanager
+def serving(nginx: str, config: Path, gateway: Gateway, ports: list[int]) -> Iterator[None]:
+    """Run nginx with ``config`` in the foreground until every one of ``ports`` listens."""
+    out_dir = config.parent
     with open(gateway.access_log, "wb") as stdout, open(gateway.error_log, "wb") as stderr:
         # The command `make up` runs (Procfile), in the foreground.
         process = subprocess.Popen(
@@ -140,17 +162,18 @@ def running_gateway(out_dir: Path, upstreams: dict[str, str], **rates: str) -> I
         )
     try:
         deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"nginx exited: {gateway.error_log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"nginx did not listen: {gateway.error_log.read_text()}")
-                time.sleep(0.05)
-        yield gateway
+        for port in ports:
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"nginx exited: {gateway.error_log.read_text()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"nginx did not listen: {gateway.error_log.read_text()}")
+                    time.sleep(0.05)
+        yield
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -433,3 +456,165 @@ def test_access_log_is_json_with_request_id_and_upstream_time(
     assert entry["upstream"] == upstreams["tickets"]
     assert float(entry["upstream_response_time"]) >= 0
     assert isinstance(entry["request_time"], float | int)
+
+
+# --- The TLS variant ----------------------------------------------------------------------
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 and localhost, valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "servidesk test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def render_tls(out_dir: Path, upstreams: dict[str, str], https: int, http: int) -> Path:
+    cert, key = self_signed_certificate(out_dir / "tls")
+    return render_nginx.render_tls_config(
+        out_dir,
+        certificate=cert,
+        certificate_key=key,
+        listen=f"127.0.0.1:{https}",
+        http_listen=f"127.0.0.1:{http}",
+        upstreams=upstreams,
+    )
+
+
+@contextmanager
+def running_tls_gateway(out_dir: Path, upstreams: dict[str, str]) -> Iterator[Gateway]:
+    nginx = nginx_binary()
+    https, http = free_port(), free_port()
+    config = render_tls(out_dir, upstreams, https, http)
+    gateway = Gateway(
+        f"https://127.0.0.1:{https}",
+        out_dir / "access.log",
+        out_dir / "error.log",
+        http_url=f"http://127.0.0.1:{http}",
+        # The self-signed certificate is its own trust anchor: clients verify it for real.
+        tls_verify=ssl.create_default_context(cafile=out_dir / "tls" / "cert.pem"),
+    )
+    with serving(nginx, config, gateway, [https, http]):
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def tls_gateway(
+    upstreams: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    with running_tls_gateway(tmp_path_factory.mktemp("tls-gateway"), upstreams) as running:
+        yield running
+
+
+@pytest.fixture
+def tls_client(tls_gateway: Gateway) -> Iterator[httpx.Client]:
+    assert tls_gateway.tls_verify is not None
+    with httpx.Client(base_url=tls_gateway.url, timeout=10, verify=tls_gateway.tls_verify) as http:
+        yield http
+
+
+def test_tls_config_passes_nginx_t(upstreams: dict[str, str], tmp_path: Path) -> None:
+    config = render_tls(tmp_path / "nginx", upstreams, free_port(), free_port())
+    result = nginx_test(nginx_binary(), config, config.parent)
+    assert result.returncode == 0, result.stderr
+    text = config.read_text()
+    assert f'include "{render_nginx.ROUTES}";' in text  # the same routes as plain http
+    assert f'add_header Strict-Transport-Security "{HSTS}" always;' in text
+
+
+def test_tls_render_refuses_odd_input(tmp_path: Path) -> None:
+    upstreams = dict(render_nginx.LOCAL_UPSTREAMS)
+    with pytest.raises(render_nginx.RenderError, match="must differ"):
+        render_nginx.render_tls_config(
+            tmp_path, certificate="c", certificate_key="k", listen="8443", http_listen="8443",
+            upstreams=upstreams,
+        )  # fmt: skip
+    with pytest.raises(render_nginx.RenderError, match="certificate"):
+        render_nginx.render_tls_config(
+            tmp_path, certificate='c";', certificate_key="k", upstreams=upstreams
+        )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_tls_routes_each_prefix_with_hsts_and_forwarded_proto(
+    tls_client: httpx.Client, service: str
+) -> None:
+    response = tls_client.get(f"{PREFIX_OF[service]}some/path/?q=1")
+    assert response.status_code == 200
+    assert response.headers.get_list("strict-transport-security") == [HSTS]
+    echoed = response.json()
+    assert echoed["service"] == service
+    assert echoed["path"] == f"{PREFIX_OF[service]}some/path/?q=1"
+    assert echoed["headers"]["x-forwarded-proto"] == "https"
+    # routes.conf's other headers are all still there.
+    assert echoed["headers"]["x-request-id"] == response.headers["x-request-id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_tls_hsts_on_the_gateways_own_errors(tls_client: httpx.Client) -> None:
+    response = tls_client.get("/api/nothing-here/")
+    assert_error_shape(response, 404, "not_found")
+    assert response.headers.get_list("strict-transport-security") == [HSTS]
+    too_large = tls_client.post(
+        "/api/tickets/",
+        content=b"x" * (10 * 1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error_shape(too_large, 413, "request_too_large")
+    assert too_large.headers.get_list("strict-transport-security") == [HSTS]
+
+
+def test_tls_hsts_on_a_services_own_error_and_replaces_its_copy(tls_client: httpx.Client) -> None:
+    failing = tls_client.get("/api/tickets/health/upstream-503")
+    assert failing.status_code == 503
+    assert failing.headers.get_list("strict-transport-security") == [HSTS]
+    own = tls_client.get("/api/tickets/own-hsts")
+    assert own.headers.get_list("strict-transport-security") == [HSTS]
+
+
+def test_tls_plain_http_redirects_to_https(tls_gateway: Gateway) -> None:
+    https_host = tls_gateway.url.removeprefix("https://")
+    assert tls_gateway.tls_verify is not None
+    with httpx.Client(timeout=10, verify=tls_gateway.tls_verify) as http:
+        response = http.post(f"{tls_gateway.http_url}/api/tickets/a/b/?x=1&y=2", content=b"{}")
+        # 308, not 301: a POST stays a POST with its body.
+        assert response.status_code == 308
+        location = f"https://{https_host}/api/tickets/a/b/?x=1&y=2"
+        assert response.headers["location"] == location
+        followed = http.get(f"{tls_gateway.http_url}/tickets/", follow_redirects=True)
+        assert followed.status_code == 200
+        assert str(followed.url) == f"https://{https_host}/tickets/"
+        assert followed.json()["service"] == "web"
+        # The liveness probe needs no TLS.
+        health = http.get(f"{tls_gateway.http_url}/_gateway/health")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "service": "gateway"}
