@@ -16,6 +16,10 @@ What this subclass changes, and why:
   could both read it.
 - File names start with the zero-padded wall clock in nanoseconds, so sorting the folder
   gives publish order across processes at a finer grain than the stock milliseconds.
+- ``_queue_bind`` rewrites ``control/<exchange>.exchange`` under a lock file of its own
+  and replaces it atomically. The stock one checks that the file exists, then opens and
+  reads it, so a binder racing the process that is creating it reads an empty file and
+  fails with a JSON error (seen when a relay and a consumer start together).
 - The in-memory binding state is kept per broker folder instead of once per process,
   so two folders (tests) never share a stale "already bound" flag. The bindings
   themselves live in ``control/<exchange>.exchange``, which is what makes topic routing
@@ -25,7 +29,9 @@ What this subclass changes, and why:
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -64,6 +70,22 @@ class Channel(filesystem.Channel):  # type: ignore[misc]  # kombu is untyped
                 target.unlink(missing_ok=True)
             return loads(payload)
         raise virtual.Empty()
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        table = Path(self._exchange_file(exchange))
+        self.control_folder.mkdir(exist_ok=True)
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        with open(table.with_name(f".{table.name}.lock"), "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)  # released when the file closes
+            try:
+                bound = [filesystem.exchange_queue_t(*row) for row in loads(table.read_text())]
+            except FileNotFoundError:
+                bound = []
+            if entry in bound:
+                return
+            temporary = table.with_name(f".{table.name}.{os.getpid()}.{threading.get_ident()}")
+            temporary.write_text(dumps([entry, *bound]))
+            os.replace(temporary, table)
 
     @property
     def _claimed_folder(self) -> Path:
