@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.models import TokenUser
@@ -14,13 +14,15 @@ ROLES: Final = (CLIENT, TECHNICIAN, ADMIN)
 STAFF_ROLES: Final = frozenset({TECHNICIAN, ADMIN})
 
 
-class ServideskTokenUser(TokenUser):
-    """The caller as the access token describes them: id, username and role."""
+class RoleChecks:
+    """``is_client`` / ``is_technician`` / ``is_admin`` / ``is_staff`` from a ``role``."""
 
-    @property
-    def role(self) -> str:
-        role = self.token.get("role", "")
-        return role if role in ROLES else ""
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # provided by the class that mixes this in (a property or a field)
+
+        @property
+        def role(self) -> str: ...
 
     @property
     def is_client(self) -> bool:
@@ -38,6 +40,15 @@ class ServideskTokenUser(TokenUser):
     def is_staff(self) -> bool:
         """Technicians and admins work the queue; Django's own staff flag is not used."""
         return self.role in STAFF_ROLES
+
+
+class ServideskTokenUser(RoleChecks, TokenUser):
+    """The caller as the access token describes them: id, username and role."""
+
+    @property
+    def role(self) -> str:
+        role = self.token.get("role", "")
+        return role if role in ROLES else ""
 
 
 class StatelessJWTAuthentication(JWTStatelessUserAuthentication):
