@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from render_nginx import render_local_config  # noqa: E402
 
+from servidesk_shared.settings import read_env_file  # noqa: E402
+
 SERVICES = {"accounts": 8101, "tickets": 8102, "notifier": 8103, "reports": 8104, "web": 8105}
 # Seeds that need events from another service (tickets' demo tickets need the demo users in
 # its directory, which arrive through the bus): run again once the stack is up, waiting.
@@ -42,20 +44,11 @@ def find_nginx() -> str | None:
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of the root .env, for this script's own choices (ports, var dir)."""
-    values: dict[str, str] = {}
-    if path.is_file():
-        for raw in path.read_text().splitlines():
-            line = raw.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
-    return values
-
-
 def stack_environment() -> dict[str, str]:
-    env = {**read_dotenv(ROOT / ".env"), **os.environ}
+    # The services' own reader: the root .env (or SERVIDESK_ENV_FILE), never over the
+    # environment, so this script's choices (ports, var dir) match what they will see.
+    read_env_file(ROOT)
+    env = dict(os.environ)
     # Absolute: processes run from their own service folders and nginx resolves -c against -p.
     env["SERVIDESK_VAR_DIR"] = str((ROOT / env.get("SERVIDESK_VAR_DIR", "var")).resolve())
     env.setdefault("GATEWAY_LISTEN", "127.0.0.1:8000")
