@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,11 @@ class Stack:
     base_url: str
     log: Path
     process: subprocess.Popen[bytes]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def service_url(self, name: str) -> str:
+        """A service's own gunicorn, behind nginx's back (no gateway rate limits)."""
+        return f"http://127.0.0.1:{self.env[f'{name.upper()}_PORT']}"
 
     def tail(self, lines: int = 80) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -84,7 +89,7 @@ def running_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
             stderr=subprocess.STDOUT,
             start_new_session=True,  # one process group: Ctrl-C semantics for the whole stack
         )
-    stack = Stack(base_url=f"http://{env['GATEWAY_LISTEN']}", log=log, process=process)
+    stack = Stack(base_url=f"http://{env['GATEWAY_LISTEN']}", log=log, process=process, env=env)
     try:
         wait_ready(stack)
         yield stack
