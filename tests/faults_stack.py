@@ -1,0 +1,176 @@
+"""The whole stack with every Procfile process started on its own, so a test can kill one.
+
+`make up` runs the Procfile under honcho, which stops everything when one process exits:
+fine for a developer, useless for a test that SIGKILLs a relay and starts it again. This
+launcher prepares the stack with `scripts/devstack.py prepare` (the same migrations, seeds
+and nginx config as `make up`), then runs each Procfile line itself, in a process group
+of its own with its own log, and can kill and restart any of them by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+from stack import PREFIXES, ROOT, SERVICES, free_port
+
+PROCFILE_LINE = re.compile(r"^(?P<name>[\w-]+):\s*(?P<command>.+)$")
+NGINX_DIRS = "/usr/sbin:/usr/local/sbin"
+
+
+def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    """name -> shell command, in the Procfile's order."""
+    processes: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = PROCFILE_LINE.match(line.strip())
+        if match and not line.lstrip().startswith("#"):
+            processes[match["name"]] = match["command"]
+    return processes
+
+
+class ProcessStack:
+    """Every process of the Procfile, each started, stopped and killed on its own."""
+
+    def __init__(self, var_dir: Path, extra_env: dict[str, str]) -> None:
+        self.var_dir = var_dir.resolve()
+        self.commands = procfile()
+        gateway = free_port()
+        self.env: dict[str, str] = {
+            **os.environ,
+            "SERVIDESK_VAR_DIR": str(self.var_dir),
+            "GATEWAY_LISTEN": f"127.0.0.1:{gateway}",
+            "DJANGO_SETTINGS_MODULE": "core.settings.local",
+            "WEB_CONCURRENCY": "1",
+            "PYTHONUNBUFFERED": "1",
+            # What devstack puts first on honcho's PATH: this venv's tools, then nginx.
+            "PATH": os.pathsep.join(
+                [str(Path(sys.executable).parent), os.environ.get("PATH", ""), NGINX_DIRS]
+            ),
+            **{f"{name.upper()}_PORT": str(free_port()) for name in SERVICES},
+            **extra_env,
+        }
+        self.base_url = f"http://{self.env['GATEWAY_LISTEN']}"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+        (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+    # --- addresses ------------------------------------------------------------------
+
+    def service_url(self, name: str) -> str:
+        """A service's own gunicorn, behind nginx's back (no gateway rate limits)."""
+        return f"http://127.0.0.1:{self.env[f'{name.upper()}_PORT']}"
+
+    def log_path(self, name: str) -> Path:
+        return self.var_dir / "logs" / f"{name}.log"
+
+    def log(self, name: str) -> str:
+        return self.log_path(name).read_text(errors="replace")
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(
+            f"--- {name}\n" + "\n".join(self.log(name).splitlines()[-lines:])
+            for name in self.commands
+            if self.log_path(name).exists()
+        )
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """`make prepare` for this environment: migrate, seed, render nginx's config."""
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "devstack.py"), "prepare"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"devstack prepare failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self, name: str) -> None:
+        if self.running(name):
+            return
+        log = self._logs.get(name) or open(self.log_path(name), "ab")  # noqa: SIM115 (kept open)
+        self._logs[name] = log
+        log.write(f"=== started at {time.strftime('%H:%M:%S')}\n".encode())
+        log.flush()
+        self.processes[name] = subprocess.Popen(
+            ["/bin/sh", "-c", self.commands[name]],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: a signal reaches it and its children only
+        )
+
+    def start_all(self) -> None:
+        for name in self.commands:
+            self.start(name)
+
+    def running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.poll() is None
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send ``sig`` to the process group of ``name`` and wait for it to be gone."""
+        process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def stop(self, name: str) -> None:
+        """What Ctrl-C or a container stop does: SIGTERM, then SIGKILL if it lingers."""
+        self.kill(name, signal.SIGTERM)
+
+    def close(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+        for log in self._logs.values():
+            log.close()
+
+    # --- readiness ------------------------------------------------------------------
+
+    def wait_ready(self, services: tuple[str, ...] = SERVICES, timeout: float = 180) -> None:
+        """Until each service answers 200 on health/ready through nginx."""
+        deadline = time.monotonic() + timeout
+        pending = set(services)
+        with httpx.Client(base_url=self.base_url, timeout=5) as client:
+            while pending and time.monotonic() < deadline:
+                exited = [n for n, p in self.processes.items() if p.poll() is not None]
+                if exited:
+                    raise RuntimeError(f"exited early: {exited}\n{self.tail()}")
+                for name in sorted(pending):
+                    try:
+                        if client.get(f"{PREFIXES[name]}health/ready").status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.3)
+        if pending:
+            raise RuntimeError(f"not ready after {timeout}s: {sorted(pending)}\n{self.tail()}")
+
+
+@contextmanager
+def process_stack(var_dir: Path, extra_env: dict[str, str]) -> Iterator[ProcessStack]:
+    stack = ProcessStack(var_dir, extra_env)
+    try:
+        stack.prepare()
+        stack.start_all()
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.close()

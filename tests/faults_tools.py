@@ -1,0 +1,176 @@
+"""What the fault tests use around a running stack: a broker proxy they can cut, direct
+looks into the services' databases and queues, and polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from kombu import Connection
+from psycopg import sql
+from stack import POSTGRES_URL
+
+T = TypeVar("T")
+
+QUEUES = ("notifier.events", "reports.events", "tickets.users")
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 120, what: str = "") -> T:
+    """Poll until ``check`` returns something truthy (generous: the machine is shared)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}: {result!r}")
+        time.sleep(0.5)
+
+
+# --- the broker -------------------------------------------------------------------------
+
+
+class TcpProxy:
+    """127.0.0.1:<port> forwarded to a target; ``cut()`` refuses and aborts everything,
+    ``restore()`` listens again: a broker outage without touching the shared RabbitMQ."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
+
+    def restore(self) -> None:
+        self._call(self._listen())
+
+    def cut(self) -> None:
+        self._call(self._cut())
+
+    def close(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+    async def _listen(self) -> None:
+        if self.server is None:
+            self.server = await asyncio.start_server(
+                self._accept, "127.0.0.1", self.port, reuse_address=True
+            )
+
+    async def _cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.writers.update({writer, up_writer})
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+        self.writers.discard(writer)
+
+
+@contextmanager
+def broker_proxy(broker_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of ``broker_url`` and the URL that goes through it."""
+    parts = urlsplit(broker_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    proxy.restore()
+    netloc = f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"
+    try:
+        yield proxy, urlunsplit(parts._replace(netloc=netloc))
+    finally:
+        proxy.close()
+
+
+def queue_depths(broker_url: str, prefix: str) -> dict[str, int]:
+    """Messages waiting in each event queue and each dead-letter queue (direct, no proxy)."""
+    depths: dict[str, int] = {}
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        for queue in QUEUES:
+            for name in (f"{prefix}{queue}", f"{prefix}{queue}.dlq"):
+                _, count, _ = channel.queue_declare(name, passive=True)
+                depths[name] = int(count)
+    return depths
+
+
+# --- the databases ----------------------------------------------------------------------
+
+
+class Databases:
+    """Read-only looks into each service's own database, and PostgreSQL-side faults."""
+
+    def __init__(self, env: dict[str, str], services: Sequence[str]) -> None:
+        self.urls = {name: env[f"{name.upper()}_DATABASE_URL"] for name in services}
+
+    def name(self, service: str) -> str:
+        return self.urls[service].rsplit("/", 1)[1]
+
+    def rows(self, service: str, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.urls[service], connect_timeout=10) as conn:
+            return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+    def value(self, service: str, query: str, params: Sequence[Any] = ()) -> Any:
+        return self.rows(service, query, params)[0][0]
+
+    def _admin(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True, connect_timeout=10)
+
+    def terminate_backends(self, services: Sequence[str]) -> int:
+        """Drop every connection the services hold to their databases; how many."""
+        with self._admin() as conn:
+            row = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
+                ([self.name(s) for s in services],),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def allow_connections(self, services: Sequence[str], allowed: bool) -> None:
+        with self._admin() as conn:
+            for service in services:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                        sql.Identifier(self.name(service)), sql.Literal(allowed)
+                    )
+                )
+
+    @contextmanager
+    def unreachable(self, services: Sequence[str]) -> Iterator[None]:
+        """The services' databases refuse new connections and lose the ones they had."""
+        self.allow_connections(services, False)
+        try:
+            self.terminate_backends(services)
+            yield
+        finally:
+            self.allow_connections(services, True)
