@@ -1,0 +1,1 @@
+"""Sustained, realistic load through the gateway (issue 10): ``bench/load/run.py``."""

@@ -1,0 +1,141 @@
+"""The people of a load run, created the way an admin would, and the tickets they start with.
+
+Everything goes through the services' own APIs (so accounts publishes ``user.registered``
+and tickets' directory fills from the bus), straight to each service's gunicorn: setting
+up is not the load, and must not spend the gateway's per-IP budget.
+
+The population file (JSON) is what ``locustfile.py`` reads: one entry per account, with
+its role and password, and optionally a token pair issued beforehand.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench.load import texts
+
+#: The demo admin that ``seed_demo`` creates (``SERVIDESK_SEED_DEMO=true`` in production).
+DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
+ROLES = ("client", "technician", "admin")
+#: How a help desk is staffed: the locust user classes' weights.
+WEIGHTS = {"client": 70, "technician": 25, "admin": 5}
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: str
+    user_id: str
+    #: A pair issued before the run (the smoke test); empty means "log in through the gateway".
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def login(base_url: str, username: str, password: str) -> dict[str, str]:
+    """``{access, refresh}`` for one account, from accounts' token endpoint."""
+    response = httpx.post(
+        f"{base_url}/api/accounts/auth/token/",
+        json={"username": username, "password": password},
+        timeout=60,
+    )
+    response.raise_for_status()
+    pair: dict[str, str] = response.json()
+    return pair
+
+
+def bearer(pair: Mapping[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access']}"}
+
+
+def create_accounts(
+    accounts_url: str, admin: Mapping[str, str], counts: Mapping[str, int], tag: str
+) -> list[Account]:
+    """``counts[role]`` new users per role, as the admin, via ``POST users/``."""
+    password = f"Carga-sostenida-{secrets.token_hex(6)}"
+    wanted = [
+        (role, f"load{tag}{role[0]}{index:03d}")
+        for role in ROLES
+        for index in range(counts.get(role, 0))
+    ]
+
+    def create(item: tuple[str, str]) -> Account:
+        role, username = item
+        response = httpx.post(
+            f"{accounts_url}/api/accounts/users/",
+            headers=bearer(admin),
+            json={
+                "username": username,
+                "email": f"{username}@load.example",
+                "password": password,
+                "role": role,
+                "full_name": f"Load {role.title()} {username[-3:]}",
+                "language": random.choice(("es", "en")),
+            },
+            timeout=60,
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"creating {username}: {response.status_code} {response.text}")
+        return Account(username, password, role, str(response.json()["id"]))
+
+    # Password hashing (PBKDF2, on purpose slow) is the cost: a few in parallel.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(create, wanted))
+
+
+def wait_for_directory(
+    tickets_database_url: str, accounts: Iterable[Account], timeout: float
+) -> float:
+    """Wait until tickets' user directory has every account (it fills from the bus).
+
+    Returns the seconds it took.
+    """
+    ids = [account.user_id for account in accounts]
+    started = time.monotonic()
+    with psycopg.connect(tickets_database_url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM tickets_directoryuser WHERE id = ANY(%s) AND is_active",
+                (ids,),
+            ).fetchone()
+            known = row[0] if row else 0
+            if known == len(ids):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"tickets' directory has {known} of {len(ids)} load users")
+            time.sleep(0.5)
+
+
+def open_tickets(
+    tickets_url: str, admin: Mapping[str, str], clients: Iterable[Account], per_client: int
+) -> int:
+    """Tickets opened by staff on each client's behalf, so the queue has work at the start."""
+    rng = random.Random(20261127)
+    with httpx.Client(base_url=tickets_url, headers=bearer(admin), timeout=60) as http:
+        categories = [c["slug"] for c in http.get("/api/tickets/categories/").json()]
+        made = 0
+        for client in clients:
+            for _ in range(per_client):
+                body = {**texts.new_ticket(rng, categories), "client_id": client.user_id}
+                response = http.post("/api/tickets/", json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(f"opening a ticket: {response.status_code} {response.text}")
+                made += 1
+    return made
+
+
+def write(path: Path, accounts: Iterable[Account]) -> None:
+    path.write_text(json.dumps([asdict(account) for account in accounts], indent=1))
+
+
+def read(path: Path) -> list[Account]:
+    return [Account(**entry) for entry in json.loads(path.read_text())]

@@ -1,0 +1,149 @@
+"""The results of a load run as text: locust's per-endpoint figures, memory, events."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load.delivery import Delivery
+from bench.load.memory import Growth
+
+#: Workers may grow this much between the start and the end of the steady state.
+MEMORY_GROWTH_LIMIT = 10.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    name: str
+    requests: int
+    failures: int
+    p50: float
+    p95: float
+    p99: float
+    rps: float
+
+
+def _number(value: str) -> float:
+    return float(value) if value not in {"", "N/A"} else 0.0
+
+
+def read_stats(csv_prefix: Path) -> tuple[list[Endpoint], Endpoint]:
+    """Rows of ``<prefix>_stats.csv`` (busiest first) and the aggregated row."""
+    rows, total = [], None
+    with open(f"{csv_prefix}_stats.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            endpoint = Endpoint(
+                method=row["Type"],
+                name=row["Name"],
+                requests=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                p50=_number(row["50%"]),
+                p95=_number(row["95%"]),
+                p99=_number(row["99%"]),
+                rps=_number(row["Requests/s"]),
+            )
+            if row["Name"] == "Aggregated":
+                total = endpoint
+            else:
+                rows.append(endpoint)
+    if total is None:
+        raise RuntimeError(f"{csv_prefix}_stats.csv has no Aggregated row")
+    return sorted(rows, key=lambda e: -e.requests), total
+
+
+def read_failures(csv_prefix: Path) -> list[dict[str, str]]:
+    path = Path(f"{csv_prefix}_failures.csv")
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def endpoints_table(rows: Iterable[Endpoint], total: Endpoint) -> str:
+    lines = [
+        "| endpoint | requests | failures | p50 ms | p95 ms | p99 ms | req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for e in [*rows, total]:
+        name = "**all**" if e is total else f"`{e.method} {e.name}`"
+        lines.append(
+            f"| {name} | {e.requests:,} | {e.failures:,} | {e.p50:.0f} | {e.p95:.0f} | "
+            f"{e.p99:.0f} | {e.rps:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _mib(kib: int | None) -> str:
+    return "" if kib is None else f"{kib / 1024:.1f}"
+
+
+def memory_table(rows: Iterable[Growth]) -> str:
+    lines = [
+        "| process | pid | idle MiB | start MiB | middle MiB | end MiB | growth |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for g in rows:
+        lines.append(
+            f"| {g.label} | {g.pid} | {_mib(g.idle_kib)} | {_mib(g.start_kib)} | "
+            f"{_mib(g.middle_kib)} | {_mib(g.end_kib)} | {g.growth_percent:+.1f}% |"
+        )
+    return "\n".join(lines)
+
+
+def events_table(found: Delivery, waited: float) -> str:
+    published = ", ".join(f"{kind} {count:,}" for kind, count in sorted(found.published.items()))
+    lines = [
+        f"Published during the run: {found.total_published:,} ({published}); "
+        f"still in an outbox: {found.unsent}. Waited {waited:.1f} s after the load for delivery.",
+        "",
+        "| consumer | queue | expected | delivered | left in queue | dead letters |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for service, c in found.consumers.items():
+        lines.append(
+            f"| {service} | `{c.queue}` | {c.expected:,} | {c.delivered:,} | "
+            f"{c.waiting_in_queue} | {c.dead_letters} |"
+        )
+    return "\n".join(lines)
+
+
+def notes_line(notes: Mapping[str, int]) -> str:
+    if not notes:
+        return "No lost races (409) were met."
+    listed = "; ".join(f"{count} x {what}" for what, count in sorted(notes.items()))
+    return (
+        f"Answers counted apart, not as failures (the API's designed reply to a lost race): "
+        f"{listed}."
+    )
+
+
+def failures_lines(failures: Iterable[Mapping[str, str]]) -> str:
+    lines = [f"- {f['Occurrences']} x `{f['Method']} {f['Name']}`: {f['Error']}" for f in failures]
+    return "\n".join(lines) if lines else "No failures."
+
+
+def verdict(total: Endpoint, memory: Iterable[Growth], found: Delivery) -> list[str]:
+    """The issue's aims, each with whether this run met it."""
+    workers = [g for g in memory if g.label.endswith("worker") and "nginx" not in g.label]
+    worst = max(workers, key=lambda g: g.growth_percent, default=None)
+    return [
+        f"- zero errors: {'met' if total.failures == 0 else 'NOT met'} "
+        f"({total.failures} of {total.requests:,} requests failed)",
+        (
+            f"- worker memory flat (growth at most {MEMORY_GROWTH_LIMIT:.0f}%): "
+            + (
+                "no worker sampled"
+                if worst is None
+                else f"{'met' if worst.growth_percent <= MEMORY_GROWTH_LIMIT else 'NOT met'} "
+                f"(largest: {worst.label} {worst.growth_percent:+.1f}%)"
+            )
+        ),
+        f"- every event delivered: "
+        f"{'met' if found.complete and not found.dead_letters else 'NOT met'} "
+        f"({sum(c.delivered for c in found.consumers.values()):,} of "
+        f"{sum(c.expected for c in found.consumers.values()):,} deliveries, "
+        f"{found.dead_letters} dead letters)",
+    ]

@@ -1,0 +1,345 @@
+"""Sustained, realistic load through the gateway: the whole stack for ``--run-time``.
+
+    flock /tmp/servidesk-bench.lock .venv/bin/python -m bench.load.run \\
+        [--users 100] [--spawn-rate 2] [--run-time 10m] [--append-docs]
+
+What it does:
+
+1. starts the whole stack the way ``make up`` does (``tests/stack.py``'s
+   ``running_stack``, i.e. scripts/devstack.py and the Procfile) in its production-like
+   shape: PostgreSQL and RabbitMQ under throwaway database names and event prefix,
+   production settings, gunicorn 2 workers x 4 threads per service (as in
+   deploy/compose.env), every relay and consumer and notifier's sender, nginx in front,
+   mail to a local SMTP server (``servidesk_shared.testing.SmtpServer``);
+2. creates the people as the demo admin through accounts' API (``POST users/``), waits
+   until tickets' user directory has them (it fills from ``user.registered``), and has
+   staff open a few tickets for each client, so technicians find a queue;
+3. runs ``bench/load/locustfile.py`` headless through nginx while sampling the resident
+   memory of every process of the stack from /proc;
+4. waits until every event published during the run is in every subscribed consumer's
+   inbox, with nothing left in the outboxes or queues and no dead letters;
+5. prints the results (and with ``--append-docs`` puts them at the top of its region of
+   docs/benchmarks.md), then stops the stack and drops its databases and broker names.
+
+All the load comes from 127.0.0.1, while the gateway's limits and accounts' throttles
+count per client address: the run raises them (``--gateway-api-rate``, ...), see
+docs/reliability.md ("Sustained load").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from stack import (  # noqa: E402  (the stack launcher the cross-service tests use)
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    SERVICES,
+    Stack,
+    drop_stack_resources,
+    running_stack,
+)
+
+from bench.load import delivery, memory, population, report  # noqa: E402
+from servidesk_shared.keys import generate_keypair  # noqa: E402
+from servidesk_shared.testing.fakes import SmtpServer  # noqa: E402
+
+LOCUSTFILE = ROOT / "bench" / "load" / "locustfile.py"
+DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS_START, DOCS_END = "<!-- load-bench:start -->", "<!-- load-bench:end -->"
+
+
+def parse_duration(text: str) -> int:
+    """locust's ``--run-time`` syntax (``90s``, ``10m``, ``1h30m``) in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?", text)
+    if not parts or not any(parts.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not like 90s, 10m or 1h30m")
+    hours, minutes, seconds = (int(g or 0) for g in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def stack_environment(args: argparse.Namespace, run: str, smtp: SmtpServer) -> dict[str, str]:
+    keys = generate_keypair()
+    env = {
+        f"{name.upper()}_DATABASE_URL": f"{POSTGRES_URL}/servidesk_load_{run}_{name}"
+        for name in SERVICES
+    }
+    return env | {
+        "BROKER_URL": RABBITMQ_URL,
+        "SERVIDESK_EVENT_PREFIX": f"load-{run}.",
+        # The developer's .env must not change what is measured.
+        "SERVIDESK_ENV_FILE": os.devnull,
+        "DJANGO_SETTINGS_MODULE": "core.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback, like deploy/compose.env
+        "JWT_PRIVATE_KEY": keys.private_pem,
+        "JWT_PUBLIC_KEY": keys.public_pem,
+        "JWT_ACCESS_TOKEN_MINUTES": str(args.access_minutes),
+        "SERVIDESK_SEED_DEMO": "true",  # the demo admin creates the people
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "true",
+        "WEB_CONCURRENCY": str(args.workers),
+        "GUNICORN_THREADS": str(args.threads),
+        # One address for every simulated person: per-address limits raised (see docstring).
+        "GATEWAY_API_RATE": args.gateway_api_rate,
+        "GATEWAY_AUTH_RATE": args.gateway_auth_rate,
+        "THROTTLE_LOGIN_IP": args.login_throttle,
+        "THROTTLE_REFRESH_IP": args.refresh_throttle,
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": "false",
+        "TWILIO_ACCOUNT_SID": "",
+    }
+
+
+def role_counts(users: int) -> dict[str, int]:
+    """Accounts per role: the locustfile's share of ``users``, plus two spare."""
+    total = sum(population.WEIGHTS.values())
+    return {role: math.ceil(users * w / total) + 2 for role, w in population.WEIGHTS.items()}
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def prepare_people(stack: Stack, args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
+    accounts_url = stack.service_url("accounts")
+    admin = population.login(accounts_url, *population.DEMO_ADMIN)
+    started = time.monotonic()
+    people = population.create_accounts(accounts_url, admin, role_counts(args.users), "")
+    created = time.monotonic() - started
+    waited = population.wait_for_directory(
+        delivery.database_url(stack.env, "tickets"), people, timeout=300
+    )
+    clients = [p for p in people if p.role == "client"]
+    tickets = population.open_tickets(
+        stack.service_url("tickets"), admin, clients, args.tickets_per_client
+    )
+    path = folder / "population.json"
+    population.write(path, people)
+    summary = (
+        f"{len(people)} accounts created in {created:.0f} s "
+        f"({', '.join(f'{n} {r}s' for r, n in role_counts(args.users).items())}), in tickets' "
+        f"directory {waited:.1f} s later; {tickets} tickets opened for them beforehand"
+    )
+    print(f"load: {summary}", flush=True)
+    return path, summary
+
+
+def run_locust(stack: Stack, args: argparse.Namespace, folder: Path, people: Path) -> int:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.spawn_rate),
+        "--run-time",
+        args.run_time,
+        "--stop-timeout",
+        "30",
+        "--host",
+        stack.base_url,
+        "--csv",
+        str(folder / "locust"),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    env = {
+        **os.environ,
+        "LOAD_POPULATION": str(people),
+        "LOAD_NOTES": str(folder / "notes.json"),
+    }
+    with open(folder / "locust.log", "wb") as log:
+        # locust exits 1 when any request failed: the figures say which.
+        return subprocess.run(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+        ).returncode
+
+
+def stack_log_problems(stack: Stack) -> list[str]:
+    """Lines of the stack's log at level ERROR or with a traceback."""
+    return [
+        line
+        for line in stack.log.read_text(errors="replace").splitlines()
+        if '"level": "ERROR"' in line or "Traceback" in line or " ERROR " in line
+    ]
+
+
+def render(
+    args: argparse.Namespace,
+    *,
+    folder: Path,
+    setup: str,
+    loads: tuple[str, str],
+    seconds: float,
+    memory_rows: list[memory.Growth],
+    found: delivery.Delivery,
+    waited: float,
+    mails: int,
+    problems: list[str],
+) -> str:
+    rows, total = report.read_stats(folder / "locust")
+    failures = report.read_failures(folder / "locust")
+    notes: Mapping[str, int] = {}
+    if (folder / "notes.json").is_file():
+        notes = json.loads((folder / "notes.json").read_text())
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(
+        ["flock /tmp/servidesk-bench.lock .venv/bin/python -m bench.load.run"]
+        + [shlex.quote(a) for a in sys.argv[1:]]
+    )
+    problems_text = "none" if not problems else f"{len(problems)}, first: `{problems[0][:300]}`"
+    return "\n".join(
+        [
+            f"## Sustained load through nginx ({when})",
+            "",
+            f"`{command}`",
+            "",
+            f"{args.users} users (clients 70%, technicians 25%, admins 5%; "
+            f"`bench/load/locustfile.py`) spawned at {args.spawn_rate}/s for {args.run_time} "
+            f"({seconds:.0f} s of locust), access tokens of {args.access_minutes} min refreshed "
+            f"through accounts. Production settings, PostgreSQL and RabbitMQ, gunicorn "
+            f"{args.workers} workers x {args.threads} threads per service, every relay and "
+            f"consumer, nginx in front with the per-address limits raised (API "
+            f"{args.gateway_api_rate}, sign-in {args.gateway_auth_rate}; accounts' login "
+            f"{args.login_throttle}, refresh {args.refresh_throttle}); locust on the same "
+            f"machine ({platform.machine()}, {os.cpu_count()} CPUs). Setup: {setup}. "
+            f"Load average (1, 5, 15 min) {loads[0]} before, {loads[1]} after.",
+            "",
+            report.endpoints_table(rows, total),
+            "",
+            report.notes_line(notes),
+            "",
+            "Failures:",
+            "",
+            report.failures_lines(failures),
+            "",
+            "Resident memory (start = after the ramp and "
+            f"{args.warmup_seconds} s more, growth = end against start):",
+            "",
+            report.memory_table(memory_rows),
+            "",
+            report.events_table(found, waited),
+            "",
+            f"Mail received by the SMTP server: {mails:,} messages. "
+            f"Stack log lines at ERROR or with a traceback: {problems_text}.",
+            "",
+            "Aims:",
+            "",
+            *report.verdict(total, memory_rows, found),
+            "",
+        ]
+    )
+
+
+def append_to_docs(text: str) -> None:
+    """Newest run first, inside this benchmark's region of docs/benchmarks.md."""
+    docs = DOCS.read_text()
+    head, start, rest = docs.partition(DOCS_START)
+    if not start or DOCS_END not in rest:
+        raise RuntimeError(f"{DOCS} has no {DOCS_START} ... {DOCS_END} region")
+    DOCS.write_text(f"{head}{start}\n{text}\n{rest.lstrip(chr(10))}")
+
+
+def exercise(stack: Stack, args: argparse.Namespace, folder: Path, smtp: SmtpServer) -> str:
+    marks = delivery.watermark(stack.env)
+    people, setup = prepare_people(stack, args, folder)
+    sampler = memory.Sampler(stack.process.pid, interval=args.sample_every)
+    idle = sampler.sample()
+    sampler.samples.clear()
+    before = load_average()
+    print(f"load: locust for {args.run_time}, load average {before}", flush=True)
+    started = time.monotonic()
+    sampler.start()
+    try:
+        run_locust(stack, args, folder, people)
+    finally:
+        sampler.stop()
+    seconds = time.monotonic() - started
+    after = load_average()
+    print("load: waiting for every event to be delivered", flush=True)
+    found, waited = delivery.wait_until_delivered(stack.env, marks, timeout=args.delivery_timeout)
+    warmup = args.users / args.spawn_rate + args.warmup_seconds
+    memory_rows = memory.growth(idle, sampler.samples, warmup, sampler.labels)
+    return render(
+        args,
+        folder=folder,
+        setup=setup,
+        loads=(before, after),
+        seconds=seconds,
+        memory_rows=memory_rows,
+        found=found,
+        waited=waited,
+        mails=len(smtp.received()),
+        problems=stack_log_problems(stack),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--spawn-rate", type=float, default=1.0)
+    parser.add_argument("--run-time", default="10m", help="locust syntax: 90s, 10m, 1h")
+    parser.add_argument("--access-minutes", type=int, default=5, help="access token lifetime")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per service")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--tickets-per-client", type=int, default=3)
+    parser.add_argument("--warmup-seconds", type=int, default=60, help="after the ramp")
+    parser.add_argument("--sample-every", type=float, default=10.0, help="RSS, seconds")
+    parser.add_argument("--delivery-timeout", type=float, default=180.0)
+    parser.add_argument("--gateway-api-rate", default="1000r/s")
+    parser.add_argument("--gateway-auth-rate", default="50r/s")
+    parser.add_argument("--login-throttle", default="1000/min")
+    parser.add_argument("--refresh-throttle", default="1000/min")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "load")
+    parser.add_argument("--append-docs", action="store_true", help=f"add the results to {DOCS}")
+    args = parser.parse_args()
+    parse_duration(args.run_time)
+
+    run = uuid.uuid4().hex[:8]
+    folder = (args.out / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run}").resolve()
+    folder.mkdir(parents=True)
+    print(f"load: run {run}, files in {folder}", flush=True)
+    with SmtpServer() as smtp:
+        env = stack_environment(args, run, smtp)
+        try:
+            with running_stack(folder / "stack", env) as stack:
+                text = exercise(stack, args, folder, smtp)
+        finally:
+            drop_stack_resources(env)
+    (folder / "results.md").write_text(text)
+    print(text)
+    if args.append_docs:
+        append_to_docs(text)
+        print(f"load: added to {DOCS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
