@@ -18,7 +18,7 @@ from stack import ROOT, Stack
 
 sys.path.insert(0, str(ROOT))
 
-from bench.load import delivery, population, report  # noqa: E402
+from bench.load import delivery, population, report
 
 PEOPLE = {"client": 3, "technician": 2, "admin": 1}
 
