@@ -56,6 +56,10 @@ class EchoHandler(BaseHTTPRequestHandler):
         if self.path.endswith("/upstream-503"):
             # A service's own 503 (health/ready): it must reach the client unchanged.
             status = 503
+        if self.path.endswith("/upstream-429"):
+            # A service's own throttle: its Retry-After says how long, not the gateway's.
+            status = 429
+            headers["Retry-After"] = "37"
         if self.path.endswith("/framed"):
             headers["X-Frame-Options"] = "SAMEORIGIN"
             headers["Content-Security-Policy"] = "default-src 'none'"
@@ -371,6 +375,28 @@ def test_an_oversized_body_is_refused_in_json(client: httpx.Client) -> None:
     assert_error_shape(response, 413, "request_too_large")
 
 
+def test_a_services_own_429_keeps_its_retry_after(client: httpx.Client) -> None:
+    response = client.post("/api/tickets/upstream-429", json={})
+    assert response.status_code == 429
+    assert response.json()["service"] == "tickets"  # the service's body, not nginx's
+    assert response.headers.get_list("retry-after") == ["37"]
+
+
+@pytest.mark.parametrize("path", ["/tickets/new/", "/accounts/google/login/"])
+def test_an_oversized_form_to_a_browser_route_is_refused_with_a_page(
+    client: httpx.Client, path: str
+) -> None:
+    response = client.post(
+        path,
+        content=b"x" * (10 * 1024 * 1024 + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Servidesk" in response.text
+    assert "nginx" not in response.text
+
+
 # --- Rate limits --------------------------------------------------------------------------
 
 
@@ -400,6 +426,24 @@ def test_sign_in_register_and_reset_are_strictly_limited(
         response = http.post(path, json={})
     assert_error_shape(response, 429, "rate_limited")
     assert response.headers["retry-after"]
+
+
+def test_the_social_login_flow_is_refused_with_a_page(
+    upstreams: dict[str, str], tmp_path: Path
+) -> None:
+    # /accounts/ is a browser route: its 429 is a page with Retry-After, like web's errors.
+    with (
+        running_gateway(tmp_path / "nginx", upstreams, api_rate="1r/m") as gateway,
+        httpx.Client(base_url=gateway.url, timeout=10) as http,
+    ):
+        statuses = [http.get("/accounts/google/login/").status_code for _ in range(52)]
+        refused = http.get("/accounts/google/login/")
+    assert statuses[:51] == [200] * 51
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "Servidesk" in refused.text
+    assert "nginx" not in refused.text
+    assert refused.headers["retry-after"]
 
 
 def test_token_refresh_and_other_api_calls_use_the_loose_zone(limited_gateway: Gateway) -> None:

@@ -37,7 +37,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "servidesk_shared.errors.UnavailableDatabaseMiddleware",
+    # Last, so a refused body still gets the request id, CORS and security headers.
+    "servidesk_shared.request_limits.RequestBodyLimitMiddleware",
 ]
+
+# Bodies over this many bytes are refused with 413 (nginx's own limit, 10 MB, is above it:
+# this one also holds for a service reached directly). 2.5 MB, Django's default, fits
+# the largest valid ticket or comment with room to spare.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # APIs: trailing slashes are part of the contract; redirecting a POST would lose its body.
 APPEND_SLASH = False
@@ -85,6 +92,28 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "servidesk_shared.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Writes per user and per anonymous address (servidesk_shared.request_limits). A view
+    # with throttle_classes of its own (accounts' sign-in, sign-up, reset) replaces these.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "servidesk_shared.request_limits.WriteUserRateThrottle",
+        "servidesk_shared.request_limits.WriteAnonRateThrottle",
+    ],
+    # nginx sets X-Forwarded-For to the client address; the throttles key on it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=1),
+}
+
+
+def _throttle_rate(scope: str, default: str) -> str | None:
+    """``THROTTLE_<SCOPE>`` (e.g. ``THROTTLE_WRITE_USER=60/min``); ``off`` disables it."""
+    value = str(env.str(f"THROTTLE_{scope.upper()}", default=default))
+    return None if value.lower() in {"off", "none", ""} else value
+
+
+# Per process unless CACHES points at a shared cache: with N workers a client gets up to
+# N times the rate, still a bound. A person working the queue writes a few times a minute.
+SERVIDESK_THROTTLE_RATES = {
+    "write_user": _throttle_rate("write_user", "120/min"),
+    "write_anon": _throttle_rate("write_anon", "120/min"),
 }
 
 SPECTACULAR_DEFAULTS = {

@@ -44,11 +44,18 @@ LOGGING["loggers"] |= {
 }
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk web API"}
 
+# The APIs' JSON 413 is not for a browser: an oversized form post meets Django's own
+# DATA_UPLOAD_MAX_MEMORY_SIZE check instead (a 400 page, through handler400).
+_PAGE_MIDDLEWARE = [
+    name
+    for name in SHARED_MIDDLEWARE
+    if name != "servidesk_shared.request_limits.RequestBodyLimitMiddleware"
+]
 MIDDLEWARE = [
     "portal.middleware.ServerTimingMiddleware",
-    *SHARED_MIDDLEWARE[:4],
+    *_PAGE_MIDDLEWARE[:4],
     "django.contrib.sessions.middleware.SessionMiddleware",
-    *SHARED_MIDDLEWARE[4:],
+    *_PAGE_MIDDLEWARE[4:],
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.ApiMiddleware",
 ]
