@@ -1,18 +1,29 @@
 """Benchmark of the tickets API with a million tickets in PostgreSQL, through gunicorn.
 
-    .venv/bin/python bench/tickets_api.py                    # seed if needed, run, print
-    .venv/bin/python bench/tickets_api.py --append-docs      # ...and add the figures to
-                                                             #    docs/benchmarks.md
+    flock /tmp/servidesk-bench.lock .venv/bin/python bench/tickets_api.py
+    flock /tmp/servidesk-bench.lock .venv/bin/python bench/tickets_api.py --append-docs
+
+``--append-docs`` writes the run into docs/benchmarks.md between
+``<!-- tickets-bench:start -->`` and ``<!-- tickets-bench:end -->``: the new run first, the
+run it replaces summarised below it, anything older dropped.
 
 What it does:
 
 1. makes sure the database (``--database``, default ``servidesk_tickets_bench`` on the
    local PostgreSQL) is migrated and holds ``--count`` tickets, loading what is missing
    with ``manage.py seed_tickets`` (COPY; about 3 minutes for a million here);
-2. starts gunicorn (``--workers`` gthread workers) on the production settings, with a
-   throwaway RS256 key pair whose private half signs the benchmark's tokens;
+2. starts gunicorn (``--workers`` workers of ``--worker-class``) on the production
+   settings, with a throwaway RS256 key pair whose private half signs the benchmark's
+   tokens, and the per-user write throttle off (every create comes from one user);
 3. drives each scenario with ``wrk`` for ``--duration`` seconds at ``--connections``
-   concurrent connections, and reads requests/s, p50 and p99 and the error count.
+   concurrent connections, and reads requests/s, p50 and p99 and the error count, with
+   each error's status (or socket error) and the first error bodies;
+4. records, per scenario, the CPU time spent by the gunicorn workers, by their PostgreSQL
+   backends and by wrk (from /proc), and how busy the whole machine was: on a shared
+   machine the CPU per request is the steady figure, rates and latencies follow the load.
+
+wrk runs ``--threads`` (default 1) event-loop threads: it shares the cores with gunicorn
+and PostgreSQL, and one thread drives 16 connections at several thousand requests/s.
 
 Scenarios: list (first page, as a technician who sees every ticket), list as a client
 (their own ~200), filtered list, full-text search (rotating queries, common and rare
@@ -28,6 +39,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,16 +47,40 @@ import tempfile
 import textwrap
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ROOT / "services" / "tickets"
+DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS_START = "<!-- tickets-bench:start -->"
+DOCS_END = "<!-- tickets-bench:end -->"
 PYTHON = sys.executable
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/servidesk_tickets_bench"
 SEARCHES = ("impresora", "vpn", "outlook lento", "blue screen", "0x80070005", "teléfono")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+#: Issue 5's aims: p99 ceilings in ms, and a floor in requests/s.
+P99_AIMS_MS = {"list": 50.0, "detail": 50.0, "search": 150.0}
+RATE_AIMS = {"create": 600.0}
+
+
+@dataclass
+class Cpu:
+    """CPU seconds spent during one scenario, by whom."""
+
+    server: float = 0.0  # the gunicorn workers
+    database: float = 0.0  # their PostgreSQL backends
+    wrk: float = 0.0
+    machine_busy: float = 0.0  # every process on the machine, ours included
+    wall: float = 0.0
+
+    @property
+    def others(self) -> float:
+        """CPU time the rest of the machine (other people's work) took meanwhile."""
+        return max(0.0, self.machine_busy - self.server - self.database - self.wrk)
 
 
 @dataclass
@@ -55,6 +91,12 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+    cpu: Cpu = field(default_factory=Cpu)
+
+    def per_request_ms(self, seconds: float) -> float:
+        return seconds / max(1, self.requests) * 1000
 
 
 def run(args: list[str], env: dict[str, str], **kwargs: object) -> str:
@@ -121,6 +163,74 @@ def wait_until_up(port: int, timeout: float = 30) -> None:
     raise SystemExit("gunicorn did not come up")
 
 
+# --- CPU accounting (/proc) -------------------------------------------------------------
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core spent doing anything but idling, since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = values[3], values[4]
+    return (sum(values[:8]) - idle - iowait) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """Reads the CPU counters of gunicorn's workers, their database backends and the box."""
+
+    def __init__(self, gunicorn_pid: int, database: str) -> None:
+        self.gunicorn_pid = gunicorn_pid
+        self.database = database
+
+    def backend_pids(self) -> list[int]:
+        name = urlsplit(self.database).path.lstrip("/")
+        rows = psql(
+            self.database,
+            "SELECT pid FROM pg_stat_activity WHERE datname = "  # noqa: S608 (our own URL)
+            f"'{name}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
+        return [int(pid) for pid in rows.split()]
+
+    def snapshot(self) -> tuple[float, dict[int, float], float, float]:
+        workers = [self.gunicorn_pid, *children(self.gunicorn_pid)]
+        server = sum(process_cpu_seconds(pid) for pid in workers)
+        backends = {pid: process_cpu_seconds(pid) for pid in self.backend_pids()}
+        return server, backends, machine_busy_seconds(), time.monotonic()
+
+    @staticmethod
+    def between(
+        before: tuple[float, dict[int, float], float, float],
+        after: tuple[float, dict[int, float], float, float],
+        wrk_seconds: float,
+    ) -> Cpu:
+        server0, backends0, busy0, wall0 = before
+        server1, backends1, busy1, wall1 = after
+        # A backend opened during the scenario counts from zero.
+        database = sum(cpu - backends0.get(pid, 0.0) for pid, cpu in backends1.items())
+        return Cpu(server1 - server0, database, wrk_seconds, busy1 - busy0, wall1 - wall0)
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- wrk scripts ------------------------------------------------------------------------
+
 LUA_COMMON = """
 local auth = "Bearer {token}"
 wrk.headers["Authorization"] = auth
@@ -128,56 +238,98 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept-Language"] = "en"
 """
 
+# Counts each response that is not a success by status and keeps the first few bodies, per
+# thread; done() prints them for parse_wrk. (Socket errors are in wrk's own summary.)
+LUA_ERRORS = """
+local threads = {}
+local counter = 1
+setup = function(thread)
+  thread:set("slot", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+failures = {}
+samples = {}
+response = function(status, headers, body)
+  if status >= 400 then
+    failures[status] = (failures[status] or 0) + 1
+    if #samples < 3 then
+      table.insert(samples, status .. " " .. string.sub(body or "", 1, 300))
+    end
+  end
+end
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("failures")) do
+      io.write(string.format("FAILED %d %d\\n", status, count))
+    end
+    for _, sample in ipairs(thread:get("samples")) do
+      io.write("SAMPLE " .. string.gsub(sample, "\\n", " ") .. "\\n")
+    end
+  end
+end
+"""
+
 
 def lua_paths(token_: str, paths: list[str]) -> str:
     items = ", ".join(f'"{p}"' for p in paths)
-    return LUA_COMMON.format(token=token_) + textwrap.dedent(
-        f"""
-        local paths = {{{items}}}
-        local n = 0
-        request = function()
-          n = n + 1
-          return wrk.format("GET", paths[(n % #paths) + 1])
-        end
-        """
+    return (
+        LUA_COMMON.format(token=token_)
+        + LUA_ERRORS
+        + textwrap.dedent(
+            f"""
+            local paths = {{{items}}}
+            local n = 0
+            request = function()
+              n = n + 1
+              return wrk.format("GET", paths[(n % #paths) + 1])
+            end
+            """
+        )
     )
 
 
 def lua_create(token_: str) -> str:
-    return LUA_COMMON.format(token=token_) + textwrap.dedent(
-        """
-        local n = 0
-        request = function()
-          n = n + 1
-          local body = '{"title": "Benchmark ticket ' .. n .. '", "description": ' ..
-            '"La impresora no imprime desde esta mañana.", "priority": "high"}'
-          return wrk.format("POST", "/api/tickets/", nil, body)
-        end
-        """
+    return (
+        LUA_COMMON.format(token=token_)
+        + LUA_ERRORS
+        + textwrap.dedent(
+            """
+            local n = 0
+            request = function()
+              n = n + 1
+              local body = '{"title": "Benchmark ticket ' .. n .. '", "description": ' ..
+                '"La impresora no imprime desde esta mañana.", "priority": "high"}'
+              return wrk.format("POST", "/api/tickets/", nil, body)
+            end
+            """
+        )
     )
 
 
 def lua_status(token_: str, ids: list[int], threads: int) -> str:
+    """Each wrk thread walks its own tickets: pending -> in_progress on the first pass,
+    back on the second. A thread never reaches the same ticket twice in one pass, and
+    with ``len(ids)`` well above what one run sends, two requests never race for a ticket."""
     chunks = [ids[i::threads] for i in range(threads)]
     tables = ", ".join("{" + ", ".join(map(str, chunk)) + "}" for chunk in chunks)
-    return LUA_COMMON.format(token=token_) + textwrap.dedent(
-        f"""
-        local chunks = {{{tables}}}
-        local counter = 1
-        setup = function(thread)
-          thread:set("slot", counter)
-          counter = counter + 1
-        end
-        local mine, n = nil, 0
-        request = function()
-          if mine == nil then mine = chunks[slot] end
-          local i = (n % #mine) + 1
-          local target = (math.floor(n / #mine) % 2 == 0) and "in_progress" or "pending"
-          n = n + 1
-          return wrk.format("POST", "/api/tickets/" .. mine[i] .. "/status/", nil,
-            '{{"status": "' .. target .. '"}}')
-        end
-        """
+    return (
+        LUA_COMMON.format(token=token_)
+        + LUA_ERRORS
+        + textwrap.dedent(
+            f"""
+            local chunks = {{{tables}}}
+            local mine, n = nil, 0
+            request = function()
+              if mine == nil then mine = chunks[slot] end
+              local i = (n % #mine) + 1
+              local target = (math.floor(n / #mine) % 2 == 0) and "in_progress" or "pending"
+              n = n + 1
+              return wrk.format("POST", "/api/tickets/" .. mine[i] .. "/status/", nil,
+                '{{"status": "' .. target .. '"}}')
+            end
+            """
+        )
     )
 
 
@@ -195,10 +347,19 @@ def parse_wrk(name: str, output: str) -> Result:
     socket = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    kinds: dict[str, int] = {}
+    for status, count in re.findall(r"^FAILED (\d+) (\d+)$", output, re.M):
+        kinds[f"HTTP {status}"] = kinds.get(f"HTTP {status}", 0) + int(count)
     errors = int(non2xx.group(1)) if non2xx else 0
     if socket:
-        errors += sum(int(g) for g in socket.groups())
-    return Result(name, rps, p50, p99, total, errors)
+        for kind, count in zip(
+            ("connect", "read", "write", "timeout"), socket.groups(), strict=True
+        ):
+            if int(count):
+                kinds[f"socket {kind}"] = int(count)
+                errors += int(count)
+    samples = re.findall(r"^SAMPLE (.*)$", output, re.M)
+    return Result(name, rps, p50, p99, total, errors, kinds, samples)
 
 
 def wrk(
@@ -279,14 +440,35 @@ def prepare_data(
         ).split()
     ]
     client = psql(args.database, "SELECT client_id FROM tickets_ticket ORDER BY id DESC LIMIT 1")
+    # More than a run can move (a few thousand per 20 s), so no ticket is moved twice.
     pending = [
         int(x)
         for x in psql(
             args.database,
-            "SELECT id FROM tickets_ticket WHERE status = 'pending' ORDER BY random() LIMIT 4000",
+            "SELECT id FROM tickets_ticket WHERE status = 'pending' ORDER BY random() LIMIT 20000",
         ).split()
     ]
     return total, size, ids, client, pending
+
+
+def gunicorn_command(args: argparse.Namespace) -> list[str]:
+    command = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "core.wsgi",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--log-level",
+        "warning",
+    ]
+    if args.worker_class == "gthread":
+        command += ["--threads", str(args.gunicorn_threads)]
+    return command
 
 
 def main() -> int:
@@ -295,9 +477,10 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1_000_000, help="tickets in the database")
     parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=4, help="wrk threads")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--gunicorn-threads", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument("--gunicorn-threads", type=int, default=2, help="per gthread worker")
     parser.add_argument("--port", type=int, default=8199)
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--append-docs", action="store_true")
@@ -316,6 +499,10 @@ def main() -> int:
         "JWT_PUBLIC_KEY": public_pem,
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
+        # One client opens every ticket of the create scenario: a per-user write rate
+        # would measure the throttle, not the service.
+        "THROTTLE_WRITE_USER": "off",
+        "THROTTLE_WRITE_ANON": "off",
         "PYTHONPATH": str(SERVICE),
     }
     total, size, ids, client, pending = prepare_data(args, env)
@@ -325,30 +512,12 @@ def main() -> int:
     scenarios = build_scenarios(
         technician=technician, client=client_token, ids=ids, pending=pending, args=args
     )
-    gunicorn = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "core.wsgi",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.gunicorn_threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=SERVICE,
-        env=env,
-    )
+    gunicorn = subprocess.Popen(gunicorn_command(args), cwd=SERVICE, env=env)
     results: list[Result] = []
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
     try:
         wait_until_up(args.port)
+        meter = CpuMeter(gunicorn.pid, args.database)
         # Warm every worker's connection and caches first.
         wrk(
             "warm-up",
@@ -361,6 +530,7 @@ def main() -> int:
         for name, script in scenarios.items():
             if args.only and name not in args.only:
                 continue
+            before, wrk_before = meter.snapshot(), children_cpu_seconds()
             result = wrk(
                 name,
                 script,
@@ -369,26 +539,53 @@ def main() -> int:
                 connections=args.connections,
                 threads=args.threads,
             )
-            results.append(result)
-            print(
-                f"{name:<14} {result.requests_per_second:8.0f} req/s  p50 {result.p50_ms:7.2f} ms"
-                f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
-                flush=True,
+            result.cpu = meter.between(
+                before, meter.snapshot(), children_cpu_seconds() - wrk_before
             )
+            results.append(result)
+            print(progress_line(result), flush=True)
+            for sample in result.error_samples:
+                print(f"    {sample[:200]}", flush=True)
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
 
-    load = (load_before, os.getloadavg()[0])
+    load = (load_before, os.getloadavg())
     table = render(results, total=total, size=size, args=args, load=load)
     print(table)
     if args.append_docs:
-        docs = ROOT / "docs" / "benchmarks.md"
-        docs.parent.mkdir(exist_ok=True)
-        with docs.open("a") as handle:
-            handle.write(("\n" if docs.exists() and docs.stat().st_size else "") + table)
-        print(f"appended to {docs.relative_to(ROOT)}")
+        DOCS.write_text(with_run(DOCS.read_text() if DOCS.exists() else "", table))
+        print(f"wrote the run into {DOCS.relative_to(ROOT)}")
     return 0
+
+
+def progress_line(result: Result) -> str:
+    cpu = result.cpu
+    errors = ", ".join(f"{kind} x{count}" for kind, count in result.error_kinds.items())
+    return (
+        f"{result.name:<14} {result.requests_per_second:8.0f} req/s  p50 {result.p50_ms:7.2f} ms"
+        f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}{f' ({errors})' if errors else ''}"
+        f"  cpu/req: gunicorn {result.per_request_ms(cpu.server):.2f} ms,"
+        f" postgres {result.per_request_ms(cpu.database):.2f} ms,"
+        f" wrk {result.per_request_ms(cpu.wrk):.2f} ms; others' share of the machine"
+        f" {cpu.others / max(cpu.wall, 1e-9):.2f} cores"
+    )
+
+
+def aims_verdict(results: list[Result]) -> list[str]:
+    by_name = {r.name: r for r in results}
+    lines = []
+    for name, ceiling in P99_AIMS_MS.items():
+        if name in by_name:
+            p99 = by_name[name].p99_ms
+            verdict = "met" if p99 < ceiling else "not met"
+            lines.append(f"- {name} p99 under {ceiling:.0f} ms: {p99:.1f} ms, **{verdict}**")
+    for name, floor in RATE_AIMS.items():
+        if name in by_name:
+            rate = by_name[name].requests_per_second
+            verdict = "met" if rate >= floor else "not met"
+            lines.append(f"- {name} at least {floor:.0f} requests/s: {rate:,.0f}, **{verdict}**")
+    return lines
 
 
 def render(
@@ -397,30 +594,93 @@ def render(
     total: int,
     size: str,
     args: argparse.Namespace,
-    load: tuple[float, float],
+    load: tuple[tuple[float, float, float], tuple[float, float, float]],
 ) -> str:
     cpu = platform.processor() or platform.machine()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    workers = f"{args.workers} {args.worker_class} workers" + (
+        f" x {args.gunicorn_threads} threads" if args.worker_class == "gthread" else ""
+    )
+
+    def loads(values: tuple[float, float, float]) -> str:
+        return ", ".join(f"{v:.1f}" for v in values)
+
     lines = [
-        f"## Tickets API ({datetime.now(tz=UTC):%Y-%m-%d})",
+        f"## Tickets API ({datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        f"`{' '.join(['.venv/bin/python', 'bench/tickets_api.py', *sys.argv[1:]])}`",
+        "`flock /tmp/servidesk-bench.lock "
+        + " ".join([".venv/bin/python", "bench/tickets_api.py", *sys.argv[1:]])
+        + "`",
         "",
-        f"{total:,} tickets in PostgreSQL ({size}); gunicorn {args.workers} gthread workers x "
-        f"{args.gunicorn_threads} threads, production settings; wrk {args.threads} threads, "
-        f"{args.connections} connections, {args.duration} s per scenario; client and server "
-        f"on the same machine ({os.cpu_count()} cores, {memory:.0f} GiB, {cpu}); 1-minute "
-        f"load average {load[0]:.1f} before and {load[1]:.1f} after (other work shares it).",
+        f"{total:,} tickets in PostgreSQL ({size}); gunicorn {workers}, production "
+        f"settings; wrk {args.threads} thread(s), {args.connections} connections, "
+        f"{args.duration} s per scenario; client, server and database on the same machine "
+        f"({os.cpu_count()} cores, {memory:.0f} GiB, {cpu}). Load average (1, 5, 15 min) "
+        f"{loads(load[0])} before and {loads(load[1])} after.",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | requests | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scenario | req/s | p50 ms | p99 ms | requests | errors | CPU ms/req gunicorn "
+        "| CPU ms/req postgres | CPU ms/req wrk | other work, cores |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        errors = str(r.errors)
+        if r.error_kinds:
+            errors += " (" + ", ".join(f"{k} x{n}" for k, n in r.error_kinds.items()) + ")"
         lines.append(
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.requests:,} | {r.errors} |"
+            f"| {r.requests:,} | {errors} | {r.per_request_ms(r.cpu.server):.2f} "
+            f"| {r.per_request_ms(r.cpu.database):.2f} | {r.per_request_ms(r.cpu.wrk):.2f} "
+            f"| {r.cpu.others / max(r.cpu.wall, 1e-9):.2f} |"
         )
+    lines += [
+        "",
+        "CPU columns: CPU time per request of the gunicorn workers, of their PostgreSQL "
+        "backends and of wrk (from /proc); the last column is how many of the "
+        f"{os.cpu_count()} cores the rest of the machine (other people's work) kept busy "
+        "during the scenario.",
+        "",
+        "Issue 5's aims in this run:",
+        "",
+        *aims_verdict(results),
+    ]
     return "\n".join(lines) + "\n"
+
+
+# --- docs/benchmarks.md -----------------------------------------------------------------
+
+EARLIER_HEADING = "### Earlier run"
+
+
+def summarise(run_text: str) -> str:
+    """A run cut to its heading, command, setup and table (its notes and older runs go)."""
+    lines = run_text.strip().splitlines()
+    kept: list[str] = []
+    in_table = False
+    for line in lines:
+        if line.startswith(EARLIER_HEADING):
+            break
+        if line.startswith("## "):
+            kept.append(line.removeprefix("## ").strip() + ":")
+            continue
+        if line.startswith("|"):
+            in_table = True
+        elif in_table:
+            break  # the first table ends the summary
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def with_run(document: str, run_text: str) -> str:
+    """``document`` with the tickets region holding ``run_text`` and the run it replaces."""
+    if DOCS_START not in document or DOCS_END not in document:
+        region = f"{DOCS_START}\n{run_text}\n{DOCS_END}\n"
+        return (document.rstrip() + "\n\n" if document.strip() else "") + region
+    before, rest = document.split(DOCS_START, 1)
+    previous, after = rest.split(DOCS_END, 1)
+    body = run_text.rstrip() + "\n"
+    if previous.strip():
+        body += f"\n{EARLIER_HEADING}\n\n{summarise(previous)}\n"
+    return f"{before}{DOCS_START}\n{body}\n{DOCS_END}{after}"
 
 
 if __name__ == "__main__":

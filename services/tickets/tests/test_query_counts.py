@@ -118,3 +118,68 @@ def test_ticket_serializer_matches_drf(
     for row in selectors.ticket_list(actor=actor, filters={})[:3]:
         serializer = TicketSerializer(context={"actor": actor})
         assert serializer.to_representation(row) == serializer.drf_representation(row)
+
+
+# --- writes answer from what they wrote -------------------------------------------------
+
+
+def transaction_statements(queries: list[dict[str, Any]]) -> list[str]:
+    """The savepoints a request opened: inside the test's transaction, ATOMIC_REQUESTS
+    (or ``transaction.atomic``) shows up as a savepoint instead of BEGIN."""
+    return [q["sql"] for q in queries if q["sql"].startswith("SAVEPOINT")]
+
+
+def test_reads_run_outside_a_transaction_and_writes_inside_one(
+    api: Api, callers: dict[str, Caller], tickets: list[Any]
+) -> None:
+    from django.db import connection  # noqa: PLC0415
+    from django.test.utils import CaptureQueriesContext  # noqa: PLC0415
+
+    technician = callers["technician"]
+    with CaptureQueriesContext(connection) as reads:
+        api.get("/api/tickets/", as_=technician)
+        api.get(f"/api/tickets/{tickets[0].pk}/", as_=technician)
+    with CaptureQueriesContext(connection) as write:
+        response = api.post(
+            f"/api/tickets/{tickets[0].pk}/status/", {"status": "in_progress"}, as_=technician
+        )
+    assert response.status_code == 200
+    assert transaction_statements(reads.captured_queries) == []
+    assert len(transaction_statements(write.captured_queries)) == 1
+
+
+def test_a_status_change_answers_without_reading_the_ticket_again(
+    api: Api, callers: dict[str, Caller], tickets: list[Any], assert_queries: Any
+) -> None:
+    url = f"/api/tickets/{tickets[0].pk}/"
+    technician = callers["technician"]
+    # Lock (with the names), update, history entry, event sequence, outbox row.
+    with assert_queries(5):
+        changed = api.post(f"{url}status/", {"status": "in_progress"}, as_=technician)
+    assert changed.status_code == 200
+    assert changed.json() == api.get(url, as_=technician).json()
+    assert changed.json()["client_name"] == "Ana Example"
+
+
+def test_a_new_ticket_answers_with_the_client_s_name(
+    api: Api, callers: dict[str, Caller], assert_queries: Any
+) -> None:
+    body = {"title": "VPN drops", "description": "Every ten minutes.", "priority": "high"}
+    # SLA target, number, ticket, history entry, event sequence, outbox row, names.
+    with assert_queries(7):
+        created = api.post("/api/tickets/", body, as_=callers["client"])
+    assert created.status_code == 201
+    assert created.json()["client_name"] == "Ana Example"
+    url = f"/api/tickets/{created.json()['id']}/"
+    assert created.json() == api.get(url, as_=callers["client"]).json()
+
+
+def test_an_assignment_answers_with_the_new_assignee_s_name(
+    api: Api, callers: dict[str, Caller], tickets: list[Any]
+) -> None:
+    url = f"/api/tickets/{tickets[0].pk}/"
+    admin = callers["admin"]
+    assigned = api.post(f"{url}assign/", {"assignee_id": 22}, as_=admin)
+    assert assigned.status_code == 200
+    assert assigned.json()["assignee_name"] == "Tomas Example"
+    assert assigned.json() == api.get(url, as_=admin).json()

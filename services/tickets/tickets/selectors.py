@@ -74,21 +74,30 @@ def ticket_list(*, actor: Actor, filters: Mapping[str, Any]) -> QuerySet[Ticket]
 
 
 def ticket_get(*, actor: Actor, ticket_id: int, for_update: bool = False) -> Ticket:
-    """One ticket ``actor`` may see, else ``Http404``; ``for_update`` locks its row."""
+    """One ticket ``actor`` may see, with its category and names, else ``Http404``.
+
+    ``for_update`` locks its row (only its row: ``of=("self",)``). The names come in the
+    same query either way, so a write that does not change who the client or the
+    assignee is can answer with this very instance instead of reading the ticket again.
+    """
+    tickets = tickets_visible_to(actor, names=True)
     if for_update:
-        tickets = tickets_visible_to(actor).select_for_update(of=("self",))
-        tickets = tickets.select_related("category")
-    else:
-        tickets = tickets_visible_to(actor, names=True)
+        tickets = tickets.select_for_update(of=("self",))
     ticket = tickets.filter(pk=ticket_id).first()
     if ticket is None:
         raise Http404
     return ticket
 
 
-def ticket_with_names(*, ticket: Ticket) -> Ticket:
-    """``ticket`` re-read with the directory names, to answer after a write."""
-    return _with_names_base().get(pk=ticket.pk)
+def ticket_refresh_names(*, ticket: Ticket) -> Ticket:
+    """Set ``ticket``'s client and assignee names from the directory, after a write that
+    set or changed them (one small query instead of reading the whole ticket again)."""
+    user_ids = [user_id for user_id in (ticket.client_id, ticket.assignee_id) if user_id]
+    users = DirectoryUser.objects.filter(pk__in=user_ids).only("id", "username", "full_name")
+    names = {user.pk: user.display_name for user in users}
+    ticket.client_name = names.get(ticket.client_id)  # type: ignore[attr-defined]
+    ticket.assignee_name = names.get(ticket.assignee_id or "")  # type: ignore[attr-defined]
+    return ticket
 
 
 def comment_list(*, actor: Actor, ticket: Ticket) -> QuerySet[Comment]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -23,6 +24,7 @@ from tickets import selectors, services, sla
 from tickets.actors import Actor
 from tickets.api import serializers as s
 from tickets.api.pagination import ConversationPagination, HistoryPagination, TicketPagination
+from tickets.api.renderers import JSONRenderer
 from tickets.filters import TicketFilter
 from tickets.models import Category, Priority, Ticket
 
@@ -40,8 +42,34 @@ class ReadAnyWriteAdmin(BasePermission):
         return IsAdmin().has_permission(request, view)
 
 
+#: Methods that only read: no transaction needed (see ``ServideskView.as_view``).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class ServideskView(GenericAPIView):  # type: ignore[type-arg]
     permission_classes = [HasServideskRole]
+    renderer_classes = [JSONRenderer]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """Writes run in one transaction, reads in none.
+
+        ``ATOMIC_REQUESTS`` would wrap reads too: a ``BEGIN`` and a ``COMMIT`` round trip
+        around every list or detail (each a single ``SELECT``, already consistent on its
+        own). ``dispatch`` opens the transaction for the methods that write instead.
+        """
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method in READ_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                # The error was turned into a response, not raised: a refused request
+                # writes nothing, whatever it wrote before it was refused.
+                transaction.set_rollback(True)
+            return response
 
     @property
     def actor(self) -> Actor:
@@ -59,7 +87,8 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
         return selectors.ticket_get(actor=self.actor, ticket_id=pk, for_update=for_update)
 
     def render_ticket(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
-        ticket = selectors.ticket_with_names(ticket=ticket)
+        """``ticket`` as the API shows it; it must carry its names (``selectors.ticket_get``
+        reads them with the row, ``selectors.ticket_refresh_names`` after a change)."""
         return Response(
             s.TicketSerializer(ticket, context=self.get_serializer_context()).data, code
         )
@@ -105,6 +134,7 @@ class TicketListCreateView(ServideskView):
     def post(self, request: Request) -> Response:
         data = self.validated(s.TicketCreateSerializer)
         ticket = services.ticket_create(actor=self.actor, **data)
+        ticket = selectors.ticket_refresh_names(ticket=ticket)
         return self.render_ticket(ticket, code=status.HTTP_201_CREATED)
 
 
@@ -170,6 +200,7 @@ class TicketAssignView(ServideskView):
             assignee_id=data["assignee_id"],
             expected_version=data.get("version"),
         )
+        ticket = selectors.ticket_refresh_names(ticket=ticket)
         return self.render_ticket(ticket)
 
 
