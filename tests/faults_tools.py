@@ -14,9 +14,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from kombu import Connection
 from psycopg import sql
 from stack import POSTGRES_URL
+
+from servidesk_shared.testing.fakes import SmtpServer, _SmtpHandler
 
 T = TypeVar("T")
 
@@ -124,6 +128,32 @@ def queue_depths(broker_url: str, prefix: str) -> dict[str, int]:
     return depths
 
 
+# --- mail ------------------------------------------------------------------------------
+
+
+class _SlowHandler(_SmtpHandler):
+    server: SlowSmtpServer
+
+    async def handle_DATA(  # noqa: N802 (aiosmtpd's hook name)
+        self, smtp: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        await asyncio.sleep(self.server.data_delay)
+        return await super().handle_DATA(smtp, session, envelope)
+
+
+class SlowSmtpServer(SmtpServer):
+    """The shared SMTP server, which can take ``data_delay`` seconds to accept each mail
+    (a slow provider keeps a sender in the middle of its batch)."""
+
+    data_delay = 0.0
+
+    def start(self) -> None:
+        if self._controller is None:
+            controller = Controller(_SlowHandler(self), hostname=self.host, port=self.port)
+            controller.start()
+            self._controller = controller
+
+
 # --- the databases ----------------------------------------------------------------------
 
 
@@ -164,6 +194,13 @@ class Databases:
                         sql.Identifier(self.name(service)), sql.Literal(allowed)
                     )
                 )
+
+    @contextmanager
+    def locked(self, service: str, table: str) -> Iterator[None]:
+        """Hold a SHARE lock on ``table``: it can be read and rows locked, not written."""
+        with psycopg.connect(self.urls[service], connect_timeout=10) as conn:
+            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(table)))
+            yield
 
     @contextmanager
     def unreachable(self, services: Sequence[str]) -> Iterator[None]:
