@@ -26,7 +26,6 @@ header; both stamps come from the same host clock.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import multiprocessing
 import os
 import platform
@@ -40,7 +39,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,17 +46,6 @@ SERVICE = ROOT / "services" / "notifier"
 LOGS = ROOT / "var" / "bench"
 PREFIX = f"bench-notifier-{uuid.uuid4().hex[:8]}."
 CLIENTS, TECHNICIANS = 200, 20
-
-
-def load_fakes() -> ModuleType:
-    """``services/notifier/tests/fakes.py`` by path (two ``tests`` packages exist)."""
-    spec = importlib.util.spec_from_file_location("notifier_fakes", SERVICE / "tests" / "fakes.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def environment(smtp_port: int) -> dict[str, str]:
@@ -243,16 +230,16 @@ def free_port() -> int:
 
 
 def _serve_smtp(port: int, count: Any, pipe: Any) -> None:
-    smtp = load_fakes().SmtpServer(port=port)
+    from bench.notifier_smtp import CountingSmtpServer  # noqa: PLC0415
+
+    smtp = CountingSmtpServer("127.0.0.1", port)
     smtp.start()
     pipe.send("ready")
     while True:
         if pipe.poll(0.02):
             command = pipe.recv()
             if command == "dump":
-                pipe.send(
-                    [(str(m.message["X-Servidesk-Event"]), m.received_at) for m in smtp.received()]
-                )
+                pipe.send(smtp.mails())
             elif command == "clear":
                 smtp.clear()
                 count.value = 0
@@ -260,7 +247,7 @@ def _serve_smtp(port: int, count: Any, pipe: Any) -> None:
             elif command == "stop":
                 smtp.stop()
                 return
-        count.value = len(smtp.mails)
+        count.value = smtp.count()
 
 
 def wait_for_mails(smtp: SmtpSink, count: int, timeout: float) -> None:

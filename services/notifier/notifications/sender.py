@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -24,6 +25,9 @@ from notifications.models import Channel, Contact, Delivery
 from notifications.wakeup import make_waiter, nudge
 
 logger = logging.getLogger(__name__)
+
+#: Seconds of outcomes a batch may hold before writing them: a crash resends at most these.
+FLUSH_AFTER = 0.5
 
 TRANSPORTS: dict[str, Callable[[], Transport]] = {
     Channel.EMAIL.value: EmailTransport,
@@ -43,6 +47,8 @@ class ChannelWorker:
         self.transport_factory = transport_factory or TRANSPORTS[channel]
         self._conf = conf
         self.stopping = threading.Event()
+        #: The open provider session, kept across batches while there is work.
+        self.transport: Transport | None = None
 
     @property
     def conf(self) -> NotifierSettings:
@@ -51,19 +57,35 @@ class ChannelWorker:
     # --- one batch ------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Claim and send one batch; the number of deliveries claimed."""
+        """Claim and send one batch; the number of deliveries claimed.
+
+        The provider session stays open from one batch to the next while there is work,
+        and is closed once a claim comes back empty (or the session broke).
+        """
         conf = self.conf
         batch = services.delivery_claim_due(channel=self.channel, limit=conf.batch_size, conf=conf)
         if batch:
             self.send_batch(batch, conf)
+        else:
+            self.close()
         return len(batch)
 
     def send_batch(self, batch: Iterable[Delivery], conf: NotifierSettings) -> None:
         batch = list(batch)
         contacts = Contact.objects.in_bulk({d.recipient_id for d in batch})
-        with self.transport_factory() as transport:
+        transport = self.open_transport()
+        outcomes = Outcomes()
+        try:
             for delivery in batch:
-                self.send_one(transport, delivery, contacts.get(delivery.recipient_id), conf)
+                outcomes.add(
+                    self.send_one(transport, delivery, contacts.get(delivery.recipient_id), conf)
+                )
+                if outcomes.age() >= FLUSH_AFTER:
+                    outcomes.write(conf)
+        finally:
+            outcomes.write(conf)
+            if not transport.usable:
+                self.close()
 
     def send_one(
         self,
@@ -71,40 +93,45 @@ class ChannelWorker:
         delivery: Delivery,
         contact: Contact | None,
         conf: NotifierSettings,
-    ) -> None:
+    ) -> services.Outcome:
         if contact is None:
             age = (timezone.now() - delivery.created_at).total_seconds()
             if age < conf.contact_wait:
-                services.delivery_defer(
+                return services.Outcome.defer(
                     delivery,
                     reason="waiting for the recipient's contact card",
                     seconds=min(conf.contact_recheck, conf.contact_wait - age),
                 )
-            else:
-                services.delivery_mark_skipped(delivery, reason="no contact card for this user")
-            return
+            return services.Outcome.skipped(delivery, reason="no contact card for this user")
         try:
-            sent = transport.send(delivery, contact)
+            outcome = services.Outcome.success(delivery, transport.send(delivery, contact))
         except Skip as exc:
-            services.delivery_mark_skipped(delivery, reason=exc.reason)
+            outcome = services.Outcome.skipped(delivery, reason=exc.reason)
         except PermanentError as exc:
             logger.warning("%s %s failed for good: %s", self.channel, delivery.pk, exc.reason)
-            services.delivery_mark_failed(delivery, reason=exc.reason)
+            outcome = services.Outcome.failed(delivery, reason=exc.reason)
         except TransientError as exc:
             logger.info("%s %s will be retried: %s", self.channel, delivery.pk, exc.reason)
-            services.delivery_mark_transient(delivery, reason=exc.reason, conf=conf)
+            outcome = services.Outcome.transient(delivery, reason=exc.reason)
         except Exception as exc:  # a bug must not stop the queue: bounded retries, then failed
             logger.exception("%s %s: unexpected error", self.channel, delivery.pk)
-            services.delivery_mark_transient(
-                delivery, reason=f"unexpected error: {type(exc).__name__}: {exc}", conf=conf
+            outcome = services.Outcome.transient(
+                delivery, reason=f"unexpected error: {type(exc).__name__}: {exc}"
             )
-        else:
-            services.delivery_mark_sent(
-                delivery,
-                address=sent.address,
-                provider_id=sent.provider_id,
-                provider_status=sent.provider_status,
-            )
+        return outcome
+
+    # --- the provider session -----------------------------------------------------------
+
+    def open_transport(self) -> Transport:
+        if self.transport is None:
+            self.transport = self.transport_factory().__enter__()
+        return self.transport
+
+    def close(self) -> None:
+        """Let the provider session go (idle, broken, or stopping)."""
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.__exit__(None, None, None)
 
     # --- the loop -------------------------------------------------------------------
 
@@ -127,9 +154,11 @@ class ChannelWorker:
                         logger.warning("sender %s: %s; retry in %.1fs", self.channel, exc, delay)
                     else:
                         logger.exception("sender %s: unexpected error", self.channel)
+                    self.close()
                     connections["default"].close()
                     self.stopping.wait(delay)
         finally:
+            self.close()
             waiter.close()
             connections["default"].close()
 
@@ -144,6 +173,27 @@ class ChannelWorker:
     def stop(self) -> None:
         self.stopping.set()
         nudge()
+
+
+class Outcomes:
+    """A batch's outcomes waiting to be written together (one transaction, one commit)."""
+
+    def __init__(self) -> None:
+        self.pending: list[services.Outcome] = []
+        self.since = 0.0
+
+    def add(self, outcome: services.Outcome) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(outcome)
+
+    def age(self) -> float:
+        return time.monotonic() - self.since if self.pending else 0.0
+
+    def write(self, conf: NotifierSettings) -> None:
+        if self.pending:
+            services.delivery_record(self.pending, conf=conf)
+            self.pending = []
 
 
 class Sender:

@@ -99,9 +99,12 @@ def drain(*channels: str, rounds: int = 50) -> None:
     """Run the senders until nothing is due (retries that are not due yet stay queued)."""
     for channel in channels or ("email", "sms"):
         worker = ChannelWorker(channel)
-        for _ in range(rounds):
-            if not worker.run_once():
-                break
+        try:
+            for _ in range(rounds):
+                if not worker.run_once():
+                    break
+        finally:
+            worker.close()
 
 
 @pytest.fixture

@@ -38,10 +38,15 @@ class Sent:
 
 
 class Transport(Protocol):
-    """One open session with a provider, used for a batch then closed."""
+    """One session with a provider, kept open from batch to batch while there is work."""
 
     @property
     def channel(self) -> str: ...
+
+    @property
+    def usable(self) -> bool:
+        """False once the session is known to be broken: the sender then drops it."""
+        ...
 
     def __enter__(self) -> Self: ...
 

@@ -1,16 +1,21 @@
 """Email through Django's email backend, rendered by django-templated-mail (HTML + text).
 
-One backend connection serves a whole batch. The first connection-level failure (server
-unreachable, dropped, timing out) fails the rest of the batch as transient without
-trying each message: they would wait for the same dead server one after another.
+One backend connection (one SMTP session) serves many messages: the sender keeps the
+transport open from batch to batch while there is work. A session left idle for a while
+is checked with ``NOOP`` before it is used again, and reopened if the server dropped it.
+The first connection-level failure (server unreachable, dropped, timing out) marks the
+transport broken: the rest of the batch fails as transient without trying each message
+(they would wait for the same dead server one after another), and the sender drops it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import smtplib
+import time
 from email.utils import parseaddr
 from types import TracebackType
 from typing import Any, Final, Self
@@ -30,6 +35,8 @@ logger = logging.getLogger(__name__)
 TEMPLATE: Final = "notifications/email/ticket.html"
 #: SMTP codes that mean "this will not work for this message, ever".
 _PERMANENT_FROM: Final = 500
+#: Seconds a session may sit unused before it is checked with NOOP before the next mail.
+IDLE_CHECK_AFTER: Final = 1.0
 
 
 class TicketEmail(BaseEmailMessage):  # type: ignore[misc]  # templated_mail is untyped
@@ -46,9 +53,14 @@ def skip_reason(contact: Contact) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
+def _domain_of(from_email: str) -> str:
+    return parseaddr(from_email)[1].rpartition("@")[2] or "servidesk"
+
+
 def message_id(delivery: Delivery) -> str:
     """A Message-ID fixed per delivery: a resend after a crash is recognisably the same mail."""
-    domain = parseaddr(str(settings.DEFAULT_FROM_EMAIL))[1].rpartition("@")[2] or "servidesk"
+    domain = _domain_of(str(settings.DEFAULT_FROM_EMAIL))
     return f"<notifier.{delivery.pk}.{delivery.event_id.hex}@{domain}>"
 
 
@@ -91,6 +103,11 @@ class EmailTransport:
     def __init__(self, backend: BaseEmailBackend | None = None) -> None:
         self.backend = backend or get_connection(fail_silently=False)
         self.broken: str | None = None
+        self.last_used = time.monotonic()
+
+    @property
+    def usable(self) -> bool:
+        return self.broken is None
 
     def __enter__(self) -> Self:
         return self
@@ -108,6 +125,22 @@ class EmailTransport:
         with contextlib.suppress(Exception):
             self.backend.close()
 
+    def _check_idle_session(self) -> None:
+        """Close a session that sat unused and no longer answers, so that it is reopened.
+
+        Servers drop idle sessions (and restart); without this the first mail after a
+        quiet spell would fail as transient and wait for its retry.
+        """
+        connection = getattr(self.backend, "connection", None)
+        if connection is None or time.monotonic() - self.last_used < IDLE_CHECK_AFTER:
+            return
+        try:
+            code, _text = connection.noop()
+        except (smtplib.SMTPException, OSError):
+            code = 0
+        if code != 250:  # SMTP "OK"
+            self._close()
+
     def send(self, delivery: Delivery, contact: Contact) -> Sent:
         reason = skip_reason(contact)
         if reason:
@@ -118,6 +151,7 @@ class EmailTransport:
             message = build_message(delivery, contact)
         except ValueError as exc:  # an address or header Django refuses to put in a mail
             raise PermanentError(f"cannot build the message: {exc}") from exc
+        self._check_idle_session()
         try:
             self.backend.open()
             sent = self.backend.send_messages([message])
@@ -146,6 +180,7 @@ class EmailTransport:
             self.broken = f"SMTP server unavailable: {type(exc).__name__}: {exc}"
             self._close()
             raise TransientError(self.broken) from exc
+        self.last_used = time.monotonic()
         if not sent:
             raise PermanentError("the email backend accepted nothing")
         return Sent(address=contact.email, provider_id=message.extra_headers["Message-ID"])

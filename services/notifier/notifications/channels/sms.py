@@ -125,6 +125,9 @@ def _is_transient(status: int) -> bool:
 class SmsTransport:
     channel = Channel.SMS
 
+    #: Every request stands alone: nothing about the session can break for good.
+    usable = True
+
     def __init__(self) -> None:
         self._client: Client | None = None
 
