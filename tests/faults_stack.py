@@ -136,9 +136,18 @@ class ProcessStack:
         """What Ctrl-C or a container stop does: SIGTERM, then SIGKILL if it lingers."""
         self.kill(name, signal.SIGTERM)
 
-    def close(self) -> None:
-        for name in reversed(list(self.processes)):
-            self.stop(name)
+    def close(self, timeout: float = 30) -> None:
+        """Stop everything at once (as Ctrl-C would), SIGKILL whatever outlives ``timeout``."""
+        running = [p for p in self.processes.values() if p.poll() is None]
+        for process in running:
+            os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
         for log in self._logs.values():
             log.close()
 
