@@ -86,6 +86,7 @@ def label(pid: int) -> str | None:
 class Sample:
     at: float  # seconds since the sampler started
     rss: dict[int, int]  # pid -> KiB
+    load: float  # the 1-minute load average then
 
 
 @dataclass
@@ -110,7 +111,8 @@ class Sampler:
             if name and value is not None:
                 self.labels[pid] = name
                 rss[pid] = value
-        taken = Sample(time.monotonic() - self._started, rss)
+        load = float(_read(PROC / "loadavg").split()[0])
+        taken = Sample(time.monotonic() - self._started, rss, load)
         self.samples.append(taken)
         return taken
 

@@ -53,6 +53,19 @@ def login(base_url: str, username: str, password: str) -> dict[str, str]:
     return pair
 
 
+def post(
+    http: httpx.Client, url: str, *, headers: Mapping[str, str], body: object
+) -> httpx.Response:
+    """POST, waiting out the services' per-user write throttle (429 with Retry-After):
+    one admin loading a population writes faster than any person would."""
+    for _ in range(5):
+        response = http.post(url, headers=headers, json=body)
+        if response.status_code != 429:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "5")) + 0.5)
+    return response
+
+
 def bearer(pair: Mapping[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {pair['access']}"}
 
@@ -70,10 +83,11 @@ def create_accounts(
 
     def create(item: tuple[str, str]) -> Account:
         role, username = item
-        response = httpx.post(
+        response = post(
+            http,
             f"{accounts_url}/api/accounts/users/",
             headers=bearer(admin),
-            json={
+            body={
                 "username": username,
                 "email": f"{username}@load.example",
                 "password": password,
@@ -81,14 +95,13 @@ def create_accounts(
                 "full_name": f"Load {role.title()} {username[-3:]}",
                 "language": random.choice(("es", "en")),
             },
-            timeout=60,
         )
         if response.status_code != 201:
             raise RuntimeError(f"creating {username}: {response.status_code} {response.text}")
         return Account(username, password, role, str(response.json()["id"]))
 
     # Password hashing (PBKDF2, on purpose slow) is the cost: a few in parallel.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with httpx.Client(timeout=60) as http, ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(create, wanted))
 
 
@@ -126,7 +139,7 @@ def open_tickets(
         for client in clients:
             for _ in range(per_client):
                 body = {**texts.new_ticket(rng, categories), "client_id": client.user_id}
-                response = http.post("/api/tickets/", json=body)
+                response = post(http, "/api/tickets/", headers={}, body=body)
                 if response.status_code != 201:
                     raise RuntimeError(f"opening a ticket: {response.status_code} {response.text}")
                 made += 1

@@ -81,35 +81,52 @@ def stack_environment(args: argparse.Namespace, run: str, smtp: SmtpServer) -> d
         f"{name.upper()}_DATABASE_URL": f"{POSTGRES_URL}/servidesk_load_{run}_{name}"
         for name in SERVICES
     }
-    return env | {
-        "BROKER_URL": RABBITMQ_URL,
-        "SERVIDESK_EVENT_PREFIX": f"load-{run}.",
-        # The developer's .env must not change what is measured.
-        "SERVIDESK_ENV_FILE": os.devnull,
-        "DJANGO_SETTINGS_MODULE": "core.settings.production",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback, like deploy/compose.env
-        "JWT_PRIVATE_KEY": keys.private_pem,
-        "JWT_PUBLIC_KEY": keys.public_pem,
-        "JWT_ACCESS_TOKEN_MINUTES": str(args.access_minutes),
-        "SERVIDESK_SEED_DEMO": "true",  # the demo admin creates the people
-        "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
-        "WEB_CONCURRENCY": str(args.workers),
-        "GUNICORN_THREADS": str(args.threads),
-        # One address for every simulated person: per-address limits raised (see docstring).
-        "GATEWAY_API_RATE": args.gateway_api_rate,
-        "GATEWAY_AUTH_RATE": args.gateway_auth_rate,
-        "THROTTLE_LOGIN_IP": args.login_throttle,
-        "THROTTLE_REFRESH_IP": args.refresh_throttle,
-        "EMAIL_HOST": smtp.host,
-        "EMAIL_PORT": str(smtp.port),
-        "EMAIL_HOST_USER": "",
-        "EMAIL_HOST_PASSWORD": "",
-        "EMAIL_USE_TLS": "false",
-        "TWILIO_ACCOUNT_SID": "",
-    }
+    return (
+        env
+        | {
+            "BROKER_URL": RABBITMQ_URL,
+            "SERVIDESK_EVENT_PREFIX": f"load-{run}.",
+            # The developer's .env must not change what is measured.
+            "SERVIDESK_ENV_FILE": os.devnull,
+            "DJANGO_SETTINGS_MODULE": "core.settings.production",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "false",  # plain http on loopback, like deploy/compose.env
+            "JWT_PRIVATE_KEY": keys.private_pem,
+            "JWT_PUBLIC_KEY": keys.public_pem,
+            "JWT_ACCESS_TOKEN_MINUTES": str(args.access_minutes),
+            "SERVIDESK_SEED_DEMO": "true",  # the demo admin creates the people
+            "LOG_LEVEL": "INFO",
+            "LOG_JSON": "true",
+            "WEB_CONCURRENCY": str(args.workers),
+            "GUNICORN_THREADS": str(args.threads),
+            # One address for every simulated person: per-address limits raised (see docstring).
+            "GATEWAY_API_RATE": args.gateway_api_rate,
+            "GATEWAY_AUTH_RATE": args.gateway_auth_rate,
+            "THROTTLE_LOGIN_IP": args.login_throttle,
+            "EMAIL_HOST": smtp.host,
+            "EMAIL_PORT": str(smtp.port),
+            "EMAIL_HOST_USER": "",
+            "EMAIL_HOST_PASSWORD": "",
+            "EMAIL_USE_TLS": "false",
+            "TWILIO_ACCOUNT_SID": "",
+        }
+        | ({"THROTTLE_REFRESH_IP": args.refresh_throttle} if args.refresh_throttle else {})
+    )
+
+
+def prepare_stack(env: Mapping[str, str], var_dir: Path) -> None:
+    """Create and migrate the databases first (``devstack.py prepare``): on a busy machine
+    migrating five services can take longer than ``running_stack`` waits for readiness."""
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "devstack.py"), "prepare"],
+        cwd=ROOT,
+        env={**os.environ, **env, "SERVIDESK_VAR_DIR": str(var_dir)},
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    print(f"load: databases migrated in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def role_counts(users: int) -> dict[str, int]:
@@ -120,6 +137,13 @@ def role_counts(users: int) -> dict[str, int]:
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def during(samples: list[memory.Sample]) -> str:
+    loads = sorted(s.load for s in samples)
+    if not loads:
+        return "unknown"
+    return f"{loads[0]:.1f} to {loads[-1]:.1f}, median {loads[len(loads) // 2]:.1f}"
 
 
 def prepare_people(stack: Stack, args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
@@ -196,7 +220,7 @@ def render(
     *,
     folder: Path,
     setup: str,
-    loads: tuple[str, str],
+    loads: tuple[str, str, str],
     seconds: float,
     memory_rows: list[memory.Growth],
     found: delivery.Delivery,
@@ -228,9 +252,11 @@ def render(
             f"{args.workers} workers x {args.threads} threads per service, every relay and "
             f"consumer, nginx in front with the per-address limits raised (API "
             f"{args.gateway_api_rate}, sign-in {args.gateway_auth_rate}; accounts' login "
-            f"{args.login_throttle}, refresh {args.refresh_throttle}); locust on the same "
+            f"{args.login_throttle}, refresh {args.refresh_throttle or 'default 120/min'}); "
+            f"locust on the same "
             f"machine ({platform.machine()}, {os.cpu_count()} CPUs). Setup: {setup}. "
-            f"Load average (1, 5, 15 min) {loads[0]} before, {loads[1]} after.",
+            f"Load average (1, 5, 15 min) {loads[0]} before, {loads[2]} after; 1-minute "
+            f"load during the run {loads[1]} (other work shares the machine).",
             "",
             report.endpoints_table(rows, total),
             "",
@@ -291,7 +317,7 @@ def exercise(stack: Stack, args: argparse.Namespace, folder: Path, smtp: SmtpSer
         args,
         folder=folder,
         setup=setup,
-        loads=(before, after),
+        loads=(before, during(sampler.samples), after),
         seconds=seconds,
         memory_rows=memory_rows,
         found=found,
@@ -309,14 +335,18 @@ def main() -> int:
     parser.add_argument("--access-minutes", type=int, default=5, help="access token lifetime")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per service")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
-    parser.add_argument("--tickets-per-client", type=int, default=3)
+    parser.add_argument("--tickets-per-client", type=int, default=1)
     parser.add_argument("--warmup-seconds", type=int, default=60, help="after the ramp")
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS, seconds")
     parser.add_argument("--delivery-timeout", type=float, default=180.0)
     parser.add_argument("--gateway-api-rate", default="1000r/s")
     parser.add_argument("--gateway-auth-rate", default="50r/s")
     parser.add_argument("--login-throttle", default="1000/min")
-    parser.add_argument("--refresh-throttle", default="1000/min")
+    parser.add_argument(
+        "--refresh-throttle",
+        default="",
+        help="accounts' THROTTLE_REFRESH_IP (default: the service's own, 120/min)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "load")
     parser.add_argument("--append-docs", action="store_true", help=f"add the results to {DOCS}")
     args = parser.parse_args()
@@ -329,6 +359,7 @@ def main() -> int:
     with SmtpServer() as smtp:
         env = stack_environment(args, run, smtp)
         try:
+            prepare_stack(env, folder / "stack")
             with running_stack(folder / "stack", env) as stack:
                 text = exercise(stack, args, folder, smtp)
         finally:
