@@ -62,6 +62,15 @@ def read_failures(csv_prefix: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def read_exceptions(csv_prefix: Path) -> list[dict[str, str]]:
+    """Errors in the locustfile itself (a bug there, or an answer it could not read)."""
+    path = Path(f"{csv_prefix}_exceptions.csv")
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def endpoints_table(rows: Iterable[Endpoint], total: Endpoint) -> str:
     lines = [
         "| endpoint | requests | failures | p50 ms | p95 ms | p99 ms | req/s |",
@@ -120,18 +129,24 @@ def notes_line(notes: Mapping[str, int]) -> str:
     )
 
 
-def failures_lines(failures: Iterable[Mapping[str, str]]) -> str:
+def failures_lines(
+    failures: Iterable[Mapping[str, str]], exceptions: Iterable[Mapping[str, str]] = ()
+) -> str:
     lines = [f"- {f['Occurrences']} x `{f['Method']} {f['Name']}`: {f['Error']}" for f in failures]
+    lines += [f"- {e['Count']} x exception in the locustfile: {e['Message']}" for e in exceptions]
     return "\n".join(lines) if lines else "No failures."
 
 
-def verdict(total: Endpoint, memory: Iterable[Growth], found: Delivery) -> list[str]:
+def verdict(
+    total: Endpoint, memory: Iterable[Growth], found: Delivery, *, exceptions: int = 0
+) -> list[str]:
     """The issue's aims, each with whether this run met it."""
     workers = [g for g in memory if g.label.endswith("worker") and "nginx" not in g.label]
     worst = max(workers, key=lambda g: g.growth_percent, default=None)
     return [
-        f"- zero errors: {'met' if total.failures == 0 else 'NOT met'} "
-        f"({total.failures} of {total.requests:,} requests failed)",
+        f"- zero errors: {'met' if total.failures == 0 and not exceptions else 'NOT met'} "
+        f"({total.failures} of {total.requests:,} requests failed, "
+        f"{exceptions} exceptions in the locustfile)",
         (
             f"- worker memory flat (growth at most {MEMORY_GROWTH_LIMIT:.0f}%): "
             + (

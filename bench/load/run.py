@@ -29,6 +29,7 @@ docs/reliability.md ("Sustained load").
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -48,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from stack import (  # noqa: E402  (the stack launcher the cross-service tests use)
+import stack as launcher  # noqa: E402  (the stack launcher the cross-service tests use)
+from stack import (  # noqa: E402
     POSTGRES_URL,
     RABBITMQ_URL,
     SERVICES,
@@ -230,6 +232,7 @@ def render(
 ) -> str:
     rows, total = report.read_stats(folder / "locust")
     failures = report.read_failures(folder / "locust")
+    exceptions = report.read_exceptions(folder / "locust")
     notes: Mapping[str, int] = {}
     if (folder / "notes.json").is_file():
         notes = json.loads((folder / "notes.json").read_text())
@@ -264,7 +267,7 @@ def render(
             "",
             "Failures:",
             "",
-            report.failures_lines(failures),
+            report.failures_lines(failures, exceptions),
             "",
             "Resident memory (start = after the ramp and "
             f"{args.warmup_seconds} s more, growth = end against start):",
@@ -278,7 +281,7 @@ def render(
             "",
             "Aims:",
             "",
-            *report.verdict(total, memory_rows, found),
+            *report.verdict(total, memory_rows, found, exceptions=len(exceptions)),
             "",
         ]
     )
@@ -339,6 +342,7 @@ def main() -> int:
     parser.add_argument("--warmup-seconds", type=int, default=60, help="after the ramp")
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS, seconds")
     parser.add_argument("--delivery-timeout", type=float, default=180.0)
+    parser.add_argument("--ready-timeout", type=float, default=600.0, help="stack start, s")
     parser.add_argument("--gateway-api-rate", default="1000r/s")
     parser.add_argument("--gateway-auth-rate", default="50r/s")
     parser.add_argument("--login-throttle", default="1000/min")
@@ -352,6 +356,9 @@ def main() -> int:
     args = parser.parse_args()
     parse_duration(args.run_time)
 
+    # running_stack waits 180 s for readiness; a busy machine can need longer to boot
+    # ten gunicorn workers and six Django processes (reports imports numpy and matplotlib).
+    launcher.wait_ready = functools.partial(launcher.wait_ready, timeout=args.ready_timeout)
     run = uuid.uuid4().hex[:8]
     folder = (args.out / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run}").resolve()
     folder.mkdir(parents=True)
