@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -97,6 +98,7 @@ def flatten_field_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": messages}
 
 
+@csrf_exempt  # a bearer-token API: an unknown path is 404 for every method, never CSRF's 403
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """The last route under a service's prefix: an unknown path is a JSON 404."""
     extra: dict[str, Any] = {"code": "not_found"}

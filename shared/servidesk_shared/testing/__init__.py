@@ -25,7 +25,7 @@ def test_keypair() -> KeyPair:
 
 def make_access_token(
     *,
-    user_id: int | str = 1,
+    user_id: int | str | None = 1,
     role: str = "client",
     username: str | None = None,
     lifetime: timedelta = timedelta(minutes=15),

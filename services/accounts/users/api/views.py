@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import ListCreateAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -17,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servidesk_shared.openapi import error_response
 from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
 from users import selectors, services, throttles
@@ -69,7 +71,10 @@ class TokenObtainView(PublicAPIView):
 
     @extend_schema(
         request=serializers.LoginSerializer,
-        responses={200: serializers.TokenPairSerializer},
+        responses={
+            200: serializers.TokenPairSerializer,
+            401: error_response("Wrong credentials, or the account is inactive or locked."),
+        },
         summary="Sign in with a username or email and a password",
     )
     def post(self, request: Request) -> Response:
@@ -88,7 +93,10 @@ class TokenRefreshView(PublicAPIView):
 
     @extend_schema(
         request=serializers.RefreshSerializer,
-        responses={200: serializers.TokenPairSerializer},
+        responses={
+            200: serializers.TokenPairSerializer,
+            401: error_response("The refresh token is invalid, expired, revoked or used."),
+        },
         summary="Trade a refresh token for a new pair (the old one stops working)",
     )
     def post(self, request: Request) -> Response:
@@ -103,7 +111,7 @@ class LogoutView(PublicAPIView):
 
     @extend_schema(
         request=serializers.RefreshSerializer,
-        responses={204: None},
+        responses={204: None, 401: error_response("The refresh token is invalid or expired.")},
         summary="Revoke a refresh token",
     )
     def post(self, request: Request) -> Response:
@@ -118,7 +126,10 @@ class SocialExchangeView(PublicAPIView):
 
     @extend_schema(
         request=serializers.SocialExchangeSerializer,
-        responses={200: serializers.TokenPairSerializer},
+        responses={
+            200: serializers.TokenPairSerializer,
+            401: error_response("The code is unknown, used or expired."),
+        },
         summary="Trade the code the social-login flow gave web for a token pair",
     )
     def post(self, request: Request) -> Response:
@@ -239,7 +250,26 @@ class MeView(APIView):
 
 
 class UserPage(CursorPage):
+    """Users newest first; a bad ``page_size`` or ``cursor`` is a 400 naming the parameter
+    (DRF would ignore the first and answer 404 to the second)."""
+
     ordering = "-date_joined"
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param or "page_size", "")
+        if raw == "":
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            message = _("Give a whole number from 1 to %(max)s.") % {"max": self.max_page_size}
+            raise ValidationError({"page_size": [message]})
+        return min(int(raw), self.max_page_size)
+
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            message = _("This cursor is not valid; start again from the first page.")
+            raise ValidationError({"cursor": [message]}) from None
 
 
 class UserListView(ListCreateAPIView[User]):
@@ -258,7 +288,7 @@ class UserListView(ListCreateAPIView[User]):
     @extend_schema(
         summary="List users (admins)",
         parameters=[
-            OpenApiParameter("role", enum=Role.values),
+            OpenApiParameter("role", enum=["", *Role.values], description="Empty: any role"),
             OpenApiParameter("is_active", bool),
             OpenApiParameter("q", description="Text in the username, email or full name"),
         ],
