@@ -121,20 +121,21 @@ class ProcessStack:
         process = self.processes.get(name)
         return process is not None and process.poll() is None
 
-    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Send ``sig`` to the process group of ``name`` and wait for it to be gone."""
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL, timeout: float = 30) -> int:
+        """Send ``sig`` to the process group of ``name``, wait for it to be gone (SIGKILL
+        after ``timeout``); its exit code (negative: the signal that ended it)."""
         process = self.processes[name]
         if process.poll() is None:
             os.killpg(process.pid, sig)
         try:
-            process.wait(timeout=30)
+            return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            return process.wait(timeout=10)
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str) -> int:
         """What Ctrl-C or a container stop does: SIGTERM, then SIGKILL if it lingers."""
-        self.kill(name, signal.SIGTERM)
+        return self.kill(name, signal.SIGTERM)
 
     def close(self, timeout: float = 30) -> None:
         """Stop everything at once (as Ctrl-C would), SIGKILL whatever outlives ``timeout``."""

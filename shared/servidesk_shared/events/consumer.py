@@ -20,13 +20,14 @@ dead-letters anything.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from itertools import count
 from typing import Any, cast
 
@@ -54,6 +55,14 @@ BATCH_LINGER = 0.002
 
 Pending = tuple[Message, envelopes.Event[Any], Handler]
 ERROR_LIMIT = 4000
+#: Reconnecting after the broker went away: quickly at first, then every few seconds.
+#: kombu's default climbs to one try every 30 s, which delays every event by up to that
+#: much after a long outage.
+RECONNECT = {"interval_start": 0.5, "interval_step": 1.0, "interval_max": 5.0}
+
+
+class StoppedWhileReconnectingError(Exception):
+    """``stop()`` came while the broker was still away: give up reconnecting."""
 
 
 class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is untyped
@@ -110,6 +119,28 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
     def stop(self) -> None:
         self.should_stop = True
         self.stopping.set()
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        with contextlib.suppress(StoppedWhileReconnectingError):
+            super().run(_tokens, **kwargs)
+
+    @contextlib.contextmanager
+    def establish_connection(self) -> Generator[Connection]:
+        """kombu's, retrying every few seconds at most, and ending when told to stop
+        (kombu's own retries forever, so a SIGTERM during an outage was never obeyed)."""
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                callback=self._give_up_if_stopping,
+                **RECONNECT,
+            )
+            yield conn
+
+    def _give_up_if_stopping(self) -> None:
+        # kombu calls this before each try and every second while it waits.
+        if self.should_stop:
+            raise StoppedWhileReconnectingError
 
     @property
     def producer_connection(self) -> Connection:
