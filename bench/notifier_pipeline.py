@@ -1,13 +1,16 @@
 """Notifier benchmark: ticket change commit → mail accepted by a local SMTP server.
 
-    cd /work/main && .venv/bin/python -m bench.notifier_pipeline \
-        [--events 3000] [--rate 100 [--rate 20 ...]] [--seconds 30] [--threads 1] [--write]
+    cd /work/main && flock /tmp/servidesk-bench.lock .venv/bin/python -m bench.notifier_pipeline \
+        [--events 3000] [--rate 100 [--rate 20 ...]] [--seconds 30] [--threads 1] \
+        [--senders 1] [--write [--note "how to read it"]]
 
 Needs PostgreSQL and RabbitMQ (``BENCH_BROKER_URL``, default the local guest account).
 It recreates the ``servidesk_bench_notifier`` database, uses exchanges and queues under a
 unique ``bench-notifier-<hex>.`` prefix (deleted at the end) and runs the real processes:
-``manage.py relay_events``, ``consume_events`` and ``send_notifications --channel email``,
-with an aiosmtpd server (``services/notifier/tests/fakes.py``) in a child process.
+``manage.py relay_events``, ``consume_events`` and ``--senders`` copies of
+``send_notifications --channel email --threads N``, with an SMTP server in a child process:
+aiosmtpd that only notes each mail's ``X-Servidesk-Event`` header and arrival time
+(``bench/notifier_smtp.py``).
 
 This process plays the tickets service: each ticket event is written with ``publish()``
 in its own transaction, as a status change seen by two people (client and assignee, the
@@ -21,6 +24,11 @@ header; both stamps come from the same host clock.
    started and the mails accepted per second between the first and the last one.
 3. Latency: ``--rate`` events per second (each rate given) for ``--seconds``,
    p50/p90/p99/max.
+
+``--write`` replaces the notifier region of ``docs/benchmarks.md`` (between
+``<!-- notifier-bench:start -->`` and ``<!-- notifier-bench:end -->``) with this run, and
+keeps the run that was newest there before as a short "earlier run" (its date, load,
+command and table); older ones are dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import re
 import signal
 import socket
 import statistics
@@ -46,6 +55,9 @@ SERVICE = ROOT / "services" / "notifier"
 LOGS = ROOT / "var" / "bench"
 PREFIX = f"bench-notifier-{uuid.uuid4().hex[:8]}."
 CLIENTS, TECHNICIANS = 200, 20
+DOCS = ROOT / "docs" / "benchmarks.md"
+REGION_START, REGION_END = "<!-- notifier-bench:start -->", "<!-- notifier-bench:end -->"
+AIM_THROUGHPUT, AIM_RATE, AIM_P99 = 300.0, 100.0, 250.0
 
 
 def environment(smtp_port: int) -> dict[str, str]:
@@ -336,8 +348,10 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
         "--rate", type=float, action="append", help="events/s of a latency run (repeatable)"
     )
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--threads", type=int, default=1, help="email sender threads")
-    parser.add_argument("--write", action="store_true", help="append to docs/benchmarks.md")
+    parser.add_argument("--threads", type=int, default=1, help="threads per sender process")
+    parser.add_argument("--senders", type=int, default=1, help="sender processes")
+    parser.add_argument("--write", action="store_true", help="put this run in docs/benchmarks.md")
+    parser.add_argument("--note", default="", help="a paragraph on how to read this run")
     options = parser.parse_args()
     options.rate = options.rate or [100.0]
 
@@ -346,10 +360,11 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
     create_contacts()
     producer = Producer()
     sender_args = ["send_notifications", "--channel", "email", "--threads", str(options.threads)]
+    senders = [f"sender{n}" if options.senders > 1 else "sender" for n in range(options.senders)]
     processes = {
         "relay": spawn("relay", ["relay_events"], smtp.port),
         "consumer": spawn("consumer", ["consume_events"], smtp.port),
-        "sender": spawn("sender", sender_args, smtp.port),
+        **{name: spawn(name, sender_args, smtp.port) for name in senders},
     }
     results: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
@@ -390,7 +405,8 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
 
         # 2. The sender alone, draining a queue of ready deliveries.
         print(f"2. sender alone: {2 * options.events} queued mails ...", flush=True)
-        stop(processes["sender"])
+        for name in senders:
+            stop(processes[name])
         for _ in range(options.events // 100):
             producer.commit(100)
         deadline = time.monotonic() + 600
@@ -399,7 +415,8 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
                 raise SystemExit("the consumer did not record the deliveries in time")
             time.sleep(0.1)
         queued = queued_deliveries()
-        processes["sender"] = spawn("sender", sender_args, smtp.port)
+        for name in senders:
+            processes[name] = spawn(name, sender_args, smtp.port)
         wait_for_mails(smtp, queued, timeout=600)
         times = sorted(accepted_at for _, accepted_at in smtp.mails())
         results["sender"] = {
@@ -443,10 +460,30 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
     report = render(results, options)
     print(report)
     if options.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        existing = path.read_text() if path.exists() else "# Benchmarks\n"
-        path.write_text(existing.rstrip("\n") + "\n\n" + report)
-        print(f"appended to {path.relative_to(ROOT)}")
+        DOCS.write_text(with_run(DOCS.read_text(), report))
+        print(f"written to {DOCS.relative_to(ROOT)}")
+
+
+def verdict(results: dict[str, Any]) -> str:
+    """Which of issue 6's aims this run meets, from its own figures."""
+    per_second = results["throughput"]["per_second"]
+    lines = [
+        f"- at least {AIM_THROUGHPUT:.0f} notifications/s end to end: "
+        + ("**met**" if per_second >= AIM_THROUGHPUT else "**not met**")
+        + f" ({per_second:.0f}/s)"
+    ]
+    at_aim = [lat for lat in results["latency"] if lat["rate"] == AIM_RATE]
+    if at_aim:
+        lat = at_aim[0]
+        met = lat["p99"] < AIM_P99 and lat["achieved"] >= 0.95 * AIM_RATE
+        lines.append(
+            f"- p99 under {AIM_P99:.0f} ms at {AIM_RATE:.0f} events/s: "
+            + ("**met**" if met else "**not met**")
+            + f" (p99 {lat['p99']:.0f} ms, {lat['achieved']:.1f} events/s achieved)"
+        )
+    else:
+        lines.append(f"- p99 at {AIM_RATE:.0f} events/s: not measured in this run")
+    return "\n".join(lines)
 
 
 def render(results: dict[str, Any], options: argparse.Namespace) -> str:
@@ -456,8 +493,9 @@ def render(results: dict[str, Any], options: argparse.Namespace) -> str:
     after = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     rates = " ".join(f"--rate {rate:g}" for rate in options.rate)
     command = (
-        f".venv/bin/python -m bench.notifier_pipeline --events {options.events} "
-        f"{rates} --seconds {options.seconds:g} --threads {options.threads}"
+        f"flock /tmp/servidesk-bench.lock .venv/bin/python -m bench.notifier_pipeline "
+        f"--events {options.events} {rates} --seconds {options.seconds:g} "
+        f"--threads {options.threads} --senders {options.senders}"
     )
     rows = [
         (
@@ -481,18 +519,24 @@ def render(results: dict[str, Any], options: argparse.Namespace) -> str:
         )
         for lat in results["latency"]
     ]
-    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in t["cpu_ms_per_mail"].items())
+    cpu_by_process = t["cpu_ms_per_mail"]
+    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu_by_process.items())
+    cpu += f"; all of these {sum(cpu_by_process.values()):.2f}"
     rows.append(("CPU per mail in phase 1, ms by process", cpu))
     table = "\n".join(f"| {measure} | {result} |" for measure, result in rows)
+    senders = (
+        f"{options.senders} x `send_notifications --channel email --threads {options.threads}`"
+    )
+    note = f"\n{options.note.strip()}\n" if options.note.strip() else ""
     return f"""## Notifier: ticket change commit → mail accepted by SMTP
 
 {datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC, {machine}, load average (1, 5, 15 min)
 before the run {load}, after it {after}.
-PostgreSQL and RabbitMQ on loopback, aiosmtpd on loopback in its own process. Processes:
-`relay_events`, `consume_events`, `send_notifications --channel email --threads
-{options.threads}` (one of each). Each event is a status change told to two people, so it
-makes two mails. Aim (issue 6): at least 300 notifications/s, p99 under 250 ms at 100
-events/s.
+PostgreSQL and RabbitMQ on loopback; processes `relay_events`, `consume_events`,
+{senders}, and the SMTP server (`bench/notifier_smtp.py`: aiosmtpd speaking real SMTP on
+loopback, noting each mail's `X-Servidesk-Event` header and arrival time without parsing
+the MIME message). Each event is a status change told to two people, so it makes two
+mails.
 
 ```
 {command}
@@ -501,7 +545,47 @@ events/s.
 | measure | result |
 |---|---|
 {table}
-"""
+
+Aims of issue 6 in this run:
+
+{verdict(results)}
+{note}"""
+
+
+def with_run(document: str, report: str) -> str:
+    """``document`` with its notifier region holding ``report`` and, summarised, the run
+    that was newest there before (its heading, date and load, command and table)."""
+    start, end = document.find(REGION_START), document.find(REGION_END)
+    if start < 0 or end < start:
+        return document.rstrip("\n") + f"\n\n{REGION_START}\n{report}\n{REGION_END}\n"
+    region = document[start + len(REGION_START) : end]
+    parts = [report.rstrip("\n")]
+    previous = earlier_run(region)
+    if previous:
+        parts.append(previous)
+    body = "\n\n".join(parts)
+    before, after = document[:start], document[end + len(REGION_END) :]
+    return f"{before}{REGION_START}\n{body}\n\n{REGION_END}{after}"
+
+
+def earlier_run(region: str) -> str:
+    """The newest run of an old region, cut down to what compares: date, load, command and
+    table ("" when the region holds no run)."""
+    newest = region.split("\n### ", 1)[0]
+    date = re.search(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC).*$", newest, re.MULTILINE)
+    triple = r"(\d+\.\d+, \d+\.\d+, \d+\.\d+)"
+    load = re.search(rf"before the run {triple}, after it {triple}", newest)
+    command = re.search(r"^```\n(.+?)\n```$", newest, re.MULTILINE | re.DOTALL)
+    table = [line for line in newest.splitlines() if line.startswith("|")]
+    if not (date and table):
+        return ""
+    when = date.group(1)
+    if load:
+        when += f", load average before {load.group(1)}, after {load.group(2)}"
+    lines = ["### Earlier run", "", when + ":"]
+    if command:
+        lines += ["", "```", command.group(1).strip(), "```"]
+    return "\n".join([*lines, "", *table])
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds of outcomes a batch may hold before writing them: a crash resends at most these.
 FLUSH_AFTER = 0.5
+#: Seconds without work after which a worker closes its provider session.
+KEEP_SESSION = 10.0
 
 TRANSPORTS: dict[str, Callable[[], Transport]] = {
     Channel.EMAIL.value: EmailTransport,
@@ -49,6 +51,7 @@ class ChannelWorker:
         self.stopping = threading.Event()
         #: The open provider session, kept across batches while there is work.
         self.transport: Transport | None = None
+        self.last_batch_at = 0.0
 
     @property
     def conf(self) -> NotifierSettings:
@@ -59,14 +62,17 @@ class ChannelWorker:
     def run_once(self) -> int:
         """Claim and send one batch; the number of deliveries claimed.
 
-        The provider session stays open from one batch to the next while there is work,
-        and is closed once a claim comes back empty (or the session broke).
+        The provider session stays open from one batch to the next, and is closed once
+        claims have come back empty for ``KEEP_SESSION`` seconds (or the session broke).
+        Several workers share a queue, so one empty claim says little: another worker may
+        just have taken what this one was woken for.
         """
         conf = self.conf
         batch = services.delivery_claim_due(channel=self.channel, limit=conf.batch_size, conf=conf)
         if batch:
             self.send_batch(batch, conf)
-        else:
+            self.last_batch_at = time.monotonic()
+        elif time.monotonic() - self.last_batch_at >= KEEP_SESSION:
             self.close()
         return len(batch)
 

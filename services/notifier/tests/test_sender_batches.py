@@ -17,7 +17,7 @@ from notifications import services
 from notifications.channels.base import Sent
 from notifications.channels.email import SHORT_HEADERS, EmailTransport, build_message
 from notifications.models import Contact, Delivery
-from notifications.sender import ChannelWorker
+from notifications.sender import KEEP_SESSION, ChannelWorker
 from pytest_django.fixtures import Settings
 
 from servidesk_shared.events.schemas import TicketStatusChanged
@@ -176,7 +176,10 @@ def test_one_smtp_session_serves_batch_after_batch(
     assert batches == 3
     assert len(smtp.wait_for(6)) == 6
     assert CountingBackend.sessions == 1
-    assert worker.transport is None  # the empty claim let the session go
+    assert worker.transport is not None  # kept a while for the next batch
+    worker.last_batch_at -= KEEP_SESSION
+    assert worker.run_once() == 0
+    assert worker.transport is None  # idle long enough: the session is let go
 
 
 def test_an_idle_session_the_server_dropped_is_reopened(

@@ -37,8 +37,11 @@ class Command(BaseCommand):
             for channel in channels:
                 worker = ChannelWorker(channel)
                 total = 0
-                while claimed := worker.run_once():
-                    total += claimed
+                try:
+                    while claimed := worker.run_once():
+                        total += claimed
+                finally:
+                    worker.close()
                 self.stdout.write(f"{channel}: {total} deliveries handled")
             return
 
