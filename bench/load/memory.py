@@ -143,6 +143,11 @@ class Growth:
     def growth_percent(self) -> float:
         return (self.end_kib - self.start_kib) / self.start_kib * 100
 
+    @property
+    def second_half_percent(self) -> float:
+        """Growth from the middle to the end: a leak keeps growing, a warm-up step does not."""
+        return (self.end_kib - self.middle_kib) / self.middle_kib * 100
+
 
 def growth(
     idle: Sample | None, samples: list[Sample], warmup: float, labels: dict[int, str]

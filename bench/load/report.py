@@ -91,13 +91,14 @@ def _mib(kib: int | None) -> str:
 
 def memory_table(rows: Iterable[Growth]) -> str:
     lines = [
-        "| process | pid | idle MiB | start MiB | middle MiB | end MiB | growth |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| process | pid | idle MiB | start MiB | middle MiB | end MiB | growth | 2nd half |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for g in rows:
         lines.append(
             f"| {g.label} | {g.pid} | {_mib(g.idle_kib)} | {_mib(g.start_kib)} | "
-            f"{_mib(g.middle_kib)} | {_mib(g.end_kib)} | {g.growth_percent:+.1f}% |"
+            f"{_mib(g.middle_kib)} | {_mib(g.end_kib)} | {g.growth_percent:+.1f}% | "
+            f"{g.second_half_percent:+.1f}% |"
         )
     return "\n".join(lines)
 
