@@ -424,18 +424,43 @@ def test_an_api_outage_shows_a_clear_message(
     assert page.locator("[data-testid=unavailable]").count() == 0
 
 
+# Each payload would set window.__xss (and open a dialog, which fails the test) if it ran.
+XSS_PAYLOADS = {
+    "script": "<script>window.__xss=1;alert(1)</script>",
+    "attribute": '"><img src=x onerror="window.__xss=2;alert(2)">',
+    "svg": "<svg/onload=window.__xss=3;alert(3)>",
+    "javascript_url": "javascript:window.__xss=4;alert(4)",
+    "template": "{{ request.session }}{% csrf_token %}",
+}
+
+
 def test_user_content_is_rendered_as_text(new_page: Callable[..., Page]) -> None:
     evil = "<script>alert(1)</script>"
+    everything = " ".join(XSS_PAYLOADS.values())
     name = f"xss{uuid.uuid4().hex[:8]}"
     page = new_page()
-    register(page, name)
-    open_ticket(page, evil, f'<img src=x onerror="alert(2)"> {evil}')  # shown as text, not run
-    page.fill("#id_body", evil)
+    page.goto("/register/")
+    page.fill("#id_username", name)
+    page.fill("#id_email", f"{name}@example.com")
+    page.fill("#id_full_name", XSS_PAYLOADS["script"])  # shown in the header of every page
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_password_again", PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/tickets/$"))
+    expect(page.locator(".menu summary")).to_contain_text(XSS_PAYLOADS["script"])
+
+    open_ticket(page, evil, f'<img src=x onerror="alert(2)"> {everything}')  # text, not run
+    expect(page.locator("main")).to_contain_text(everything)
+    page.fill("#id_body", everything)
     page.click("text=Enviar respuesta")
-    expect(page.locator("[data-testid=conversation]")).to_contain_text(evil)
-    assert page.locator("main script, main img[src=x]").count() == 0
-    page.goto("/tickets/")
+    expect(page.locator("[data-testid=conversation]")).to_contain_text(everything)
+    assert page.locator("main script, main img, main svg, main a[href^=javascript]").count() == 0
+    assert page.evaluate("window.__xss") is None
+    response = page.goto("/tickets/")
+    assert response is not None
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     expect(page.locator("[data-testid=ticket-list]")).to_contain_text(evil)
+    assert page.evaluate("window.__xss") is None
     shot(page, "15-escaped-content")
 
 
