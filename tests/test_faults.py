@@ -46,6 +46,9 @@ logger = logging.getLogger("faults")
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 TWILIO_FROM = "+15005550006"
+TEXTER_PHONE = "+34600999111"
+#: Clients the tests take from, one set each (4 + 2 + 2 + 1 + 1).
+CLIENTS = 10
 RELAYS = ("accounts-relay", "tickets-relay")
 CONSUMERS = ("tickets-consumer", "notifier-consumer", "reports-consumer")
 WORKERS = (*RELAYS, *CONSUMERS, "notifier-sender")
@@ -68,6 +71,15 @@ class Faults:
     dbs: Databases
     desk: Desk
     prefix: str
+    technician: Person
+    clients: list[Person]
+    texter: Person  # a client with SMS on
+
+    def take_clients(self, count: int) -> list[Person]:
+        """Clients of the test's own (nobody else's tickets tell them anything)."""
+        taken, self.clients[:] = self.clients[:count], self.clients[count:]
+        assert len(taken) == count, "not enough clients: raise CLIENTS"
+        return taken
 
     def ready(self, service: str) -> httpx.Response:
         url = f"{self.stack.service_url(service)}{PREFIXES[service]}health/ready"
@@ -124,15 +136,41 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
         logger.info("[stack] prepared and ready in %.1fs", time.monotonic() - started)
         desk = Desk({name: stack.service_url(name) for name in SERVICES})
         cleanup.callback(desk.close)
+        dbs = Databases(env, SERVICES)
+        # Everyone the tests need, made at once and known to tickets and notifier before
+        # the first test: no test waits for its users' events.
+        technician = desk.new_person("technician")
+        clients = [desk.new_person("client") for _ in range(CLIENTS)]
+        texter = desk.new_person("client", phone=TEXTER_PHONE, notify_sms=True)
+        wait_for_directories(dbs, [technician, *clients, texter])
+        logger.info("[stack] users known everywhere after %.1fs", time.monotonic() - started)
         yield Faults(
             stack,
             smtp,
             twilio,
             proxy,
-            Databases(env, SERVICES),
+            dbs,
             desk,
             env["SERVIDESK_EVENT_PREFIX"],
+            technician,
+            clients,
+            texter,
         )
+
+
+def wait_for_directories(dbs: Databases, people: list[Person]) -> None:
+    ids = [person.id for person in people]
+
+    def known() -> bool:
+        in_tickets = dbs.value(
+            "tickets", "SELECT count(*) FROM tickets_directoryuser WHERE id = ANY(%s)", [ids]
+        )
+        in_notifier = dbs.value(
+            "notifier", "SELECT count(*) FROM notifications_contact WHERE user_id = ANY(%s)", [ids]
+        )
+        return bool(in_tickets == in_notifier == len(ids))
+
+    eventually(known, timeout=SETTLE, what="the users in tickets' and notifier's directories")
 
 
 # --- what every test checks once the faults are over ------------------------------------
@@ -156,16 +194,16 @@ class Scene:
         return list(self.tickets)
 
 
-def new_scene(faults: Faults, *, clients: int, tickets_each: int, **client_options: Any) -> Scene:
-    desk = faults.desk
-    technician = desk.new_person("technician")
-    people = [desk.new_person("client", **client_options) for _ in range(clients)]
+def new_scene(faults: Faults, *, clients: int, tickets_each: int, texter: bool = False) -> Scene:
+    """Tickets opened by the technician for clients of the test's own (or the texter)."""
+    people = [faults.texter] if texter else faults.take_clients(clients)
     tickets: dict[str, Person] = {}
     for client in people:
         for n in range(tickets_each):
-            ticket = desk.open_ticket(technician, client, f"Fallo {n} de {client.username}")
+            title = f"Fallo {n} de {client.username}"
+            ticket = faults.desk.open_ticket(faults.technician, client, title)
             tickets[str(ticket["id"])] = client
-    return Scene(technician, people, tickets)
+    return Scene(faults.technician, people, tickets)
 
 
 def ticket_events(faults: Faults, scene: Scene) -> list[tuple[str, str, str]]:
@@ -719,8 +757,6 @@ def test_a_sender_losing_its_database_mid_batch_sends_each_mail_once(faults: Fau
 
 # --- 4. the SMTP server and Twilio failing for a while ----------------------------------
 
-CLIENT_PHONE = "+34600999"  # completed per test: one number per client
-
 
 def sms_deliveries(faults: Faults, scene: Scene) -> list[tuple[str, str, int, str]]:
     """(event id, status, attempts, provider id) of the scene's SMS."""
@@ -737,8 +773,8 @@ def test_mail_and_sms_retried_through_a_provider_outage_arrive_once_each(
     faults: Faults,
 ) -> None:
     clock = Clock("providers")
-    phone = f"{CLIENT_PHONE}{uuid.uuid4().int % 1000:03d}"
-    scene = new_scene(faults, clients=1, tickets_each=2, phone=phone, notify_sms=True)
+    phone = TEXTER_PHONE
+    scene = new_scene(faults, clients=1, tickets_each=2, texter=True)
     wait_until_settled(faults, scene)
     clock.mark("1 client with SMS, 2 tickets, settled")
     before = {event_id for event_id, _, _ in ticket_events(faults, scene)}
