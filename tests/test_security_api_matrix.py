@@ -1,0 +1,507 @@
+"""The authorization matrix of every API operation of every service, on the running stack.
+
+One table (NetBox style): each row is an operation on an object, each column a caller:
+anonymous, a client, a technician, an admin, with real tokens that accounts issued. The
+objects are the client's own and another client's (tickets, notifications, accounts),
+made through the APIs and the event bus, so ownership is what the services really know.
+Anything a caller may not see is 404 (ids cannot be probed), an operation a role may not
+use is 403, no token is 401; every refusal is in the error shape. A last test reads each
+service's served schema and fails if an operation has no row, so a new endpoint cannot
+ship outside the matrix.
+
+Requests go to each service directly (``Stack.service_url``), not through nginx, so the
+gateway's rate limits do not interfere; the stack's data is touched only through fresh
+users, tickets and categories made here (the demo admin and technician only sign in).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from stack import Stack
+
+pytestmark = pytest.mark.stack
+
+CALLERS = ("anonymous", "client", "technician", "admin")
+DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
+DEMO_TECHNICIAN = ("tecnico1", "Mesa-de-ayuda-T1")
+DEMO_OTHER_TECHNICIAN = "tecnico2"
+PASSWORD = "Matriz-de-permisos-42"
+SERVICES = {
+    "accounts": "/api/accounts/",
+    "tickets": "/api/tickets/",
+    "notifier": "/api/notifications/",
+    "reports": "/api/reports/",
+}
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 90, what: str = "") -> Any:
+    """Poll until ``check`` returns something truthy: events arrive asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@dataclass
+class World:
+    """The callers' tokens and the objects the rows name, made once for the module."""
+
+    clients: dict[str, httpx.Client]
+    tokens: dict[str, str]
+    ids: dict[str, Any] = field(default_factory=dict)
+
+    def call(
+        self, service: str, caller: str, method: str, path: str, body: Any, *, form: bool = False
+    ) -> httpx.Response:
+        headers = {"Accept-Language": "en"}
+        if caller in self.tokens:
+            headers["Authorization"] = f"Bearer {self.tokens[caller]}"
+        if form:
+            return self.clients[service].request(method, path, data=body, headers=headers)
+        return self.clients[service].request(method, path, json=body, headers=headers)
+
+    def ok(self, service: str, caller: str, method: str, path: str, body: Any = None) -> Any:
+        response = self.call(service, caller, method, path, body)
+        assert response.status_code < 300, f"{method} {path}: {response.text}"
+        return response.json() if response.content else None
+
+    def new_ticket(self, owner: str = "client") -> str:
+        body = {"title": "Matrix check", "description": "Made by the permission matrix."}
+        return str(self.ok("tickets", owner, "POST", "/api/tickets/", body)["id"])
+
+    def new_category(self) -> str:
+        slug = f"matrix-{uuid.uuid4().hex[:8]}"
+        self.ok(
+            "tickets", "admin", "POST", "/api/tickets/categories/", {"slug": slug, "name": slug}
+        )
+        return slug
+
+
+def sign_in(accounts: httpx.Client, username: str, password: str) -> str:
+    response = accounts.post(
+        "/api/accounts/auth/token/", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access"]
+    return token
+
+
+@pytest.fixture(scope="module")
+def world(pg_stack: Stack) -> Iterator[World]:
+    clients = {
+        name: httpx.Client(base_url=pg_stack.service_url(name), timeout=30) for name in SERVICES
+    }
+    try:
+        accounts = clients["accounts"]
+        tokens = {
+            "admin": sign_in(accounts, *DEMO_ADMIN),
+            "technician": sign_in(accounts, *DEMO_TECHNICIAN),
+        }
+        world = World(clients=clients, tokens=tokens)
+        run = uuid.uuid4().hex[:8]
+        for who in ("client", "other_client"):
+            username = f"matrix-{who.replace('_', '-')}-{run}"
+            user = world.ok(
+                "accounts",
+                "admin",
+                "POST",
+                "/api/accounts/users/",
+                {"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+            )
+            world.ids[f"{who}_user"] = user["id"]
+            world.ids[f"{who}_email"] = user["email"]
+            tokens[who] = sign_in(accounts, username, PASSWORD)
+        for who in ("technician", "admin"):
+            world.ids[f"{who}_user"] = world.ok("accounts", who, "GET", "/api/accounts/me/")["id"]
+        world.ids["other_technician_user"] = next(
+            user["id"]
+            for user in world.ok("tickets", "admin", "GET", "/api/tickets/assignees/")
+            if user["username"] == DEMO_OTHER_TECHNICIAN
+        )
+        # Tickets of the client and of another client; each gets a receipt notification.
+        world.ids["own_ticket"] = world.new_ticket("client")
+        world.ids["other_ticket"] = world.new_ticket("other_client")
+        world.ids["category"] = world.new_category()
+        for who in ("client", "other_client"):
+            page = eventually(
+                lambda who=who: world.ok("notifier", who, "GET", "/api/notifications/")["results"],
+                what=f"the {who}'s ticket receipt in the notification feed",
+            )
+            world.ids[f"{who}_notification"] = page[0]["id"]
+        world.ids["sla_high"] = world.ok(
+            "tickets", "admin", "GET", "/api/tickets/sla-targets/high/"
+        )
+        yield world
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+# --- The matrix ------------------------------------------------------------------------------
+
+Body = Callable[[World, str], Any] | dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Row:
+    operation: str  # as the schema labels it: "GET /api/tickets/{id}/"
+    path: Callable[[World, str], str] | str  # the concrete path, per caller
+    expected: tuple[int | None, ...]  # anonymous, client, technician, admin (None: not called)
+    body: Body = None
+    note: str = ""
+    form: bool = False  # the body as a form (Twilio's callback) instead of JSON
+
+    @property
+    def method(self) -> str:
+        return self.operation.split(" ", 1)[0]
+
+    @property
+    def service(self) -> str:
+        path = self.operation.split(" ", 1)[1]
+        return next(name for name, prefix in SERVICES.items() if path.startswith(prefix))
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.note}".strip()
+
+
+def same_for_all(status: int) -> tuple[int, int, int, int]:
+    return (status, status, status, status)
+
+
+def public_rate_limited(status: int) -> tuple[int | None, ...]:
+    """A public operation with a low hourly limit per address: anonymous and with an admin's
+    token (which it does not read) are enough to show it answers alike."""
+    return (status, None, None, status)
+
+
+def signed_in(status: int) -> tuple[int, int, int, int]:
+    return (401, status, status, status)
+
+
+def staff(status: int) -> tuple[int, int, int, int]:
+    return (401, 403, status, status)
+
+
+def admin_only(status: int, *, others: int = 403) -> tuple[int, int, int, int]:
+    return (401, others, others, status)
+
+
+def ids(key: str, template: str) -> Callable[[World, str], str]:
+    return lambda world, caller: template.format(world.ids[key])
+
+
+def own_user(template: str) -> Callable[[World, str], str]:
+    return lambda world, caller: template.format(world.ids.get(f"{caller}_user", 1))
+
+
+def fresh_ticket(template: str) -> Callable[[World, str], str]:
+    """A new ticket of the client for each call: workflow moves do not depend on order."""
+    return lambda world, caller: template.format(world.new_ticket("client"))
+
+
+def fresh_category(world: World, caller: str) -> str:
+    return f"/api/tickets/categories/{world.new_category()}/"
+
+
+def ticket_body(world: World, caller: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"title": "Printer jam", "description": "Floor 3."}
+    if caller in ("technician", "admin"):
+        body["client_id"] = world.ids["client_user"]  # staff open tickets for a client
+    return body
+
+
+A = "/api/accounts/"
+T = "/api/tickets/"
+N = "/api/notifications/"
+R = "/api/reports/"
+MATRIX = [
+    # accounts: public operations answer every caller alike (the token is not read).
+    Row(f"GET {A}.well-known/jwks.json", f"{A}.well-known/jwks.json", same_for_all(200)),
+    Row(f"GET {A}auth/social/providers/", f"{A}auth/social/providers/", same_for_all(200)),
+    Row(
+        f"POST {A}auth/register/",
+        f"{A}auth/register/",
+        public_rate_limited(400),
+        {"username": "", "email": "not-an-email", "password": "x"},
+        "(invalid: no account is made)",
+    ),
+    Row(
+        f"POST {A}auth/token/",
+        f"{A}auth/token/",
+        same_for_all(401),
+        {"username": "nobody-here", "password": "wrong-password-1"},
+    ),
+    Row(
+        f"POST {A}auth/token/refresh/",
+        f"{A}auth/token/refresh/",
+        same_for_all(401),
+        {"refresh": "x.y.z"},
+    ),
+    Row(f"POST {A}auth/logout/", f"{A}auth/logout/", same_for_all(401), {"refresh": "x.y.z"}),
+    Row(
+        f"POST {A}auth/social/exchange/",
+        f"{A}auth/social/exchange/",
+        same_for_all(401),
+        {"code": "nope"},
+    ),
+    Row(
+        f"POST {A}auth/password/reset/",
+        f"{A}auth/password/reset/",
+        public_rate_limited(202),
+        lambda world, caller: {"email": f"nobody-{caller}-{uuid.uuid4().hex[:6]}@example.com"},
+    ),
+    Row(
+        f"POST {A}auth/password/reset/confirm/",
+        f"{A}auth/password/reset/confirm/",
+        public_rate_limited(400),
+        {"uid": "x", "token": "y", "new_password": "Another-long-secret-9"},
+    ),
+    # accounts: your own profile.
+    Row(f"GET {A}me/", f"{A}me/", signed_in(200)),
+    Row(f"PATCH {A}me/", f"{A}me/", signed_in(200), {"notify_email": True}),
+    Row(
+        f"POST {A}me/password/",
+        f"{A}me/password/",
+        signed_in(400),
+        {"current_password": "not-the-password", "new_password": "Another-long-secret-9"},
+        "(wrong current password: reached, refused as invalid)",
+    ),
+    # accounts: users are for admins; a user is an object, so others get 404.
+    Row(f"GET {A}users/", f"{A}users/", admin_only(200)),
+    Row(
+        f"POST {A}users/",
+        f"{A}users/",
+        admin_only(201),
+        lambda world, caller: {
+            "username": f"matrix-made-{caller}-{uuid.uuid4().hex[:6]}",
+            "email": f"made-{uuid.uuid4().hex[:6]}@example.com",
+            "password": PASSWORD,
+        },
+    ),
+    Row(
+        f"GET {A}users/{{user_id}}/",
+        own_user(A + "users/{}/"),
+        admin_only(200, others=404),
+        note="own",
+    ),
+    Row(
+        f"GET {A}users/{{user_id}}/",
+        ids("other_client_user", A + "users/{}/"),
+        admin_only(200, others=404),
+        note="other's",
+    ),
+    Row(
+        f"PATCH {A}users/{{user_id}}/",
+        ids("other_client_user", A + "users/{}/"),
+        admin_only(200, others=404),
+        {"full_name": "Renamed By Matrix"},
+        "other's",
+    ),
+    # tickets: a client sees their own tickets only; staff see all.
+    Row(f"GET {T}", T, signed_in(200)),
+    Row(f"POST {T}", T, signed_in(201), ticket_body),
+    Row(f"GET {T}{{id}}/", ids("own_ticket", T + "{}/"), signed_in(200), note="own"),
+    Row(f"GET {T}{{id}}/", ids("other_ticket", T + "{}/"), (401, 404, 200, 200), note="other's"),
+    Row(
+        f"PATCH {T}{{id}}/",
+        ids("own_ticket", T + "{}/"),
+        signed_in(200),
+        {"title": "Edited"},
+        "own",
+    ),
+    Row(
+        f"PATCH {T}{{id}}/",
+        ids("other_ticket", T + "{}/"),
+        (401, 404, 200, 200),
+        {"title": "Edited"},
+        "other's",
+    ),
+    Row(
+        f"POST {T}{{id}}/status/",
+        fresh_ticket(T + "{}/status/"),
+        staff(200),
+        {"status": "in_progress"},
+        "own",
+    ),
+    Row(
+        f"POST {T}{{id}}/status/",
+        ids("other_ticket", T + "{}/status/"),
+        (401, 404, 409, 409),
+        {"status": "resolved"},
+        "other's (pending -> resolved is not a move: staff reach the workflow)",
+    ),
+    Row(
+        f"POST {T}{{id}}/assign/",
+        fresh_ticket(T + "{}/assign/"),
+        staff(200),
+        lambda world, caller: {"assignee_id": world.ids.get(f"{caller}_user")},
+        "own, to the caller (a technician takes it)",
+    ),
+    Row(
+        f"POST {T}{{id}}/assign/",
+        fresh_ticket(T + "{}/assign/"),
+        (401, 403, 403, 200),
+        lambda world, caller: {"assignee_id": world.ids["other_technician_user"]},
+        "own, to another technician (admins only)",
+    ),
+    Row(
+        f"POST {T}{{id}}/assign/",
+        ids("other_ticket", T + "{}/assign/"),
+        (401, 404, 200, 200),
+        {"assignee_id": None},
+        "other's, unassign",
+    ),
+    Row(
+        f"GET {T}{{id}}/comments/",
+        ids("own_ticket", T + "{}/comments/"),
+        signed_in(200),
+        note="own",
+    ),
+    Row(
+        f"GET {T}{{id}}/comments/",
+        ids("other_ticket", T + "{}/comments/"),
+        (401, 404, 200, 200),
+        note="other's",
+    ),
+    Row(
+        f"POST {T}{{id}}/comments/",
+        ids("own_ticket", T + "{}/comments/"),
+        signed_in(201),
+        {"body": "Any news?"},
+        "own, public",
+    ),
+    Row(
+        f"POST {T}{{id}}/comments/",
+        ids("own_ticket", T + "{}/comments/"),
+        staff(201),
+        {"body": "Check the VPN logs", "internal": True},
+        "own, internal note",
+    ),
+    Row(
+        f"POST {T}{{id}}/comments/",
+        ids("other_ticket", T + "{}/comments/"),
+        (401, 404, 201, 201),
+        {"body": "Any news?"},
+        "other's",
+    ),
+    Row(
+        f"GET {T}{{id}}/history/", ids("own_ticket", T + "{}/history/"), signed_in(200), note="own"
+    ),
+    Row(
+        f"GET {T}{{id}}/history/",
+        ids("other_ticket", T + "{}/history/"),
+        (401, 404, 200, 200),
+        note="other's",
+    ),
+    Row(f"GET {T}assignees/", f"{T}assignees/", staff(200)),
+    Row(f"GET {T}categories/", f"{T}categories/", signed_in(200)),
+    Row(
+        f"POST {T}categories/",
+        f"{T}categories/",
+        admin_only(201),
+        lambda world, caller: {"slug": f"matrix-{uuid.uuid4().hex[:8]}", "name": "Matrix"},
+    ),
+    Row(f"GET {T}categories/{{slug}}/", ids("category", T + "categories/{}/"), signed_in(200)),
+    Row(
+        f"PATCH {T}categories/{{slug}}/",
+        ids("category", T + "categories/{}/"),
+        admin_only(200),
+        {"description": "Checked by the permission matrix."},
+    ),
+    Row(f"DELETE {T}categories/{{slug}}/", fresh_category, admin_only(204)),
+    Row(f"GET {T}sla-targets/", f"{T}sla-targets/", signed_in(200)),
+    Row(f"GET {T}sla-targets/{{priority}}/", f"{T}sla-targets/high/", signed_in(200)),
+    Row(
+        f"PUT {T}sla-targets/{{priority}}/",
+        f"{T}sla-targets/high/",
+        admin_only(200),
+        lambda world, caller: {
+            key: world.ids["sla_high"][key] for key in ("first_response_hours", "resolution_hours")
+        },
+        "(same targets)",
+    ),
+    Row(
+        f"PATCH {T}sla-targets/{{priority}}/",
+        f"{T}sla-targets/high/",
+        admin_only(200),
+        lambda world, caller: {"resolution_hours": world.ids["sla_high"]["resolution_hours"]},
+        "(same target)",
+    ),
+    # notifier: a feed is personal; another person's notification does not exist for you.
+    Row(f"GET {N}", N, signed_in(200)),
+    Row(f"GET {N}unread-count/", f"{N}unread-count/", signed_in(200)),
+    Row(f"POST {N}read-all/", f"{N}read-all/", signed_in(204)),
+    Row(
+        f"POST {N}{{notification_id}}/read/",
+        ids("client_notification", N + "{}/read/"),
+        (401, 204, 404, 404),
+        note="the client's",
+    ),
+    Row(
+        f"POST {N}{{notification_id}}/read/",
+        ids("other_client_notification", N + "{}/read/"),
+        (401, 404, 404, 404),
+        note="another client's",
+    ),
+    Row(f"GET {N}deliveries/", f"{N}deliveries/", admin_only(200)),
+    Row(
+        f"POST {N}twilio/status/",
+        f"{N}twilio/status/",
+        same_for_all(403),
+        {"MessageSid": "SM1", "MessageStatus": "delivered"},
+        "(Twilio's signature, not a token, authorizes it)",
+        form=True,
+    ),
+    # reports: admins only.
+    Row(f"GET {R}summary/", f"{R}summary/", admin_only(200)),
+    Row(f"GET {R}export.pdf", f"{R}export.pdf", admin_only(200)),
+    Row(f"GET {R}export.xlsx", f"{R}export.xlsx", admin_only(200)),
+    Row(f"GET {R}export.csv", f"{R}export.csv", admin_only(200)),
+    Row(f"GET {R}charts/{{name}}.{{fmt}}", f"{R}charts/status.svg", admin_only(200)),
+]
+
+CASES = [
+    pytest.param(row, caller, expected, id=f"{row}-{caller}")
+    for row in MATRIX
+    for caller, expected in zip(CALLERS, row.expected, strict=True)
+    if expected is not None
+]
+
+
+@pytest.mark.parametrize(("row", "caller", "expected"), CASES)
+def test_authorization_matrix(world: World, row: Row, caller: str, expected: int) -> None:
+    path = row.path(world, caller) if callable(row.path) else row.path
+    body = row.body(world, caller) if callable(row.body) else row.body
+    response = world.call(row.service, caller, row.method, path, body, form=row.form)
+    assert response.status_code == expected, (
+        f"{row.method} {path} as {caller}: {response.status_code} {response.text[:300]}"
+    )
+    if expected >= 400:
+        error = response.json()
+        assert set(error) == {"message", "extra"}, error
+        assert error["message"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_of_the_served_schema_has_a_row(pg_stack: Stack, service: str) -> None:
+    url = f"{pg_stack.service_url(service)}{SERVICES[service]}schema/"
+    schema = httpx.get(url, headers={"Accept": "application/json"}, timeout=30).json()
+    served = {
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    covered = {row.operation for row in MATRIX}
+    assert served <= covered, f"operations without a row: {sorted(served - covered)}"
