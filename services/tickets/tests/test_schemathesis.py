@@ -34,31 +34,31 @@ class TestSchemathesis(ServiceSchemathesisTests):
     known_failures = {
         **{
             f"{label}-{role}": ID_TYPE_AND_VERSION if role == "client" else ID_TYPE
-            for label in (
-                "GET /api/tickets/",
-                "GET /api/tickets/{id}/",
-                "PATCH /api/tickets/{id}/",
-            )
+            for label in ("GET /api/tickets/", "GET /api/tickets/{id}/")
             for role in ("client", "technician", "admin")
         },
         "POST /api/tickets/-client": ID_TYPE_AND_VERSION,
         **{
             f"{label}-{role}": ID_TYPE
-            for label in (
-                "GET /api/tickets/{id}/history/",
-                "POST /api/tickets/{id}/comments/",
-            )
+            for label in ("GET /api/tickets/{id}/history/", "POST /api/tickets/{id}/comments/")
             for role in ("client", "technician", "admin")
         },
         **{
             f"{label}-{role}": ID_TYPE
-            for label in (
-                "GET /api/tickets/assignees/",
-                "POST /api/tickets/{id}/assign/",
-                "POST /api/tickets/{id}/status/",
-            )
+            for label in ("GET /api/tickets/assignees/", "POST /api/tickets/{id}/assign/")
             for role in ("technician", "admin")
         },
+    }
+    # The same findings, on operations whose drawn cases do not reach a 200 on every run
+    # (most edits and moves meet a stale `version` first); the reads above pin them.
+    known_sometimes_failures = {
+        **{
+            f"PATCH /api/tickets/{{id}}/-{role}": ID_TYPE_AND_VERSION
+            if role == "client"
+            else ID_TYPE
+            for role in ("client", "technician", "admin")
+        },
+        **{f"POST /api/tickets/{{id}}/status/-{role}": ID_TYPE for role in ("technician", "admin")},
     }
 
     @pytest.fixture
@@ -73,7 +73,7 @@ class TestSchemathesis(ServiceSchemathesisTests):
         return {
             "id": [str(ticket.pk) for ticket in tickets],
             "slug": [category.slug for category in categories],
-            "priority": list(Priority.values),
+            "priority": Priority.api_keys(),
         }
 
     @pytest.mark.xfail(
@@ -81,6 +81,9 @@ class TestSchemathesis(ServiceSchemathesisTests):
         reason=f"{FINDINGS} S1 (shared default schema class) and T3 (409 and 201 undocumented)",
     )
     def test_error_statuses_are_documented(
-        self, role_headers: dict[str, dict[str, str]], path_values: dict[str, list[str]]
+        self,
+        undocumented_label: str,
+        role_headers: dict[str, dict[str, str]],
+        path_values: dict[str, list[str]],
     ) -> None:
-        super().test_error_statuses_are_documented(role_headers, path_values)
+        super().test_error_statuses_are_documented(undocumented_label, role_headers, path_values)

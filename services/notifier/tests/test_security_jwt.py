@@ -1,0 +1,9 @@
+"""The shared JWT attack catalog against every notifier operation that needs a token."""
+
+from __future__ import annotations
+
+from servidesk_shared.testing.jwt_attacks import ServiceJWTAttackTests
+
+
+class TestJWTAttacks(ServiceJWTAttackTests):
+    pass
