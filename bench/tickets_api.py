@@ -40,6 +40,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -609,7 +610,7 @@ def render(
         f"## Tickets API ({datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         "`flock /tmp/servidesk-bench.lock "
-        + " ".join([".venv/bin/python", "bench/tickets_api.py", *sys.argv[1:]])
+        + shlex.join([".venv/bin/python", "bench/tickets_api.py", *sys.argv[1:]])
         + "`",
         "",
         f"{total:,} tickets in PostgreSQL ({size}); gunicorn {workers}, production "

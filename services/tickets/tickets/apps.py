@@ -8,6 +8,10 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
-        from tickets import events  # noqa: PLC0415
+        from django.db.backends.signals import connection_created  # noqa: PLC0415
+
+        from tickets import categories, db, events  # noqa: PLC0415
 
         events.connect()
+        categories.connect()
+        connection_created.connect(db.use_c_timestamptz_parser, dispatch_uid="c-timestamptz")

@@ -216,7 +216,10 @@ class Ticket(models.Model):
 
     @property
     def category_slug(self) -> str | None:
-        return self.category.slug if self.category is not None else None
+        # From the per-process map, not ``self.category``: ticket reads do not join it.
+        from tickets.categories import slug_of  # noqa: PLC0415 (categories imports models)
+
+        return slug_of(self.category_id)
 
     def first_response_breached(self, now: datetime | None = None) -> bool:
         if self.first_response_at is not None:

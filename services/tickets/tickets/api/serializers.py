@@ -160,7 +160,7 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "description": ticket.description,
             "status": ticket.status,
             "priority": Priority(ticket.priority).key,
-            "category": ticket.category.slug if ticket.category is not None else None,
+            "category": ticket.category_slug,
             "client_id": render_user_id(ticket.client_id),
             "assignee_id": render_user_id(ticket.assignee_id),
             "created_at": iso(ticket.created_at, zone),
