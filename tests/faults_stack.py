@@ -154,7 +154,7 @@ class ProcessStack:
 
     # --- readiness ------------------------------------------------------------------
 
-    def wait_ready(self, services: tuple[str, ...] = SERVICES, timeout: float = 180) -> None:
+    def wait_ready(self, services: tuple[str, ...] = SERVICES, timeout: float = 300) -> None:
         """Until each service answers 200 on health/ready through nginx."""
         deadline = time.monotonic() + timeout
         pending = set(services)

@@ -49,7 +49,12 @@ class Stack:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_ready(stack: Stack, timeout: float = 180) -> None:
+# From `devstack.py up` to every service ready: migrations and seeds included, which on a
+# 2-core machine busy with other runs took up to 3 minutes (then the e2e stack gave up).
+READY_TIMEOUT = 420.0
+
+
+def wait_ready(stack: Stack, timeout: float = READY_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     pending = set(SERVICES)
     with httpx.Client(base_url=stack.base_url, timeout=5) as client:

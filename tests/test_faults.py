@@ -51,7 +51,6 @@ TEXTER_PHONE = "+34600999111"
 CLIENTS = 10
 RELAYS = ("accounts-relay", "tickets-relay")
 CONSUMERS = ("tickets-consumer", "notifier-consumer", "reports-consumer")
-WORKERS = (*RELAYS, *CONSUMERS, "notifier-sender")
 OUTBOX = "servidesk_outbox_outboxmessage"
 INBOX = "servidesk_outbox_inboxentry"
 #: Generous: everything settles far sooner, but the 2-core machine is shared.
