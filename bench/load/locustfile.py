@@ -187,6 +187,7 @@ class Client(Person):
         if self.ensure_session():
             found = self.call("GET", "/api/tickets/categories/")
             self.categories = [c["slug"] for c in found] if found else []
+            self.list_my_tickets()  # the landing page: my tickets
 
     def pick_ticket(self) -> int | None:
         if not self.ticket_ids:
@@ -282,6 +283,7 @@ class Technician(Person):
     def on_start(self) -> None:
         super().on_start()
         self.working: list[int] = []
+        self.look_at_queue()  # the landing page: the queue
 
     def queue_page(self) -> list[dict[str, Any]]:
         page = self.call(
@@ -414,6 +416,10 @@ class Admin(Person):
     weight = population.WEIGHTS["admin"]
     role = "admin"
     wait_time = think(5, 20)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.summary()  # the landing page: the numbers
 
     def period(self, days: int) -> dict[str, str]:
         today = datetime.now(UTC).date()
