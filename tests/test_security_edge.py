@@ -401,12 +401,14 @@ def test_malformed_json_is_a_400_that_reveals_nothing(production: Production, se
 def test_a_body_over_the_limit_is_a_413_before_it_is_read(
     production: Production, service: str
 ) -> None:
+    # To a real endpoint, signed in: refused before routing, authentication or parsing.
+    _, path, role = CASES[service].needs_database
     response = call(
         production,
         service,
         "POST",
-        "edge-test/no-such-route/",
-        headers={"Content-Type": "application/json"},
+        path,
+        headers={**production.token(role), "Content-Type": "application/json"},
         content=b"[" + b"1," * (1_400_000) + b"1]",  # about 2.8 MB, over 2.5 MB
     )
     assert_api_error(response, 413, "request_too_large")
