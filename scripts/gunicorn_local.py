@@ -9,3 +9,6 @@ graceful_timeout = 5
 # nginx logs every request with its id; gunicorn only logs errors.
 accesslog = None
 errorlog = "-"
+# gunicorn's runtime control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
+# so the five local servers (and any test stacks) would fight over it; nothing here uses it.
+control_socket_disable = True
