@@ -80,6 +80,17 @@ class ServiceContractTests:
         assert response["Content-Type"].startswith("application/json")
         assert_error_shape(response.json())
 
+    @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+    def test_unknown_api_route_is_json_404_for_writes_too(self, method: str) -> None:
+        """Not CSRF's HTML 403: the APIs take bearer tokens, never cookies."""
+        if not self.is_api:
+            pytest.skip("the browser UI answers HTML 404s")
+        client = Client(enforce_csrf_checks=True)  # as a browser's request would be checked
+        response = client.generic(method, f"{self.prefix}no-such-route/", "{}", "application/json")
+        assert response.status_code == 404
+        assert response["Content-Type"].startswith("application/json")
+        assert_error_shape(response.json())
+
     @pytest.mark.parametrize(
         "authorization",
         ["Bearer", "Bearer garbage", "Basic dXNlcjpwYXNz", "Bearer a.b.c"],
