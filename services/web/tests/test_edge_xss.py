@@ -34,7 +34,7 @@ PAYLOADS = {
     "single_quoted_handler": "' onmouseover='alert(1)' x='",
     "svg_onload": "<svg/onload=alert(1)>",
     "javascript_url": "javascript:alert(document.cookie)",
-    "template_syntax": "{{ request.session }}{% csrf_token %}{{ 7|add:35 }}",
+    "template_syntax": "{{ request.session }}{% csrf_token %}{{ 7|add:73108 }}",
     "closing_tags": "</textarea></title></script><script>alert(1)</script>",
 }
 SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:text")
@@ -292,8 +292,9 @@ def test_template_syntax_in_data_is_never_evaluated(
     render: Callable[[FakeApis, str], str], apis: FakeApis
 ) -> None:
     text = html.unescape(render(apis, PAYLOADS["template_syntax"]))
-    assert "{{ 7|add:35 }}" in text
-    assert "42" not in text.replace("2026", "")  # never computed
+    assert "{{ 7|add:73108 }}" in text
+    # Never computed; a number no CSRF token, id or date on these pages is likely to hold.
+    assert "73115" not in text
     assert TOKENS_KEY not in text
 
 
