@@ -1,7 +1,7 @@
 """Sustained, realistic load through the gateway: the whole stack for ``--run-time``.
 
     flock /tmp/servidesk-bench.lock .venv/bin/python -m bench.load.run \\
-        [--users 100] [--spawn-rate 2] [--run-time 10m] [--append-docs]
+        [--users 100] [--spawn-rate 0.5] [--run-time 10m] [--append-docs]
 
 What it does:
 
@@ -367,7 +367,7 @@ def exercise(stack: Stack, args: argparse.Namespace, folder: Path, smtp: SmtpSer
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--spawn-rate", type=float, default=1.0)
+    parser.add_argument("--spawn-rate", type=float, default=0.5, help="people per second")
     parser.add_argument("--run-time", default="10m", help="locust syntax: 90s, 10m, 1h")
     parser.add_argument("--access-minutes", type=int, default=5, help="access token lifetime")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per service")
