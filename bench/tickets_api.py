@@ -148,7 +148,8 @@ def token(private_pem: str, user_id: str, role: str) -> str:
     return jwt.encode(claims, private_pem, algorithm="RS256")
 
 
-def wait_until_up(port: int, timeout: float = 30) -> None:
+def wait_until_up(port: int, timeout: float = 180) -> None:
+    # Generous: four workers importing Django on a busy 2-core machine take a while.
     import http.client  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout
