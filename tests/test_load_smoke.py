@@ -78,7 +78,7 @@ def test_the_locustfile_runs_clean_and_its_events_arrive(pg_stack: Stack, tmp_pa
         check=False,
     )
     rows, total = report.read_stats(csv)
-    failures = report.failures_lines(report.read_failures(csv))
+    failures = report.failures_lines(report.read_failures(csv), report.read_exceptions(csv))
     assert total.failures == 0, f"{failures}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
     assert done.returncode == 0, done.stderr[-3000:]
     exercised = {f"{e.method} {e.name}" for e in rows}
