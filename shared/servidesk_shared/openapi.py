@@ -73,6 +73,11 @@ class ServideskAutoSchema(AutoSchema):
         operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", []):
+            # Every optional query parameter reads an empty value as "not given" (django-filter's
+            # rule, and what an HTML form with a blank field sends): say so.
+            if parameter.get("in") == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
         responses: dict[str, Any] = operation["responses"]
         for status in self.error_statuses(operation):
             if str(status) not in responses:

@@ -139,6 +139,18 @@ class TestAdminUsers:
         ]
         assert names == sorted(names)
 
+    @pytest.mark.parametrize("ordering", ["password", "-username,secret", "username__x"])
+    def test_unknown_ordering_is_400(
+        self, as_user: AsUser, admin_user: User, ordering: str
+    ) -> None:
+        response = as_user(admin_user).get(USERS, {"ordering": ordering})
+        assert response.status_code == 400
+        assert "username" in response.json()["extra"]["fields"]["ordering"][0]
+
+    def test_blank_paging_means_the_first_page(self, as_user: AsUser, admin_user: User) -> None:
+        response = as_user(admin_user).get(USERS, {"cursor": "", "page_size": "", "ordering": ""})
+        assert response.status_code == 200, response.json()
+
     def test_bad_filter_value_is_400(self, as_user: AsUser, admin_user: User) -> None:
         response = as_user(admin_user).get(USERS, {"role": "wizard"})
         assert response.status_code == 400

@@ -11,6 +11,7 @@ class TicketsConfig(AppConfig):
         from django.db.backends.signals import connection_created  # noqa: PLC0415
 
         from tickets import categories, db, events  # noqa: PLC0415
+        from tickets.api import schema  # noqa: F401, PLC0415  (registers the OpenAPI fixes)
 
         events.connect()
         categories.connect()

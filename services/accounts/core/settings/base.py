@@ -138,8 +138,6 @@ def _rate(scope: str, default: str) -> str | None:
 REST_FRAMEWORK = {
     **SHARED_REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.AccountsJWTAuthentication"],
-    # Documents each operation's error responses (servidesk_shared.openapi).
-    "DEFAULT_SCHEMA_CLASS": "servidesk_shared.openapi.ServideskAutoSchema",
     # nginx sets X-Forwarded-For to the client address; the throttles key on it.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=1),
     "DEFAULT_THROTTLE_RATES": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import ListCreateAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -249,27 +250,27 @@ class MeView(APIView):
         return Response(serializers.MeSerializer(user).data)
 
 
+class StrictOrdering(OrderingFilter):
+    """DRF's ordering, but an unknown field is a 400 naming the ones allowed, not ignored."""
+
+    def remove_invalid_fields(
+        self, queryset: Any, fields: Iterable[str], view: Any, request: Request
+    ) -> list[str]:
+        asked = list(fields)
+        valid: list[str] = super().remove_invalid_fields(queryset, asked, view, request)
+        if len(valid) != len(asked):
+            allowed = ", ".join(getattr(view, "ordering_fields", None) or [])
+            message = _("Order by one of: %(allowed)s (a leading - reverses it).") % {
+                "allowed": allowed
+            }
+            raise ValidationError({"ordering": [message]})
+        return valid
+
+
 class UserPage(CursorPage):
-    """Users newest first; a bad ``page_size`` or ``cursor`` is a 400 naming the parameter
-    (DRF would ignore the first and answer 404 to the second)."""
+    """Users newest first."""
 
     ordering = "-date_joined"
-
-    def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param or "page_size", "")
-        if raw == "":
-            return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
-            message = _("Give a whole number from 1 to %(max)s.") % {"max": self.max_page_size}
-            raise ValidationError({"page_size": [message]})
-        return min(int(raw), self.max_page_size)
-
-    def decode_cursor(self, request: Request) -> Any:
-        try:
-            return super().decode_cursor(request)
-        except NotFound:
-            message = _("This cursor is not valid; start again from the first page.")
-            raise ValidationError({"cursor": [message]}) from None
 
 
 class UserListView(ListCreateAPIView[User]):
@@ -279,7 +280,7 @@ class UserListView(ListCreateAPIView[User]):
     permission_classes = [IsAdmin]
     serializer_class = serializers.UserSerializer
     pagination_class = UserPage
-    filter_backends = [OrderingFilter]
+    filter_backends = [StrictOrdering]
     ordering_fields = ["date_joined", "username", "email", "full_name"]
 
     def get_queryset(self) -> Any:

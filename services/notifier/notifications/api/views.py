@@ -29,6 +29,7 @@ from notifications.api.serializers import (
 )
 from notifications.channels.sms import signature_is_valid
 from notifications.models import Delivery, Notification
+from servidesk_shared.openapi import error_response
 from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
 
@@ -112,7 +113,14 @@ class TwilioStatusCallbackView(APIView):
     permission_classes = [AllowAny]
     parser_classes = [FormParser]
 
-    @extend_schema(request=TwilioStatusSerializer, responses={204: None}, auth=[])
+    @extend_schema(
+        request=TwilioStatusSerializer,
+        responses={
+            204: None,
+            403: error_response("Missing or invalid Twilio signature (X-Twilio-Signature)."),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         if not signature_is_valid(
             token=str(getattr(settings, "TWILIO_AUTH_TOKEN", "") or ""),

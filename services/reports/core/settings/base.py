@@ -5,7 +5,6 @@ from pathlib import Path
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config, env, var_dir
 from servidesk_shared.settings.defaults import *
-from servidesk_shared.settings.defaults import REST_FRAMEWORK as SHARED_REST_FRAMEWORK
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS, TIME_ZONE
 
 SERVICE_NAME = "reports"
@@ -26,11 +25,6 @@ LOGGING = logging_config(
     json=env.bool("LOG_JSON", default=True),
 )
 SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk reports API"}
-# Documents each operation's error responses (servidesk_shared.openapi).
-REST_FRAMEWORK = {
-    **SHARED_REST_FRAMEWORK,
-    "DEFAULT_SCHEMA_CLASS": "servidesk_shared.openapi.ServideskAutoSchema",
-}
 
 # Reports: local days and weeks are counted in this zone (default: TIME_ZONE).
 REPORTS_TIME_ZONE = env.str("REPORTS_TIME_ZONE", default="") or TIME_ZONE

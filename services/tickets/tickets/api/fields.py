@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tickets.models import USER_ID_LENGTH, Priority
@@ -26,7 +24,6 @@ def render_user_id(value: str | None) -> int | str | None:
     return value
 
 
-@extend_schema_field(OpenApiTypes.STR)
 class OpaqueIdField(serializers.Field):  # type: ignore[type-arg]
     """A user id: a JSON number or string in, stored as text, rendered as it came."""
 

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from servidesk_shared.auth import ROLES
+from servidesk_shared.openapi import error_response
 from servidesk_shared.permissions import HasRole, IsAdmin, IsStaff
 from tickets import selectors, services, sla
 from tickets.actors import Actor
@@ -41,6 +42,11 @@ class ReadAnyWriteAdmin(BasePermission):
             return HasServideskRole().has_permission(request, view)
         return IsAdmin().has_permission(request, view)
 
+
+#: A write that names a ``version`` other than the ticket's current one.
+STALE_VERSION = error_response(
+    "`version` is stale: someone changed the ticket since it was read; read it again."
+)
 
 #: Methods that only read: no transaction needed (see ``ServideskView.dispatch``).
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -151,7 +157,13 @@ class TicketDetailView(ServideskView):
     @extend_schema(
         operation_id="tickets_partial_update",
         request=s.TicketUpdateSerializer,
-        responses={200: s.TicketSerializer},
+        responses={
+            200: s.TicketSerializer,
+            409: error_response(
+                "`version` is stale, or the ticket is no longer editable by the caller (a "
+                "client edits only while it is pending)."
+            ),
+        },
     )
     def patch(self, request: Request, pk: int) -> Response:
         data = self.validated(s.TicketUpdateSerializer, partial=True)
@@ -170,7 +182,13 @@ class TicketStatusView(ServideskView):
     @extend_schema(
         operation_id="tickets_change_status",
         request=s.StatusChangeSerializer,
-        responses={200: s.TicketSerializer},
+        responses={
+            200: s.TicketSerializer,
+            409: error_response(
+                "The move is not allowed from the ticket's status (the allowed moves are in "
+                "`extra.allowed`), or `version` is stale."
+            ),
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.StatusChangeSerializer)
@@ -191,7 +209,7 @@ class TicketAssignView(ServideskView):
     @extend_schema(
         operation_id="tickets_assign",
         request=s.AssignSerializer,
-        responses={200: s.TicketSerializer},
+        responses={200: s.TicketSerializer, 409: STALE_VERSION},
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.AssignSerializer)
@@ -257,6 +275,7 @@ class CategoryListCreateView(ServideskView):
             categories = categories.filter(is_active=True)
         return Response(self.get_serializer(categories, many=True).data)
 
+    @extend_schema(operation_id="categories_create", responses={201: s.CategorySerializer})
     def post(self, request: Request) -> Response:
         data = self.validated(s.CategorySerializer)
         category = services.category_create(**data)
@@ -284,6 +303,12 @@ class CategoryDetailView(ServideskView):
         category = services.category_update(category=category, changes=data)
         return Response(self.get_serializer(category).data)
 
+    @extend_schema(
+        responses={
+            204: None,
+            409: error_response("Tickets use this category; deactivate it instead."),
+        }
+    )
     def delete(self, request: Request, slug: str) -> Response:
         services.category_delete(category=self.category(slug))
         return Response(status=status.HTTP_204_NO_CONTENT)
