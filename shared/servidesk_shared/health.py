@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+
+from servidesk_shared.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +40,34 @@ def check_broker() -> str | None:
     return broker_reachable()
 
 
+def get_only(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Django's ``require_GET``, answering any other method in the one JSON error shape."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            message = _('Method "%(method)s" not allowed.') % {"method": request.method}
+            response = JsonResponse(error_body(message), status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    return wrapper
+
+
 def _service_name() -> str:
     return str(getattr(settings, "SERVICE_NAME", ""))
 
 
 @never_cache
-@require_GET
+@get_only
 @transaction.non_atomic_requests  # ATOMIC_REQUESTS would open a transaction on a dead database
 def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "service": _service_name()})
 
 
 @never_cache
-@require_GET
+@get_only
 @transaction.non_atomic_requests
 def ready(request: HttpRequest) -> JsonResponse:
     checks: dict[str, str] = {}

@@ -42,6 +42,18 @@ def test_live_does_not_touch_dependencies(api_client: APIClient) -> None:
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("probe", ["live", "ready"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_probes_refuse_other_methods_in_the_error_shape(
+    api_client: APIClient, probe: str, method: str
+) -> None:
+    response = getattr(api_client, method)(f"/api/test/health/{probe}")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    # Spanish first: the services' default language.
+    assert response.json() == {"message": f'Método "{method.upper()}" no permitido.', "extra": {}}
+
+
 def test_cors_allows_no_origin_by_default(api_client: APIClient) -> None:
     response = api_client.options(
         "/api/test/whoami/",
