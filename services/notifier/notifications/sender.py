@@ -52,6 +52,10 @@ class ChannelWorker:
         #: The open provider session, kept across batches while there is work.
         self.transport: Transport | None = None
         self.last_batch_at = 0.0
+        #: Outcomes of sends not yet recorded. They outlive a failed write (a lost database):
+        #: the rows stay claimed, so recording them once it answers again is what keeps a
+        #: mail from going out a second time.
+        self.unwritten = Outcomes()
 
     @property
     def conf(self) -> NotifierSettings:
@@ -68,6 +72,7 @@ class ChannelWorker:
         just have taken what this one was woken for.
         """
         conf = self.conf
+        self.unwritten.write(conf)  # what a lost database left unrecorded goes first
         batch = services.delivery_claim_due(channel=self.channel, limit=conf.batch_size, conf=conf)
         if batch:
             self.send_batch(batch, conf)
@@ -80,7 +85,7 @@ class ChannelWorker:
         batch = list(batch)
         contacts = Contact.objects.in_bulk({d.recipient_id for d in batch})
         transport = self.open_transport()
-        outcomes = Outcomes()
+        outcomes = self.unwritten
         try:
             for delivery in batch:
                 outcomes.add(
@@ -197,6 +202,7 @@ class Outcomes:
         return time.monotonic() - self.since if self.pending else 0.0
 
     def write(self, conf: NotifierSettings) -> None:
+        """Record the pending outcomes; on an error they stay pending for the next try."""
         if self.pending:
             services.delivery_record(self.pending, conf=conf)
             self.pending = []

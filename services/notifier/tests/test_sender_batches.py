@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.mail.backends.smtp import EmailBackend
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from notifications import services
 from notifications.channels.base import Sent
@@ -97,6 +97,33 @@ def test_a_batch_writes_its_outcomes_in_one_statement(
 
     assert statements_for(1) == statements_for(10)
     assert email_statuses() == {("sent", 1)}
+
+
+def test_outcomes_a_lost_database_kept_from_being_recorded_are_recorded_first(
+    people: dict[str, Contact], smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mails handed to SMTP stay claimed until their outcome is written; if the database
+    refuses that write, the worker keeps the outcomes and writes them before it claims
+    anything again, so nothing is sent twice. (Fault injected at the write: the whole-stack
+    version, with the database really cut, is tests/test_faults.py.)"""
+    record_events(2)  # 4 mails
+    record = services.delivery_record
+
+    def refused(*args: Any, **kwargs: Any) -> int:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    worker = ChannelWorker("email")
+    monkeypatch.setattr(services, "delivery_record", refused)
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    assert len(smtp.wait_for(4, timeout=10)) == 4
+    assert email_statuses() == {("queued", 1)}  # sent, not yet recorded
+
+    monkeypatch.setattr(services, "delivery_record", record)
+    assert worker.run_once() == 0  # recorded what it kept, and found nothing left to send
+    worker.close()
+    assert email_statuses() == {("sent", 1)}
+    assert len(smtp.received()) == 4
 
 
 def test_claims_lost_before_the_outcome_are_not_overwritten(
