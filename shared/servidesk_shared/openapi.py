@@ -55,6 +55,10 @@ ERROR_DESCRIPTIONS = {
     401: "No valid access token.",
     403: "The caller's role, or a rule, does not allow this.",
     404: "No such object, or not one the caller may see.",
+    405: (
+        "The method is not allowed on what the path names (a path parameter that is not a "
+        "valid id can name another resource, e.g. `categories/assign/`)."
+    ),
     413: "The request body is too large.",
     429: "Too many requests; retry later.",
     503: "The service is temporarily unavailable; retry after `Retry-After` seconds.",
@@ -96,7 +100,7 @@ class ServideskAutoSchema(AutoSchema):
         if self.requires_sign_in():
             statuses.append(403)
         if any(p.get("in") == "path" for p in parameters):
-            statuses.append(404)
+            statuses.extend((404, 405))
         if takes_body:
             statuses.append(413)
         if self.view.get_throttles():
