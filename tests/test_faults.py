@@ -32,7 +32,6 @@ from faults_stack import ProcessStack, process_stack
 from faults_tools import (
     Databases,
     SlowSmtpServer,
-    TcpProxy,
     broker_proxy,
     eventually,
     queue_depths,
@@ -40,6 +39,7 @@ from faults_tools import (
 from stack import POSTGRES_URL, PREFIXES, RABBITMQ_URL, SERVICES, drop_stack_resources
 
 from servidesk_shared.testing.fakes import TwilioFake
+from servidesk_shared.testing.proxy import TcpProxy
 
 pytestmark = pytest.mark.stack
 logger = logging.getLogger("faults")

@@ -15,7 +15,6 @@ refused with nothing written, and the browser UI gets its Content-Security-Polic
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import secrets
@@ -38,6 +37,7 @@ from stack import ROOT, SERVICES, Stack, free_port
 sys.path.insert(0, str(ROOT / "shared"))
 from servidesk_shared.keys import KeyPair, generate_keypair
 from servidesk_shared.testing import make_access_token
+from servidesk_shared.testing.proxy import TcpProxy
 
 pytestmark = pytest.mark.stack
 
@@ -96,17 +96,6 @@ urlpatterns = [
 """
 
 
-def _load_tcp_proxy() -> Any:
-    # The shared suite's proxy (cut()/restore()), reused rather than copied.
-    path = ROOT / "shared" / "tests" / "events" / "proxy.py"
-    spec = importlib.util.spec_from_file_location("servidesk_tcp_proxy", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TcpProxy
-
-
 @dataclass
 class Production:
     """The five services under production settings, and what they were given."""
@@ -115,7 +104,7 @@ class Production:
     log: Path
     keys: KeyPair
     secret_key: str
-    database: Any  # the TcpProxy in front of PostgreSQL
+    database: TcpProxy  # in front of PostgreSQL
     user_ids: dict[str, int]
 
     def client(self, service: str) -> httpx.Client:
@@ -180,7 +169,7 @@ def production(pg_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Ite
     (folder / "edge_urls.py").write_text(EDGE_URLS)
     keys = generate_keypair()
     secret_key = secrets.token_urlsafe(64)
-    database = _load_tcp_proxy()("127.0.0.1", 5432)
+    database = TcpProxy("127.0.0.1", 5432)
     database.restore()
     ports = {name: free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

@@ -1,4 +1,5 @@
-"""A TCP proxy the tests own, to cut the broker off without touching the shared RabbitMQ."""
+"""A TCP proxy the tests own, to cut the broker or a database off without touching the
+shared RabbitMQ or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class TcpProxy:
         self.writers: set[asyncio.StreamWriter] = set()
 
     def _call(self, coroutine: object) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=5)  # type: ignore[arg-type]
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)  # type: ignore[arg-type]
 
     def restore(self) -> None:
         self._call(self._listen())
