@@ -20,10 +20,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from notifications import rules, wakeup
+from notifications import rules, selectors, wakeup
 from notifications.channels import email, sms
 from notifications.channels.base import Sent
 from notifications.conf import NotifierSettings, notifier_settings
+from notifications.inserts import ConflictIgnoringInsert
 from notifications.messages import Kind, compose
 from notifications.models import Channel, Contact, Delivery, DeliveryStatus, Notification
 from servidesk_shared.events.schemas import TicketEvent, UserCard, UserDeactivated
@@ -114,10 +115,12 @@ def notifications_record(
     recipients = rules.recipients_for(data)
     if not recipients:
         return Recorded(0, 0, 0)
-    contacts = Contact.objects.in_bulk([r.user_id for r in recipients])
+    contacts = selectors.contacts_by_id([r.user_id for r in recipients])
     now = timezone.now()
-    feed: list[Notification] = []
-    deliveries: list[Delivery] = []
+    ticket_id = str(data.ticket.id)
+    feed: list[tuple[Any, ...]] = []
+    deliveries: list[tuple[Any, ...]] = []
+    queued = 0
     for recipient in recipients:
         contact = contacts.get(recipient.user_id)
         if (
@@ -131,40 +134,72 @@ def notifications_record(
         if contact is None or contact.is_active:
             composed = compose(context, contact.language if contact else None)
             feed.append(
-                Notification(
-                    recipient_id=recipient.user_id,
-                    event_id=event_id,
-                    event_type=event_type,
-                    ticket_id=str(data.ticket.id),
-                    title=composed.title[:300],
-                    body=composed.body,
-                    created_at=occurred_at or now,
+                (
+                    recipient.user_id,
+                    event_id,
+                    event_type,
+                    ticket_id,
+                    composed.title[:300],
+                    composed.body,
+                    occurred_at or now,
                 )
             )
         for channel in (Channel.EMAIL, Channel.SMS):
             reason = _SKIP_REASONS[channel](contact) if contact is not None else None
+            queued += not reason
             deliveries.append(
-                Delivery(
-                    event_id=event_id,
-                    event_type=event_type,
-                    channel=channel,
-                    recipient_id=recipient.user_id,
-                    kind=recipient.kind,
-                    ticket_id=str(data.ticket.id),
-                    context=context,
-                    status=DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED,
-                    last_error=reason or "",
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
+                (
+                    event_id,
+                    event_type,
+                    channel.value,
+                    recipient.user_id,
+                    recipient.kind,
+                    ticket_id,
+                    context,
+                    (DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED).value,
+                    reason or "",
+                    now,
+                    now,
+                    now,
                 )
             )
-    Notification.objects.bulk_create(feed, ignore_conflicts=True)
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    queued = sum(d.status == DeliveryStatus.QUEUED for d in deliveries)
+    _INSERT_NOTIFICATIONS.execute(feed)
+    _INSERT_DELIVERIES.execute(deliveries)
     if queued:
         wakeup.nudge_on_commit()
     return Recorded(len(feed), queued, len(deliveries) - queued)
+
+
+#: The rows ``notifications_record`` writes; conflicts (a redelivered event) are skipped.
+_INSERT_NOTIFICATIONS: Final = ConflictIgnoringInsert(
+    Notification,
+    ("recipient_id", "event_id", "event_type", "ticket_id", "title", "body", "created_at"),
+    {"read_at": "NULL"},
+)
+_INSERT_DELIVERIES: Final = ConflictIgnoringInsert(
+    Delivery,
+    (
+        "event_id",
+        "event_type",
+        "channel",
+        "recipient_id",
+        "kind",
+        "ticket_id",
+        "context",
+        "status",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ),
+    {
+        "address": "''",
+        "attempts": "0",
+        "provider_id": "''",
+        "provider_status": "''",
+        "sent_at": "NULL",
+    },
+)
 
 
 # --- the in-app feed --------------------------------------------------------------------

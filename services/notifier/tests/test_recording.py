@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from notifications import services
+from django.utils import timezone
+from notifications import rules, services
 from notifications.models import Contact, Delivery, Notification
 from pytest_django.fixtures import Settings
 
@@ -120,6 +121,64 @@ def test_recording_twice_adds_nothing(people: dict[str, Contact]) -> None:
     for _ in range(2):
         services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
     assert Delivery.objects.count() == 4
+    assert Notification.objects.count() == 2
+
+
+def test_recording_writes_every_column_as_the_model_defines_it(
+    people: dict[str, Contact],
+) -> None:
+    """The hand-written INSERT leaves each column as ``bulk_create`` would (no column
+    defaults in the tables: a forgotten one would be NULL or refused)."""
+    event = as_event(status_changed(actor=3))
+    occurred = event.occurred_at
+    recorded = services.notifications_record(
+        event_id=event.id, event_type=event.type, data=event.data, occurred_at=occurred
+    )
+    assert recorded == services.Recorded(notifications=2, queued=2, skipped=2)
+    email = Delivery.objects.get(channel="email", recipient_id="2")
+    expected_context = rules.context_for(event.data, "status_changed")
+    assert (email.event_id, email.event_type, email.kind, email.ticket_id) == (
+        event.id,
+        "ticket.status_changed",
+        "status_changed",
+        str(event.data.ticket.id),
+    )
+    assert email.context == expected_context
+    assert (email.status, email.attempts, email.last_error) == ("queued", 0, "")
+    assert (email.address, email.provider_id, email.provider_status) == ("", "", "")
+    assert email.sent_at is None
+    assert email.next_attempt_at == email.created_at == email.updated_at
+    feed = Notification.objects.get(recipient_id="2")
+    assert (feed.event_id, feed.ticket_id, feed.read_at) == (
+        event.id,
+        str(event.data.ticket.id),
+        None,
+    )
+    assert feed.created_at == occurred
+    # In the technician's language (English), the client's in Spanish.
+    assert feed.title == f"{event.data.ticket.number} is now In progress"
+    assert "ahora está" in Notification.objects.get(recipient_id="1").title
+
+
+def test_recording_an_event_is_three_statements(
+    people: dict[str, Contact], django_assert_num_queries: Any
+) -> None:
+    """The contact cards, then one INSERT per table, whatever the recipients."""
+    event = as_event(status_changed(actor=3))
+    with django_assert_num_queries(3):
+        services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
+
+
+def test_a_redelivered_event_changes_no_row(people: dict[str, Contact]) -> None:
+    """Recording again, after the rows moved on (sent, read), neither adds nor resets."""
+    event = as_event(status_changed(actor=3))
+    services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
+    Delivery.objects.filter(channel="email").update(status="sent", attempts=1)
+    Notification.objects.update(read_at=timezone.now())
+    before = sorted(Delivery.objects.values_list("id", "status", "attempts", "updated_at"))
+    services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
+    assert sorted(Delivery.objects.values_list("id", "status", "attempts", "updated_at")) == before
+    assert Notification.objects.filter(read_at__isnull=True).count() == 0
     assert Notification.objects.count() == 2
 
 
