@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from notifications import services
+from notifications import selectors, services
 from notifications.channels.base import PermanentError, Skip, TransientError, Transport
 from notifications.channels.email import EmailTransport
 from notifications.channels.sms import SmsTransport
@@ -83,7 +83,7 @@ class ChannelWorker:
 
     def send_batch(self, batch: Iterable[Delivery], conf: NotifierSettings) -> None:
         batch = list(batch)
-        contacts = Contact.objects.in_bulk({d.recipient_id for d in batch})
+        contacts = selectors.contacts_by_id([d.recipient_id for d in batch])
         transport = self.open_transport()
         outcomes = self.unwritten
         try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -24,9 +24,9 @@ from notifications import rules, selectors, wakeup
 from notifications.channels import email, sms
 from notifications.channels.base import Sent
 from notifications.conf import NotifierSettings, notifier_settings
-from notifications.inserts import ConflictIgnoringInsert
 from notifications.messages import Kind, compose
 from notifications.models import Channel, Contact, Delivery, DeliveryStatus, Notification
+from notifications.rawsql import ConflictIgnoringInsert, RowReader
 from servidesk_shared.events.schemas import TicketEvent, UserCard, UserDeactivated
 
 logger = logging.getLogger(__name__)
@@ -226,40 +226,67 @@ def notification_mark_all_read(*, user_id: object) -> int:
 def delivery_claim_due(
     *, channel: str, limit: int, conf: NotifierSettings | None = None
 ) -> list[Delivery]:
-    """Reserve up to ``limit`` due deliveries of ``channel`` for this sender.
+    """Reserve up to ``limit`` due deliveries of ``channel`` for this sender, oldest id first.
 
     ``SKIP LOCKED`` lets several senders share the queue; the claim commits at once
     (bumping ``attempts`` and pushing ``next_attempt_at`` by the lease), so the send
     itself happens outside any transaction and a crash only delays a row by the lease.
+    One statement (select, lock and update, returning the rows): the ORM's three, in a
+    transaction of their own, cost a sender more CPU than sending two mails.
     """
     conf = conf or notifier_settings()
     now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(channel=channel, status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id")[:limit]
+    lease_end = now + timedelta(seconds=conf.send_lease)
+    connection = connections["default"]
+    sql = _CLAIM_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        table = quote(Delivery._meta.db_table)
+        # SQLite has no row locks (nor needs them): it runs one writer at a time.
+        lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update else ""
+        sql = (
+            f"WITH due AS MATERIALIZED (SELECT id FROM {table} "  # noqa: S608 (names from the model)
+            "WHERE channel = %s AND status = %s AND next_attempt_at <= %s "
+            f"ORDER BY next_attempt_at, id LIMIT %s{lock}) "
+            f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s "
+            f"WHERE id IN (SELECT id FROM due) RETURNING {_DELIVERIES.columns(connection)}"
         )
-        if rows:
-            lease_end = now + timedelta(seconds=conf.send_lease)
-            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-                attempts=F("attempts") + 1, next_attempt_at=lease_end, updated_at=now
-            )
-            for row in rows:
-                row.attempts += 1
-                row.next_attempt_at = lease_end
-    return rows
+        _CLAIM_SQL[connection.vendor] = sql
+    stamp = Delivery._meta.get_field("next_attempt_at")
+    params = [
+        channel,
+        DeliveryStatus.QUEUED.value,
+        stamp.get_db_prep_value(now, connection),
+        limit,
+        stamp.get_db_prep_value(lease_end, connection),
+        stamp.get_db_prep_value(now, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    claimed: list[Delivery] = _DELIVERIES.read(rows)
+    claimed.sort(key=lambda delivery: delivery.pk)
+    return claimed
+
+
+#: Every column of a delivery, as the claim returns it.
+_DELIVERIES: Final = RowReader(Delivery, [f.attname for f in Delivery._meta.concrete_fields])
+_CLAIM_SQL: dict[str, str] = {}
+_NEXT_DUE: Final = RowReader(Delivery, ["next_attempt_at"])
 
 
 def delivery_next_due(*, channel: str) -> datetime | None:
     """When the earliest queued delivery of ``channel`` falls due (claimed ones included)."""
-    row = (
-        Delivery.objects.filter(channel=channel, status=DeliveryStatus.QUEUED)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
-    return row
+    connection = connections["default"]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(next_attempt_at) FROM {table} WHERE channel = %s AND status = %s",  # noqa: S608 (names from the model)
+            [channel, DeliveryStatus.QUEUED.value],
+        )
+        rows = cursor.fetchall()
+    ((due,),) = _NEXT_DUE.values(rows)
+    return due if isinstance(due, datetime) else None
 
 
 def _finish(delivery: Delivery, **fields: object) -> bool:

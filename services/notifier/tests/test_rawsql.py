@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from django.utils import timezone
-from notifications.inserts import ConflictIgnoringInsert
+from notifications.rawsql import ConflictIgnoringInsert
 from notifications.models import Notification
 
 FIELDS = ("recipient_id", "event_id", "event_type", "ticket_id", "title", "body", "created_at")
