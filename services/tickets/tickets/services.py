@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
-from tickets import numbers, search, signals, workflow
+from tickets import search, signals, workflow
 from tickets.actors import Actor
 from tickets.models import (
     Category,
@@ -33,6 +33,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.opening import read_opening
 from tickets.sla import targets_for
 
 #: Fields a PATCH may change, and how each is written into a history entry.
@@ -109,17 +110,20 @@ def ticket_create(
     elif actor.is_staff:
         if not client_id:
             raise field_error("client_id", _("Say which client this ticket is for (client_id)."))
-        if _active_user(client_id, (Role.CLIENT,)) is None:
-            raise field_error("client_id", _("There is no active client with this id."))
     else:
         raise forbidden(_("Your role cannot open tickets."))
     if category is not None and not category.is_active:
         raise field_error("category", _("This category is no longer in use."))
 
     priority = priority or Priority.MEDIUM
+    # The number is taken before the client check: a refused request rolls back and
+    # leaves a gap, as any rolled-back creation does (tickets.numbers).
+    opening = read_opening(priority=priority, client_id=client_id)
+    if actor.is_staff and not opening.client_is_active_client:
+        raise field_error("client_id", _("There is no active client with this id."))
     now = timezone.now()
-    first_response_due, resolution_due = targets_for(priority).due(now)
-    number = numbers.next_ticket_number()
+    first_response_due, resolution_due = opening.targets.due(now)
+    number = opening.number
     ticket = Ticket(
         number=number,
         title=title,
@@ -139,6 +143,9 @@ def ticket_create(
     )
     ticket.save(force_insert=True)
     ticket.search_vector = None
+    # What the API shows with a ticket (selectors.with_names), known without a query.
+    ticket.client_name = opening.client_name  # type: ignore[attr-defined]
+    ticket.assignee_name = None  # type: ignore[attr-defined]
     _history(ticket, actor, field="status", old=None, new=Status.PENDING, at=now).save()
     signals.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
     return ticket

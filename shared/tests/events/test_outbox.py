@@ -204,3 +204,39 @@ def test_sent_rows_and_old_inbox_ids_are_pruned_after_retention(bus: Topology) -
     assert prune_inbox(conf) == 1
     assert set(OutboxMessage.objects.values_list("event_id", flat=True)) == {recent, unsent}
     assert InboxEntry.objects.count() == 1
+
+
+def test_postgresql_relays_are_notified_at_commit_only(
+    transactional_db: None, bus: Topology
+) -> None:
+    """The NOTIFY goes out with the outbox row: delivered if the change commits, else never."""
+    import psycopg  # noqa: PLC0415
+
+    settings = connection.settings_dict
+    listener = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+        dbname=settings["NAME"], autocommit=True,
+    )  # fmt: skip
+    try:
+        listener.execute(f"LISTEN {publisher.NOTIFY_CHANNEL}")
+
+        def heard() -> int:
+            return len(list(listener.notifies(timeout=0.5, stop_after=10)))
+
+        def change_that_fails() -> None:
+            with transaction.atomic():
+                publish(factories.ticket_created(id=1))
+                raise ZeroDivisionError
+
+        with pytest.raises(ZeroDivisionError):
+            change_that_fails()
+        assert heard() == 0
+        with transaction.atomic():
+            publish(factories.ticket_created(id=2))
+            publish(factories.ticket_created(id=2))
+            assert heard() == 0  # not before the commit
+        assert heard() == 1  # one wakeup per transaction, however many events
+        sequences = OutboxMessage.objects.order_by("id").values_list("sequence", "envelope")
+        assert [(seq, envelope["sequence"]) for seq, envelope in sequences] == [(1, 1), (2, 2)]
+    finally:
+        listener.close()

@@ -141,8 +141,7 @@ class TicketListCreateView(ServideskView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.TicketCreateSerializer)
-        ticket = services.ticket_create(actor=self.actor, **data)
-        ticket = selectors.ticket_refresh_names(ticket=ticket)
+        ticket = services.ticket_create(actor=self.actor, **data)  # with its names
         return self.render_ticket(ticket, code=status.HTTP_201_CREATED)
 
 
