@@ -178,6 +178,54 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent on anything but idling, since boot (``/proc/stat``)."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return 0.0
+    values = [int(v) for v in first.split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pids() -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (every process's)."""
+    from django.db import connection  # noqa: PLC0415
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_type = 'client backend'"
+        )
+        return [int(pid) for (pid,) in cursor.fetchall()]
+
+
+class Meter:
+    """CPU over a phase: each named process, the database's backends (``postgres``), and
+    the cores the rest of the machine kept busy (other people's work, and RabbitMQ)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = dict(pids)
+        self.processes = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.backends = {pid: cpu_seconds(pid) for pid in backend_pids()}
+        self.busy = machine_busy_seconds()
+        self.wall = time.monotonic()
+
+    def per_mail(self, mails: int) -> dict[str, Any]:
+        """CPU ms per mail by process, ``postgres`` among them, and ``other_cores``."""
+        used = {name: cpu_seconds(pid) - self.processes[name] for name, pid in self.pids.items()}
+        # A backend that connected during the phase counts from zero.
+        used["postgres"] = sum(
+            cpu_seconds(pid) - self.backends.get(pid, 0.0) for pid in backend_pids()
+        )
+        wall = time.monotonic() - self.wall
+        other = machine_busy_seconds() - self.busy - sum(used.values())
+        return {
+            "cpu_ms_per_mail": {name: seconds * 1000 / mails for name, seconds in used.items()},
+            "other_cores": max(0.0, other / wall) if wall > 0 else 0.0,
+        }
+
+
 def spawn(name: str, args: list[str], smtp_port: int) -> subprocess.Popen[bytes]:
     LOGS.mkdir(parents=True, exist_ok=True)
     log = (LOGS / f"notifier-{name}.log").open("wb")
@@ -379,7 +427,7 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
         pids = {name: process.pid for name, process in processes.items()}
         pids["smtp"] = smtp.process.pid or 0
         pids["producer"] = os.getpid()
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        meter = Meter(pids)
         started = time.time()
         remaining = options.events
         while remaining:
@@ -395,10 +443,7 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
             "commit_seconds": committed - started,
             "seconds": last - started,
             "per_second": 2 * options.events / (last - started),
-            "cpu_ms_per_mail": {
-                name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / (2 * options.events)
-                for name, pid in pids.items()
-            },
+            **meter.per_mail(2 * options.events),
         }
         smtp.clear()
         producer.committed.clear()
@@ -420,17 +465,14 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
         # CPU from the first mail on, so that the senders' start-up is not counted.
         wait_for_mails(smtp, 1, timeout=120)
         draining = {name: processes[name].pid for name in senders} | {"smtp": pids["smtp"]}
-        cpu_first = {name: cpu_seconds(pid) for name, pid in draining.items()}
+        meter = Meter(draining)
         wait_for_mails(smtp, queued, timeout=600)
         times = sorted(accepted_at for _, accepted_at in smtp.mails())
         results["sender"] = {
             "mails": queued,
             "seconds": times[-1] - times[0],
             "per_second": (queued - 1) / (times[-1] - times[0]),
-            "cpu_ms_per_mail": {
-                name: (cpu_seconds(pid) - cpu_first[name]) * 1000 / (queued - 1)
-                for name, pid in draining.items()
-            },
+            **meter.per_mail(queued - 1),
         }
         smtp.clear()
         producer.committed.clear()
@@ -442,6 +484,8 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
             producer.committed.clear()
             total = int(rate * options.seconds)
             print(f"3. latency: {rate:g} events/s for {options.seconds:g}s ...", flush=True)
+            pids |= {name: processes[name].pid for name in senders}
+            meter = Meter(pids)
             begin = time.monotonic()
             for n in range(total):
                 delay = begin + n / rate - time.monotonic()
@@ -450,6 +494,7 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
                 producer.commit()
             achieved = total / (time.monotonic() - begin)
             wait_for_mails(smtp, 2 * total, timeout=600)
+            cpu = meter.per_mail(2 * total)
             results["latency"].append(
                 {
                     "rate": rate,
@@ -457,6 +502,7 @@ def main() -> None:  # noqa: PLR0915 (one linear script)
                     "seconds": options.seconds,
                     **summary(latencies(smtp, producer)),
                     **stages(smtp, producer),
+                    **cpu,
                 }
             )
     finally:
@@ -494,6 +540,23 @@ def verdict(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cpu_text(cpu_ms_per_mail: dict[str, float]) -> str:
+    """``relay 0.16, ..., postgres 0.90; all of these 3.96 (3.06 without postgres)``."""
+    text = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu_ms_per_mail.items())
+    total = sum(cpu_ms_per_mail.values())
+    text += f"; all of these {total:.2f}"
+    if "postgres" in cpu_ms_per_mail:
+        text += f" ({total - cpu_ms_per_mail['postgres']:.2f} without postgres)"
+    return text
+
+
+def other_work(phase: dict[str, Any]) -> str:
+    return (
+        f"other work (the rest of the machine, RabbitMQ included) kept "
+        f"{phase['other_cores']:.1f} of {os.cpu_count()} cores busy"
+    )
+
+
 def render(results: dict[str, Any], options: argparse.Namespace) -> str:
     t, s = results["throughput"], results["sender"]
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -509,12 +572,12 @@ def render(results: dict[str, Any], options: argparse.Namespace) -> str:
         (
             f"throughput, end to end ({t['events']} events → {t['mails']} mails)",
             f"**{t['per_second']:.0f} notifications/s** ({t['seconds']:.1f} s; "
-            f"events committed in {t['commit_seconds']:.1f} s)",
+            f"events committed in {t['commit_seconds']:.1f} s); {other_work(t)}",
         ),
         (
             f"sender alone (draining {s['mails']} queued mails)",
             f"**{s['per_second']:.0f} mails/s**; CPU ms per mail: "
-            + ", ".join(f"{name} {ms:.2f}" for name, ms in s["cpu_ms_per_mail"].items()),
+            f"{cpu_text(s['cpu_ms_per_mail'])}; {other_work(s)}",
         ),
     ]
     rows += [
@@ -524,14 +587,12 @@ def render(results: dict[str, Any], options: argparse.Namespace) -> str:
             f"p50 **{lat['p50']:.0f} ms**, p90 {lat['p90']:.0f} ms, "
             f"p99 **{lat['p99']:.0f} ms**, max {lat['max']:.0f} ms; commit → recorded by the "
             f"consumer p50 {lat['record_p50']:.0f} / p99 {lat['record_p99']:.0f} ms, recorded → "
-            f"accepted p50 {lat['send_p50']:.0f} / p99 {lat['send_p99']:.0f} ms",
+            f"accepted p50 {lat['send_p50']:.0f} / p99 {lat['send_p99']:.0f} ms; CPU ms per "
+            f"mail: {cpu_text(lat['cpu_ms_per_mail'])}; {other_work(lat)}",
         )
         for lat in results["latency"]
     ]
-    cpu_by_process = t["cpu_ms_per_mail"]
-    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu_by_process.items())
-    cpu += f"; all of these {sum(cpu_by_process.values()):.2f}"
-    rows.append(("CPU per mail in phase 1, ms by process", cpu))
+    rows.append(("CPU per mail in phase 1, ms by process", cpu_text(t["cpu_ms_per_mail"])))
     table = "\n".join(f"| {measure} | {result} |" for measure, result in rows)
     senders = (
         f"{options.senders} x `send_notifications --channel email --threads {options.threads}`"
