@@ -436,9 +436,15 @@ class Outcome:
 
 def delivery_record(outcomes: Sequence[Outcome], *, conf: NotifierSettings | None = None) -> int:
     """Write a batch's outcomes in one transaction (one commit): the sent ones in a single
-    ``UPDATE``, the rare others one by one. How many claims still held."""
+    ``UPDATE``, the rare others one by one. How many claims still held.
+
+    A batch that was all sent is that one ``UPDATE`` alone, atomic by itself: without
+    ``BEGIN`` and ``COMMIT`` around it, two round trips fewer per batch.
+    """
     conf = conf or notifier_settings()
     sent = [(o.delivery, o.sent) for o in outcomes if o.sent is not None]
+    if len(sent) == len(outcomes):
+        return delivery_mark_sent_many(sent)
     recorded = 0
     with transaction.atomic():
         recorded += delivery_mark_sent_many(sent)
