@@ -22,6 +22,17 @@ What it does:
    backends and by wrk (from /proc), and how busy the whole machine was: on a shared
    machine the CPU per request is the steady figure, rates and latencies follow the load.
 
+gunicorn runs sync workers by default (8, gunicorn's usual 2 x cores + 1 rounded up to
+cover 16 connections' worth of database waits): each takes the next connection from the
+shared listen queue when it is free. With gthread workers a keep-alive connection stays
+with the worker that accepted it, so 16 connections spread unevenly over 4 x 2 threads
+and the unlucky ones queue: measured here, p99 three to five times p50 against about 1.5
+times with sync workers at the same rate. In production nginx buffers requests and
+responses in front of gunicorn, which is what the sync worker assumes.
+
+The ``floor (health/live)`` scenario is Django, the middleware and gunicorn with no
+database and no token check: what any request costs before the API does anything.
+
 wrk runs ``--threads`` (default 1) event-loop threads: it shares the cores with gunicorn
 and PostgreSQL, and one thread drives 16 connections at several thousand requests/s.
 
@@ -65,7 +76,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 #: Issue 5's aims: p99 ceilings in ms, and a floor in requests/s.
 P99_AIMS_MS = {"list": 50.0, "detail": 50.0, "search": 150.0}
-RATE_AIMS = {"create": 600.0}
+#: django-helpdesk's POST /api/tickets/ on this machine: 83 to 87 requests/s with 4 sync
+#: workers in three runs (``bench/helpdesk_baseline.py``, 2026-11-28), not the 60 the issue
+#: supposed; the aim is ten times it.
+HELPDESK_CREATES_PER_SECOND = 85.0
+RATE_AIMS = {"create": 10 * HELPDESK_CREATES_PER_SECOND}
 
 
 @dataclass
@@ -399,6 +414,8 @@ def build_scenarios(
     *, technician: str, client: str, ids: list[int], pending: list[int], args: argparse.Namespace
 ) -> dict[str, str]:
     return {
+        # No database, no token check: what Django, the middleware and gunicorn cost alone.
+        "floor (health/live)": lua_paths(technician, ["/api/tickets/health/live"]),
         "list": lua_paths(technician, ["/api/tickets/"]),
         "list (client)": lua_paths(client, ["/api/tickets/"]),
         "filtered list": lua_paths(
@@ -480,8 +497,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument("--workers", type=int, default=8, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="sync", choices=("gthread", "sync"))
     parser.add_argument("--gunicorn-threads", type=int, default=2, help="per gthread worker")
     parser.add_argument("--port", type=int, default=8199)
     parser.add_argument("--only", nargs="*", help="scenario names to run")
