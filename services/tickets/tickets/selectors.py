@@ -6,7 +6,7 @@ the caller may not see is simply not found (404), whatever else the request says
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django_filters.utils import translate_validation
 
+from tickets import sqlcache
 from tickets.actors import Actor
 from tickets.filters import TicketFilter
 from tickets.models import Comment, DirectoryUser, HistoryEntry, Role, Ticket
@@ -80,14 +81,59 @@ def ticket_get(*, actor: Actor, ticket_id: int, for_update: bool = False) -> Tic
     ``for_update`` locks its row (only its row: ``of=("self",)``). The names come in the
     same query either way, so a write that does not change who the client or the
     assignee is can answer with this very instance instead of reading the ticket again.
+    Its SQL is compiled once per process (``tickets.sqlcache``): it is the same for every
+    ticket.
     """
-    tickets = tickets_visible_to(actor, names=True)
-    if for_update:
-        tickets = tickets.select_for_update(of=("self",))
-    ticket = tickets.filter(pk=ticket_id).first()
+    if actor.is_staff:
+        rows = sqlcache.run(
+            ("ticket", for_update),
+            lambda ticket_id: _one_ticket(ticket_id, client_id=None, for_update=for_update),
+            ticket_id=ticket_id,
+        )
+    elif actor.is_client:
+        rows = sqlcache.run(
+            ("ticket of client", for_update),
+            lambda ticket_id, client_id: _one_ticket(
+                ticket_id, client_id=client_id, for_update=for_update
+            ),
+            ticket_id=ticket_id,
+            client_id=actor.id,
+        )
+    else:
+        raise Http404
+    ticket = next(iter(rows), None)
     if ticket is None:
         raise Http404
     return ticket
+
+
+def _one_ticket(ticket_id: int, *, client_id: str | None, for_update: bool) -> QuerySet[Ticket]:
+    tickets = _with_names_base()
+    if client_id is not None:
+        tickets = tickets.filter(client_id=client_id)
+    if for_update:
+        tickets = tickets.select_for_update(of=("self",))
+    return tickets.filter(pk=ticket_id)[:1]
+
+
+#: ``(key, build, values)`` for ``tickets.sqlcache``: ``build(**values)`` is a queryset.
+CachedBase = tuple[Hashable, Callable[..., QuerySet[Ticket]], dict[str, Any]]
+
+
+def ticket_list_base(*, actor: Actor, filters: Mapping[str, Any]) -> CachedBase | None:
+    """The unfiltered ticket list of ``actor`` as a shape whose SQL can be compiled once
+    (the pagination adds ordering and cursor); None when ``filters`` narrow it."""
+    if any(name in filters for name in TicketFilter.base_filters):
+        return None
+    if actor.is_staff:
+        return ("tickets", _with_names_base, {})
+    if actor.is_client:
+        return ("tickets of client", _tickets_of_client, {"client_id": actor.id})
+    return None
+
+
+def _tickets_of_client(client_id: str) -> QuerySet[Ticket]:
+    return _with_names_base().filter(client_id=client_id)
 
 
 def ticket_refresh_names(*, ticket: Ticket) -> Ticket:
