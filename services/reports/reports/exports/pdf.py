@@ -251,6 +251,7 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
     for name, (_draw, chart_title) in charts.CHARTS.items():
         image = ChartImage(charts.render_pixels(name, summary, dpi=CHART_DPI), CHART_WIDTH)
         story.append(KeepTogether([Paragraph(_escape(str(chart_title)), styles["h2"]), image]))
+    charts.free_figures()  # the five figures' pixel buffers; the story keeps RGB copies
 
     story += [
         PageBreak(),
