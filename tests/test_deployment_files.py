@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -644,3 +645,20 @@ def test_compose_nginx_config_passes_nginx_t_as_the_container_sees_it(
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_gunicorn_worker_class_comes_from_the_environment_and_tickets_runs_sync(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = ROOT / "deploy" / "docker" / "gunicorn.conf.py"
+    monkeypatch.delenv("GUNICORN_WORKER_CLASS", raising=False)
+    assert runpy.run_path(str(config))["worker_class"] == "gthread"
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "sync")
+    assert runpy.run_path(str(config))["worker_class"] == "sync"
+    # Short CPU-bound requests: sync workers (bench/tickets_api.py says why), the rest threads.
+    tickets = services["tickets"]["environment"]
+    assert tickets["GUNICORN_WORKER_CLASS"] == "sync"
+    assert int(tickets["WEB_CONCURRENCY"]) >= 3
+    assert tickets["JWT_PUBLIC_KEY_FILE"]  # the merged public-key settings are kept
+    for name in ("accounts", "notifier", "reports", "web"):
+        assert "GUNICORN_WORKER_CLASS" not in services[name].get("environment", {})

@@ -2,7 +2,8 @@
 
 Everything that should differ between deployments comes from the environment:
 ``PORT`` (set per image to the service's contract port), ``WEB_CONCURRENCY`` (worker
-processes), ``GUNICORN_THREADS`` (threads per worker) and ``GUNICORN_TIMEOUT``.
+processes), ``GUNICORN_WORKER_CLASS`` (``gthread``, the default, or ``sync``),
+``GUNICORN_THREADS`` (threads per gthread worker) and ``GUNICORN_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
 # Threads let one worker wait on the database or another service while serving others,
 # and, unlike the sync worker, keep nginx's upstream connections alive between requests.
-worker_class = "gthread"
+# A service whose requests are short and spend their time on its own CPU and database
+# (tickets) runs sync workers instead: a gthread worker keeps every keep-alive connection
+# it accepted, so requests spread unevenly and the slowest wait behind busy threads
+# (bench/tickets_api.py: p99 three to five times p50, against about 1.5 with sync
+# workers). nginx buffers requests and responses, which the sync worker relies on.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 # Longer than nginx's upstream keepalive_timeout (60 s): the side that closes an idle
 # connection must be nginx, or it may send a request on a connection being closed.
