@@ -75,3 +75,33 @@ def test_a_transformed_value_or_a_none_runs_through_the_orm() -> None:
 
     assert len(list(sqlcache.run(("test", "assignee"), assigned_to, assignee_id=None))) == 1
     assert list(sqlcache.run(("test", "assignee"), assigned_to, assignee_id="nobody")) == []
+
+
+@pytest.mark.django_db
+def test_plain_queries_become_instances_directly_and_others_go_through_raw(
+    directory: Any,
+) -> None:
+    ticket = TicketFactory(client_id=str(CALLERS["client"].id))
+    technician = CALLERS["technician"].actor
+    selectors.ticket_get(actor=technician, ticket_id=ticket.pk)
+    plain = sqlcache._cache[("ticket", False)]
+    assert isinstance(plain, sqlcache._Compiled)
+    assert plain.attnames is not None
+    assert {"id", "category_id", "client_name", "assignee_name"} <= set(plain.attnames)
+    assert "search_vector" not in plain.attnames  # deferred, as the ORM leaves it
+    got = selectors.ticket_get(actor=technician, ticket_id=ticket.pk)
+    assert got._state.db == "default"
+    assert not got._state.adding
+    got.title = "Saved through the instance"
+    got.save(update_fields=["title"])  # a real instance: it can be written back
+    assert Ticket.objects.get(pk=ticket.pk).title == "Saved through the instance"
+
+    # A query with a related model is not plain: Model.objects.raw builds it.
+    def with_category(ticket_id: int) -> QuerySet[Ticket]:
+        return Ticket.objects.select_related("category").filter(pk=ticket_id)
+
+    rows = list(sqlcache.run(("test", "related"), with_category, ticket_id=ticket.pk))
+    related = sqlcache._cache[("test", "related")]
+    assert isinstance(related, sqlcache._Compiled)
+    assert related.attnames is None
+    assert [row.pk for row in rows] == [ticket.pk]

@@ -5,8 +5,9 @@ ticket's detail and the first pages of the ticket list, that is a fifth of the r
 CPU (0.4 ms of 2), although their SQL never changes shape: only a few values do (the
 ticket id, the client id, the cursor). ``run`` builds such a queryset once with marker
 values, keeps its SQL and the positions of the markers among the parameters, and later
-runs that SQL with the real values through ``Model.objects.raw``, which gives the same
-model instances (annotations and deferred fields included).
+runs that SQL with the real values. Its rows become the same model instances the ORM
+gives (annotations and deferred fields included): set up directly when the query is
+plain (``_plain_attnames``), else through ``Model.objects.raw``.
 
 ``build`` must use each value only in plain comparisons (``=``, ``<``...): a shape
 where a value does not come out as a parameter of its own (a lookup that transforms it)
@@ -22,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Model, QuerySet
+from django.db import connections
+from django.db.models import Model, QuerySet, signals
+from django.db.models.base import ModelState
 
 M = TypeVar("M", bound=Model)
 
@@ -30,7 +33,11 @@ M = TypeVar("M", bound=Model)
 @dataclass(frozen=True)
 class _Compiled:
     model: type[Model]
+    db: str
     sql: str
+    #: The attribute each selected column sets, when rows can be turned into instances
+    #: directly (``_instances``); None to go through ``Model.objects.raw``.
+    attnames: tuple[str, ...] | None
     #: For each parameter of ``sql``: ``(True, name)`` for a value given to ``run``, else
     #: ``(False, constant)``.
     params: tuple[tuple[bool, Any], ...]
@@ -67,8 +74,9 @@ def _compile(build: Callable[..., QuerySet[M]], values: dict[str, Any]) -> _Comp
     for variant in (1, 2):
         markers = _markers(values, variant)
         queryset = build(**markers)
+        compiler = queryset.query.get_compiler(queryset.db)
         try:
-            sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+            sql, params = compiler.as_sql()
         except EmptyResultSet:
             return _NOT_CACHEABLE
         compiled.append((markers, sql, tuple(params)))
@@ -88,7 +96,58 @@ def _compile(build: Callable[..., QuerySet[M]], values: dict[str, Any]) -> _Comp
         slots.append((True, names[0]))
     if not all(found.values()):
         return _NOT_CACHEABLE
-    return _Compiled(model=queryset.model, sql=sql, params=tuple(slots))
+    return _Compiled(
+        model=queryset.model,
+        db=queryset.db,
+        sql=sql,
+        attnames=_plain_attnames(compiler),
+        params=tuple(slots),
+    )
+
+
+def _plain_attnames(compiler: Any) -> tuple[str, ...] | None:
+    """What each column of a plain query sets on the instance, else None.
+
+    Plain: columns of the model itself and annotations, no related models, no value
+    converters (the database driver's values are the instance's), nobody listening to
+    ``pre_init`` or ``post_init``: what ``Model.from_db`` would do then is setting
+    attributes, so ``_instances`` does just that without the per-row machinery.
+    """
+    model = compiler.query.model
+    if compiler.klass_info is None or compiler.klass_info.get("related_klass_infos"):
+        return None
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return None
+    if compiler.get_converters([column for column, _, _ in compiler.select]):
+        return None
+    names = []
+    for column, _, alias in compiler.select:
+        target = getattr(column, "target", None)
+        if alias is None and target is not None and target.model is model:
+            names.append(target.attname)
+        elif alias is not None and target is None:
+            names.append(alias)
+        else:
+            return None
+    return tuple(names) if len(set(names)) == len(names) else None
+
+
+def _instances(compiled: _Compiled, params: list[Any]) -> list[Any]:
+    """The rows of ``compiled`` as model instances, set up as ``Model.from_db`` would."""
+    assert compiled.attnames is not None  # noqa: S101 (only called for plain queries)
+    model, names, db = compiled.model, compiled.attnames, compiled.db
+    with connections[db].cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        instance = model.__new__(model)
+        instance.__dict__.update(zip(names, row, strict=True))
+        state = instance._state = ModelState()
+        state.adding = False
+        state.db = db
+        instances.append(instance)
+    return instances
 
 
 def run(key: Hashable, build: Callable[..., QuerySet[M]], **values: Any) -> Iterable[M]:
@@ -106,4 +165,6 @@ def run(key: Hashable, build: Callable[..., QuerySet[M]], **values: Any) -> Iter
     if not isinstance(compiled, _Compiled):
         return build(**values)
     params = [values[item] if is_value else item for is_value, item in compiled.params]
+    if compiled.attnames is not None:
+        return _instances(compiled, params)
     return compiled.model._default_manager.raw(compiled.sql, params)  # type: ignore[return-value]
