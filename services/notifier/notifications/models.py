@@ -12,6 +12,20 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+#: The fields of ``Contact`` a ``user.*`` event's card sets (all but the key and the
+#: directory's bookkeeping).
+CARD_FIELDS = (
+    "username",
+    "full_name",
+    "email",
+    "phone",
+    "role",
+    "language",
+    "notify_email",
+    "notify_sms",
+    "is_active",
+)
+
 
 class Contact(models.Model):
     """A user's contact card as the last ``user.*`` event described it."""

@@ -8,7 +8,7 @@ from typing import Final
 from django.db import connections
 from django.db.models import QuerySet
 
-from notifications.models import Contact, Delivery, Notification
+from notifications.models import CARD_FIELDS, Contact, Delivery, Notification
 from notifications.rawsql import RowReader
 
 
@@ -31,21 +31,7 @@ def delivery_list() -> QuerySet[Delivery]:
 
 #: A contact card as the senders and recording read it; the directory's own bookkeeping
 #: (``sequence``, ``updated_at``) is left deferred.
-_CARDS: Final = RowReader(
-    Contact,
-    (
-        "user_id",
-        "username",
-        "full_name",
-        "email",
-        "phone",
-        "role",
-        "language",
-        "notify_email",
-        "notify_sms",
-        "is_active",
-    ),
-)
+_CARDS: Final = RowReader(Contact, ("user_id", *CARD_FIELDS))
 
 
 def contacts_by_id(user_ids: Collection[str], *, using: str = "default") -> dict[str, Contact]:

@@ -25,23 +25,19 @@ from notifications.channels import email, sms
 from notifications.channels.base import Sent
 from notifications.conf import NotifierSettings, notifier_settings
 from notifications.messages import Kind, compose
-from notifications.models import Channel, Contact, Delivery, DeliveryStatus, Notification
+from notifications.models import (
+    CARD_FIELDS,
+    Channel,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+)
 from notifications.rawsql import ConflictIgnoringInsert, RowReader
 from servidesk_shared.events.schemas import TicketEvent, UserCard, UserDeactivated
 
 logger = logging.getLogger(__name__)
 
-_CONTACT_FIELDS = (
-    "username",
-    "full_name",
-    "email",
-    "phone",
-    "role",
-    "language",
-    "notify_email",
-    "notify_sms",
-    "is_active",
-)
 _SKIP_REASONS = {Channel.EMAIL: email.skip_reason, Channel.SMS: sms.skip_reason}
 _jitter = secrets.SystemRandom()
 
@@ -51,7 +47,7 @@ _jitter = secrets.SystemRandom()
 
 def contact_apply(*, card: UserCard, sequence: int) -> bool:
     """Keep ``card`` unless a newer one (higher event sequence) is already known."""
-    values = {name: getattr(card, name) for name in _CONTACT_FIELDS}
+    values = {name: getattr(card, name) for name in CARD_FIELDS}
     values.update(email=values["email"] or "", phone=values["phone"] or "")
     if isinstance(card, UserDeactivated):
         values["is_active"] = False  # whatever the card says, the event is the fact
