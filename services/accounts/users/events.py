@@ -10,21 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from servidesk_shared.events.publisher import publish
-from servidesk_shared.events.schemas import UserDeactivated, UserRegistered, UserUpdated
+from servidesk_shared.events.schemas import (
+    UserCard,
+    UserDeactivated,
+    UserRegistered,
+    UserUpdated,
+)
 from users.models import User
 
-CARD_FIELDS = (
-    "id",
-    "username",
-    "full_name",
-    "email",
-    "phone",
-    "role",
-    "language",
-    "notify_email",
-    "notify_sms",
-    "is_active",
-)
+#: The fields of a user card, as the event contract defines them.
+CARD_FIELDS = UserCard.__struct_fields__
 
 
 def card(user: User) -> dict[str, Any]:

@@ -12,19 +12,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-#: The fields of ``Contact`` a ``user.*`` event's card sets (all but the key and the
-#: directory's bookkeeping).
-CARD_FIELDS = (
-    "username",
-    "full_name",
-    "email",
-    "phone",
-    "role",
-    "language",
-    "notify_email",
-    "notify_sms",
-    "is_active",
-)
+from servidesk_shared.events.schemas import UserCard
+
+#: The fields of ``Contact`` a ``user.*`` event's card sets: the contract's card but its
+#: ``id`` (the contact's key).
+CARD_FIELDS = tuple(name for name in UserCard.__struct_fields__ if name != "id")
 
 
 class Contact(models.Model):
