@@ -54,7 +54,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from dataclasses import asdict, dataclass, field
@@ -71,6 +70,8 @@ from bench.tickets_api import (  # noqa: E402 (needs ROOT on the path when run a
     children_cpu_seconds,
     parse_wrk,
     psql,
+    wait_until_up,
+    wrk_output,
 )
 
 PROJECT = ROOT / "bench" / "helpdesk_baseline"
@@ -230,22 +231,6 @@ def gunicorn_command(worker_class: str, args: argparse.Namespace) -> list[str]:
     return command
 
 
-def wait_until_up(port: int, timeout: float = 180) -> None:
-    import http.client  # noqa: PLC0415
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/", headers={"Accept": "application/json"})
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("gunicorn did not come up")
-
-
 def auth_headers(auth: str, credentials: dict[str, str | int]) -> dict[str, str]:
     if auth == "token":
         return {"Authorization": f"Token {credentials['token']}"}
@@ -315,28 +300,13 @@ def lua_create(headers: dict[str, str], queue: int) -> str:
 def run_wrk(
     name: str, script: str, args: argparse.Namespace, duration: int
 ) -> tuple[Result, dict[int, int]]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        output = subprocess.run(
-            [
-                "wrk",
-                f"-t{args.threads}",
-                f"-c{args.connections}",
-                f"-d{duration}s",
-                "--latency",
-                "--timeout",
-                "10s",
-                "-s",
-                handle.name,
-                f"http://127.0.0.1:{args.port}",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    finally:
-        os.unlink(handle.name)
+    output = wrk_output(
+        script,
+        port=args.port,
+        duration=duration,
+        connections=args.connections,
+        threads=args.threads,
+    )
     try:
         result = parse_wrk(name, output)
     except (AttributeError, ValueError) as exc:
@@ -359,7 +329,7 @@ def run_worker_class(
     runs: list[Run] = []
     gunicorn = subprocess.Popen(gunicorn_command(worker_class, args), cwd=PROJECT, env=env)
     try:
-        wait_until_up(args.port)
+        wait_until_up(args.port, path="/api/", headers={"Accept": "application/json"})
         meter = CpuMeter(gunicorn.pid, args.database)
         # Warm every worker: imports, its database connection, template and Site caches.
         run_wrk("warm-up", lua_create(auth_headers("token", credentials), queue), args, 3)

@@ -163,15 +163,22 @@ def token(private_pem: str, user_id: str, role: str) -> str:
     return jwt.encode(claims, private_pem, algorithm="RS256")
 
 
-def wait_until_up(port: int, timeout: float = 180) -> None:
-    # Generous: four workers importing Django on a busy 2-core machine take a while.
+def wait_until_up(
+    port: int,
+    timeout: float = 180,
+    *,
+    path: str = "/api/tickets/health/live",
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Until ``GET path`` answers 200 on ``port``. Generous: four workers importing Django
+    on a busy 2-core machine take a while."""
     import http.client  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/tickets/health/live")
+            conn.request("GET", path, headers=headers or {})
             if conn.getresponse().status == 200:
                 return
         except OSError:
@@ -382,6 +389,17 @@ def parse_wrk(name: str, output: str) -> Result:
 def wrk(
     name: str, script: str, *, port: int, duration: int, connections: int, threads: int
 ) -> Result:
+    output = wrk_output(
+        script, port=port, duration=duration, connections=connections, threads=threads
+    )
+    try:
+        return parse_wrk(name, output)
+    except (AttributeError, ValueError) as exc:
+        raise SystemExit(f"cannot read wrk's output for {name}:\n{output}") from exc
+
+
+def wrk_output(script: str, *, port: int, duration: int, connections: int, threads: int) -> str:
+    """What wrk prints after running the Lua ``script`` against ``port`` for ``duration`` s."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
@@ -404,10 +422,7 @@ def wrk(
         ).stdout
     finally:
         os.unlink(handle.name)
-    try:
-        return parse_wrk(name, output)
-    except (AttributeError, ValueError) as exc:
-        raise SystemExit(f"cannot read wrk's output for {name}:\n{output}") from exc
+    return output
 
 
 def build_scenarios(
