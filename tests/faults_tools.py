@@ -4,10 +4,10 @@ looks into the services' databases and queues, and polling."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -16,25 +16,16 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from kombu import Connection
 from psycopg import sql
 from stack import POSTGRES_URL
+from stack import eventually as _eventually
 
 from servidesk_shared.testing.fakes import SmtpServer, _SmtpHandler
 from servidesk_shared.testing.proxy import TcpProxy
 
-T = TypeVar("T")
-
 QUEUES = ("notifier.events", "reports.events", "tickets.users")
 
 
-def eventually(check: Callable[[], T], *, timeout: float = 120, what: str = "") -> T:
-    """Poll until ``check`` returns something truthy (generous: the machine is shared)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}: {result!r}")
-        time.sleep(0.5)
+#: Recovery after a fault can take a while on a shared 2-core machine.
+eventually = partial(_eventually, timeout=120)
 
 
 # --- the broker -------------------------------------------------------------------------

@@ -8,12 +8,31 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
+
+
+def eventually(
+    check: Callable[[], T], *, timeout: float = 45, interval: float = 0.5, what: str = ""
+) -> T:
+    """Poll until ``check`` returns something truthy, and return it: events, deliveries
+    and restarts happen asynchronously, by design."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}: {result!r}")
+        time.sleep(interval)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("accounts", "tickets", "notifier", "reports", "web")

@@ -345,7 +345,9 @@ def test_api_field_errors_are_shown_next_to_the_fields(new_page: Callable[..., P
     page.locator("main form button[type=submit]").click()
     expect(page.locator("#id_username-errors")).to_contain_text("Ya existe")
     expect(page.locator("#id_username")).to_have_attribute("aria-invalid", "true")
-    # The error summary took the focus, so a screen reader announces it.
+    # The error summary took the focus, so a screen reader announces it. The page's script
+    # moves the focus once it has loaded: wait for that rather than race it.
+    page.wait_for_function("document.activeElement?.getAttribute('role') === 'alert'")
     assert page.evaluate("document.activeElement.getAttribute('role')") == "alert"
     shot(page, "12-register-field-errors")
 

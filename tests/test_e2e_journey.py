@@ -18,14 +18,22 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from stack import POSTGRES_URL, RABBITMQ_URL, SERVICES, Stack, drop_stack_resources, running_stack
+from stack import (
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    SERVICES,
+    Stack,
+    drop_stack_resources,
+    eventually,
+    running_stack,
+)
 
 from servidesk_shared.testing.fakes import ReceivedMail, SentSms, SmtpServer, TwilioFake
 
@@ -53,18 +61,6 @@ class E2E:
 
     def gateway(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.stack.base_url, timeout=15, **kwargs)
-
-
-def eventually(check: Callable[[], Any], *, timeout: float = 45, what: str = "") -> Any:
-    """Poll until ``check`` returns something truthy; events are asynchronous by design."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:

@@ -16,15 +16,16 @@ users, tickets and categories made here (the demo admin and technician only sign
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 from stack import Stack
+from stack import eventually as _eventually
 
 pytestmark = pytest.mark.stack
 
@@ -41,16 +42,8 @@ SERVICES = {
 }
 
 
-def eventually(check: Callable[[], Any], *, timeout: float = 90, what: str = "") -> Any:
-    """Poll until ``check`` returns something truthy: events arrive asynchronously."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
+#: Events reach tickets' directory and notifier in seconds; generous on a shared machine.
+eventually = partial(_eventually, timeout=90)
 
 
 @dataclass

@@ -7,31 +7,18 @@ tickets' user directory, notifier's feed and reports' projection.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from stack import Stack
+from stack import Stack, eventually
 
 pytestmark = pytest.mark.stack
 
 DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
 DEMO_TECHNICIAN = ("tecnico1", "Mesa-de-ayuda-T1")
-
-
-def eventually(check: Callable[[], Any], *, timeout: float = 45, what: str = "") -> Any:
-    """Poll until ``check`` returns something truthy; events are asynchronous by design."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:
