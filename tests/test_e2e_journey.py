@@ -450,10 +450,16 @@ def test_a_request_id_is_followed_through_the_logs(e2e: E2E) -> None:
     assert (access["method"], access["uri"], access["status"]) == ("GET", "/tickets/", 200)
     assert access["upstream"].endswith(f":{e2e_port(e2e, 'web')}"), access
 
+    # Each process writes its own line when it is done: nginx logs after accounts and web
+    # have answered, so wait for every line asserted on below, not the first to arrive.
     locking = eventually(
-        lambda: (found := log_lines_with(e2e.stack.log, locking_id)).get("accounts") and found,
+        lambda: (
+            (found := log_lines_with(e2e.stack.log, locking_id)).keys() >= {"gateway", "accounts"}
+            and any(line.get("path") == "/api/accounts/auth/token/" for line in found["accounts"])
+            and found
+        ),
         timeout=10,
-        what="accounts' lockout warning with the id web passed along",
+        what="nginx's line and accounts' lockout warning with the id web passed along",
     )
     assert [r["uri"] for r in locking["gateway"]] == ["/login/"]
     assert locking["gateway"][0]["upstream"].endswith(f":{e2e_port(e2e, 'web')}")
