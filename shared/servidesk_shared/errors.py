@@ -21,6 +21,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: every handled error in the one shape."""
     if isinstance(exc, ApplicationError):
+        # As DRF does for its own errors: a refused request keeps none of its writes, even
+        # those made before the rule refused it (ATOMIC_REQUESTS would commit them).
+        set_rollback()
         return Response(error_body(exc.message, **exc.extra), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))

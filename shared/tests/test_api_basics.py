@@ -13,6 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from servidesk_shared.keys import generate_keypair
+from servidesk_shared.outbox.models import AggregateSequence
 from servidesk_shared.testing import auth_header, make_access_token, test_keypair
 
 pytestmark = pytest.mark.django_db
@@ -159,6 +160,16 @@ def test_application_error_keeps_status_and_extra(api_client: APIClient) -> None
     )
     assert response.status_code == 409
     assert response.json() == {"message": "Refused by a rule.", "extra": {"code": "rule"}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_application_error_rolls_back_the_requests_writes(api_client: APIClient) -> None:
+    # A real transaction per request (ATOMIC_REQUESTS), not the test's savepoints.
+    response = api_client.post(
+        "/api/test/echo/", {"title": "conflict"}, format="json", headers=auth_header()
+    )
+    assert response.status_code == 409
+    assert not AggregateSequence.objects.filter(aggregate_type="echo").exists()
 
 
 @pytest.mark.parametrize("path", ["/api/test/nope/", "/api/test/whoami/extra", "/api/test/echo"])

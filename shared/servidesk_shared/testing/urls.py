@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from servidesk_shared.errors import ApplicationError
+from servidesk_shared.outbox.models import AggregateSequence
 from servidesk_shared.permissions import IsAdmin, IsStaff
 from servidesk_shared.urls import service_urlpatterns
 
@@ -43,6 +44,8 @@ class _Echo(APIView):
         serializer = _EchoSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if serializer.validated_data["title"] == "conflict":
+            # A write the rule then refuses: the handler must not let ATOMIC_REQUESTS keep it.
+            AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="conflict")
             raise ApplicationError("Refused by a rule.", extra={"code": "rule"}, status_code=409)
         return Response(serializer.validated_data, status=201)
 
