@@ -28,7 +28,8 @@ class Desk:
 
     def __init__(self, urls: dict[str, str]) -> None:
         self.urls = urls
-        self.http = httpx.Client(timeout=30)
+        # Long reads: a test may hold a lock that writes wait on for up to two minutes.
+        self.http = httpx.Client(timeout=httpx.Timeout(30, read=180))
         self.admin = self.login(*DEMO_ADMIN)
 
     def close(self) -> None:

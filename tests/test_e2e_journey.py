@@ -14,6 +14,7 @@ both running before the stack so the notifier's sender finds them from its first
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import time
@@ -330,7 +331,8 @@ def assert_mail_and_sms(e2e: E2E, journey: Journey) -> None:
         assert number in mail.html, mail.subject
         assert "Hola" in mail.text, mail.text  # Spanish by default
         assert f"/tickets/{ticket_id}/" in mail.text
-    about_ticket = [m for m in e2e.smtp.received() if number in m.text]
+    # SD-1 must not match the demo seed's SD-10.
+    about_ticket = [m for m in e2e.smtp.received() if re.search(rf"{number}(?!\d)", m.text)]
     assert {r for m in about_ticket for r in m.rcpt_tos} == {client_email, tech_email}
     assert any(public_reply in m.text for m in client_mails)
     assert any(client_reply in m.text for m in tech_mails)
@@ -442,7 +444,6 @@ def test_a_request_id_is_followed_through_the_logs(e2e: E2E) -> None:
 
     page_lines = eventually(
         lambda: log_lines_with(e2e.stack.log, page_id).get("gateway"),
-        timeout=10,
         what="nginx's access log line for the page",
     )
     assert len(page_lines) == 1, page_lines
@@ -458,7 +459,6 @@ def test_a_request_id_is_followed_through_the_logs(e2e: E2E) -> None:
             and any(line.get("path") == "/api/accounts/auth/token/" for line in found["accounts"])
             and found
         ),
-        timeout=10,
         what="nginx's line and accounts' lockout warning with the id web passed along",
     )
     assert [r["uri"] for r in locking["gateway"]] == ["/login/"]
@@ -480,7 +480,6 @@ def test_a_request_id_is_followed_through_the_logs(e2e: E2E) -> None:
             >= {"gateway", "web", "tickets", "notifier"}
             and found
         ),
-        timeout=10,
         what="the page's id in web's and the APIs' access lines",
     )
     (web_line,) = page_ids["web"]
@@ -504,6 +503,7 @@ def e2e_port(e2e: E2E, service: str) -> str:
 
 def test_the_strict_login_zone_answers_429_in_the_api_shape(e2e: E2E) -> None:
     answers: list[httpx.Response] = []
+    started = time.monotonic()
     with e2e.gateway() as gateway:
         for attempt in range(40):
             response = gateway.post(
@@ -514,6 +514,7 @@ def test_the_strict_login_zone_answers_429_in_the_api_shape(e2e: E2E) -> None:
             answers.append(response)
             if response.status_code == 429:
                 break
+    elapsed = time.monotonic() - started
     statuses = [r.status_code for r in answers]
     limited = answers[-1]
     assert limited.status_code == 429, statuses
@@ -529,12 +530,13 @@ def test_the_strict_login_zone_answers_429_in_the_api_shape(e2e: E2E) -> None:
     # nginx answered, not accounts' throttle: its zone (10r/m, burst 10) trips long before
     # accounts' login_ip (30/min), and each attempt names another account.
     assert body == NGINX_429, body
-    assert len(answers) <= 12, statuses
+    # The burst of 10, plus the slot the zone gives back every 6 s while accounts hashes
+    # each refused password (slow on a busy machine).
+    assert len(answers) <= 11 + math.ceil(elapsed / 6), (statuses, elapsed)
 
     request_id = limited.headers["X-Request-ID"]
     (access,) = eventually(
         lambda: log_lines_with(e2e.stack.log, request_id).get("gateway"),
-        timeout=10,
         what="nginx's line for the refused request",
     )
     assert access["status"] == 429, access

@@ -132,6 +132,15 @@ def world(pg_stack: Stack) -> Iterator[World]:
                 what=f"the {who}'s ticket receipt in the notification feed",
             )
             world.ids[f"{who}_notification"] = page[0]["id"]
+        # Staff open tickets for the client once tickets' own user directory knows it; it
+        # learns of new users from its own consumer, apart from notifier's.
+        eventually(
+            lambda: (
+                world.call("tickets", "admin", "POST", T, ticket_body(world, "admin")).status_code
+                == 201
+            ),
+            what="the client in tickets' user directory",
+        )
         world.ids["sla_high"] = world.ok(
             "tickets", "admin", "GET", "/api/tickets/sla-targets/high/"
         )
