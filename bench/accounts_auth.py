@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import secrets
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+
+from bench.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "services" / "accounts"
@@ -223,7 +224,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=20)
 
-    hardware = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    hardware = describe()
     lines = [
         "| phase | requests/s | p50 ms | p95 ms | p99 ms | server CPU ms/request | errors |",
         "|---|---|---|---|---|---|---|",

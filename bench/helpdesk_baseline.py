@@ -64,7 +64,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.tickets_api import (  # noqa: E402 (needs ROOT on the path when run as a file)
+from bench.machine import describe  # noqa: E402 (needs ROOT on the path when run as a file)
+from bench.tickets_api import (  # noqa: E402
     CpuMeter,
     Result,
     children_cpu_seconds,
@@ -396,7 +397,6 @@ def render(
     loads: tuple[tuple[float, float, float], tuple[float, float, float]],
 ) -> str:
     shown = ", ".join(f"{p} {versions.get(p, '?')}" for p in SHOWN_PACKAGES)
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
     def fmt(values: tuple[float, float, float]) -> str:
         return ", ".join(f"{v:.1f}" for v in values)
@@ -412,7 +412,7 @@ def render(
         f"gunicorn {args.workers} workers (gthread: x {args.gunicorn_threads} threads), "
         f"DEBUG off; wrk {args.threads} thread(s), {args.connections} connections, "
         f"{args.duration} s per scenario; client, server and database on one machine "
-        f"({os.cpu_count()} cores, {memory:.0f} GiB). Load average (1, 5, 15 min) "
+        f"({describe()}). Load average (1, 5, 15 min) "
         f"{fmt(loads[0])} before and {fmt(loads[1])} after.",
         "",
         "| workers | auth | req/s | p50 ms | p99 ms | 201s | tickets written | errors "

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import re
 import signal
 import socket
@@ -49,6 +48,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.machine import busy_seconds, describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "services" / "notifier"
@@ -178,16 +179,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent on anything but idling, since boot (``/proc/stat``)."""
-    try:
-        first = Path("/proc/stat").read_text().split("\n", 1)[0]
-    except OSError:
-        return 0.0
-    values = [int(v) for v in first.split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def backend_pids() -> list[int]:
     """The PostgreSQL backends serving the benchmark's database (every process's)."""
     from django.db import connection  # noqa: PLC0415
@@ -208,7 +199,7 @@ class Meter:
         self.pids = dict(pids)
         self.processes = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.backends = {pid: cpu_seconds(pid) for pid in backend_pids()}
-        self.busy = machine_busy_seconds()
+        self.busy = busy_seconds()
         self.wall = time.monotonic()
 
     def per_mail(self, mails: int) -> dict[str, Any]:
@@ -219,7 +210,7 @@ class Meter:
             cpu_seconds(pid) - self.backends.get(pid, 0.0) for pid in backend_pids()
         )
         wall = time.monotonic() - self.wall
-        other = machine_busy_seconds() - self.busy - sum(used.values())
+        other = busy_seconds() - self.busy - sum(used.values())
         return {
             "cpu_ms_per_mail": {name: seconds * 1000 / mails for name, seconds in used.items()},
             "other_cores": max(0.0, other / wall) if wall > 0 else 0.0,
@@ -559,7 +550,7 @@ def other_work(phase: dict[str, Any]) -> str:
 
 def render(results: dict[str, Any], options: argparse.Namespace) -> str:
     t, s = results["throughput"], results["sender"]
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    machine = describe()
     load = ", ".join(f"{value:.1f}" for value in results["load_before"])
     after = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     rates = " ".join(f"--rate {rate:g}" for rate in options.rate)

@@ -42,6 +42,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for ``bench.machine`` when run as a file
+
+from bench.machine import describe  # noqa: E402
+
 SERVICE = ROOT / "services" / "reports"
 DOCS = ROOT / "docs" / "benchmarks.md"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/servidesk_reports_bench"
@@ -353,19 +357,6 @@ def xlsx_period(tickets: int) -> dict[str, str]:
     return {"from": (end - timedelta(days=days - 1)).isoformat(), "to": end.isoformat()}
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB RAM"
-
-
 def render(
     results: list[dict[str, Any]], load: dict[str, Any] | None, tickets: int, command: str
 ) -> str:
@@ -374,7 +365,7 @@ def render(
         "",
         f"Command: {command}",
         "",
-        f"Machine: {machine()}; PostgreSQL {postgres_version()}; Python {sys.version.split()[0]}.",
+        f"Machine: {describe()}; PostgreSQL {postgres_version()}; Python {sys.version.split()[0]}.",
         f"Projection: {tickets:,} tickets over two years (2024-2025), 60 technicians, "
         "Europe/Madrid days. Each figure is one request through Django's test client with an "
         "admin token (middleware, auth, queries, pandas, rendering), the median of the timed "

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import resource
 import shlex
@@ -65,6 +64,10 @@ from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for ``bench.machine`` when run as a file
+
+from bench.machine import busy_seconds, describe  # noqa: E402
+
 SERVICE = ROOT / "services" / "tickets"
 DOCS = ROOT / "docs" / "benchmarks.md"
 DOCS_START = "<!-- tickets-bench:start -->"
@@ -206,13 +209,6 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds every core spent doing anything but idling, since boot (/proc/stat)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle, iowait = values[3], values[4]
-    return (sum(values[:8]) - idle - iowait) / CLOCK_TICKS
-
-
 class CpuMeter:
     """Reads the CPU counters of gunicorn's workers, their database backends and the box."""
 
@@ -233,7 +229,7 @@ class CpuMeter:
         workers = [self.gunicorn_pid, *children(self.gunicorn_pid)]
         server = sum(process_cpu_seconds(pid) for pid in workers)
         backends = {pid: process_cpu_seconds(pid) for pid in self.backend_pids()}
-        return server, backends, machine_busy_seconds(), time.monotonic()
+        return server, backends, busy_seconds(), time.monotonic()
 
     @staticmethod
     def between(
@@ -656,8 +652,6 @@ def render(
     args: argparse.Namespace,
     load: tuple[tuple[float, float, float], tuple[float, float, float]],
 ) -> str:
-    cpu = platform.processor() or platform.machine()
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     workers = f"{args.workers} {args.worker_class} workers" + (
         f" x {args.gunicorn_threads} threads" if args.worker_class == "gthread" else ""
     )
@@ -675,7 +669,7 @@ def render(
         f"{total:,} tickets in PostgreSQL ({size}); gunicorn {workers}, production "
         f"settings; wrk {args.threads} thread(s), {args.connections} connections, "
         f"{args.duration} s per scenario; client, server and database on the same machine "
-        f"({os.cpu_count()} cores, {memory:.0f} GiB, {cpu}). Load average (1, 5, 15 min) "
+        f"({describe()}). Load average (1, 5, 15 min) "
         f"{loads(load[0])} before and {loads(load[1])} after.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | requests | errors | CPU ms/req gunicorn "

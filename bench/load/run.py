@@ -33,7 +33,6 @@ import functools
 import json
 import math
 import os
-import platform
 import re
 import secrets
 import shlex
@@ -63,6 +62,7 @@ from stack import (  # noqa: E402
 )
 
 from bench.load import delivery, memory, population, report  # noqa: E402
+from bench.machine import describe  # noqa: E402
 from servidesk_shared.keys import generate_keypair  # noqa: E402
 from servidesk_shared.testing.fakes import SmtpServer  # noqa: E402
 
@@ -291,7 +291,7 @@ def render(
             f"{args.gateway_api_rate}, sign-in {args.gateway_auth_rate}; accounts' login "
             f"{args.login_throttle}, refresh {args.refresh_throttle or 'default 120/min'}); "
             f"locust on the same "
-            f"machine ({platform.machine()}, {os.cpu_count()} CPUs). Setup: {setup}. "
+            f"machine ({describe()}). Setup: {setup}. "
             f"Load average (1, 5, 15 min) {loads[0]} before, {loads[2]} after; 1-minute "
             f"load during the run {loads[1]} (other work shares the machine).",
             "",
