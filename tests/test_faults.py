@@ -476,12 +476,12 @@ def kill_relay_between_publish_and_mark(faults: Faults) -> int:
     with faults.dbs.locked("tickets", OUTBOX):
         unsent = unsent_event_ids(faults)
         faults.stack.start("tickets-relay")
-        applied = eventually(
+        published = eventually(
             lambda: applied(faults, "notifier", unsent), timeout=120, what="a batch published"
         )
         faults.stack.kill("tickets-relay")
     faults.stack.start("tickets-relay")
-    return applied
+    return int(published)
 
 
 def kill_everything_mid_burst(
