@@ -20,8 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import httpx
-from stack import PREFIXES, ROOT, SERVICES, free_port
+from stack import ROOT, SERVICES, free_port, wait_until_ready
 
 PROCFILE_LINE = re.compile(r"^(?P<name>[\w-]+):\s*(?P<command>.+)$")
 NGINX_DIRS = "/usr/sbin:/usr/local/sbin"
@@ -156,22 +155,13 @@ class ProcessStack:
 
     def wait_ready(self, services: tuple[str, ...] = SERVICES, timeout: float = 300) -> None:
         """Until each service answers 200 on health/ready through nginx."""
-        deadline = time.monotonic() + timeout
-        pending = set(services)
-        with httpx.Client(base_url=self.base_url, timeout=5) as client:
-            while pending and time.monotonic() < deadline:
-                exited = [n for n, p in self.processes.items() if p.poll() is not None]
-                if exited:
-                    raise RuntimeError(f"exited early: {exited}\n{self.tail()}")
-                for name in sorted(pending):
-                    try:
-                        if client.get(f"{PREFIXES[name]}health/ready").status_code == 200:
-                            pending.discard(name)
-                    except httpx.HTTPError:
-                        pass
-                time.sleep(0.3)
-        if pending:
-            raise RuntimeError(f"not ready after {timeout}s: {sorted(pending)}\n{self.tail()}")
+        wait_until_ready(
+            self.base_url,
+            exited=lambda: ", ".join(n for n, p in self.processes.items() if p.poll() is not None),
+            tail=self.tail,
+            services=services,
+            timeout=timeout,
+        )
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,22 +73,43 @@ class Stack:
 READY_TIMEOUT = 420.0
 
 
-def wait_ready(stack: Stack, timeout: float = READY_TIMEOUT) -> None:
+def wait_until_ready(
+    base_url: str,
+    *,
+    exited: Callable[[], str],
+    tail: Callable[[], str],
+    services: Iterable[str] = SERVICES,
+    timeout: float = READY_TIMEOUT,
+) -> None:
+    """Until each service answers 200 on health/ready through nginx at ``base_url``.
+
+    ``exited()`` names the stack's processes that have exited ("" while none has): the
+    wait stops at once then, with ``tail()`` of the logs, instead of running out its time.
+    """
     deadline = time.monotonic() + timeout
-    pending = set(SERVICES)
-    with httpx.Client(base_url=stack.base_url, timeout=5) as client:
+    pending = set(services)
+    with httpx.Client(base_url=base_url, timeout=5) as client:
         while pending and time.monotonic() < deadline:
-            if stack.process.poll() is not None:
-                raise RuntimeError(f"the stack exited early:\n{stack.tail()}")
+            if gone := exited():
+                raise RuntimeError(f"exited early: {gone}\n{tail()}")
             for name in sorted(pending):
                 try:
                     if client.get(f"{PREFIXES[name]}health/ready").status_code == 200:
                         pending.discard(name)
                 except httpx.HTTPError:
                     pass
-            time.sleep(0.5)
+            time.sleep(0.3)
     if pending:
-        raise RuntimeError(f"not ready after {timeout}s: {sorted(pending)}\n{stack.tail()}")
+        raise RuntimeError(f"not ready after {timeout}s: {sorted(pending)}\n{tail()}")
+
+
+def wait_ready(stack: Stack, timeout: float = READY_TIMEOUT) -> None:
+    wait_until_ready(
+        stack.base_url,
+        exited=lambda: "the stack" if stack.process.poll() is not None else "",
+        tail=stack.tail,
+        timeout=timeout,
+    )
 
 
 @contextmanager

@@ -54,6 +54,28 @@ def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> 
     return bool(predicate())
 
 
+class _Server:
+    """A fake that runs between ``start()`` and ``stop()``, or as a ``with`` block."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 # --- SMTP -------------------------------------------------------------------------------
 
 
@@ -111,7 +133,7 @@ class _SmtpHandler:
         return f"250 2.0.0 Ok: queued as {secrets.token_hex(6).upper()}"
 
 
-class SmtpServer:
+class SmtpServer(_Server):
     """An aiosmtpd server on loopback, restartable on the same port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
@@ -139,18 +161,6 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def refuse(self, address: str, code: int = 550) -> None:
         self.refusals[address.lower()] = code
@@ -353,7 +363,7 @@ class _TwilioHttpServer(ThreadingHTTPServer):
     state: _TwilioState
 
 
-class TwilioFake:
+class TwilioFake(_Server):
     """Twilio's Messages API on loopback for the official client (``TWILIO_API_BASE_URL``)."""
 
     def __init__(
@@ -387,18 +397,6 @@ class TwilioFake:
             self._server.server_close()
             self._thread.join()
             self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- scripting ------------------------------------------------------------------
 
