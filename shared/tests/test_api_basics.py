@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 
 from servidesk_shared.keys import generate_keypair
 from servidesk_shared.outbox.models import AggregateSequence
-from servidesk_shared.testing import auth_header, make_access_token, test_keypair
+from servidesk_shared.testing import auth_header, make_access_token
+from servidesk_shared.testing import test_keypair as keypair  # aliased: pytest would collect it
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +104,7 @@ def test_hs256_token_signed_with_public_key_is_401(api_client: APIClient) -> Non
             }
         ).encode()
     )
-    secret = test_keypair().public_pem.encode()
+    secret = keypair().public_pem.encode()
     signature = b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     token = f"{header}.{payload}.{signature}"
     response = api_client.get("/api/test/admin-only/", headers={"Authorization": f"Bearer {token}"})
