@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bench.machine import describe
+from bench.machine import describe, process_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "services" / "accounts"
@@ -72,16 +72,8 @@ class Result:
 
 def server_cpu_seconds(master: int) -> float:
     """CPU time (user + system) of the gunicorn workers so far, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    return sum(process_cpu_seconds(int(pid)) for pid in children)
 
 
 def ensure_database(url: str) -> None:

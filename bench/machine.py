@@ -60,6 +60,15 @@ def describe() -> str:
     )
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def busy_seconds() -> float:
     """CPU seconds every core spent on anything but idling, since boot (``/proc/stat``)."""
     try:

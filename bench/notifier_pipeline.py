@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import busy_seconds, describe
+from bench.machine import process_cpu_seconds as cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "services" / "notifier"
@@ -168,15 +169,6 @@ class Producer:
         now = time.time()
         for event_id in ids:
             self.committed[event_id] = now
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def backend_pids() -> list[int]:

@@ -365,7 +365,7 @@ def render(
         "",
         f"Command: {command}",
         "",
-        f"Machine: {describe()}; PostgreSQL {postgres_version()}; Python {sys.version.split()[0]}.",
+        f"Machine: {describe()}; PostgreSQL {postgres_version()}.",
         f"Projection: {tickets:,} tickets over two years (2024-2025), 60 technicians, "
         "Europe/Madrid days. Each figure is one request through Django's test client with an "
         "admin token (middleware, auth, queries, pandas, rendering), the median of the timed "

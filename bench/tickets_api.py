@@ -66,7 +66,7 @@ from urllib.parse import quote_plus, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for ``bench.machine`` when run as a file
 
-from bench.machine import busy_seconds, describe  # noqa: E402
+from bench.machine import busy_seconds, describe, process_cpu_seconds  # noqa: E402
 
 SERVICE = ROOT / "services" / "tickets"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -75,7 +75,6 @@ DOCS_END = "<!-- tickets-bench:end -->"
 PYTHON = sys.executable
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/servidesk_tickets_bench"
 SEARCHES = ("impresora", "vpn", "outlook lento", "blue screen", "0x80070005", "teléfono")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 #: Issue 5's aims: p99 ceilings in ms, and a floor in requests/s.
 P99_AIMS_MS = {"list": 50.0, "detail": 50.0, "search": 150.0}
@@ -191,15 +190,6 @@ def wait_until_up(
 
 
 # --- CPU accounting (/proc) -------------------------------------------------------------
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def children(pid: int) -> list[int]:
