@@ -60,6 +60,11 @@ class UserCard(EventData, frozen=True, kw_only=True):
     notify_email: bool
     notify_sms: bool
     is_active: bool
+    #: The owner proved the address (a confirmation link) / the number (an SMS code).
+    #: Notifier mails only confirmed addresses and texts only verified numbers. Defaults
+    #: keep cards published before these fields existed readable.
+    email_verified: bool = False
+    phone_verified: bool = False
 
     @property
     def aggregate_id(self) -> str:
@@ -79,6 +84,27 @@ class UserUpdated(UserCard, frozen=True, kw_only=True):
 class UserDeactivated(UserCard, frozen=True, kw_only=True):
     type: ClassVar[str] = "user.deactivated"
     version: ClassVar[int] = 1
+
+
+class PhoneCodeRequested(EventData, frozen=True, kw_only=True):
+    """A verification code for ``phone``: notifier texts it, whether or not the number is
+    verified yet (it is how it gets verified), within the per-recipient caps.
+
+    Routed only to notifier (``verification.#``): no other service needs the code.
+    """
+
+    type: ClassVar[str] = "verification.phone_code"
+    version: ClassVar[int] = 1
+
+    user_id: Id
+    phone: str
+    code: str
+    language: str
+    expires_at: UtcDateTime
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.user_id)
 
 
 # --- tickets --------------------------------------------------------------------------
@@ -156,6 +182,7 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
         UserRegistered,
         UserUpdated,
         UserDeactivated,
+        PhoneCodeRequested,
         TicketCreated,
         TicketStatusChanged,
         TicketAssigned,

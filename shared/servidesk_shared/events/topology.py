@@ -25,7 +25,7 @@ DEAD_LETTER_SUFFIX: Final = ".dlq"
 
 #: queue -> the routing key patterns it is bound with (the contract's table).
 SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "notifier.events": ("ticket.#", "user.#"),
+    "notifier.events": ("ticket.#", "user.#", "verification.#"),
     "reports.events": ("ticket.#", "user.#"),
     "tickets.users": ("user.#",),
 }
