@@ -10,17 +10,23 @@ otherwise) and invalid ones (negative mode). Each response must not be a 5xx, mu
 documented status code and content type, must match the documented schema, and invalid
 input must be refused with a 4xx. Requests go through Django's WSGI handler, so they share
 the test's database transaction; examples are derandomized, so a run is repeatable.
+
+Every rate limit is lifted for these tests (and the cache that counts is emptied before
+each), and a test fails if any answer was a 429: a throttled case never reached the view,
+so it tested nothing. The limits themselves have tests of their own.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import cache
 from typing import Any, ClassVar
 
 import hypothesis
 import pytest
 import schemathesis
+from django.core.cache import caches
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
@@ -149,9 +155,10 @@ def fuzz_operation(
     path_values: dict[str, list[str]],
     max_examples: int,
     checks: tuple[CheckFunction, ...] = ALL_CHECKS,
-) -> int:
-    """Call ``operation`` with up to ``max_examples`` generated cases; return how many ran."""
-    calls = 0
+) -> Counter[int]:
+    """Call ``operation`` with up to ``max_examples`` generated cases; return how many
+    answers of each status code came back."""
+    statuses: Counter[int] = Counter()
 
     @hypothesis.settings(
         max_examples=max_examples,
@@ -164,13 +171,12 @@ def fuzz_operation(
     )
     @hypothesis.given(case=case_strategy(operation, path_values))
     def run(case: schemathesis.Case[Any]) -> None:
-        nonlocal calls
-        calls += 1
         response = case.call(headers=headers)
+        statuses[response.status_code] += 1
         case.validate_response(response, checks=list(checks), headers=headers)
 
     run()
-    return calls
+    return statuses
 
 
 @pytest.mark.django_db
@@ -192,6 +198,25 @@ class ServiceSchemathesisTests:
     known_sometimes_failures: ClassVar[dict[str, str]] = {}
     #: Why a bad ``page_size``/``cursor`` is not a 400 yet (a finding), or None.
     bad_paging_reason: ClassVar[str | None] = None
+    #: Further settings that hold fuzzed requests back before they reach a view (a
+    #: service's own failure counters), set for these tests only.
+    unlimited_settings: ClassVar[dict[str, Any]] = {}
+
+    @pytest.fixture(autouse=True)
+    def rate_limits_lifted(self, settings: Any) -> None:
+        """No throttle or limit answers a fuzzed request; counters start empty."""
+        settings.SERVIDESK_THROTTLE_RATES = dict.fromkeys(
+            getattr(settings, "SERVIDESK_THROTTLE_RATES", {}), None
+        )
+        rest_framework = dict(getattr(settings, "REST_FRAMEWORK", {}))
+        rest_framework["DEFAULT_THROTTLE_RATES"] = dict.fromkeys(
+            rest_framework.get("DEFAULT_THROTTLE_RATES", {}), None
+        )
+        settings.REST_FRAMEWORK = rest_framework
+        for name, value in self.unlimited_settings.items():
+            setattr(settings, name, value)
+        for alias in settings.CACHES:
+            caches[alias].clear()
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if {"operation_label", "role"} <= set(metafunc.fixturenames):
@@ -257,14 +282,15 @@ class ServiceSchemathesisTests:
     ) -> None:
         operation = operations()[operation_label]
         checks = ALL_CHECKS if self.documents_error_statuses else RESPONSE_CHECKS
-        calls = fuzz_operation(
+        statuses = fuzz_operation(
             operation,
             headers=role_headers[role],
             path_values=path_values,
             max_examples=self.max_examples,
             checks=checks,
         )
-        assert calls > 0
+        assert statuses.total() > 0
+        assert not statuses[429], f"{statuses[429]} of {statuses.total()} cases were throttled"
 
     @pytest.mark.parametrize(
         "bad_query", [{"page_size": "true"}, {"page_size": "0"}, {"cursor": "x"}], ids=str
