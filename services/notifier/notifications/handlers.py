@@ -17,6 +17,10 @@ def keep_contact(event: Event[Any]) -> None:
     services.contact_apply(card=event.data, sequence=event.sequence)
 
 
+def record_phone_code(event: Event[Any]) -> None:
+    services.phone_code_record(event_id=event.id, data=event.data)
+
+
 def record_notifications(event: Event[Any]) -> None:
     services.notifications_record(
         event_id=event.id,
@@ -35,5 +39,6 @@ handlers = HandlerRegistry(
         "ticket.status_changed": record_notifications,
         "ticket.assigned": record_notifications,
         "ticket.commented": record_notifications,
+        "verification.phone_code": record_phone_code,
     }
 )

@@ -32,6 +32,10 @@ class Contact(models.Model):
     notify_email = models.BooleanField(default=True)
     notify_sms = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    #: The owner proved the address (a confirmation link) / the number (an SMS code): only
+    #: a confirmed address gets mail and only a verified number gets SMS.
+    email_verified = models.BooleanField(default=False)
+    phone_verified = models.BooleanField(default=False)
     #: The event sequence this card comes from: an older event never overwrites a newer card.
     sequence = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -124,6 +128,9 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    #: The day whose per-recipient allowance (``RecipientAllowance``) this delivery used,
+    #: taken once before its first send: a retry does not count twice.
+    allowance_day = models.DateField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -148,3 +155,26 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.kind} to {self.recipient_id}: {self.status}"
+
+
+class RecipientAllowance(models.Model):
+    """How many messages one address (an email address, a phone number) was sent on one
+    channel on ``day`` (a calendar day in ``TIME_ZONE``): the daily cap's counter.
+
+    One row per (channel, address), reset when a new day begins; senders lock it
+    (``SELECT ... FOR UPDATE``) while they take slots, so two never give out the same one.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254)
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "address"], name="recipient_allowance_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.address} on {self.day}: {self.count}"

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from notifications import selectors, services
+from notifications import phone_code, selectors, services
 from notifications.channels.base import PermanentError, Skip, TransientError, Transport
 from notifications.channels.email import EmailTransport
 from notifications.channels.sms import SmsTransport
@@ -82,15 +82,31 @@ class ChannelWorker:
         return len(batch)
 
     def send_batch(self, batch: Iterable[Delivery], conf: NotifierSettings) -> None:
+        """Send ``batch``: first what cannot go is set aside (a contact card still awaited,
+        a ``Skip``), then the rest takes its slots of the per-recipient daily caps (one
+        transaction for the batch), then each delivery that got one is sent."""
         batch = list(batch)
         contacts = selectors.contacts_by_id([d.recipient_id for d in batch])
         transport = self.open_transport()
         outcomes = self.unwritten
         try:
+            ready: list[tuple[Delivery, Contact | None, str]] = []
             for delivery in batch:
-                outcomes.add(
-                    self.send_one(transport, delivery, contacts.get(delivery.recipient_id), conf)
-                )
+                contact = contacts.get(delivery.recipient_id)
+                found = self.destination(transport, delivery, contact, conf)
+                if isinstance(found, services.Outcome):
+                    outcomes.add(found)
+                else:
+                    ready.append((delivery, contact, found))
+            refused = services.delivery_take_allowance(
+                channel=self.channel, wanted=[(d, address) for d, _c, address in ready], conf=conf
+            )
+            for delivery, contact, _address in ready:
+                reason = refused.get(delivery.pk)
+                if reason:
+                    outcomes.add(services.Outcome.skipped(delivery, reason=reason))
+                else:
+                    outcomes.add(self.send_one(transport, delivery, contact, conf))
                 if outcomes.age() >= FLUSH_AFTER:
                     outcomes.write(conf)
         finally:
@@ -98,14 +114,15 @@ class ChannelWorker:
             if not transport.usable:
                 self.close()
 
-    def send_one(
+    def destination(
         self,
         transport: Transport,
         delivery: Delivery,
         contact: Contact | None,
         conf: NotifierSettings,
-    ) -> services.Outcome:
-        if contact is None:
+    ) -> services.Outcome | str:
+        """Where ``delivery`` goes, or the outcome that keeps it from going now."""
+        if contact is None and delivery.kind != phone_code.KIND:  # a code carries its number
             age = (timezone.now() - delivery.created_at).total_seconds()
             if age < conf.contact_wait:
                 return services.Outcome.defer(
@@ -114,6 +131,24 @@ class ChannelWorker:
                     seconds=min(conf.contact_recheck, conf.contact_wait - age),
                 )
             return services.Outcome.skipped(delivery, reason="no contact card for this user")
+        try:
+            return transport.destination(delivery, contact)
+        except Skip as exc:
+            return services.Outcome.skipped(delivery, reason=exc.reason)
+        except Exception as exc:  # a bug must not stop the queue, as in send_one
+            logger.exception("%s %s: unexpected error", self.channel, delivery.pk)
+            return services.Outcome.transient(
+                delivery, reason=f"unexpected error: {type(exc).__name__}: {exc}"
+            )
+
+    def send_one(
+        self,
+        transport: Transport,
+        delivery: Delivery,
+        contact: Contact | None,
+        conf: NotifierSettings,
+    ) -> services.Outcome:
+        """Hand one delivery to the provider (``destination`` let it through)."""
         try:
             outcome = services.Outcome.success(delivery, transport.send(delivery, contact))
         except Skip as exc:

@@ -1,7 +1,9 @@
 """Writes of the notifier: the contact directory, recording notifications, the delivery log.
 
-Recording (``notifications_record``) runs inside the consumer's inbox transaction and
-touches only this database; messages go out later, from ``sender.py``, outside it.
+Recording (``notifications_record``, ``phone_code_record``) runs inside the consumer's
+inbox transaction and touches only this database; messages go out later, from
+``sender.py``, outside it. Before a sender hands messages to a provider, each takes a slot
+of its recipient's daily allowance (``delivery_take_allowance``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from notifications import rules, selectors, wakeup
+from notifications import phone_code, rules, selectors, wakeup
 from notifications.channels import email, sms
 from notifications.channels.base import Sent
 from notifications.conf import NotifierSettings, notifier_settings
@@ -32,9 +34,15 @@ from notifications.models import (
     Delivery,
     DeliveryStatus,
     Notification,
+    RecipientAllowance,
 )
 from notifications.rawsql import ConflictIgnoringInsert, RowReader
-from servidesk_shared.events.schemas import TicketEvent, UserCard, UserDeactivated
+from servidesk_shared.events.schemas import (
+    PhoneCodeRequested,
+    TicketEvent,
+    UserCard,
+    UserDeactivated,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +174,42 @@ def notifications_record(
     return Recorded(len(feed), queued, len(deliveries) - queued)
 
 
+def phone_code_record(*, event_id: uuid.UUID, data: PhoneCodeRequested) -> bool:
+    """The SMS delivery of a verification code: queued, or skipped with the reason (then
+    without the code). No in-app entry, and nothing logged: the code is a secret.
+
+    The number need not be verified (the code is how it gets verified); the country
+    allow-list applies, and the daily cap when it is sent. ``False`` if the event was
+    recorded before.
+    """
+    user_id = str(data.user_id)
+    contact = selectors.contacts_by_id([user_id]).get(user_id)
+    reason = sms.phone_code_skip_reason(phone=data.phone, contact=contact)
+    context = phone_code.context_for(
+        phone=data.phone, code=data.code, language=data.language, expires_at=data.expires_at
+    )
+    now = timezone.now()
+    status = DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED
+    row = (
+        event_id,
+        data.type,
+        Channel.SMS.value,
+        user_id,
+        phone_code.KIND,
+        "",
+        phone_code.without_code(context) if reason else context,
+        status.value,
+        reason or "",
+        now,
+        now,
+        now,
+    )
+    inserted = _INSERT_DELIVERIES.execute([row])
+    if inserted and not reason:
+        wakeup.nudge_on_commit()
+    return bool(inserted)
+
+
 #: The rows ``notifications_record`` writes; conflicts (a redelivered event) are skipped.
 _INSERT_NOTIFICATIONS: Final = ConflictIgnoringInsert(
     Notification,
@@ -194,6 +238,7 @@ _INSERT_DELIVERIES: Final = ConflictIgnoringInsert(
         "provider_id": "''",
         "provider_status": "''",
         "sent_at": "NULL",
+        "allowance_day": "NULL",
     },
 )
 
@@ -263,6 +308,67 @@ def delivery_claim_due(
     claimed: list[Delivery] = _DELIVERIES.read(rows)
     claimed.sort(key=lambda delivery: delivery.pk)
     return claimed
+
+
+#: What the log says of a delivery refused by its recipient's daily cap.
+_OVER_CAP: Final = {
+    Channel.SMS.value: "over the daily cap of {cap} SMS to this number "
+    "(SMS_MAX_PER_RECIPIENT_PER_DAY)",
+    Channel.EMAIL.value: "over the daily cap of {cap} emails to this address "
+    "(EMAIL_MAX_PER_RECIPIENT_PER_DAY)",
+}
+
+
+def delivery_take_allowance(
+    *,
+    channel: str,
+    wanted: Sequence[tuple[Delivery, str]],
+    conf: NotifierSettings | None = None,
+) -> dict[int, str]:
+    """Take a slot of today's allowance of its address for each ``(delivery, address)``
+    about to be sent; the deliveries refused (the address is at its cap), with the reason.
+
+    The cap is per channel and address (``SMS_MAX_PER_RECIPIENT_PER_DAY``,
+    ``EMAIL_MAX_PER_RECIPIENT_PER_DAY``) per calendar day in ``TIME_ZONE``. A delivery
+    takes its slot once (``allowance_day``): its retries take no other. One transaction:
+    the addresses' counter rows are created if missing, then locked (``SELECT ... FOR
+    UPDATE``, in address order, so that two senders never deadlock): a second sender
+    waits for the first to commit and sees its count, so no slot is handed out twice.
+    """
+    conf = conf or notifier_settings()
+    wanted = [(delivery, address) for delivery, address in wanted if delivery.allowance_day is None]
+    if not wanted:
+        return {}
+    cap = conf.max_per_recipient_per_day(channel)
+    reason = _OVER_CAP[channel].format(cap=cap)
+    today = timezone.localdate()
+    addresses = sorted({address for _delivery, address in wanted})
+    refused: dict[int, str] = {}
+    granted: list[int] = []
+    with transaction.atomic():
+        RecipientAllowance.objects.bulk_create(
+            [RecipientAllowance(channel=channel, address=a, day=today) for a in addresses],
+            ignore_conflicts=True,
+        )
+        counters = {
+            counter.address: counter
+            for counter in RecipientAllowance.objects.select_for_update()
+            .filter(channel=channel, address__in=addresses)
+            .order_by("address")
+        }
+        for delivery, address in wanted:
+            counter = counters[address]
+            if counter.day < today:  # a new day (a sender whose clock is behind adds to it)
+                counter.day, counter.count = today, 0
+            if counter.count >= cap:
+                refused[delivery.pk] = reason
+            else:
+                counter.count += 1
+                granted.append(delivery.pk)
+        RecipientAllowance.objects.bulk_update(list(counters.values()), ["day", "count"])
+        if granted:
+            Delivery.objects.filter(pk__in=granted).update(allowance_day=today)
+    return refused
 
 
 #: Every column of a delivery, as the claim returns it.
@@ -440,7 +546,16 @@ def delivery_record(outcomes: Sequence[Outcome], *, conf: NotifierSettings | Non
     conf = conf or notifier_settings()
     sent = [(o.delivery, o.sent) for o in outcomes if o.sent is not None]
     if len(sent) == len(outcomes):
-        return delivery_mark_sent_many(sent)
+        recorded = delivery_mark_sent_many(sent)
+    else:
+        recorded = _record_mixed(outcomes, sent, conf)
+    _forget_codes(outcomes)
+    return recorded
+
+
+def _record_mixed(
+    outcomes: Sequence[Outcome], sent: Sequence[tuple[Delivery, Sent]], conf: NotifierSettings
+) -> int:
     recorded = 0
     with transaction.atomic():
         recorded += delivery_mark_sent_many(sent)
@@ -462,6 +577,16 @@ def delivery_record(outcomes: Sequence[Outcome], *, conf: NotifierSettings | Non
             else:
                 raise ValueError(f"unknown outcome {outcome.result!r}")
     return recorded
+
+
+def _forget_codes(outcomes: Sequence[Outcome]) -> None:
+    """Erase the verification codes of deliveries that are final: sent, skipped or failed."""
+    for outcome in outcomes:
+        delivery = outcome.delivery
+        if delivery.kind == phone_code.KIND and "code" in delivery.context:
+            Delivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.QUEUED).update(
+                context=phone_code.without_code(delivery.context)
+            )
 
 
 # --- provider callbacks -----------------------------------------------------------------

@@ -65,3 +65,10 @@ NOTIFIER_BATCH_SIZE = env.int("NOTIFIER_BATCH_SIZE", default=50)
 NOTIFIER_POLL_INTERVAL = env.float("NOTIFIER_POLL_INTERVAL", default=1.0)
 NOTIFIER_CONTACT_WAIT = env.float("NOTIFIER_CONTACT_WAIT", default=600.0)
 NOTIFIER_CONTACT_RECHECK = env.float("NOTIFIER_CONTACT_RECHECK", default=5.0)
+
+# --- Paid channels: who may be sent what (see notifications/conf.py) ----------------------
+# Messages per recipient (phone number, email address) per calendar day in TIME_ZONE.
+SMS_MAX_PER_RECIPIENT_PER_DAY = env.int("SMS_MAX_PER_RECIPIENT_PER_DAY", default=20)
+EMAIL_MAX_PER_RECIPIENT_PER_DAY = env.int("EMAIL_MAX_PER_RECIPIENT_PER_DAY", default=100)
+# ISO 3166 codes SMS may go to, comma-separated ("EU" stands for the EU's); unset: the EU.
+SMS_ALLOWED_COUNTRIES = env.list("SMS_ALLOWED_COUNTRIES", default=None)

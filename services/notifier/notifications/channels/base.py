@@ -27,7 +27,8 @@ class PermanentError(SendError):
 
 
 class Skip(SendError):  # noqa: N818 (not an error: a decision not to send)
-    """Not sent on purpose (preferences, no address, channel not configured)."""
+    """Not sent on purpose (preferences, an address not verified, a daily cap, a country
+    not allowed, channel not configured)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class Transport(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
-    def send(self, delivery: Delivery, contact: Contact) -> Sent:
+    def destination(self, delivery: Delivery, contact: Contact | None) -> str:
+        """The address ``delivery`` goes to, or ``Skip`` with why it must not go (checked
+        before the per-recipient cap is counted, and again by ``send``)."""
+        ...
+
+    def send(self, delivery: Delivery, contact: Contact | None) -> Sent:
         """Send one message; raise ``TransientError``, ``PermanentError`` or ``Skip``."""
         ...

@@ -87,7 +87,19 @@ def skip_reason(contact: Contact) -> str | None:
         return "recipient turned email notifications off"
     if not contact.email:
         return "recipient has no email address"
+    if not contact.email_verified:
+        return "recipient's email address is not confirmed"
     return None
+
+
+def destination(delivery: Delivery, contact: Contact | None) -> str:
+    """The address ``delivery`` goes to; ``Skip`` with the reason when it must not go."""
+    if contact is None:
+        raise Skip("no contact card for this user")
+    reason = skip_reason(contact)
+    if reason:
+        raise Skip(reason)
+    return contact.email
 
 
 @functools.lru_cache(maxsize=8)
@@ -178,10 +190,13 @@ class EmailTransport:
         if code != 250:  # SMTP "OK"
             self._close()
 
-    def send(self, delivery: Delivery, contact: Contact) -> Sent:
-        reason = skip_reason(contact)
-        if reason:
-            raise Skip(reason)
+    def destination(self, delivery: Delivery, contact: Contact | None) -> str:
+        return destination(delivery, contact)
+
+    def send(self, delivery: Delivery, contact: Contact | None) -> Sent:
+        if contact is None:
+            raise Skip("no contact card for this user")
+        destination(delivery, contact)
         if self.broken:
             raise TransientError(self.broken)
         try:

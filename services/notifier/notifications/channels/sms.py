@@ -9,6 +9,10 @@ Settings: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_FROM_NUMBER`` 
 ``TWILIO_MESSAGING_SERVICE_SID``, ``TWILIO_API_BASE_URL``, ``TWILIO_STATUS_CALLBACK_URL``
 (default: ``WEB_BASE_URL`` + ``/api/notifications/twilio/status/``; ``off`` for none),
 ``TWILIO_TIMEOUT`` (seconds, default 10).
+
+Who may be texted: a contact who wants SMS, at a number they verified with a code, in a
+country of ``SMS_ALLOWED_COUNTRIES`` (``conf.py``). The verification code itself
+(``phone_code.py``) goes to a number not verified yet; the allow-list still applies.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Final, Self
 
+import phonenumbers
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -25,7 +30,9 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
+from notifications import phone_code
 from notifications.channels.base import PermanentError, Sent, Skip, TransientError
+from notifications.conf import notifier_settings
 from notifications.messages import compose
 from notifications.models import Channel, Contact, Delivery
 
@@ -108,6 +115,27 @@ def twilio_client() -> Client:
     )
 
 
+def country_refusal(phone: str, allowed: frozenset[str] | None = None) -> str | None:
+    """Why ``phone`` (E.164) is no number SMS may go to, or ``None`` when it is.
+
+    The country is the one the number belongs to (``phonenumbers``), not its calling code
+    alone: +358 18 is Åland (``AX``), the rest of +358 Finland; +1 is the US, Canada and
+    the Caribbean, none of them in the EU.
+    """
+    if allowed is None:
+        allowed = notifier_settings().sms_allowed_countries
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return "the phone number is not in international format (+<country code><number>)"
+    if not phonenumbers.is_valid_number(number):
+        return "the phone number is not a valid one"
+    country = phonenumbers.region_code_for_number(number)
+    if country not in allowed:
+        return f"SMS to {country} (+{number.country_code}) are not allowed (SMS_ALLOWED_COUNTRIES)"
+    return None
+
+
 def skip_reason(contact: Contact) -> str | None:
     if not contact.is_active:
         return "recipient is inactive"
@@ -115,7 +143,33 @@ def skip_reason(contact: Contact) -> str | None:
         return "recipient turned SMS notifications off"
     if not contact.phone:
         return "recipient has no phone number"
-    return not_configured_reason()
+    if not contact.phone_verified:
+        return "recipient's phone number is not verified"
+    return country_refusal(contact.phone) or not_configured_reason()
+
+
+def phone_code_skip_reason(*, phone: str, contact: Contact | None) -> str | None:
+    """``skip_reason`` for a verification code: the number need not be verified (that is
+    what the code is for) nor SMS notifications wanted (the owner asked for it)."""
+    if contact is not None and not contact.is_active:
+        return "recipient is inactive"
+    if not phone:
+        return "no phone number to send the code to"
+    return country_refusal(phone) or not_configured_reason()
+
+
+def destination(delivery: Delivery, contact: Contact | None) -> str:
+    """The number ``delivery`` goes to; ``Skip`` with the reason when it must not go."""
+    if delivery.kind == phone_code.KIND:
+        phone = phone_code.phone_of(delivery.context)
+        reason = phone_code_skip_reason(phone=phone, contact=contact)
+    elif contact is None:
+        phone, reason = "", "no contact card for this user"
+    else:
+        phone, reason = contact.phone, skip_reason(contact)
+    if reason:
+        raise Skip(reason)
+    return phone
 
 
 def _is_transient(status: int) -> bool:
@@ -149,12 +203,16 @@ class SmsTransport:
             self._client = twilio_client()
         return self._client
 
-    def send(self, delivery: Delivery, contact: Contact) -> Sent:
-        reason = skip_reason(contact)
-        if reason:
-            raise Skip(reason)
-        composed = compose(delivery.context, contact.language, sms=True)
-        options: dict[str, Any] = {"to": contact.phone, "body": composed.sms}
+    def destination(self, delivery: Delivery, contact: Contact | None) -> str:
+        return destination(delivery, contact)
+
+    def send(self, delivery: Delivery, contact: Contact | None) -> Sent:
+        to = destination(delivery, contact)
+        if delivery.kind == phone_code.KIND:
+            body = phone_code.sms_text(delivery.context)
+        else:
+            body = compose(delivery.context, contact.language if contact else None, sms=True).sms
+        options: dict[str, Any] = {"to": to, "body": body}
         if _setting("TWILIO_MESSAGING_SERVICE_SID"):
             options["messaging_service_sid"] = _setting("TWILIO_MESSAGING_SERVICE_SID")
         else:
@@ -177,7 +235,7 @@ class SmsTransport:
         except (requests.RequestException, TwilioException, OSError) as exc:
             raise TransientError(f"Twilio unreachable: {type(exc).__name__}: {exc}") from exc
         return Sent(
-            address=contact.phone,
+            address=to,
             provider_id=str(message.sid or ""),
             provider_status=str(message.status or ""),
         )
