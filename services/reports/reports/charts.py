@@ -7,6 +7,7 @@ on an explicit Agg canvas rather than through pyplot: no global state, no GUI ba
 safe in threaded servers.
 
 Output is reproducible: the SVG hash salt is fixed and neither format carries a date.
+Text is never parsed as mathtext or LaTeX: a name such as ``$x^2$`` shows as typed.
 
 Memory: a figure is a web of reference cycles (figure, axes, artists; every text keeps
 the renderer), so its Agg pixel buffer (1 to 7 MB) is freed only by Python's cyclic
@@ -36,6 +37,12 @@ from reports.formatting import fmt_short_date
 
 matplotlib.rcParams["svg.hashsalt"] = "servidesk-reports"
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable
+# Every string is drawn as written: names and titles come from users, and "$x^2$" or
+# "$\frac$" would otherwise be parsed as mathtext (a different picture, or an error).
+# Each Text artist, tick labels made at drawing time included, takes these defaults
+# when it is created; no chart here uses mathtext or LaTeX.
+matplotlib.rcParams["text.parse_math"] = False
+matplotlib.rcParams["text.usetex"] = False
 
 FORMATS: Final = {"png": "image/png", "svg": "image/svg+xml"}
 COLORS: Final = {

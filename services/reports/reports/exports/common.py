@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypeGuard, TypeVar
 
 from django.utils.translation import gettext as _
 
 from reports.metrics import ReportQuery
+
+#: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): these
+#: first characters, tab and carriage return included.
+FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 #: Stamped wherever a format wants a creation date, so the same data gives the same bytes.
 FIXED_TIMESTAMP: Final = datetime(2000, 1, 1, tzinfo=UTC)
@@ -19,6 +23,28 @@ CONTENT_TYPES: Final = {
     "png": "image/png",
     "svg": "image/svg+xml",
 }
+
+
+Cell = TypeVar("Cell")
+
+
+def reads_as_formula(value: object) -> TypeGuard[str]:
+    """Whether a spreadsheet would take ``value`` for a formula if written as it is.
+
+    The one rule both spreadsheet downloads follow for every cell whose text a user
+    controls (titles, names, categories...). Only text can be a formula: a number, even
+    a negative one, stays a number.
+    """
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
+def spreadsheet_csv_value(value: Cell) -> Cell | str:
+    """``value`` as a CSV cell that a spreadsheet shows as text, never runs.
+
+    Text that :func:`reads_as_formula` gets a single quote in front (OWASP's advice for
+    CSV, where there is no cell type to say "text"); anything else is returned as is.
+    """
+    return "'" + value if reads_as_formula(value) else value
 
 
 def file_name(query: ReportQuery, extension: str, *, stem: str = "servidesk-report") -> str:

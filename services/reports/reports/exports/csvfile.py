@@ -2,7 +2,9 @@
 
 Meant for programs: the header is the column keys (stable, not translated), codes stay
 codes (``in_progress``, ``met``), datetimes are ISO 8601 with the offset of the report's
-time zone, hours have four decimals, and empty means "none".
+time zone, hours have four decimals, and empty means "none". Text a spreadsheet would
+read as a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return first) gets a single
+quote in front (``common.spreadsheet_csv_value``), so opening the file never runs it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from reports.exports.common import spreadsheet_csv_value
 from reports.metrics import ReportQuery
 from reports.selectors import TICKET_COLUMNS, LocalClock, cohort_assignee_names, ticket_rows
 
@@ -19,7 +22,7 @@ ROWS_PER_CHUNK: Final = 1000
 
 
 def _text(value: Any) -> Any:
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_csv_value(value)
 
 
 def _hours(value: float | None) -> str:

@@ -15,6 +15,12 @@ cell through several Python objects (tens of microseconds a cell), so those rows
 written as SpreadsheetML by ``_TicketRows`` into a temporary file, using the cell
 styles openpyxl registered, and spliced into openpyxl's sheet when the archive is
 written. The result is the same markup openpyxl would write, with inline strings.
+
+No cell is ever a formula. Text that a spreadsheet would read as one (``=``, ``+``,
+``-``, ``@``, tab or carriage return first: ``common.reads_as_formula``) is written as a
+string cell, unchanged, with Excel's "quote prefix" style, the mark Excel itself puts on
+text typed after an apostrophe, so it stays text even when someone edits the cell.
+openpyxl would otherwise store a string that starts with ``=`` as a formula.
 """
 
 from __future__ import annotations
@@ -36,7 +42,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from reports.exports.common import FIXED_TIMESTAMP, sla_outcome_labels, ticket_column_titles
+from reports.exports.common import (
+    FIXED_TIMESTAMP,
+    reads_as_formula,
+    sla_outcome_labels,
+    ticket_column_titles,
+)
 from reports.formatting import filter_lines
 from reports.metrics import Report, ReportQuery, category_label
 from reports.models import Priority, Status
@@ -128,6 +139,14 @@ def _end_table(ws: WriteOnlyWorksheet, columns: int, rows: int) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(rows, 1) + 1}"
 
 
+def _text_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
+    """A string cell that cannot be a formula, whatever ``value`` starts with."""
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # openpyxl makes any string starting with "=" a formula
+    cell.quotePrefix = True
+    return cell
+
+
 class _RowWriter:
     """Appends rows whose columns have fixed formats, reusing one styled cell per column."""
 
@@ -147,7 +166,9 @@ class _RowWriter:
     def append(self, values: Iterable[Any]) -> None:
         row: list[Any] = []
         for cell, value in zip(self.cells, values, strict=True):
-            if value is None or cell is None:
+            if reads_as_formula(value):
+                row.append(_text_cell(self.ws, value))
+            elif value is None or cell is None:
                 row.append(value)
             else:
                 cell.value = value
@@ -279,12 +300,14 @@ def _write_tickets(
     return count
 
 
-# Characters XML 1.0 cannot carry are dropped (openpyxl refuses them); markup is escaped.
+# Characters XML 1.0 cannot carry are dropped (openpyxl refuses them); markup is escaped,
+# and so is a carriage return (an XML reader would turn a literal one into a line feed).
 _XML_TEXT = str.maketrans(
     {
         "&": "&amp;",
         "<": "&lt;",
         ">": "&gt;",
+        "\r": "&#13;",
         **{chr(code): None for code in [*range(0, 9), 11, 12, *range(14, 32)]},
     }
 )
@@ -297,6 +320,7 @@ class _TicketRows:
         self.clock = LocalClock(tz)
         self.letters = [get_column_letter(i) for i in range(1, len(TICKET_COLUMNS) + 1)]
         self.styles = {kind: self._style_id(ws, fmt) for kind, fmt in COLUMN_FORMATS.items()}
+        self.quoted = int(_text_cell(ws, "").style_id)  # registers the quote-prefix style
         self.sla = sla_outcome_labels()
         self.statuses = {value: str(label) for value, label in Status.choices}
         self.priorities = {value: str(label) for value, label in Priority.choices}
@@ -333,10 +357,13 @@ class _TicketRows:
                 if value is None or value == "":
                     continue
                 if kind == "text":
-                    text = str(value).translate(_XML_TEXT)
-                    space = ' xml:space="preserve"' if text != text.strip() else ""
+                    raw = str(value)
+                    text = raw.translate(_XML_TEXT)
+                    space = ' xml:space="preserve"' if raw != raw.strip() else ""
+                    quoted = f' s="{self.quoted}"' if reads_as_formula(value) else ""
                     cells.append(
-                        f'<c r="{letter}{index}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+                        f'<c r="{letter}{index}"{quoted} t="inlineStr">'
+                        f"<is><t{space}>{text}</t></is></c>"
                     )
                 else:
                     number = excel(value) if kind == "datetime" else value
