@@ -4,13 +4,16 @@ For each message, in order:
 
 1. decode it (JSON only) and read the envelope; a message that is not an event is
    dead-lettered at once: retrying cannot fix it;
-2. an event type this service has no handler for is acked and dropped (the queue's
+2. an event whose ``producer`` is not the service that owns its type
+   (``schemas.OWNERS``: ``user.*`` and ``verification.*`` come from accounts, ``ticket.*``
+   from tickets) is dead-lettered, whatever it says: only its owner may speak for it;
+3. an event type this service has no handler for is acked and dropped (the queue's
    ``ticket.#`` binding also brings types a service does not care about);
-3. check the payload against its schema and version; a mismatch is dead-lettered;
-4. in one transaction, insert the event id into the inbox (``ON CONFLICT DO NOTHING``)
+4. check the payload against its schema and version; a mismatch is dead-lettered;
+5. in one transaction, insert the event id into the inbox (``ON CONFLICT DO NOTHING``)
    and run the handler; an id already there means the effect already happened, so the
    handler is skipped;
-5. ack after the commit. Dying before the ack only brings a redelivery that step 4 drops.
+6. ack after the commit. Dying before the ack only brings a redelivery that step 5 drops.
 
 A handler error rolls the attempt back and is retried after a growing delay, up to
 ``SERVIDESK_EVENT_MAX_ATTEMPTS`` tries, then the message is dead-lettered with the
@@ -44,6 +47,7 @@ from servidesk_shared.events.deadletters import dead_letter_headers
 from servidesk_shared.events.registry import Handler, HandlerRegistry
 from servidesk_shared.events.relay import PERSISTENT, Backoff
 from servidesk_shared.events.retention import prune_inbox
+from servidesk_shared.events.schemas import OWNERS
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry
 
@@ -204,6 +208,14 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
             envelope = read_envelope(message)
         except Exception as exc:  # kombu's decode errors, ContentDisallowed, InvalidEventError
             self.dead_letter(message, reason="unparseable", error=describe(exc))
+            return
+        owner = OWNERS.get(envelope.type)
+        if owner is not None and envelope.producer != owner:
+            self.dead_letter(
+                message,
+                reason="wrong_producer",
+                error=f"{envelope.type} is produced by {owner} only, not by {envelope.producer!r}",
+            )
             return
         handler = self.registry.get(envelope.type)
         if handler is None:

@@ -29,10 +29,12 @@ class Schema(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EventData(Schema, frozen=True, kw_only=True):
-    """A payload that is an event on its own: it knows its type, version and aggregate."""
+    """A payload that is an event on its own: it knows its type, version and aggregate,
+    and which service alone may produce it (consumers dead-letter it from anyone else)."""
 
     type: ClassVar[str]
     version: ClassVar[int]
+    producer: ClassVar[str]
 
     @property
     def aggregate_type(self) -> str:
@@ -49,6 +51,8 @@ class EventData(Schema, frozen=True, kw_only=True):
 
 class UserCard(EventData, frozen=True, kw_only=True):
     """The contact card every user event carries."""
+
+    producer: ClassVar[str] = "accounts"
 
     id: Id
     username: str
@@ -95,6 +99,7 @@ class PhoneCodeRequested(EventData, frozen=True, kw_only=True):
 
     type: ClassVar[str] = "verification.phone_code"
     version: ClassVar[int] = 1
+    producer: ClassVar[str] = "accounts"
 
     user_id: Id
     phone: str
@@ -139,6 +144,8 @@ class CommentSnapshot(Schema, frozen=True, kw_only=True):
 
 
 class TicketEvent(EventData, frozen=True, kw_only=True):
+    producer: ClassVar[str] = "tickets"
+
     ticket: TicketSnapshot
     actor_id: Id | None
 
@@ -191,3 +198,6 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(event_type for event_type, _ in SCHEMAS)
+
+#: The one service that may produce each event type (the envelope's ``producer``).
+OWNERS: dict[str, str] = {cls.type: cls.producer for cls in SCHEMAS.values()}

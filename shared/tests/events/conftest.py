@@ -67,7 +67,8 @@ def bus(settings: Any, topology: Topology) -> Topology:
     settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
     settings.SERVIDESK_EVENT_PREFETCH = 8
     settings.SERVIDESK_OUTBOX_POLL_INTERVAL = 0.2
-    settings.SERVIDESK_EVENT_PRODUCER = "tests"
+    # Consumers take ticket.* from tickets only; tests publishing user.* say "accounts".
+    settings.SERVIDESK_EVENT_PRODUCER = "tickets"
     return topology
 
 

@@ -47,9 +47,9 @@ def test_events_are_applied_once_and_acked(
     consumer = consumer_of(start_consumer())
     with transaction.atomic():
         created = publish(factories.ticket_created(id=1, title="first"))
-        registered = publish(factories.user_card(username="ana"))
+        registered = publish(factories.user_card(username="ana"), producer="accounts")
         # notifier's test handlers have nothing for user.deactivated: acked, ignored.
-        publish(factories.user_card(factories.schemas.UserDeactivated))
+        publish(factories.user_card(factories.schemas.UserDeactivated), producer="accounts")
 
     wait_until(lambda: consumer.stats["applied"] == 2 and consumer.stats["ignored"] == 1)
     assert effects() == [
@@ -88,7 +88,7 @@ def test_messages_that_are_not_events_are_dead_lettered_and_the_consumer_goes_on
 ) -> None:
     consumer = consumer_of(start_consumer())
     start_relay()
-    good = envelope.build(factories.ticket_created(), producer="tests", sequence=1)
+    good = envelope.build(factories.ticket_created(), producer="tickets", sequence=1)
     wrong_version = {**good, "id": "9c1b6b8e-46a4-4b7e-9d7c-0c1d7b1d7c11", "version": 7}
     send_raw(bus, b"{not json", content_type="application/json", content_encoding="utf-8")
     send_raw(bus, b"hello", content_type="text/plain", content_encoding="utf-8")

@@ -100,7 +100,7 @@ def test_events_round_trip_across_processes_on_the_embedded_broker(
     relay = spawn("relay_events", **env)
     with transaction.atomic():
         ticket = publish(factories.ticket_created(title="via files"))
-        user = publish(factories.user_card(username="bea"))
+        user = publish(factories.user_card(username="bea"), producer="accounts")
 
     wait_until(lambda: len(effects()) == 2, message="effects through the embedded broker")
     assert sorted(effects()) == sorted(
@@ -123,6 +123,7 @@ def test_dead_letters_and_replay_work_on_the_embedded_broker(
     settings.SERVIDESK_EVENT_MAX_ATTEMPTS = 2
     settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
     settings.SERVIDESK_EMBEDDED_BROKER_POLL = 0.01
+    settings.SERVIDESK_EVENT_PRODUCER = "tickets"
     handlers.FAILING_TITLES.add("broken")
     consumer = EventConsumer(
         broker.connection(), registry=handlers.handlers, queue="notifier.events"

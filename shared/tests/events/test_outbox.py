@@ -42,7 +42,7 @@ def test_publish_writes_the_envelope_in_the_callers_transaction(bus: Topology) -
     row = OutboxMessage.objects.get()
     assert row.event_id == event_id
     assert row.sent_at is None
-    assert row.envelope["producer"] == "tests"
+    assert row.envelope["producer"] == "tickets"
     assert row.envelope["aggregate_id"] == "5"
 
 
