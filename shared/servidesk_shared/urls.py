@@ -1,14 +1,52 @@
-"""The URLs every service mounts under its prefix: health, schema, docs, JSON 404."""
+"""The URLs every service mounts under its prefix: health, schema, docs, JSON 404.
+
+The OpenAPI schema (``schema/``) and Swagger UI (``docs/``) are public, as the design asks
+and integrators need, unless ``PUBLIC_API_DOCS`` is false: then both answer 404, like any
+path the service does not have.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from servidesk_shared import health
 from servidesk_shared.errors import api_not_found
+from servidesk_shared.settings import env
+
+
+def api_docs_public() -> bool:
+    """Whether the schema and Swagger UI are served: ``PUBLIC_API_DOCS`` (default true).
+
+    A service's settings may set ``PUBLIC_API_DOCS``; otherwise the environment variable
+    decides. Read on every request, so tests and settings overrides take effect at once.
+    """
+    configured = getattr(settings, "PUBLIC_API_DOCS", None)
+    if configured is None:
+        return bool(env.bool("PUBLIC_API_DOCS", default=True))
+    return bool(configured)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI 3 schema of the service, or 404 when the docs are not public."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not api_docs_public():
+            raise Http404("API docs are not public")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI on the schema above, or 404 when the docs are not public."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not api_docs_public():
+            raise Http404("API docs are not public")
+        return super().dispatch(request, *args, **kwargs)
 
 
 def service_urlpatterns(
@@ -22,8 +60,8 @@ def service_urlpatterns(
     common: list[Any] = [
         path("health/live", health.live, name="health-live"),
         path("health/ready", health.ready, name="health-ready"),
-        path("schema/", SpectacularAPIView.as_view(), name="schema"),
-        path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+        path("schema/", SchemaView.as_view(), name="schema"),
+        path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
     ]
     tail: list[Any] = [re_path(r"^.*$", api_not_found)] if catch_all else []
     return [path(prefix, include([*common, *routes, *tail]))]
