@@ -3,6 +3,11 @@
 Everything is built from a delivery's ``context`` (a JSON-ready dict made from the event
 by ``rules.context_for``), so a message can be rendered again at send time in the
 recipient's current language.
+
+Every text here is plain text, never HTML: the mail template escapes them in its HTML
+part only, while the subject, the text part and the SMS carry them as typed. The ticket
+title is folded onto one line (any run of whitespace, line breaks included, becomes one
+space), so a title can never add a header to a mail's subject.
 """
 
 from __future__ import annotations
