@@ -23,6 +23,12 @@ nginx/routes.conf and are the same in all of them):
 
 Rate limits default to the production values; ``GATEWAY_AUTH_RATE`` and
 ``GATEWAY_API_RATE`` (or the keyword arguments) change them, e.g. for a load test.
+
+The Django admin (``/api/<service>/admin/``: accounts has one) is not served through the
+compose and TLS gateways, which answer 404 for it; it stays reachable on the service's own
+port from the internal network. ``GATEWAY_EXPOSE_ADMIN=true`` when rendering (or the
+``expose_admin`` keyword) serves it; the local config for ``make up`` serves it unless
+``GATEWAY_EXPOSE_ADMIN=false``. The committed compose config is rendered without it.
 """
 
 from __future__ import annotations
@@ -77,6 +83,28 @@ _LISTEN = re.compile(rf"^(?:{_HOST}:)?[0-9]{{1,5}}$")
 # Characters that would end or escape a quoted nginx string or start a variable.
 _UNSAFE_IN_PATH = re.compile(r'["\\$;{}\n\r]')
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+# The Django admin of any service, under its API prefix. Web's own pages under /admin/
+# (users, categories, SLA) are the browser UI, not the Django admin, and stay served.
+ADMIN_GATE = (
+    "        # The Django admin (accounts' /api/accounts/admin/, any service's under its\n"
+    "        # prefix) is not served through this gateway: reach it on the service's own port\n"
+    "        # from the internal network, or render with GATEWAY_EXPOSE_ADMIN=true. A regex\n"
+    "        # location, so it is checked after routes.conf's nested ones and wins over the\n"
+    "        # /api/<service>/ prefixes.\n"
+    "        location ~ ^/api/[^/]+/admin(?:/|$) {\n"
+    "            default_type application/json;\n"
+    '            return 404 \'{"message": "No API matches this path.", '
+    '"extra": {"code": "not_found"}}\';\n'
+    "        }\n"
+    "\n"
+)
+ADMIN_EXPOSED = (
+    "        # The Django admin is served through this gateway (GATEWAY_EXPOSE_ADMIN).\n\n"
+)
+
 
 class RenderError(ValueError):
     """The inputs cannot make a valid config (unknown service, bad address, odd path)."""
@@ -108,6 +136,8 @@ class Variant:
     api_rate: str
     notice: str
     tls: Tls | None = None
+    #: Serve the Django admin (``/api/<service>/admin/``) through the gateway.
+    expose_admin: bool = False
 
 
 def render_local_config(
@@ -117,15 +147,22 @@ def render_local_config(
     upstreams: dict[str, str],
     auth_rate: str | None = None,
     api_rate: str | None = None,
+    expose_admin: bool | None = None,
 ) -> Path:
     """Write ``out_dir/nginx.conf`` for a gateway on ``listen`` in front of ``upstreams``.
 
     ``upstreams`` maps every service name to ``"host:port"``. The result runs in the
     foreground as any user: ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``.
-    Returns the path of the written config.
+    The Django admin is served unless ``expose_admin`` (or ``GATEWAY_EXPOSE_ADMIN``) is
+    false: this is the development gateway. Returns the path of the written config.
     """
     return _write_local(
-        Path(out_dir), listen=listen, upstreams=upstreams, auth_rate=auth_rate, api_rate=api_rate
+        Path(out_dir),
+        listen=listen,
+        upstreams=upstreams,
+        auth_rate=auth_rate,
+        api_rate=api_rate,
+        expose_admin=expose_admin_setting(expose_admin, default=True),
     )
 
 
@@ -139,13 +176,16 @@ def render_tls_config(
     upstreams: dict[str, str],
     auth_rate: str | None = None,
     api_rate: str | None = None,
+    expose_admin: bool | None = None,
 ) -> Path:
     """Write ``out_dir/nginx.conf`` for the TLS gateway: https on ``listen``, http on
     ``http_listen`` redirecting to it, the same routes.conf as the plain variant.
 
     Every https answer, nginx's own errors included, carries
     ``Strict-Transport-Security: max-age=31536000; includeSubDomains`` and the services
-    see ``X-Forwarded-Proto: https``. Run it like the local config. Returns its path.
+    see ``X-Forwarded-Proto: https``. A public gateway: the Django admin answers 404
+    unless ``expose_admin`` (or ``GATEWAY_EXPOSE_ADMIN``) is true. Run it like the local
+    config. Returns its path.
     """
     tls = Tls(
         certificate=str(Path(certificate).resolve()),
@@ -159,6 +199,7 @@ def render_tls_config(
         auth_rate=auth_rate,
         api_rate=api_rate,
         tls=tls,
+        expose_admin=expose_admin_setting(expose_admin, default=False),
     )
 
 
@@ -169,6 +210,7 @@ def _write_local(
     upstreams: Mapping[str, str],
     auth_rate: str | None,
     api_rate: str | None,
+    expose_admin: bool,
     tls: Tls | None = None,
 ) -> Path:
     out_dir = out_dir.resolve()
@@ -193,6 +235,7 @@ def _write_local(
             "# `make up`. Run: nginx -e stderr -p <this folder> -c <this folder>/nginx.conf"
         ),
         tls=tls,
+        expose_admin=expose_admin,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "nginx.conf"
@@ -206,11 +249,13 @@ def render_compose_config(
     nginx_dir: str = COMPOSE_NGINX_DIR,
     temp_dir: str = "/var/cache/nginx",
     pid_path: str = "/var/run/nginx.pid",
+    expose_admin: bool = False,
 ) -> str:
     """The text of the compose variant (nginx/nginx.compose.conf).
 
-    The keyword arguments exist for tests, which check this exact text with the
-    container's paths and names moved to places that exist on the test machine.
+    The path keyword arguments exist for tests, which check this exact text with the
+    container's paths and names moved to places that exist on the test machine. The
+    committed file is rendered with ``expose_admin=False``: the Django admin answers 404.
     """
     return render(
         Variant(
@@ -232,6 +277,7 @@ def render_compose_config(
                 "# nginx/nginx.conf.template: edit the template or routes.conf, then render\n"
                 "# again (tests/test_deployment_files.py fails while this file is stale)."
             ),
+            expose_admin=expose_admin,
         )
     )
 
@@ -254,6 +300,7 @@ def render(variant: Variant) -> str:
         "tls_directives": _tls_directives(variant.tls),
         "access_log": variant.access_log,
         "routes_path": variant.routes_path,
+        "admin_gate": ADMIN_EXPOSED if variant.expose_admin else ADMIN_GATE,
     }
     template = TEMPLATE.read_text()
     unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(template)} - values.keys())
@@ -366,6 +413,20 @@ def _check_variant(variant: Variant) -> None:
             raise RenderError(f"{label} {path!r} has characters nginx would misread")
 
 
+def expose_admin_setting(explicit: bool | None, *, default: bool) -> bool:
+    """``explicit`` when given, else ``GATEWAY_EXPOSE_ADMIN`` (true/false), else ``default``."""
+    if explicit is not None:
+        return explicit
+    value = os.environ.get("GATEWAY_EXPOSE_ADMIN", "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise RenderError(f"GATEWAY_EXPOSE_ADMIN: {value!r} is neither true nor false")
+
+
 def _local_worker_user() -> str | None:
     """``user <me>`` when rendering as root, else nothing.
 
@@ -426,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.compose:
-            text = render_compose_config()
+            text = render_compose_config(expose_admin=expose_admin_setting(None, default=False))
             if args.check:
                 current = COMPOSE_CONFIG.read_text() if COMPOSE_CONFIG.is_file() else ""
                 if current != text:

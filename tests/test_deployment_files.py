@@ -555,6 +555,35 @@ def test_compose_nginx_config_routes_to_the_compose_services() -> None:
     assert 'include "/etc/nginx/servidesk/routes.conf";' in text
 
 
+def test_compose_nginx_config_refuses_the_django_admin() -> None:
+    # The public gateway of the production shape: the admin only on accounts' own port.
+    text = render_nginx.COMPOSE_CONFIG.read_text()
+    gate = re.search(r"location ~ \^/api/\[\^/\]\+/admin\(\?:/\|\$\) \{(.*?)\}\n", text, re.S)
+    assert gate, "nginx.compose.conf serves the Django admin"
+    assert "return 404" in gate.group(1)
+    assert "proxy_pass" not in gate.group(1)
+
+
+def test_web_sign_in_forms_are_in_the_apis_strict_zone() -> None:
+    routes = render_nginx.ROUTES.read_text()
+    by_location = dict(
+        re.findall(r"^location (.+?) \{\n((?:    .*\n|\n)*?)\}", routes, flags=re.MULTILINE)
+    )
+    web_forms = by_location["~ ^/(?:login|register|password-reset)/"]
+    assert "limit_req zone=servidesk_auth burst=10 nodelay;" in web_forms
+    assert "proxy_pass http://servidesk_web;" in web_forms
+    # The API's sign-in, nested in /api/accounts/, uses the very same zone and burst.
+    assert re.search(
+        r"location ~ \^/api/accounts/auth/\(\?:token\|register\)/\$ \{\n"
+        r"\s+limit_req zone=servidesk_auth burst=10 nodelay;",
+        routes,
+    )
+    # Only showing a form goes uncounted: the zone's key is empty for GET and HEAD of them.
+    template = render_nginx.TEMPLATE.read_text()
+    assert "limit_req_zone $servidesk_auth_key zone=servidesk_auth:" in template
+    assert '"~^(?:GET|HEAD) /(?:login|register|password-reset)/" "";' in template
+
+
 def test_compose_nginx_config_passes_nginx_t_with_stand_in_upstreams(
     nginx_binary: str, tmp_path: Path
 ) -> None:

@@ -142,11 +142,12 @@ def upstreams() -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def running_gateway(out_dir: Path, upstreams: dict[str, str], **rates: str) -> Iterator[Gateway]:
+def running_gateway(out_dir: Path, upstreams: dict[str, str], **options: Any) -> Iterator[Gateway]:
+    """The local variant; ``options`` are render_local_config's (rates, expose_admin)."""
     nginx = nginx_binary()
     port = free_port()
     config = render_nginx.render_local_config(
-        out_dir, listen=f"127.0.0.1:{port}", upstreams=upstreams, **rates
+        out_dir, listen=f"127.0.0.1:{port}", upstreams=upstreams, **options
     )
     gateway = Gateway(f"http://127.0.0.1:{port}", out_dir / "access.log", out_dir / "error.log")
     with serving(nginx, config, gateway, [port]):
@@ -428,6 +429,90 @@ def test_sign_in_register_and_reset_are_strictly_limited(
     assert response.headers["retry-after"]
 
 
+@pytest.mark.parametrize("form", ["/login/", "/register/", "/password-reset/"])
+def test_web_sign_in_forms_share_the_strict_zone_with_the_api(
+    limited_gateway: Gateway, form: str
+) -> None:
+    # The attack: guess passwords through web's /login/ form, which had no limit at the
+    # gateway while the API's token endpoint had the strict one.
+    with httpx.Client(base_url=limited_gateway.url, timeout=10) as http:
+        # Showing the form is not an attempt: any number of GETs pass and count nothing.
+        shown = {http.get(form).status_code for _ in range(15)}
+        posts = [http.post(form, data={"username": "x"}).status_code for _ in range(6)]
+        # One budget per address for both doors: the API's attempts use up the same one.
+        api = [http.post("/api/accounts/auth/token/", json={}).status_code for _ in range(5)]
+        refused_form = http.post(form, data={"username": "x"})
+        refused_api = http.post("/api/accounts/auth/token/", json={})
+    assert shown == {200}
+    assert posts + api == [200] * 11
+    # A browser route: the refusal is a page, like web's other errors.
+    assert refused_form.status_code == 429
+    assert refused_form.headers["content-type"].startswith("text/html")
+    assert "Servidesk" in refused_form.text
+    assert refused_form.headers["retry-after"]
+    assert_error_shape(refused_api, 429, "rate_limited")
+
+
+def test_web_sign_in_form_posts_reach_web_unchanged(client: httpx.Client) -> None:
+    echoed = client.post("/login/?next=/tickets/", data={"username": "ana"}).json()
+    assert echoed["service"] == "web"
+    assert echoed["path"] == "/login/?next=/tickets/"
+    assert echoed["method"] == "POST"
+
+
+ADMIN_PATHS = [
+    "/api/accounts/admin/",
+    "/api/accounts/admin",
+    "/api/accounts/admin/login/?next=/api/accounts/admin/",
+    "/api/accounts/admin/users/user/1/change/",
+    "/api/accounts//admin/",  # nginx merges slashes before matching
+    "/api/accounts/%61dmin/",  # and decodes before matching
+    "/api/tickets/admin/",
+]
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_the_django_admin_is_not_served_by_a_public_gateway(
+    upstreams: dict[str, str], tmp_path: Path, path: str
+) -> None:
+    with (
+        running_gateway(tmp_path / "nginx", upstreams, expose_admin=False) as gateway,
+        httpx.Client(base_url=gateway.url, timeout=10) as http,
+    ):
+        refused = http.get(path)
+        login = http.post("/api/accounts/admin/login/", data={"username": "admin"})
+        # Web's own administration pages and other accounts paths are untouched.
+        web_admin = http.get("/admin/users/").json()
+        other = http.get("/api/accounts/administrators/").json()
+    assert_error_shape(refused, 404, "not_found")
+    assert_error_shape(login, 404, "not_found")
+    assert web_admin["service"] == "web"
+    assert other["service"] == "accounts"
+
+
+def test_the_local_gateway_serves_the_django_admin_for_development(client: httpx.Client) -> None:
+    echoed = client.get("/api/accounts/admin/login/").json()
+    assert echoed["service"] == "accounts"
+    assert echoed["path"] == "/api/accounts/admin/login/"
+
+
+def test_gateway_expose_admin_decides_when_rendering(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    upstreams = dict(render_nginx.LOCAL_UPSTREAMS)
+    gate = "location ~ ^/api/[^/]+/admin(?:/|$)"
+    monkeypatch.delenv("GATEWAY_EXPOSE_ADMIN", raising=False)
+    assert gate not in render_nginx.render_local_config(tmp_path, upstreams=upstreams).read_text()
+    assert gate in render_nginx.render_compose_config()
+    monkeypatch.setenv("GATEWAY_EXPOSE_ADMIN", "false")
+    assert gate in render_nginx.render_local_config(tmp_path, upstreams=upstreams).read_text()
+    monkeypatch.setenv("GATEWAY_EXPOSE_ADMIN", "true")
+    assert gate not in render_tls(tmp_path / "tls", upstreams, free_port(), free_port()).read_text()
+    monkeypatch.setenv("GATEWAY_EXPOSE_ADMIN", "maybe")
+    with pytest.raises(render_nginx.RenderError, match="GATEWAY_EXPOSE_ADMIN"):
+        render_nginx.render_local_config(tmp_path, upstreams=upstreams)
+
+
 def test_the_social_login_flow_is_refused_with_a_page(
     upstreams: dict[str, str], tmp_path: Path
 ) -> None:
@@ -622,6 +707,12 @@ def test_tls_routes_each_prefix_with_hsts_and_forwarded_proto(
     # routes.conf's other headers are all still there.
     assert echoed["headers"]["x-request-id"] == response.headers["x-request-id"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_tls_gateway_does_not_serve_the_django_admin(tls_client: httpx.Client) -> None:
+    response = tls_client.get("/api/accounts/admin/login/")
+    assert_error_shape(response, 404, "not_found")
+    assert response.headers.get_list("strict-transport-security") == [HSTS]
 
 
 def test_tls_hsts_on_the_gateways_own_errors(tls_client: httpx.Client) -> None:
