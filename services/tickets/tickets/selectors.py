@@ -7,7 +7,7 @@ the caller may not see is simply not found (404), whatever else the request says
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
@@ -159,8 +159,25 @@ def comment_with_names(*, comment: Comment) -> Comment:
     return Comment.objects.annotate(author_name=display_name("author_id")).get(pk=comment.pk)
 
 
-def history_list(*, ticket: Ticket) -> QuerySet[HistoryEntry]:
-    return HistoryEntry.objects.filter(ticket=ticket)
+#: The history a client gets of their own ticket: changes to what the ticket shows them.
+#: Anything else (reassignments between technicians, and any field added later until it
+#: is listed here) is the staff's working record, as internal notes are.
+CLIENT_HISTORY_FIELDS: Final = ("status", "title", "description", "priority", "category")
+
+
+def history_list(*, actor: Actor, ticket: Ticket) -> QuerySet[HistoryEntry]:
+    """The changes of a ticket ``actor`` can see (``ticket`` comes from ``ticket_get``)."""
+    entries = HistoryEntry.objects.filter(ticket=ticket)
+    if not actor.is_staff:
+        entries = entries.filter(field__in=CLIENT_HISTORY_FIELDS)
+    return entries
+
+
+def directory_entry(*, user_id: str) -> tuple[bool, str] | None:
+    """``(is_active, role)`` of a user in the directory, ``None`` if unknown: what
+    ``SERVIDESK_USER_DIRECTORY`` names, so each request is checked against the directory
+    (one primary-key read; see ``servidesk_shared.auth``)."""
+    return DirectoryUser.objects.filter(pk=user_id).values_list("is_active", "role").first()
 
 
 def assignee_list() -> QuerySet[DirectoryUser]:

@@ -30,3 +30,5 @@ SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk tickets API"
 # and keeps its user directory from the user.* events of its own queue.
 SERVIDESK_EVENT_QUEUE = "tickets.users"
 SERVIDESK_EVENT_HANDLERS = "tickets.handlers.handlers"
+# Each request's caller against that directory: deactivated is refused, its role wins.
+SERVIDESK_USER_DIRECTORY = "tickets.selectors.directory_entry"

@@ -257,10 +257,15 @@ class HistoryListView(ServideskView):
     pagination_class = HistoryPagination
 
     @extend_schema(
-        operation_id="tickets_history_list", responses=s.HistoryEntrySerializer(many=True)
+        operation_id="tickets_history_list",
+        description=(
+            "The ticket's changes, oldest first. A client gets those to what the ticket "
+            "shows them (status, title, description, priority, category); staff get all."
+        ),
+        responses=s.HistoryEntrySerializer(many=True),
     )
     def get(self, request: Request, pk: int) -> Response:
-        entries = selectors.history_list(ticket=self.ticket(pk))
+        entries = selectors.history_list(actor=self.actor, ticket=self.ticket(pk))
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
