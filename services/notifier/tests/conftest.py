@@ -125,7 +125,7 @@ def people(db: None) -> dict[str, Contact]:
             username="tom",
             full_name="Tom Baker",
             email="tom@example.com",
-            phone="+14155550100",
+            phone="+353851234567",
             role="technician",
             language="en",
         ),

@@ -146,6 +146,52 @@ def test_internal_note_mails_only_the_assignee(
     assert not smtp.received(to="lucia@example.com")
 
 
+def resolved(ticket_id: int) -> TicketStatusChanged:
+    """Lucía's ticket resolved by the technician: one mail, to her."""
+    return TicketStatusChanged(
+        ticket=ticket(id=ticket_id, assignee_id=None),
+        actor_id=2,
+        from_status="pending",
+        to_status="resolved",
+    )
+
+
+def test_an_unconfirmed_address_gets_no_mail_and_a_confirmed_one_does(
+    people: dict[str, Contact], smtp: SmtpServer, deliver: Callable[..., Any]
+) -> None:
+    """An address typed into a profile gets nothing until its owner follows the
+    confirmation link (the confirmation mail itself is accounts' to send)."""
+    Contact.objects.filter(pk="1").update(email="victim@example.com", email_verified=False)
+    deliver(resolved(42))
+    drain("email")
+    skipped = Delivery.objects.get(channel="email")
+    assert (skipped.status, skipped.last_error) == (
+        "skipped",
+        "recipient's email address is not confirmed",
+    )
+    assert smtp.received() == []
+
+    Contact.objects.filter(pk="1").update(email_verified=True)
+    deliver(resolved(43))
+    drain("email")
+    (mail,) = smtp.wait_for(1)
+    assert mail.rcpt_tos == ("victim@example.com",)
+
+
+def test_an_address_unconfirmed_after_recording_is_skipped_by_the_sender(
+    people: dict[str, Contact], smtp: SmtpServer, deliver: Callable[..., Any]
+) -> None:
+    deliver(resolved(42))
+    Contact.objects.filter(pk="1").update(email="new@example.com", email_verified=False)
+    drain("email")
+    delivery = Delivery.objects.get(channel="email")
+    assert (delivery.status, delivery.last_error) == (
+        "skipped",
+        "recipient's email address is not confirmed",
+    )
+    assert smtp.received() == []
+
+
 def test_smtp_down_then_up_each_mail_arrives_once(
     people: dict[str, Contact],
     smtp: SmtpServer,

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from notifications.sender import Sender
 from pytest_django.fixtures import Settings
 
 from servidesk_shared.events.consumer import EventConsumer
-from servidesk_shared.events.schemas import TicketStatusChanged
+from servidesk_shared.events.schemas import PhoneCodeRequested, TicketStatusChanged
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry
 from tests.conftest import drain
@@ -141,3 +142,39 @@ def test_end_to_end_over_rabbitmq_with_a_redelivered_event(
         ("email", "sent"),
         ("sms", "sent"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_phone_code_over_rabbitmq_reaches_the_unverified_number(
+    bus: Topology, twilio: TwilioFake
+) -> None:
+    """Accounts' ``verification.phone_code`` is bound to ``notifier.events``
+    (``verification.#``): the code goes out, though the number is not verified yet."""
+    card = envelope_of(user_card(1, phone="+34600111222", phone_verified=False), sequence=1)
+    code = envelope_of(
+        PhoneCodeRequested(
+            user_id=1,
+            phone="+34600111222",
+            code="552211",
+            language="es",
+            expires_at=datetime.now(tz=UTC) + timedelta(minutes=10),
+        )
+    )
+    consumer = Running(
+        EventConsumer(Connection(RABBITMQ_URL), registry=handlers, queue="notifier.events")
+    )
+    sender = Sender(["sms"])
+    sender.start()
+    try:
+        publish(bus, card, code)
+        (sms,) = twilio.wait_for(1, timeout=10)
+        assert wait_until(lambda: InboxEntry.objects.count() == 2, timeout=10)
+    finally:
+        sender.stop()
+        consumer.stop()
+    assert (sms.to, sms.body) == (
+        "+34600111222",
+        "Servidesk: tu código es 552211. Caduca en 10 minutos.",
+    )
+    assert wait_until(lambda: Delivery.objects.get().status == "sent", timeout=5)
+    assert not Notification.objects.exists()

@@ -11,6 +11,7 @@ from notifications import rules, services
 from notifications.models import Contact, Delivery, Notification
 from pytest_django.fixtures import Settings
 
+from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.schemas import (
     TicketCommented,
     TicketCreated,
@@ -23,6 +24,7 @@ from tests.factories import (
     ContactFactory,
     TicketSnapshotFactory,
     as_event,
+    envelope_of,
     user_card,
 )
 
@@ -79,6 +81,10 @@ def test_without_twilio_credentials_sms_are_skipped_with_the_reason(
         ({"phone": ""}, None, "no phone number"),
         ({"email": ""}, "no email address", None),
         ({"is_active": False}, "inactive", "inactive"),
+        ({"email_verified": False}, "recipient's email address is not confirmed", None),
+        ({"phone_verified": False}, None, "recipient's phone number is not verified"),
+        ({"phone": "+14155550100"}, None, "SMS to US (+1) are not allowed"),
+        ({"phone": "+447700900123"}, None, "the phone number is not a valid one"),
     ],
 )
 def test_preferences_and_missing_addresses_skip_a_channel(
@@ -254,6 +260,26 @@ def test_a_contact_card_carries_every_preference(deliver: Callable[..., Any]) ->
         "en",
     )
     assert (contact.notify_email, contact.notify_sms, contact.is_active) == (False, True, True)
+
+
+def test_a_contact_card_carries_whether_its_address_and_number_are_proven(
+    deliver: Callable[..., Any],
+) -> None:
+    deliver(None, event=as_event(user_card(8, email_verified=True, phone_verified=False)))
+    contact = Contact.objects.get(pk="8")
+    assert (contact.email_verified, contact.phone_verified) == (True, False)
+    deliver(None, event=as_event(user_card(8, phone_verified=True, cls=UserUpdated)))
+    assert Contact.objects.get(pk="8").phone_verified is True
+
+
+def test_a_card_from_before_the_verified_flags_counts_as_unproven(
+    deliver: Callable[..., Any],
+) -> None:
+    envelope = envelope_of(user_card(9))
+    del envelope["data"]["email_verified"], envelope["data"]["phone_verified"]
+    deliver(None, event=envelopes.decode(envelopes.parse_envelope(envelope)))
+    contact = Contact.objects.get(pk="9")
+    assert (contact.email_verified, contact.phone_verified) == (False, False)
 
 
 def test_one_wake_up_per_transaction_however_many_events(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from notifications import sms_text
+from notifications.channels import sms as sms_channel
 from notifications.channels.sms import BaseUrlHttpClient, twilio_client
 from notifications.models import Contact, Delivery
 from pytest_django.fixtures import Settings
@@ -24,7 +25,7 @@ from tests.fakes import SmtpServer, TwilioFake
 
 pytestmark = pytest.mark.django_db
 
-LUCIA, TOM = "+34600111222", "+14155550100"
+LUCIA, TOM = "+34600111222", "+353851234567"
 
 
 def ticket(**overrides: Any) -> Any:
@@ -231,6 +232,104 @@ def test_twilio_unreachable_is_transient(
     delivery = Delivery.objects.get(channel="sms")
     assert (delivery.status, delivery.attempts) == ("queued", 1)
     assert delivery.last_error.startswith("Twilio unreachable: ConnectionError")
+
+
+# --- who may be texted: verified numbers, allowed countries ---------------------------------
+
+
+def test_an_unverified_number_gets_no_sms_and_a_verified_one_does(
+    people: dict[str, Contact], twilio: TwilioFake, deliver: Callable[..., Any]
+) -> None:
+    """Anyone can type someone else's number into their profile: until its owner proves
+    it with the code, the number gets nothing from us (and costs us nothing)."""
+    Contact.objects.filter(pk="1").update(phone_verified=False)
+    deliver(changed(assignee_id=None))
+    drain("sms")
+    skipped = Delivery.objects.get(channel="sms")
+    assert (skipped.status, skipped.last_error) == (
+        "skipped",
+        "recipient's phone number is not verified",
+    )
+    assert twilio.request_count == 0
+
+    Contact.objects.filter(pk="1").update(phone_verified=True)
+    deliver(changed(assignee_id=None))
+    drain("sms")
+    (sms,) = twilio.wait_for(1)
+    assert sms.to == LUCIA
+    assert Delivery.objects.filter(channel="sms", status="sent").count() == 1
+
+
+def test_a_number_changed_to_an_unverified_one_before_sending_is_skipped(
+    people: dict[str, Contact], twilio: TwilioFake, deliver: Callable[..., Any]
+) -> None:
+    """The sender checks again: the card that arrives between recording and sending wins."""
+    deliver(changed(assignee_id=None))
+    Contact.objects.filter(pk="1").update(phone="+34600999888", phone_verified=False)
+    drain("sms")
+    delivery = Delivery.objects.get(channel="sms")
+    assert (delivery.status, delivery.last_error) == (
+        "skipped",
+        "recipient's phone number is not verified",
+    )
+    assert twilio.request_count == 0
+
+
+def test_a_number_outside_the_allowed_countries_is_skipped(
+    people: dict[str, Contact], twilio: TwilioFake, deliver: Callable[..., Any]
+) -> None:
+    Contact.objects.filter(pk="2").update(phone="+14155550100")  # verified, but in the US
+    deliver(changed())
+    drain("sms")
+    (sms,) = twilio.wait_for(1)
+    assert sms.to == LUCIA
+    tom = Delivery.objects.get(channel="sms", recipient_id="2")
+    assert (tom.status, tom.last_error) == (
+        "skipped",
+        "SMS to US (+1) are not allowed (SMS_ALLOWED_COUNTRIES)",
+    )
+
+
+def test_the_allowed_countries_are_a_setting(
+    people: dict[str, Contact], twilio: TwilioFake, deliver: Callable[..., Any], settings: Settings
+) -> None:
+    settings.SMS_ALLOWED_COUNTRIES = "EU, us"
+    Contact.objects.filter(pk="2").update(phone="+14155550100")
+    deliver(changed())
+    drain("sms")
+    assert sorted(sms.to for sms in twilio.wait_for(2)) == ["+14155550100", LUCIA]
+
+
+@pytest.mark.parametrize(
+    ("phone", "refusal"),
+    [
+        ("+34600111222", None),  # Spain
+        ("+34922123456", None),  # the Canaries number as Spain
+        ("+358401234567", None),  # Finland
+        ("+358181234567", None),  # Åland shares Finland's +358, and is in the EU too
+        ("+262262123456", None),  # Réunion, an outermost region of the EU
+        ("+353851234567", None),  # Ireland
+        ("+14155550100", "SMS to US (+1) are not allowed (SMS_ALLOWED_COUNTRIES)"),
+        ("+17875550123", "SMS to PR (+1) are not allowed (SMS_ALLOWED_COUNTRIES)"),
+        ("+442079460000", "SMS to GB (+44) are not allowed (SMS_ALLOWED_COUNTRIES)"),
+        ("+41446681800", "SMS to CH (+41) are not allowed (SMS_ALLOWED_COUNTRIES)"),
+        # +39 06 698 is the Vatican's, inside Italy's +39: not the EU.
+        ("+390669812345", "SMS to VA (+39) are not allowed (SMS_ALLOWED_COUNTRIES)"),
+        ("+4741234567", "SMS to NO (+47) are not allowed (SMS_ALLOWED_COUNTRIES)"),
+        ("600111222", "the phone number is not in international format (+<country code><number>)"),
+        ("+34123", "the phone number is not a valid one"),
+    ],
+)
+def test_the_country_of_a_number_is_the_one_it_belongs_to(phone: str, refusal: str | None) -> None:
+    assert sms_channel.country_refusal(phone) == refusal
+
+
+def test_one_country_alone_refuses_its_neighbours(settings: Settings) -> None:
+    settings.SMS_ALLOWED_COUNTRIES = "ES"
+    assert sms_channel.country_refusal("+34600111222") is None
+    assert sms_channel.country_refusal("+351912345678") == (
+        "SMS to PT (+351) are not allowed (SMS_ALLOWED_COUNTRIES)"
+    )
 
 
 def test_local_settings_without_credentials_log_sms_as_skipped(
