@@ -24,6 +24,13 @@ def notification_unread_count(*, user_id: object) -> int:
     return Notification.objects.filter(recipient_id=str(user_id), read_at__isnull=True).count()
 
 
+def directory_entry(*, user_id: str) -> tuple[bool, str] | None:
+    """``(is_active, role)`` of a user's contact card, ``None`` if unknown: what
+    ``SERVIDESK_USER_DIRECTORY`` names, so each request is checked against the cards kept
+    from accounts' events (one primary-key read; see ``servidesk_shared.auth``)."""
+    return Contact.objects.filter(pk=user_id).values_list("is_active", "role").first()
+
+
 def delivery_list() -> QuerySet[Delivery]:
     """The whole delivery log (admins only: the view checks the role), newest first."""
     return Delivery.objects.order_by("-created_at", "-id")

@@ -29,6 +29,8 @@ SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk notification
 # --- Events: what `manage.py consume_events` reads and who handles it ---------------------
 SERVIDESK_EVENT_QUEUE = "notifier.events"
 SERVIDESK_EVENT_HANDLERS = "notifications.handlers.handlers"
+# Each request's caller against the contact cards: deactivated is refused, its role wins.
+SERVIDESK_USER_DIRECTORY = "notifications.selectors.directory_entry"
 
 # --- Links in messages -------------------------------------------------------------------
 # The browser UI's public address; a ticket's page is <WEB_BASE_URL>/tickets/<id>/.

@@ -1,0 +1,83 @@
+"""A still-valid access token against the contact cards kept from accounts' events.
+
+The attack: a deactivated user, or an admin demoted to client, keeps using an access token
+that has not expired yet; checked statelessly it kept every power it had. Once the event
+has been applied here the token is refused (deactivated) or acts with the new role,
+from this service's own cards, without asking accounts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from notifications.handlers import handlers
+
+from servidesk_shared.events import envelope as envelopes
+from servidesk_shared.events.consumer import EventConsumer
+from servidesk_shared.events.schemas import (
+    UserCard,
+    UserDeactivated,
+    UserRegistered,
+    UserUpdated,
+)
+from servidesk_shared.testing import auth_header
+from tests.factories import NotificationFactory
+
+pytestmark = pytest.mark.django_db
+
+FEED = "/api/notifications/"
+DELIVERIES = "/api/notifications/deliveries/"
+DEACTIVATED = {
+    "message": "This account has been deactivated. Ask an administrator to reactivate it.",
+    "extra": {"code": "user_inactive"},
+}
+
+
+def apply_user_event(schema: type[UserCard], sequence: int, **card: Any) -> None:
+    """What ``consume_events`` does with one message from accounts: parse, check, record
+    the id in the inbox and run the notifier's handler, in one transaction."""
+    fields: dict[str, Any] = {
+        "id": 7,
+        "username": "alba",
+        "full_name": "Alba Admin",
+        "email": "alba@example.com",
+        "phone": "",
+        "role": "admin",
+        "language": "en",
+        "notify_email": True,
+        "notify_sms": False,
+        "is_active": True,
+        **card,
+    }
+    raw = envelopes.build(schema(**fields), producer="accounts", sequence=sequence)
+    event = envelopes.decode(envelopes.parse_envelope(raw))
+    handler = handlers.get(event.type)
+    assert handler is not None
+    assert EventConsumer(None, registry=handlers, queue="notifier.events").apply(event, handler)
+
+
+def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:
+    NotificationFactory(recipient_id="7")
+    token = auth_header(user_id=7, role="admin", username="alba")
+    headers = {**token, "Accept-Language": "en"}
+    apply_user_event(UserRegistered, 1)
+    assert client.get(DELIVERIES, headers=headers).status_code == 200
+
+    apply_user_event(UserUpdated, 2, role="client")
+
+    assert client.get(DELIVERIES, headers=headers).status_code == 403  # admins only
+    assert len(client.get(FEED, headers=headers).json()["results"]) == 1  # their own feed
+
+    apply_user_event(UserDeactivated, 3, role="client", is_active=False)
+
+    for response in (
+        client.get(FEED, headers=headers),
+        client.get(f"{FEED}unread-count/", headers=headers),
+        client.post(f"{FEED}read-all/", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert response.json() == DEACTIVATED
+    # Someone else's token is untouched.
+    assert client.get(DELIVERIES, headers=auth_header(user_id=8, role="admin")).status_code == 200
