@@ -45,17 +45,23 @@ def phone_of(context: dict[str, Any]) -> str:
     return str(context.get("phone") or "")
 
 
-def sms_text(context: dict[str, Any], *, now: datetime | None = None) -> str:
-    """``Servidesk: tu código es 123456. Caduca en 10 minutos.``: one short segment, in the
-    language of the event. ``Skip`` when the code is gone or expired before it could go."""
-    code = str(context.get("code") or "")
+def minutes_left(context: dict[str, Any], *, now: datetime | None = None) -> int:
+    """Whole minutes (rounded up) the code still lives; ``Skip`` when it is gone or expired
+    before it could go (checked before the code takes a slot of the daily cap)."""
     expires_at = parse_datetime(str(context.get("expires_at") or ""))
-    if not code or expires_at is None:
+    if not context.get("code") or expires_at is None:
         raise Skip("the verification code is no longer kept")
     seconds = (expires_at - (now or timezone.now())).total_seconds()
     if seconds <= 0:
         raise Skip("the verification code expired before it could be sent")
-    minutes = max(1, math.ceil(seconds / 60))
+    return max(1, math.ceil(seconds / 60))
+
+
+def sms_text(context: dict[str, Any], *, now: datetime | None = None) -> str:
+    """``Servidesk: tu código es 123456. Caduca en 10 minutos.``: one short segment, in the
+    language of the event. ``Skip`` as ``minutes_left`` says."""
+    minutes = minutes_left(context, now=now)
+    code = str(context["code"])
     with translation.override(language_for(str(context.get("language") or ""))):
         return ngettext(
             "Servidesk: your code is %(code)s. It expires in %(minutes)d minute.",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from notifications import phone_code, services
-from notifications.models import Contact, Delivery, Notification
+from notifications.models import Contact, Delivery, Notification, RecipientAllowance
 from pytest_django.fixtures import Settings
 
 from servidesk_shared.events.schemas import PhoneCodeRequested, TicketStatusChanged
@@ -170,6 +170,7 @@ def test_a_code_that_expired_before_it_could_go_is_skipped(
     )
     assert "code" not in delivery.context
     assert twilio.request_count == 0
+    assert not RecipientAllowance.objects.exists()  # it took no slot of the cap
 
 
 def test_codes_count_toward_the_daily_cap(

@@ -161,6 +161,7 @@ def phone_code_skip_reason(*, phone: str, contact: Contact | None) -> str | None
 def destination(delivery: Delivery, contact: Contact | None) -> str:
     """The number ``delivery`` goes to; ``Skip`` with the reason when it must not go."""
     if delivery.kind == phone_code.KIND:
+        phone_code.minutes_left(delivery.context)  # an expired code takes no slot
         phone = phone_code.phone_of(delivery.context)
         reason = phone_code_skip_reason(phone=phone, contact=contact)
     elif contact is None:
