@@ -133,13 +133,21 @@ class ProfileForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(
-        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email"),
+        max_length=254,
+        help_text=_(
+            "A new address takes effect once you open the link we send to it; until then "
+            "we keep using the current one."
+        ),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     phone = forms.CharField(
         label=_("Mobile phone"),
         max_length=32,
         required=False,
-        help_text=_("With the country code, e.g. +34600111222."),
+        help_text=_(
+            "With the country code, e.g. +34600111222. We send a code by SMS to verify it."
+        ),
         widget=forms.TelInput(attrs={"autocomplete": "tel"}),
     )
     language = forms.ChoiceField(label=_("Language"), choices=labels.choices(labels.LANGUAGES))
@@ -151,11 +159,34 @@ class ProfileForm(forms.Form):
         help_text=_("Only needed to change your email address."),
     )
 
-    def api_data(self) -> dict[str, Any]:
+    def api_data(self, *, current_email: str) -> dict[str, Any]:
+        """The ``PATCH me/`` body: the email (with the password that proves it is you)
+        only when it changes, so saving anything else never touches the address."""
         data = dict(self.cleaned_data)
-        if not data.get("current_password"):
-            data.pop("current_password", None)
+        password = data.pop("current_password", "")
+        if data.get("email", "") == current_email:
+            data.pop("email", None)
+        elif password:
+            data["current_password"] = password
         return data
+
+
+class PhoneCodeForm(forms.Form):
+    """The code of the SMS that verifies the profile's phone number."""
+
+    code = forms.CharField(
+        label=_("Code from the SMS"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(str(self.cleaned_data["code"]).split())
+        if len(code) != 6 or not code.isascii() or not code.isdigit():
+            raise forms.ValidationError(_("Enter the 6 digits of the code."))
+        return code
 
 
 # --- Tickets ----------------------------------------------------------------------------

@@ -57,6 +57,17 @@ SOCIAL_ERRORS: dict[str, Promise] = {
     "unavailable": _("Signing in with this provider is not available right now."),
 }
 
+#: Why accounts could not link a provider to a signed-in staff account (``?link_error=``
+#: on the way back to the profile).
+LINK_ERRORS: dict[str, Promise] = {
+    "cancelled": _("Linking was cancelled."),
+    "failed": _("The provider could not link your account. Please try again."),
+    "unavailable": _("Linking with this provider is not available right now."),
+    "already_linked": _("That provider account is already linked to another Servidesk account."),
+    "expired": _("The linking request has expired. Please start again."),
+    "inactive": _("This account is deactivated."),
+}
+
 
 def choices(labels: dict[str, Promise]) -> list[tuple[str, Any]]:
     return list(labels.items())

@@ -39,6 +39,16 @@ urlpatterns = [
     # The user's own things
     path("profile/", account.profile, name="profile"),
     path("profile/password/", account.password_change, name="password_change"),
+    path(
+        "profile/email/send-confirmation/",
+        account.email_send_confirmation,
+        name="email_send_confirmation",
+    ),
+    path("profile/phone/send-code/", account.phone_send_code, name="phone_send_code"),
+    path("profile/phone/verify/", account.phone_verify, name="phone_verify"),
+    path("profile/social/<slug:provider>/link/", account.social_link, name="social_link"),
+    # The link of accounts' confirmation mail (WEB_BASE_URL/confirm-email/<token>/).
+    path("confirm-email/<str:token>/", account.email_confirm, name="email_confirm"),
     path("notifications/", account.notifications, name="notifications"),
     path("notifications/read-all/", account.notifications_read_all, name="notifications_read_all"),
     path(

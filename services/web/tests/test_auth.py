@@ -3,11 +3,14 @@ password reset, social sign-in and the language switch."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
-from portal.api.session import TOKENS_KEY
+from portal.api.session import TOKENS_KEY, USER_KEY
+from portal.views.auth import SOCIAL_NONCE_KEY
 
 from tests.fakes import FakeApis, error, page, sign_in_client, token
 
@@ -159,6 +162,102 @@ def test_an_expired_refresh_token_sends_to_sign_in_with_the_page_kept(
     assert TOKENS_KEY not in client.session
     follow = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en")
     assert "Your session has ended" in follow.content.decode()
+
+
+@pytest.mark.parametrize("refused", [400, 401, 403])
+def test_a_deactivated_user_is_signed_out_at_the_next_refresh(
+    client: Client, apis: FakeApis, refused: int
+) -> None:
+    # The access token is still within its lifetime, but tickets has had the
+    # user.deactivated event and refuses it; accounts refuses the refresh token too.
+    sign_in_client(client, refresh="r-1")
+    apis.on("tickets", "GET", "", 401, error("This account is deactivated."))
+    apis.on("accounts", "POST", "auth/token/refresh/", refused, error("User is inactive."))
+
+    response = client.get("/tickets/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=%2Ftickets%2F"
+    assert len(apis.called("accounts", "POST", "auth/token/refresh/")) == 1
+    assert len(apis.called("tickets", "GET", "")) == 1  # not retried with the old token
+    assert TOKENS_KEY not in client.session
+    assert USER_KEY not in client.session
+    page_after = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Your session has ended. Please sign in again." in page_after
+    # Nothing of the old session is left to use.
+    assert client.get("/tickets/")["Location"] == "/login/?next=%2Ftickets%2F"
+
+
+def test_a_demoted_admin_gets_the_role_of_the_refreshed_token(
+    client: Client, apis: FakeApis
+) -> None:
+    sign_in_client(
+        client,
+        role="admin",
+        user_id=1,
+        username="admin",
+        access=token(user_id=1, role="admin", username="admin", lifetime=10),
+        refresh="r-old",
+    )
+    demoted = token(user_id=1, role="client", username="admin", lifetime=900)
+    apis.on("accounts", "POST", "auth/token/refresh/", body={"access": demoted, "refresh": "r-2"})
+    apis.on("tickets", "GET", "", body=page([]))
+    apis.on("accounts", "GET", "users/", body=page([]))
+
+    assert client.get("/tickets/").status_code == 200
+
+    assert client.session[USER_KEY]["role"] == "client"
+    assert client.session[USER_KEY]["name"] == "Admin"  # the rest of the session stays
+    html = client.get("/tickets/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'href="/admin/users/"' not in html
+    assert client.get("/admin/users/").status_code == 403
+    assert apis.called("accounts", "GET", "users/") == []
+
+
+def test_a_locked_sign_in_keeps_the_429_and_says_how_long_to_wait(
+    client: Client, apis: FakeApis
+) -> None:
+    def locked(request: httpx.Request) -> httpx.Response:
+        body = error("Too many failed sign-in attempts. Try again in 42 seconds.", code="throttled")
+        return httpx.Response(429, json=body, headers={"Retry-After": "42"})
+
+    apis.handle("accounts", "POST", "auth/token/", locked)
+    response = client.post(
+        "/login/", {"username": "ana", "password": "right-or-wrong"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    html = response.content.decode()
+    assert response.status_code == 429
+    assert response["Retry-After"] == "42"
+    assert "Too many attempts. Please wait 42 seconds and try again." in html
+    assert "If you have forgotten your password, you can reset it." in html
+    assert 'value="ana"' in html
+    assert TOKENS_KEY not in client.session
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "shown"),
+    [
+        ("", "Please wait a moment and try again."),
+        ("1", "Please wait 1 second and try again."),
+        ("600", "Please wait 10 minutes and try again."),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", "Please wait a moment and try again."),
+    ],
+)
+def test_the_wait_of_a_429_is_read_from_retry_after(
+    client: Client, apis: FakeApis, retry_after: str, shown: str
+) -> None:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    apis.handle(
+        "accounts",
+        "POST",
+        "auth/token/",
+        lambda request: httpx.Response(429, json=error("Throttled."), headers=headers),
+    )
+    response = client.post(
+        "/login/", {"username": "ana", "password": "x"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert shown in response.content.decode()
+    assert response.status_code == 429
 
 
 def test_sign_out_revokes_the_refresh_token_and_ends_the_session(
@@ -314,26 +413,77 @@ def test_password_reset_confirm_with_a_stale_link_says_so(client: Client, apis: 
 # --- Social sign-in ---------------------------------------------------------------------
 
 
-def test_social_sign_in_starts_at_accounts_and_remembers_next(
+def social_start(client: Client, provider: str = "google", next_path: str = "/tickets/41/") -> str:
+    """Start a social login in ``client`` and return the nonce handed to accounts."""
+    response = client.get(f"/login/social/{provider}/?next={next_path}")
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == f"/accounts/{provider}/login/"
+    return parse_qs(location.query)["web_nonce"][0]
+
+
+def test_social_sign_in_starts_at_accounts_with_a_nonce_bound_to_this_browser(
     client: Client, apis: FakeApis
 ) -> None:
-    response = client.get("/login/social/google/?next=/tickets/41/")
-    assert response.status_code == 302
-    assert response["Location"] == "/accounts/google/login/"
+    nonce = social_start(client)
+    assert len(nonce) >= 32
+    assert client.session[SOCIAL_NONCE_KEY] == nonce
+    assert social_start(client) != nonce  # a fresh one for each start
     assert client.get("/login/social/twitter/").status_code == 404
 
 
-def test_social_sign_in_trades_the_code_server_side(client: Client, apis: FakeApis) -> None:
-    client.get("/login/social/facebook/?next=/tickets/41/")
+def test_social_sign_in_trades_the_code_and_the_nonce_server_side(
+    client: Client, apis: FakeApis
+) -> None:
+    nonce = social_start(client, "facebook")
     apis.on("accounts", "POST", "auth/social/exchange/", body={"access": token(), "refresh": "r"})
     apis.on("accounts", "GET", "me/", body=ME)
-    response = client.get("/login/social/?code=one-time-code")
+    response = client.get(f"/login/social/?code=one-time-code&nonce={nonce}")
     assert response.status_code == 302
     assert response["Location"] == "/tickets/41/"
     assert apis.called("accounts", "POST", "auth/social/exchange/")[0].body == {
-        "code": "one-time-code"
+        "code": "one-time-code",
+        "nonce": nonce,
     }
     assert client.session[TOKENS_KEY]["refresh"] == "r"
+    assert SOCIAL_NONCE_KEY not in client.session
+
+
+def test_a_social_code_from_a_flow_another_browser_started_is_refused(
+    client: Client, apis: FakeApis
+) -> None:
+    # Login CSRF: the attacker starts a Google sign-in in their own browser, stops at the
+    # return link (with their code and their nonce) and gets the victim to open it. The
+    # victim's browser never started a flow (no nonce in its session), or started another.
+    attacker = Client()
+    attacker_nonce = social_start(attacker)
+    apis.on("accounts", "POST", "auth/social/exchange/", body={"access": token(), "refresh": "r"})
+    apis.on("accounts", "GET", "me/", body=ME)
+    forged = f"/login/social/?code=attackers-code&nonce={attacker_nonce}"
+
+    nothing_started = client.get(forged, HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    social_start(client)  # the victim's own flow, with another nonce
+    other_started = client.get(forged, HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    without_nonce = client.get("/login/social/?code=attackers-code", HTTP_ACCEPT_LANGUAGE="en")
+
+    for response in (nothing_started, other_started):
+        assert response.redirect_chain[-1][0] == "/login/"
+        assert "This sign-in was not started in this browser" in response.content.decode()
+    assert without_nonce.status_code == 302
+    assert apis.called("accounts", "POST", "auth/social/exchange/") == []
+    assert TOKENS_KEY not in client.session
+
+
+def test_a_social_nonce_is_single_use(client: Client, apis: FakeApis) -> None:
+    nonce = social_start(client)
+    apis.on("accounts", "POST", "auth/social/exchange/", 400, error("Invalid code."))
+    client.get(f"/login/social/?code=first&nonce={nonce}")
+    # Replaying the same return link (the nonce was used up by the first try).
+    response = client.get(f"/login/social/?code=second&nonce={nonce}", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    assert [c.body["code"] for c in apis.called("accounts", "POST", "auth/social/exchange/")] == [
+        "first"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,10 @@ FORMS: dict[str, FormPost] = {
     "password_change": FormPost(
         data={"current_password": "old-one-here", "password": PASSWORD, "password_again": PASSWORD}
     ),
+    "email_send_confirmation": FormPost(),
+    "phone_send_code": FormPost(),
+    "phone_verify": FormPost(data={"sms-code": "123456"}),
+    "social_link": FormPost(kwargs={"provider": "google"}),
     "notifications_read_all": FormPost(),
     "notification_open": FormPost(kwargs={"notification_id": "11"}, data={"ticket_id": "41"}),
     "ticket_create": FormPost(
@@ -139,7 +143,14 @@ def portal_patterns() -> list[URLPattern]:
 
 def sample_path(pattern: URLPattern) -> str:
     """The pattern's URL with a plausible value for every path parameter."""
-    samples = {"notification_id": "11", "ticket_id": "41", "user_id": "9", "slug": "hardware"}
+    samples = {
+        "notification_id": "11",
+        "ticket_id": "41",
+        "user_id": "9",
+        "slug": "hardware",
+        "provider": "google",
+        "token": "a-token",
+    }
     kwargs = {name: samples.get(name, "png") for name in pattern.pattern.converters}
     return reverse(f"portal:{pattern.name}", kwargs=kwargs)
 

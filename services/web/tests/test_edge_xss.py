@@ -171,8 +171,30 @@ def notifications(apis: FakeApis, text: str) -> str:
 
 
 def profile_page(apis: FakeApis, text: str) -> str:
-    apis.on("accounts", "GET", "me/", body=profile(text))
+    # Unconfirmed contacts and a pending address: every part of the page is shown.
+    apis.on("accounts", "GET", "me/", body=profile(text, pending_email=text))
     return signed_in("client", name=text).get("/profile/").content.decode()
+
+
+def email_confirmation_refusal(apis: FakeApis, text: str) -> str:
+    apis.on("accounts", "POST", "me/email/confirm/", 400, error(text, {"token": [text]}))
+    return signed_in("client").get("/confirm-email/a-token/").content.decode()
+
+
+def phone_code_refusal(apis: FakeApis, text: str) -> str:
+    apis.on("accounts", "GET", "me/", body=profile(PLAIN, phone="+34600111222"))
+    apis.on("accounts", "POST", "me/phone/verify/", 400, error(text, {"code": [text]}))
+    return (
+        signed_in("client").post("/profile/phone/verify/", {"sms-code": "123456"}).content.decode()
+    )
+
+
+def resend_refusal_as_a_flash_message(apis: FakeApis, text: str) -> str:
+    apis.on("accounts", "GET", "me/", body=profile(PLAIN, email="ana@example.com"))
+    apis.on("accounts", "POST", "me/email/send-confirmation/", 400, error(text))
+    client = signed_in("client")
+    client.post("/profile/email/send-confirmation/")
+    return client.get("/profile/").content.decode()
 
 
 def profile_echo_with_api_errors(apis: FakeApis, text: str) -> str:
@@ -261,6 +283,9 @@ PAGES: dict[str, Callable[[FakeApis, str], str]] = {
         notifications,
         profile_page,
         profile_echo_with_api_errors,
+        email_confirmation_refusal,
+        phone_code_refusal,
+        resend_refusal_as_a_flash_message,
         admin_users_with_search_echo,
         admin_categories,
         reports_dashboard,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.api import http, session
 from portal.api.errors import ApiError, ServiceUnavailableError, SignInRequiredError
@@ -170,8 +171,9 @@ class Connection:
             body = response.json()
         except ValueError:
             body = None
+        retry_after = _retry_after(response) if response.status_code == 429 else None
         if response.status_code == 429:
-            default = _("Too many attempts. Please wait a moment and try again.")
+            default = _too_many(retry_after)
         elif response.status_code == 404:
             default = _("Not found.")
         else:
@@ -180,7 +182,34 @@ class Connection:
         if response.status_code == 429:
             # The gateway's and the APIs' own words are English-only for rate limits.
             error.message = default
+            error.retry_after = retry_after
         return error
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    """``Retry-After`` in seconds (the APIs send seconds, never a date), if sensible."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value.isdigit():
+        return None
+    seconds = int(value)
+    return seconds if 0 < seconds <= 24 * 3600 else None
+
+
+def _too_many(wait: int | None) -> str:
+    if wait is None:
+        return _("Too many attempts. Please wait a moment and try again.")
+    if wait <= 90:
+        return ngettext(
+            "Too many attempts. Please wait %(count)d second and try again.",
+            "Too many attempts. Please wait %(count)d seconds and try again.",
+            wait,
+        ) % {"count": wait}
+    minutes = -(-wait // 60)
+    return ngettext(
+        "Too many attempts. Please wait %(count)d minute and try again.",
+        "Too many attempts. Please wait %(count)d minutes and try again.",
+        minutes,
+    ) % {"count": minutes}
 
 
 class Service:
@@ -219,8 +248,23 @@ class Accounts(Service):
     def logout(self, refresh: str) -> None:
         self.post("auth/logout/", {"refresh": refresh}, auth=False)
 
-    def social_exchange(self, code: str) -> TokenPair:
-        return TokenPair.from_json(self.post("auth/social/exchange/", {"code": code}, auth=False))
+    def social_exchange(self, code: str, nonce: str) -> TokenPair:
+        """The pair for the one-time ``code`` of a social login this browser started
+        (``nonce`` is the one web handed to accounts when it started)."""
+        data = self.post("auth/social/exchange/", {"code": code, "nonce": nonce}, auth=False)
+        return TokenPair.from_json(data)
+
+    def social_providers(self) -> list[str]:
+        """The ids of the social logins configured at accounts (``google``, ``facebook``)."""
+        data = self.get("auth/social/providers/", auth=False)
+        if not isinstance(data, list):
+            return []
+        return [str(p.get("id")) for p in data if isinstance(p, dict) and p.get("id")]
+
+    def social_link(self, provider: str) -> str:
+        """Where to send the browser to link ``provider`` to the signed-in account."""
+        data = self.post("me/social/link/", {"provider": provider})
+        return str(data.get("url", "")) if isinstance(data, dict) else ""
 
     def password_reset(self, email: str) -> str:
         data = self.post("auth/password/reset/", {"email": email}, auth=False)
@@ -238,6 +282,18 @@ class Accounts(Service):
 
     def update_me(self, changes: dict[str, Any]) -> Profile:
         return Profile.parse(self.patch("me/", changes))
+
+    def confirm_email(self, token: str) -> Profile:
+        return Profile.parse(self.post("me/email/confirm/", {"token": token}))
+
+    def send_email_confirmation(self) -> None:
+        self.post("me/email/send-confirmation/")
+
+    def send_phone_code(self) -> None:
+        self.post("me/phone/send-code/")
+
+    def verify_phone(self, code: str) -> Profile:
+        return Profile.parse(self.post("me/phone/verify/", {"code": code}))
 
     def change_password(self, current_password: str, new_password: str) -> TokenPair:
         data = self.post(

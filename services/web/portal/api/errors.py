@@ -28,6 +28,7 @@ class ApiError(Exception):
         *,
         fields: dict[str, list[str]] | None = None,
         code: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(f"{service} answered {status}: {message}")
         self.service = service
@@ -35,6 +36,8 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields or {}
         self.code = code
+        #: Seconds to wait before trying again (a 429's ``Retry-After``), when given.
+        self.retry_after = retry_after
 
     @classmethod
     def from_body(cls, service: str, status: int, body: Any, default: str) -> ApiError:

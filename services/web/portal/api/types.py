@@ -291,6 +291,11 @@ class Profile:
     is_active: bool = True
     date_joined: datetime | None = None
     last_login: datetime | None = None
+    #: Notifier mails only a confirmed address and texts only a verified number.
+    email_verified: bool = False
+    phone_verified: bool = False
+    #: A new address waiting for its confirmation link (the change is not made until then).
+    pending_email: str = ""
 
     @classmethod
     def parse(cls, data: Any) -> Profile:
@@ -307,6 +312,9 @@ class Profile:
             is_active=bool(data.get("is_active", True)),
             date_joined=moment(data.get("date_joined")),
             last_login=moment(data.get("last_login")),
+            email_verified=bool(data.get("email_verified")),
+            phone_verified=bool(data.get("phone_verified")),
+            pending_email=text(data.get("pending_email")),
         )
 
     @property

@@ -1,25 +1,35 @@
-"""The home page, the user's profile and password, and the notification feed."""
+"""The home page, the user's profile (with the confirmation of its email address and
+phone number, and staff's social-login links) and password, and the notification feed."""
 
 from __future__ import annotations
 
 import contextlib
+import re
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import forms
+from portal import conf, forms, labels
 from portal.api import ApiError, ServiceUnavailableError
 from portal.api.session import current_user, store_pair, update_user
-from portal.api.types import Notification, Page
-from portal.decorators import signed_in
+from portal.api.types import Notification, Page, Profile
+from portal.decorators import signed_in, staff_required
 from portal.middleware import api, note_unavailable
-from portal.views.auth import unavailable_message
-from portal.views.common import remember_language
+from portal.views.auth import SOCIAL_PROVIDERS, unavailable_message
+from portal.views.common import attempt, remember_language, user_of
 from portal.views.tickets import ticket_url
+
+#: A confirmation token is a signed value; anything longer is not one of ours.
+EMAIL_TOKEN_MAX = 512
+_FLOW_PATH = re.compile(r"^/accounts/[A-Za-z0-9_./-]*$")
+_PROVIDER_HOSTS = {"google": "accounts.google.com", "facebook": "www.facebook.com"}
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -28,12 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html")
 
 
-@signed_in
-@sensitive_post_parameters("current_password")
-@require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
-    accounts = api(request).accounts
-    me = accounts.me()
+def profile_form(request: HttpRequest, me: Profile, data: Any = None) -> forms.ProfileForm:
     initial = {
         "full_name": me.full_name,
         "email": me.email,
@@ -42,23 +47,207 @@ def profile(request: HttpRequest) -> HttpResponse:
         "notify_email": me.notify_email,
         "notify_sms": me.notify_sms,
     }
-    form = forms.ProfileForm(request.POST or None, initial=initial)
+    return forms.ProfileForm(data, initial=initial)
+
+
+def phone_code_form(data: Any = None) -> forms.PhoneCodeForm:
+    return forms.PhoneCodeForm(data, prefix="sms")
+
+
+def link_providers(request: HttpRequest) -> list[tuple[str, str]]:
+    """The social logins a staff member may link from the profile: those configured at
+    accounts (staff accounts are never linked automatically by email)."""
+    if not user_of(request).is_staff:
+        return []
+    try:
+        configured: list[str] = attempt(request, api(request).accounts.social_providers, [])
+    except ApiError:
+        configured = []
+    return [(id, name) for id, name in SOCIAL_PROVIDERS.items() if id in configured]
+
+
+def note_link_result(request: HttpRequest) -> None:
+    """The answer of a provider link, as accounts sends the browser back to the profile."""
+    linked = request.GET.get("linked", "")
+    reason = request.GET.get("link_error", "")
+    if linked in SOCIAL_PROVIDERS:
+        messages.success(
+            request,
+            _("Your %(provider)s account is linked: you can use it to sign in.")
+            % {"provider": SOCIAL_PROVIDERS[linked]},
+        )
+    elif reason:
+        messages.error(request, str(labels.LINK_ERRORS.get(reason, labels.LINK_ERRORS["failed"])))
+
+
+def render_profile(
+    request: HttpRequest,
+    me: Profile,
+    form: forms.ProfileForm,
+    code_form: forms.PhoneCodeForm | None = None,
+) -> HttpResponse:
+    code_form = code_form or phone_code_form()
+    context = {
+        "form": form,
+        "code_form": code_form,
+        "me": me,
+        "link_providers": link_providers(request),
+    }
+    status = 400 if form.errors or code_form.errors else 200
+    return render(request, "portal/account/profile.html", context, status=status)
+
+
+@signed_in
+@sensitive_post_parameters("current_password")
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    accounts = api(request).accounts
+    me = accounts.me()
+    if request.method == "GET":
+        note_link_result(request)
+    form = profile_form(request, me, request.POST or None)
     if request.method == "POST" and form.is_valid():
+        changes = form.api_data(current_email=me.email)
         try:
-            me = accounts.update_me(form.api_data())
+            saved = accounts.update_me(changes)
         except ServiceUnavailableError as exc:
             note_unavailable(request, exc)
             form.add_error(None, unavailable_message(exc))
         except ApiError as exc:
             forms.show_api_errors(form, exc)
         else:
-            update_user(request, name=me.full_name, language=me.language)
+            update_user(request, name=saved.full_name, language=saved.language)
             messages.success(request, _("Your profile is saved."))
+            if "email" in changes:
+                # The same words whether or not another account uses the address.
+                messages.info(
+                    request,
+                    _(
+                        "We have sent a link to %(email)s. Your email address changes once "
+                        "you open it; until then we keep using the current one."
+                    )
+                    % {"email": changes["email"]},
+                )
+            if saved.phone and saved.phone != me.phone and not saved.phone_verified:
+                messages.info(
+                    request,
+                    _("We have sent a code by SMS to %(phone)s. Enter it below to verify it.")
+                    % {"phone": saved.phone},
+                )
             response = redirect("portal:profile")
-            remember_language(response, me.language)
+            remember_language(response, saved.language)
             return response
-    status = 400 if form.errors else 200
-    return render(request, "portal/account/profile.html", {"form": form, "me": me}, status=status)
+    return render_profile(request, me, form)
+
+
+@never_cache
+@signed_in
+@require_GET
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of the confirmation mail: confirms the address for the signed-in user (a
+    signed-out visitor signs in first and comes back here)."""
+    error = _("This link is not valid any more. You can ask for a new one from your profile.")
+    status = 400
+    if len(token) <= EMAIL_TOKEN_MAX:
+        try:
+            me = api(request).accounts.confirm_email(token)
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            error, status = unavailable_message(exc), 503
+        except ApiError as exc:
+            error = (exc.fields.get("token") or [exc.message])[0]
+        else:
+            messages.success(
+                request, _("Your email address %(email)s is confirmed.") % {"email": me.email}
+            )
+            return redirect("portal:profile")
+    return render(request, "portal/account/email_confirm.html", {"error": error}, status=status)
+
+
+@signed_in
+@require_POST
+def email_send_confirmation(request: HttpRequest) -> HttpResponse:
+    try:
+        api(request).accounts.send_email_confirmation()
+    except ServiceUnavailableError as exc:
+        messages.error(request, unavailable_message(exc))
+    except ApiError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("A new confirmation link is on its way. Check your inbox in a few minutes.")
+        )
+    return redirect("portal:profile")
+
+
+@signed_in
+@require_POST
+def phone_send_code(request: HttpRequest) -> HttpResponse:
+    try:
+        api(request).accounts.send_phone_code()
+    except ServiceUnavailableError as exc:
+        messages.error(request, unavailable_message(exc))
+    except ApiError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("A new code is on its way by SMS."))
+    return redirect("portal:profile")
+
+
+@signed_in
+@require_POST
+def phone_verify(request: HttpRequest) -> HttpResponse:
+    accounts = api(request).accounts
+    code_form = phone_code_form(request.POST)
+    if code_form.is_valid():
+        try:
+            accounts.verify_phone(code_form.cleaned_data["code"])
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            code_form.add_error(None, unavailable_message(exc))
+        except ApiError as exc:
+            forms.show_api_errors(code_form, exc)
+        else:
+            messages.success(request, _("Your mobile phone number is verified."))
+            return redirect("portal:profile")
+    me = accounts.me()
+    return render_profile(request, me, profile_form(request, me), code_form)
+
+
+@staff_required
+@require_POST
+def social_link(request: HttpRequest, provider: str) -> HttpResponse:
+    """Link a social login to the signed-in staff account: accounts answers where the
+    browser goes to do it, and sends it back to the profile afterwards."""
+    if provider not in SOCIAL_PROVIDERS:
+        raise Http404
+    try:
+        url = api(request).accounts.social_link(provider)
+    except ServiceUnavailableError as exc:
+        messages.error(request, unavailable_message(exc))
+    except ApiError as exc:
+        messages.error(request, exc.message)
+    else:
+        target = accounts_flow_url(url, provider)
+        if target:
+            return HttpResponseRedirect(target)
+        messages.error(request, str(labels.LINK_ERRORS["failed"]))
+    return redirect("portal:profile")
+
+
+def accounts_flow_url(url: str, provider: str) -> str:
+    """Where to send the browser for a link, or "" when ``url`` is not a place it should
+    go: a path of accounts' browser flow (at ``ACCOUNTS_BROWSER_URL``, whatever host
+    accounts named) or the provider's own sign-in page over https."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.netloc == _PROVIDER_HOSTS.get(provider):
+        return url
+    if parts.scheme not in ("", "http", "https") or not _FLOW_PATH.match(parts.path):
+        return ""
+    if ".." in parts.path.split("/"):
+        return ""
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{conf.accounts_browser_url()}{parts.path}{query}"
 
 
 @signed_in

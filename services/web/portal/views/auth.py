@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -29,6 +32,9 @@ from portal.views.common import remember_language, safe_next
 
 SOCIAL_PROVIDERS = {"google": "Google", "facebook": "Facebook"}
 SOCIAL_NEXT_KEY = "servidesk.social_next"
+#: The nonce of the social login this browser started; it must come back with the code
+#: (login CSRF: a code from a flow another browser started is refused).
+SOCIAL_NONCE_KEY = "servidesk.social_nonce"
 
 
 def start_session(request: HttpRequest, pair: TokenPair, target: str) -> HttpResponse:
@@ -58,6 +64,7 @@ def login(request: HttpRequest) -> HttpResponse:
     if current_user(request) is not None:
         return redirect(target)
     form = forms.LoginForm(request.POST or None)
+    throttled: ApiError | None = None
     if request.method == "POST" and form.is_valid():
         try:
             pair = api(request).accounts.login(
@@ -68,10 +75,19 @@ def login(request: HttpRequest) -> HttpResponse:
             form.add_error(None, unavailable_message(exc))
         except ApiError as exc:
             forms.show_api_errors(form, exc)
+            if exc.status == 429:
+                # Held back for a while (too many failures for this account or address);
+                # the answer keeps the status and the wait, and points at the reset link.
+                form.add_error(None, _("If you have forgotten your password, you can reset it."))
+                throttled = exc
         else:
             return start_session(request, pair, target)
     context = {"form": form, "next": target, "providers": SOCIAL_PROVIDERS}
-    return render(request, "portal/auth/login.html", context, status=400 if form.errors else 200)
+    status = 429 if throttled else 400 if form.errors else 200
+    response = render(request, "portal/auth/login.html", context, status=status)
+    if throttled and throttled.retry_after:
+        response["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 @require_POST
@@ -86,25 +102,54 @@ def logout(request: HttpRequest) -> HttpResponse:
     return redirect("portal:home")
 
 
+@never_cache
 @require_GET
 def social_start(request: HttpRequest, provider: str) -> HttpResponse:
-    """Remember where to return, then hand the browser to accounts' social-login flow."""
+    """Remember where to return and bind the flow to this browser with a nonce kept in its
+    session, then hand the browser to accounts' social-login flow (which sends the nonce
+    back with the code)."""
     if provider not in SOCIAL_PROVIDERS:
         raise Http404
+    nonce = secrets.token_urlsafe(32)
     request.session[SOCIAL_NEXT_KEY] = safe_next(request)
-    return HttpResponseRedirect(f"{conf.accounts_browser_url()}/accounts/{provider}/login/")
+    request.session[SOCIAL_NONCE_KEY] = nonce
+    query = urlencode({"web_nonce": nonce})
+    return HttpResponseRedirect(f"{conf.accounts_browser_url()}/accounts/{provider}/login/?{query}")
+
+
+def started_here(request: HttpRequest, returned: str) -> bool:
+    """Whether ``returned`` is the nonce of the social login this browser started. The
+    stored nonce is used up either way (single use)."""
+    expected = request.session.pop(SOCIAL_NONCE_KEY, None)
+    return (
+        isinstance(expected, str)
+        and bool(expected)
+        and bool(returned)
+        and constant_time_compare(expected, returned)
+    )
 
 
 @never_cache
 @require_GET
 def social_complete(request: HttpRequest) -> HttpResponse:
-    """Where accounts sends the browser back: trade the one-time code for a token pair."""
+    """Where accounts sends the browser back: trade the one-time code for a token pair,
+    only when this browser started the flow (the nonce it was given comes back)."""
     target = str(request.session.pop(SOCIAL_NEXT_KEY, "") or reverse("portal:home"))
     code = request.GET.get("code", "")
+    nonce = request.GET.get("nonce", "")
     error = request.GET.get("error", "")
-    if code and not error:
+    from_this_browser = started_here(request, nonce)
+    if code and not error and not from_this_browser:
+        messages.error(
+            request,
+            _(
+                "This sign-in was not started in this browser, so it was refused. "
+                "Please choose how to sign in again."
+            ),
+        )
+    elif code and not error:
         try:
-            pair = api(request).accounts.social_exchange(code[:128])
+            pair = api(request).accounts.social_exchange(code[:128], nonce)
         except ServiceUnavailableError as exc:
             messages.error(request, unavailable_message(exc))
         except ApiError:
@@ -136,6 +181,14 @@ def register(request: HttpRequest) -> HttpResponse:
             forms.show_api_errors(form, exc)
         else:
             messages.success(request, _("Welcome to Servidesk! Your account is ready."))
+            messages.info(
+                request,
+                _(
+                    "We have sent a link to %(email)s: open it to confirm the address, so "
+                    "that we can email you about your tickets."
+                )
+                % {"email": form.cleaned_data["email"]},
+            )
             return start_session(request, pair, reverse("portal:ticket_list"))
     return render(
         request, "portal/auth/register.html", {"form": form}, status=400 if form.errors else 200
