@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
-from django.core.checks import CheckMessage, Info, register
+from django.core.checks import CheckMessage, Error, Info, register
 
 from notifications.channels.sms import not_configured_reason
+from notifications.conf import notifier_settings
 
 
 @register(deploy=True)
@@ -24,3 +26,24 @@ def twilio_configured(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             id="notifications.I001",
         )
     ]
+
+
+@register()
+def paid_channel_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A country code nobody numbers under (``ESP``, ``UK``) would silently stop every SMS
+    to the country meant; a negative cap means nothing."""
+    conf = notifier_settings()
+    errors: list[CheckMessage] = []
+    unknown = sorted(conf.sms_allowed_countries - phonenumbers.SUPPORTED_REGIONS)
+    if unknown:
+        errors.append(
+            Error(
+                f"SMS_ALLOWED_COUNTRIES names unknown country codes: {', '.join(unknown)}.",
+                hint="Use ISO 3166-1 alpha-2 codes (ES, PT, GB), or EU for the EU's.",
+                id="notifications.E001",
+            )
+        )
+    for name in ("SMS_MAX_PER_RECIPIENT_PER_DAY", "EMAIL_MAX_PER_RECIPIENT_PER_DAY"):
+        if conf.max_per_recipient_per_day("sms" if name.startswith("SMS") else "email") < 0:
+            errors.append(Error(f"{name} must be 0 or more.", id="notifications.E002"))
+    return errors

@@ -221,3 +221,21 @@ def test_two_senders_at_once_send_no_more_than_the_cap(
     statuses = sorted(Delivery.objects.filter(channel="sms").values_list("status", flat=True))
     assert statuses == ["sent"] * 20 + ["skipped"] * 10
     assert RecipientAllowance.objects.get(channel="sms", address=LUCIA).count == 20
+
+
+# --- start-up checks --------------------------------------------------------------------
+
+
+def test_a_country_code_nobody_numbers_under_stops_the_start(settings: Settings) -> None:
+    from notifications.checks import paid_channel_limits  # noqa: PLC0415
+
+    assert paid_channel_limits() == []
+    settings.SMS_ALLOWED_COUNTRIES = "EU,UK,ESP"
+    settings.SMS_MAX_PER_RECIPIENT_PER_DAY = -1
+    assert [(error.id, error.msg) for error in paid_channel_limits()] == [
+        (
+            "notifications.E001",
+            "SMS_ALLOWED_COUNTRIES names unknown country codes: ESP, UK.",
+        ),
+        ("notifications.E002", "SMS_MAX_PER_RECIPIENT_PER_DAY must be 0 or more."),
+    ]
