@@ -357,10 +357,15 @@ def test_register_signs_the_new_client_in(client: Client, apis: FakeApis) -> Non
             "password_again": "a-long-passphrase",
             "language": "en",
         },
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 302
     assert response["Location"] == "/tickets/"
     assert client.session[TOKENS_KEY]["refresh"] == "r"
+    # Signing in never waits for the address; the new client is told to confirm it.
+    apis.on("tickets", "GET", "", body=page([]))
+    html = client.get("/tickets/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "We have sent a link to ana@example.com: open it to confirm the address" in html
 
 
 # --- Password reset ---------------------------------------------------------------------
