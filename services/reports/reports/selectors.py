@@ -32,6 +32,13 @@ def assignee_exists(assignee_id: str) -> bool:
     )
 
 
+def directory_entry(*, user_id: str) -> tuple[bool, str] | None:
+    """``(is_active, role)`` of a person, ``None`` if unknown: what
+    ``SERVIDESK_USER_DIRECTORY`` names, so each request is checked against the people kept
+    from accounts' events (one read by a unique key; see ``servidesk_shared.auth``)."""
+    return Person.objects.filter(user_id=user_id).values_list("is_active", "role").first()
+
+
 def person_names(user_ids: list[str]) -> dict[str, str]:
     return {
         person.user_id: person.display_name

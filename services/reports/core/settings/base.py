@@ -31,3 +31,6 @@ REPORTS_TIME_ZONE = env.str("REPORTS_TIME_ZONE", default="") or TIME_ZONE
 # The event bus: this service's queue and the functions that apply each event type.
 SERVIDESK_EVENT_QUEUE = "reports.events"
 SERVIDESK_EVENT_HANDLERS = "reports.handlers.handlers"
+# Each request's caller against the people kept from user.* events: deactivated is
+# refused, their role wins.
+SERVIDESK_USER_DIRECTORY = "reports.selectors.directory_entry"
