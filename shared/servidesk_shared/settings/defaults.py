@@ -37,8 +37,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "servidesk_shared.errors.UnavailableDatabaseMiddleware",
-    # Last, so a refused body still gets the request id, CORS and security headers.
+    # Late, so a refused body still gets the request id, CORS and security headers.
     "servidesk_shared.request_limits.RequestBodyLimitMiddleware",
+    # After the size limit, so it never reads an oversized body: NUL or a lone surrogate
+    # in any query parameter, JSON or form field is a 400 naming the field, not a 500.
+    "servidesk_shared.text_input.InvalidTextMiddleware",
 ]
 
 # Bodies over this many bytes are refused with 413 (nginx's own limit, 10 MB, is above it:
