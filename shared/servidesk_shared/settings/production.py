@@ -1,18 +1,34 @@
 """Production hardening every service applies at the end of its ``production.py``.
 
-``apply(globals())`` refuses to start without ``SECRET_KEY``, ``ALLOWED_HOSTS`` and
-``JWT_PUBLIC_KEY``, and sets what ``manage.py check --deploy`` asks for. A function rather
-than a star import, so import sorting can never put it before ``base``.
+``apply(globals())`` refuses to start (``ImproperlyConfigured``, naming the variable):
+
+- without ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``JWT_PUBLIC_KEY``;
+- with a secret key, database or broker password or JWT key that is an example from the
+  repository or a placeholder (``servidesk_shared.settings.examples``);
+- with ``SERVIDESK_SEED_DEMO`` set to a true value: demo users have published passwords;
+- with ``TWILIO_API_BASE_URL`` anywhere but an https Twilio host (the SMS credentials and
+  every message body would go there);
+
+and sets what ``manage.py check --deploy`` asks for. A function rather than a star
+import, so import sorting can never put it before ``base``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
 from servidesk_shared.settings import env
+from servidesk_shared.settings.examples import example_reason
 from servidesk_shared.settings.jwt import public_key, verifying_settings
+
+#: How to get real values, for the error messages.
+_GENERATE = (
+    "use a random value of this deployment's own (for docker compose, "
+    "`python3 scripts/compose_secrets.py` writes them)"
+)
 
 
 def apply(settings: dict[str, Any]) -> None:
@@ -24,6 +40,9 @@ def apply(settings: dict[str, Any]) -> None:
     allowed_hosts = env.list("ALLOWED_HOSTS", default=[])
     if not allowed_hosts:
         raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names this service answers.")
+    refuse_examples(settings, secret_key=secret_key)
+    refuse_demo_data()
+    refuse_foreign_twilio(settings.get("TWILIO_API_BASE_URL", ""))
 
     settings.update(
         DEBUG=False,
@@ -47,3 +66,52 @@ def apply(settings: dict[str, Any]) -> None:
         X_FRAME_OPTIONS="DENY",
         CSRF_TRUSTED_ORIGINS=env.list("CSRF_TRUSTED_ORIGINS", default=[]),
     )
+
+
+def refuse_examples(settings: dict[str, Any], *, secret_key: str) -> None:
+    """No secret from the repository's examples: they are public, hence no secret."""
+    service = str(settings.get("SERVICE_NAME", "")).upper()
+    database_variable = f"{service}_DATABASE_URL (or DATABASE_URL)" if service else "DATABASE_URL"
+    candidates = [("SECRET_KEY", secret_key)]
+    for alias, database in settings.get("DATABASES", {}).items():
+        label = database_variable if alias == "default" else f"the {alias} database's URL"
+        candidates.append((f"the password in {label}", str(database.get("PASSWORD") or "")))
+    broker = str(settings.get("BROKER_URL") or "")
+    if broker:
+        password = unquote(urlsplit(broker).password or "")
+        candidates.append(("the password in BROKER_URL", password))
+    for name in ("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY"):
+        candidates.append((name, env.str(name, default="")))
+    for label, value in candidates:
+        reason = example_reason(value) if value else None
+        if reason:
+            raise ImproperlyConfigured(
+                f"{label} cannot be used in production: {reason}; {_GENERATE}."
+            )
+
+
+def refuse_demo_data() -> None:
+    """The demo users' passwords are in the README: never on a real deployment."""
+    if env.bool("SERVIDESK_SEED_DEMO", default=False):
+        raise ImproperlyConfigured(
+            "SERVIDESK_SEED_DEMO is set: demo users with published passwords cannot be "
+            "created in production. Unset it and create the first admin with "
+            "`python manage.py createsuperuser` (accounts)."
+        )
+
+
+def refuse_foreign_twilio(base_url: str) -> None:
+    """``TWILIO_API_BASE_URL`` empty (Twilio itself) or https on api.twilio.com/*.twilio.com.
+
+    Anything else would receive the account SID, the auth token and every SMS body.
+    """
+    if not base_url:
+        return
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    twilio_host = host == "api.twilio.com" or host.endswith(".twilio.com")
+    if parts.scheme != "https" or not twilio_host or parts.username or parts.password:
+        raise ImproperlyConfigured(
+            f"TWILIO_API_BASE_URL must be an https URL on a Twilio host (api.twilio.com or "
+            f"*.twilio.com), not {base_url!r}; leave it unset to use https://api.twilio.com."
+        )
