@@ -460,3 +460,12 @@ def test_the_result_of_a_link_is_explained_on_the_profile(
         assert "notice-success" not in html
     else:
         assert shown in html
+
+
+def test_a_refused_link_says_why(technician: Client, apis: FakeApis) -> None:
+    apis.on("accounts", "GET", "me/", body=CONFIRMED | {"role": "technician"})
+    refusal = error("Invalid.", {"provider": ["Este proveedor no está disponible aquí."]})
+    apis.on("accounts", "POST", "me/social/link/", 400, refusal)
+    response = technician.post("/profile/social/facebook/link/")
+    assert response["Location"] == "/profile/"
+    assert "Este proveedor no está disponible aquí." in technician.get("/profile/").content.decode()

@@ -32,6 +32,15 @@ _FLOW_PATH = re.compile(r"^/accounts/[A-Za-z0-9_./-]*$")
 _PROVIDER_HOSTS = {"google": "accounts.google.com", "facebook": "www.facebook.com"}
 
 
+def api_problem(error: ApiError) -> str:
+    """What an API's refusal says, for a page with no form field to put it next to: the
+    first field error (the specific words), else the message."""
+    for problems in error.fields.values():
+        if problems:
+            return problems[0]
+    return error.message
+
+
 def home(request: HttpRequest) -> HttpResponse:
     if current_user(request) is not None:
         return redirect("portal:ticket_list")
@@ -155,7 +164,7 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
             note_unavailable(request, exc)
             error, status = unavailable_message(exc), 503
         except ApiError as exc:
-            error = (exc.fields.get("token") or [exc.message])[0]
+            error = api_problem(exc)
         else:
             messages.success(
                 request, _("Your email address %(email)s is confirmed.") % {"email": me.email}
@@ -172,7 +181,7 @@ def email_send_confirmation(request: HttpRequest) -> HttpResponse:
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     except ApiError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, api_problem(exc))
     else:
         messages.success(
             request, _("A new confirmation link is on its way. Check your inbox in a few minutes.")
@@ -188,7 +197,7 @@ def phone_send_code(request: HttpRequest) -> HttpResponse:
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     except ApiError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, api_problem(exc))
     else:
         messages.success(request, _("A new code is on its way by SMS."))
     return redirect("portal:profile")
@@ -226,7 +235,7 @@ def social_link(request: HttpRequest, provider: str) -> HttpResponse:
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     except ApiError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, api_problem(exc))
     else:
         target = accounts_flow_url(url, provider)
         if target:
