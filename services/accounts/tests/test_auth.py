@@ -231,10 +231,10 @@ class TestFailedLoginLock:
             assert login(api_client, "ghost", "wrong-password").status_code == 401
         assert login(api_client, "ghost", "wrong-password").status_code == 429
 
-    def test_the_lock_covers_the_email_and_username_separately_typed(
+    def test_the_lock_covers_the_name_however_it_is_typed(
         self, api_client: APIClient, client_user: User, settings: Any
     ) -> None:
-        """The lock is per identifier as typed, normalized for case and spaces."""
+        """Case and spaces make no new name (username and email share it: test_lockout)."""
         settings.LOGIN_FAILURE_LIMIT = 2
         login(api_client, "carla", "wrong-password")
         login(api_client, " CARLA ", "wrong-password")

@@ -1,8 +1,30 @@
-"""Failed-login lock per account, keyed by the identifier as typed (normalized).
+"""Failed sign-ins: a progressive delay per account and per client address.
 
-Keying on the identifier, not the user, makes unknown and known accounts behave alike,
-so the lock never tells whether an account exists. After ``LOGIN_FAILURE_LIMIT`` failures
-within ``LOGIN_LOCKOUT_SECONDS`` the identifier is locked for ``LOGIN_LOCKOUT_SECONDS``.
+Two counters, both in Django's cache (shared by every process when ``CACHE_URL`` names a
+shared cache):
+
+* per **account**: the username and the email of one account share a counter, whichever
+  was typed. An identifier that names no account counts under the identifier itself
+  (normalized), and behaves exactly like a real account, so the delays never tell whether
+  an account exists.
+* per **client address**: the address the throttles use (``throttles.client_address``:
+  nginx's ``X-Forwarded-For``), across every identifier tried from it.
+
+The first ``LOGIN_FAILURE_LIMIT`` failures of an account (``LOGIN_ADDRESS_FAILURE_LIMIT``
+of an address) cost nothing; from then on each failure makes the next try wait twice as
+long as the last (1 s, 2 s, 4 s... up to ``LOGIN_LOCKOUT_SECONDS``). During the wait every
+try is refused unchecked, the right password too, and is not counted. Failures are
+forgotten ``LOGIN_FAILURE_WINDOW_SECONDS`` after the last one. So a stranger never locks
+an account for good: the owner waits minutes at most, and a password reset
+(``clear``) lifts the account's wait at once. A correct password clears the account's
+counter, never the address's (a caller could otherwise reset it with an account of its own).
+
+The authentication backend counts per account (the API and the Django admin login alike);
+``services.auth_login`` adds the client address.
+
+    wait = lockout.locked_for(identifier, address=address)   # 0: go ahead
+    lockout.record_failure(identifier)                       # the account
+    lockout.record_address_failure(address)                  # the address
 """
 
 from __future__ import annotations
@@ -14,42 +36,98 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+from users.selectors import user_by_identifier
 
 logger = logging.getLogger(__name__)
 
 
-def _key(kind: str, identifier: str) -> str:
-    digest = hashlib.sha256(identifier.strip().lower().encode()).hexdigest()
-    return f"login:{kind}:{digest}"
+class SignInFailed(AuthenticationFailed):
+    """401 for wrong credentials, after the failure was counted.
+
+    The counters must outlive the refusal (with a database cache they are rows written in
+    the request's transaction): ``keep_writes`` asks the error handler to commit the
+    request's writes with the 401 instead of rolling them back.
+    """
+
+    keep_writes = True
 
 
-def locked_for(identifier: str) -> int:
-    """Seconds left on the lock of ``identifier``, 0 when it is not locked."""
-    until = cache.get(_key("lock", identifier))
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def account_key(identifier: str) -> str:
+    """The counter an identifier counts under: its account's, or its own when it names none."""
+    user = user_by_identifier(identifier.strip())
+    if user is not None:
+        return f"user:{user.pk}"
+    return f"name:{_digest(identifier.strip().lower())}"
+
+
+def _address_key(address: str) -> str:
+    return f"address:{_digest(address)}"
+
+
+def _wait(subject: str) -> int:
+    until = cache.get(f"login:until:{subject}")
     if until is None:
         return 0
     return max(0, math.ceil(float(until) - time.time()))
 
 
-def record_failure(identifier: str) -> None:
-    window = settings.LOGIN_LOCKOUT_SECONDS
-    key = _key("failures", identifier)
+def locked_for(identifier: str, *, address: str | None = None) -> int:
+    """Seconds before ``identifier`` (and ``address``, if given) may try again; 0: now."""
+    waits = [_wait(account_key(identifier))]
+    if address:
+        waits.append(_wait(_address_key(address)))
+    return max(waits)
+
+
+def delay_after(failures: int, *, limit: int) -> int:
+    """The wait after the ``failures``-th failure: none up to ``limit``, then doubling."""
+    if failures < limit:
+        return 0
+    cap: int = settings.LOGIN_LOCKOUT_SECONDS
+    exponent = failures - limit
+    return cap if exponent >= cap.bit_length() else min(2**exponent, cap)
+
+
+def _record(subject: str, *, limit: int) -> int:
+    window = max(settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.LOGIN_LOCKOUT_SECONDS)
+    key = f"login:failures:{subject}"
     cache.add(key, 0, timeout=window)
     try:
         failures = cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=window)
         failures = 1
-    if failures >= settings.LOGIN_FAILURE_LIMIT:
-        cache.set(_key("lock", identifier), time.time() + window, timeout=window)
+    # Forgotten a window after the *last* failure (some backends' incr keeps the first TTL).
+    cache.touch(key, timeout=window)
+    delay = delay_after(failures, limit=limit)
+    if delay:
+        cache.set(f"login:until:{subject}", time.time() + delay, timeout=delay)
         logger.warning(
-            "sign-in locked after %d failures for %ds",
+            "sign-in delayed %ds after %d failures",
+            delay,
             failures,
-            window,
-            extra={"identifier_hash": _key("lock", identifier).rsplit(":", 1)[-1][:16]},
+            extra={"lockout_subject": subject.split(":", 1)[0], "subject_hash": subject[-16:]},
         )
-        cache.delete(key)
+    return failures
+
+
+def record_failure(identifier: str) -> int:
+    """Count a failed sign-in against the account ``identifier`` names; returns the count."""
+    return _record(account_key(identifier), limit=settings.LOGIN_FAILURE_LIMIT)
+
+
+def record_address_failure(address: str) -> int:
+    """Count a failed sign-in against the client ``address``; returns the count."""
+    return _record(_address_key(address), limit=settings.LOGIN_ADDRESS_FAILURE_LIMIT)
 
 
 def clear(identifier: str) -> None:
-    cache.delete_many([_key("failures", identifier), _key("lock", identifier)])
+    """Forget the failures and the wait of the account ``identifier`` names."""
+    subject = account_key(identifier)
+    cache.delete_many([f"login:failures:{subject}", f"login:until:{subject}"])

@@ -145,3 +145,29 @@ class SocialLoginCode(models.Model):
 
     def __str__(self) -> str:
         return f"code for user {self.user_id}, expires {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RefreshTokenFamily(models.Model):
+    """One sign-in session: every refresh token rotated, one after another, from a sign-in.
+
+    Its refresh tokens name it in their ``fam`` claim (``users.tokens``); the policy is
+    ``users.sessions``. Only ``current_jti`` may be rotated. ``previous_jti``, rotated at
+    ``rotated_at``, still gets the current pair for a few seconds (a second tab refreshing
+    at the same time); any other member presented again revokes the whole family. No
+    refresh works after ``expires_at`` (the absolute lifetime), nor after ``revoked_at``.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    current_jti = models.CharField(max_length=255)
+    previous_jti = models.CharField(max_length=255, blank=True, default="")
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in session")
+        verbose_name_plural = _("sign-in sessions")
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of user {self.user_id}"

@@ -25,15 +25,15 @@ from django.utils import timezone, translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework.exceptions import Throttled
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from templated_mail.mail import BaseEmailMessage
 
-from users import events, lockout
+from users import events, lockout, sessions, throttles
 from users.models import Language, Role, SocialLoginCode, User, hash_code, normalize_email
 from users.selectors import user_by_email
-from users.tokens import RefreshToken, TokenPair, token_pair_for
+from users.tokens import TokenPair, token_pair_for
 
 logger = logging.getLogger(__name__)
 
@@ -153,81 +153,61 @@ def user_saved_elsewhere(*, user: User, before: dict[str, Any] | None) -> None:
 
 
 def auth_login(*, identifier: str, password: str, request: HttpRequest | None) -> TokenPair:
-    """The token pair for a correct username-or-email and password.
+    """The token pair for a correct username-or-email and password: a new session.
 
-    The answer never says whether the account exists. An identifier with too many recent
-    failures is locked: 429 with ``Retry-After``, even with the right password.
+    The answer never says whether the account exists. Failures count per account (its
+    username and email alike) and per client address (``users.lockout``): after a few,
+    each try must wait twice as long as the last, up to ``LOGIN_LOCKOUT_SECONDS``; while
+    it waits, 429 with ``Retry-After``, even with the right password. A password reset
+    lifts the account's wait.
     """
-    wait = lockout.locked_for(identifier)
+    address = throttles.client_address(request) if request is not None else None
+    wait = lockout.locked_for(identifier, address=address)
     if wait:
         raise Throttled(
             wait=wait,
-            detail=_("Too many failed sign-in attempts. Try again in %(seconds)d seconds.")
+            detail=ngettext(
+                "Too many failed sign-in attempts. Wait %(seconds)d second and try again: "
+                "until then even the correct password is refused. "
+                "Resetting your password lifts the wait.",
+                "Too many failed sign-in attempts. Wait %(seconds)d seconds and try again: "
+                "until then even the correct password is refused. "
+                "Resetting your password lifts the wait.",
+                wait,
+            )
             % {"seconds": wait},
         )
     user = authenticate(request, username=identifier, password=password)
     if user is None:
-        raise AuthenticationFailed(
+        # The backend has counted the account's failure (the Django admin's too).
+        if address:
+            lockout.record_address_failure(address)
+        raise lockout.SignInFailed(
             _("No active account found with the given credentials."), code="no_active_account"
         )
-    update_last_login(User, user)
-    return token_pair_for(user)
-
-
-def _verified_refresh(raw: str) -> RefreshToken:
-    try:
-        # simplejwt takes the encoded token as it came (typed as a Token in its stubs).
-        return RefreshToken(raw)  # type: ignore[arg-type]
-    except TokenError as exc:
-        raise InvalidToken(str(exc.args[0])) from exc
-
-
-def auth_refresh(*, refresh: str) -> TokenPair:
-    """Rotate: blacklist ``refresh`` and return a new pair with the user's current claims.
-
-    The outstanding row is locked, so two requests racing with one refresh token get one
-    pair between them; the other, like any reuse of a rotated token, gets a 401.
-    """
-    token = _verified_refresh(refresh)
     with transaction.atomic():
-        outstanding = (
-            OutstandingToken.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .filter(jti=token["jti"])
-            .first()
-        )
-        if outstanding is None or outstanding.user is None:
-            raise InvalidToken(_("Token is invalid"))
-        if BlacklistedToken.objects.filter(token=outstanding).exists():
-            # A rotated token coming back is either a client's retry or a stolen copy.
-            logger.warning(
-                "revoked refresh token presented", extra={"user_id": outstanding.user_id}
-            )
-            raise InvalidToken(_("Token is blacklisted"))
-        user: User = outstanding.user
-        if not user.is_active:
-            raise AuthenticationFailed(
-                _("No active account found for the given token."), code="no_active_account"
-            )
-        BlacklistedToken.objects.create(token=outstanding)
+        update_last_login(User, user)
         return token_pair_for(user)
 
 
+def auth_refresh(*, refresh: str) -> TokenPair:
+    """The next pair of ``refresh``'s session, with the user's current role and name.
+
+    ``users.sessions`` holds the rules: rotation, a few seconds' grace for a second tab,
+    reuse of a rotated token ends the whole session, an absolute lifetime. 401 when the
+    token, its session or its user is no longer valid.
+    """
+    return sessions.session_refresh(refresh=refresh)
+
+
 def auth_logout(*, refresh: str) -> None:
-    """Blacklist ``refresh``; its access tokens run out on their own (15 minutes)."""
-    token = _verified_refresh(refresh)
-    token.blacklist()
+    """End ``refresh``'s session; its access tokens run out on their own (15 minutes)."""
+    sessions.session_end(refresh=refresh)
 
 
 def user_revoke_tokens(*, user: User) -> int:
-    """Blacklist every refresh token of ``user`` still in force; returns how many."""
-    live = OutstandingToken.objects.filter(
-        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
-    )
-    revoked = BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
-    )
-    return len(revoked)
+    """End every session of ``user``; returns how many refresh tokens were in force."""
+    return sessions.sessions_end_all(user=user)
 
 
 # --- Passwords --------------------------------------------------------------------------
@@ -323,8 +303,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     user.email_verified = True
     user.save(update_fields=["password", "email_verified"])
     user_revoke_tokens(user=user)
-    lockout.clear(user.username)
-    lockout.clear(user.email)
+    lockout.clear(user.username)  # the account's wait, whichever name was typed
     return user
 
 

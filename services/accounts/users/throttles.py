@@ -10,10 +10,20 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address as every throttle here sees it.
+
+    Behind nginx that is the last address nginx appended to ``X-Forwarded-For``
+    (``NUM_PROXIES``), never one the caller wrote itself; without a proxy, the peer.
+    """
+    return BaseThrottle().get_ident(Request(request))
 
 
 class _ScopedThrottle(SimpleRateThrottle):

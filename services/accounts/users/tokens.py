@@ -6,8 +6,10 @@ value the JWK set publishes). The backend and lifetimes are read from the curren
 settings, so ``override_settings(SIMPLE_JWT=...)`` takes effect in tests.
 
 Access tokens carry ``user_id``, ``role``, ``username`` plus ``iss``, ``aud``, ``exp``,
-``iat``, ``jti`` and ``token_type``. Refresh tokens carry only ``user_id``: a refresh
-reads the user again, so a new access token always has the current role and name.
+``iat``, ``jti`` and ``token_type``. Refresh tokens carry ``user_id`` and ``fam``, the id
+of their sign-in session (``RefreshTokenFamily``; its rules are ``users.sessions``): a
+refresh reads the user again, so a new access token always has the current role and name.
+A refresh token never outlives its session's absolute lifetime.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import cache
 from typing import Any
 
 import jwt
+from django.conf import settings
 from django.core.signals import setting_changed
 from rest_framework_simplejwt import settings as jwt_settings
 from rest_framework_simplejwt import tokens
@@ -26,7 +29,10 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from servidesk_shared.keys import key_id, public_jwk
-from users.models import User
+from users.models import RefreshTokenFamily, User
+
+#: The claim of a refresh token that names its sign-in session (``RefreshTokenFamily``).
+FAMILY_CLAIM = "fam"
 
 
 class KeyIdTokenBackend(TokenBackend):
@@ -109,29 +115,86 @@ class RefreshToken(tokens.RefreshToken):
         return token_backend()
 
 
+class PresentedRefreshToken(RefreshToken):
+    """A refresh token as a caller sent it: signature, type and expiry checked, not the blacklist.
+
+    A rotated token is blacklisted, yet ``users.sessions`` must still recognize it, under
+    its session's row lock, to tell a second tab's retry from a stolen copy.
+    """
+
+    def check_blacklist(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class TokenPair:
     access: str
     refresh: str
 
 
-def token_pair_for(user: User) -> TokenPair:
-    """A new refresh token (recorded as outstanding) and an access token for ``user``.
+def access_token_for(user: User) -> str:
+    """An access token with ``user``'s current role and name."""
+    access = AccessToken()
+    access["user_id"] = str(user.pk)
+    access["role"] = user.role
+    access["username"] = user.username
+    return str(access)
 
-    What ``RefreshToken.for_user`` does, signing the refresh token once instead of twice
-    (RS256 signing is most of a refresh's CPU time).
-    """
+
+def _refresh_for(user_id: int) -> RefreshToken:
     refresh = RefreshToken()
-    refresh["user_id"] = str(user.pk)
-    encoded_refresh = str(refresh)
+    refresh["user_id"] = str(user_id)
+    return refresh
+
+
+def _signed_in(refresh: RefreshToken, family: RefreshTokenFamily) -> str:
+    """``refresh`` as a member of ``family``, signed and recorded as outstanding."""
+    refresh[FAMILY_CLAIM] = str(family.pk)
+    if datetime_from_epoch(refresh["exp"]) > family.expires_at:
+        refresh.set_exp(lifetime=family.expires_at - refresh.current_time)
+    encoded = str(refresh)
     OutstandingToken.objects.create(
-        user=user,
+        user_id=family.user_id,
         jti=refresh["jti"],
-        token=encoded_refresh,
+        token=encoded,
         created_at=refresh.current_time,
         expires_at=datetime_from_epoch(refresh["exp"]),
     )
-    access = refresh.access_token
-    access["role"] = user.role
-    access["username"] = user.username
-    return TokenPair(access=str(access), refresh=encoded_refresh)
+    return encoded
+
+
+def token_pair_for(user: User) -> TokenPair:
+    """A pair for ``user`` that starts a new sign-in session (a new refresh-token family).
+
+    The session ends ``JWT_SESSION_MAX_DAYS`` after now, however often it refreshes. Each
+    token is signed once (RS256 signing is most of a sign-in's CPU time).
+    """
+    refresh = _refresh_for(user.pk)
+    family = RefreshTokenFamily.objects.create(
+        user=user,
+        created_at=refresh.current_time,
+        expires_at=refresh.current_time + timedelta(days=settings.JWT_SESSION_MAX_DAYS),
+        current_jti=refresh["jti"],
+    )
+    return TokenPair(access=access_token_for(user), refresh=_signed_in(refresh, family))
+
+
+def rotated_pair(family: RefreshTokenFamily, user: User) -> TokenPair:
+    """The family's next pair: its current refresh token becomes the previous one.
+
+    The caller holds the family's row lock and blacklists the token rotated out.
+    """
+    refresh = _refresh_for(user.pk)
+    encoded = _signed_in(refresh, family)
+    family.previous_jti, family.current_jti = family.current_jti, refresh["jti"]
+    family.rotated_at = refresh.current_time
+    family.save(update_fields=["previous_jti", "current_jti", "rotated_at"])
+    return TokenPair(access=access_token_for(user), refresh=encoded)
+
+
+def current_pair(family: RefreshTokenFamily, user: User) -> TokenPair | None:
+    """The family's current refresh token with a new access token; None if it is gone."""
+    current = OutstandingToken.objects.filter(jti=family.current_jti).first()
+    if current is None:
+        return None
+    return TokenPair(access=access_token_for(user), refresh=current.token)

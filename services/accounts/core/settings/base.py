@@ -151,9 +151,18 @@ REST_FRAMEWORK = {
         "social_exchange_ip": _rate("social_exchange_ip", "30/min"),
     },
 }
-#: Failed logins for one account (username or email as typed) before it locks, and for how long.
+#: Failed sign-ins (users.lockout): free tries per account (its username and email alike)
+#: and per client address; each further failure doubles the wait (1 s, 2 s, 4 s...) up to
+#: LOGIN_LOCKOUT_SECONDS. Failures are forgotten LOGIN_FAILURE_WINDOW_SECONDS after the last.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=60 * 60)
+#: Sign-in sessions (users.sessions): a session's refresh tokens stop working this many days
+#: after the sign-in, however often they rotate; a rotated refresh token presented again
+#: within the grace seconds (two tabs refreshing at once) gets the session's current pair.
+JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", default=30)
+JWT_REFRESH_REUSE_GRACE_SECONDS = env.int("JWT_REFRESH_REUSE_GRACE_SECONDS", default=10)
 
 # --- Social login (django-allauth: Google and Facebook handshakes only) -------------------
 
