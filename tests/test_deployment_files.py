@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 COMPOSE_ENV = ROOT / "deploy" / "compose.env"
 POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sh"
+# Where scripts/compose_secrets.py writes a deployment's secrets (never in the repository).
+SECRETS = "deploy/secrets/"
 
 # The contract (ARCHITECTURE.md): port and URL prefix of every service.
 SERVICES: dict[str, tuple[int, str]] = {
@@ -48,14 +50,8 @@ CONSUMERS = {"tickets", "notifier", "reports"}
 # Other long-running processes, by container name.
 OTHER_PROCESSES = {"notifier-sender": ["python", "manage.py", "send_notifications"]}
 # One-shot jobs besides the migrations, by container name: what each runs and what it
-# waits for. tickets' demo tickets need the demo users, which reach tickets' directory as
-# events (accounts-relay publishes them, tickets-consumer applies them).
-OTHER_JOBS = {
-    "tickets-demo": (
-        "python manage.py seed_demo --wait",
-        {"tickets-migrate", "tickets-consumer", "accounts-relay"},
-    ),
-}
+# waits for. None since the compose example stopped loading demo data (issue 15).
+OTHER_JOBS: dict[str, tuple[str, set[str]]] = {}
 # Services that talk to the broker at all (web only calls the APIs).
 BROKER_USERS = {"accounts", "tickets", "notifier", "reports"}
 
@@ -74,6 +70,21 @@ def _load_renderer() -> ModuleType:
 
 
 render_nginx = _load_renderer()
+
+
+def _load_secrets_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "compose_secrets", ROOT / "scripts" / "compose_secrets.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+compose_secrets = _load_secrets_script()
 
 
 def find_tool(name: str) -> str | None:
@@ -121,6 +132,25 @@ def compose_env() -> dict[str, str]:
     return read_env_file(COMPOSE_ENV)
 
 
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository as a fresh deployment sees it: after `scripts/compose_secrets.py`.
+
+    Symlinks to the repository's files, with deploy/secrets/ generated for real, so compose
+    finds every env_file without a secret ever being written into the checkout.
+    """
+    tree = tmp_path_factory.mktemp("deployment")
+    for item in ROOT.iterdir():
+        if item.name not in {"deploy", ".git", ".venv", "var"}:
+            (tree / item.name).symlink_to(item)
+    (tree / "deploy").mkdir()
+    for item in (ROOT / "deploy").iterdir():
+        if item.name != "secrets":
+            (tree / "deploy" / item.name).symlink_to(item)
+    compose_secrets.generate(tree / SECRETS)
+    return tree
+
+
 def service_image_of(container: dict[str, Any]) -> str | None:
     """The service whose Dockerfile builds this container's image, if any."""
     build = container.get("build")
@@ -134,26 +164,44 @@ def is_job(container: dict[str, Any]) -> bool:
     return container.get("restart") in ("no", False, None) and "command" in container
 
 
-def container_env(container: dict[str, Any], compose_env: dict[str, str]) -> dict[str, str]:
-    """What a container's process sees: its env_file(s), then its environment."""
+def container_env(
+    container: dict[str, Any], compose_env: dict[str, str], deployment: Path
+) -> dict[str, str]:
+    """What a container's process sees: its env_file(s), then its environment.
+
+    deploy/secrets/ files are read from ``deployment``, where they were generated.
+    """
     env: dict[str, str] = {}
     files = container.get("env_file", [])
     for name in [files] if isinstance(files, str) else files:
-        env |= compose_env if ROOT / name == COMPOSE_ENV else read_env_file(ROOT / name)
+        if ROOT / name == COMPOSE_ENV:
+            env |= compose_env
+        else:
+            env |= read_env_file((deployment if name.startswith(SECRETS) else ROOT) / name)
     environment = container.get("environment", {})
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
     return env | {key: str(value) for key, value in environment.items()}
 
 
+def credentials_in(value: str) -> list[tuple[str, str]]:
+    """(user, password) of every URL with credentials in a (comma-separated) value."""
+    found = []
+    for part in value.split(","):
+        parts = urlsplit(part.strip())
+        if parts.scheme and parts.password:
+            found.append((parts.username or "", parts.password))
+    return found
+
+
 # --- docker-compose.yml -----------------------------------------------------------------
 
 
-def test_compose_file_is_valid_for_docker_compose() -> None:
+def test_compose_file_is_valid_for_docker_compose(deployment: Path) -> None:
     binary = require_tool("docker-compose", "docker-compose")
     result = subprocess.run(
-        [binary, "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=ROOT,
+        [binary, "-f", str(deployment / COMPOSE_FILE.name), "config", "-q"],
+        cwd=deployment,
         capture_output=True,
         text=True,
         timeout=60,
@@ -280,15 +328,17 @@ def test_processes_start_after_their_migrations_and_the_broker(services: dict[st
     assert set(services["nginx"]["depends_on"]) == set(SERVICES)
 
 
-def test_other_jobs_wait_for_what_they_need_and_honour_the_demo_switch(
-    services: dict[str, Any],
+def test_no_container_loads_demo_data(
+    services: dict[str, Any], compose_env: dict[str, str], deployment: Path
 ) -> None:
-    for name, (_, needs) in OTHER_JOBS.items():
-        container = services[name]
-        assert is_job(container), name
-        assert set(container["depends_on"]) == needs, name
-        text = " ".join(container["command"])
-        assert "SERVIDESK_SEED_DEMO" in text, f"{name} must do nothing unless demo data is on"
+    # The demo users' passwords are published in the READMEs; production settings refuse
+    # SERVIDESK_SEED_DEMO, and no job runs seed_demo.
+    for name, container in services.items():
+        command = container.get("command") or []
+        text = " ".join(command) if isinstance(command, list) else str(command)
+        assert "seed_demo" not in text, name
+        env = container_env(container, compose_env, deployment)
+        assert "SERVIDESK_SEED_DEMO" not in env, name
 
 
 def test_restart_policies(services: dict[str, Any]) -> None:
@@ -329,13 +379,13 @@ def test_each_service_runs_its_own_processes_from_its_own_image(
 
 
 def test_django_containers_get_their_database_broker_and_keys(
-    services: dict[str, Any], compose_env: dict[str, str]
+    services: dict[str, Any], compose_env: dict[str, str], deployment: Path
 ) -> None:
     for name, container in services.items():
         owner = service_image_of(container)
         if owner is None or name == "jwt-keys":
             continue
-        env = container_env(container, compose_env)
+        env = container_env(container, compose_env, deployment)
         # The settings' chain: <SERVICE>_DATABASE_URL, then DATABASE_URL.
         url = env.get(f"{owner.upper()}_DATABASE_URL") or env.get("DATABASE_URL", "")
         parts = urlsplit(url)
@@ -348,6 +398,15 @@ def test_django_containers_get_their_database_broker_and_keys(
             broker = urlsplit(env.get("BROKER_URL", ""))
             assert broker.scheme == "amqp", f"{name}: no BROKER_URL"
             assert broker.hostname == "rabbitmq", name
+            # Its own broker user, whose permissions say what it may publish.
+            assert broker.username == owner, name
+        else:
+            assert "BROKER_URL" not in env, name
+        # No other service's database URL or credentials anywhere in its environment.
+        for key, value in env.items():
+            assert not (key.endswith("_DATABASE_URL") and key != f"{owner.upper()}_DATABASE_URL")
+            for user, _ in credentials_in(value):
+                assert user == owner, f"{name}: {key} holds {user}'s credentials"
         assert env.get("JWT_PUBLIC_KEY_FILE") or env.get("JWT_PUBLIC_KEY"), name
         private = env.get("JWT_PRIVATE_KEY_FILE") or env.get("JWT_PRIVATE_KEY")
         assert bool(private) == (owner == "accounts"), f"{name}: private key only in accounts"
@@ -359,29 +418,39 @@ def test_django_containers_get_their_database_broker_and_keys(
         assert env.get("SECURE_SSL_REDIRECT", "").lower() == "false", name
 
 
-def test_compose_env_holds_only_fake_working_values(compose_env: dict[str, str]) -> None:
-    secret_key = compose_env["SECRET_KEY"]
-    assert len(secret_key) >= 50
-    assert not secret_key.startswith("django-insecure")
+def test_compose_env_ships_no_secret(compose_env: dict[str, str]) -> None:
+    # Every secret is generated per deployment (scripts/compose_secrets.py, jwt-keys).
     for key, value in compose_env.items():
-        if re.search(r"PASSWORD|SECRET|_PASS$", key):
-            assert "FAKE" in value, f"{key} does not look like an example value"
-        if key.endswith("DATABASE_URL") or key == "BROKER_URL":
-            assert "FAKE" in (urlsplit(value).password or ""), key
-    # No key material in the repository: the jwt-keys job makes the pair.
+        assert not re.search(r"PASSWORD|SECRET|_PASS$|_KEY$|DATABASE_URL$|BROKER_URL$", key), key
+        assert not credentials_in(value), f"deploy/compose.env: {key} holds credentials"
     assert "BEGIN" not in COMPOSE_ENV.read_text()
-    assert "JWT_PRIVATE_KEY" not in compose_env
+    assert "SERVIDESK_SEED_DEMO" not in compose_env
     allowed_hosts = compose_env["ALLOWED_HOSTS"].split(",")
     # 127.0.0.1 for the health checks, the service names for web's internal calls.
     assert {"localhost", "127.0.0.1", *SERVICES} <= set(allowed_hosts)
-    rabbit = urlsplit(compose_env["BROKER_URL"])
-    assert rabbit.username == compose_env["RABBITMQ_DEFAULT_USER"]
-    assert rabbit.password == compose_env["RABBITMQ_DEFAULT_PASS"]
-    assert rabbit.path.lstrip("/") == compose_env["RABBITMQ_DEFAULT_VHOST"]
+
+
+def test_secrets_stay_out_of_git_and_the_broker_reads_only_its_definitions(
+    services: dict[str, Any],
+) -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", f"{SECRETS}accounts.env", f"{SECRETS}postgres.env"],
+        cwd=ROOT,
+        check=False,
+    )
+    assert ignored.returncode == 0, "deploy/secrets/ must be ignored by git"
+    # The broker and the database server read only their own files.
+    assert services["postgres"]["env_file"] == f"{SECRETS}postgres.env"
+    assert "env_file" not in services["rabbitmq"]
+    mounts = services["rabbitmq"]["volumes"]
+    assert f"./{SECRETS}rabbitmq-definitions.json:/etc/rabbitmq/definitions.json:ro" in mounts
+    assert "./deploy/rabbitmq/servidesk.conf:/etc/rabbitmq/conf.d/20-servidesk.conf:ro" in mounts
+    conf = (ROOT / "deploy" / "rabbitmq" / "servidesk.conf").read_text()
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
 
 
 def test_postgres_init_script_makes_every_service_database(
-    services: dict[str, Any], compose_env: dict[str, str]
+    services: dict[str, Any], deployment: Path
 ) -> None:
     mounts = services["postgres"]["volumes"]
     assert any(
@@ -389,8 +458,12 @@ def test_postgres_init_script_makes_every_service_database(
         for m in mounts
     )
     script = POSTGRES_INIT.read_text()
+    assert "for service in accounts tickets notifier reports web; do" in script
+    # The passwords it reads are those of each service's DATABASE_URL.
+    postgres = read_env_file(deployment / SECRETS / "postgres.env")
     for name in SERVICES:
-        assert name.upper() in script
+        own = read_env_file(deployment / SECRETS / f"{name}.env")
+        assert urlsplit(own["DATABASE_URL"]).password == postgres[f"{name.upper()}_DB_PASSWORD"]
     assert os.access(POSTGRES_INIT, os.X_OK), "the postgres image runs it only if executable"
     bash = shutil.which("bash")
     if bash:
