@@ -53,8 +53,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     return advance
 
 
-def login(identifier: str, password: str = PASSWORD, address: str = "203.0.113.7") -> Any:
-    api = APIClient(HTTP_X_FORWARDED_FOR=address)
+def login(
+    identifier: str, password: str = PASSWORD, address: str = "203.0.113.7", language: str = "es"
+) -> Any:
+    api = APIClient(HTTP_X_FORWARDED_FOR=address, HTTP_ACCEPT_LANGUAGE=language)
     return api.post(TOKEN, {"username": identifier, "password": password})
 
 
@@ -127,12 +129,13 @@ class TestWait:
     ) -> None:
         settings.LOGIN_FAILURE_LIMIT = 1
         fail("carla")
-        response = login("carla")
+        response = login("carla", language="en")
         assert response.status_code == 429
         assert_error_shape(response.json())
         message = response.json()["message"]
         assert "even the correct password" in message
         assert "1 second " in message
+        assert login("carla", language="es").json()["message"] != message  # translated
 
     def test_tries_during_the_wait_are_not_counted(
         self, client_user: User, settings: Any, clock: Callable[[float], None]

@@ -197,9 +197,21 @@ class TestLifetime:
         RefreshTokenFamily.objects.update(
             created_at=F("created_at") - days, expires_at=timezone.now() - timedelta(seconds=1)
         )
-        response = refresh(token)
+        response = APIClient().post(REFRESH, {"refresh": token}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 401
-        assert "sign in again" in response.json()["message"].lower()
+        assert response.json()["message"] == "This session has expired. Sign in again."
+
+    def test_ended_sessions_are_deleted_at_the_next_sign_in(self, user: User) -> None:
+        sign_in(user)
+        RefreshTokenFamily.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        other = ClientFactory()
+        sign_in(other)
+        RefreshTokenFamily.objects.filter(user=other).update(expires_at=timezone.now())
+        token = sign_in(user)["refresh"]
+        assert list(RefreshTokenFamily.objects.filter(user=user).values_list("pk", flat=True)) == [
+            int(claims(token)["fam"])
+        ]
+        assert RefreshTokenFamily.objects.filter(user=other).count() == 1
 
     def test_the_lifetime_is_thirty_days_and_caps_each_token(
         self, user: User, settings: Any

@@ -166,10 +166,12 @@ def _signed_in(refresh: RefreshToken, family: RefreshTokenFamily) -> str:
 def token_pair_for(user: User) -> TokenPair:
     """A pair for ``user`` that starts a new sign-in session (a new refresh-token family).
 
-    The session ends ``JWT_SESSION_MAX_DAYS`` after now, however often it refreshes. Each
+    The session ends ``JWT_SESSION_MAX_DAYS`` after now, however often it refreshes; the
+    user's sessions that ended for good (their tokens expired with them) are deleted. Each
     token is signed once (RS256 signing is most of a sign-in's CPU time).
     """
     refresh = _refresh_for(user.pk)
+    RefreshTokenFamily.objects.filter(user=user, expires_at__lt=refresh.current_time).delete()
     family = RefreshTokenFamily.objects.create(
         user=user,
         created_at=refresh.current_time,
