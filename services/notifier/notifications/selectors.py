@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from notifications.models import CARD_FIELDS, Contact, Delivery, Notification
 from notifications.rawsql import RowReader
+from servidesk_shared.auth import UserDirectory
 
 
 def notification_list(*, user_id: object, unread: bool | None = None) -> QuerySet[Notification]:
@@ -24,11 +25,9 @@ def notification_unread_count(*, user_id: object) -> int:
     return Notification.objects.filter(recipient_id=str(user_id), read_at__isnull=True).count()
 
 
-def directory_entry(*, user_id: str) -> tuple[bool, str] | None:
-    """``(is_active, role)`` of a user's contact card, ``None`` if unknown: what
-    ``SERVIDESK_USER_DIRECTORY`` names, so each request is checked against the cards kept
-    from accounts' events (one primary-key read; see ``servidesk_shared.auth``)."""
-    return Contact.objects.filter(pk=user_id).values_list("is_active", "role").first()
+#: ``directory_entry(user_id=...)``: ``(is_active, role)`` of a user's contact card, or
+#: ``None``. ``SERVIDESK_USER_DIRECTORY`` names it: every request's caller is checked here.
+directory_entry: Final = UserDirectory(Contact, key="user_id")
 
 
 def delivery_list() -> QuerySet[Delivery]:

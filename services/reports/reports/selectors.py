@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 
 from reports.metrics import HOUR, ReportQuery, cohort
 from reports.models import Person, TicketFact
+from servidesk_shared.auth import UserDirectory
 
 MET: Final = "met"
 BREACHED: Final = "breached"
@@ -32,11 +33,9 @@ def assignee_exists(assignee_id: str) -> bool:
     )
 
 
-def directory_entry(*, user_id: str) -> tuple[bool, str] | None:
-    """``(is_active, role)`` of a person, ``None`` if unknown: what
-    ``SERVIDESK_USER_DIRECTORY`` names, so each request is checked against the people kept
-    from accounts' events (one read by a unique key; see ``servidesk_shared.auth``)."""
-    return Person.objects.filter(user_id=user_id).values_list("is_active", "role").first()
+#: ``directory_entry(user_id=...)``: ``(is_active, role)`` of a person, or ``None``.
+#: ``SERVIDESK_USER_DIRECTORY`` names it: every request's caller is checked here.
+directory_entry: Final = UserDirectory(Person, key="user_id")
 
 
 def person_names(user_ids: list[str]) -> dict[str, str]:

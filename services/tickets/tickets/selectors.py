@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django_filters.utils import translate_validation
 
+from servidesk_shared.auth import UserDirectory
 from tickets import sqlcache
 from tickets.actors import Actor
 from tickets.filters import TicketFilter
@@ -173,11 +174,9 @@ def history_list(*, actor: Actor, ticket: Ticket) -> QuerySet[HistoryEntry]:
     return entries
 
 
-def directory_entry(*, user_id: str) -> tuple[bool, str] | None:
-    """``(is_active, role)`` of a user in the directory, ``None`` if unknown: what
-    ``SERVIDESK_USER_DIRECTORY`` names, so each request is checked against the directory
-    (one primary-key read; see ``servidesk_shared.auth``)."""
-    return DirectoryUser.objects.filter(pk=user_id).values_list("is_active", "role").first()
+#: ``directory_entry(user_id=...)``: ``(is_active, role)`` of a user in the directory, or
+#: ``None``. ``SERVIDESK_USER_DIRECTORY`` names it: every request's caller is checked here.
+directory_entry: Final = UserDirectory(DirectoryUser, key="id")
 
 
 def assignee_list() -> QuerySet[DirectoryUser]:
