@@ -6,6 +6,7 @@ lockout alone. Time is moved by patching ``time.time``, which the cache reads as
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -90,6 +91,18 @@ class TestPerAccount:
         assert [r.status_code for r in known] == [401, 401, 429, 429]
         assert [r.json() for r in known] == [r.json() for r in unknown]
         assert [r["Retry-After"] for r in known[2:]] == [r["Retry-After"] for r in unknown[2:]]
+
+    def test_the_wait_is_logged_with_the_account(
+        self, client_user: User, settings: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        settings.LOGIN_FAILURE_LIMIT = 2
+        with caplog.at_level(logging.WARNING, logger="users.lockout"):
+            fail("carla")
+            assert not caplog.records
+            fail("carla@example.com")
+        [record] = caplog.records
+        assert "sign-in locked for 1s after 2 failures of one account" in record.getMessage()
+        assert record.lockout_id == str(client_user.pk)  # type: ignore[attr-defined]
 
     def test_other_accounts_are_not_affected(self, client_user: User, settings: Any) -> None:
         settings.LOGIN_FAILURE_LIMIT = 1

@@ -108,11 +108,14 @@ def _record(subject: str, *, limit: int) -> int:
     delay = delay_after(failures, limit=limit)
     if delay:
         cache.set(f"login:until:{subject}", time.time() + delay, timeout=delay)
+        kind, ident = subject.split(":", 1)
         logger.warning(
-            "sign-in delayed %ds after %d failures",
+            "sign-in locked for %ds after %d failures of one %s",
             delay,
             failures,
-            extra={"lockout_subject": subject.split(":", 1)[0], "subject_hash": subject[-16:]},
+            {"user": "account", "name": "unknown name", "address": "address"}[kind],
+            # An account by its id; a name or an address only by a prefix of its digest.
+            extra={"lockout": kind, "lockout_id": ident if kind == "user" else ident[:16]},
         )
     return failures
 
