@@ -11,8 +11,11 @@ its role and password, and optionally a token pair issued beforehand.
 from __future__ import annotations
 
 import json
+import os
 import random
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +27,10 @@ import psycopg
 
 from bench.load import texts
 
-#: The demo admin that ``seed_demo`` creates (``SERVIDESK_SEED_DEMO=true`` in production).
+#: The demo admin that ``seed_demo`` creates in a local stack (the cross tests' ``pg_stack``).
+#: Production settings refuse demo data, whose passwords are public: see ``create_admin``.
 DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
+ACCOUNTS_DIR = Path(__file__).resolve().parents[2] / "services" / "accounts"
 ROLES = ("client", "technician", "admin")
 #: How a help desk is staffed: the locust user classes' weights.
 WEIGHTS = {"client": 70, "technician": 25, "admin": 5}
@@ -51,6 +56,27 @@ def login(base_url: str, username: str, password: str) -> dict[str, str]:
     response.raise_for_status()
     pair: dict[str, str] = response.json()
     return pair
+
+
+def create_admin(env: Mapping[str, str], *, username: str = "loadadmin") -> tuple[str, str]:
+    """The run's own admin, made by accounts' ``createsuperuser`` under ``env``'s settings.
+
+    For a stack under production settings, which refuse ``SERVIDESK_SEED_DEMO``: the run
+    brings its own admin with a password of its own, and that admin creates everyone
+    else through the API (an address set by an admin counts as confirmed). ``env`` is
+    the stack's environment (database URLs, keys). Returns ``(username, password)``.
+    """
+    password = f"Carga-admin-{secrets.token_hex(8)}"
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username,
+         "--email", f"{username}@load.example"],
+        cwd=ACCOUNTS_DIR,
+        env={**os.environ, **env, "DJANGO_SUPERUSER_PASSWORD": password},
+        stdout=subprocess.DEVNULL,
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return username, password
 
 
 def post(
