@@ -637,12 +637,12 @@ def test_compose_nginx_config_refuses_the_django_admin() -> None:
     assert "proxy_pass" not in gate.group(1)
 
 
-def test_web_sign_in_forms_are_in_the_apis_strict_zone() -> None:
+def test_web_sign_in_form_is_in_the_apis_strict_zone() -> None:
     routes = render_nginx.ROUTES.read_text()
     by_location = dict(
         re.findall(r"^location (.+?) \{\n((?:    .*\n|\n)*?)\}", routes, flags=re.MULTILINE)
     )
-    web_forms = by_location["~ ^/(?:login|register|password-reset)/"]
+    web_forms = by_location["= /login/"]
     assert "limit_req zone=servidesk_auth burst=10 nodelay;" in web_forms
     assert "proxy_pass http://servidesk_web;" in web_forms
     # The API's sign-in, nested in /api/accounts/, uses the very same zone and burst.
@@ -651,10 +651,10 @@ def test_web_sign_in_forms_are_in_the_apis_strict_zone() -> None:
         r"\s+limit_req zone=servidesk_auth burst=10 nodelay;",
         routes,
     )
-    # Only showing a form goes uncounted: the zone's key is empty for GET and HEAD of them.
+    # Only showing the form goes uncounted: the zone's key is empty for its GET and HEAD.
     template = render_nginx.TEMPLATE.read_text()
     assert "limit_req_zone $servidesk_auth_key zone=servidesk_auth:" in template
-    assert '"~^(?:GET|HEAD) /(?:login|register|password-reset)/" "";' in template
+    assert '"~^(?:GET|HEAD) /login/$" "";' in template
 
 
 def test_compose_nginx_config_passes_nginx_t_with_stand_in_upstreams(
