@@ -16,10 +16,12 @@ field (names as ``errors.flatten_field_errors`` writes them):
     GET /api/tickets/?q=%00  ->  400 {"message": "The data sent is not valid.",
                                       "extra": {"fields": {"q": ["This text contains ..."]}}}
 
-A client that prefers HTML (a browser on web's pages) gets the service's own 400 page
-(``handler400``) instead of JSON. A JSON body is parsed here only when its raw bytes hold
-an escape that can make such a character (``\\u0000``, ``\\ud800`` to ``\\udfff``), so an
-ordinary body is parsed once, by DRF; a body that is not valid JSON is left to DRF's 400.
+Under ``/api/`` (every API's prefix) the answer is that JSON; anywhere else (web's
+pages) it is the service's own 400 page, through ``handler400``.
+
+A JSON body is parsed here only when its raw bytes hold an escape that can make such a
+character (``\\u0000``, ``\\ud800`` to ``\\udfff``), so an ordinary body is parsed once,
+by DRF; a body that is not valid JSON is left to DRF's 400.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from servidesk_shared.errors import error_body
 INVALID_CHARACTERS: Final = re.compile("[\x00\ud800-\udfff]")
 #: The JSON escapes that decode to one of those (``\u`` must be lower case in JSON).
 _JSON_ESCAPE: Final = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+#: Where requests are API calls, answered in the APIs' JSON error shape.
+API_PATHS: Final = "/api/"
 _FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -129,6 +133,6 @@ class InvalidTextMiddleware:
         fields = invalid_text_fields(request)
         if not fields:
             return self.get_response(request)
-        if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
+        if not request.path_info.startswith(API_PATHS):
             raise BadRequest(f"invalid characters in {', '.join(fields)}")
         return JsonResponse(error_body(_("The data sent is not valid."), fields=fields), status=400)

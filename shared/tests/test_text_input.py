@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -56,18 +57,26 @@ class _Echo(APIView):
         return Response(serializer.validated_data, status=201)
 
 
+def form_page(request: HttpRequest) -> HttpResponse:
+    # A page outside /api/, as web's are: it must never see the refused text.
+    return HttpResponse(f"<p>{len(request.POST.get('note', ''))}</p>")
+
+
 def bad_request_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return HttpResponse("<h1>Bad request page</h1>", status=400, content_type="text/html")
 
 
-urlpatterns = service_urlpatterns(
-    "api/text/",
-    [
-        path("lookup/", _Lookup.as_view()),
-        path("items/<str:slug>/", _Item.as_view()),
-        path("echo/", _Echo.as_view()),
-    ],
-)
+urlpatterns = [
+    *service_urlpatterns(
+        "api/text/",
+        [
+            path("lookup/", _Lookup.as_view()),
+            path("items/<str:slug>/", _Item.as_view()),
+            path("echo/", _Echo.as_view()),
+        ],
+    ),
+    path("page/", csrf_exempt(form_page)),
+]
 handler400 = "tests.test_text_input.bad_request_page"
 handler404 = "servidesk_shared.errors.json_page_not_found"
 handler500 = "servidesk_shared.errors.json_server_error"
@@ -192,15 +201,16 @@ def test_nul_in_a_multipart_field(client: APIClient) -> None:
     assert_fields(response, {"note": "U+0000"})  # Django drops the NUL from file names
 
 
-def test_a_browser_form_gets_the_services_400_page(client: APIClient) -> None:
-    response = client.post(
-        "/api/text/echo/",
-        data="note=a%00b",
-        content_type="application/x-www-form-urlencoded",
-        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
-    )
-    assert response.status_code == 400
-    assert b"Bad request page" in response.content
+def test_a_page_outside_the_apis_answers_with_the_services_400_page(client: APIClient) -> None:
+    assert client.post("/page/", {"note": "ab"}, format="multipart").content == b"<p>2</p>"
+    assert client.get("/page/?q=%00").content == b"<h1>Bad request page</h1>"
+    for body, content_type in [
+        ("note=a%00b", "application/x-www-form-urlencoded"),
+        ('{"note": "a\\u0000b"}', "application/json"),
+    ]:
+        response = client.post("/page/", data=body, content_type=content_type)
+        assert response.status_code == 400
+        assert response.content == b"<h1>Bad request page</h1>"
 
 
 # --- paths -------------------------------------------------------------------------------
