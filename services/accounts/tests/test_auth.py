@@ -64,11 +64,19 @@ class TestRegister:
             "language",
             "notify_email",
             "notify_sms",
+            "email_verified",
+            "phone_verified",
+            "pending_email",
         }
         assert body["role"] == "client"
         assert body["email"] == "nuria@example.com"
         assert body["phone"] == "+34600111222"
         assert body["language"] == "en"
+        assert (body["email_verified"], body["phone_verified"], body["pending_email"]) == (
+            False,
+            False,
+            "",
+        )
         user = User.objects.get(username="nuria")
         assert user.check_password("a-long-enough-secret")
         assert not user.email_verified

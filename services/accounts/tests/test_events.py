@@ -43,7 +43,8 @@ def test_register_publishes_the_contact_card(api_client: APIClient) -> None:
             "phone": "+34600111222",
         },
     )
-    (envelope,) = events_of(response.json()["id"])
+    envelope, code_envelope = events_of(response.json()["id"])
+    assert code_envelope["type"] == "verification.phone_code"  # the phone's code, after
     event = decode(parse_envelope(envelope))  # what a consumer would read
     assert event.type == "user.registered"
     assert event.producer == "accounts"
@@ -59,6 +60,8 @@ def test_register_publishes_the_contact_card(api_client: APIClient) -> None:
         "notify_email": True,
         "notify_sms": False,
         "is_active": True,
+        "email_verified": False,
+        "phone_verified": False,
     }
 
 

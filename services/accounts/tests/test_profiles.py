@@ -34,6 +34,9 @@ class TestMe:
             "language": "es",
             "notify_email": True,
             "notify_sms": False,
+            "email_verified": False,
+            "phone_verified": False,
+            "pending_email": "",
         }
 
     def test_update_profile_and_preferences(self, as_user: AsUser, client_user: User) -> None:
@@ -84,14 +87,19 @@ class TestMe:
         assert response.status_code == 400
         response = api.patch(ME, {"email": "New@Example.com", "current_password": PASSWORD})
         assert response.status_code == 200
-        assert response.json()["email"] == "new@example.com"
+        # It waits for the new address to confirm it (tests/test_verification.py).
+        assert response.json()["email"] == "carla@example.com"
+        assert response.json()["pending_email"] == "new@example.com"
 
-    def test_a_new_email_is_unverified(self, as_user: AsUser, client_user: User) -> None:
+    def test_a_new_email_changes_nothing_until_confirmed(
+        self, as_user: AsUser, client_user: User
+    ) -> None:
         User.objects.filter(pk=client_user.pk).update(email_verified=True)
         client_user.refresh_from_db()
         as_user(client_user).patch(ME, {"email": "new@example.com", "current_password": PASSWORD})
         client_user.refresh_from_db()
-        assert not client_user.email_verified
+        assert client_user.email == "carla@example.com"
+        assert client_user.email_verified
 
     def test_sms_needs_a_phone(self, as_user: AsUser) -> None:
         user = ClientFactory(phone="")

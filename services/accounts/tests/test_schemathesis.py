@@ -6,6 +6,8 @@ name the caller's own account and another one, so the fuzzing reaches real objec
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import pytest
 
 from servidesk_shared.testing.api_fuzzing import ServiceSchemathesisTests
@@ -20,6 +22,12 @@ def bearer(user: User) -> dict[str, str]:
 
 class TestSchemathesis(ServiceSchemathesisTests):
     prefix = "/api/accounts/"
+    #: The per-user limits on confirmation mails and phone codes answer 429 otherwise.
+    unlimited_settings: ClassVar[dict[str, Any]] = {
+        "EMAIL_CONFIRM_SENDS_PER_HOUR": 10**9,
+        "PHONE_CODE_RESEND_SECONDS": 0,
+        "PHONE_CODES_PER_DAY": 10**9,
+    }
 
     @pytest.fixture
     def people(self, db: None) -> dict[str, User]:

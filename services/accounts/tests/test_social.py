@@ -33,6 +33,8 @@ from users.models import Role, SocialLoginCode, User
 
 EXCHANGE = "/api/accounts/auth/social/exchange/"
 WEB_COMPLETE = "http://web.test/login/social/"
+#: What web keeps in its session and sends along as ``web_nonce``.
+NONCE = "web-nonce-0123456789abcdefghijklmnop"
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +97,7 @@ def google_login(
     start_params: dict[str, str] | None = None,
 ) -> Any:
     """The whole Google round trip; returns the response of our callback."""
-    start = browser.get("/accounts/google/login/", start_params or {})
+    start = browser.get("/accounts/google/login/", {"web_nonce": NONCE, **(start_params or {})})
     assert start.status_code == 302, start.content
     target = urlsplit(start["Location"])
     assert target.netloc == "accounts.google.com"
@@ -122,7 +124,7 @@ def google_login(
 def facebook_login(
     browser: Client, *, email: str, fb_id: str = "10154", name: str = "Félix"
 ) -> Any:
-    start = browser.get("/accounts/facebook/login/")
+    start = browser.get("/accounts/facebook/login/", {"web_nonce": NONCE})
     assert start.status_code == 302, start.content
     query = parse_qs(urlsplit(start["Location"]).query)
     assert "facebook.com" in start["Location"]
@@ -147,8 +149,8 @@ def finish(browser: Client, response: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(response["Location"]).query)
 
 
-def exchange(code: str) -> Any:
-    return APIClient().post(EXCHANGE, {"code": code})
+def exchange(code: str, nonce: str = NONCE) -> Any:
+    return APIClient().post(EXCHANGE, {"code": code, "nonce": nonce})
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -164,7 +166,8 @@ def claims(token: str) -> dict[str, Any]:
 class TestGoogle:
     def test_a_new_person_becomes_a_client_and_gets_a_token_pair(self, client: Client) -> None:
         params = finish(client, google_login(client, email="Gloria@Gmail.com"))
-        assert set(params) == {"code"}
+        assert set(params) == {"code", "nonce"}
+        assert params["nonce"] == [NONCE]
         code = params["code"][0]
         response = exchange(code)
         assert response.status_code == 200, response.json()
@@ -234,26 +237,32 @@ class TestGoogle:
     def test_a_verified_email_signs_into_the_existing_account(
         self, client: Client, client_user: User
     ) -> None:
+        User.objects.filter(pk=client_user.pk).update(email_verified=True)
         params = finish(client, google_login(client, email="carla@example.com"))
         pair = exchange(params["code"][0]).json()
         assert claims(pair["access"])["user_id"] == str(client_user.pk)
         assert SocialAccount.objects.get(provider="google").user == client_user
         assert User.objects.count() == 1
 
-    def test_taking_over_an_unproven_email_locks_out_whoever_set_the_password(
+    def test_an_unconfirmed_account_is_never_joined_silently(
         self, client: Client, client_user: User
     ) -> None:
-        """Someone registered with this address first; the inbox's owner now signs in."""
+        """Whoever registered this address may not own the inbox, and the inbox's owner
+        may not own the password: the flow stops, the account stays as it is (the inbox's
+        owner can take it back with a password reset, then sign in and link)."""
         squatter = (
             APIClient()
             .post("/api/accounts/auth/token/", {"username": "carla", "password": PASSWORD})
             .json()
         )
-        finish(client, google_login(client, email="carla@example.com"))
+        params = finish(client, google_login(client, email="carla@example.com"))
+        assert params == {"error": ["email_in_use"]}
+        assert not SocialAccount.objects.exists()
+        assert User.objects.count() == 1
         client_user.refresh_from_db()
-        assert not client_user.has_usable_password()
-        assert client_user.email_verified
-        assert BlacklistedToken.objects.filter(
+        assert client_user.check_password(PASSWORD)
+        assert not client_user.email_verified
+        assert not BlacklistedToken.objects.filter(
             token__jti=claims(squatter["refresh"])["jti"]
         ).exists()
 
@@ -294,7 +303,7 @@ class TestGoogle:
         }
 
     def test_cancelling_at_the_provider(self, client: Client) -> None:
-        start = client.get("/accounts/google/login/")
+        start = client.get("/accounts/google/login/", {"web_nonce": NONCE})
         state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
         response = client.get(
             "/accounts/google/login/callback/", {"error": "access_denied", "state": state}
@@ -302,7 +311,7 @@ class TestGoogle:
         assert finish(client, response) == {"error": ["cancelled"]}
 
     def test_a_provider_failure(self, client: Client) -> None:
-        start = client.get("/accounts/google/login/")
+        start = client.get("/accounts/google/login/", {"web_nonce": NONCE})
         state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
         with mocked_response(MockedResponse(400, {"error": "invalid_grant"})):
             response = client.get(
@@ -312,16 +321,19 @@ class TestGoogle:
         assert not User.objects.exists()
 
     def test_a_forged_state_is_refused(self, client: Client) -> None:
-        client.get("/accounts/google/login/")
+        client.get("/accounts/google/login/", {"web_nonce": NONCE})
         response = client.get(
             "/accounts/google/login/callback/", {"code": "test-code", "state": "forged"}
         )
         assert finish(client, response) == {"error": ["failed"]}
 
     def test_the_session_cookie_does_not_clash_with_web(self, client: Client) -> None:
-        response = client.get("/accounts/google/login/")
+        """web keeps its nonce in ``servidesk_session`` (and ``servidesk_csrftoken``) on
+        the same host; accounts' own cookies have other names, so neither overwrites the
+        other during the flow."""
+        response = client.get("/accounts/google/login/", {"web_nonce": NONCE})
         assert "servidesk_accounts_session" in response.cookies
-        assert "sessionid" not in response.cookies
+        assert not {"sessionid", "servidesk_session", "servidesk_csrftoken"} & set(response.cookies)
 
 
 class TestFacebook:
@@ -341,7 +353,7 @@ class TestFacebook:
         }
 
     def test_no_email_no_account(self, client: Client) -> None:
-        start = client.get("/accounts/facebook/login/")
+        start = client.get("/accounts/facebook/login/", {"web_nonce": NONCE})
         state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
         with mocked_response(
             MockedResponse(200, {"access_token": "fb-token", "expires_in": 3600}),
@@ -396,7 +408,8 @@ def test_an_unconfigured_provider_sends_the_browser_back(client: Client, setting
         **settings.SOCIALACCOUNT_PROVIDERS,
         "facebook": {**settings.SOCIALACCOUNT_PROVIDERS["facebook"], "APPS": []},
     }
-    assert finish(client, client.get("/accounts/facebook/login/")) == {"error": ["unavailable"]}
+    response = client.get("/accounts/facebook/login/", {"web_nonce": NONCE})
+    assert finish(client, response) == {"error": ["unavailable"]}
 
 
 def test_a_username_differing_only_in_case_is_not_reused(client: Client) -> None:
@@ -405,3 +418,232 @@ def test_a_username_differing_only_in_case_is_not_reused(client: Client) -> None
     assert "code" in params
     user = User.objects.get(email="gloria@gmail.com")
     assert user.username.lower() != "gloria"
+
+
+def google_round_trip(browser: Client, start: Any, *, sub: str, email: str) -> Any:
+    """From a redirect to Google (``start``), through our callback; returns its response."""
+    assert start.status_code == 302, start.content
+    target = urlsplit(start["Location"])
+    assert target.netloc == "accounts.google.com", start["Location"]
+    state = parse_qs(target.query)["state"][0]
+    token_response = MockedResponse(
+        200,
+        {
+            "access_token": "ya29.test",
+            "expires_in": 3599,
+            "token_type": "Bearer",
+            "id_token": google_id_token(sub=sub, email=email),
+        },
+    )
+    with mocked_response(token_response):
+        return browser.get(
+            "/accounts/google/login/callback/", {"code": "test-code", "state": state}
+        )
+
+
+class TestTheTakeoverOfTheIssue:
+    """Sign up with Google, set the victim's email and your phone, wait for the victim to
+    "Continue with Google", keep access through your own Google link."""
+
+    def test_the_victims_google_sign_in_never_reaches_the_attackers_account(self) -> None:
+        attacker_browser = Client()
+        params = finish(
+            attacker_browser,
+            google_login(attacker_browser, sub="attacker-sub", email="mallory@gmail.com"),
+        )
+        attacker_pair = exchange(params["code"][0]).json()
+        attacker_id = claims(attacker_pair["access"])["user_id"]
+        attacker_api = APIClient()
+        attacker_api.credentials(HTTP_AUTHORIZATION=f"Bearer {attacker_pair['access']}")
+        # No password to give (a social sign-up): the address only waits for confirmation.
+        response = attacker_api.patch(
+            "/api/accounts/me/", {"email": "victim@gmail.com", "phone": "+34600999888"}
+        )
+        assert response.status_code == 200, response.json()
+        assert response.json()["email"] == "mallory@gmail.com"
+        assert response.json()["pending_email"] == "victim@gmail.com"
+
+        victim_browser = Client()
+        params = finish(
+            victim_browser,
+            google_login(victim_browser, sub="victim-sub", email="victim@gmail.com"),
+        )
+        victim_id = claims(exchange(params["code"][0]).json()["access"])["user_id"]
+        assert victim_id != attacker_id
+        victim = User.objects.get(pk=victim_id)
+        assert victim.email == "victim@gmail.com"
+        assert victim.phone == ""  # nothing of the attacker's came along
+        assert SocialAccount.objects.get(uid="victim-sub").user_id == victim.pk
+
+
+class TestLoginCsrf:
+    """A code from a flow another browser started (the attacker's own sign-in, handed to
+    the victim as ``/login/social/?code=...``) must not sign the victim's browser in."""
+
+    def test_a_code_exchanged_with_another_browsers_nonce_is_refused(self) -> None:
+        attacker = Client()
+        params = finish(attacker, google_login(attacker, email="mallory@gmail.com"))
+        victims_nonce = "victims-own-nonce-kept-by-web-0123"
+        response = exchange(params["code"][0], nonce=victims_nonce)
+        assert response.status_code == 401
+        assert response.json()["message"] == exchange("made-up-code").json()["message"]
+        # The right nonce still works: the code was not spent by the refusal.
+        assert exchange(params["code"][0]).status_code == 200
+
+    def test_a_missing_nonce_is_refused(self, client: Client) -> None:
+        code = finish(client, google_login(client, email="gloria@gmail.com"))["code"][0]
+        response = APIClient().post(EXCHANGE, {"code": code})
+        assert response.status_code == 400
+        assert "nonce" in response.json()["extra"]["fields"]
+        assert exchange(code, nonce="").status_code == 400
+
+    def test_only_a_hash_of_the_nonce_is_stored(self, client: Client) -> None:
+        finish(client, google_login(client, email="gloria@gmail.com"))
+        stored = SocialLoginCode.objects.get()
+        assert stored.nonce_hash
+        assert NONCE not in stored.nonce_hash
+
+    @pytest.mark.parametrize("params", [{}, {"web_nonce": "short"}, {"web_nonce": "a b" * 10}])
+    def test_a_flow_started_without_web_nonce_goes_back(
+        self, client: Client, params: dict[str, str]
+    ) -> None:
+        response = client.get("/accounts/google/login/", params)
+        assert finish(client, response) == {"error": ["failed"]}
+
+    def test_the_redirect_process_is_not_offered(self, client: Client) -> None:
+        response = client.get(
+            "/accounts/google/login/", {"web_nonce": NONCE, "process": "redirect"}
+        )
+        assert finish(client, response) == {"error": ["failed"]}
+
+
+class TestNoAutomaticLinks:
+    @pytest.mark.parametrize("role", [Role.TECHNICIAN, Role.ADMIN])
+    def test_staff_accounts_are_never_linked_by_email(self, client: Client, role: str) -> None:
+        staff = ClientFactory(email="staff@example.com", role=role, email_verified=True)
+        params = finish(client, google_login(client, email="staff@example.com"))
+        assert params == {"error": ["email_in_use"]}
+        assert not SocialAccount.objects.exists()
+        staff.refresh_from_db()
+        assert staff.check_password(PASSWORD)
+
+    def test_linking_by_email_copies_nothing(self, client: Client) -> None:
+        user = ClientFactory(
+            email="proven@example.com",
+            email_verified=True,
+            phone="+34600111222",
+            phone_verified=True,
+            notify_sms=True,
+            notify_email=False,
+            full_name="Prudencia",
+        )
+        finish(client, google_login(client, email="proven@example.com", name="Someone Else"))
+        user.refresh_from_db()
+        assert (user.phone, user.phone_verified, user.notify_sms, user.notify_email) == (
+            "+34600111222",
+            True,
+            True,
+            False,
+        )
+        assert user.full_name == "Prudencia"
+
+
+LINK = "/api/accounts/me/social/link/"
+PROFILE = "http://web.test/profile/"
+
+
+def bearer_client(user: User) -> APIClient:
+    from users.tokens import token_pair_for  # noqa: PLC0415
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_for(user).access}")
+    return api
+
+
+def back_at_profile(browser: Client, response: Any) -> dict[str, list[str]]:
+    while response.status_code == 302 and not response["Location"].startswith("http://web.test"):
+        response = browser.get(response["Location"])
+    assert response.status_code == 302, response.content
+    assert response["Location"].startswith(PROFILE), response["Location"]
+    return parse_qs(urlsplit(response["Location"]).query)
+
+
+def link_google(browser: Client, user: User, *, sub: str, email: str) -> dict[str, list[str]]:
+    response = bearer_client(user).post(LINK, {"provider": "google"})
+    assert response.status_code == 200, response.json()
+    url = response.json()["url"]
+    assert url.startswith("/accounts/social/link/?token=")
+    start = browser.get(url)
+    while start.status_code == 302 and start["Location"].startswith("/accounts/"):
+        start = browser.get(start["Location"])
+    callback = google_round_trip(browser, start, sub=sub, email=email)
+    return back_at_profile(browser, callback)
+
+
+class TestLinkFromTheProfile:
+    def test_a_technician_links_google_and_then_signs_in_with_it(self, client: Client) -> None:
+        tech = ClientFactory(email="tech@example.com", role=Role.TECHNICIAN, phone="+34600111222")
+        params = link_google(client, tech, sub="tech-sub", email="tech.personal@gmail.com")
+        assert params == {"linked": ["google"]}
+        assert SocialAccount.objects.get(uid="tech-sub").user_id == tech.pk
+        assert "_auth_user_id" not in client.session  # the browser was never signed in here
+        tech.refresh_from_db()
+        assert tech.phone == "+34600111222"
+        browser = Client()
+        params = finish(browser, google_login(browser, sub="tech-sub", email="x@gmail.com"))
+        assert claims(exchange(params["code"][0]).json()["access"])["user_id"] == str(tech.pk)
+
+    def test_a_provider_login_of_another_user_is_not_moved(self, client: Client) -> None:
+        first = Client()
+        finish(first, google_login(first, sub="taken-sub", email="owner@gmail.com"))
+        owner = User.objects.get(email="owner@gmail.com")
+        other = ClientFactory(email="other@example.com")
+        params = link_google(client, other, sub="taken-sub", email="owner@gmail.com")
+        assert params == {"link_error": ["already_linked"]}
+        assert SocialAccount.objects.get(uid="taken-sub").user_id == owner.pk
+        assert "_auth_user_id" not in client.session
+
+    def test_the_link_url_works_once(self, client: Client) -> None:
+        user = ClientFactory()
+        url = bearer_client(user).post(LINK, {"provider": "google"}).json()["url"]
+        assert client.get(url)["Location"].startswith("/accounts/google/login/")
+        assert back_at_profile(Client(), Client().get(url)) == {"link_error": ["expired"]}
+
+    def test_the_link_url_expires(self, client: Client) -> None:
+        from users.models import SocialLinkToken  # noqa: PLC0415
+
+        user = ClientFactory()
+        url = bearer_client(user).post(LINK, {"provider": "google"}).json()["url"]
+        SocialLinkToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert back_at_profile(client, client.get(url)) == {"link_error": ["expired"]}
+
+    def test_a_made_up_token(self, client: Client) -> None:
+        response = client.get("/accounts/social/link/", {"token": "made-up"})
+        assert back_at_profile(client, response) == {"link_error": ["expired"]}
+
+    def test_connect_cannot_be_started_without_a_link(self, client: Client) -> None:
+        response = client.get("/accounts/google/login/", {"process": "connect"})
+        assert finish(client, response) == {"error": ["failed"]}
+
+    def test_cancelling_a_link_goes_back_to_the_profile(self, client: Client) -> None:
+        user = ClientFactory()
+        url = bearer_client(user).post(LINK, {"provider": "google"}).json()["url"]
+        start = client.get(client.get(url)["Location"])
+        state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+        response = client.get(
+            "/accounts/google/login/callback/", {"error": "access_denied", "state": state}
+        )
+        assert back_at_profile(client, response) == {"link_error": ["cancelled"]}
+        assert not SocialAccount.objects.exists()
+
+    def test_an_unconfigured_provider_is_a_400(self, settings: Any) -> None:
+        settings.SOCIALACCOUNT_PROVIDERS = {
+            **settings.SOCIALACCOUNT_PROVIDERS,
+            "facebook": {**settings.SOCIALACCOUNT_PROVIDERS["facebook"], "APPS": []},
+        }
+        response = bearer_client(ClientFactory()).post(LINK, {"provider": "facebook"})
+        assert response.status_code == 400
+        assert "provider" in response.json()["extra"]["fields"]
+
+    def test_signed_in_only(self) -> None:
+        assert APIClient().post(LINK, {"provider": "google"}).status_code == 401

@@ -58,6 +58,8 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     list_filter = ("role", "is_active", "is_staff", "language")
     search_fields = ("username", "email", "full_name")
     ordering = ("-date_joined",)
+    #: Proved by the user only (a link, a texted code); a changed phone is unverified again.
+    readonly_fields = ("pending_email", "phone_verified")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (
@@ -67,7 +69,9 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
                     "full_name",
                     "email",
                     "email_verified",
+                    "pending_email",
                     "phone",
+                    "phone_verified",
                     "language",
                     "notify_email",
                     "notify_sms",

@@ -2,15 +2,19 @@
 
 Each function writes one event to the outbox (``servidesk_shared.events.publisher``) in
 the caller's transaction, so the event commits or rolls back with the change and the
-relay delivers it later. The payload is the contact card of ARCHITECTURE.md "Events".
+relay delivers it later. The payload of user events is the contact card of
+ARCHITECTURE.md "Events" (with ``email_verified`` and ``phone_verified``); a phone
+verification code travels only as ``verification.phone_code``, for notifier to text.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.schemas import (
+    PhoneCodeRequested,
     UserCard,
     UserDeactivated,
     UserRegistered,
@@ -52,3 +56,16 @@ def user_changed(user: User, *, before: dict[str, Any]) -> None:
         user_deactivated(user)
     else:
         user_updated(user)
+
+
+def phone_code_requested(user: User, *, code: str, expires_at: datetime) -> None:
+    """The code for ``user.phone``: notifier texts it (the only SMS to an unverified number)."""
+    publish(
+        PhoneCodeRequested(
+            user_id=user.pk,
+            phone=user.phone,
+            code=code,
+            language=user.language,
+            expires_at=expires_at,
+        )
+    )

@@ -73,12 +73,17 @@ class User(AbstractUser):
         unique=True,
         error_messages={"unique": _("A user with that email address already exists.")},
     )
-    #: The owner proved they read this address (password reset, a provider's verified email).
+    #: The owner proved they read this address (a confirmation link, a password reset, a
+    #: provider's verified email) or an admin set it.
     email_verified = models.BooleanField(_("email verified"), default=False)
+    #: An address asked for on the profile, not in use until a link mailed to it confirms it.
+    pending_email = models.EmailField(_("email waiting for confirmation"), blank=True)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     phone = models.CharField(
         _("phone"), max_length=16, blank=True, help_text=_("E.164, e.g. +34600111222")
     )
+    #: The owner typed the code texted to ``phone``; any change of the number clears it.
+    phone_verified = models.BooleanField(_("phone verified"), default=False)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.CLIENT)
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.SPANISH
@@ -126,14 +131,65 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
+class PhoneCode(models.Model):
+    """A 6-digit code texted to ``phone`` (through notifier) to prove the user reads it.
+
+    Only a keyed hash of the code is stored. The newest row of a user is the one that
+    counts; older rows stay a day as the record of how many codes were sent.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(max_length=16)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    #: Wrong codes typed against this one; at ``PHONE_CODE_MAX_ATTEMPTS`` it stops working.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone code")
+        verbose_name_plural = _("phone codes")
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"code for {self.phone}, expires {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SocialLinkToken(models.Model):
+    """Starts linking a social login to a signed-in user, from their profile.
+
+    ``POST me/social/link/`` returns a URL carrying the token; opening it in the browser
+    starts the provider's flow for that user. Single-use and short-lived; only a SHA-256
+    of the token is stored.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=30)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("social link token")
+        verbose_name_plural = _("social link tokens")
+
+    def __str__(self) -> str:
+        return f"{self.provider} link for user {self.user_id}"
+
+
 class SocialLoginCode(models.Model):
     """A short-lived, single-use code that ends the social-login browser flow.
 
     The browser carries only the code to the web UI; web exchanges it server-side for
-    the token pair. Only a SHA-256 of the code is stored.
+    the token pair. Only a SHA-256 of the code is stored, and one of the nonce web put
+    in its own session when the browser started the flow: the exchange must bring the
+    same nonce back, so a code reaches only the browser that asked for it.
     """
 
     code_hash = models.CharField(max_length=64, unique=True)
+    nonce_hash = models.CharField(max_length=64, blank=True, default="")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)

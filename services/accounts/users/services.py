@@ -1,8 +1,14 @@
-"""Writes: creating and changing users, signing in and out, passwords, social-login codes.
+"""Writes: creating and changing users, signing in and out, passwords, proving an email
+address and a phone number, social-login codes and links.
 
 Every change to a user's contact card publishes its event through the outbox in the
 same transaction (``users.events``). Views validate the input with serializers and call
 these functions; the functions enforce the rules that do not depend on the input's shape.
+
+Contacts are proved before they are used (``users.verification``): an email address
+counts once a link mailed to it is opened by its account (or an admin set it), a phone
+number once the code texted to it is typed back. A user's new email address waits in
+``pending_email`` until then; a new phone number is unverified until then.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from django.contrib.auth.models import update_last_login
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -30,8 +38,17 @@ from rest_framework.exceptions import Throttled
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from templated_mail.mail import BaseEmailMessage
 
-from users import events, lockout, sessions, throttles
-from users.models import Language, Role, SocialLoginCode, User, hash_code, normalize_email
+from users import events, lockout, sessions, throttles, verification
+from users.models import (
+    Language,
+    PhoneCode,
+    Role,
+    SocialLinkToken,
+    SocialLoginCode,
+    User,
+    hash_code,
+    normalize_email,
+)
 from users.selectors import user_by_email
 from users.tokens import TokenPair, token_pair_for
 
@@ -67,10 +84,13 @@ def user_create(
     language: str = Language.SPANISH,
     notify_email: bool = True,
     notify_sms: bool = False,
-    email_verified: bool = False,
+    email_verified: bool = True,
+    phone_verified: bool = False,
 ) -> User:
     """A new user (``password=None`` makes one that can only sign in socially).
 
+    An admin's word counts for the email (``email_verified`` defaults to true), never for
+    the phone: unless ``phone_verified`` (the demo seed), a phone gets its code texted.
     Publishes ``user.registered``.
     """
     user = User(
@@ -83,6 +103,7 @@ def user_create(
         notify_email=notify_email,
         notify_sms=notify_sms,
         email_verified=email_verified,
+        phone_verified=bool(phone) and phone_verified,
     )
     if password is None:
         user.set_unusable_password()
@@ -92,15 +113,22 @@ def user_create(
         with transaction.atomic():
             user.save()
             events.user_registered(user)
+            if user.phone and not user.phone_verified:
+                user_phone_code_send(user=user, when_over_limit="skip")
     except IntegrityError as exc:
         raise _unique_violation(exc) from exc
     return user
 
 
 def user_register(**fields: Any) -> User:
-    """Self-registration: always a client, whatever the caller sent."""
+    """Self-registration: always a client, whatever the caller sent, and the email
+    unconfirmed until the link mailed to it is opened (signing in never needs it)."""
     fields["role"] = Role.CLIENT
-    return user_create(**fields)
+    fields["email_verified"] = False
+    fields["phone_verified"] = False
+    user = user_create(**fields)
+    user_email_confirmation_send(user=user, when_over_limit="skip")
+    return user
 
 
 def user_update(*, user: User, data: dict[str, Any], actor: User) -> User:
@@ -122,31 +150,305 @@ def user_update(*, user: User, data: dict[str, Any], actor: User) -> User:
             raise ValidationError({"is_active": [_("You cannot deactivate your own account.")]})
 
     before = events.card(user)
-    if "email" in data:
-        data = {**data, "email": normalize_email(data["email"])}
+    data = dict(data)
+    asked_email = "email" in data
+    new_email = normalize_email(data.pop("email", user.email))
+    # One's own address changes only once the new one confirms it (the serializer has
+    # checked the password); an admin's change to someone else's takes effect at once.
+    own_email_change = (
+        actor.pk == user.pk
+        and asked_email
+        and (new_email != user.email or bool(user.pending_email))
+    )
+    old_email = user.email
+    if actor.pk != user.pk and new_email != user.email:
+        user.email = new_email
+        user.email_verified = True
+        user.pending_email = ""
     for name, value in data.items():
         setattr(user, name, value)
-    if user.email != before["email"]:
-        user.email_verified = False
+    if user.phone != before["phone"]:
+        user.phone_verified = False
     try:
         with transaction.atomic():
             user.save()
             if before["is_active"] and not user.is_active:
                 user_revoke_tokens(user=user)
             events.user_changed(user, before=before)
+            if own_email_change:
+                user_email_change_request(user=user, email=new_email)
+            elif user.email != old_email:
+                _email_change_notice(user=user, old_email=old_email, by_admin=True)
+            if user.phone != before["phone"] and user.phone:
+                user_phone_code_send(user=user, when_over_limit="skip", new_number=True)
     except IntegrityError as exc:
         raise _unique_violation(exc) from exc
     return user
 
 
 def user_saved_elsewhere(*, user: User, before: dict[str, Any] | None) -> None:
-    """Publish and revoke for a change made outside these functions (the Django admin)."""
+    """Publish and revoke for a change made outside these functions (the Django admin).
+
+    A changed phone number is unverified again and gets its code, as through the API.
+    """
     if before is None:
         events.user_registered(user)
         return
+    new_number = bool(user.phone) and user.phone != before["phone"]
+    if user.phone != before["phone"] and user.phone_verified:
+        user.phone_verified = False
+        user.save(update_fields=["phone_verified"])
     if before["is_active"] and not user.is_active:
         user_revoke_tokens(user=user)
     events.user_changed(user, before=before)
+    if new_number:
+        user_phone_code_send(user=user, when_over_limit="skip", new_number=True)
+
+
+# --- Proving the email address ----------------------------------------------------------
+
+
+class EmailConfirmationEmail(BaseEmailMessage):  # type: ignore[misc]
+    template_name = "users/email/email_confirmation.html"
+
+
+class EmailChangeNoticeEmail(BaseEmailMessage):  # type: ignore[misc]
+    template_name = "users/email/email_change_notice.html"
+
+
+def _mail(
+    message: type[BaseEmailMessage], *, to: str, language: str, context: dict[str, Any]
+) -> None:
+    """Send ``message`` to ``to`` in ``language`` once the transaction commits."""
+
+    def send() -> None:
+        with translation.override(language):
+            message(context=context).send(to=[to])
+
+    _send_later(send)
+
+
+def email_confirmation_url(user: User) -> str:
+    """The link (to web) that confirms ``verification.email_to_confirm(user)``."""
+    path = settings.EMAIL_CONFIRM_PATH.format(token=verification.email_token_make(user))
+    return f"{settings.WEB_BASE_URL}{path}"
+
+
+def _email_send_budget(user: User, *, when_over_limit: str) -> bool:
+    """Spend one of the user's confirmation mails; False (or 429) when none is left."""
+    wait = verification.send_allowance(
+        f"email:{user.pk}", limit=settings.EMAIL_CONFIRM_SENDS_PER_HOUR, period=60 * 60
+    )
+    if not wait:
+        return True
+    if when_over_limit == "skip":
+        logger.warning("confirmation email not sent: over the limit", extra={"user_id": user.pk})
+        return False
+    raise Throttled(
+        wait=wait,
+        detail=_("Too many confirmation emails. Try again in %(seconds)d seconds.")
+        % {"seconds": wait},
+    )
+
+
+def user_email_confirmation_send(*, user: User, when_over_limit: str = "raise") -> None:
+    """Mail a confirmation link to the address waiting for it: the pending one, else the
+    current one while unconfirmed (``POST me/email/send-confirmation/``, registration).
+
+    At most ``EMAIL_CONFIRM_SENDS_PER_HOUR`` a user: beyond it ``Throttled`` (429), or
+    nothing with ``when_over_limit="skip"``. Nothing to confirm is a 400.
+    """
+    email = verification.email_to_confirm(user)
+    if not email:
+        raise ValidationError({"email": [_("Your email address is already confirmed.")]})
+    if not _email_send_budget(user, when_over_limit=when_over_limit):
+        return
+    context = {
+        "user": user,
+        "email": email,
+        "confirm_url": email_confirmation_url(user),
+        "days": max(1, settings.EMAIL_CONFIRM_TIMEOUT // (24 * 60 * 60)),
+        "change": bool(user.pending_email),
+    }
+    _mail(EmailConfirmationEmail, to=email, language=user.language, context=context)
+
+
+def _email_change_notice(*, user: User, old_email: str, by_admin: bool) -> None:
+    """Tell the old address about a change (a plain notice: nothing in it to act on)."""
+    context = {
+        "user": user,
+        "new_email": user.pending_email or user.email,
+        "by_admin": by_admin,
+    }
+    _mail(EmailChangeNoticeEmail, to=old_email, language=user.language, context=context)
+
+
+def user_email_change_request(*, user: User, email: str) -> User:
+    """``user`` asks to use ``email``: it waits in ``pending_email`` until confirmed.
+
+    The link goes to the new address and a notice to the current one. The answer is the
+    same whether or not another account uses ``email`` (confirming re-checks that, so no
+    one learns who has an account here). Asking for the current address again cancels a
+    pending change. The caller has checked the password of an account that has one.
+    """
+    email = normalize_email(email)
+    if email == user.email:
+        if user.pending_email:
+            user.pending_email = ""
+            user.save(update_fields=["pending_email"])
+        return user
+    user.pending_email = email
+    _email_send_budget(user, when_over_limit="raise")
+    user.save(update_fields=["pending_email"])
+    context = {
+        "user": user,
+        "email": email,
+        "confirm_url": email_confirmation_url(user),
+        "days": max(1, settings.EMAIL_CONFIRM_TIMEOUT // (24 * 60 * 60)),
+        "change": True,
+    }
+    _mail(EmailConfirmationEmail, to=email, language=user.language, context=context)
+    _email_change_notice(user=user, old_email=user.email, by_admin=False)
+    return user
+
+
+def user_email_confirm(*, user: User, token: str) -> User:
+    """Confirm the address a link was mailed to; ``user`` is the one signed in.
+
+    A pending address becomes the account's email; either way the email is confirmed.
+    The link works once, for ``EMAIL_CONFIRM_TIMEOUT`` seconds, for its own account and
+    for the address it was sent to (a link for an older pending address is refused).
+    Publishes ``user.updated``.
+    """
+    parsed = verification.email_token_parse(token)
+    if parsed is not None and parsed.user_id != user.pk:
+        raise ValidationError(
+            {
+                "token": [
+                    _(
+                        "This link confirms the email of another account: sign in with "
+                        "that account to use it."
+                    )
+                ]
+            }
+        )
+    email = verification.email_to_confirm(user)
+    if not email:
+        raise ValidationError({"token": [_("Your email address is already confirmed.")]})
+    if parsed is None or not verification.email_token_valid(user, parsed):
+        raise ValidationError({"token": [_("This confirmation link is invalid or has expired.")]})
+    taken = ValidationError(
+        {"token": [_("Another account already uses this email address, so it cannot be yours.")]}
+    )
+    if User.objects.filter(email=email).exclude(pk=user.pk).exists():
+        raise taken
+    before = events.card(user)
+    user.email = email
+    user.pending_email = ""
+    user.email_verified = True
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "pending_email", "email_verified"])
+            events.user_changed(user, before=before)
+    except IntegrityError as exc:
+        raise taken from exc
+    return user
+
+
+# --- Proving the phone number -----------------------------------------------------------
+
+
+def user_phone_code_send(
+    *, user: User, when_over_limit: str = "raise", new_number: bool = False
+) -> None:
+    """Text a new 6-digit code to ``user.phone`` (``verification.phone_code`` through the
+    outbox: notifier sends it); earlier codes stop working.
+
+    At most one code per ``PHONE_CODE_RESEND_SECONDS`` (a ``new_number`` skips that
+    wait) and ``PHONE_CODES_PER_DAY`` a user; beyond them ``Throttled`` (429), or nothing
+    with ``when_over_limit="skip"``. No phone or a verified one is a 400.
+    """
+    if not user.phone:
+        raise ValidationError({"phone": [_("Add a phone number first.")]})
+    if user.phone_verified:
+        raise ValidationError({"phone": [_("Your phone number is already verified.")]})
+    now = timezone.now()
+    sent = PhoneCode.objects.filter(user=user, created_at__gt=now - timedelta(days=1))
+    wait = 0.0
+    if sent.count() >= settings.PHONE_CODES_PER_DAY:
+        oldest = sent.order_by("created_at").values_list("created_at", flat=True).first()
+        wait = ((oldest or now) + timedelta(days=1) - now).total_seconds()
+    elif not new_number:
+        last = sent.order_by("-created_at").values_list("created_at", flat=True).first()
+        if last is not None:
+            resend_at = last + timedelta(seconds=settings.PHONE_CODE_RESEND_SECONDS)
+            wait = (resend_at - now).total_seconds()
+    if wait > 0:
+        if when_over_limit == "skip":
+            logger.warning("phone code not sent: over the limit", extra={"user_id": user.pk})
+            return
+        raise Throttled(
+            wait=int(wait) + 1,
+            detail=_("A code was sent a moment ago. Try again in %(seconds)d seconds.")
+            % {"seconds": int(wait) + 1},
+        )
+    code = verification.phone_code_make()
+    expires_at = now + timedelta(seconds=settings.PHONE_CODE_TTL)
+    with transaction.atomic():
+        PhoneCode.objects.filter(user=user, created_at__lt=now - timedelta(days=2)).delete()
+        PhoneCode.objects.create(
+            user=user,
+            phone=user.phone,
+            code_hash=verification.phone_code_hash(user_id=user.pk, phone=user.phone, code=code),
+            created_at=now,
+            expires_at=expires_at,
+        )
+        events.phone_code_requested(user, code=code, expires_at=expires_at)
+
+
+def user_phone_verify(*, user: User, code: str) -> str:
+    """Mark ``user.phone`` verified if ``code`` is the one texted to it last; returns ""
+    then, else why not (the caller answers 400 with it).
+
+    Each wrong code counts; after ``PHONE_CODE_MAX_ATTEMPTS`` the code stops working and
+    a new one is needed. The reason is returned, not raised, so that the request's
+    transaction commits the count. No phone, or one already verified, raises (400).
+    Publishes ``user.updated``.
+    """
+    if not user.phone:
+        raise ValidationError({"phone": [_("Add a phone number first.")]})
+    if user.phone_verified:
+        raise ValidationError({"code": [_("Your phone number is already verified.")]})
+    problem = ""
+    with transaction.atomic():
+        entry = (
+            PhoneCode.objects.select_for_update().filter(user=user).order_by("-created_at").first()
+        )
+        if entry is None or entry.phone != user.phone or entry.used_at is not None:
+            problem = _("There is no code for this number. Ask for a new one.")
+        elif entry.expires_at <= timezone.now():
+            problem = _("This code has expired. Ask for a new one.")
+        elif entry.attempts >= settings.PHONE_CODE_MAX_ATTEMPTS:
+            problem = _("Too many wrong codes. Ask for a new one.")
+        elif not constant_time_compare(
+            entry.code_hash,
+            verification.phone_code_hash(user_id=user.pk, phone=user.phone, code=code),
+        ):
+            PhoneCode.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1)
+            left = settings.PHONE_CODE_MAX_ATTEMPTS - entry.attempts - 1
+            problem = (
+                _("The code is not correct.")
+                if left > 0
+                else _("The code is not correct. Ask for a new one.")
+            )
+        else:
+            before = events.card(user)
+            entry.used_at = timezone.now()
+            entry.save(update_fields=["used_at"])
+            user.phone_verified = True
+            user.save(update_fields=["phone_verified"])
+            events.user_changed(user, before=before)
+    return problem
 
 
 # --- Tokens -----------------------------------------------------------------------------
@@ -249,7 +551,7 @@ def _send_later(send: Callable[[], None]) -> None:
         try:
             send()
         except Exception:  # a mail server problem must not surface to anyone
-            logger.exception("could not send the password reset email")
+            logger.exception("could not send an email")
 
     if getattr(settings, "EMAIL_SEND_IN_BACKGROUND", True):
         transaction.on_commit(lambda: threading.Thread(target=run, daemon=True).start())
@@ -299,9 +601,11 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     if user is None or not default_token_generator.check_token(user, token):
         raise invalid
     _check_new_password(new_password, user, "new_password")
+    before = events.card(user)
     user.set_password(new_password)
     user.email_verified = True
     user.save(update_fields=["password", "email_verified"])
+    events.user_changed(user, before=before)
     user_revoke_tokens(user=user)
     lockout.clear(user.username)  # the account's wait, whichever name was typed
     return user
@@ -327,38 +631,74 @@ def social_login_user_for(emails: Iterable[tuple[str, bool]]) -> tuple[User | No
     return unverified_match, False
 
 
-def social_login_connect(*, user: User) -> None:
-    """A provider has just proved ``user``'s email: trust it from now on.
+def social_login_may_link(*, user: User, provider_verified: bool) -> bool:
+    """Whether a social login whose email matches ``user`` may join ``user``'s account.
 
-    If the address was never proved before, whoever set the password may not own the
-    inbox (someone can register with another person's email and wait). So the password
-    is wiped and every refresh token revoked, leaving the account to the inbox's owner;
-    they can set a password again with a reset.
+    Only when both sides proved the address: the provider verified it and the account
+    confirmed it (a link mailed to it, a reset, an admin). An account whose address was
+    never proved may belong to someone who typed another person's email, or to its real
+    owner with a squatter's password: it is left alone (no silent link, no password
+    wiped), and the inbox's owner takes it over with a password reset. Staff accounts are
+    never linked this way: technicians and admins link from their profile while signed in.
     """
-    if user.email_verified:
-        return
-    if user.has_usable_password():
-        user.set_unusable_password()
-    user.email_verified = True
-    user.save(update_fields=["password", "email_verified"])
-    user_revoke_tokens(user=user)
+    if not provider_verified or not user.email_verified:
+        return False
+    return not (user.is_staff_member or user.is_staff or user.is_superuser)
 
 
-def social_login_code_issue(*, user: User) -> str:
-    """A single-use code for ``user``, valid ``SOCIAL_LOGIN_CODE_TTL`` seconds."""
+def social_link_start(*, user: User, provider: str) -> str:
+    """A single-use token that starts linking ``provider`` to ``user`` in a browser,
+    valid ``SOCIAL_LINK_TOKEN_TTL`` seconds (``POST me/social/link/``)."""
+    now = timezone.now()
+    token = secrets.token_urlsafe(32)
+    SocialLinkToken.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
+    SocialLinkToken.objects.create(
+        token_hash=hash_code(token),
+        user=user,
+        provider=provider,
+        expires_at=now + timedelta(seconds=settings.SOCIAL_LINK_TOKEN_TTL),
+    )
+    return token
+
+
+def social_link_begin(*, token: str) -> SocialLinkToken | None:
+    """Use a link token: its row (with the user), or None if unknown, used, expired or
+    its user is inactive. It never works again."""
+    with transaction.atomic():
+        entry = (
+            SocialLinkToken.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(token_hash=hash_code(token))
+            .first()
+        )
+        if entry is None or entry.used_at is not None or entry.expires_at <= timezone.now():
+            return None
+        entry.used_at = timezone.now()
+        entry.save(update_fields=["used_at"])
+    return entry if entry.user.is_active else None
+
+
+def social_login_code_issue(*, user: User, nonce: str) -> str:
+    """A single-use code for ``user``, valid ``SOCIAL_LOGIN_CODE_TTL`` seconds, that only
+    ``nonce`` (web's, from the start of the flow) can exchange."""
     now = timezone.now()
     code = secrets.token_urlsafe(32)
     SocialLoginCode.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
     SocialLoginCode.objects.create(
         code_hash=hash_code(code),
+        nonce_hash=hash_code(nonce),
         user=user,
         expires_at=now + timedelta(seconds=settings.SOCIAL_LOGIN_CODE_TTL),
     )
     return code
 
 
-def social_login_code_exchange(*, code: str) -> TokenPair:
-    """The token pair for a code from the social-login flow; the code then stops working."""
+def social_login_code_exchange(*, code: str, nonce: str) -> TokenPair:
+    """The token pair for a code from the social-login flow; the code then stops working.
+
+    ``nonce`` must be the one the flow started with (web keeps it in the browser's
+    session): a code carried to another browser is refused like an unknown one.
+    """
     invalid = AuthenticationFailed(
         _("This sign-in code is invalid or has expired."), code="invalid_code"
     )
@@ -370,6 +710,8 @@ def social_login_code_exchange(*, code: str) -> TokenPair:
             .first()
         )
         if entry is None or entry.used_at is not None or entry.expires_at <= timezone.now():
+            raise invalid
+        if not nonce or not constant_time_compare(entry.nonce_hash, hash_code(nonce)):
             raise invalid
         entry.used_at = timezone.now()
         entry.save(update_fields=["used_at"])

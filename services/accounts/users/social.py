@@ -1,27 +1,47 @@
-"""Google and Facebook sign-in: django-allauth does the handshake, we do the rest.
+"""Google and Facebook sign-in and linking: django-allauth does the handshake, we do the rest.
 
-The browser flow, under ``/accounts/`` (outside the API prefix):
+Signing in, under ``/accounts/`` (outside the API prefix):
 
-1. web links to ``/accounts/google/login/`` (or ``facebook``); allauth redirects to the
-   provider and handles its callback.
-2. ``SocialAccountAdapter.pre_social_login`` decides whose account it is: an account
-   already connected to that provider login; else the account whose email the provider
-   has *verified*; else a new client. An unverified email that matches an account, a
-   missing email or an inactive account ends the flow with an error.
+1. web's ``/login/social/<provider>/`` keeps a random nonce in web's session and sends the
+   browser to ``/accounts/<provider>/login/?web_nonce=<nonce>``; the nonce is kept in
+   accounts' own session (``servidesk_accounts_session``, apart from web's
+   ``servidesk_session``). A start without a well-formed nonce goes back with ``failed``.
+2. allauth redirects to the provider and handles its callback.
+   ``SocialAccountAdapter.pre_social_login`` decides whose account it is: an account
+   already connected to that provider login; else, only when the provider verified the
+   email *and* the account confirmed it, and the account is not staff, the account with
+   that email (``services.social_login_may_link``); else, with no account using the
+   email, a new client. Any other account using that email ends the flow with
+   ``email_in_use`` (its owner signs in and links from the profile, or takes the account
+   back with a password reset). A missing email or an inactive account ends it too.
 3. allauth logs the user into a short Django session and redirects to
    ``/accounts/social/complete/``, which ends that session, stores a single-use code
-   (hashed, ``SOCIAL_LOGIN_CODE_TTL`` seconds) and redirects the browser to web's
-   ``SOCIAL_LOGIN_COMPLETE_PATH?code=...``; no token ever appears in a URL.
-4. web posts the code to ``/api/accounts/auth/social/exchange/`` from its server and gets
-   the same ``{access, refresh}`` pair as a password login.
+   (hashed, ``SOCIAL_LOGIN_CODE_TTL`` seconds, with a hash of the nonce) and redirects the
+   browser to web's ``SOCIAL_LOGIN_COMPLETE_PATH?code=...&nonce=...``; no token ever
+   appears in a URL.
+4. web checks the nonce against its session and posts ``code`` and ``nonce`` to
+   ``/api/accounts/auth/social/exchange/`` from its server; it gets the same
+   ``{access, refresh}`` pair as a password login. A code meant for another browser (a
+   login CSRF) fails there, since that browser's nonce is not the code's.
 
 Any failure redirects to ``SOCIAL_LOGIN_COMPLETE_PATH?error=<reason>`` where reason is
 one of ``cancelled``, ``failed``, ``email_required``, ``email_in_use``, ``inactive``,
 ``unavailable`` (the provider is not configured here).
+
+Linking, from the profile of a signed-in user: ``POST /api/accounts/me/social/link/``
+answers ``/accounts/social/link/?token=<single-use token>``; opening it starts the
+provider's flow (allauth's ``connect`` process) for that user, without signing the
+browser into accounts. The flow ends at web's ``SOCIAL_LINK_COMPLETE_PATH`` with
+``?linked=<provider>`` or ``?link_error=<reason>``: ``expired`` (the token),
+``already_linked`` (that provider login belongs to another user: it is never moved),
+``cancelled``, ``failed``, ``inactive``, ``unavailable``. Linking copies nothing to
+the account (no phone, no notification settings).
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -31,7 +51,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp, SocialLogin
-from allauth.socialaccount.providers.base import AuthError
+from allauth.socialaccount.providers.base import AuthError, AuthProcess
 from django.conf import settings
 from django.contrib.auth import logout
 from django.db import transaction
@@ -44,11 +64,50 @@ from django.views.decorators.http import require_GET
 from users import events, services
 from users.models import Language, Role, User, normalize_email
 
+#: accounts' session keys: web's nonce of a sign-in, the user and provider of a link.
+NONCE_SESSION_KEY = "servidesk_web_nonce"
+LINK_SESSION_KEY = "servidesk_social_link"
+#: What web may send as ``web_nonce`` (``secrets.token_urlsafe`` gives 43 of these).
+WEB_NONCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+#: Seconds a started link may take at the provider.
+LINK_FLOW_SECONDS = 15 * 60
+
 
 def web_redirect(**params: str) -> HttpResponseRedirect:
     """A redirect to web's social-login page with ``params`` in the query string."""
     url = f"{settings.WEB_BASE_URL}{settings.SOCIAL_LOGIN_COMPLETE_PATH}"
     return HttpResponseRedirect(f"{url}?{urlencode(params)}")
+
+
+def profile_redirect(**params: str) -> HttpResponseRedirect:
+    """A redirect to web's profile, where a link started (``linked`` or ``link_error``)."""
+    url = f"{settings.WEB_BASE_URL}{settings.SOCIAL_LINK_COMPLETE_PATH}"
+    return HttpResponseRedirect(f"{url}?{urlencode(params)}")
+
+
+def _link_in_progress(request: HttpRequest) -> dict[str, Any] | None:
+    """The link this browser started (``{"user", "provider", "until"}``), if still on."""
+    link = request.session.get(LINK_SESSION_KEY)
+    if not isinstance(link, dict) or link.get("until", 0) < time.time():
+        return None
+    return link
+
+
+def end_flow(request: HttpRequest, error: str) -> HttpResponseRedirect:
+    """Leave a failed flow: a link goes back to the profile, a sign-in to web's login."""
+    linking = _link_in_progress(request) is not None
+    logout(request)  # also forgets the nonce and the link
+    if linking:
+        return profile_redirect(link_error=error)
+    return web_redirect(error=error)
+
+
+def _link_user(request: HttpRequest) -> User | None:
+    link = _link_in_progress(request)
+    if link is None:
+        return None
+    user = User.objects.filter(pk=link["user"], is_active=True).first()
+    return user
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
@@ -61,7 +120,7 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         return reverse("social-complete")
 
     def respond_user_inactive(self, request: HttpRequest, user: Any) -> HttpResponse:
-        return web_redirect(error="inactive")
+        return end_flow(request, "inactive")
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return True
@@ -71,9 +130,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         # Where the flow ends is ours to decide, not a ``next`` parameter's.
         sociallogin.state.pop("next", None)
+        if sociallogin.state.get("process") == AuthProcess.CONNECT:
+            self._pre_link(request, sociallogin)
+            return
         if sociallogin.is_existing:
             if not sociallogin.user.is_active:
-                raise ImmediateHttpResponse(web_redirect(error="inactive"))
+                raise ImmediateHttpResponse(end_flow(request, "inactive"))
             return
         emails = [
             (normalize_email(address.email), bool(address.verified))
@@ -81,16 +143,30 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
             if address.email
         ]
         if not emails:
-            raise ImmediateHttpResponse(web_redirect(error="email_required"))
+            raise ImmediateHttpResponse(end_flow(request, "email_required"))
         user, verified = services.social_login_user_for(emails)
         if user is None:
             return  # a new client, created by save_user
-        if not verified:
-            raise ImmediateHttpResponse(web_redirect(error="email_in_use"))
         if not user.is_active:
-            raise ImmediateHttpResponse(web_redirect(error="inactive"))
-        services.social_login_connect(user=user)
+            raise ImmediateHttpResponse(end_flow(request, "inactive"))
+        if not services.social_login_may_link(user=user, provider_verified=verified):
+            raise ImmediateHttpResponse(end_flow(request, "email_in_use"))
         sociallogin.connect(request, user)
+
+    def _pre_link(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        """A link from the profile: the provider login joins the signed-in user, unless
+        it already belongs to someone else (it is never moved)."""
+        user = _link_user(request)
+        if user is None or request.user != user:
+            raise ImmediateHttpResponse(end_flow(request, "failed"))
+        if sociallogin.is_existing and sociallogin.user.pk != user.pk:
+            raise ImmediateHttpResponse(end_flow(request, "already_linked"))
+        link = dict(request.session[LINK_SESSION_KEY])
+        link["linked"] = True
+        request.session[LINK_SESSION_KEY] = link
+
+    def get_connect_redirect_url(self, request: HttpRequest, socialaccount: Any) -> str:
+        return reverse("social-link-complete")
 
     def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: Any) -> User:
         user: User = super().populate_user(request, sociallogin, data)
@@ -127,19 +203,94 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
         extra_context: Any = None,
     ) -> None:
         reason = "cancelled" if error == AuthError.CANCELLED else "failed"
-        raise ImmediateHttpResponse(web_redirect(error=reason))
+        raise ImmediateHttpResponse(end_flow(request, reason))
 
 
 @never_cache
 @require_GET
 def social_complete(request: HttpRequest) -> HttpResponse:
-    """The end of a successful handshake: trade the Django session for a one-time code."""
+    """The end of a successful handshake: trade the Django session for a one-time code
+    that only the nonce web started the flow with can exchange."""
     user = request.user
-    if not user.is_authenticated or not user.is_active:
-        return web_redirect(error="failed")
-    code = services.social_login_code_issue(user=user)
+    nonce = request.session.get(NONCE_SESSION_KEY, "")
+    if not user.is_authenticated or not user.is_active or not nonce:
+        return end_flow(request, "failed")
+    code = services.social_login_code_issue(user=user, nonce=nonce)
     logout(request)
-    return web_redirect(code=code)
+    return web_redirect(code=code, nonce=nonce)
+
+
+@never_cache
+@require_GET
+def social_link(request: HttpRequest) -> HttpResponse:
+    """Open a link URL from ``me/social/link/``: start the provider's flow for its user.
+
+    The browser is not signed into accounts: the session only remembers which user and
+    provider this link is for, for ``LINK_FLOW_SECONDS``.
+    """
+    token = request.GET.get("token", "")
+    entry = services.social_link_begin(token=token) if 0 < len(token) <= 128 else None
+    logout(request)  # whatever this browser was doing here before
+    if entry is None:
+        return profile_redirect(link_error="expired")
+    request.session[LINK_SESSION_KEY] = {
+        "user": entry.user_id,
+        "provider": entry.provider,
+        "until": time.time() + LINK_FLOW_SECONDS,
+    }
+    request.session.set_expiry(LINK_FLOW_SECONDS)
+    start = reverse(f"{entry.provider}_login")
+    return HttpResponseRedirect(f"{start}?{urlencode({'process': AuthProcess.CONNECT})}")
+
+
+@never_cache
+@require_GET
+def social_link_complete(request: HttpRequest) -> HttpResponse:
+    """The end of a link: back to web's profile, saying whether it worked."""
+    link = _link_in_progress(request)
+    if link is None or not link.get("linked"):
+        return end_flow(request, "failed")
+    logout(request)
+    return profile_redirect(linked=link["provider"])
+
+
+def start_bound_to_browser(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """allauth's provider login view, for the two ways we start it.
+
+    A sign-in must bring web's ``web_nonce`` (kept in this session for the code); a link
+    (``process=connect``) must be the one this session's link URL started.
+    """
+
+    @wraps(view)
+    def start(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        process = request.GET.get("process", AuthProcess.LOGIN)
+        if process == AuthProcess.CONNECT:
+            user = _link_user(request)
+            if user is None:
+                return end_flow(request, "failed")
+            return view(request, *args, **kwargs)
+        nonce = request.GET.get("web_nonce", "")
+        if process != AuthProcess.LOGIN or not WEB_NONCE.fullmatch(nonce):
+            return end_flow(request, "failed")
+        logout(request)  # a fresh session: no earlier user, link or nonce
+        request.session[NONCE_SESSION_KEY] = nonce
+        return view(request, *args, **kwargs)
+
+    return start
+
+
+def callback_as_link_user(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """allauth's provider callback; during a link, ``request.user`` is the linking user
+    (allauth's connect needs one) without the browser being signed in."""
+
+    @wraps(view)
+    def callback(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = _link_user(request)
+        if user is not None:
+            request.user = user
+        return view(request, *args, **kwargs)
+
+    return callback
 
 
 def unavailable_when_unconfigured(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -150,7 +301,7 @@ def unavailable_when_unconfigured(view: Callable[..., HttpResponse]) -> Callable
         try:
             return view(request, *args, **kwargs)
         except SocialApp.DoesNotExist:
-            return web_redirect(error="unavailable")
+            return end_flow(request, "unavailable")
 
     return guarded
 
@@ -160,6 +311,6 @@ def to_web(error: str) -> Any:
 
     @never_cache
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return web_redirect(error=error)
+        return end_flow(request, error)
 
     return view

@@ -102,6 +102,25 @@ PASSWORD_RESET_CONFIRM_PATH = "/password-reset/confirm/{uid}/{token}/"  # noqa: 
 #: Where the social-login flow returns: ``?code=...`` on success, ``?error=...`` otherwise.
 SOCIAL_LOGIN_COMPLETE_PATH = env.str("SOCIAL_LOGIN_COMPLETE_PATH", default="/login/social/")
 SOCIAL_LOGIN_CODE_TTL = env.int("SOCIAL_LOGIN_CODE_TTL", default=60)
+#: Where linking a social login from the profile returns: ``?linked=<provider>`` or
+#: ``?link_error=<reason>``.
+SOCIAL_LINK_COMPLETE_PATH = env.str("SOCIAL_LINK_COMPLETE_PATH", default="/profile/")
+#: Seconds the URL of ``me/social/link/`` may wait before the browser opens it.
+SOCIAL_LINK_TOKEN_TTL = env.int("SOCIAL_LINK_TOKEN_TTL", default=120)
+
+# --- Proving an email address and a phone number ------------------------------------------
+#: The confirmation link mailed to an address points at web's page for it.
+EMAIL_CONFIRM_PATH = "/confirm-email/{token}/"
+#: Seconds a confirmation link works (2 days).
+EMAIL_CONFIRM_TIMEOUT = env.int("EMAIL_CONFIRM_TIMEOUT", default=2 * 24 * 60 * 60)
+#: Confirmation mails per user per hour (email changes and resends together).
+EMAIL_CONFIRM_SENDS_PER_HOUR = env.int("EMAIL_CONFIRM_SENDS_PER_HOUR", default=5)
+#: Seconds a texted code works, and wrong tries before a new one is needed.
+PHONE_CODE_TTL = env.int("PHONE_CODE_TTL", default=10 * 60)
+PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
+#: At most one code per this many seconds per user, and this many per user a day.
+PHONE_CODE_RESEND_SECONDS = env.int("PHONE_CODE_RESEND_SECONDS", default=60)
+PHONE_CODES_PER_DAY = env.int("PHONE_CODES_PER_DAY", default=10)
 #: Phone numbers written without a country code are read as numbers of this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="ES")
 

@@ -32,6 +32,15 @@ def password_field(**kwargs: Any) -> serializers.CharField:
 class MeSerializer(serializers.ModelSerializer[User]):
     """The user as they see themselves (and as ``register`` returns them)."""
 
+    #: A plain string: empty when nothing waits (an email format would refuse "").
+    pending_email = serializers.CharField(
+        read_only=True,
+        help_text=_(
+            "A new address waiting for confirmation (empty when none); the account keeps "
+            "using `email` until the link mailed there is opened."
+        ),
+    )
+
     class Meta:
         model = User
         fields = [
@@ -44,19 +53,34 @@ class MeSerializer(serializers.ModelSerializer[User]):
             "language",
             "notify_email",
             "notify_sms",
+            "email_verified",
+            "phone_verified",
+            "pending_email",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "email_verified": {
+                "help_text": _(
+                    "The address was confirmed (a link mailed to it) or set by an admin; "
+                    "only confirmed addresses get notifications."
+                )
+            },
+            "phone_verified": {
+                "help_text": _(
+                    "The number was proved with the code texted to it; only verified "
+                    "numbers get SMS."
+                )
+            },
+        }
 
 
-class UserSerializer(serializers.ModelSerializer[User]):
+class UserSerializer(MeSerializer):
     """A user as admins see them in ``users/``."""
 
-    class Meta:
-        model = User
+    class Meta(MeSerializer.Meta):
         fields = [
             *MeSerializer.Meta.fields,
             "is_active",
-            "email_verified",
             "date_joined",
             "last_login",
         ]
@@ -138,12 +162,51 @@ class UserCreateSerializer(RegisterSerializer):
 
 
 class MeUpdateSerializer(ProfileFieldsMixin):
-    """``PATCH me/``: the profile. The role is not the user's to change."""
+    """``PATCH me/``: the profile. The role is not the user's to change.
 
-    email = serializers.EmailField(max_length=254, required=False)
+    A new ``email`` only becomes ``pending_email`` (see ``services.user_update``). With a
+    usable password, ``current_password`` is checked before anything about the email, and
+    the answer is the same whether or not another account uses the address.
+    """
+
+    email = serializers.EmailField(
+        max_length=254,
+        required=False,
+        help_text=_("A new address waits in `pending_email` until a link mailed there is opened."),
+    )
     role = serializers.CharField(required=False, write_only=True)
     #: Needed to change the email (the address password resets go to).
-    current_password = password_field(required=False, allow_blank=True)
+    current_password = password_field(
+        required=False,
+        allow_blank=True,
+        help_text=_("Your password: needed to change the email of an account that has one."),
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        user = self.instance
+        assert isinstance(user, User)  # noqa: S101 (always bound to the caller)
+        email = data.get("email") if hasattr(data, "get") else None
+        if isinstance(email, str) and normalize_email(email) != user.email:
+            self._check_password(user, data.get("current_password"))
+        values: dict[str, Any] = super().to_internal_value(data)
+        return values
+
+    @staticmethod
+    def _check_password(user: User, password: Any) -> None:
+        if not user.has_usable_password():
+            return  # a social sign-up has none to give
+        if not isinstance(password, str) or not password:
+            raise serializers.ValidationError(
+                {"current_password": [_("Enter your password to change your email.")]}
+            )
+        if len(password) > PASSWORD_MAX_LENGTH or not user.check_password(password):
+            raise serializers.ValidationError(
+                {"current_password": [_("The current password is not correct.")]}
+            )
+
+    def validate_email(self, value: str) -> str:
+        # Whether another account uses it is told only to whoever confirms it.
+        return normalize_email(value)
 
     def validate_role(self, value: str) -> str:
         if value != getattr(self.instance, "role", None):
@@ -153,19 +216,7 @@ class MeUpdateSerializer(ProfileFieldsMixin):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         attrs.pop("role", None)
-        current_password = attrs.pop("current_password", "")
-        user = self.instance
-        assert isinstance(user, User)  # noqa: S101 (always bound to the caller)
-        changes_email = "email" in attrs and attrs["email"] != user.email
-        if changes_email and user.has_usable_password():
-            if not current_password:
-                raise serializers.ValidationError(
-                    {"current_password": [_("Enter your password to change your email.")]}
-                )
-            if not user.check_password(current_password):
-                raise serializers.ValidationError(
-                    {"current_password": [_("The current password is not correct.")]}
-                )
+        attrs.pop("current_password", None)
         return attrs
 
 
@@ -175,6 +226,16 @@ class UserUpdateSerializer(ProfileFieldsMixin):
     email = serializers.EmailField(max_length=254, required=False)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)
+
+    def validate_email(self, value: str) -> str:
+        email = super().validate_email(value)
+        actor = self.context.get("actor")
+        user = self.instance
+        if actor is not None and user is not None and actor.pk == user.pk and email != user.email:
+            raise serializers.ValidationError(
+                _("Change your own email address from your profile (it needs your password).")
+            )
+        return email
 
 
 # --- Authentication ---------------------------------------------------------------------
@@ -206,6 +267,40 @@ class PasswordResetConfirmSerializer(serializers.Serializer[Any]):
 
 class SocialExchangeSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(max_length=128)
+    nonce = serializers.CharField(
+        max_length=128,
+        help_text=_("The nonce web kept in its session when the browser started the flow."),
+    )
+
+
+class EmailConfirmSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(
+        max_length=128,
+        help_text=_("The last path segment of the link in the confirmation email."),
+    )
+
+
+class PhoneVerifySerializer(serializers.Serializer[Any]):
+    code = serializers.RegexField(
+        r"^\s*[0-9]{6}\s*$",
+        max_length=16,
+        help_text=_("The 6-digit code texted to your phone."),
+        error_messages={"invalid": _("Enter the 6 digits of the code we texted you.")},
+    )
+
+    def validate_code(self, value: str) -> str:
+        return value.strip()
+
+
+class SocialLinkSerializer(serializers.Serializer[Any]):
+    provider = serializers.ChoiceField(choices=[("google", "Google"), ("facebook", "Facebook")])
+
+
+class SocialLinkStartSerializer(serializers.Serializer[Any]):
+    url = serializers.CharField(
+        read_only=True,
+        help_text=_("Open it in the browser (same host) within a couple of minutes, once."),
+    )
 
 
 class MessageSerializer(serializers.Serializer[Any]):

@@ -20,6 +20,15 @@ urlpatterns = [
     path("auth/social/exchange/", views.SocialExchangeView.as_view(), name="social-exchange"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("me/email/confirm/", views.EmailConfirmView.as_view(), name="email-confirm"),
+    path(
+        "me/email/send-confirmation/",
+        views.EmailSendConfirmationView.as_view(),
+        name="email-send-confirmation",
+    ),
+    path("me/phone/send-code/", views.PhoneSendCodeView.as_view(), name="phone-send-code"),
+    path("me/phone/verify/", views.PhoneVerifyView.as_view(), name="phone-verify"),
+    path("me/social/link/", views.SocialLinkView.as_view(), name="social-link-start"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<str:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
     # No database involved: the key set is served even while the database is down.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.http import Http404
@@ -19,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from servidesk_shared.errors import error_body
 from servidesk_shared.openapi import error_response
 from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
@@ -136,8 +138,18 @@ class SocialExchangeView(PublicAPIView):
     def post(self, request: Request) -> Response:
         serializer = serializers.SocialExchangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.social_login_code_exchange(code=serializer.validated_data["code"])
+        pair = services.social_login_code_exchange(**serializer.validated_data)
         return Response(_pair(pair))
+
+
+def _configured_providers(request: Request) -> list[tuple[str, str]]:
+    """``(id, name)`` of the social providers configured here."""
+    adapter = get_social_adapter(request._request)
+    return [
+        (provider_id, adapter.get_provider(request._request, provider_id).name)
+        for provider_id in ("google", "facebook")
+        if adapter.list_apps(request._request, provider=provider_id)
+    ]
 
 
 class SocialProvidersView(PublicAPIView):
@@ -146,19 +158,10 @@ class SocialProvidersView(PublicAPIView):
         summary="The social sign-in providers configured here, with where to start each",
     )
     def get(self, request: Request) -> Response:
-        adapter = get_social_adapter(request._request)
-        providers = []
-        for provider_id in ("google", "facebook"):
-            if not adapter.list_apps(request._request, provider=provider_id):
-                continue
-            provider = adapter.get_provider(request._request, provider_id)
-            providers.append(
-                {
-                    "id": provider_id,
-                    "name": provider.name,
-                    "login_url": reverse(f"{provider_id}_login"),
-                }
-            )
+        providers = [
+            {"id": provider_id, "name": name, "login_url": reverse(f"{provider_id}_login")}
+            for provider_id, name in _configured_providers(request)
+        ]
         return Response(providers)
 
 
@@ -250,6 +253,107 @@ class MeView(APIView):
         return Response(serializers.MeSerializer(user).data)
 
 
+class EmailConfirmView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=serializers.EmailConfirmSerializer,
+        responses={
+            200: serializers.MeSerializer,
+            400: error_response(
+                "The link is invalid, expired, used, for an older address or another "
+                "account, or another account uses the address."
+            ),
+        },
+        summary="Confirm your email address with the token of the link mailed to it",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.EmailConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_email_confirm(
+            user=_caller(request), token=serializer.validated_data["token"]
+        )
+        return Response(serializers.MeSerializer(user).data)
+
+
+class EmailSendConfirmationView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            400: error_response("There is no address waiting for confirmation."),
+            429: error_response("Too many confirmation emails for now (see Retry-After)."),
+        },
+        summary="Mail the confirmation link again (the pending address, else an unconfirmed one)",
+    )
+    def post(self, request: Request) -> Response:
+        services.user_email_confirmation_send(user=_caller(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PhoneSendCodeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            400: error_response("There is no phone number, or it is already verified."),
+            429: error_response("A code was sent a moment ago (see Retry-After)."),
+        },
+        summary="Text a new 6-digit code to your phone number",
+    )
+    def post(self, request: Request) -> Response:
+        services.user_phone_code_send(user=_caller(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PhoneVerifyView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=serializers.PhoneVerifySerializer,
+        responses={
+            200: serializers.MeSerializer,
+            400: error_response("The code is wrong, expired or used up."),
+        },
+        summary="Verify your phone number with the code texted to it",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.PhoneVerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = _caller(request)
+        problem = services.user_phone_verify(user=user, code=serializer.validated_data["code"])
+        if problem:
+            # Answered, not raised: the request's transaction keeps the wrong try counted.
+            body = error_body(_("The data sent is not valid."), fields={"code": [problem]})
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(serializers.MeSerializer(user).data)
+
+
+class SocialLinkView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=serializers.SocialLinkSerializer,
+        responses={
+            200: serializers.SocialLinkStartSerializer,
+            400: error_response("That provider is not configured here."),
+        },
+        summary="Start linking a Google or Facebook login to your account",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.SocialLinkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        provider = serializer.validated_data["provider"]
+        if provider not in dict(_configured_providers(request)):
+            raise ValidationError({"provider": [_("This provider is not available here.")]})
+        token = services.social_link_start(user=_caller(request), provider=provider)
+        return Response({"url": f"{reverse('social-link')}?{urlencode({'token': token})}"})
+
+
 class StrictOrdering(OrderingFilter):
     """DRF's ordering, but an unknown field is a 400 naming the ones allowed, not ignored."""
 
@@ -331,7 +435,9 @@ class UserDetailView(APIView):
     )
     def patch(self, request: Request, user_id: str) -> Response:
         user = self.get_object(request, user_id)
-        serializer = serializers.UserUpdateSerializer(user, data=request.data, partial=True)
+        serializer = serializers.UserUpdateSerializer(
+            user, data=request.data, partial=True, context={"actor": _caller(request)}
+        )
         serializer.is_valid(raise_exception=True)
         user = services.user_update(
             user=user, data=serializer.validated_data, actor=_caller(request)
