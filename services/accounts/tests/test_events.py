@@ -134,6 +134,7 @@ def test_createsuperuser_makes_an_admin_and_says_so() -> None:
     assert user.role == "admin"
     assert user.email == "root@example.com"
     assert user.is_superuser
+    assert user.email_verified  # the operator's word, as an admin's in the API
     assert types_of(user) == ["user.registered"]
 
 

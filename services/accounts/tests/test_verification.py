@@ -17,7 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from servidesk_shared.outbox.models import OutboxMessage
-from tests.factories import PASSWORD, ClientFactory
+from tests.factories import PASSWORD, AdminFactory, ClientFactory
 from users import verification
 from users.models import PhoneCode, User
 
@@ -542,3 +542,41 @@ def test_the_demo_users_are_seeded_confirmed() -> None:
     assert all(user.email_verified for user in users)
     assert all(user.phone_verified for user in users if user.phone)
     assert not OutboxMessage.objects.filter(event_type="verification.phone_code").exists()
+
+
+def test_a_phone_changed_in_the_django_admin_needs_its_code(client: Any) -> None:
+    root = AdminFactory(username="root", is_staff=True, is_superuser=True)
+    target = ClientFactory(
+        username="target", email="target@example.com", phone="+34600111222", phone_verified=True
+    )
+    client.force_login(root)
+    form = {
+        "username": "target",
+        "full_name": "Target",
+        "email": "target@example.com",
+        "phone": "+34699887766",
+        "language": "es",
+        "notify_email": "on",
+        "role": "client",
+        "is_active": "on",
+        "date_joined_0": "2024-01-01",
+        "date_joined_1": "10:00:00",
+    }
+    response = client.post(f"/api/accounts/admin/users/user/{target.pk}/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    target.refresh_from_db()
+    assert (target.phone, target.phone_verified) == ("+34699887766", False)
+    assert card_events(target)[-1]["data"]["phone_verified"] is False
+    assert code_events(target)[-1]["phone"] == "+34699887766"
+
+
+def test_plain_text_mails_carry_names_as_typed(as_user: AsUser, mails: Any) -> None:
+    """The text part is plain text: a name is not HTML-escaped there (the HTML part is)."""
+    user = ClientFactory(full_name="<b>Q&A</b> O'Brien")
+    with mails():
+        as_user(user).post(RESEND)
+        APIClient().post("/api/accounts/auth/password/reset/", {"email": user.email})
+    confirmation, reset = mail.outbox
+    for message in (confirmation, reset):
+        assert "<b>Q&A</b> O'Brien" in message.body
+        assert "&lt;b&gt;Q&amp;A&lt;/b&gt;" in message.alternatives[0][0]
