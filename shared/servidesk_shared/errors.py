@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
@@ -49,6 +49,22 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, "extra": extra}
 
 
+class RefusalKeepsWrites:
+    """Mixin for an API exception whose writes are the reason for the refusal.
+
+    A refused request keeps none of its writes (below), except these: a failed sign-in that
+    was counted, a session revoked because its token was used twice. Rolling them back with
+    the 401 would undo the very protection that answered it.
+    """
+
+
+def keep_request_writes() -> None:
+    """Commit the request's transaction although its answer is an error."""
+    for connection in connections.all(initialized_only=True):
+        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
+            transaction.set_rollback(False, using=connection.alias)
+
+
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: every handled error in the one shape."""
     if isinstance(exc, ApplicationError):
@@ -66,6 +82,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     response = drf_exception_handler(exc, dict(context))
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
+    if isinstance(exc, RefusalKeepsWrites):
+        keep_request_writes()
 
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_field_errors(response.data)

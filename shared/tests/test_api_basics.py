@@ -173,6 +173,16 @@ def test_application_error_rolls_back_the_requests_writes(api_client: APIClient)
     assert not AggregateSequence.objects.filter(aggregate_type="echo").exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_that_keeps_writes_commits_them(api_client: APIClient) -> None:
+    response = api_client.post(
+        "/api/test/echo/", {"title": "counted"}, format="json", headers=auth_header()
+    )
+    assert response.status_code == 401
+    assert_error_shape(response.json())
+    assert AggregateSequence.objects.filter(aggregate_type="echo", aggregate_id="counted").exists()
+
+
 @pytest.mark.parametrize("path", ["/api/test/nope/", "/api/test/whoami/extra", "/api/test/echo"])
 def test_unknown_api_route_is_json_404(api_client: APIClient, path: str) -> None:
     response = api_client.post(path, headers=auth_header())

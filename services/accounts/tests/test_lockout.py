@@ -27,13 +27,6 @@ pytestmark = pytest.mark.django_db
 
 TOKEN = "/api/accounts/auth/token/"
 
-#: Needs the shared error handler to keep the writes of an exception with ``keep_writes``
-#: (servidesk_shared.errors): until then ATOMIC_REQUESTS rolls back, with the 401, the
-#: counters a database cache keeps in the request's transaction.
-KEEPS_WRITES = pytest.mark.xfail(
-    strict=True, reason="servidesk_shared.errors must honour keep_writes (see sessions.py)"
-)
-
 
 @pytest.fixture(autouse=True)
 def _throttles_off(settings: Any) -> None:
@@ -239,7 +232,6 @@ def database_cache(settings: Any) -> None:
 
 
 class TestWithADatabaseCache:
-    @KEEPS_WRITES
     def test_failures_are_counted(
         self, database_cache: None, client_user: User, settings: Any
     ) -> None:
@@ -249,7 +241,6 @@ class TestWithADatabaseCache:
         assert fail("carla") == 401
         assert login("carla").status_code == 429
 
-    @KEEPS_WRITES
     def test_the_login_throttle_counts_failures(
         self, database_cache: None, client_user: User, settings: Any
     ) -> None:

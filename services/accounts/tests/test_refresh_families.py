@@ -26,12 +26,6 @@ from users.tokens import RefreshToken
 
 pytestmark = pytest.mark.django_db
 
-#: Through the API, a revocation for theft stands only once the shared error handler keeps
-#: the writes of an exception with ``keep_writes`` (``sessions.SessionEnded``); until then
-#: ATOMIC_REQUESTS rolls it back with the 401. The service tests below show the rule.
-KEEPS_WRITES = pytest.mark.xfail(
-    strict=True, reason="servidesk_shared.errors must honour keep_writes (see sessions.py)"
-)
 
 TOKEN = "/api/accounts/auth/token/"
 REFRESH = "/api/accounts/auth/token/refresh/"
@@ -64,7 +58,6 @@ def user(db: None) -> User:
 
 
 class TestTheft:
-    @KEEPS_WRITES
     def test_a_reused_token_ends_the_thiefs_chain_too(self, user: User, settings: Any) -> None:
         """The thief refreshes first with a stolen token; the owner's retry ends it all."""
         stolen = sign_in(user)["refresh"]
@@ -75,7 +68,6 @@ class TestTheft:
         assert_error_shape(owner.json())
         assert refresh(thief["refresh"]).status_code == 401
 
-    @KEEPS_WRITES
     def test_a_reused_token_ends_every_descendant(self, user: User, settings: Any) -> None:
         first = sign_in(user)["refresh"]
         second = refresh(first).json()["refresh"]
@@ -167,7 +159,6 @@ class TestGrace:
         after_the_grace(settings)
         assert refresh(token).status_code == 401
 
-    @KEEPS_WRITES
     def test_only_the_token_rotated_last_has_a_grace(self, user: User) -> None:
         first = sign_in(user)["refresh"]
         second = refresh(first).json()["refresh"]
@@ -175,7 +166,6 @@ class TestGrace:
         assert refresh(first).status_code == 401
         assert refresh(third).status_code == 401
 
-    @KEEPS_WRITES
     def test_a_thief_in_the_grace_shares_the_owners_chain(self, user: User, settings: Any) -> None:
         """Whoever comes second in the grace gets the same token, so it cannot fork."""
         token = sign_in(user)["refresh"]
@@ -274,7 +264,6 @@ class TestCurrentClaims:
         assert_error_shape(response.json())
 
 
-@KEEPS_WRITES
 def test_a_token_from_before_sessions_joins_one(user: User, settings: Any) -> None:
     """Refresh tokens issued before families existed (no ``fam``) keep working, once."""
     legacy = RefreshToken.for_user(user)

@@ -38,20 +38,18 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from servidesk_shared.errors import RefusalKeepsWrites
 from users.selectors import user_by_identifier
 
 logger = logging.getLogger(__name__)
 
 
-class SignInFailed(AuthenticationFailed):
+class SignInFailed(RefusalKeepsWrites, AuthenticationFailed):
     """401 for wrong credentials, after the failure was counted.
 
     The counters must outlive the refusal (with a database cache they are rows written in
-    the request's transaction): ``keep_writes`` asks the error handler to commit the
-    request's writes with the 401 instead of rolling them back.
+    the request's transaction), so the request's writes are committed with the 401.
     """
-
-    keep_writes = True
 
 
 def _digest(value: str) -> str:

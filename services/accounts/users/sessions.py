@@ -20,7 +20,7 @@ Presenting a family's token to ``session_refresh``:
 
 The family's row is locked for the whole decision, so concurrent refreshes of one family
 are decided one after another. A revocation for theft is refused with ``SessionEnded``,
-whose writes stand although the answer is a 401 (``keep_writes``).
+whose writes stand although the answer is a 401 (``RefusalKeepsWrites``).
 
 Refresh tokens issued before families existed (no ``fam`` claim) join a family on their
 first refresh.
@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from servidesk_shared.errors import RefusalKeepsWrites
 from users.models import RefreshTokenFamily, User
 from users.tokens import (
     FAMILY_CLAIM,
@@ -51,14 +52,12 @@ from users.tokens import (
 logger = logging.getLogger(__name__)
 
 
-class SessionEnded(InvalidToken):
+class SessionEnded(RefusalKeepsWrites, InvalidToken):
     """401 for a refresh that has just ended its session (a rotated token used again).
 
-    The revocation must outlive the refusal: ``keep_writes`` asks the error handler to
-    commit the request's writes with the 401 instead of rolling them back.
+    The revocation must outlive the refusal, so the request's writes are committed with
+    the 401.
     """
-
-    keep_writes = True
 
 
 def _presented(raw: str) -> PresentedRefreshToken:

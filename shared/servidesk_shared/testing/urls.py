@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from servidesk_shared.errors import ApplicationError
+from servidesk_shared.errors import ApplicationError, RefusalKeepsWrites
 from servidesk_shared.outbox.models import AggregateSequence
 from servidesk_shared.permissions import IsAdmin, IsStaff
 from servidesk_shared.urls import service_urlpatterns
@@ -39,6 +39,10 @@ class _EchoSerializer(serializers.Serializer[dict[str, object]]):
     tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False)
 
 
+class _CountedRefusal(RefusalKeepsWrites, exceptions.AuthenticationFailed):
+    pass
+
+
 class _Echo(APIView):
     def post(self, request: Request) -> Response:
         serializer = _EchoSerializer(data=request.data)
@@ -47,6 +51,10 @@ class _Echo(APIView):
             # A write the rule then refuses: the handler must not let ATOMIC_REQUESTS keep it.
             AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="conflict")
             raise ApplicationError("Refused by a rule.", extra={"code": "rule"}, status_code=409)
+        if serializer.validated_data["title"] == "counted":
+            # A refusal whose write is its point (a counted failure): the write must stand.
+            AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="counted")
+            raise _CountedRefusal("Counted and refused.")
         return Response(serializer.validated_data, status=201)
 
 
