@@ -486,7 +486,10 @@ def test_social_sign_in_hands_off_to_accounts_and_explains_the_answer(
     # gateway address, not this stack's port: so the path is followed here).
     to_accounts = page.request.get(google.get_attribute("href") or "", max_redirects=0)
     assert to_accounts.status == 302
-    assert to_accounts.headers["location"] == "/accounts/google/login/"
+    # The flow is bound to this browser: web keeps a nonce in its session and sends it along.
+    to_provider = urlsplit(to_accounts.headers["location"])
+    assert to_provider.path == "/accounts/google/login/"
+    assert re.fullmatch(r"web_nonce=[A-Za-z0-9_-]{43}", to_provider.query)
     back_to_web = page.request.get(to_accounts.headers["location"], max_redirects=0)
     assert back_to_web.status == 302
     callback = urlsplit(back_to_web.headers["location"])
