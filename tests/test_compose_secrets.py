@@ -324,18 +324,25 @@ def databases() -> Iterator[str]:
 
 
 def test_each_role_owns_its_database_and_is_no_superuser(databases: str) -> None:
+    owners = dict(
+        line.split("|")
+        for line in psql(
+            "-c", "SELECT datname, pg_get_userbyid(datdba) FROM pg_database"
+        ).splitlines()
+    )
+    flags = {
+        name: rest
+        for name, _, rest in (
+            line.partition("|")
+            for line in psql(
+                "-c", "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles"
+            ).splitlines()
+        )
+    }
     for service in compose_secrets.SERVICES:
         name = f"{databases}{service}"
-        # ``name`` is this run's own (hex and a service name): safe to inline.
-        owner = psql(
-            "-c", f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{name}'"
-        )  # noqa: E501, S608
-        assert owner == name
-        flags = psql(
-            "-c",
-            f"SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '{name}'",
-        )  # noqa: E501, S608
-        assert flags == "f|f|f"
+        assert owners[name] == name
+        assert flags[name] == "f|f|f"
         # Its own database: in (local connections here are trusted, so no password).
         assert psql("-c", "SELECT current_user", user=name, database=name) == name
 
