@@ -36,7 +36,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed
 
 from servidesk_shared.errors import RefusalKeepsWrites
 from users.selectors import user_by_identifier
