@@ -143,7 +143,10 @@ class Desk:
         key = f"{data.aggregate_type}:{data.aggregate_id}"
         self.sequences[key] += 1
         envelope = envelopes.build(
-            data, producer="tests", sequence=self.sequences[key], occurred_at=utc(when)
+            data,
+            producer=schemas.OWNERS[data.type],  # consumers refuse any other producer
+            sequence=self.sequences[key],
+            occurred_at=utc(when),
         )
         self.envelopes.append(envelope)
         return envelope
