@@ -4,7 +4,7 @@ service's own user directory agrees.
 A verifying service checks the token's signature with accounts' public key and never
 calls accounts. When ``SERVIDESK_USER_DIRECTORY`` names a lookup (tickets, notifier and
 reports keep a directory from accounts' ``user.*`` events), each authenticated request
-also reads the caller's row there, by primary key (one query):
+also reads the caller's row there, by a unique key (one query):
 
 * a user the directory knows as deactivated is refused with 401, even with an unexpired
   token, as soon as ``user.deactivated`` has been applied;
