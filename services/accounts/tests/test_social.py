@@ -549,7 +549,10 @@ class TestNoAutomaticLinks:
 
 
 LINK = "/api/accounts/me/social/link/"
+CONFIRM = "/api/accounts/me/social/link/confirm/"
 PROFILE = "http://web.test/profile/"
+#: The nonce web keeps in the session of the browser that starts a link.
+LINK_NONCE = "web-link-nonce-0123456789abcdefghijkl"
 
 
 def bearer_client(user: User) -> APIClient:
@@ -568,27 +571,63 @@ def back_at_profile(browser: Client, response: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(response["Location"]).query)
 
 
-def link_google(browser: Client, user: User, *, sub: str, email: str) -> dict[str, list[str]]:
+def link_url(user: User) -> str:
+    """What ``me/social/link/`` answers ``user``."""
     response = bearer_client(user).post(LINK, {"provider": "google"})
     assert response.status_code == 200, response.json()
-    url = response.json()["url"]
+    url: str = response.json()["url"]
     assert url.startswith("/accounts/social/link/?token=")
-    start = browser.get(url)
+    return url
+
+
+def with_nonce(url: str, nonce: str = LINK_NONCE) -> str:
+    """The link URL as web sends the browser to it."""
+    return f"{url}&web_nonce={nonce}"
+
+
+def link_google(
+    browser: Client,
+    user: User,
+    *,
+    sub: str,
+    email: str,
+    url: str | None = None,
+    nonce: str = LINK_NONCE,
+) -> dict[str, list[str]]:
+    """Open ``user``'s link URL (or ``url``) in ``browser`` and log in at Google as
+    ``sub``; returns the query of the profile the flow ends at."""
+    start = browser.get(with_nonce(url or link_url(user), nonce))
     while start.status_code == 302 and start["Location"].startswith("/accounts/"):
         start = browser.get(start["Location"])
     callback = google_round_trip(browser, start, sub=sub, email=email)
     return back_at_profile(browser, callback)
 
 
+def confirm(user: User, code: str, nonce: str = LINK_NONCE) -> Any:
+    """What web's profile does with ``?link_code=``, as its signed-in ``user``."""
+    return bearer_client(user).post(CONFIRM, {"code": code, "nonce": nonce})
+
+
 class TestLinkFromTheProfile:
     def test_a_technician_links_google_and_then_signs_in_with_it(self, client: Client) -> None:
-        tech = ClientFactory(email="tech@example.com", role=Role.TECHNICIAN, phone="+34600111222")
+        tech = ClientFactory(
+            email="tech@example.com",
+            role=Role.TECHNICIAN,
+            phone="+34600111222",
+            notify_sms=True,
+            notify_email=False,
+        )
         params = link_google(client, tech, sub="tech-sub", email="tech.personal@gmail.com")
-        assert params == {"linked": ["google"]}
-        assert SocialAccount.objects.get(uid="tech-sub").user_id == tech.pk
+        assert list(params) == ["link_code"]
+        assert not SocialAccount.objects.exists()  # nothing until web confirms
         assert "_auth_user_id" not in client.session  # the browser was never signed in here
+        response = confirm(tech, params["link_code"][0])
+        assert response.status_code == 200, response.json()
+        assert response.json() == {"provider": "google"}
+        assert SocialAccount.objects.get(uid="tech-sub").user_id == tech.pk
         tech.refresh_from_db()
-        assert tech.phone == "+34600111222"
+        assert (tech.phone, tech.notify_sms, tech.notify_email) == ("+34600111222", True, False)
+        assert tech.email == "tech@example.com"
         browser = Client()
         params = finish(browser, google_login(browser, sub="tech-sub", email="x@gmail.com"))
         assert claims(exchange(params["code"][0]).json()["access"])["user_id"] == str(tech.pk)
@@ -604,21 +643,19 @@ class TestLinkFromTheProfile:
         assert "_auth_user_id" not in client.session
 
     def test_the_link_url_works_once(self, client: Client) -> None:
-        user = ClientFactory()
-        url = bearer_client(user).post(LINK, {"provider": "google"}).json()["url"]
+        url = with_nonce(link_url(ClientFactory()))
         assert client.get(url)["Location"].startswith("/accounts/google/login/")
         assert back_at_profile(Client(), Client().get(url)) == {"link_error": ["expired"]}
 
     def test_the_link_url_expires(self, client: Client) -> None:
         from users.models import SocialLinkToken  # noqa: PLC0415
 
-        user = ClientFactory()
-        url = bearer_client(user).post(LINK, {"provider": "google"}).json()["url"]
+        url = with_nonce(link_url(ClientFactory()))
         SocialLinkToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
         assert back_at_profile(client, client.get(url)) == {"link_error": ["expired"]}
 
     def test_a_made_up_token(self, client: Client) -> None:
-        response = client.get("/accounts/social/link/", {"token": "made-up"})
+        response = client.get("/accounts/social/link/", {"token": "made-up", "web_nonce": NONCE})
         assert back_at_profile(client, response) == {"link_error": ["expired"]}
 
     def test_connect_cannot_be_started_without_a_link(self, client: Client) -> None:
@@ -626,8 +663,7 @@ class TestLinkFromTheProfile:
         assert finish(client, response) == {"error": ["failed"]}
 
     def test_cancelling_a_link_goes_back_to_the_profile(self, client: Client) -> None:
-        user = ClientFactory()
-        url = bearer_client(user).post(LINK, {"provider": "google"}).json()["url"]
+        url = with_nonce(link_url(ClientFactory()))
         start = client.get(client.get(url)["Location"])
         state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
         response = client.get(
@@ -647,3 +683,152 @@ class TestLinkFromTheProfile:
 
     def test_signed_in_only(self) -> None:
         assert APIClient().post(LINK, {"provider": "google"}).status_code == 401
+
+
+def pending_code(browser: Client, user: User, *, sub: str, email: str) -> str:
+    """The ``link_code`` a link flow of ``user`` ends with, as ``sub`` at Google."""
+    return link_google(browser, user, sub=sub, email=email)["link_code"][0]
+
+
+class TestLinkCsrf:
+    """An attacker asks ``me/social/link/`` for a link URL for their OWN account and gets
+    a victim to open it: the victim's Google login must not end up linked to the
+    attacker's account (the victim's next "Continue with Google" would sign them in as
+    the attacker)."""
+
+    def test_the_victims_browser_finishing_the_attackers_link_links_nothing(self) -> None:
+        attacker = ClientFactory(email="mallory@example.com", role=Role.TECHNICIAN)
+        victim = ClientFactory(email="victim@example.com", email_verified=True)
+        url = link_url(attacker)  # the attacker's own link, never opened by the attacker
+        attackers_nonce = "nonce-the-attacker-put-in-the-url-0123"
+
+        victim_browser = Client()
+        params = link_google(
+            victim_browser,
+            attacker,
+            sub="victim-sub",
+            email="victim@gmail.com",
+            url=url,
+            nonce=attackers_nonce,
+        )
+        assert list(params) == ["link_code"]
+        assert not SocialAccount.objects.exists()  # the callback linked nothing
+        # Web, signed in as the victim, confirms with the victim's session (which never
+        # started a link: no nonce of its own).
+        response = confirm(victim, params["link_code"][0], nonce="")
+        assert response.status_code == 400
+        assert response.json()["extra"]["code"] == "not_yours"
+        assert not SocialAccount.objects.exists()
+        # Used up by that refusal: the code, should it leak, is of no use to the attacker.
+        response = confirm(attacker, params["link_code"][0], nonce=attackers_nonce)
+        assert response.status_code == 400
+        assert response.json()["extra"]["code"] == "expired"
+        assert not SocialAccount.objects.exists()
+        # The victim's "Continue with Google" reaches the victim's own account.
+        browser = Client()
+        params = finish(browser, google_login(browser, sub="victim-sub", email="victim@gmail.com"))
+        user_id = claims(exchange(params["code"][0]).json()["access"])["user_id"]
+        assert user_id != str(attacker.pk)
+
+    def test_the_refusal_is_in_the_users_language(self) -> None:
+        attacker = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(Client(), attacker, sub="victim-sub", email="v@gmail.com")
+        api = bearer_client(ClientFactory())
+        english = api.post(CONFIRM, {"code": code, "nonce": ""}, HTTP_ACCEPT_LANGUAGE="en")
+        assert english.json()["message"] == (
+            "This link was started from another account, so nothing was linked."
+        )
+        code = pending_code(Client(), attacker, sub="victim-sub", email="v@gmail.com")
+        spanish = api.post(CONFIRM, {"code": code, "nonce": ""}, HTTP_ACCEPT_LANGUAGE="es")
+        assert spanish.json()["message"] != english.json()["message"]
+
+    def test_the_attackers_own_completion_works(self, client: Client) -> None:
+        attacker = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, attacker, sub="own-sub", email="own@gmail.com")
+        assert confirm(attacker, code).status_code == 200
+        assert SocialAccount.objects.get(uid="own-sub").user_id == attacker.pk
+
+    def test_a_code_finished_in_another_browser_is_refused(self, client: Client) -> None:
+        """The same user, but web's session in that browser did not start the link (its
+        nonce differs): refused, and used up."""
+        tech = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, tech, sub="tech-sub", email="tech@gmail.com")
+        response = confirm(tech, code, nonce="another-browsers-nonce-0123456789")
+        assert response.status_code == 400
+        assert response.json()["extra"]["code"] == "other_browser"
+        assert confirm(tech, code).json()["extra"]["code"] == "expired"
+        assert not SocialAccount.objects.exists()
+
+    @pytest.mark.parametrize("params", [{}, {"web_nonce": "short"}, {"web_nonce": "a b" * 10}])
+    def test_a_link_opened_without_webs_nonce_goes_back_unspent(
+        self, client: Client, params: dict[str, str]
+    ) -> None:
+        url = link_url(ClientFactory())
+        query = parse_qs(urlsplit(url).query)
+        response = client.get("/accounts/social/link/", {"token": query["token"][0], **params})
+        assert back_at_profile(client, response) == {"link_error": ["failed"]}
+        assert Client().get(with_nonce(url))["Location"].startswith("/accounts/google/login/")
+
+    def test_the_code_works_once(self, client: Client) -> None:
+        tech = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, tech, sub="tech-sub", email="tech@gmail.com")
+        assert confirm(tech, code).status_code == 200
+        response = confirm(tech, code)
+        assert response.status_code == 400
+        assert response.json()["extra"]["code"] == "expired"
+
+    def test_the_code_expires(self, client: Client) -> None:
+        from users.models import SocialLinkPending  # noqa: PLC0415
+
+        tech = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, tech, sub="tech-sub", email="tech@gmail.com")
+        SocialLinkPending.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert confirm(tech, code).json()["extra"]["code"] == "expired"
+        assert not SocialAccount.objects.exists()
+
+    def test_only_hashes_are_stored(self, client: Client) -> None:
+        from users.models import SocialLinkPending  # noqa: PLC0415
+
+        tech = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, tech, sub="tech-sub", email="tech@gmail.com")
+        stored = SocialLinkPending.objects.get()
+        assert (stored.user_id, stored.provider, stored.uid) == (tech.pk, "google", "tech-sub")
+        assert code not in stored.code_hash
+        assert LINK_NONCE not in stored.nonce_hash
+
+    def test_a_provider_login_linked_to_someone_else_meanwhile_is_not_moved(
+        self, client: Client
+    ) -> None:
+        tech = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, tech, sub="race-sub", email="race@gmail.com")
+        first = Client()
+        finish(first, google_login(first, sub="race-sub", email="race@gmail.com"))
+        owner = SocialAccount.objects.get(uid="race-sub").user_id
+        response = confirm(tech, code)
+        assert response.status_code == 400
+        assert response.json()["extra"]["code"] == "already_linked"
+        assert SocialAccount.objects.get(uid="race-sub").user_id == owner != tech.pk
+
+    def test_linking_again_what_is_already_yours(self, client: Client) -> None:
+        tech = ClientFactory(role=Role.TECHNICIAN)
+        code = pending_code(client, tech, sub="tech-sub", email="tech@gmail.com")
+        assert confirm(tech, code).status_code == 200
+        code = pending_code(Client(), tech, sub="tech-sub", email="tech@gmail.com")
+        assert confirm(tech, code).json() == {"provider": "google"}
+        assert SocialAccount.objects.filter(user_id=tech.pk).count() == 1
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"nonce": LINK_NONCE}, "code"),
+            ({"code": "x"}, "nonce"),
+            ({"code": "x" * 129, "nonce": ""}, "code"),
+        ],
+    )
+    def test_bad_input_is_a_400_naming_the_field(self, body: dict[str, str], field: str) -> None:
+        response = bearer_client(ClientFactory()).post(CONFIRM, body)
+        assert response.status_code == 400
+        assert field in response.json()["extra"]["fields"]
+
+    def test_signed_in_only(self) -> None:
+        assert APIClient().post(CONFIRM, {"code": "x", "nonce": LINK_NONCE}).status_code == 401

@@ -183,6 +183,35 @@ class SocialLinkToken(models.Model):
         return f"{self.provider} link for user {self.user_id}"
 
 
+class SocialLinkPending(models.Model):
+    """A provider login waiting to be linked, between the provider's callback and web.
+
+    The callback of a link started from the profile links nothing: it keeps the provider
+    login here and sends the browser to web's profile with a single-use code. Web confirms
+    it (``me/social/link/confirm/``) as its signed-in user, with the nonce it kept in its
+    session when it started the link; the link is made only if that user is ``user`` (the
+    one who started it) and the nonce matches. Only SHA-256 hashes of code and nonce are
+    stored; the row is used up by the first confirmation, whatever its answer.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    nonce_hash = models.CharField(max_length=64)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=30)
+    uid = models.CharField(max_length=191)
+    extra_data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pending social link")
+        verbose_name_plural = _("pending social links")
+
+    def __str__(self) -> str:
+        return f"pending {self.provider} link for user {self.user_id}"
+
+
 class SocialLoginCode(models.Model):
     """A short-lived, single-use code that ends the social-login browser flow.
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
@@ -34,15 +35,17 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from templated_mail.mail import BaseEmailMessage
 
+from servidesk_shared.errors import RefusalKeepsWrites
 from users import events, lockout, sessions, throttles, verification
 from users.models import (
     Language,
     PhoneCode,
     Role,
+    SocialLinkPending,
     SocialLinkToken,
     SocialLoginCode,
     User,
@@ -676,6 +679,94 @@ def social_link_begin(*, token: str) -> SocialLinkToken | None:
         entry.used_at = timezone.now()
         entry.save(update_fields=["used_at"])
     return entry if entry.user.is_active else None
+
+
+def social_link_pending_issue(
+    *, user: User, provider: str, uid: str, extra_data: dict[str, Any], nonce: str
+) -> str:
+    """Keep the provider login ``(provider, uid)`` waiting to be linked to ``user`` (who
+    started the link, with web's ``nonce``): a single-use code, valid
+    ``SOCIAL_LINK_CODE_TTL`` seconds, for ``me/social/link/confirm/``."""
+    now = timezone.now()
+    code = secrets.token_urlsafe(32)
+    SocialLinkPending.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
+    SocialLinkPending.objects.create(
+        code_hash=hash_code(code),
+        nonce_hash=hash_code(nonce),
+        user=user,
+        provider=provider,
+        uid=uid,
+        extra_data=extra_data,
+        expires_at=now + timedelta(seconds=settings.SOCIAL_LINK_CODE_TTL),
+    )
+    return code
+
+
+class SocialLinkRefused(RefusalKeepsWrites, APIException):
+    """A pending link that was not made; ``code`` says why. The pending link stays used
+    up (the point of the refusal: a code tried once, by anyone, never works again)."""
+
+    status_code = 400
+    default_code = "failed"
+
+
+def social_link_confirm(*, user: User, code: str, nonce: str) -> str:
+    """Link the provider login waiting under ``code`` to ``user``; its provider's id.
+
+    Only the user who started the link, from the browser that started it (``nonce``, web's
+    session's), may finish it: a link URL handed to someone else (their browser, their
+    provider login, their signed-in session) links nothing to anyone. The pending link is
+    used up whatever the answer. A provider login that belongs to another user is never
+    moved. Nothing but the provider login is added to the account.
+    """
+    with transaction.atomic():
+        entry = (
+            SocialLinkPending.objects.select_for_update(of=("self",))
+            .filter(code_hash=hash_code(code))
+            .first()
+        )
+        if entry is None or entry.used_at is not None or entry.expires_at <= timezone.now():
+            raise SocialLinkRefused(
+                _("This link request is invalid or has expired. Please start again."),
+                code="expired",
+            )
+        entry.used_at = timezone.now()
+        entry.save(update_fields=["used_at"])
+    if entry.user_id != user.pk:
+        logger.warning(
+            "social link refused: started by user %s, confirmed by user %s",
+            entry.user_id,
+            user.pk,
+        )
+        raise SocialLinkRefused(
+            _("This link was started from another account, so nothing was linked."),
+            code="not_yours",
+        )
+    if not nonce or not constant_time_compare(entry.nonce_hash, hash_code(nonce)):
+        raise SocialLinkRefused(
+            _("This link was not started in this browser, so nothing was linked."),
+            code="other_browser",
+        )
+    already_linked = SocialLinkRefused(
+        _("That provider account is already linked to another account."),
+        code="already_linked",
+    )
+    owner = (
+        SocialAccount.objects.filter(provider=entry.provider, uid=entry.uid)
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if owner is not None and owner != user.pk:
+        raise already_linked
+    if owner is None:
+        try:
+            with transaction.atomic():
+                SocialAccount.objects.create(
+                    user=user, provider=entry.provider, uid=entry.uid, extra_data=entry.extra_data
+                )
+        except IntegrityError:  # linked to someone in the meantime
+            raise already_linked from None
+    return entry.provider
 
 
 def social_login_code_issue(*, user: User, nonce: str) -> str:

@@ -29,13 +29,20 @@ one of ``cancelled``, ``failed``, ``email_required``, ``email_in_use``, ``inacti
 ``unavailable`` (the provider is not configured here).
 
 Linking, from the profile of a signed-in user: ``POST /api/accounts/me/social/link/``
-answers ``/accounts/social/link/?token=<single-use token>``; opening it starts the
-provider's flow (allauth's ``connect`` process) for that user, without signing the
-browser into accounts. The flow ends at web's ``SOCIAL_LINK_COMPLETE_PATH`` with
-``?linked=<provider>`` or ``?link_error=<reason>``: ``expired`` (the token),
-``already_linked`` (that provider login belongs to another user: it is never moved),
-``cancelled``, ``failed``, ``inactive``, ``unavailable``. Linking copies nothing to
-the account (no phone, no notification settings).
+answers ``/accounts/social/link/?token=<single-use token>``; web adds
+``&web_nonce=<nonce>`` (kept in web's session, as for a sign-in) and sends the browser
+there. It starts the provider's flow (allauth's ``connect`` process) for that user,
+without signing the browser into accounts. The provider's callback links nothing: it
+keeps the provider login as a pending link (``services.social_link_pending_issue``) and
+sends the browser to web's ``SOCIAL_LINK_COMPLETE_PATH?link_code=<code>``. Web, for its
+signed-in user, confirms the code with ``POST /api/accounts/me/social/link/confirm/``
+``{code, nonce}``: only the user who started the link, from the browser that started it,
+gets the link (a link URL handed to a victim links the victim's provider login to no
+one). Web then shows ``?linked=<provider>`` or ``?link_error=<reason>``. Reasons from
+here: ``expired`` (the token), ``already_linked`` (that provider login belongs to
+another user: it is never moved), ``cancelled``, ``failed``, ``inactive``,
+``unavailable``. Linking copies nothing to the account (no phone, no notification
+settings).
 """
 
 from __future__ import annotations
@@ -64,7 +71,8 @@ from django.views.decorators.http import require_GET
 from users import events, services
 from users.models import Language, Role, User, normalize_email
 
-#: accounts' session keys: web's nonce of a sign-in, the user and provider of a link.
+#: accounts' session keys: web's nonce of a sign-in; the user, provider and web's nonce
+#: of a link.
 NONCE_SESSION_KEY = "servidesk_web_nonce"
 LINK_SESSION_KEY = "servidesk_social_link"
 #: What web may send as ``web_nonce`` (``secrets.token_urlsafe`` gives 43 of these).
@@ -154,16 +162,25 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
         sociallogin.connect(request, user)
 
     def _pre_link(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
-        """A link from the profile: the provider login joins the signed-in user, unless
-        it already belongs to someone else (it is never moved)."""
+        """A link from the profile: the provider login waits for web to confirm it as
+        the user who started the link, from the browser that started it (it is never
+        linked here: whoever opened the link URL may not be that user). A provider login
+        that already belongs to someone else is refused at once (it is never moved)."""
         user = _link_user(request)
-        if user is None or request.user != user:
+        nonce = (_link_in_progress(request) or {}).get("nonce")
+        if user is None or request.user != user or not isinstance(nonce, str) or not nonce:
             raise ImmediateHttpResponse(end_flow(request, "failed"))
         if sociallogin.is_existing and sociallogin.user.pk != user.pk:
             raise ImmediateHttpResponse(end_flow(request, "already_linked"))
-        link = dict(request.session[LINK_SESSION_KEY])
-        link["linked"] = True
-        request.session[LINK_SESSION_KEY] = link
+        code = services.social_link_pending_issue(
+            user=user,
+            provider=sociallogin.account.provider,
+            uid=sociallogin.account.uid,
+            extra_data=sociallogin.account.extra_data or {},
+            nonce=nonce,
+        )
+        logout(request)
+        raise ImmediateHttpResponse(profile_redirect(link_code=code))
 
     def get_connect_redirect_url(self, request: HttpRequest, socialaccount: Any) -> str:
         return reverse("social-link-complete")
@@ -223,35 +240,30 @@ def social_complete(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def social_link(request: HttpRequest) -> HttpResponse:
-    """Open a link URL from ``me/social/link/``: start the provider's flow for its user.
+    """Open a link URL from ``me/social/link/`` (with web's ``web_nonce``): start the
+    provider's flow for its user.
 
     The browser is not signed into accounts: the session only remembers which user and
-    provider this link is for, for ``LINK_FLOW_SECONDS``.
+    provider this link is for, and web's nonce, for ``LINK_FLOW_SECONDS``. Without a
+    well-formed nonce the token is not spent and the browser goes back (``failed``).
     """
     token = request.GET.get("token", "")
-    entry = services.social_link_begin(token=token) if 0 < len(token) <= 128 else None
+    nonce = request.GET.get("web_nonce", "")
     logout(request)  # whatever this browser was doing here before
+    if not WEB_NONCE.fullmatch(nonce):
+        return profile_redirect(link_error="failed")
+    entry = services.social_link_begin(token=token) if 0 < len(token) <= 128 else None
     if entry is None:
         return profile_redirect(link_error="expired")
     request.session[LINK_SESSION_KEY] = {
         "user": entry.user_id,
         "provider": entry.provider,
+        "nonce": nonce,
         "until": time.time() + LINK_FLOW_SECONDS,
     }
     request.session.set_expiry(LINK_FLOW_SECONDS)
     start = reverse(f"{entry.provider}_login")
     return HttpResponseRedirect(f"{start}?{urlencode({'process': AuthProcess.CONNECT})}")
-
-
-@never_cache
-@require_GET
-def social_link_complete(request: HttpRequest) -> HttpResponse:
-    """The end of a link: back to web's profile, saying whether it worked."""
-    link = _link_in_progress(request)
-    if link is None or not link.get("linked"):
-        return end_flow(request, "failed")
-    logout(request)
-    return profile_redirect(linked=link["provider"])
 
 
 def start_bound_to_browser(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

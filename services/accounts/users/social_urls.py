@@ -33,7 +33,8 @@ _guard(provider_urlpatterns)
 urlpatterns = [
     path("social/complete/", social.social_complete, name="social-complete"),
     path("social/link/", social.social_link, name="social-link"),
-    path("social/link/complete/", social.social_link_complete, name="social-link-complete"),
+    # allauth's connect would end here; our adapter ends every link at web before that.
+    path("social/link/complete/", social.to_web("failed"), name="social-link-complete"),
     path("login/", social.to_web("login_required"), name="account_login"),
     path("logout/", social.to_web("logged_out"), name="account_logout"),
     path("inactive/", social.to_web("inactive"), name="account_inactive"),

@@ -107,6 +107,9 @@ SOCIAL_LOGIN_CODE_TTL = env.int("SOCIAL_LOGIN_CODE_TTL", default=60)
 SOCIAL_LINK_COMPLETE_PATH = env.str("SOCIAL_LINK_COMPLETE_PATH", default="/profile/")
 #: Seconds the URL of ``me/social/link/`` may wait before the browser opens it.
 SOCIAL_LINK_TOKEN_TTL = env.int("SOCIAL_LINK_TOKEN_TTL", default=120)
+#: Seconds web has to confirm a link once the provider answered (``?link_code=`` on the
+#: profile, ``me/social/link/confirm/``); the provider login is not linked until then.
+SOCIAL_LINK_CODE_TTL = env.int("SOCIAL_LINK_CODE_TTL", default=300)
 
 # --- Proving an email address and a phone number ------------------------------------------
 #: The confirmation link mailed to an address points at web's page for it.

@@ -303,6 +303,25 @@ class SocialLinkStartSerializer(serializers.Serializer[Any]):
     )
 
 
+class SocialLinkConfirmSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(
+        max_length=128,
+        help_text=_("The link_code accounts sent the browser back to the profile with."),
+    )
+    nonce = serializers.CharField(
+        max_length=128,
+        allow_blank=True,
+        help_text=_(
+            "The nonce web kept in its session when it started the link (empty when this "
+            "browser started none: the pending link is then used up and refused)."
+        ),
+    )
+
+
+class SocialLinkConfirmedSerializer(serializers.Serializer[Any]):
+    provider = serializers.CharField(read_only=True)
+
+
 class MessageSerializer(serializers.Serializer[Any]):
     message = serializers.CharField(read_only=True)
 

@@ -29,6 +29,11 @@ urlpatterns = [
     path("me/phone/send-code/", views.PhoneSendCodeView.as_view(), name="phone-send-code"),
     path("me/phone/verify/", views.PhoneVerifyView.as_view(), name="phone-verify"),
     path("me/social/link/", views.SocialLinkView.as_view(), name="social-link-start"),
+    path(
+        "me/social/link/confirm/",
+        views.SocialLinkConfirmView.as_view(),
+        name="social-link-confirm",
+    ),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<str:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
     # No database involved: the key set is served even while the database is down.

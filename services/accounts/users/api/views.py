@@ -354,6 +354,29 @@ class SocialLinkView(APIView):
         return Response({"url": f"{reverse('social-link')}?{urlencode({'token': token})}"})
 
 
+class SocialLinkConfirmView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=serializers.SocialLinkConfirmSerializer,
+        responses={
+            200: serializers.SocialLinkConfirmedSerializer,
+            400: error_response(
+                "Nothing was linked; extra.code says why: expired (unknown, used or expired "
+                "code), not_yours (another account started it), other_browser (the nonce is "
+                "not the one the link started with), already_linked (that provider login "
+                "belongs to another account). The pending link is used up either way."
+            ),
+        },
+        summary="Finish linking the provider login the link flow left waiting",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.SocialLinkConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        provider = services.social_link_confirm(user=_caller(request), **serializer.validated_data)
+        return Response({"provider": provider})
+
+
 class StrictOrdering(OrderingFilter):
     """DRF's ordering, but an unknown field is a 400 naming the ones allowed, not ignored."""
 
