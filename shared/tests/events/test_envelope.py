@@ -25,6 +25,7 @@ def test_every_contract_type_has_a_version_1_schema() -> None:
         "ticket.status_changed",
         "ticket.assigned",
         "ticket.commented",
+        "verification.phone_code",
     } == schemas.EVENT_TYPES
     assert all(version == 1 for _, version in schemas.SCHEMAS)
 
@@ -59,9 +60,16 @@ def test_user_events_carry_the_contact_card() -> None:
     assert body["type"] == "user.deactivated"
     assert set(body["data"]) == {
         "id", "username", "full_name", "email", "phone", "role", "language",
-        "notify_email", "notify_sms", "is_active",
+        "notify_email", "notify_sms", "is_active", "email_verified", "phone_verified",
     }  # fmt: skip
     assert body["aggregate_id"] == "7"
+
+
+def test_a_card_from_before_verification_reads_as_unverified() -> None:
+    body = envelope.build(factories.user_card(schemas.UserUpdated), producer="accounts", sequence=1)
+    del body["data"]["email_verified"], body["data"]["phone_verified"]
+    card = roundtrip(body).data
+    assert (card.email_verified, card.phone_verified) == (False, False)
 
 
 def test_unknown_fields_are_ignored_by_consumers() -> None:

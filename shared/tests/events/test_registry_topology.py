@@ -37,7 +37,7 @@ def test_registry_loads_from_a_dotted_path() -> None:
 
 def test_topology_is_the_contracts_and_declaring_twice_is_harmless(topology: Topology) -> None:
     assert SUBSCRIPTIONS == {
-        "notifier.events": ("ticket.#", "user.#"),
+        "notifier.events": ("ticket.#", "user.#", "verification.#"),
         "reports.events": ("ticket.#", "user.#"),
         "tickets.users": ("user.#",),
     }
