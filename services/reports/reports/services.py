@@ -65,7 +65,8 @@ def person_apply_event(*, event: Event[UserCard]) -> bool:
     person.username = card.username[:150]
     person.full_name = card.full_name[:300]
     person.role = card.role
-    person.is_active = card.is_active
+    # A deactivation is one whatever its card says, as in tickets and notifier.
+    person.is_active = card.is_active and event.type != "user.deactivated"
     person.sequence = event.sequence
     person.save()
     return True

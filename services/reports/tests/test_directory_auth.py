@@ -76,3 +76,10 @@ def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:
     # Another admin's token is untouched.
     other = auth_header(user_id=51, role="admin")
     assert client.get(SUMMARY, MARCH, headers=other).status_code == 200
+
+
+def test_a_deactivation_counts_whatever_its_card_says(client: Client) -> None:
+    headers = auth_header(user_id=50, role="admin")
+    apply_user_event(UserRegistered, 1)
+    apply_user_event(UserDeactivated, 2, is_active=True)
+    assert client.get(SUMMARY, MARCH, headers=headers).status_code == 401
