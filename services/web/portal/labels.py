@@ -66,6 +66,14 @@ LINK_ERRORS: dict[str, Promise] = {
     "already_linked": _("That provider account is already linked to another Servidesk account."),
     "expired": _("The linking request has expired. Please start again."),
     "inactive": _("This account is deactivated."),
+    "not_yours": _(
+        "This link was started from another account, so nothing was linked. If you did "
+        "not start it, someone may have sent it to you: ignore it."
+    ),
+    "other_browser": _(
+        "This link was not started in this browser, so nothing was linked. Please start "
+        "again from your profile."
+    ),
 }
 
 

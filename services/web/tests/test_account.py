@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from portal.api.session import TOKENS_KEY
+from portal.views.account import SOCIAL_LINK_NONCE_KEY
 
 from tests.fakes import FakeApis, error, page, token
 
@@ -415,7 +416,10 @@ def test_linking_sends_the_browser_where_accounts_says(
     apis.on("accounts", "POST", "me/social/link/", body={"url": answered})
     response = technician.post("/profile/social/google/link/")
     assert response.status_code == 302
-    assert response["Location"] == goes_to
+    # Bound to this browser like a social sign-in: the nonce kept in its session goes along.
+    nonce = technician.session[SOCIAL_LINK_NONCE_KEY]
+    assert len(nonce) >= 32
+    assert response["Location"] == f"{goes_to}&web_nonce={nonce}"
     assert apis.called("accounts", "POST", "me/social/link/")[0].body == {"provider": "google"}
 
 
@@ -437,7 +441,8 @@ def test_a_link_url_on_another_host_keeps_only_its_accounts_path(
 ) -> None:
     apis.on("accounts", "POST", "me/social/link/", body={"url": "//evil.example/accounts/x?t=1"})
     response = technician.post("/profile/social/google/link/")
-    assert response["Location"] == "/accounts/x?t=1"
+    nonce = technician.session[SOCIAL_LINK_NONCE_KEY]
+    assert response["Location"] == f"/accounts/x?t=1&web_nonce={nonce}"
 
 
 @pytest.mark.parametrize(
@@ -469,3 +474,114 @@ def test_a_refused_link_says_why(technician: Client, apis: FakeApis) -> None:
     response = technician.post("/profile/social/facebook/link/")
     assert response["Location"] == "/profile/"
     assert "Este proveedor no está disponible aquí." in technician.get("/profile/").content.decode()
+
+
+# --- Finishing a link: accounts sends the browser back with ?link_code= -------------------
+
+LINK_CONFIRM = "me/social/link/confirm/"
+
+
+def start_link(browser: Client, apis: FakeApis) -> str:
+    """Press "Link Google" on the profile; the nonce this browser keeps for it."""
+    apis.on("accounts", "POST", "me/social/link/", body={"url": "/accounts/social/link/?token=t"})
+    browser.post("/profile/social/google/link/")
+    nonce: str = browser.session[SOCIAL_LINK_NONCE_KEY]
+    return nonce
+
+
+def test_the_browser_that_started_a_link_finishes_it(technician: Client, apis: FakeApis) -> None:
+    nonce = start_link(technician, apis)
+    apis.on("accounts", "POST", LINK_CONFIRM, body={"provider": "google"})
+    response = technician.get("/profile/?link_code=code-1")
+    assert response.status_code == 302
+    assert response["Location"] == "/profile/?linked=google"  # the code leaves the address bar
+    assert apis.called("accounts", "POST", LINK_CONFIRM)[0].body == {
+        "code": "code-1",
+        "nonce": nonce,
+    }
+    assert SOCIAL_LINK_NONCE_KEY not in technician.session  # single use
+
+
+def test_a_link_code_in_a_browser_that_started_no_link_is_refused(
+    client_user: Client, apis: FakeApis
+) -> None:
+    """The attack: the victim (signed in here) opens an attacker's link URL and goes
+    through Google; accounts sends this browser back with the attacker's pending link.
+    web confirms it as the victim with no nonce, so accounts uses it up and refuses it."""
+    refusal = error(
+        "This link was started from another account, so nothing was linked.", code="not_yours"
+    )
+    apis.on("accounts", "POST", LINK_CONFIRM, 400, refusal)
+    apis.on("accounts", "GET", "me/", body=CONFIRMED)
+    response = client_user.get("/profile/?link_code=attackers-code", HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Location"] == "/profile/?link_error=not_yours"
+    assert apis.called("accounts", "POST", LINK_CONFIRM)[0].body == {
+        "code": "attackers-code",
+        "nonce": "",
+    }
+    html = client_user.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This link was started from another account, so nothing was linked." in html
+    spanish = client_user.get(response["Location"], HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Esta vinculación se inició desde otra cuenta" in spanish
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("other_browser", "other_browser"),
+        ("expired", "expired"),
+        ("already_linked", "already_linked"),
+        ("something_new", "failed"),
+        (None, "failed"),
+    ],
+)
+def test_a_refused_confirmation_says_why(
+    technician: Client, apis: FakeApis, code: str | None, reason: str
+) -> None:
+    start_link(technician, apis)
+    extra = {"code": code} if code else {}
+    apis.on("accounts", "POST", LINK_CONFIRM, 400, error("No.", **extra))
+    response = technician.get("/profile/?link_code=code-1")
+    assert response["Location"] == f"/profile/?link_error={reason}"
+    assert SOCIAL_LINK_NONCE_KEY not in technician.session
+
+
+def test_a_signed_out_browser_signs_in_first_and_comes_back(client: Client, apis: FakeApis) -> None:
+    response = client.get("/profile/?link_code=code-1")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=%2Fprofile%2F%3Flink_code%3Dcode-1"
+    assert apis.called("accounts", "POST", LINK_CONFIRM) == []
+
+
+@pytest.mark.parametrize("code", ["", "x" * 129])
+def test_a_link_code_that_cannot_be_one_is_not_sent(
+    technician: Client, apis: FakeApis, code: str
+) -> None:
+    response = technician.get("/profile/", {"link_code": code})
+    assert response["Location"] == "/profile/?link_error=expired"
+    assert apis.called("accounts", "POST", LINK_CONFIRM) == []
+
+
+def test_a_confirmation_while_accounts_is_down_keeps_the_nonce(
+    technician: Client, apis: FakeApis
+) -> None:
+    nonce = start_link(technician, apis)
+    apis.down.add("accounts")
+    response = technician.get("/profile/?link_code=code-1")
+    assert response["Location"] == "/profile/"
+    assert technician.session[SOCIAL_LINK_NONCE_KEY] == nonce
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("not_yours", "This link was started from another account, so nothing was linked."),
+        ("other_browser", "This link was not started in this browser, so nothing was linked."),
+    ],
+)
+def test_the_new_refusals_are_explained(
+    technician: Client, apis: FakeApis, reason: str, shown: str
+) -> None:
+    apis.on("accounts", "GET", "me/", body=CONFIRMED | {"role": "technician"})
+    html = technician.get(f"/profile/?link_error={reason}", HTTP_ACCEPT_LANGUAGE="en")
+    assert shown in html.content.decode()

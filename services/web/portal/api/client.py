@@ -266,6 +266,13 @@ class Accounts(Service):
         data = self.post("me/social/link/", {"provider": provider})
         return str(data.get("url", "")) if isinstance(data, dict) else ""
 
+    def social_link_confirm(self, code: str, nonce: str) -> str:
+        """Finish a link the provider answered (``?link_code=`` on the profile) as the
+        signed-in user, with the nonce this browser started it with; the provider's id.
+        accounts refuses (``ApiError.code`` says why) unless this user started it here."""
+        data = self.post("me/social/link/confirm/", {"code": code, "nonce": nonce})
+        return str(data.get("provider", "")) if isinstance(data, dict) else ""
+
     def password_reset(self, email: str) -> str:
         data = self.post("auth/password/reset/", {"email": email}, auth=False)
         return str(data.get("message", "")) if isinstance(data, dict) else ""

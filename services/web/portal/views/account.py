@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -30,6 +32,11 @@ from portal.views.tickets import ticket_url
 EMAIL_TOKEN_MAX = 512
 _FLOW_PATH = re.compile(r"^/accounts/[A-Za-z0-9_./-]*$")
 _PROVIDER_HOSTS = {"google": "accounts.google.com", "facebook": "www.facebook.com"}
+#: The nonce of the social link this browser started; it goes to accounts as
+#: ``web_nonce`` and with the confirmation (a link finished in another browser is refused).
+SOCIAL_LINK_NONCE_KEY = "servidesk.social_link_nonce"
+#: accounts' codes are ``secrets.token_urlsafe(32)``; anything longer is not one.
+LINK_CODE_MAX = 128
 
 
 def api_problem(error: ApiError) -> str:
@@ -89,6 +96,35 @@ def note_link_result(request: HttpRequest) -> None:
         messages.error(request, str(labels.LINK_ERRORS.get(reason, labels.LINK_ERRORS["failed"])))
 
 
+def profile_with(**params: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('portal:profile')}?{urlencode(params)}")
+
+
+def finish_link(request: HttpRequest, code: str) -> HttpResponse:
+    """accounts sent the browser back with ``?link_code=``: the provider login waits to be
+    linked. Confirm it as the signed-in user with this browser's nonce; accounts links it
+    only to the user who started the link, from this browser (an attacker's link URL
+    opened here links nothing), and uses the code up either way."""
+    nonce = request.session.get(SOCIAL_LINK_NONCE_KEY, "")
+    if not isinstance(nonce, str):
+        nonce = ""
+    if not code or len(code) > LINK_CODE_MAX:
+        return profile_with(link_error="expired")
+    try:
+        provider = api(request).accounts.social_link_confirm(code, nonce)
+    except ServiceUnavailableError as exc:
+        messages.error(request, unavailable_message(exc))
+        return redirect("portal:profile")
+    except ApiError as exc:
+        request.session.pop(SOCIAL_LINK_NONCE_KEY, None)
+        reason = exc.code if exc.code in labels.LINK_ERRORS else "failed"
+        return profile_with(link_error=reason)
+    request.session.pop(SOCIAL_LINK_NONCE_KEY, None)
+    if provider not in SOCIAL_PROVIDERS:
+        return profile_with(link_error="failed")
+    return profile_with(linked=provider)
+
+
 def render_profile(
     request: HttpRequest,
     me: Profile,
@@ -110,6 +146,8 @@ def render_profile(
 @sensitive_post_parameters("current_password")
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET" and "link_code" in request.GET:
+        return finish_link(request, request.GET["link_code"])
     accounts = api(request).accounts
     me = accounts.me()
     if request.method == "GET":
@@ -227,7 +265,9 @@ def phone_verify(request: HttpRequest) -> HttpResponse:
 @require_POST
 def social_link(request: HttpRequest, provider: str) -> HttpResponse:
     """Link a social login to the signed-in staff account: accounts answers where the
-    browser goes to do it, and sends it back to the profile afterwards."""
+    browser goes to do it, and sends it back to the profile afterwards (``finish_link``).
+    The flow is bound to this browser like a social sign-in: a nonce kept in the session
+    goes to accounts as ``web_nonce`` and comes back with the confirmation."""
     if provider not in SOCIAL_PROVIDERS:
         raise Http404
     try:
@@ -237,17 +277,20 @@ def social_link(request: HttpRequest, provider: str) -> HttpResponse:
     except ApiError as exc:
         messages.error(request, api_problem(exc))
     else:
-        target = accounts_flow_url(url, provider)
+        nonce = secrets.token_urlsafe(32)
+        target = accounts_flow_url(url, provider, nonce=nonce)
         if target:
+            request.session[SOCIAL_LINK_NONCE_KEY] = nonce
             return HttpResponseRedirect(target)
         messages.error(request, str(labels.LINK_ERRORS["failed"]))
     return redirect("portal:profile")
 
 
-def accounts_flow_url(url: str, provider: str) -> str:
+def accounts_flow_url(url: str, provider: str, *, nonce: str) -> str:
     """Where to send the browser for a link, or "" when ``url`` is not a place it should
     go: a path of accounts' browser flow (at ``ACCOUNTS_BROWSER_URL``, whatever host
-    accounts named) or the provider's own sign-in page over https."""
+    accounts named, with ``web_nonce=<nonce>`` added) or the provider's own sign-in page
+    over https."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.netloc == _PROVIDER_HOSTS.get(provider):
         return url
@@ -255,8 +298,8 @@ def accounts_flow_url(url: str, provider: str) -> str:
         return ""
     if ".." in parts.path.split("/"):
         return ""
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{conf.accounts_browser_url()}{parts.path}{query}"
+    query = "&".join(part for part in (parts.query, urlencode({"web_nonce": nonce})) if part)
+    return f"{conf.accounts_browser_url()}{parts.path}?{query}"
 
 
 @signed_in
