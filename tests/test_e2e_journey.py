@@ -4,9 +4,10 @@ The stack is started once for this module, exactly as `make up` starts it, with 
 going to a real SMTP server on loopback and its SMS to a fake of Twilio's Messages API,
 both running before the stack so the notifier's sender finds them from its first try.
 
-1. The help-desk journey over HTTP: register, log in, open, assign, comment (public and
-   internal), resolve, reopen; then what the people involved received (mail, SMS, in-app
-   feed) and what the admin's report says.
+1. The help-desk journey over HTTP: register, log in, confirm the email address with the
+   link mailed to it and the phone with the code texted to it, open, assign, comment
+   (public and internal), resolve, reopen; then what the people involved received (mail,
+   SMS, in-app feed) and what the admin's report says.
 2. The gateway's strict login zone answering 429 in the APIs' error shape.
 3. One request id, sent by the caller, followed through the stack's log.
 """
@@ -25,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from proofs import (
+    CODE_SMS,
+    CONFIRM_LINK,
+    code_sms,
+    confirmation_mail,
+    confirmation_token,
+    sms_code,
+)
 from stack import (
     POSTGRES_URL,
     RABBITMQ_URL,
@@ -149,8 +159,9 @@ def new_technician(
     return tech_id, tech_email, technician
 
 
-def new_client(gateway: httpx.Client, tag: str) -> tuple[str, str, dict[str, str]]:
-    """(id, email, auth headers) of a client who registers, with SMS on."""
+def new_client(e2e: E2E, gateway: httpx.Client, tag: str) -> tuple[str, str, dict[str, str]]:
+    """(id, email, auth headers) of a client who registers, with SMS on, and proves their
+    address and number by what reached them: the link mailed and the code texted."""
     # The client signs up (no language given: Spanish is the default) with a phone.
     client_name = f"cli{tag}"
     client_email = f"{client_name}@example.com"
@@ -180,8 +191,66 @@ def new_client(gateway: httpx.Client, tag: str) -> tuple[str, str, dict[str, str
     assert me["role"] == "client"
     assert me["language"] == "es"
     assert (me["phone"], me["notify_sms"], me["notify_email"]) == (CLIENT_PHONE, True, True)
+    # Neither proved yet: nothing but the proofs themselves goes to them.
+    assert (me["email_verified"], me["phone_verified"]) == (False, False)
 
+    # The confirmation mail, in Spanish, to the new address alone, with web's link.
+    mail = confirmation_mail(e2e.smtp, client_email)
+    assert mail.rcpt_tos == (client_email,)
+    assert mail.subject == "Confirma tu dirección de correo para Servidesk", mail.subject
+    assert "Hola" in mail.text, mail.text
+    link = CONFIRM_LINK.search(mail.text)
+    assert link is not None
+    assert "/confirm-email/" in link[0]
+    # The code SMS, in Spanish, from the desk's number.
+    sms = code_sms(e2e.twilio, CLIENT_PHONE)
+    assert sms.from_ == TWILIO_FROM
+    assert sms.account_sid == e2e.twilio.account_sid
+    assert "tu código es" in sms.body, sms.body
+
+    # A wrong code is refused and proves nothing; the right one does.
+    code = sms_code(sms)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    refused = gateway.post("/api/accounts/me/phone/verify/", json={"code": wrong}, headers=client)
+    assert refused.status_code == 400, refused.text
+    verified = gateway.post("/api/accounts/me/phone/verify/", json={"code": code}, headers=client)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["phone_verified"] is True
+    # The link's token, sent back by web's /confirm-email/<token>/ page for the client.
+    token = confirmation_token(mail)
+    confirmed = gateway.post(
+        "/api/accounts/me/email/confirm/", json={"token": token}, headers=client
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    me = gateway.get("/api/accounts/me/", headers=client).json()
+    assert (me["email"], me["email_verified"], me["phone_verified"]) == (client_email, True, True)
+    # The link works once.
+    again = gateway.post("/api/accounts/me/email/confirm/", json={"token": token}, headers=client)
+    assert again.status_code == 400, again.text
+
+    wait_for_notifier_card(e2e, client_id)
     return client_id, client_email, client
+
+
+def wait_for_notifier_card(e2e: E2E, user_id: str) -> None:
+    """Until notifier's contact card says both proofs arrived (``user.updated``).
+
+    A person would not wait; the test does, because the card's update (from accounts'
+    relay) and the ticket's first event (from tickets' relay) have no order between them,
+    and a ticket event that came first would rightly find an unconfirmed address.
+    """
+    url = e2e.stack.env["NOTIFIER_DATABASE_URL"]
+
+    def proved() -> bool:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT email_verified AND phone_verified FROM notifications_contact "
+                "WHERE user_id = %s",
+                (str(user_id),),
+            ).fetchone()
+        return bool(row and row[0])
+
+    eventually(proved, what="notifier's card with the confirmed address and verified phone")
 
 
 def test_the_help_desk_journey_reaches_mail_sms_feed_and_reports(e2e: E2E) -> None:
@@ -194,7 +263,7 @@ def test_the_help_desk_journey_reaches_mail_sms_feed_and_reports(e2e: E2E) -> No
         admin = login(gateway, *DEMO_ADMIN)
 
         tech_id, tech_email, technician = new_technician(gateway, admin, tag)
-        client_id, client_email, client = new_client(gateway, tag)
+        client_id, client_email, client = new_client(e2e, gateway, tag)
 
         # The client opens a ticket (tickets learns of the user through user.registered).
         def opened() -> dict[str, Any] | None:
@@ -300,29 +369,39 @@ def assert_mail_and_sms(e2e: E2E, journey: Journey) -> None:
     client_email, tech_email = journey.client_email, journey.tech_email
     public_reply, client_reply = journey.public_reply, journey.client_reply
     internal_note = journey.internal_note
+
     # --- Mail ---------------------------------------------------------------------
-    # The client: the creation receipt, in progress, the public answer, resolved.
-    # The technician: the client's reply and the reopening (never their own acts).
+    # The client: the creation receipt, in progress, the public answer, resolved (and,
+    # before them, the confirmation link). The technician, whose address the admin gave
+    # (confirmed), the client's reply and the reopening (never their own acts).
+    def ticket_mails(to: str) -> list[ReceivedMail]:
+        return [m for m in e2e.smtp.received(to=to) if not CONFIRM_LINK.search(m.text)]
+
+    def ticket_sms() -> list[SentSms]:
+        return [s for s in e2e.twilio.messages_to(CLIENT_PHONE) if not CODE_SMS.search(s.body)]
+
     client_mails: list[ReceivedMail] = eventually(
-        lambda: len(e2e.smtp.received(to=client_email)) >= 4 and e2e.smtp.received(to=client_email),
+        lambda: len(ticket_mails(client_email)) >= 4 and ticket_mails(client_email),
         what="four mails to the client",
     )
     tech_mails: list[ReceivedMail] = eventually(
-        lambda: len(e2e.smtp.received(to=tech_email)) >= 2 and e2e.smtp.received(to=tech_email),
+        lambda: len(ticket_mails(tech_email)) >= 2 and ticket_mails(tech_email),
         what="two mails to the technician",
     )
     # --- SMS: the client asked for them; the technician has no phone.
     client_sms: list[SentSms] = eventually(
-        lambda: (
-            len(e2e.twilio.messages_to(CLIENT_PHONE)) >= 4 and e2e.twilio.messages_to(CLIENT_PHONE)
-        ),
+        lambda: len(ticket_sms()) >= 4 and ticket_sms(),
         what="four SMS to the client",
     )
     time.sleep(1.5)  # anything that was still on its way (it must not be the note)
-    client_mails = e2e.smtp.received(to=client_email)
-    tech_mails = e2e.smtp.received(to=tech_email)
-    client_sms = e2e.twilio.messages_to(CLIENT_PHONE)
+    client_mails = ticket_mails(client_email)
+    tech_mails = ticket_mails(tech_email)
+    client_sms = ticket_sms()
 
+    # Exactly one confirmation mail and one code SMS, and nothing else besides the ticket's.
+    assert len(e2e.smtp.received(to=client_email)) == len(client_mails) + 1
+    assert e2e.smtp.received(to=tech_email) == tech_mails
+    assert len(e2e.twilio.messages_to(CLIENT_PHONE)) == len(client_sms) + 1
     assert len(client_mails) == 4, [m.subject for m in client_mails]
     assert len(tech_mails) == 2, [m.subject for m in tech_mails]
     for mail in client_mails + tech_mails:

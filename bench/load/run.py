@@ -7,11 +7,14 @@ What it does:
 
 1. starts the whole stack the way ``make up`` does (``tests/stack.py``'s
    ``running_stack``, i.e. scripts/devstack.py and the Procfile) in its production-like
-   shape: PostgreSQL and RabbitMQ under throwaway database names and event prefix,
-   production settings, gunicorn 2 workers x 4 threads per service (as in
-   deploy/compose.env), every relay and consumer and notifier's sender, nginx in front,
-   mail to a local SMTP server (``servidesk_shared.testing.SmtpServer``);
-2. creates the people as the demo admin through accounts' API (``POST users/``), waits
+   shape: PostgreSQL and RabbitMQ under throwaway database names, event prefix and broker
+   user (production settings refuse RabbitMQ's default ``guest``), production settings,
+   gunicorn 2 workers x 4 threads per service (as in deploy/compose.env), every relay
+   and consumer and notifier's sender, nginx in front, mail to a local SMTP server
+   (``servidesk_shared.testing.SmtpServer``);
+2. creates the people as an admin of the run's own (production settings refuse demo data:
+   ``population.create_admin``) through accounts' API (``POST users/``: an address an
+   admin gives counts as confirmed, so the people get their mail; nobody has a phone), waits
    until tickets' user directory has them (it fills from ``user.registered``), and has
    staff open a few tickets for each client, so technicians find a queue;
 3. runs ``bench/load/locustfile.py`` headless through nginx while sampling the resident
@@ -36,6 +39,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -44,6 +48,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -80,7 +85,34 @@ def parse_duration(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def stack_environment(args: argparse.Namespace, run: str, smtp: SmtpServer) -> dict[str, str]:
+def rabbitmqctl(*args: str) -> None:
+    tool = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin")
+    if tool is None:
+        raise RuntimeError("rabbitmqctl is needed to give the run a broker user of its own")
+    subprocess.run([tool, *args], stdout=subprocess.DEVNULL, check=True, timeout=120)
+
+
+def add_broker_user(run: str) -> str:
+    """A RabbitMQ user of the run's own, with a random password (production settings
+    refuse the example ``guest``); the broker URL that signs in as it. Removed by
+    ``delete_broker_user``."""
+    user, password = f"load-{run}", secrets.token_urlsafe(24)
+    rabbitmqctl("add_user", user, password)
+    rabbitmqctl("set_permissions", "-p", "/", user, ".*", ".*", ".*")
+    parts = urlsplit(RABBITMQ_URL)
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def delete_broker_user(run: str) -> None:
+    rabbitmqctl("delete_user", f"load-{run}")
+
+
+def stack_environment(
+    args: argparse.Namespace, run: str, smtp: SmtpServer, broker_url: str
+) -> dict[str, str]:
     keys = generate_keypair()
     env = {
         f"{name.upper()}_DATABASE_URL": f"{POSTGRES_URL}/servidesk_load_{run}_{name}"
@@ -89,7 +121,7 @@ def stack_environment(args: argparse.Namespace, run: str, smtp: SmtpServer) -> d
     return (
         env
         | {
-            "BROKER_URL": RABBITMQ_URL,
+            "BROKER_URL": broker_url,
             "SERVIDESK_EVENT_PREFIX": f"load-{run}.",
             # The developer's .env must not change what is measured.
             "SERVIDESK_ENV_FILE": os.devnull,
@@ -100,7 +132,6 @@ def stack_environment(args: argparse.Namespace, run: str, smtp: SmtpServer) -> d
             "JWT_PRIVATE_KEY": keys.private_pem,
             "JWT_PUBLIC_KEY": keys.public_pem,
             "JWT_ACCESS_TOKEN_MINUTES": str(args.access_minutes),
-            "SERVIDESK_SEED_DEMO": "true",  # the demo admin creates the people
             "LOG_LEVEL": "INFO",
             "LOG_JSON": "true",
             "WEB_CONCURRENCY": str(args.workers),
@@ -182,7 +213,7 @@ def warm_up(stack: Stack, admin: Mapping[str, str]) -> int:
 
 def prepare_people(stack: Stack, args: argparse.Namespace, folder: Path) -> tuple[Path, str]:
     accounts_url = stack.service_url("accounts")
-    admin = population.login(accounts_url, *population.DEMO_ADMIN)
+    admin = population.login(accounts_url, *population.create_admin(stack.env))
     started = time.monotonic()
     people = population.create_accounts(accounts_url, admin, role_counts(args.users), "")
     created = time.monotonic() - started
@@ -398,13 +429,16 @@ def main() -> int:
     folder.mkdir(parents=True)
     print(f"load: run {run}, files in {folder}", flush=True)
     with SmtpServer() as smtp:
-        env = stack_environment(args, run, smtp)
+        env = stack_environment(args, run, smtp, add_broker_user(run))
         try:
             prepare_stack(env, folder / "stack")
             with running_stack(folder / "stack", env) as stack:
                 text = exercise(stack, args, folder, smtp)
         finally:
-            drop_stack_resources(env)
+            try:
+                drop_stack_resources(env)
+            finally:
+                delete_broker_user(run)
     (folder / "results.md").write_text(text)
     print(text)
     if args.append_docs:
