@@ -174,6 +174,18 @@ def test_json_that_does_not_parse_is_still_drfs_400(client: APIClient) -> None:
 # --- form bodies -------------------------------------------------------------------------
 
 
+def test_valid_forms_still_reach_the_views_parsers_whole(client: APIClient) -> None:
+    # The check reads Django's request.POST first; DRF then takes the parsed form.
+    # (A JSONField takes JSON text from a form: '"ok"' is the string "ok".)
+    form = {"note": '"ok"', "title": "t"}
+    response = client.post("/api/text/echo/", form, format="multipart")
+    assert (response.status_code, response.json()) == (201, {"note": "ok", "title": "t"})
+    response = client.post(
+        "/api/text/echo/", data="note=%22ok2%22", content_type="application/x-www-form-urlencoded"
+    )
+    assert (response.status_code, response.json()) == (201, {"note": "ok2"})
+
+
 def test_nul_in_a_urlencoded_form_field(client: APIClient) -> None:
     response = client.post(
         "/api/text/echo/",
