@@ -12,7 +12,7 @@ DATABASES["default"]["NAME"] = os.environ.get("BENCH_DB_NAME", "servidesk_bench"
 DATABASES["default"]["CONN_MAX_AGE"] = None
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 SERVIDESK_EVENT_PREFIX = os.environ.get("BENCH_EVENT_PREFIX", "bench.")
-SERVIDESK_EVENT_PRODUCER = "bench"
+SERVIDESK_EVENT_PRODUCER = "tickets"  # consumers accept ticket.* from their owner only
 SERVIDESK_EVENT_QUEUE = "notifier.events"
 SERVIDESK_EVENT_HANDLERS = "bench.events_handlers.handlers"
 LOGGING = logging_config("bench", level="WARNING", json=False)

@@ -217,6 +217,16 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
                 error=f"{envelope.type} is produced by {owner} only, not by {envelope.producer!r}",
             )
             return
+        routing_key = self.routing_key_through_exchange(message)
+        if routing_key is not None and routing_key != envelope.type:
+            # The broker lets each service publish only its own routing keys; a body that
+            # claims another type under them would get around that (and the producer check).
+            self.dead_letter(
+                message,
+                reason="wrong_routing_key",
+                error=f"a {envelope.type} event was published as {routing_key!r}",
+            )
+            return
         handler = self.registry.get(envelope.type)
         if handler is None:
             self.stats["ignored"] += 1
@@ -228,6 +238,14 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
             self.dead_letter(message, reason="invalid", error=str(exc))
             return
         self.pending.append((message, event, handler))
+
+    def routing_key_through_exchange(self, message: Message) -> str | None:
+        """The routing key a message was published with to the events exchange; ``None``
+        when it came another way (a dead letter replayed to the queue by an operator)."""
+        info = message.delivery_info or {}
+        if info.get("exchange") != self.topology.exchange.name:
+            return None
+        return str(info.get("routing_key", ""))
 
     def flush(self) -> None:
         """Apply the pending events in one transaction, or one by one if any of them fails."""

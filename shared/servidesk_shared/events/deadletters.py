@@ -1,7 +1,8 @@
 """Dead letters: what the consumer attaches to them, and how to list and replay them.
 
 Each queue's dead letters wait in ``<queue>.dlq`` with the original body and these
-headers: ``x-servidesk-reason`` (``unparseable``, ``invalid`` or ``handler_failed``),
+headers: ``x-servidesk-reason`` (``unparseable``, ``invalid``, ``wrong_producer``,
+``wrong_routing_key`` or ``handler_failed``),
 ``x-servidesk-error``, ``x-servidesk-attempts``, ``x-servidesk-queue``,
 ``x-servidesk-routing-key`` (the event type) and ``x-servidesk-failed-at``. Messages
 RabbitMQ dead-lettered by itself carry its ``x-death`` header instead.

@@ -23,12 +23,15 @@ from tests.events.conftest import RABBITMQ_URL, Running, effects, queue_depth, w
 
 
 def send_raw(topology: Topology, body: bytes | dict[str, Any], **properties: Any) -> None:
-    """Publish straight to the exchange, as a buggy or foreign producer might."""
+    """Publish straight to the exchange, as a buggy or foreign producer might: under the
+    envelope's own type when it has one (as a relay does), else as ``ticket.created``."""
+    event_type = body.get("type") if isinstance(body, dict) else None
+    routing_key = event_type if isinstance(event_type, str) else "ticket.created"
     with Connection(RABBITMQ_URL) as conn:
         channel = conn.channel()
         topology.declare(channel)
         Producer(channel).publish(
-            body, exchange=topology.exchange, routing_key="ticket.created", **properties
+            body, exchange=topology.exchange, routing_key=routing_key, **properties
         )
 
 

@@ -96,3 +96,36 @@ def test_an_event_from_a_service_that_does_not_own_its_type_is_dead_lettered(
     # Acked in the queue (not requeued), parked in the dead-letter queue.
     wait_until(lambda: queue_depth(bus.queue_name("notifier.events")) == 0)
     assert queue_depth(bus.queue_name("notifier.events.dlq")) == 4
+
+
+def test_a_body_of_another_type_under_a_services_own_routing_key_is_dead_lettered(
+    tables: None,
+    bus: Topology,
+    start_consumer: Callable[..., Running],
+) -> None:
+    """The broker lets tickets publish ``ticket.*`` only; a ``user.*`` body claiming to come
+    from accounts under such a key would get past both the broker and the producer check."""
+    running = start_consumer()
+    consumer = running.worker
+    assert isinstance(consumer, EventConsumer)
+    promoted = envelope.build(
+        factories.user_card(username="mallory", role="admin"), producer="accounts", sequence=1
+    )
+    with Connection(RABBITMQ_URL) as conn:
+        channel = conn.channel()
+        bus.declare(channel)
+        Producer(channel).publish(
+            promoted,
+            exchange=bus.exchange,
+            routing_key="ticket.created",
+            serializer="json",
+            message_id=promoted["id"],
+            delivery_mode=2,
+        )
+    wait_until(lambda: consumer.stats["dead_lettered"] == 1)
+    assert not effects()
+    (letter,) = list_dead_letters("notifier.events")
+    assert (letter.reason, letter.error) == (
+        "wrong_routing_key",
+        "a user.registered event was published as 'ticket.created'",
+    )
