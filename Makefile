@@ -9,7 +9,7 @@ UV := $(BIN)/uv
 SERVICES := accounts tickets notifier reports web
 SYNCED := $(VENV)/.synced
 
-.PHONY: help up prepare test test-shared test-cross $(addprefix test-,$(SERVICES)) lint fmt migrations messages bench clean
+.PHONY: help up prepare compose-secrets test test-shared test-cross $(addprefix test-,$(SERVICES)) lint fmt migrations messages bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ up: $(SYNCED) ## Run every service, relay, consumer and the nginx gateway on :80
 
 prepare: $(SYNCED) ## Migrate, seed and render nginx without starting anything
 	$(BIN)/python scripts/devstack.py prepare
+
+compose-secrets: ## Generate docker-compose's secrets into deploy/secrets/ (kept on later runs)
+	$(PYTHON) scripts/compose_secrets.py
 
 test: $(SYNCED) ## Every test suite: shared, each service, cross-service
 	$(BIN)/python scripts/run_tests.py

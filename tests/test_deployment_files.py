@@ -548,7 +548,9 @@ def test_dockerfiles_differ_only_in_name_port_and_prefix() -> None:
 def test_dockerignore_keeps_local_state_and_secrets_out_of_images() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     patterns = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-    for needed in (".git", ".venv", "var", ".env", "deploy/compose.env", "**/staticfiles"):
+    for needed in (
+        ".git", ".venv", "var", ".env", "deploy/compose.env", "deploy/secrets", "**/staticfiles",
+    ):  # fmt: skip
         assert needed in patterns, needed
     # What the Dockerfiles copy must stay in the context.
     for kept in ("shared", "services", "uv.lock", "pyproject.toml", "deploy/docker", "deploy"):

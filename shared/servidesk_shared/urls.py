@@ -16,19 +16,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from servidesk_shared import health
 from servidesk_shared.errors import api_not_found
-from servidesk_shared.settings import env
 
 
 def api_docs_public() -> bool:
-    """Whether the schema and Swagger UI are served: ``PUBLIC_API_DOCS`` (default true).
-
-    A service's settings may set ``PUBLIC_API_DOCS``; otherwise the environment variable
-    decides. Read on every request, so tests and settings overrides take effect at once.
-    """
-    configured = getattr(settings, "PUBLIC_API_DOCS", None)
-    if configured is None:
-        return bool(env.bool("PUBLIC_API_DOCS", default=True))
-    return bool(configured)
+    """Whether the schema and Swagger UI are served (``PUBLIC_API_DOCS``, default true)."""
+    return bool(getattr(settings, "PUBLIC_API_DOCS", True))
 
 
 class SchemaView(SpectacularAPIView):

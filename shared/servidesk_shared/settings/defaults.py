@@ -113,6 +113,10 @@ def _throttle_rate(scope: str, default: str) -> str | None:
     return None if value.lower() in {"off", "none", ""} else value
 
 
+# The Swagger UI and OpenAPI schema of every service: public (integrators need them)
+# unless PUBLIC_API_DOCS=false, when both answer 404.
+PUBLIC_API_DOCS = env.bool("PUBLIC_API_DOCS", default=True)
+
 # Per process unless CACHES points at a shared cache: with N workers a client gets up to
 # N times the rate, still a bound. A person working the queue writes a few times a minute.
 SERVIDESK_THROTTLE_RATES = {
