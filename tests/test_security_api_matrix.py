@@ -279,6 +279,47 @@ MATRIX = [
         {"current_password": "not-the-password", "new_password": "Another-long-secret-9"},
         "(wrong current password: reached, refused as invalid)",
     ),
+    # accounts: proving one's own address and number, linking one's own provider login.
+    Row(
+        f"POST {A}me/email/confirm/",
+        f"{A}me/email/confirm/",
+        signed_in(400),
+        {"token": "not-a-real-token"},
+        "(a made-up token: reached, refused)",
+    ),
+    Row(
+        f"POST {A}me/email/send-confirmation/",
+        f"{A}me/email/send-confirmation/",
+        signed_in(400),
+        note="(every caller's address is confirmed: nothing to send)",
+    ),
+    Row(
+        f"POST {A}me/phone/send-code/",
+        f"{A}me/phone/send-code/",
+        signed_in(400),
+        note="(no phone, or the demo technician's verified one: nothing to send)",
+    ),
+    Row(
+        f"POST {A}me/phone/verify/",
+        f"{A}me/phone/verify/",
+        signed_in(400),
+        {"code": "000000"},
+        "(no phone, or a verified one: reached, refused)",
+    ),
+    Row(
+        f"POST {A}me/social/link/",
+        f"{A}me/social/link/",
+        signed_in(400),
+        {"provider": "google"},
+        "(no provider configured in the local stack)",
+    ),
+    Row(
+        f"POST {A}me/social/link/confirm/",
+        f"{A}me/social/link/confirm/",
+        signed_in(400),
+        {"code": "no-such-code", "nonce": ""},
+        "(no pending link: reached, refused)",
+    ),
     # accounts: users are for admins; a user is an object, so others get 404.
     Row(f"GET {A}users/", f"{A}users/", admin_only(200)),
     Row(
