@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
@@ -75,6 +76,13 @@ def test_filters(client: Client) -> None:
     assert ids(provider_id="SMabc") == {sent.pk}
     assert ids(created_before=(old + timedelta(hours=1)).isoformat()) == {sent.pk}
     assert ids(created_after=(old + timedelta(hours=1)).isoformat()) == {failed.pk, skipped.pk}
+    # An offset Python reads but PostgreSQL refuses (past ±15:59) was a 500: the same instant.
+    far_east = (old + timedelta(hours=1)).astimezone(dt_timezone(timedelta(hours=18, minutes=5)))
+    assert ids(created_before=far_east.isoformat()) == {sent.pk}
+    assert (
+        client.get(URL, {"created_before": "0001-01-01T00:00+05:00"}, headers=ADMIN).status_code
+        == 400
+    )
 
 
 def test_bad_filter_values_are_validation_errors(client: Client) -> None:

@@ -168,6 +168,7 @@ def test_a_client_cannot_edit_once_work_started(
         ({"cursor": "eyJ2Ijoibm90IGEgZGF0ZSIsImkiOjEsInIiOmZhbHNlfQ"}, "cursor"),
         ({"created_after": "yesterday"}, "created_after"),
         ({"created_before": "2026-13-45"}, "created_before"),
+        ({"created_before": "0001-01-01T00:00+05:00"}, "created_before"),  # before year 1 in UTC
         ({"updated_after": "2026-02-30T10:00"}, "updated_after"),
         ({"status": "closed"}, "status"),
         ({"priority": "asap"}, "priority"),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from servidesk_shared.moments import utc_moment
 from tickets import search
 from tickets.models import USER_ID_LENGTH, Category, Priority, Status, Ticket, breached_q
 
@@ -42,12 +43,10 @@ class MomentField(forms.Field):
                 moment = parse_datetime(text)
                 if moment is None:
                     raise ValueError(text)
-                if timezone.is_naive(moment):
-                    moment = timezone.make_aware(moment)
-                return moment, False
+                return utc_moment(moment), False
         except ValueError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return timezone.make_aware(datetime.combine(day, time.min)), True
+        return utc_moment(datetime.combine(day, time.min)), True
 
 
 class MomentFilter(filters.Filter):

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import django_filters
+from django_filters.fields import IsoDateTimeField
 
 from notifications.models import Channel, Delivery, DeliveryStatus
+from servidesk_shared.moments import utc_moment
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO-8601 date-time, as the same instant in UTC (any offset Python reads)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment: datetime | None = super().to_python(value)
+        return None if moment is None else utc_moment(moment)
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class DeliveryFilter(django_filters.FilterSet):
@@ -16,8 +33,8 @@ class DeliveryFilter(django_filters.FilterSet):
     event_type = django_filters.CharFilter()
     kind = django_filters.CharFilter()
     provider_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Delivery
