@@ -155,6 +155,18 @@ def test_malformed_json_is_400(api_client: APIClient) -> None:
     assert_error_shape(response.json())
 
 
+def test_json_nested_too_deeply_is_400(api_client: APIClient) -> None:
+    response = api_client.generic(
+        "POST",
+        "/api/test/echo/",
+        data="[" * 100_000,
+        content_type="application/json",
+        headers=auth_header(),
+    )
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["message"]
+
+
 def test_application_error_keeps_status_and_extra(api_client: APIClient) -> None:
     response = api_client.post(
         "/api/test/echo/", {"title": "conflict"}, format="json", headers=auth_header()

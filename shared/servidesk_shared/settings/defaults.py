@@ -89,7 +89,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["servidesk_shared.auth.StatelessJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["servidesk_shared.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "servidesk_shared.pagination.CursorPage",
     # Documents each operation's error responses in the one error shape.
     "DEFAULT_SCHEMA_CLASS": "servidesk_shared.openapi.ServideskAutoSchema",
