@@ -3,7 +3,8 @@
 ``ServideskAutoSchema`` (the services' ``DEFAULT_SCHEMA_CLASS``) adds the error statuses
 an operation really answers, in the one error shape, to what its view documents:
 
-* 400 when it takes a body or query parameters (validation fails, ``extra.fields``);
+* 400 when it takes a body or parameters (validation fails, or a text holds characters
+  no service stores, such as NUL, even in a path parameter: ``extra.fields``);
 * 401 when it reads a bearer token (a bad one is refused even where none is needed);
 * 403 when it needs a signed-in caller (a role or a rule may refuse them);
 * 404 when its path names an object (missing, or not the caller's to see);
@@ -93,7 +94,7 @@ class ServideskAutoSchema(AutoSchema):
         statuses = []
         takes_body = self.method in BODY_METHODS and "requestBody" in operation
         parameters = operation.get("parameters", [])
-        if takes_body or any(p.get("in") == "query" for p in parameters):
+        if takes_body or any(p.get("in") in ("query", "path") for p in parameters):
             statuses.append(400)
         if self.view.get_authenticators():
             statuses.append(401)
