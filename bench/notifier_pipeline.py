@@ -107,6 +107,7 @@ def create_contacts() -> None:
             role="client",
             language="es" if n % 2 else "en",
             notify_sms=False,
+            email_verified=True,
         )
         for n in range(1, CLIENTS + 1)
     ] + [
@@ -118,6 +119,7 @@ def create_contacts() -> None:
             role="technician",
             language="en",
             notify_sms=False,
+            email_verified=True,
         )
         for n in range(1, TECHNICIANS + 1)
     ]

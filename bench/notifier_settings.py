@@ -25,4 +25,7 @@ WEB_BASE_URL = "http://127.0.0.1:8000"
 NOTIFIER_RETRY_DELAY = 5.0
 NOTIFIER_RETRY_DELAY_MAX = 600.0
 NOTIFIER_POLL_INTERVAL = 1.0
+# A few technicians get every ticket's mail: far over the per-recipient daily cap, which
+# would turn the measured sends into skips.
+EMAIL_MAX_PER_RECIPIENT_PER_DAY = 10_000_000
 LOGGING = logging_config("bench-notifier", level="WARNING", json=False)
