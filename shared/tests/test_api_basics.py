@@ -161,7 +161,7 @@ def test_json_nested_too_deeply_is_400(api_client: APIClient) -> None:
         "/api/test/echo/",
         data="[" * 100_000,
         content_type="application/json",
-        headers=auth_header(),
+        headers={**auth_header(), "Accept-Language": "en"},
     )
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["message"]
