@@ -255,7 +255,7 @@ MATRIX = [
         f"POST {A}auth/social/exchange/",
         f"{A}auth/social/exchange/",
         same_for_all(401),
-        {"code": "nope"},
+        {"code": "nope", "nonce": "web-session-nonce"},
     ),
     Row(
         f"POST {A}auth/password/reset/",
