@@ -22,6 +22,7 @@ from typing import Any
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_media_type_object
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -86,9 +87,17 @@ class ServideskAutoSchema(AutoSchema):
         responses: dict[str, Any] = operation["responses"]
         for status in self.error_statuses(operation):
             if str(status) not in responses:
-                response = error_response(ERROR_DESCRIPTIONS[status])
-                responses[str(status)] = self._get_response_for_code(response, str(status))
+                responses[str(status)] = self.error_response_object(ERROR_DESCRIPTIONS[status])
         return operation
+
+    def error_response_object(self, description: str) -> dict[str, Any]:
+        """The OpenAPI response of an error: ``ErrorSerializer`` in every media type we render."""
+        schema = self.resolve_serializer(ErrorSerializer, "response").ref
+        media_types = self.map_renderers("media_type")
+        return {
+            "content": {media: build_media_type_object(schema) for media in media_types},
+            "description": description,
+        }
 
     def error_statuses(self, operation: dict[str, Any]) -> list[int]:
         statuses = []

@@ -38,8 +38,8 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 from django.utils import timezone
-from kombu import Connection, Consumer, Message
-from kombu.mixins import ConsumerProducerMixin
+from kombu import Connection, Consumer, Message, Producer
+from kombu.mixins import ConsumerMixin
 
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.conf import EventSettings, event_settings
@@ -69,7 +69,7 @@ class StoppedWhileReconnectingError(Exception):
     """``stop()`` came while the broker was still away: give up reconnecting."""
 
 
-class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is untyped
+class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
     def __init__(
         self,
         connection: Connection,
@@ -91,6 +91,8 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
         self.stats: Counter[str] = Counter()
         #: Events received and checked, waiting to be applied together.
         self.pending: list[Pending] = []
+        #: Where dead letters are published: opened on first use, closed when consuming ends.
+        self.publishing: Connection | None = None
 
     # --- kombu's hooks --------------------------------------------------------------
 
@@ -147,15 +149,24 @@ class EventConsumer(ConsumerProducerMixin):  # type: ignore[misc]  # kombu is un
             raise StoppedWhileReconnectingError
 
     @property
+    def producer(self) -> Producer:
+        return Producer(self.producer_connection)
+
+    @property
     def producer_connection(self) -> Connection:
-        """kombu's, minus the heartbeat: nothing ticks this rarely used connection's
-        heartbeats, so the broker would drop it after two idle intervals."""
-        conn: Connection | None = getattr(self, "_producer_connection", None)
-        if conn is None:
+        """A second connection to publish on, without heartbeat: nothing ticks this rarely
+        used connection's heartbeats, so the broker would drop it after two idle intervals."""
+        if self.publishing is None:
             conn = self.connection.clone(heartbeat=0)
             conn.ensure_connection(self.on_connection_error, self.connect_max_retries)
-            self._producer_connection = conn
-        return conn
+            self.publishing = conn
+        return self.publishing
+
+    def on_consume_end(self, connection: Connection, channel: Any) -> None:
+        """kombu's hook when consuming stops: close the publishing connection with it."""
+        if self.publishing is not None:
+            self.publishing.close()
+            self.publishing = None
 
     def consume(
         self,
