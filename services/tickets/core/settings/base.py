@@ -24,7 +24,14 @@ LOGGING = logging_config(
     level=env.str("LOG_LEVEL", default="INFO"),
     json=env.bool("LOG_JSON", default=True),
 )
-SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk tickets API"}
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_DEFAULTS,
+    "TITLE": "Servidesk tickets API",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tickets.api.schema.version_is_staff_only",
+    ],
+}
 
 # Event bus (servidesk_shared.events.conf): tickets publishes ticket.* through the outbox
 # and keeps its user directory from the user.* events of its own queue.
