@@ -23,7 +23,7 @@ def client_address(request: HttpRequest) -> str:
     Behind nginx that is the last address nginx appended to ``X-Forwarded-For``
     (``NUM_PROXIES``), never one the caller wrote itself; without a proxy, the peer.
     """
-    return BaseThrottle().get_ident(Request(request))
+    return BaseThrottle().get_ident(request if isinstance(request, Request) else Request(request))
 
 
 class _ScopedThrottle(SimpleRateThrottle):

@@ -86,7 +86,7 @@ class TokenObtainView(PublicAPIView):
         pair = services.auth_login(
             identifier=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            request=request._request,
+            request=request,
         )
         return Response(_pair(pair))
 
@@ -144,11 +144,11 @@ class SocialExchangeView(PublicAPIView):
 
 def _configured_providers(request: Request) -> list[tuple[str, str]]:
     """``(id, name)`` of the social providers configured here."""
-    adapter = get_social_adapter(request._request)
+    adapter = get_social_adapter(request)
     return [
-        (provider_id, adapter.get_provider(request._request, provider_id).name)
+        (provider_id, adapter.get_provider(request, provider_id).name)
         for provider_id in ("google", "facebook")
-        if adapter.list_apps(request._request, provider=provider_id)
+        if adapter.list_apps(request, provider=provider_id)
     ]
 
 
