@@ -66,32 +66,39 @@ class ChartImage(Flowable):  # type: ignore[misc]  # reportlab is untyped
 
 
 class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
-    """Draws "page N of M" once the total is known (pages are kept until ``save``)."""
+    """Draws "page N of M" on every page, though M is known only at the end.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._saved_pages: list[dict[str, Any]] = []
+    Each page shows a form (a PDF XObject) named after its number; ``save`` defines the
+    forms once the total is known. PDF lets a page use a form defined later, and
+    reportlab's ``doForm``/``beginForm`` are its public way to do so.
+    """
 
     def showPage(self) -> None:  # noqa: N802 (reportlab's name)
-        self._saved_pages.append(dict(self.__dict__))
-        self._startPage()
+        self.saveState()
+        self.doForm(self._footer_name(self.getPageNumber()))
+        self.restoreState()
+        super().showPage()
 
     def save(self) -> None:
-        total = len(self._saved_pages)
-        for state in self._saved_pages:
-            self.__dict__.update(state)
-            self._draw_footer(total)
-            super().showPage()
+        total = self.getPageNumber() - 1  # the page after the last one shown
+        for page in range(1, total + 1):
+            self.beginForm(self._footer_name(page))
+            self._draw_footer(page, total)
+            self.endForm()
         super().save()
 
-    def _draw_footer(self, total: int) -> None:
-        width, _height = self._pagesize
+    @staticmethod
+    def _footer_name(page: int) -> str:
+        return f"footer{page}"
+
+    def _draw_footer(self, page: int, total: int) -> None:
+        width, _height = A4  # the document's page size (``build_pdf``)
         self.setFont("Helvetica", 8)
         self.setFillColor(colors.HexColor("#666666"))
         self.drawRightString(
             width - 2 * cm,
             1.2 * cm,
-            _("Page %(page)d of %(total)d") % {"page": self._pageNumber, "total": total},
+            _("Page %(page)d of %(total)d") % {"page": page, "total": total},
         )
         self.drawString(2 * cm, 1.2 * cm, _("Servidesk help desk report"))
 

@@ -8,13 +8,14 @@ with a format. Every sheet has a frozen header row and an autofilter.
 The file is reproducible: the document's dates are fixed and so are the dates of the
 zip entries (openpyxl's ``save`` would stamp the current time on both).
 
-openpyxl builds the whole workbook: sheets, styles, column widths, frozen panes,
-autofilters and the header rows. The one exception is the data rows of the Tickets
-sheet (21 columns, possibly hundreds of thousands of rows): openpyxl serializes each
-cell through several Python objects (tens of microseconds a cell), so those rows are
-written as SpreadsheetML by ``_TicketRows`` into a temporary file, using the cell
-styles openpyxl registered, and spliced into openpyxl's sheet when the archive is
-written. The result is the same markup openpyxl would write, with inline strings.
+openpyxl builds the whole workbook through its public write-only API
+(``Workbook(write_only=True)``, ``ws.append``, ``WriteOnlyCell``): sheets, styles, column
+widths, frozen panes, autofilters and every row. Each styled column reuses one cell, so
+a row costs one ``WriteOnlyCell`` per text that must stay text. Characters XML 1.0
+cannot carry are dropped first (openpyxl refuses them). openpyxl writes through lxml
+when it is installed (a dependency of this service): faster, and a carriage return in a
+text stays one (``&#13;``; the standard library's writer would leave it bare, and an XML
+reader turns a bare one into a line feed).
 
 No cell is ever a formula. Text that a spreadsheet would read as one (``=``, ``+``,
 ``-``, ``@``, tab or carriage return first: ``common.reads_as_formula``) is written as a
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Final
@@ -39,7 +40,6 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from reports.exports.common import (
@@ -52,6 +52,10 @@ from reports.formatting import filter_lines
 from reports.metrics import Report, ReportQuery, category_label
 from reports.models import Priority, Status
 from reports.selectors import TICKET_COLUMNS, LocalClock, ticket_rows
+
+#: What ``Workbook.create_sheet`` returns in write-only mode (openpyxl does not export
+#: the class under a public name).
+WriteOnlyWorksheet = Any
 
 INT_FORMAT: Final = "#,##0"
 HOURS_FORMAT: Final = "0.00"
@@ -72,13 +76,7 @@ TICKET_WIDTHS: Final = {"title": 40, "assignee_name": 24, "number": 12}
 
 
 class _ReproducibleZip(ZipFile):
-    """A ``ZipFile`` that stamps every entry with one fixed date and mode.
-
-    ``splices`` maps a worksheet file openpyxl wrote to a file of ``<row>`` elements to
-    insert at the end of its ``sheetData``.
-    """
-
-    splices: dict[str, str]
+    """A ``ZipFile`` that stamps every entry with one fixed date and mode."""
 
     def _info(self, name: str) -> ZipInfo:
         info = ZipInfo(name, date_time=ZIP_DATE)
@@ -101,20 +99,8 @@ class _ReproducibleZip(ZipFile):
     ) -> None:
         # Streamed from the temporary files: a big sheet is never read into memory.
         info = self._info(arcname or Path(filename).name)
-        rows = getattr(self, "splices", {}).get(filename)
-        with self.open(info, "w", force_zip64=True) as target:
-            if rows is None:
-                with open(filename, "rb") as source:
-                    shutil.copyfileobj(source, target, 1 << 16)
-                return
-            # openpyxl's part is small (the header row and the sheet's settings).
-            head, marker, tail = Path(filename).read_bytes().partition(b"</sheetData>")
-            if not marker:
-                raise ValueError(f"no sheetData in {filename}")
-            target.write(head)
-            with open(rows, "rb") as source:
-                shutil.copyfileobj(source, target, 1 << 16)
-            target.write(marker + tail)
+        with self.open(info, "w", force_zip64=True) as target, open(filename, "rb") as source:
+            shutil.copyfileobj(source, target, 1 << 16)
 
 
 def _header(ws: WriteOnlyWorksheet, titles: Sequence[str]) -> list[WriteOnlyCell]:
@@ -252,16 +238,13 @@ def build_xlsx(
     props.created = props.modified = FIXED_TIMESTAMP.replace(tzinfo=None)
 
     _write_summary(wb.create_sheet(_("Summary")), report, query, names)
-    with tempfile.NamedTemporaryFile(suffix=".xml") as rows_file:
-        tickets = wb.create_sheet(_("Tickets"))
-        count = _write_tickets(tickets, query, names, rows_file)
-        rows_file.flush()
-        _write_technicians(wb.create_sheet(_("By technician")), report)
-        _write_daily(wb.create_sheet(_("Daily")), report)
-
-        with _ReproducibleZip(target, "w", ZIP_DEFLATED, allowZip64=True) as archive:
-            archive.splices = {tickets._writer.out: rows_file.name}
-            ExcelWriter(wb, archive).save()
+    count = _write_tickets(wb.create_sheet(_("Tickets")), query, names)
+    _write_technicians(wb.create_sheet(_("By technician")), report)
+    _write_daily(wb.create_sheet(_("Daily")), report)
+    # ExcelWriter rather than ``wb.save``, which would stamp the current time on the
+    # document's properties.
+    with _ReproducibleZip(target, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
     return count
 
 
@@ -285,96 +268,50 @@ def _write_summary(
     _end_table(ws, 2, len(rows))
 
 
-def _write_tickets(
-    ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, str], out: IO[bytes]
-) -> int:
+def _write_tickets(ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, str]) -> int:
     titles = ticket_column_titles()
     widths = [
         TICKET_WIDTHS.get(column.key, 17 if column.kind == "datetime" else 13)
         for column in TICKET_COLUMNS
     ]
     _start_table(ws, [titles[column.key] for column in TICKET_COLUMNS], widths)
-    rows = _TicketRows(ws, query.time_zone)
-    count = rows.write(ticket_rows(query, names=names), out)
-    _end_table(ws, len(TICKET_COLUMNS), count)
-    return count
+    writer = _RowWriter(ws, [column.kind for column in TICKET_COLUMNS])
+    for row in _ticket_values(ticket_rows(query, names=names), LocalClock(query.time_zone)):
+        writer.append(row)
+    _end_table(ws, len(TICKET_COLUMNS), writer.count)
+    return writer.count
 
 
-# Characters XML 1.0 cannot carry are dropped (openpyxl refuses them); markup is escaped,
-# and so is a carriage return (an XML reader would turn a literal one into a line feed).
-_XML_TEXT = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "\r": "&#13;",
-        **{chr(code): None for code in [*range(0, 9), 11, 12, *range(14, 32)]},
-    }
-)
+# Characters XML 1.0 cannot carry: dropped (openpyxl refuses a cell holding one).
+_XML_ILLEGAL = str.maketrans({chr(code): None for code in [*range(0, 9), 11, 12, *range(14, 32)]})
 
 
-class _TicketRows:
-    """Writes the Tickets data rows as SpreadsheetML ``<row>`` elements, fast."""
-
-    def __init__(self, ws: WriteOnlyWorksheet, tz: Any) -> None:
-        self.clock = LocalClock(tz)
-        self.letters = [get_column_letter(i) for i in range(1, len(TICKET_COLUMNS) + 1)]
-        self.styles = {kind: self._style_id(ws, fmt) for kind, fmt in COLUMN_FORMATS.items()}
-        self.quoted = int(_text_cell(ws, "").style_id)  # registers the quote-prefix style
-        self.sla = sla_outcome_labels()
-        self.statuses = {value: str(label) for value, label in Status.choices}
-        self.priorities = {value: str(label) for value, label in Priority.choices}
-
-    @staticmethod
-    def _style_id(ws: WriteOnlyWorksheet, number_format: str) -> int:
-        # Registers the format in the workbook's stylesheet, as writing a cell would.
-        cell = WriteOnlyCell(ws)
-        cell.number_format = number_format
-        return int(cell.style_id)
-
-    def write(self, rows: Iterable[tuple[Any, ...]], out: IO[bytes]) -> int:
-        columns = TICKET_COLUMNS
-        text_at = {c.key: i for i, c in enumerate(columns)}
-        status_at, priority_at = text_at["status"], text_at["priority"]
-        sla_at = {text_at["first_response_sla"], text_at["resolution_sla"]}
-        kinds = [c.kind for c in columns]
-        style = {
-            "datetime": self.styles["datetime"],
-            "hours": self.styles["hours"],
-            "int": self.styles["int"],
-        }
-        excel = self.clock.excel
-        count = 0
-        buffer: list[str] = []
-        for index, source in enumerate(rows, start=2):
-            row = list(source)
-            row[status_at] = self.statuses.get(row[status_at], row[status_at])
-            row[priority_at] = self.priorities.get(row[priority_at], row[priority_at])
-            for at in sla_at:
-                row[at] = self.sla[row[at]] or None
-            cells = []
-            for letter, kind, value in zip(self.letters, kinds, row, strict=True):
-                if value is None or value == "":
-                    continue
-                if kind == "text":
-                    raw = str(value)
-                    text = raw.translate(_XML_TEXT)
-                    space = ' xml:space="preserve"' if raw != raw.strip() else ""
-                    quoted = f' s="{self.quoted}"' if reads_as_formula(value) else ""
-                    cells.append(
-                        f'<c r="{letter}{index}"{quoted} t="inlineStr">'
-                        f"<is><t{space}>{text}</t></is></c>"
-                    )
-                else:
-                    number = excel(value) if kind == "datetime" else value
-                    cells.append(f'<c r="{letter}{index}" s="{style[kind]}"><v>{number!r}</v></c>')
-            buffer.append(f'<row r="{index}">{"".join(cells)}</row>')
-            count += 1
-            if len(buffer) == 1000:
-                out.write("".join(buffer).encode())
-                buffer.clear()
-        out.write("".join(buffer).encode())
-        return count
+def _ticket_values(rows: Iterable[tuple[Any, ...]], clock: LocalClock) -> Iterator[list[Any]]:
+    """The Tickets sheet's values: labels for codes, text as text, instants as Excel dates."""
+    columns = TICKET_COLUMNS
+    at = {c.key: i for i, c in enumerate(columns)}
+    status_at, priority_at = at["status"], at["priority"]
+    sla_at = (at["first_response_sla"], at["resolution_sla"])
+    text_at = [i for i, c in enumerate(columns) if c.kind == "text"]
+    datetime_at = [i for i, c in enumerate(columns) if c.kind == "datetime"]
+    sla = sla_outcome_labels()
+    statuses = {value: str(label) for value, label in Status.choices}
+    priorities = {value: str(label) for value, label in Priority.choices}
+    excel = clock.excel
+    for source in rows:
+        row = list(source)
+        row[status_at] = statuses.get(row[status_at], row[status_at])
+        row[priority_at] = priorities.get(row[priority_at], row[priority_at])
+        for i in sla_at:
+            row[i] = sla[row[i]] or None
+        for i in text_at:
+            value = row[i]
+            if value is not None:
+                # ``_RowWriter`` then quotes what reads as a formula once cleaned.
+                row[i] = str(value).translate(_XML_ILLEGAL) or None
+        for i in datetime_at:
+            row[i] = excel(row[i])
+        yield row
 
 
 def _write_technicians(ws: WriteOnlyWorksheet, report: Report) -> None:
