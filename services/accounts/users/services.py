@@ -35,6 +35,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from rest_framework import exceptions
 from rest_framework.exceptions import APIException, Throttled
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from templated_mail.mail import BaseEmailMessage
@@ -409,14 +410,17 @@ def user_phone_code_send(
         events.phone_code_requested(user, code=code, expires_at=expires_at)
 
 
-def user_phone_verify(*, user: User, code: str) -> str:
-    """Mark ``user.phone`` verified if ``code`` is the one texted to it last; returns ""
-    then, else why not (the caller answers 400 with it).
+class PhoneCodeRefused(RefusalKeepsWrites, exceptions.ValidationError):
+    """400 on ``code``: the wrong try stays counted (the point of the refusal)."""
+
+
+def user_phone_verify(*, user: User, code: str) -> User:
+    """Mark ``user.phone`` verified if ``code`` is the one texted to it last.
 
     Each wrong code counts; after ``PHONE_CODE_MAX_ATTEMPTS`` the code stops working and
-    a new one is needed. The reason is returned, not raised, so that the request's
-    transaction commits the count. No phone, or one already verified, raises (400).
-    Publishes ``user.updated``.
+    a new one is needed. A wrong, expired or used-up code raises ``PhoneCodeRefused``
+    after the count is written, so that the request's transaction commits it. No phone,
+    or one already verified, raises (400). Publishes ``user.updated``.
     """
     if not user.phone:
         raise ValidationError({"phone": [_("Add a phone number first.")]})
@@ -451,7 +455,9 @@ def user_phone_verify(*, user: User, code: str) -> str:
             user.phone_verified = True
             user.save(update_fields=["phone_verified"])
             events.user_changed(user, before=before)
-    return problem
+    if problem:
+        raise PhoneCodeRefused({"code": [problem]})
+    return user
 
 
 # --- Tokens -----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from servidesk_shared.errors import error_body
 from servidesk_shared.openapi import error_response
 from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
@@ -324,12 +323,9 @@ class PhoneVerifyView(APIView):
     def post(self, request: Request) -> Response:
         serializer = serializers.PhoneVerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = _caller(request)
-        problem = services.user_phone_verify(user=user, code=serializer.validated_data["code"])
-        if problem:
-            # Answered, not raised: the request's transaction keeps the wrong try counted.
-            body = error_body(_("The data sent is not valid."), fields={"code": [problem]})
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        user = services.user_phone_verify(
+            user=_caller(request), code=serializer.validated_data["code"]
+        )
         return Response(serializers.MeSerializer(user).data)
 
 
