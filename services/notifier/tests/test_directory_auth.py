@@ -14,15 +14,13 @@ import pytest
 from django.test import Client
 from notifications.handlers import handlers
 
-from servidesk_shared.events import envelope as envelopes
-from servidesk_shared.events.consumer import EventConsumer
 from servidesk_shared.events.schemas import (
     UserCard,
     UserDeactivated,
     UserRegistered,
     UserUpdated,
 )
-from servidesk_shared.testing import auth_header
+from servidesk_shared.testing import auth_header, consume
 from tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +34,7 @@ DEACTIVATED = {
 
 
 def apply_user_event(schema: type[UserCard], sequence: int, **card: Any) -> None:
-    """What ``consume_events`` does with one message from accounts: parse, check, record
-    the id in the inbox and run the notifier's handler, in one transaction."""
+    """A user event from accounts, applied as ``consume_events`` applies it."""
     fields: dict[str, Any] = {
         "id": 7,
         "username": "alba",
@@ -51,11 +48,7 @@ def apply_user_event(schema: type[UserCard], sequence: int, **card: Any) -> None
         "is_active": True,
         **card,
     }
-    raw = envelopes.build(schema(**fields), producer="accounts", sequence=sequence)
-    event = envelopes.decode(envelopes.parse_envelope(raw))
-    handler = handlers.get(event.type)
-    assert handler is not None
-    assert EventConsumer(None, registry=handlers, queue="notifier.events").apply(event, handler)
+    assert consume(schema(**fields), registry=handlers, queue="notifier.events", sequence=sequence)
 
 
 def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:

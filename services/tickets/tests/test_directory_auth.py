@@ -13,17 +13,15 @@ from typing import Any
 import pytest
 from tickets.handlers import handlers
 
-from servidesk_shared.events import envelope as envelopes
-from servidesk_shared.events.consumer import EventConsumer
 from servidesk_shared.events.schemas import UserCard, UserDeactivated, UserUpdated
+from servidesk_shared.testing import consume
 from tests.conftest import Api, Caller
 
 pytestmark = pytest.mark.django_db
 
 
 def apply_user_event(schema: type[UserCard], caller: Caller, sequence: int, **card: Any) -> None:
-    """What ``consume_events`` does with one message from accounts: parse, check, record
-    the id in the inbox and run this service's handler, in one transaction."""
+    """A user event from accounts, applied as ``consume_events`` applies it."""
     fields: dict[str, Any] = {
         "id": caller.id,
         "username": caller.username,
@@ -37,11 +35,7 @@ def apply_user_event(schema: type[UserCard], caller: Caller, sequence: int, **ca
         "is_active": True,
         **card,
     }
-    raw = envelopes.build(schema(**fields), producer="accounts", sequence=sequence)
-    event = envelopes.decode(envelopes.parse_envelope(raw))
-    handler = handlers.get(event.type)
-    assert handler is not None
-    assert EventConsumer(None, registry=handlers, queue="tickets.users").apply(event, handler)
+    assert consume(schema(**fields), registry=handlers, queue="tickets.users", sequence=sequence)
 
 
 def test_a_deactivated_users_token_is_refused_once_the_event_arrives(

@@ -59,3 +59,18 @@ def make_access_token(
 def auth_header(**token_claims: Any) -> dict[str, str]:
     """``Authorization`` header for a test client: ``client.get(url, headers=auth_header())``."""
     return {"Authorization": f"Bearer {make_access_token(**token_claims)}"}
+
+
+def consume(data: Any, *, registry: Any, queue: str, sequence: int) -> bool:
+    """Apply one event as ``consume_events`` does with a message from its owner: build
+    and parse the envelope, record the id in the inbox and run the service's handler, in
+    one transaction. ``True`` when it was applied (not a copy)."""
+    from servidesk_shared.events import envelope
+    from servidesk_shared.events.consumer import EventConsumer
+
+    raw = envelope.build(data, producer=type(data).producer, sequence=sequence)
+    event = envelope.decode(envelope.parse_envelope(raw))
+    handler = registry.get(event.type)
+    assert handler is not None, f"{queue} has no handler for {event.type}"
+    applied: bool = EventConsumer(None, registry=registry, queue=queue).apply(event, handler)
+    return applied
