@@ -1,9 +1,9 @@
 """Hand-written SQL for the notifier's hot paths: the consumer's inserts, the sender's claim.
 
 Building a statement with the ORM cost more CPU than the database took to run it, once
-per event in the consumer and two or three times per batch in the sender, and at 100
-events/s the batches are small. The statements here are built once; each call only
-prepares the values that need the backend's form (UUIDs, timestamps, JSON) and turns the
+per event in the consumer and two or three times per batch in the sender, and at a
+steady trickle of events the batches are small. The statements here are built once; each
+call only prepares the values that need the backend's form (UUIDs, timestamps, JSON) and turns the
 rows it reads back into model instances with the ORM's own converters. Plain SQL that
 PostgreSQL and SQLite both accept, except where a caller says otherwise.
 """

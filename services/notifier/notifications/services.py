@@ -273,7 +273,7 @@ def delivery_claim_due(
     (bumping ``attempts`` and pushing ``next_attempt_at`` by the lease), so the send
     itself happens outside any transaction and a crash only delays a row by the lease.
     One statement (select, lock and update, returning the rows): the ORM's three, in a
-    transaction of their own, cost a sender more CPU than sending two mails.
+    transaction of their own, cost a sender more CPU than the sends themselves.
     """
     conf = conf or notifier_settings()
     now = timezone.now()

@@ -10,10 +10,10 @@ Output is reproducible: the SVG hash salt is fixed and neither format carries a 
 Text is never parsed as mathtext or LaTeX: a name such as ``$x^2$`` shows as typed.
 
 Memory: a figure is a web of reference cycles (figure, axes, artists; every text keeps
-the renderer), so its Agg pixel buffer (1 to 7 MB) is freed only by Python's cyclic
+the renderer), so its Agg pixel buffer (megabytes) is freed only by Python's cyclic
 collector, whose full passes come every few requests. Under load the buffers of several
-requests piled up (20 to 45 MiB more resident at times in ``bench/load/reports_memory.py``),
-so whoever draws raster charts calls ``free_figures()`` once done with them.
+requests piled up (seen with ``bench/load/reports_memory.py``), so whoever draws raster
+charts calls ``free_figures()`` once done with them.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ CHARTS: Final[dict[str, tuple[Chart, Any]]] = {
 
 
 def _margins(fig: Figure, name: str, summary: dict[str, Any], height: float) -> None:
-    """Fixed margins: a layout engine would draw every chart twice (half the time)."""
+    """Fixed margins: a layout engine would draw every chart twice."""
     bottom = 0.9 / height  # room for rotated date labels or an axis title
     if name == "technicians":
         longest = max((len(row["name"]) for row in summary["technicians"]), default=4)
@@ -258,8 +258,8 @@ def figure(name: str, summary: dict[str, Any], *, dpi: int) -> Figure:
 def free_figures() -> None:
     """Frees the figures no longer referenced, pixel buffers included, now.
 
-    One full collection: a few ms in a worker, where ``reports.memory`` froze what was
-    loaded at start (about 0.1 s otherwise). The SVG path draws no pixels and skips it.
+    One full collection: cheap in a worker, where ``reports.memory`` froze what was
+    loaded at start (costly otherwise). The SVG path draws no pixels and skips it.
     """
     gc.collect()
 

@@ -6,17 +6,18 @@ PDFs, workbooks, summaries and charts against PostgreSQL, like a gthread worker)
 1. **glibc kept freed blocks.** malloc serves blocks of 128 KiB and more with their own
    ``mmap`` and returns them on ``free``, but only until the first such block is freed:
    then it raises that threshold to the block's size (up to 32 MiB). Every chart
-   allocates blocks of 1 to 7 MB (matplotlib's Agg canvas, the PIL copy for the PDF,
+   allocates blocks of several MB (matplotlib's Agg canvas, the PIL copy for the PDF,
    numpy and pandas arrays), so after the first PDF they came from the heap, and freed
-   heap blocks stayed resident: 100 to 160 MiB free but kept, RSS 170 -> 300-345 MiB
-   while the live data stayed near 45 MiB. ``fix_mmap_threshold`` pins the threshold
-   (which also stops glibc from moving it): RSS then stays within about 15 MiB of use.
-   ``MALLOC_ARENA_MAX=2`` was measured too and changed nothing: the memory was kept
-   inside the arenas, not spread over many of them.
+   heap blocks stayed resident, free but kept, far above the live data.
+   ``fix_mmap_threshold`` pins the threshold (which also stops glibc from moving it):
+   RSS then stays close to what is in use. ``MALLOC_ARENA_MAX=2`` was tried too and
+   changed nothing: the memory was kept inside the arenas, not spread over many of them.
 2. **Figures wait for the cyclic collector**, see ``reports.charts.free_figures``. That
-   full collection costs about 0.1 s with everything the service imports tracked;
+   full collection is slow with everything the service imports tracked;
    ``freeze_loaded_code`` moves what is loaded at start out of the collector's sight,
-   which makes it a few ms.
+   which makes it cheap.
+
+The figures are in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

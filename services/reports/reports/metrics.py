@@ -24,7 +24,7 @@ Definitions (the ones the API documents and the tests check):
 Where the work happens: the database filters, groups and counts (one grouped query over
 the cohort, one over the spells overlapping the period), and ships the durations
 packed as binary floats; numpy takes the percentiles (a sort per group on the server
-would cost several times more) and pandas rolls the grouped rows up into every
+would cost more) and pandas rolls the grouped rows up into every
 breakdown, turns days into weeks and accumulates the backlog. On other databases
 (SQLite in local use) the durations are read as rows and the same code runs.
 """
@@ -159,7 +159,7 @@ class PackedFloats(Aggregate):
 
     ``string_agg(float8send(x), '')``: eight big-endian bytes a value, which numpy reads
     without parsing (``numpy.frombuffer(data, ">f8")``). Shipping the durations this way
-    and taking percentiles with numpy is several times faster than ``percentile_cont``,
+    and taking percentiles with numpy is faster than ``percentile_cont``,
     which sorts every group on the server.
     """
 

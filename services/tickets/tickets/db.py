@@ -3,8 +3,8 @@
 Why: Django registers its own ``timestamptz`` loader on every connection, to stamp each
 value with the connection's time zone, and builds it on psycopg's pure-Python loader
 (Django ticket #36960). That turns away the C loader that ``psycopg[binary]`` provides:
-reading a list page (25 tickets, six date-times each) took about four times as long,
-most of it parsing date-times in Python.
+reading a list page (25 tickets, six date-times each) took far longer, most of it
+parsing date-times in Python.
 
 ``use_c_timestamptz_parser`` (connected to ``connection_created``) swaps in a subclass of
 Django's own loader that keeps everything Django does (the same ``timezone`` attribute,

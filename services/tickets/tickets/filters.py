@@ -77,7 +77,7 @@ def as_bool(value: str) -> bool:
 
 class TicketFilter(filters.FilterSet):
     # distinct=False: django-filter's default DISTINCT would sort every matching row
-    # before the LIMIT (seconds on a million tickets); no filter here can duplicate rows.
+    # before the LIMIT (slow on a large table); no filter here can duplicate rows.
     status = filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
     priority = filters.MultipleChoiceFilter(
         choices=[(key, key) for key in Priority.api_keys()],
@@ -119,7 +119,7 @@ class TicketFilter(filters.FilterSet):
 
         django-filter deep-copies every declared filter for each request (the category
         filter's queryset with it) and then builds a new form class from them: together
-        about a third of the CPU of a search request. What a filter keeps per request is
+        a large share of the CPU of a search request. What a filter keeps per request is
         its FilterSet, its model and its bound ``method``, so a shallow copy with those set
         again is enough; the form class depends on nothing per request and is built once.
         """

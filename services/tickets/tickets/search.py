@@ -56,7 +56,8 @@ _APPEND_COMMENT_SQL: Final = (
 # The query is folded in Python (``fold``), not with unaccent() here: unaccent is only
 # STABLE, so the planner could not see the tsquery and would guess its selectivity; with a
 # constant it reads the column statistics and picks the GIN index for rare words instead
-# of walking the whole created_at index (3 s for a word that matches nothing in 1M rows).
+# of walking the whole created_at index (which reads every row for a word that matches
+# nothing).
 _MATCH_SQL: Final = "tickets_ticket.search_vector @@ to_tsquery('simple'::regconfig, %s)"
 # The same match, fenced (OFFSET 0 keeps PostgreSQL from flattening the subquery): the
 # GIN index finds the few matching ids first, then the list is ordered and cut.
@@ -136,8 +137,8 @@ class _WordStats:
     """How common each indexed word is, from PostgreSQL's own statistics (``pg_stats``).
 
     Why: ``ORDER BY created_at DESC LIMIT 25`` with a text match has two good plans.
-    For a common word, walk the ``created_at`` index and stop at the 25th match (about a
-    millisecond); for a rare one, ask the GIN index for the few matches first. The
+    For a common word, walk the ``created_at`` index and stop at the 25th match (cheap);
+    for a rare one, ask the GIN index for the few matches first. The
     planner cannot tell them apart for prefix queries (it assumes 0.5% of rows match any
     prefix) and walks the index for every query, which reads the whole table when the
     word is rare or missing. The column's most-common-elements list says which case we

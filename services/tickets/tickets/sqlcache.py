@@ -1,8 +1,8 @@
 """Querysets whose SQL is compiled once per process and run again with new values.
 
 Django compiles a queryset to SQL each time it runs it. For the API's hottest reads, a
-ticket's detail and the first pages of the ticket list, that is a fifth of the request's
-CPU (0.4 ms of 2), although their SQL never changes shape: only a few values do (the
+ticket's detail and the first pages of the ticket list, that is a sizeable share of the
+request's CPU, although their SQL never changes shape: only a few values do (the
 ticket id, the client id, the cursor). ``run`` builds such a queryset once with marker
 values, keeps its SQL and the positions of the markers among the parameters, and later
 runs that SQL with the real values. Its rows become the same model instances the ORM

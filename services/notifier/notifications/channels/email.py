@@ -44,9 +44,10 @@ IDLE_CHECK_AFTER: Final = 1.0
 class ShortHeadersPolicy(Compat32):
     """Django's policy (``compat32``) without ``email.header.Header`` where it does nothing.
 
-    ``compat32`` folds every header through ``Header(...).encode()``, which was a third of
-    the sender's CPU. A header that is ASCII, on one line and fits in ``max_line_length``
-    comes out of it unchanged, so it is written as it is; any other one goes the usual way.
+    ``compat32`` folds every header through ``Header(...).encode()``, which was a large
+    share of the sender's CPU. A header that is ASCII, on one line and fits in
+    ``max_line_length`` comes out of it unchanged, so it is written as it is; any other one
+    goes the usual way.
     The bytes are the same either way (``tests/test_email.py`` compares them).
     """
 

@@ -82,7 +82,7 @@ class _ReproducibleZip(ZipFile):
         info = ZipInfo(name, date_time=ZIP_DATE)
         info.compress_type = ZIP_DEFLATED
         # Fast deflate: sheet XML is repetitive, level 1 is nearly as small as level 6
-        # and several times faster. (Python 3.13 renamed the attribute.)
+        # and much faster. (Python 3.13 renamed the attribute.)
         setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", 1)
         info.external_attr = 0o644 << 16
         return info

@@ -1,8 +1,9 @@
-"""JSON out through msgspec: the bytes DRF's ``JSONRenderer`` writes, several times faster.
+"""JSON out through msgspec: the bytes DRF's ``JSONRenderer`` writes, faster.
 
-Why: encoding a list page with the standard library's ``json`` (DRF's way) took about a
-sixth of a millisecond on the benchmark machine, msgspec about a fiftieth. msgspec
-comes with ``servidesk-shared`` (the event envelopes use it).
+Why: encoding a list page with the standard library's ``json`` (DRF's way) is a visible
+part of a list request; msgspec encodes the same bytes for much less (figures in
+``docs/benchmarks.md``). msgspec comes with ``servidesk-shared`` (the event envelopes use
+it).
 
 The output is the same: compact separators, UTF-8 (not ``\\u`` escapes), ``\\u2028`` and
 ``\\u2029`` escaped as DRF does; anything msgspec does not encode natively (lazy

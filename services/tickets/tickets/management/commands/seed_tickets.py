@@ -2,8 +2,8 @@
 
 PostgreSQL: each batch is streamed with ``COPY`` into a temporary table, then moved into
 the real tables with one ``INSERT ... SELECT`` that also computes the search documents,
-plus one for the first public reply and one for the creation history entry. A million
-tickets take minutes, not hours. Other databases get ``bulk_create`` (small counts).
+plus one for the first public reply and one for the creation history entry, so a
+million tickets load in one sitting. Other databases get ``bulk_create`` (small counts).
 
 It writes no outbox events: this is data for benchmarks and demos, not activity that
 notifier or reports should react to. Synthetic clients and technicians (ids
