@@ -37,7 +37,7 @@ two UPDATEs of it, the "Ticket Opened" follow-up's INSERT and an UPDATE recordin
 recipients) and 14 SELECTs (token and user, the queue five times, custom fields three times,
 assignable users, the mail template, ticket dependencies, and the follow-ups with their
 attachments for the response). One mail to the submitter is rendered in the request from a
-database template (text and HTML, about 3.6 KB of MIME) and handed to the mail backend; then
+database template (text and HTML) and handed to the mail backend; then
 the backlinks check and the ``new_ticket_done`` signal (webhooks, none configured).
 
 Needs ``wrk`` and network access to PyPI for the first run. Everything runs on loopback and

@@ -52,7 +52,7 @@ def reference_loop_ms() -> float:
 
 
 def describe() -> str:
-    """``2 cores (model), 24 GiB, x86_64, Python 3.11.7; reference loop 95 ms``."""
+    """``<n> cores (<model>), <n> GiB, <arch>, Python <version>; reference loop <n> ms``."""
     return (
         f"{os.cpu_count()} cores ({cpu_model()}), {memory_gib():.0f} GiB, "
         f"{platform.machine()}, Python {platform.python_version()}; "

@@ -11,7 +11,7 @@ What it does:
 
 1. makes sure the database (``--database``, default ``servidesk_tickets_bench`` on the
    local PostgreSQL) is migrated and holds ``--count`` tickets, loading what is missing
-   with ``manage.py seed_tickets`` (COPY; about 3 minutes for a million here);
+   with ``manage.py seed_tickets`` (COPY);
 2. starts gunicorn (``--workers`` workers of ``--worker-class``) on the production
    settings, with a throwaway RS256 key pair whose private half signs the benchmark's
    tokens, and the per-user write throttle off (every create comes from one user);
@@ -26,15 +26,15 @@ gunicorn runs sync workers by default (8, gunicorn's usual 2 x cores + 1 rounded
 cover 16 connections' worth of database waits): each takes the next connection from the
 shared listen queue when it is free. With gthread workers a keep-alive connection stays
 with the worker that accepted it, so 16 connections spread unevenly over 4 x 2 threads
-and the unlucky ones queue: measured here, p99 three to five times p50 against about 1.5
-times with sync workers at the same rate. In production nginx buffers requests and
-responses in front of gunicorn, which is what the sync worker assumes.
+and the unlucky ones queue: p99 drifts far above p50, much further than with sync workers
+at the same rate (figures in ``docs/benchmarks.md``). In production nginx buffers requests
+and responses in front of gunicorn, which is what the sync worker assumes.
 
 The ``floor (health/live)`` scenario is Django, the middleware and gunicorn with no
 database and no token check: what any request costs before the API does anything.
 
 wrk runs ``--threads`` (default 1) event-loop threads: it shares the cores with gunicorn
-and PostgreSQL, and one thread drives 16 connections at several thousand requests/s.
+and PostgreSQL, and one thread is enough to drive 16 connections at the rates measured.
 
 Scenarios: list (first page, as a technician who sees every ticket), list as a client
 (their own ~200), filtered list, full-text search (rotating queries, common and rare
@@ -78,9 +78,8 @@ SEARCHES = ("impresora", "vpn", "outlook lento", "blue screen", "0x80070005", "t
 
 #: Issue 5's aims: p99 ceilings in ms, and a floor in requests/s.
 P99_AIMS_MS = {"list": 50.0, "detail": 50.0, "search": 150.0}
-#: django-helpdesk's POST /api/tickets/ on this machine: 83 to 87 requests/s with 4 sync
-#: workers in three runs (``bench/helpdesk_baseline.py``, 2026-11-28), not the 60 the issue
-#: supposed; the aim is ten times it.
+#: django-helpdesk's POST /api/tickets/ rate as ``bench/helpdesk_baseline.py`` measured it
+#: (the runs are in ``docs/benchmarks.md``); the aim is ten times it.
 HELPDESK_CREATES_PER_SECOND = 85.0
 RATE_AIMS = {"create": 10 * HELPDESK_CREATES_PER_SECOND}
 
@@ -461,7 +460,7 @@ def prepare_data(
         ).split()
     ]
     client = psql(args.database, "SELECT client_id FROM tickets_ticket ORDER BY id DESC LIMIT 1")
-    # More than a run can move (a few thousand per 20 s), so no ticket is moved twice.
+    # More than one run can move, so no ticket is moved twice.
     pending = [
         int(x)
         for x in psql(
