@@ -23,6 +23,7 @@ from notifications.channels.sms import SmsTransport
 from notifications.conf import NotifierSettings, notifier_settings
 from notifications.models import Channel, Contact, Delivery
 from notifications.wakeup import make_waiter, nudge
+from servidesk_shared.backoff import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -184,18 +185,17 @@ class ChannelWorker:
     def run(self) -> None:
         """Send until ``stop()``; a lost database is waited out, not fatal."""
         waiter = make_waiter()
-        failures = 0
+        backoff = Backoff(start=0.5, factor=2.0, cap=10.0)  # reset by every batch that ran
         try:
             while not self.stopping.is_set():
                 try:
                     claimed = self.run_once()
-                    failures = 0
+                    backoff.reset()
                     if claimed >= self.conf.batch_size:
                         continue  # more may be due right now
                     waiter.wait(self.idle_timeout())
                 except Exception as exc:  # a lost database above all: wait it out, never die
-                    failures += 1
-                    delay = min(10.0, 0.5 * 2 ** (failures - 1))
+                    delay = backoff.next()
                     if isinstance(exc, DatabaseError):
                         logger.warning("sender %s: %s; retry in %.1fs", self.channel, exc, delay)
                     else:

@@ -9,7 +9,6 @@ of its recipient's daily allowance (``delivery_take_allowance``).
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from notifications.models import (
     RecipientAllowance,
 )
 from notifications.rawsql import ConflictIgnoringInsert, RowReader
+from servidesk_shared.backoff import Backoff
 from servidesk_shared.events.schemas import (
     PhoneCodeRequested,
     TicketEvent,
@@ -47,7 +47,6 @@ from servidesk_shared.events.schemas import (
 logger = logging.getLogger(__name__)
 
 _SKIP_REASONS = {Channel.EMAIL: email.skip_reason, Channel.SMS: sms.skip_reason}
-_jitter = secrets.SystemRandom()
 
 
 # --- contact directory ------------------------------------------------------------------
@@ -473,8 +472,8 @@ def delivery_mark_failed(delivery: Delivery, *, reason: str) -> bool:
 
 def retry_delay(attempts: int, conf: NotifierSettings) -> float:
     """Exponential backoff with ±20 % jitter, so a recovered server is not hit all at once."""
-    base = min(conf.retry_delay_max, conf.retry_delay * 2 ** max(0, attempts - 1))
-    return float(base * _jitter.uniform(0.8, 1.2))
+    policy = Backoff(start=conf.retry_delay, factor=2.0, cap=conf.retry_delay_max, jitter=0.2)
+    return policy.delay(attempts)
 
 
 def delivery_mark_transient(

@@ -41,11 +41,12 @@ from django.utils import timezone
 from kombu import Connection, Consumer, Message, Producer
 from kombu.mixins import ConsumerMixin
 
+from servidesk_shared.backoff import Backoff
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.conf import EventSettings, event_settings
 from servidesk_shared.events.deadletters import dead_letter_headers
 from servidesk_shared.events.registry import Handler, HandlerRegistry
-from servidesk_shared.events.relay import PERSISTENT, Backoff
+from servidesk_shared.events.relay import PERSISTENT
 from servidesk_shared.events.retention import prune_inbox
 from servidesk_shared.events.schemas import OWNERS
 from servidesk_shared.events.topology import Topology
@@ -281,7 +282,10 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
 
     def process(self, message: Message, event: envelopes.Event[Any], handler: Handler) -> None:
         attempt = 0
-        database_backoff = Backoff(start=0.5, cap=10.0)
+        database_backoff = Backoff(start=0.5, factor=2.0, cap=10.0)
+        handler_backoff = Backoff(
+            start=self.conf.retry_delay, factor=2.0, cap=self.conf.retry_delay_max
+        )
         while not self.stopping.is_set():
             attempt += 1
             try:
@@ -305,7 +309,7 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
                         attempts=attempt,
                     )
                     return
-                delay = min(self.conf.retry_delay_max, self.conf.retry_delay * 2 ** (attempt - 1))
+                delay = handler_backoff.delay(attempt)
                 logger.warning(
                     "%s %s failed (attempt %d of %d), retrying in %.2fs: %s",
                     event.type, event.id, attempt, self.conf.max_attempts, delay, describe(exc),

@@ -10,14 +10,12 @@ its poll interval, whichever comes first.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import TextField
@@ -26,12 +24,14 @@ from django.utils import timezone
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from servidesk_shared.backoff import Backoff
 from servidesk_shared.events import broker
 from servidesk_shared.events.conf import EventSettings, event_settings
 from servidesk_shared.events.publisher import NOTIFY_CHANNEL, local_wakeup
 from servidesk_shared.events.retention import prune_outbox
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import OutboxMessage
+from servidesk_shared.waiter import make_waiter
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class Relay:
         self.wakeup = local_wakeup()
         self._pruned_at = -PRUNE_EVERY.total_seconds()  # prune after the first batch
         self.errors = broker_errors(connect())
-        self.backoff = Backoff()
+        #: Reconnecting after a broker or database outage; reset after every batch.
+        self.backoff = Backoff(start=0.2, factor=2.0, cap=5.0)
         self._unflushed_session: object = None
 
     def stop(self) -> None:
@@ -73,7 +74,14 @@ class Relay:
 
     def run(self) -> None:
         """Relay until ``stop()``; broker and database outages are waited out, not fatal."""
-        waiter = make_waiter(self.using, self.conf.outbox_poll_interval, self.wakeup)
+        waiter = make_waiter(
+            channel=NOTIFY_CHANNEL,
+            wakeup=self.wakeup,
+            using=self.using,
+            name="relay",
+            # SQLite has no NOTIFY; polling a local file often costs next to nothing.
+            polling_max_sleep=0.25,
+        )
         backoff = self.backoff
         waited_out: tuple[type[BaseException], ...] = (*self.errors, DatabaseError)
         try:
@@ -86,7 +94,7 @@ class Relay:
                             backoff.reset()  # broker and database both answered
                             if sent < self.conf.outbox_batch_size:
                                 self.prune_if_due()
-                                waiter.wait()
+                                waiter.wait(self.conf.outbox_poll_interval)
                 except waited_out as exc:
                     delay = backoff.next()
                     logger.warning("relay: %s; retrying in %.1fs", describe(exc), delay)
@@ -184,78 +192,6 @@ class Relay:
             logger.info("relay: pruned %d sent outbox rows", removed)
 
 
-# --- waiting for work -------------------------------------------------------------------
-
-
-class Waiter:
-    """Sleeps up to the poll interval, waking early on this relay's in-process event."""
-
-    def __init__(self, poll_interval: float, wakeup: threading.Event) -> None:
-        self.poll_interval = poll_interval
-        self.wakeup = wakeup
-
-    def wait(self) -> None:
-        self.wakeup.wait(self.poll_interval)
-        self.wakeup.clear()
-
-    def close(self) -> None:
-        pass
-
-
-class PostgresWaiter(Waiter):
-    """Sleeps until a NOTIFY on ``servidesk_outbox``, the in-process event or the poll interval.
-
-    It listens on a connection of its own: the relay's Django connection is closed and
-    reopened as it sees fit, which would drop the LISTEN.
-    """
-
-    SLICE = 0.25
-
-    def __init__(self, using: str, poll_interval: float, wakeup: threading.Event) -> None:
-        super().__init__(poll_interval, wakeup)
-        self.using = using
-        self.listener: Any = None
-
-    def wait(self) -> None:
-        # In slices, so an in-process nudge or stop() is noticed within one of them.
-        deadline = time.monotonic() + self.poll_interval
-        while (left := deadline - time.monotonic()) > 0 and not self.wakeup.is_set():
-            if self._notified(min(left, self.SLICE)):
-                break
-        self.wakeup.clear()
-
-    def _notified(self, timeout: float) -> bool:
-        try:
-            if self.listener is None:
-                self.listener = connections.create_connection(self.using)
-                with self.listener.cursor() as cursor:
-                    cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            # Returns at the first notification; those that piled up while the relay was
-            # busy come out at once, costing one empty batch, never a missed row.
-            return any(
-                True for _ in self.listener.connection.notifies(timeout=timeout, stop_after=1)
-            )
-        except Exception as exc:  # Django's or psycopg's errors when the database is away
-            logger.warning("relay: LISTEN failed (%s); polling", exc)
-            self.close()
-            self.wakeup.wait(timeout)
-            return False
-
-    def close(self) -> None:
-        if self.listener is not None:
-            # Closing a connection that already died may raise; there is nothing to do.
-            with contextlib.suppress(Exception):
-                self.listener.close()
-            self.listener = None
-
-
-def make_waiter(using: str, poll_interval: float, wakeup: threading.Event) -> Waiter:
-    if connections[using].vendor == "postgresql":
-        return PostgresWaiter(using, poll_interval, wakeup)
-    # SQLite has no NOTIFY; polling a local file often costs next to nothing.
-    return Waiter(min(poll_interval, 0.25), wakeup)
-
-
 # --- errors -----------------------------------------------------------------------------
 
 
@@ -269,20 +205,6 @@ def broker_errors(conn: Connection) -> tuple[type[BaseException], ...]:
         OSError,
         TimeoutError,
     )
-
-
-class Backoff:
-    """Exponential delays with a cap, for reconnecting after an outage."""
-
-    def __init__(self, start: float = 0.2, cap: float = 5.0) -> None:
-        self.start, self.cap, self.current = start, cap, 0.0
-
-    def next(self) -> float:
-        self.current = min(self.cap, self.current * 2 if self.current else self.start)
-        return self.current
-
-    def reset(self) -> None:
-        self.current = 0.0
 
 
 def describe(exc: BaseException) -> str:

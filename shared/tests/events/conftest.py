@@ -17,9 +17,10 @@ import pytest
 from django.db import connection
 from kombu import Connection
 
+from servidesk_shared.backoff import Backoff
 from servidesk_shared.events import broker
 from servidesk_shared.events.consumer import EventConsumer
-from servidesk_shared.events.relay import Backoff, Relay
+from servidesk_shared.events.relay import Relay
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.testing.proxy import TcpProxy
 from tests.events import handlers
