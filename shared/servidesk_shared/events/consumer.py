@@ -180,8 +180,8 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
 
         While events are pending it waits at most ``BATCH_LINGER`` for another message,
         then applies them all in one transaction. At a trickle that is one event per
-        transaction, 2 ms later; under load the prefetched backlog is applied in batches,
-        which turns one commit (one disk flush) per event into one per batch.
+        transaction, ``BATCH_LINGER`` later; under load the prefetched backlog is applied in
+        batches, which turns one commit (one disk flush) per event into one per batch.
         """
         elapsed = 0.0
         try:
