@@ -42,9 +42,11 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import Token
 
-CLIENT: Final = "client"
-TECHNICIAN: Final = "technician"
-ADMIN: Final = "admin"
+from servidesk_shared.vocabulary import Role
+
+CLIENT: Final[str] = Role.CLIENT.value
+TECHNICIAN: Final[str] = Role.TECHNICIAN.value
+ADMIN: Final[str] = Role.ADMIN.value
 ROLES: Final = (CLIENT, TECHNICIAN, ADMIN)
 STAFF_ROLES: Final = frozenset({TECHNICIAN, ADMIN})
 

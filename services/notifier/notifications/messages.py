@@ -18,21 +18,10 @@ from typing import Any, Final
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from notifications import sms_text
+from servidesk_shared.vocabulary import PRIORITY_LABELS, STATUS_LABELS
 
-STATUS_LABELS: Final = {
-    "pending": gettext_lazy("Pending"),
-    "in_progress": gettext_lazy("In progress"),
-    "resolved": gettext_lazy("Resolved"),
-}
-PRIORITY_LABELS: Final = {
-    "low": gettext_lazy("Low"),
-    "medium": gettext_lazy("Medium"),
-    "high": gettext_lazy("High"),
-    "urgent": gettext_lazy("Urgent"),
-}
 #: How much of a comment the in-app body and the email quote (SMS never carry it).
 EXCERPT_LENGTH: Final = 200
 

@@ -53,7 +53,7 @@ def test_status_change_mail_in_spanish_to_the_client(
     assert mail.subject == "SD-1042 ahora está Resuelto: Impresora sin tóner"
     for body in (mail.text, mail.html):
         assert "Hola, Lucía Pérez:" in body
-        assert "cambió de En curso a Resuelto" in body
+        assert "cambió de En progreso a Resuelto" in body
         assert "Prioridad" in body
         assert "http://testserver/tickets/42/" in body
     assert 'href="http://testserver/tickets/42/"' in mail.html

@@ -27,7 +27,7 @@ def context(kind: str, title: str = "Impresora sin tóner", **extra: Any) -> dic
 
 
 @pytest.mark.parametrize("kind", Kind.ALL)
-@pytest.mark.parametrize(("language", "status"), [("es", "En curso"), ("en", "In progress")])
+@pytest.mark.parametrize(("language", "status"), [("es", "En progreso"), ("en", "In progress")])
 def test_every_kind_names_number_title_status_and_link(
     kind: str, language: str, status: str
 ) -> None:
@@ -47,9 +47,9 @@ def test_every_kind_names_number_title_status_and_link(
 def test_spanish_and_english_differ() -> None:
     spanish = compose(context(Kind.STATUS_CHANGED), "es")
     english = compose(context(Kind.STATUS_CHANGED), "en")
-    assert spanish.title == "SD-1042 ahora está En curso"
+    assert spanish.title == "SD-1042 ahora está En progreso"
     assert english.title == "SD-1042 is now In progress"
-    assert "de Pendiente a En curso" in spanish.body
+    assert "de Pendiente a En progreso" in spanish.body
     assert "from Pending to In progress" in english.body
 
 
@@ -94,7 +94,7 @@ def test_segments_count_like_carriers() -> None:
     assert sms_text.segments("á" * 70) == 1
     assert sms_text.segments("á" * 71) == 2
     assert sms_text.segments("€" * 80) == 1  # two septets each
-    assert sms_text.is_gsm("Pendiente, En curso, Resuelto: ¿ñ?")
+    assert sms_text.is_gsm("Pendiente, En progreso, Resuelto: ¿ñ?")
     assert not sms_text.is_gsm("tóner")
 
 

@@ -58,7 +58,7 @@ def test_a_status_change_queues_email_and_sms_for_the_client(
     notification = Notification.objects.get()
     assert notification.recipient_id == "1"
     assert notification.event_id == event.id
-    assert notification.title == f"{event.data.ticket.number} ahora está En curso"
+    assert notification.title == f"{event.data.ticket.number} ahora está En progreso"
     assert notification.event_type == "ticket.status_changed"
     assert notification.ticket_id == str(event.data.ticket.id)
 

@@ -66,7 +66,7 @@ def test_status_change_sms_in_each_recipients_language(
     (spanish,) = twilio.messages_to(LUCIA)
     (english,) = twilio.messages_to(TOM)
     assert spanish.body == (
-        'Servidesk: ticket SD-1042 "Impresora sin toner", nuevo estado: En curso. '
+        'Servidesk: ticket SD-1042 "Impresora sin toner", nuevo estado: En progreso. '
         "http://testserver/tickets/42/"
     )
     assert english.body == (
@@ -114,7 +114,7 @@ def test_status_change_sms_in_each_recipients_language(
             {
                 LUCIA: (
                     "Servidesk: nueva respuesta en el ticket "
-                    'SD-1042 "Impresora sin toner". Estado: En curso.'
+                    'SD-1042 "Impresora sin toner". Estado: En progreso.'
                 ),
             },
         ),

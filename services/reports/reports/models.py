@@ -20,23 +20,12 @@ Ids coming from other services are opaque strings (``Id = int | str`` in the sch
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import pgettext_lazy
+
+from servidesk_shared.vocabulary import Priority as Priority  # noqa: PLC0414 (re-exported)
+from servidesk_shared.vocabulary import Status as Status  # noqa: PLC0414 (re-exported)
 
 ID_LENGTH = 100
 CATEGORY_LENGTH = 100
-
-
-class Status(models.TextChoices):
-    PENDING = "pending", pgettext_lazy("ticket status", "Pending")
-    IN_PROGRESS = "in_progress", pgettext_lazy("ticket status", "In progress")
-    RESOLVED = "resolved", pgettext_lazy("ticket status", "Resolved")
-
-
-class Priority(models.TextChoices):
-    LOW = "low", pgettext_lazy("ticket priority", "Low")
-    MEDIUM = "medium", pgettext_lazy("ticket priority", "Medium")
-    HIGH = "high", pgettext_lazy("ticket priority", "High")
-    URGENT = "urgent", pgettext_lazy("ticket priority", "Urgent")
 
 
 class Person(models.Model):

@@ -163,7 +163,7 @@ def test_labels_follow_accept_language_and_lang(desk: Desk, api: Any) -> None:
     spanish = api("summary/", **MARCH, headers={"Accept-Language": "es-ES,es;q=0.9"})
     assert [row["label"] for row in spanish.json()["by_status"]] == [
         "Pendiente",
-        "En curso",
+        "En progreso",
         "Resuelto",
     ]
     assert spanish["Content-Language"] == "es"

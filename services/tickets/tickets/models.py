@@ -18,6 +18,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from servidesk_shared import vocabulary
+from servidesk_shared.vocabulary import Role as Role  # noqa: PLC0414 (re-exported)
+from servidesk_shared.vocabulary import Status as Status  # noqa: PLC0414 (re-exported)
+
 USER_ID_LENGTH: Final = 64
 TITLE_MAX_LENGTH: Final = 200
 #: Long enough for a pasted log excerpt, short enough that one request cannot bloat a row.
@@ -25,22 +29,17 @@ BODY_MAX_LENGTH: Final = 20_000
 NUMBER_PREFIX: Final = "SD-"
 
 
-class Status(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    IN_PROGRESS = "in_progress", _("In progress")
-    RESOLVED = "resolved", _("Resolved")
-
-
 class Priority(models.IntegerChoices):
     """Stored as a rank so ``ordering=-priority`` is indexable and means "urgent first".
 
-    The API speaks the contract's words (``low`` … ``urgent``); see ``key``/``from_key``.
+    The API speaks the contract's words (``vocabulary.Priority``: ``low`` … ``urgent``), with
+    the shared labels; see ``key``/``from_key``.
     """
 
-    LOW = 1, _("Low")
-    MEDIUM = 2, _("Medium")
-    HIGH = 3, _("High")
-    URGENT = 4, _("Urgent")
+    LOW = 1, vocabulary.Priority.LOW.label
+    MEDIUM = 2, vocabulary.Priority.MEDIUM.label
+    HIGH = 3, vocabulary.Priority.HIGH.label
+    URGENT = 4, vocabulary.Priority.URGENT.label
 
     @property
     def key(self) -> str:
@@ -53,12 +52,6 @@ class Priority(models.IntegerChoices):
     @classmethod
     def api_keys(cls) -> list[str]:
         return [member.key for member in cls]
-
-
-class Role(models.TextChoices):
-    CLIENT = "client", _("Client")
-    TECHNICIAN = "technician", _("Technician")
-    ADMIN = "admin", _("Administrator")
 
 
 class Category(models.Model):

@@ -1,4 +1,6 @@
-"""The status workflow of the contract, as data: every allowed move and who may make it.
+"""The status workflow of the contract, checked: who may make which of its moves.
+
+The moves themselves are defined once, in ``servidesk_shared.vocabulary``::
 
     pending -> in_progress -> resolved
     in_progress -> pending
@@ -11,31 +13,15 @@ every allowed move; a client may only reopen their own resolved ticket.
 
 from __future__ import annotations
 
-from typing import Final
-
-from tickets.actors import Actor
-from tickets.models import Status
-
-TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    Status.PENDING: frozenset({Status.IN_PROGRESS}),
-    Status.IN_PROGRESS: frozenset({Status.PENDING, Status.RESOLVED}),
-    Status.RESOLVED: frozenset({Status.IN_PROGRESS}),
-}
-
-#: The moves a client may make on their own ticket.
-CLIENT_TRANSITIONS: Final[frozenset[tuple[str, str]]] = frozenset(
-    {(Status.RESOLVED, Status.IN_PROGRESS)}
+from servidesk_shared.vocabulary import (
+    CLIENT_TRANSITIONS,
+    TRANSITIONS,
+    allowed_moves,
+    is_allowed,
 )
+from tickets.actors import Actor
 
-
-def allowed_moves(from_status: str) -> list[str]:
-    """The statuses reachable from ``from_status``, in workflow order."""
-    targets = TRANSITIONS.get(from_status, frozenset())
-    return [status for status in Status.values if status in targets]
-
-
-def is_allowed(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
+__all__ = ["CLIENT_TRANSITIONS", "TRANSITIONS", "allowed_moves", "is_allowed", "may_move"]
 
 
 def may_move(actor: Actor, from_status: str, to_status: str) -> bool:

@@ -6,30 +6,19 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
-STATUSES: dict[str, Promise] = {
-    "pending": pgettext_lazy("ticket status", "Pending"),
-    "in_progress": pgettext_lazy("ticket status", "In progress"),
-    "resolved": pgettext_lazy("ticket status", "Resolved"),
-}
+from servidesk_shared.vocabulary import PRIORITY_LABELS, ROLE_LABELS, STATUS_LABELS
+
+#: The shared words (``servidesk_shared.vocabulary``): status, priority and role labels.
+STATUSES: dict[str, Promise] = STATUS_LABELS
 #: The button that moves a ticket to a status.
 MOVE_ACTIONS: dict[str, Promise] = {
     "pending": _("Put back to pending"),
     "in_progress": _("Start working"),
     "resolved": _("Mark as resolved"),
 }
-PRIORITIES: dict[str, Promise] = {
-    "low": pgettext_lazy("ticket priority", "Low"),
-    "medium": pgettext_lazy("ticket priority", "Medium"),
-    "high": pgettext_lazy("ticket priority", "High"),
-    "urgent": pgettext_lazy("ticket priority", "Urgent"),
-}
-ROLES: dict[str, Promise] = {
-    "client": _("Client"),
-    "technician": _("Technician"),
-    "admin": _("Administrator"),
-}
+PRIORITIES: dict[str, Promise] = PRIORITY_LABELS
+ROLES: dict[str, Promise] = ROLE_LABELS
 LANGUAGES: dict[str, Promise] = {"es": _("Spanish"), "en": _("English")}
 HISTORY_FIELDS: dict[str, Promise] = {
     "status": _("Status"),

@@ -41,6 +41,15 @@ def test_dates_and_labels_follow_the_language(client_user: Client, apis: FakeApi
     assert "Pending" in english
 
 
+def test_an_in_progress_ticket_says_en_progreso(client_user: Client, apis: FakeApis) -> None:
+    apis.on("tickets", "GET", "41/", body=ticket_json(status="in_progress"))
+    apis.on("tickets", "GET", "41/comments/", body=page([]))
+    apis.on("tickets", "GET", "41/history/", body=page([]))
+    spanish = client_user.get("/tickets/41/").content.decode()
+    assert "En progreso" in spanish
+    assert "En curso" not in spanish
+
+
 def test_the_stylesheet_is_served(client: Client) -> None:
     html = client.get("/").content.decode()
     assert '<link rel="stylesheet" href="/static/portal/servidesk.css">' in html

@@ -24,8 +24,6 @@ USER_KEY: Final = "servidesk.user"
 #: Refresh when the access token has less than this many seconds left.
 REFRESH_MARGIN: Final = 30
 
-ROLES: Final = ("client", "technician", "admin")
-
 
 @dataclass(frozen=True)
 class TokenPair:

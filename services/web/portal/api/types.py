@@ -13,15 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from servidesk_shared.vocabulary import allowed_moves
+
 T = TypeVar("T")
 
-#: The contract's workflow: where each status may move (the API is the authority; this
-#: only decides which buttons to offer).
-MOVES: dict[str, tuple[str, ...]] = {
-    "pending": ("in_progress",),
-    "in_progress": ("pending", "resolved"),
-    "resolved": ("in_progress",),
-}
 #: An open ticket whose next target is closer than this is "due soon".
 DUE_SOON = timedelta(hours=1)
 
@@ -156,7 +151,9 @@ class Ticket:
 
     @property
     def moves(self) -> tuple[str, ...]:
-        return MOVES.get(self.status, ())
+        """Where the shared workflow lets this ticket move (the API is the authority; this
+        only decides which buttons to offer)."""
+        return tuple(allowed_moves(self.status))
 
 
 @dataclass(frozen=True)
