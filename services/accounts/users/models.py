@@ -160,7 +160,20 @@ class PhoneCode(models.Model):
         return f"code for {self.phone}, expires {self.expires_at:%Y-%m-%d %H:%M:%S}"
 
 
-class SocialLinkToken(models.Model):
+class SingleUseSecret(models.Model):
+    """What every short-lived, single-use secret of a sign-in flow keeps besides its hash:
+    whose it is, and when it was made, stops working and was used."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class SocialLinkToken(SingleUseSecret):
     """Starts linking a social login to a signed-in user, from their profile.
 
     ``POST me/social/link/`` returns a URL carrying the token; opening it in the browser
@@ -169,11 +182,7 @@ class SocialLinkToken(models.Model):
     """
 
     token_hash = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=30)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
-    used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("social link token")
@@ -183,7 +192,7 @@ class SocialLinkToken(models.Model):
         return f"{self.provider} link for user {self.user_id}"
 
 
-class SocialLinkPending(models.Model):
+class SocialLinkPending(SingleUseSecret):
     """A provider login waiting to be linked, between the provider's callback and web.
 
     The callback of a link started from the profile links nothing: it keeps the provider
@@ -196,13 +205,9 @@ class SocialLinkPending(models.Model):
 
     code_hash = models.CharField(max_length=64, unique=True)
     nonce_hash = models.CharField(max_length=64)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=30)
     uid = models.CharField(max_length=191)
     extra_data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
-    used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("pending social link")
@@ -212,7 +217,7 @@ class SocialLinkPending(models.Model):
         return f"pending {self.provider} link for user {self.user_id}"
 
 
-class SocialLoginCode(models.Model):
+class SocialLoginCode(SingleUseSecret):
     """A short-lived, single-use code that ends the social-login browser flow.
 
     The browser carries only the code to the web UI; web exchanges it server-side for
@@ -223,10 +228,6 @@ class SocialLoginCode(models.Model):
 
     code_hash = models.CharField(max_length=64, unique=True)
     nonce_hash = models.CharField(max_length=64, blank=True, default="")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
-    used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("social login code")
