@@ -16,13 +16,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from notifications import services
 from notifications.models import Contact, Delivery, RecipientAllowance
-from notifications.sender import ChannelWorker
 from pytest_django.fixtures import Settings
 
 from servidesk_shared.events.schemas import TicketStatusChanged
 from tests.conftest import drain
 from tests.factories import DeliveryFactory, TicketSnapshotFactory
 from tests.fakes import SmtpServer, TwilioFake
+from tests.senders import drain_with_senders_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -195,27 +195,7 @@ def test_two_senders_at_once_send_no_more_than_the_cap(
 ) -> None:
     settings.NOTIFIER_BATCH_SIZE = 1  # many small claims: the two interleave
     record_status_changes(30)
-    failures: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def sender() -> None:
-        worker = ChannelWorker("sms")
-        try:
-            start.wait()
-            while worker.run_once():
-                pass
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            failures.append(exc)
-        finally:
-            worker.close()
-            connection.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert failures == []
+    drain_with_senders_at_once("sms")
     assert len(twilio.wait_for(20)) == 20
     assert twilio.request_count == 20
     statuses = sorted(Delivery.objects.filter(channel="sms").values_list("status", flat=True))

@@ -3,7 +3,6 @@ one SMTP session kept across batches, and the cheaper header serialisation."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from email.policy import compat32
@@ -23,6 +22,7 @@ from pytest_django.fixtures import Settings
 from servidesk_shared.events.schemas import TicketStatusChanged
 from tests.factories import ContactFactory, TicketSnapshotFactory
 from tests.fakes import SmtpServer
+from tests.senders import drain_with_senders_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -52,27 +52,7 @@ def test_two_senders_claiming_in_batches_never_send_a_mail_twice(
 ) -> None:
     settings.NOTIFIER_BATCH_SIZE = 5
     record_events(40)  # 80 mails
-    failures: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def sender() -> None:
-        worker = ChannelWorker("email")
-        try:
-            start.wait()
-            while worker.run_once():
-                pass
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            failures.append(exc)
-        finally:
-            worker.close()
-            connection.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert failures == []
+    drain_with_senders_at_once("email")
     mails = smtp.wait_for(80, timeout=10)
     message_ids = [mail.message["Message-ID"] for mail in mails]
     assert len(message_ids) == 80
