@@ -49,7 +49,7 @@ $(addprefix test-,$(SERVICES)): test-%: $(SYNCED)
 lint: $(SYNCED) ## ruff (lint + format check), mypy (shared and every service), migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DJANGO_SETTINGS_MODULE=servidesk_shared.testing.settings $(BIN)/mypy shared/servidesk_shared
+	DJANGO_SETTINGS_MODULE=servidesk_testing.settings $(BIN)/mypy shared/servidesk_shared testkit/servidesk_testing
 	@for s in accounts:users tickets:tickets notifier:notifications reports:reports web:portal; do \
 		svc=$${s%%:*}; app=$${s##*:}; \
 		(cd services/$$svc && DJANGO_SETTINGS_MODULE=core.settings.test ../../$(BIN)/mypy --config-file ../../pyproject.toml $$app core) \
@@ -65,8 +65,8 @@ fmt: $(SYNCED) ## Format and autofix
 	$(BIN)/ruff check --fix .
 
 messages: $(SYNCED) ## Extract and compile translations (es, en)
-	cd shared/servidesk_shared && DJANGO_SETTINGS_MODULE=servidesk_shared.testing.settings \
-		../../$(BIN)/django-admin makemessages -l es -l en --ignore 'testing/*' && ../../$(BIN)/django-admin compilemessages
+	cd shared/servidesk_shared && DJANGO_SETTINGS_MODULE=servidesk_testing.settings \
+		../../$(BIN)/django-admin makemessages -l es -l en && ../../$(BIN)/django-admin compilemessages
 	@for s in $(SERVICES); do \
 		(cd services/$$s && DJANGO_SETTINGS_MODULE=core.settings.test ../../$(BIN)/python manage.py makemessages -l es -l en \
 			--ignore 'tests/*' --ignore 'staticfiles/*' && ../../$(BIN)/python manage.py compilemessages) || exit 1; \

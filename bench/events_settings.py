@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from servidesk_shared.logs import logging_config
-from servidesk_shared.testing.settings import *  # noqa: F403
-from servidesk_shared.testing.settings import DATABASES
+from servidesk_testing.settings import *  # noqa: F403
+from servidesk_testing.settings import DATABASES
 
 DATABASES["default"]["NAME"] = os.environ.get("BENCH_DB_NAME", "servidesk_bench")
 DATABASES["default"]["CONN_MAX_AGE"] = None

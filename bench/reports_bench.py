@@ -283,7 +283,7 @@ def measure(endpoint: str, params: dict[str, str], repeat: int) -> dict[str, Any
     from django.db import connection
     from django.test import Client
 
-    from servidesk_shared.testing import auth_header
+    from servidesk_testing import auth_header
 
     # Outside the test runner "testserver" is not an allowed host; 127.0.0.1 is.
     client = Client(headers=auth_header(user_id=1, role="admin"), SERVER_NAME="127.0.0.1")

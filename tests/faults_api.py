@@ -11,7 +11,7 @@ import httpx
 from faults_tools import eventually
 from proofs import code_sms, sms_code
 
-from servidesk_shared.testing.fakes import TwilioFake
+from servidesk_testing.fakes import TwilioFake
 
 DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
 PASSWORD = "Una-clave-larga-42"

@@ -18,8 +18,8 @@ from psycopg import sql
 from stack import POSTGRES_URL
 from stack import eventually as _eventually
 
-from servidesk_shared.testing.fakes import SmtpServer, _SmtpHandler
-from servidesk_shared.testing.proxy import TcpProxy
+from servidesk_testing.fakes import SmtpServer, _SmtpHandler
+from servidesk_testing.proxy import TcpProxy
 
 QUEUES = ("notifier.events", "reports.events", "tickets.users")
 

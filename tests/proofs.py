@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import httpx
 from stack import eventually
 
-from servidesk_shared.testing.fakes import ReceivedMail, SentSms, SmtpServer, TwilioFake
+from servidesk_testing.fakes import ReceivedMail, SentSms, SmtpServer, TwilioFake
 
 #: The link in accounts' confirmation mail: web's /confirm-email/<token>/.
 CONFIRM_LINK = re.compile(r"https?://\S+/confirm-email/(?P<token>[^/\s]+)/")

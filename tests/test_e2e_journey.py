@@ -46,7 +46,7 @@ from stack import (
     running_stack,
 )
 
-from servidesk_shared.testing.fakes import ReceivedMail, SentSms, SmtpServer, TwilioFake
+from servidesk_testing.fakes import ReceivedMail, SentSms, SmtpServer, TwilioFake
 
 pytestmark = pytest.mark.stack
 

@@ -39,8 +39,8 @@ from faults_tools import (
 from proofs import CODE_SMS
 from stack import POSTGRES_URL, PREFIXES, RABBITMQ_URL, SERVICES, drop_stack_resources
 
-from servidesk_shared.testing.fakes import TwilioFake
-from servidesk_shared.testing.proxy import TcpProxy
+from servidesk_testing.fakes import TwilioFake
+from servidesk_testing.proxy import TcpProxy
 
 pytestmark = pytest.mark.stack
 logger = logging.getLogger("faults")

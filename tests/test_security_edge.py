@@ -36,8 +36,8 @@ from stack import ROOT, SERVICES, Stack, free_port
 
 sys.path.insert(0, str(ROOT / "shared"))
 from servidesk_shared.keys import KeyPair, generate_keypair
-from servidesk_shared.testing import make_access_token
-from servidesk_shared.testing.proxy import TcpProxy
+from servidesk_testing import make_access_token
+from servidesk_testing.proxy import TcpProxy
 
 pytestmark = pytest.mark.stack
 

@@ -176,7 +176,7 @@ def child(job: dict[str, Any]) -> None:
         memory.freeze_loaded_code()
     from django.test import Client
 
-    from servidesk_shared.testing import auth_header
+    from servidesk_testing import auth_header
 
     def make_client() -> Any:
         # Outside the test runner "testserver" is not an allowed host; 127.0.0.1 is.

@@ -11,7 +11,7 @@ What it does:
    user (production settings refuse RabbitMQ's default ``guest``), production settings,
    gunicorn 2 workers x 4 threads per service (as in deploy/compose.env), every relay
    and consumer and notifier's sender, nginx in front, mail to a local SMTP server
-   (``servidesk_shared.testing.SmtpServer``);
+   (``servidesk_testing.SmtpServer``);
 2. creates the people as an admin of the run's own (production settings refuse demo data:
    ``population.create_admin``) through accounts' API (``POST users/``: an address an
    admin gives counts as confirmed, so the people get their mail; nobody has a phone), waits
@@ -69,7 +69,7 @@ from stack import (  # noqa: E402
 from bench.load import delivery, memory, population, report  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from servidesk_shared.keys import generate_keypair  # noqa: E402
-from servidesk_shared.testing.fakes import SmtpServer  # noqa: E402
+from servidesk_testing.fakes import SmtpServer  # noqa: E402
 
 LOCUSTFILE = ROOT / "bench" / "load" / "locustfile.py"
 DOCS = ROOT / "docs" / "benchmarks.md"

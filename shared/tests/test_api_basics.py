@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from servidesk_shared.keys import generate_keypair
 from servidesk_shared.outbox.models import AggregateSequence
-from servidesk_shared.testing import auth_header, make_access_token
-from servidesk_shared.testing import test_keypair as keypair  # aliased: pytest would collect it
+from servidesk_testing import auth_header, make_access_token
+from servidesk_testing import test_keypair as keypair  # aliased: pytest would collect it
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,9 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from servidesk_shared.outbox.models import AggregateSequence
-from servidesk_shared.testing import auth_header
 from servidesk_shared.text_input import invalid_characters
 from servidesk_shared.urls import service_urlpatterns
+from servidesk_testing import auth_header
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from servidesk_shared.auth import DirectoryEntry
-from servidesk_shared.testing import auth_header
+from servidesk_testing import auth_header
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import jwt
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from servidesk_testing import test_keypair as keypair
+from servidesk_testing.contract import assert_error_shape
 
 from servidesk_shared.keys import key_id
-from servidesk_shared.testing import test_keypair as keypair
-from servidesk_shared.testing.contract import assert_error_shape
 from tests.factories import PASSWORD, ClientFactory
 from users.models import Role, User
 

@@ -16,8 +16,8 @@ from django.core import mail
 from django.core.cache import caches
 from django.core.management import call_command
 from rest_framework.test import APIClient
+from servidesk_testing.contract import assert_error_shape
 
-from servidesk_shared.testing.contract import assert_error_shape
 from tests.factories import PASSWORD
 from tests.test_passwords import link_parts
 from users import lockout

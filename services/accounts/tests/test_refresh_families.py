@@ -17,8 +17,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from servidesk_testing.contract import assert_error_shape
 
-from servidesk_shared.testing.contract import assert_error_shape
 from tests.factories import PASSWORD, AdminFactory, ClientFactory
 from users import services
 from users.models import RefreshTokenFamily, Role, User

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
+from servidesk_testing.api_fuzzing import ServiceSchemathesisTests
 
-from servidesk_shared.testing.api_fuzzing import ServiceSchemathesisTests
 from tests.factories import AdminFactory, ClientFactory, TechnicianFactory
 from users.models import User
 from users.tokens import token_pair_for

@@ -6,8 +6,8 @@ accounts looks a token's user up, so the forgeries claim to be a real, active ad
 from __future__ import annotations
 
 import pytest
+from servidesk_testing.jwt_attacks import Identity, ServiceJWTAttackTests
 
-from servidesk_shared.testing.jwt_attacks import Identity, ServiceJWTAttackTests
 from tests.factories import AdminFactory
 
 

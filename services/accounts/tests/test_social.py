@@ -25,9 +25,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from servidesk_testing import test_keypair as keypair
 
 from servidesk_shared.outbox.models import OutboxMessage
-from servidesk_shared.testing import test_keypair as keypair
 from tests.factories import PASSWORD, ClientFactory
 from users.models import Role, SocialLoginCode, User
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
+from servidesk_testing.contract import assert_error_shape
 
-from servidesk_shared.testing.contract import assert_error_shape
 from tests.factories import PASSWORD
 from users.models import User
 

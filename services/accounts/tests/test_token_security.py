@@ -23,13 +23,13 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from servidesk_testing import make_access_token
+from servidesk_testing import test_keypair as keypair
+from servidesk_testing.contract import assert_error_shape
 
 from servidesk_shared.auth import ServideskTokenUser
 from servidesk_shared.keys import generate_keypair, key_id
 from servidesk_shared.settings.jwt import verifying_settings
-from servidesk_shared.testing import make_access_token
-from servidesk_shared.testing import test_keypair as keypair
-from servidesk_shared.testing.contract import assert_error_shape
 from tests.factories import PASSWORD, ClientFactory
 from users.models import RefreshTokenFamily, User
 
@@ -124,7 +124,7 @@ class TestVerification:
         assert key["kid"] == key_id(keypair().public_pem)
 
     def test_tokens_from_the_shared_test_helper_are_accepted(self, user: User) -> None:
-        """Other services' tests forge tokens with servidesk_shared.testing: same key, claims."""
+        """Other services' tests forge tokens with servidesk_testing: same key, claims."""
         api = APIClient()
         token = make_access_token(user_id=user.pk, role="client", username=user.username)
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -1,6 +1,6 @@
-"""Moved to ``servidesk_shared.testing.fakes`` so the cross-service tests share them."""
+"""Moved to ``servidesk_testing.fakes`` so the cross-service tests share them."""
 
-from servidesk_shared.testing.fakes import (
+from servidesk_testing.fakes import (
     ReceivedMail,
     SentSms,
     SmtpServer,

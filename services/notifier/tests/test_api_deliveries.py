@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from servidesk_shared.testing import auth_header
+from servidesk_testing import auth_header
 from tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db

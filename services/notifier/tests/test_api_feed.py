@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from notifications.models import Notification
 
-from servidesk_shared.testing import auth_header
+from servidesk_testing import auth_header
 from tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db

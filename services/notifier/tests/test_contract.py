@@ -1,6 +1,6 @@
 """The shared service contract (health, schema, errors, auth) run against notifier."""
 
-from servidesk_shared.testing.contract import ServiceContractTests
+from servidesk_testing.contract import ServiceContractTests
 
 
 class TestContract(ServiceContractTests):

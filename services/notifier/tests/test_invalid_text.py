@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from servidesk_shared.testing import auth_header
+from servidesk_testing import auth_header
 from tests.fakes import twilio_signature
 
 pytestmark = pytest.mark.django_db

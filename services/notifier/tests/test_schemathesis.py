@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from servidesk_shared.testing.api_fuzzing import ServiceSchemathesisTests
+from servidesk_testing.api_fuzzing import ServiceSchemathesisTests
 from tests.factories import DeliveryFactory, NotificationFactory
 
 USERS = {"client": 101, "technician": 201, "admin": 301}

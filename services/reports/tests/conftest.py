@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from reports.models import OpenSpell, Person, StatusChange, TicketFact
 
-from servidesk_shared.testing import auth_header
+from servidesk_testing import auth_header
 from tests.dataset import build_desk
 from tests.desk import Desk
 

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from servidesk_shared.testing import auth_header
-from servidesk_shared.testing.contract import assert_error_shape
+from servidesk_testing import auth_header
+from servidesk_testing.contract import assert_error_shape
 from tests.dataset import ANA
 from tests.desk import Desk, at
 

@@ -20,7 +20,7 @@ from servidesk_shared.events.schemas import (
     UserRegistered,
     UserUpdated,
 )
-from servidesk_shared.testing import auth_header, consume
+from servidesk_testing import auth_header, consume
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from tickets.actors import Actor
 from tickets.models import Role
 
-from servidesk_shared.testing import make_access_token
+from servidesk_testing import make_access_token
 from tests.factories import DirectoryUserFactory
 
 #: Accent folding and search documents exist on PostgreSQL only (SQLite falls back to

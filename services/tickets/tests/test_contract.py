@@ -4,7 +4,7 @@ import io
 
 from django.core.management import call_command
 
-from servidesk_shared.testing.contract import ServiceContractTests
+from servidesk_testing.contract import ServiceContractTests
 
 
 class TestContract(ServiceContractTests):

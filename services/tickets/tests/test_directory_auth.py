@@ -14,7 +14,7 @@ import pytest
 from tickets.handlers import handlers
 
 from servidesk_shared.events.schemas import UserCard, UserDeactivated, UserUpdated
-from servidesk_shared.testing import consume
+from servidesk_testing import consume
 from tests.conftest import Api, Caller
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tickets.models import Priority
 
-from servidesk_shared.testing.api_fuzzing import ServiceSchemathesisTests
+from servidesk_testing.api_fuzzing import ServiceSchemathesisTests
 from tests.conftest import Caller
 from tests.factories import CategoryFactory
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servidesk_shared.testing.jwt_attacks import ServiceJWTAttackTests
+from servidesk_testing.jwt_attacks import ServiceJWTAttackTests
 
 
 class TestJWTAttacks(ServiceJWTAttackTests):

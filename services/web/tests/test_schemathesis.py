@@ -7,7 +7,7 @@ API operation added to web must be fuzzed like the other services' (subclass
 
 from __future__ import annotations
 
-from servidesk_shared.testing.api_fuzzing import operations, served_schema
+from servidesk_testing.api_fuzzing import operations, served_schema
 
 
 def test_the_web_schema_has_no_operations() -> None:

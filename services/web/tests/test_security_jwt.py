@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from servidesk_shared.testing.jwt_attacks import ATTACKS, Identity, bearer
+from servidesk_testing.jwt_attacks import ATTACKS, Identity, bearer
 from tests.fakes import FakeApis
 
 ADMIN = Identity(user_id=1, role="admin", username="admin")

@@ -22,7 +22,7 @@ from servidesk_shared.events import broker
 from servidesk_shared.events.consumer import EventConsumer
 from servidesk_shared.events.relay import Relay
 from servidesk_shared.events.topology import Topology
-from servidesk_shared.testing.proxy import TcpProxy
+from servidesk_testing.proxy import TcpProxy
 from tests.events import handlers
 
 RABBITMQ_URL = os.environ.get("SERVIDESK_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")

@@ -15,7 +15,7 @@ from servidesk_shared.events import broker
 from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry, OutboxMessage
-from servidesk_shared.testing.proxy import TcpProxy
+from servidesk_testing.proxy import TcpProxy
 from tests.events import factories, handlers
 from tests.events.conftest import Running, Subprocess, effects, queue_depth, wait_until
 from tests.events.worker import DIE_BEFORE_MARK

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from servidesk_shared.logs import logging_config
-from servidesk_shared.testing.settings import *  # noqa: F403
+from servidesk_testing.settings import *  # noqa: F403
 
 DATABASES["default"]["NAME"] = os.environ["SERVIDESK_TEST_DB_NAME"]  # noqa: F405
 BROKER_URL = os.environ.get("SERVIDESK_TEST_BROKER_URL", "")

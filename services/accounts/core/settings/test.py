@@ -1,13 +1,14 @@
 """Tests: the real PostgreSQL, a throwaway key pair, fast hashing, email kept in memory."""
 
+from servidesk_testing import service_settings as testing
+from servidesk_testing import test_keypair
+
 from core.signing import issuing_settings
-from servidesk_shared.settings import testing
-from servidesk_shared.testing import test_keypair
 
 from .base import *
 
 testing.apply(globals())
-# The same pair servidesk_shared.testing signs its tokens with.
+# The same pair servidesk_testing signs its tokens with.
 SIMPLE_JWT = issuing_settings(
     private_key=test_keypair().private_pem, public_key=test_keypair().public_pem
 )

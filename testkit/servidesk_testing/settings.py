@@ -9,13 +9,13 @@ from servidesk_shared.settings import database_config, var_dir
 from servidesk_shared.settings.defaults import *  # noqa: F403
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
 from servidesk_shared.settings.jwt import verifying_settings
-from servidesk_shared.testing import test_keypair
+from servidesk_testing import test_keypair
 
 SERVICE_NAME = "shared"
 SERVIDESK_VAR_DIR = var_dir(Path(__file__).resolve().parent)
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 INSTALLED_APPS = [*SHARED_APPS, "servidesk_shared.outbox"]
-ROOT_URLCONF = "servidesk_shared.testing.urls"
+ROOT_URLCONF = "servidesk_testing.urls"
 DATABASES = {
     "default": database_config(
         "shared",

@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import override_settings
 
-from servidesk_shared.testing import make_access_token
+from servidesk_testing import make_access_token
 
 
 def assert_error_shape(body: dict[str, Any]) -> None:

@@ -30,9 +30,9 @@ import pytest
 from django.test import Client
 
 from servidesk_shared.keys import KeyPair, generate_keypair, key_id, public_jwk
-from servidesk_shared.testing import make_access_token, test_keypair
-from servidesk_shared.testing.api_fuzzing import operations, requires_token
-from servidesk_shared.testing.contract import assert_error_shape
+from servidesk_testing import make_access_token, test_keypair
+from servidesk_testing.api_fuzzing import operations, requires_token
+from servidesk_testing.contract import assert_error_shape
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from servidesk_shared.testing import auth_header
+from servidesk_testing import auth_header
 
 Operation = APIOperation[Any, Any, Any, Any]
 ROLES = ("anonymous", "client", "technician", "admin")

@@ -7,7 +7,7 @@ from typing import Any
 from servidesk_shared.logs import logging_config
 from servidesk_shared.settings import database_config
 from servidesk_shared.settings.jwt import verifying_settings
-from servidesk_shared.testing import test_keypair
+from servidesk_testing import test_keypair
 
 
 def apply(settings: dict[str, Any]) -> None:
