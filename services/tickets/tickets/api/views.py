@@ -131,12 +131,8 @@ class TicketListCreateView(ServideskView):
     )
     def get(self, request: Request) -> Response:
         tickets = selectors.ticket_list(actor=self.actor, filters=request.query_params)
-        page = self.paginate_queryset(tickets)  # through cached_base when unfiltered
+        page = self.paginate_queryset(tickets)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def cached_base(self) -> selectors.CachedBase | None:
-        """Read by ``TicketPagination.fetch``: the unfiltered list's SQL is compiled once."""
-        return selectors.ticket_list_base(actor=self.actor, filters=self.request.query_params)
 
     @extend_schema(
         operation_id="tickets_create",
