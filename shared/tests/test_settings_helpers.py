@@ -35,7 +35,7 @@ def test_sqlite_under_var_when_nothing_is_set(
     config = database_config("tickets", var=tmp_path)
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == str(tmp_path / "tickets.sqlite3")
-    assert config["ATOMIC_REQUESTS"] is True
+    assert config["ATOMIC_REQUESTS"] is False
 
 
 def test_postgres_connections_are_health_checked(

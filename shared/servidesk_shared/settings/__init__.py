@@ -53,7 +53,7 @@ def database_config(service: str, *, var: Path, default: str | None = None) -> d
     """The ``DATABASES["default"]`` entry for ``service``; SQLite under ``var`` when unset."""
     url = database_url(service, default=default or f"sqlite:///{var / f'{service}.sqlite3'}")
     config: dict[str, Any] = env.db_url_config(url)
-    config["ATOMIC_REQUESTS"] = True
+    config["ATOMIC_REQUESTS"] = False  # a service function owns its transaction, not the request
     if config["ENGINE"].endswith("sqlite3"):
         # Several processes (web, relay, consumer) share the file: wait for locks and use WAL.
         # IMMEDIATE takes the write lock when a transaction starts, so a read that later
