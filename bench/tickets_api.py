@@ -3,6 +3,20 @@
     flock /tmp/servidesk-bench.lock .venv/bin/python bench/tickets_api.py
     flock /tmp/servidesk-bench.lock .venv/bin/python bench/tickets_api.py --append-docs
 
+Comparing two versions of the code in one session (issue 16), back to back::
+
+    .venv/bin/python bench/helpdesk_baseline.py --worker-classes sync --auth token
+    flock /tmp/servidesk-bench.lock .venv/bin/python bench/tickets_api.py \
+        --code /path/to/old/checkout --label before
+    flock /tmp/servidesk-bench.lock .venv/bin/python bench/tickets_api.py --label after \
+        --compare-with var/tickets_bench/run-...-before.json \
+        --helpdesk-record var/helpdesk_baseline/run-....json
+
+``--code`` measures another checkout's tickets service with its own ``.venv``; every run
+leaves its figures in ``var/tickets_bench/``, which ``--compare-with`` reads to judge
+create and status change against the earlier code, and ``--helpdesk-record`` reads
+django-helpdesk's create rate measured by ``bench/helpdesk_baseline.py``.
+
 ``--append-docs`` writes the run into docs/benchmarks.md between
 ``<!-- tickets-bench:start -->`` and ``<!-- tickets-bench:end -->``: the new run first, the
 run it replaces summarised below it, anything older dropped.
@@ -47,6 +61,7 @@ Needs ``wrk`` (``apt-get install wrk``). Everything runs on loopback and stops b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -58,7 +73,7 @@ import tempfile
 import textwrap
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
@@ -68,7 +83,6 @@ sys.path.insert(0, str(ROOT))  # for ``bench.machine`` when run as a file
 
 from bench.machine import busy_seconds, describe, process_cpu_seconds  # noqa: E402
 
-SERVICE = ROOT / "services" / "tickets"
 DOCS = ROOT / "docs" / "benchmarks.md"
 DOCS_START = "<!-- tickets-bench:start -->"
 DOCS_END = "<!-- tickets-bench:end -->"
@@ -78,10 +92,13 @@ SEARCHES = ("impresora", "vpn", "outlook lento", "blue screen", "0x80070005", "t
 
 #: Issue 5's aims: p99 ceilings in ms, and a floor in requests/s.
 P99_AIMS_MS = {"list": 50.0, "detail": 50.0, "search": 150.0}
-#: django-helpdesk's POST /api/tickets/ rate as ``bench/helpdesk_baseline.py`` measured it
-#: (the runs are in ``docs/benchmarks.md``); the aim is ten times it.
-HELPDESK_CREATES_PER_SECOND = 85.0
-RATE_AIMS = {"create": 10 * HELPDESK_CREATES_PER_SECOND}
+#: Issue 16's aims against runs of the same session: create at least this many times
+#: django-helpdesk's create rate (``bench/helpdesk_baseline.py``), and create and status
+#: change no more than this share below the previous code's rates (``--compare-with``).
+HELPDESK_CREATE_MULTIPLE = 3.0
+MOST_BELOW_PREVIOUS = 0.15
+RATE_SCENARIOS = ("create", "status change")
+RECORDS = ROOT / "var" / "tickets_bench"
 
 
 @dataclass
@@ -116,9 +133,9 @@ class Result:
         return seconds / max(1, self.requests) * 1000
 
 
-def run(args: list[str], env: dict[str, str], **kwargs: object) -> str:
+def run(args: list[str], env: dict[str, str], *, cwd: Path, **kwargs: object) -> str:
     done = subprocess.run(
-        args, cwd=SERVICE, env=env, check=True, capture_output=True, text=True, **kwargs
+        args, cwd=cwd, env=env, check=True, capture_output=True, text=True, **kwargs
     )
     return done.stdout
 
@@ -440,13 +457,13 @@ def prepare_data(
 ) -> tuple[int, str, list[int], str, list[int]]:
     """Migrate and seed the database; pick the tickets and the client the scenarios use."""
     ensure_database(args.database)
-    run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+    run([args.python, "manage.py", "migrate", "--noinput", "-v0"], env, cwd=args.service)
     existing = int(psql(args.database, "SELECT count(*) FROM tickets_ticket"))
     if existing < args.count:
         print(f"seeding {args.count - existing:,} tickets ...", flush=True)
         subprocess.run(
-            [PYTHON, "manage.py", "seed_tickets", "--count", str(args.count - existing)],
-            cwd=SERVICE,
+            [args.python, "manage.py", "seed_tickets", "--count", str(args.count - existing)],
+            cwd=args.service,
             env=env,
             check=True,
         )
@@ -498,7 +515,7 @@ def forget_earlier_runs(database: str) -> None:
 
 def gunicorn_command(args: argparse.Namespace) -> list[str]:
     command = [
-        PYTHON,
+        args.python,
         "-m",
         "gunicorn",
         "core.wsgi",
@@ -516,7 +533,7 @@ def gunicorn_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--count", type=int, default=1_000_000, help="tickets in the database")
@@ -529,7 +546,33 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8199)
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--append-docs", action="store_true")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=ROOT,
+        help="a checkout whose tickets service to measure (another commit, for comparisons)",
+    )
+    parser.add_argument(
+        "--python", help="that checkout's interpreter (default: its .venv, else this one)"
+    )
+    parser.add_argument("--label", default="", help="names the run in its record and table")
+    parser.add_argument(
+        "--compare-with", type=Path, help="the record of a run of earlier code, same session"
+    )
+    parser.add_argument(
+        "--helpdesk-record", type=Path, help="bench/helpdesk_baseline.py's record, same session"
+    )
     args = parser.parse_args()
+    args.code = args.code.resolve()
+    args.service = args.code / "services" / "tickets"
+    if args.python is None:
+        venv_python = args.code / ".venv" / "bin" / "python"
+        args.python = str(venv_python) if venv_python.exists() else PYTHON
+    return args
+
+
+def main() -> int:
+    args = parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 1
@@ -548,7 +591,7 @@ def main() -> int:
         # would measure the throttle, not the service.
         "THROTTLE_WRITE_USER": "off",
         "THROTTLE_WRITE_ANON": "off",
-        "PYTHONPATH": str(SERVICE),
+        "PYTHONPATH": str(args.service),
     }
     total, size, ids, client, pending = prepare_data(args, env)
     technician = token(private_pem, "seed-t-1", "technician")
@@ -557,7 +600,7 @@ def main() -> int:
     scenarios = build_scenarios(
         technician=technician, client=client_token, ids=ids, pending=pending, args=args
     )
-    gunicorn = subprocess.Popen(gunicorn_command(args), cwd=SERVICE, env=env)
+    gunicorn = subprocess.Popen(gunicorn_command(args), cwd=args.service, env=env)
     results: list[Result] = []
     load_before = os.getloadavg()
     try:
@@ -598,6 +641,8 @@ def main() -> int:
     load = (load_before, os.getloadavg())
     table = render(results, total=total, size=size, args=args, load=load)
     print(table)
+    record = write_record(results, args)
+    print(f"record of this run: {record.relative_to(ROOT)}")
     if args.append_docs:
         DOCS.write_text(with_run(DOCS.read_text() if DOCS.exists() else "", table))
         print(f"wrote the run into {DOCS.relative_to(ROOT)}")
@@ -617,7 +662,32 @@ def progress_line(result: Result) -> str:
     )
 
 
-def aims_verdict(results: list[Result]) -> list[str]:
+def helpdesk_create_rate(record: Path) -> float:
+    """django-helpdesk's best create rate in a ``bench/helpdesk_baseline.py`` record."""
+    runs = json.loads(record.read_text())["runs"]
+    return max(run["result"]["requests_per_second"] for run in runs)
+
+
+def write_record(results: list[Result], args: argparse.Namespace) -> Path:
+    """The run's figures as JSON, for a later run to compare with (``--compare-with``)."""
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    label = f"-{args.label}" if args.label else ""
+    record = RECORDS / f"run-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}{label}.json"
+    record.write_text(
+        json.dumps(
+            {
+                "argv": sys.argv,
+                "code": str(args.code),
+                "label": args.label,
+                "results": [asdict(result) for result in results],
+            },
+            indent=2,
+        )
+    )
+    return record
+
+
+def aims_verdict(results: list[Result], args: argparse.Namespace) -> list[str]:
     by_name = {r.name: r for r in results}
     lines = []
     for name, ceiling in P99_AIMS_MS.items():
@@ -625,11 +695,30 @@ def aims_verdict(results: list[Result]) -> list[str]:
             p99 = by_name[name].p99_ms
             verdict = "met" if p99 < ceiling else "not met"
             lines.append(f"- {name} p99 under {ceiling:.0f} ms: {p99:.1f} ms, **{verdict}**")
-    for name, floor in RATE_AIMS.items():
-        if name in by_name:
-            rate = by_name[name].requests_per_second
-            verdict = "met" if rate >= floor else "not met"
-            lines.append(f"- {name} at least {floor:.0f} requests/s: {rate:,.0f}, **{verdict}**")
+    if args.helpdesk_record and "create" in by_name:
+        baseline = helpdesk_create_rate(args.helpdesk_record)
+        floor = HELPDESK_CREATE_MULTIPLE * baseline
+        rate = by_name["create"].requests_per_second
+        verdict = "met" if rate >= floor else "not met"
+        lines.append(
+            f"- create at least {HELPDESK_CREATE_MULTIPLE:.0f} x django-helpdesk's {baseline:,.0f}"
+            f" requests/s = {floor:,.0f}: {rate:,.0f}, **{verdict}**"
+        )
+    if args.compare_with:
+        earlier = {
+            result["name"]: result
+            for result in json.loads(args.compare_with.read_text())["results"]
+        }
+        for name in RATE_SCENARIOS:
+            if name in by_name and name in earlier:
+                before = earlier[name]["requests_per_second"]
+                rate = by_name[name].requests_per_second
+                change = rate / before - 1
+                verdict = "met" if change >= -MOST_BELOW_PREVIOUS else "not met"
+                lines.append(
+                    f"- {name} no more than {MOST_BELOW_PREVIOUS:.0%} below the earlier code's"
+                    f" {before:,.0f} requests/s: {rate:,.0f} ({change:+.1%}), **{verdict}**"
+                )
     return lines
 
 
@@ -648,8 +737,10 @@ def render(
     def loads(values: tuple[float, float, float]) -> str:
         return ", ".join(f"{v:.1f}" for v in values)
 
+    label = f": {args.label}" if args.label else ""
+
     lines = [
-        f"## Tickets API ({datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC)",
+        f"## Tickets API{label} ({datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         "`flock /tmp/servidesk-bench.lock "
         + shlex.join([".venv/bin/python", "bench/tickets_api.py", *sys.argv[1:]])
@@ -682,9 +773,9 @@ def render(
         f"{os.cpu_count()} cores the rest of the machine (other people's work) kept busy "
         "during the scenario.",
         "",
-        "Issue 5's aims in this run:",
+        "Aims in this run (issues 5 and 16):",
         "",
-        *aims_verdict(results),
+        *aims_verdict(results, args),
     ]
     return "\n".join(lines) + "\n"
 
