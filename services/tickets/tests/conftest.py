@@ -102,8 +102,8 @@ class Api:
 
 class QueryCounter:
     """``with assert_queries(n):`` counts the statements a request sends, without the
-    savepoints that ``ATOMIC_REQUESTS`` adds inside the test's own transaction (in
-    production they are a plain BEGIN/COMMIT, which Django does not log either)."""
+    savepoints a service's ``transaction.atomic`` makes inside the test's own transaction
+    (in production they are a plain BEGIN/COMMIT, which Django does not log either)."""
 
     def __call__(self, expected: int) -> Any:
         return _count_queries(expected)
@@ -134,14 +134,12 @@ def api(client: Client) -> Api:
 @pytest.fixture
 def open_ticket(callers: dict[str, Caller]) -> Callable[..., Any]:
     """Open a ticket through the service (history, events and all)."""
-    from django.db import transaction  # noqa: PLC0415
     from tickets import services  # noqa: PLC0415
 
     def make(owner: str = "client", **fields: Any) -> Any:
         caller = callers[owner]
         fields.setdefault("title", "Printer on floor 3 is jammed")
         fields.setdefault("description", "It shows error E-42 since this morning.")
-        with transaction.atomic():
-            return services.ticket_create(actor=caller.actor, **fields)
+        return services.ticket_create(actor=caller.actor, **fields)
 
     return make

@@ -50,10 +50,9 @@ def test_ticket_numbers_are_unique_under_concurrent_creation(people: dict[str, C
         start.wait()
         made = []
         for index in range(each):
-            with transaction.atomic():
-                ticket = services.ticket_create(
-                    actor=people["client"].actor, title=f"t{index}", description="d"
-                )
+            ticket = services.ticket_create(
+                actor=people["client"].actor, title=f"t{index}", description="d"
+            )
             made.append(ticket.number)
         return made
 
@@ -95,10 +94,9 @@ def collide(*requests: Callable[[], Any], ticket: Ticket) -> list[Any]:
 
 @pytest.fixture
 def ticket(people: dict[str, Caller]) -> Ticket:
-    with transaction.atomic():
-        return services.ticket_create(
-            actor=people["client"].actor, title="Printer", description="Jammed"
-        )
+    return services.ticket_create(
+        actor=people["client"].actor, title="Printer", description="Jammed"
+    )
 
 
 def test_two_technicians_starting_the_same_ticket(

@@ -1,11 +1,13 @@
 """Every write of the tickets domain (HackSoft style: keyword-only, typed, one per action).
 
-Functions that change a ticket take a ticket **locked in the current transaction**
-(``selectors.ticket_get(..., for_update=True)``): the row lock is what keeps two
-technicians from losing each other's update, and what orders the ticket's events. Each
-one checks the domain rules against that fresh state, writes the change and its history
-entries, bumps ``version`` and sends the signal whose outbox receiver queues the event,
-all in the caller's transaction: a refused or failed request writes nothing.
+Each function owns its transaction (``@transaction.atomic``; a savepoint when a caller
+already holds one): a refused or failed write leaves nothing behind, whatever it wrote
+before the refusal. Functions that change a ticket take its id and lock its row first,
+inside that transaction (``_locked``): the lock is what keeps two technicians from losing
+each other's update, and what orders the ticket's events. Each one then checks the domain
+rules against that fresh state, writes the change and its history entries, bumps
+``version`` and sends its signal (``tickets.signals`` lists every receiver: today the
+outbox one, which queues the event in the same transaction).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
-from tickets import search, signals, workflow
+from tickets import search, selectors, signals, workflow
 from tickets.actors import Actor
 from tickets.models import (
     Category,
@@ -80,9 +82,10 @@ def _history(
     )
 
 
-def _require_atomic() -> None:
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("ticket writes must run inside transaction.atomic()")
+def _locked(*, actor: Actor, ticket_id: int) -> Ticket:
+    """The ticket ``actor`` may see (else ``Http404``), its row locked until the caller's
+    transaction ends; with its names, so the API can answer with it."""
+    return selectors.ticket_get(actor=actor, ticket_id=ticket_id, for_update=True)
 
 
 # --- tickets --------------------------------------------------------------------------
@@ -92,6 +95,7 @@ def _active_user(user_id: str, roles: tuple[str, ...]) -> DirectoryUser | None:
     return DirectoryUser.objects.filter(pk=user_id, role__in=roles, is_active=True).first()
 
 
+@transaction.atomic
 def ticket_create(
     *,
     actor: Actor,
@@ -102,7 +106,6 @@ def ticket_create(
     client_id: str | None = None,
 ) -> Ticket:
     """Open a ticket: a client for themselves, staff on behalf of an active client."""
-    _require_atomic()
     if actor.is_client:
         if client_id is not None and client_id != actor.id:
             raise field_error("client_id", _("Clients can only open tickets for themselves."))
@@ -151,9 +154,10 @@ def ticket_create(
     return ticket
 
 
+@transaction.atomic
 def ticket_update(
     *,
-    ticket: Ticket,
+    ticket_id: int,
     actor: Actor,
     changes: dict[str, Any],
     expected_version: int | None = None,
@@ -164,11 +168,11 @@ def ticket_update(
     (once someone works on it, the conversation is the place for more detail).
     A new priority moves the SLA due times, counted from the ticket's creation.
     """
-    _require_atomic()
-    _check_version(ticket, expected_version)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
+    ticket = _locked(actor=actor, ticket_id=ticket_id)
+    _check_version(ticket, expected_version)
     if actor.is_client:
         if ticket.status != Status.PENDING:
             raise ConflictError(
@@ -232,9 +236,10 @@ def _apply_edit(
     return [field]
 
 
+@transaction.atomic
 def ticket_change_status(
     *,
-    ticket: Ticket,
+    ticket_id: int,
     actor: Actor,
     status: str,
     expected_version: int | None = None,
@@ -245,7 +250,7 @@ def ticket_change_status(
     move the workflow allows but the caller's role does not (a client may only reopen).
     Resolving sets ``resolved_at``; leaving ``resolved`` (reopening) clears it.
     """
-    _require_atomic()
+    ticket = _locked(actor=actor, ticket_id=ticket_id)
     _check_version(ticket, expected_version)
     from_status = ticket.status
     if not workflow.is_allowed(from_status, status):
@@ -286,9 +291,10 @@ def ticket_change_status(
     return ticket
 
 
+@transaction.atomic
 def ticket_assign(
     *,
-    ticket: Ticket,
+    ticket_id: int,
     actor: Actor,
     assignee_id: str | None,
     expected_version: int | None = None,
@@ -300,7 +306,7 @@ def ticket_assign(
     other than the caller are checked against the user directory (kept from accounts'
     events): the caller's own token already proves their role.
     """
-    _require_atomic()
+    ticket = _locked(actor=actor, ticket_id=ticket_id)
     _check_version(ticket, expected_version)
     if not actor.is_staff:
         raise forbidden(_("Only technicians and admins can assign tickets."))
@@ -338,14 +344,15 @@ def ticket_assign(
 # --- comments -------------------------------------------------------------------------
 
 
-def comment_create(*, ticket: Ticket, actor: Actor, body: str, internal: bool = False) -> Comment:
+@transaction.atomic
+def comment_create(*, ticket_id: int, actor: Actor, body: str, internal: bool = False) -> Comment:
     """Add to the conversation. Internal notes are for staff and never reach clients.
 
     The first public reply by staff sets ``first_response_at``. A public comment moves
     ``updated_at`` and joins the search document; an internal one changes neither, so
     nothing a client can see moves because of a note they cannot read.
     """
-    _require_atomic()
+    ticket = _locked(actor=actor, ticket_id=ticket_id)
     if internal and not actor.is_staff:
         raise forbidden(_("Only technicians and admins can write internal notes."))
     if not (actor.is_staff or actor.is_client):
@@ -370,6 +377,7 @@ def comment_create(*, ticket: Ticket, actor: Actor, body: str, internal: bool = 
 # --- categories and SLA targets (admins) ----------------------------------------------
 
 
+@transaction.atomic
 def category_create(
     *, slug: str, name: str, description: str = "", is_active: bool = True
 ) -> Category:
@@ -380,6 +388,7 @@ def category_create(
     )
 
 
+@transaction.atomic
 def category_update(*, category: Category, changes: dict[str, Any]) -> Category:
     allowed = {"name", "description", "is_active"}
     fields = [field for field in changes if field in allowed]
@@ -390,11 +399,11 @@ def category_update(*, category: Category, changes: dict[str, Any]) -> Category:
     return category
 
 
+@transaction.atomic
 def category_delete(*, category: Category) -> None:
     """Delete an unused category; one in use can only be deactivated (history names it)."""
     try:
-        with transaction.atomic():
-            category.delete()
+        category.delete()
     except ProtectedError as exc:
         raise ConflictError(
             _("This category is used by tickets; deactivate it instead of deleting it."),
@@ -402,6 +411,7 @@ def category_delete(*, category: Category) -> None:
         ) from exc
 
 
+@transaction.atomic
 def sla_target_set(*, priority: int, first_response_hours: int, resolution_hours: int) -> SlaTarget:
     """Set one priority's targets. Tickets already open keep their due times."""
     if resolution_hours < first_response_hours:
@@ -422,6 +432,7 @@ def sla_target_set(*, priority: int, first_response_hours: int, resolution_hours
 # --- the user directory ---------------------------------------------------------------
 
 
+@transaction.atomic
 def directory_user_upsert(
     *,
     user_id: str,

@@ -1,15 +1,16 @@
 """Thin views: parse with a serializer, call a selector or a service, render.
 
 Every ticket endpoint finds its ticket through ``selectors.ticket_get``, which scopes by
-role first: a ticket the caller may not see is a 404 before any other check runs.
+role first: a ticket the caller may not see is a 404 before any other check runs (a write
+passes the id to its service, which reads and locks the ticket in its own transaction).
+Views open no transaction: a read is one consistent ``SELECT``, a write's service owns its.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -48,36 +49,10 @@ STALE_VERSION = error_response(
     "`version` is stale: someone changed the ticket since it was read; read it again."
 )
 
-#: Methods that only read: no transaction needed (see ``ServideskView.dispatch``).
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
 
 class ServideskView(GenericAPIView):  # type: ignore[type-arg]
     permission_classes = [HasServideskRole]
     renderer_classes = [JSONRenderer]
-
-    @classmethod
-    def as_view(cls, **initkwargs: Any) -> Any:
-        """Every request in its own transaction, except a read outside any transaction.
-
-        ``ATOMIC_REQUESTS`` would wrap reads too: a ``BEGIN`` and a ``COMMIT`` round trip
-        around every list or detail, each a single ``SELECT`` that is consistent on its
-        own. ``dispatch`` opens the transaction itself instead.
-        """
-        return transaction.non_atomic_requests(super().as_view(**initkwargs))
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.method in READ_METHODS and not transaction.get_connection().in_atomic_block:
-            return super().dispatch(request, *args, **kwargs)
-        # A write; or a read inside a caller's transaction (tests), which gets a savepoint
-        # as ATOMIC_REQUESTS gave it, so an error here cannot spoil the caller's.
-        with transaction.atomic():
-            response = super().dispatch(request, *args, **kwargs)
-            if response.status_code >= 400:
-                # The error was turned into a response, not raised: a refused request
-                # writes nothing, whatever it wrote before it was refused.
-                transaction.set_rollback(True)
-            return response
 
     @property
     def actor(self) -> Actor:
@@ -91,8 +66,8 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
-    def ticket(self, pk: int, *, for_update: bool = False) -> Ticket:
-        return selectors.ticket_get(actor=self.actor, ticket_id=pk, for_update=for_update)
+    def ticket(self, pk: int) -> Ticket:
+        return selectors.ticket_get(actor=self.actor, ticket_id=pk)
 
     def render_ticket(self, ticket: Ticket, *, code: int = status.HTTP_200_OK) -> Response:
         """``ticket`` as the API shows it; it must carry its names (``selectors.ticket_get``
@@ -166,10 +141,9 @@ class TicketDetailView(ServideskView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         data = self.validated(s.TicketUpdateSerializer, partial=True)
-        ticket = self.ticket(pk, for_update=True)
         version = data.pop("version", None)
         ticket = services.ticket_update(
-            ticket=ticket, actor=self.actor, changes=data, expected_version=version
+            ticket_id=pk, actor=self.actor, changes=data, expected_version=version
         )
         return self.render_ticket(ticket)
 
@@ -191,9 +165,8 @@ class TicketStatusView(ServideskView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.StatusChangeSerializer)
-        ticket = self.ticket(pk, for_update=True)
         ticket = services.ticket_change_status(
-            ticket=ticket,
+            ticket_id=pk,
             actor=self.actor,
             status=data["status"],
             expected_version=data.get("version"),
@@ -212,9 +185,8 @@ class TicketAssignView(ServideskView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.AssignSerializer)
-        ticket = self.ticket(pk, for_update=True)
         ticket = services.ticket_assign(
-            ticket=ticket,
+            ticket_id=pk,
             actor=self.actor,
             assignee_id=data["assignee_id"],
             expected_version=data.get("version"),
@@ -241,8 +213,7 @@ class CommentListCreateView(ServideskView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.CommentCreateSerializer)
-        ticket = self.ticket(pk, for_update=True)
-        comment = services.comment_create(ticket=ticket, actor=self.actor, **data)
+        comment = services.comment_create(ticket_id=pk, actor=self.actor, **data)
         comment = selectors.comment_with_names(comment=comment)
         return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
 

@@ -94,16 +94,13 @@ class Command(BaseCommand):
     @staticmethod
     def work_on(ticket: Ticket, technician: DirectoryUser, *, resolve: bool) -> None:
         actor = Actor(id=technician.pk, role=Role.TECHNICIAN)
-        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        ticket = services.ticket_assign(ticket=ticket, actor=actor, assignee_id=actor.id)
-        ticket = services.ticket_change_status(
-            ticket=ticket, actor=actor, status=Status.IN_PROGRESS
+        services.ticket_assign(ticket_id=ticket.pk, actor=actor, assignee_id=actor.id)
+        services.ticket_change_status(ticket_id=ticket.pk, actor=actor, status=Status.IN_PROGRESS)
+        services.comment_create(
+            ticket_id=ticket.pk, actor=actor, body="Lo estamos revisando. / We are looking into it."
         )
         services.comment_create(
-            ticket=ticket, actor=actor, body="Lo estamos revisando. / We are looking into it."
-        )
-        services.comment_create(
-            ticket=ticket, actor=actor, body="Revisar logs del servidor.", internal=True
+            ticket_id=ticket.pk, actor=actor, body="Revisar logs del servidor.", internal=True
         )
         if resolve:
-            services.ticket_change_status(ticket=ticket, actor=actor, status=Status.RESOLVED)
+            services.ticket_change_status(ticket_id=ticket.pk, actor=actor, status=Status.RESOLVED)
