@@ -18,8 +18,8 @@ from typing import Any
 from servidesk_shared.events import schemas
 from servidesk_shared.events.publisher import publish
 from tickets.actors import Actor
-from tickets.api.fields import render_user_id
 from tickets.models import Comment, Ticket
+from tickets.user_ids import render_user_id
 
 
 def _id(value: str | None) -> int | str | None:

@@ -1,7 +1,7 @@
 """What the workflow announces, so new reactions can be added without touching it.
 
-Every signal is sent inside the transaction of the change, after the change is written,
-with ``sender=Ticket`` and these keyword arguments:
+Every signal is sent by a ``tickets.services`` function, inside its transaction, after
+the change is written, with ``sender=Ticket`` and these keyword arguments:
 
 - ``ticket_created``: ``ticket``, ``actor``
 - ``ticket_status_changed``: ``ticket``, ``actor``, ``from_status``, ``to_status``
@@ -11,13 +11,21 @@ with ``sender=Ticket`` and these keyword arguments:
 Receivers run in that transaction: one that raises rolls the change back (that is how
 the outbox receiver in ``tickets.events`` guarantees "no change without its event").
 Work that must not fail the request belongs in ``transaction.on_commit``.
+
+Every receiver is listed beside its signal below, so that this module and
+``tickets.services`` show every effect of a write: connecting a new receiver means adding
+it there (``tests/test_signals.py`` checks the lists against the receivers connected).
 """
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
+#: A ticket was opened. Receivers: ``tickets.events.on_created``.
 ticket_created = Signal()
+#: A ticket moved along the workflow. Receivers: ``tickets.events.on_status_changed``.
 ticket_status_changed = Signal()
+#: A ticket's assignee changed. Receivers: ``tickets.events.on_assigned``.
 ticket_assigned = Signal()
+#: A comment or internal note was added. Receivers: ``tickets.events.on_commented``.
 ticket_commented = Signal()

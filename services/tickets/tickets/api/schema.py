@@ -14,7 +14,7 @@ from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 
 #: A user id as tickets answers it: a JSON number for accounts' integer ids, text otherwise
-#: (``tickets.api.fields.render_user_id``).
+#: (``tickets.user_ids.render_user_id``).
 USER_ID_SCHEMA: dict[str, Any] = {
     "oneOf": [build_basic_type(OpenApiTypes.INT), build_basic_type(OpenApiTypes.STR)],
     "description": "A user id: a number for accounts' integer ids, else a string.",

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from tickets.api.fields import OpaqueIdField, PriorityField, render_user_id
+from tickets.api.fields import OpaqueIdField, PriorityField
 from tickets.models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -21,6 +21,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.user_ids import render_user_id
 
 
 def body_field(**kwargs: Any) -> serializers.CharField:
