@@ -2,6 +2,10 @@
 
 Validation failures add ``extra.fields``: ``{field: [message, ...]}``, nested fields
 joined with dots. Everything else keeps ``extra`` for a machine-readable ``code``.
+
+The handler only answers: it owns no transaction. A service function owns its own, so a
+refusal raised inside it takes its writes back, and a write it must keep while refusing
+(a counted failure) is committed by the service before it raises.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
@@ -21,7 +25,6 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -49,28 +52,9 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, "extra": extra}
 
 
-class RefusalKeepsWrites:
-    """Mixin for an API exception whose writes are the reason for the refusal.
-
-    A refused request keeps none of its writes (below), except these: a failed sign-in that
-    was counted, a session revoked because its token was used twice. Rolling them back with
-    the 401 would undo the very protection that answered it.
-    """
-
-
-def keep_request_writes() -> None:
-    """Commit the request's transaction although its answer is an error."""
-    for connection in connections.all(initialized_only=True):
-        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
-            transaction.set_rollback(False, using=connection.alias)
-
-
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: every handled error in the one shape."""
     if isinstance(exc, ApplicationError):
-        # As DRF does for its own errors: a refused request keeps none of its writes, even
-        # those made before the rule refused it (ATOMIC_REQUESTS would commit them).
-        set_rollback()
         return Response(error_body(exc.message, **exc.extra), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -82,8 +66,6 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     response = drf_exception_handler(exc, dict(context))
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
-    if isinstance(exc, RefusalKeepsWrites):
-        keep_request_writes()
 
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_field_errors(response.data)

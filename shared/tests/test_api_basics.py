@@ -176,8 +176,8 @@ def test_application_error_keeps_status_and_extra(api_client: APIClient) -> None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_application_error_rolls_back_the_requests_writes(api_client: APIClient) -> None:
-    # A real transaction per request (ATOMIC_REQUESTS), not the test's savepoints.
+def test_application_error_rolls_back_the_services_writes(api_client: APIClient) -> None:
+    # Real transactions (no test transaction around them): the service's own rolls back.
     response = api_client.post(
         "/api/test/echo/", {"title": "conflict"}, format="json", headers=auth_header()
     )
@@ -186,7 +186,10 @@ def test_application_error_rolls_back_the_requests_writes(api_client: APIClient)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refusal_that_keeps_writes_commits_them(api_client: APIClient) -> None:
+def test_the_handler_keeps_what_a_service_committed_before_refusing(
+    api_client: APIClient,
+) -> None:
+    """A counted failure: the handler answers the 401 and owns no transaction to undo it."""
     response = api_client.post(
         "/api/test/echo/", {"title": "counted"}, format="json", headers=auth_header()
     )

@@ -14,8 +14,6 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-pytestmark = pytest.mark.django_db  # ATOMIC_REQUESTS opens a transaction per request
-
 DOCS = ["/api/test/docs/", "/api/test/schema/"]
 
 

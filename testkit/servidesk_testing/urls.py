@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.urls import path
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from servidesk_shared.errors import ApplicationError, RefusalKeepsWrites
+from servidesk_shared.errors import ApplicationError
 from servidesk_shared.outbox.models import AggregateSequence
 from servidesk_shared.permissions import IsAdmin, IsStaff
 from servidesk_shared.urls import service_urlpatterns
@@ -39,8 +40,19 @@ class _EchoSerializer(serializers.Serializer[dict[str, object]]):
     tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False)
 
 
-class _CountedRefusal(RefusalKeepsWrites, exceptions.AuthenticationFailed):
-    pass
+@transaction.atomic
+def _echo_refused_by_a_rule() -> None:
+    """A service whose rule refuses after a write: its own transaction takes the write back."""
+    AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="conflict")
+    raise ApplicationError("Refused by a rule.", extra={"code": "rule"}, status_code=409)
+
+
+def _echo_counted_then_refused() -> None:
+    """A service whose write is the point of its refusal (a counted failure): it commits the
+    write in its own transaction, then raises."""
+    with transaction.atomic():
+        AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="counted")
+    raise exceptions.AuthenticationFailed("Counted and refused.")
 
 
 class _Echo(APIView):
@@ -48,13 +60,9 @@ class _Echo(APIView):
         serializer = _EchoSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if serializer.validated_data["title"] == "conflict":
-            # A write the rule then refuses: the handler must not let ATOMIC_REQUESTS keep it.
-            AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="conflict")
-            raise ApplicationError("Refused by a rule.", extra={"code": "rule"}, status_code=409)
+            _echo_refused_by_a_rule()
         if serializer.validated_data["title"] == "counted":
-            # A refusal whose write is its point (a counted failure): the write must stand.
-            AggregateSequence.objects.create(aggregate_type="echo", aggregate_id="counted")
-            raise _CountedRefusal("Counted and refused.")
+            _echo_counted_then_refused()
         return Response(serializer.validated_data, status=201)
 
 
