@@ -8,11 +8,8 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
-        from django.db.backends.signals import connection_created  # noqa: PLC0415
-
-        from tickets import categories, db, events  # noqa: PLC0415
+        from tickets import categories, events  # noqa: PLC0415
         from tickets.api import schema  # noqa: F401, PLC0415  (registers the OpenAPI fixes)
 
         events.connect()
         categories.connect()
-        connection_created.connect(db.use_c_timestamptz_parser, dispatch_uid="c-timestamptz")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import django_filters as filters
 from django import forms
 from django.db.models import QuerySet
-from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -75,6 +73,15 @@ def as_bool(value: str) -> bool:
     return value in ("true", "1")
 
 
+def categories(request: Any) -> QuerySet[Category]:
+    """The categories a ``category`` value may name.
+
+    A callable rather than a queryset: every FilterSet deep-copies its declared filters,
+    and a function is copied by reference where a queryset would be copied whole.
+    """
+    return Category.objects.all()
+
+
 class TicketFilter(filters.FilterSet):
     # distinct=False: django-filter's default DISTINCT would sort every matching row
     # before the LIMIT (slow on a large table); no filter here can duplicate rows.
@@ -87,7 +94,7 @@ class TicketFilter(filters.FilterSet):
     category = filters.ModelMultipleChoiceFilter(
         field_name="category__slug",
         to_field_name="slug",
-        queryset=Category.objects.all(),
+        queryset=categories,
         distinct=False,
     )
     assignee_id = filters.CharFilter(max_length=USER_ID_LENGTH)
@@ -103,49 +110,6 @@ class TicketFilter(filters.FilterSet):
     class Meta:
         model = Ticket
         fields: list[str] = []
-
-    #: The form validating the query string, built once per process (see ``__init__``).
-    _form_class: ClassVar[type[forms.Form] | None] = None
-
-    def __init__(
-        self,
-        data: Any = None,
-        queryset: QuerySet[Ticket] | None = None,
-        *,
-        request: Any = None,
-        prefix: str | None = None,
-    ) -> None:
-        """django-filter's ``FilterSet.__init__``, with shallow copies of the filters.
-
-        django-filter deep-copies every declared filter for each request (the category
-        filter's queryset with it) and then builds a new form class from them: together
-        a large share of the CPU of a search request. What a filter keeps per request is
-        its FilterSet, its model and its bound ``method``, so a shallow copy with those set
-        again is enough; the form class depends on nothing per request and is built once.
-        """
-        if queryset is None:
-            queryset = Ticket.objects.all()
-        self.is_bound = data is not None
-        self.data = data or QueryDict()
-        self.queryset = queryset
-        self.request = request
-        self.form_prefix = prefix
-        self.filters = {}
-        for name, declared in self.base_filters.items():
-            filter_ = copy.copy(declared)
-            filter_.model = queryset.model
-            filter_.parent = self
-            if filter_.method:
-                filter_.method = filter_.method  # binds a FilterMethod to this copy
-            self.filters[name] = filter_
-
-    def get_form_class(self) -> type[forms.Form]:
-        cls = type(self)
-        if cls.__dict__.get("_form_class") is None:
-            cls._form_class = super().get_form_class()
-        form_class = cls._form_class
-        assert form_class is not None  # noqa: S101 (set just above)
-        return form_class
 
     def filter_priority(
         self, qs: QuerySet[Ticket], name: str, value: list[str]

@@ -13,8 +13,9 @@ error message wrongly (and the other way round). To get back most of what stemmi
 every query term is a prefix match (``impresora`` finds ``impresoras``, ``print`` finds
 ``printer``), and ``unaccent`` on both sides lets ``telefono`` find ``teléfono``.
 
-Other databases (SQLite under ``make up`` without configuration) fall back to
-case-insensitive substring matching on the same fields.
+The statements themselves are in ``tickets.sql``. Other databases (SQLite under
+``make up`` without configuration) fall back to case-insensitive substring matching on
+the same fields.
 """
 
 from __future__ import annotations
@@ -24,103 +25,42 @@ import time
 import unicodedata
 from typing import Any, Final
 
-from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from tickets import sql
 from tickets.models import NUMBER_PREFIX, Comment, Ticket
 
-CONFIG: Final = "simple"
 #: Terms beyond this are ignored: a query is a few words, not a document.
 MAX_TERMS: Final = 8
 _TERM = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(rf"^\s*(?:{NUMBER_PREFIX})?(\d{{1,18}})\s*$", re.IGNORECASE)
-
-# The text configuration is spelled out in the SQL below ('simple'), never interpolated.
-_DOCUMENT_SQL: Final = """
-    setweight(to_tsvector('simple', unaccent(%(prefix)s || t.number::text || ' ' || t.title)),
-              'A')
-    || setweight(to_tsvector('simple', unaccent(t.description)), 'B')
-    || setweight(to_tsvector('simple', unaccent(coalesce((
-        SELECT string_agg(c.body, ' ' ORDER BY c.id) FROM tickets_comment c
-        WHERE c.ticket_id = t.id AND NOT c.internal), ''))), 'C')
-"""
-_NEW_TICKET_SQL: Final = (
-    "setweight(to_tsvector('simple', unaccent(%s)), 'A') "
-    "|| setweight(to_tsvector('simple', unaccent(%s)), 'B')"
-)
-_APPEND_COMMENT_SQL: Final = (
-    "UPDATE tickets_ticket SET search_vector = coalesce(search_vector, ''::tsvector) "
-    "|| setweight(to_tsvector('simple', unaccent(%s)), 'C') WHERE id = %s"
-)
-# The query is folded in Python (``fold``), not with unaccent() here: unaccent is only
-# STABLE, so the planner could not see the tsquery and would guess its selectivity; with a
-# constant it reads the column statistics and picks the GIN index for rare words instead
-# of walking the whole created_at index (which reads every row for a word that matches
-# nothing).
-_MATCH_SQL: Final = "tickets_ticket.search_vector @@ to_tsquery('simple'::regconfig, %s)"
-# The same match, fenced (OFFSET 0 keeps PostgreSQL from flattening the subquery): the
-# GIN index finds the few matching ids first, then the list is ordered and cut.
-_RARE_MATCH_SQL: Final = (
-    "tickets_ticket.id IN (SELECT m.id FROM tickets_ticket m "
-    "WHERE m.search_vector @@ to_tsquery('simple'::regconfig, %s) OFFSET 0)"
-)
-_STATS_SQL: Final = (
-    "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-    "WHERE schemaname = current_schema() AND tablename = 'tickets_ticket' "
-    "AND attname = 'search_vector'"
-)
 #: A query whose rarest word is in fewer than this share of tickets takes the GIN path.
 RARE_SHARE: Final = 0.02
 STATS_TTL_SECONDS: Final = 600.0
 
 
 def is_postgresql() -> bool:
-    return connection.vendor == "postgresql"
+    return sql.is_postgresql()
 
 
 def refresh_search_vector(ticket_id: int) -> None:
     """Rebuild one ticket's search document (one ``UPDATE``); a no-op off PostgreSQL."""
-    if not is_postgresql():
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE tickets_ticket AS t SET search_vector = "  # noqa: S608 (constant SQL)
-            + _DOCUMENT_SQL
-            + " WHERE t.id = %(id)s",
-            {"prefix": NUMBER_PREFIX, "id": ticket_id},
-        )
-
-
-def refresh_search_vectors_between(first_id: int, last_id: int) -> int:
-    """Rebuild the documents of a range of tickets (bulk seeding)."""
-    if not is_postgresql():
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE tickets_ticket AS t SET search_vector = "  # noqa: S608 (constant SQL)
-            + _DOCUMENT_SQL
-            + " WHERE t.id BETWEEN %(first)s AND %(last)s",
-            {"prefix": NUMBER_PREFIX, "first": first_id, "last": last_id},
-        )
-        return int(cursor.rowcount)
+    if is_postgresql():
+        sql.refresh_document(ticket_id)
 
 
 def new_ticket_document(*, number: int, title: str, description: str) -> RawSQL | None:
     """The search document of a ticket being inserted, as an expression for the INSERT."""
     if not is_postgresql():
         return None
-    return RawSQL(  # noqa: S611 (constant SQL, values are parameters)
-        _NEW_TICKET_SQL, [f"{NUMBER_PREFIX}{number} {title}", description]
-    )
+    return sql.new_ticket_document(number=number, title=title, description=description)
 
 
 def append_comment(ticket_id: int, body: str) -> None:
     """Add a public comment to a ticket's search document (one ``UPDATE``)."""
-    if not is_postgresql():
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_APPEND_COMMENT_SQL, [body, ticket_id])
+    if is_postgresql():
+        sql.append_comment(ticket_id, body)
 
 
 def fold(text: str) -> str:
@@ -152,10 +92,7 @@ class _WordStats:
     def get(self) -> dict[str, float]:
         now = time.monotonic()
         if now - self.loaded_at >= STATS_TTL_SECONDS:
-            with connection.cursor() as cursor:
-                cursor.execute(_STATS_SQL)
-                row = cursor.fetchone()
-            self.shares = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+            self.shares = sql.word_shares()
             self.loaded_at = now
         return self.shares
 
@@ -191,12 +128,7 @@ def search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
     if is_postgresql():
         # Terms are \w+ only, so they cannot carry tsquery operators; each is a prefix.
         tsquery = " & ".join(f"{word}:*" for word in words)
-        matches = RawSQL(  # noqa: S611 (constant SQL, the query text is a parameter)
-            _RARE_MATCH_SQL if is_rare(words) else _MATCH_SQL,
-            [tsquery],
-            output_field=BooleanField(),
-        )
-        return queryset.filter(Q(matches) | by_number)
+        return queryset.filter(Q(sql.matches(tsquery, rare=is_rare(words))) | by_number)
     condition: Any = Q()  # Q & Exists is a Combinable, not a Q, to the type checker
     for word in words:
         public_comment = Comment.objects.filter(

@@ -6,7 +6,7 @@ the caller may not see is simply not found (404), whatever else the request says
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
@@ -15,7 +15,6 @@ from django.http import Http404
 from django_filters.utils import translate_validation
 
 from servidesk_shared.auth import UserDirectory
-from tickets import sqlcache
 from tickets.actors import Actor
 from tickets.filters import TicketFilter
 from tickets.models import Comment, DirectoryUser, HistoryEntry, Role, Ticket
@@ -28,7 +27,9 @@ def tickets_visible_to(actor: Actor, *, names: bool = False) -> QuerySet[Ticket]
     comes from ``tickets.categories``, not from a join.)
     """
     # The search document is for the WHERE clause only: never worth carrying back.
-    tickets = _with_names_base() if names else Ticket.objects.defer("search_vector")
+    tickets: QuerySet[Ticket] = Ticket.objects.defer("search_vector")
+    if names:
+        tickets = with_names(tickets)
     if actor.is_staff:
         return tickets
     if actor.is_client:
@@ -51,19 +52,6 @@ def with_names(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     )
 
 
-#: The list's query with its name subqueries, compiled once per process: building those
-#: expressions costs more than running the query. Filters and ordering are added per call.
-_VISIBLE_WITH_NAMES: dict[str, QuerySet[Ticket]] = {}
-
-
-def _with_names_base() -> QuerySet[Ticket]:
-    base = _VISIBLE_WITH_NAMES.get("all")
-    if base is None:
-        base = with_names(Ticket.objects.defer("search_vector"))
-        _VISIBLE_WITH_NAMES["all"] = base
-    return base.all()
-
-
 def ticket_list(*, actor: Actor, filters: Mapping[str, Any]) -> QuerySet[Ticket]:
     """The tickets ``actor`` may see, narrowed by ``filters`` (400 on an invalid one)."""
     tickets = tickets_visible_to(actor, names=True)
@@ -82,59 +70,14 @@ def ticket_get(*, actor: Actor, ticket_id: int, for_update: bool = False) -> Tic
     ``for_update`` locks its row (only its row: ``of=("self",)``). The names come in the
     same query either way, so a write that does not change who the client or the
     assignee is can answer with this very instance instead of reading the ticket again.
-    Its SQL is compiled once per process (``tickets.sqlcache``): it is the same for every
-    ticket.
     """
-    if actor.is_staff:
-        rows = sqlcache.run(
-            ("ticket", for_update),
-            lambda ticket_id: _one_ticket(ticket_id, client_id=None, for_update=for_update),
-            ticket_id=ticket_id,
-        )
-    elif actor.is_client:
-        rows = sqlcache.run(
-            ("ticket of client", for_update),
-            lambda ticket_id, client_id: _one_ticket(
-                ticket_id, client_id=client_id, for_update=for_update
-            ),
-            ticket_id=ticket_id,
-            client_id=actor.id,
-        )
-    else:
-        raise Http404
-    ticket = next(iter(rows), None)
-    if ticket is None:
-        raise Http404
-    return ticket
-
-
-def _one_ticket(ticket_id: int, *, client_id: str | None, for_update: bool) -> QuerySet[Ticket]:
-    tickets = _with_names_base()
-    if client_id is not None:
-        tickets = tickets.filter(client_id=client_id)
+    tickets = tickets_visible_to(actor, names=True)
     if for_update:
         tickets = tickets.select_for_update(of=("self",))
-    return tickets.filter(pk=ticket_id)[:1]
-
-
-#: ``(key, build, values)`` for ``tickets.sqlcache``: ``build(**values)`` is a queryset.
-CachedBase = tuple[Hashable, Callable[..., QuerySet[Ticket]], dict[str, Any]]
-
-
-def ticket_list_base(*, actor: Actor, filters: Mapping[str, Any]) -> CachedBase | None:
-    """The unfiltered ticket list of ``actor`` as a shape whose SQL can be compiled once
-    (the pagination adds ordering and cursor); None when ``filters`` narrow it."""
-    if any(name in filters for name in TicketFilter.base_filters):
-        return None
-    if actor.is_staff:
-        return ("tickets", _with_names_base, {})
-    if actor.is_client:
-        return ("tickets of client", _tickets_of_client, {"client_id": actor.id})
-    return None
-
-
-def _tickets_of_client(client_id: str) -> QuerySet[Ticket]:
-    return _with_names_base().filter(client_id=client_id)
+    try:
+        return tickets.get(pk=ticket_id)
+    except Ticket.DoesNotExist:
+        raise Http404 from None
 
 
 def ticket_refresh_names(*, ticket: Ticket) -> Ticket:

@@ -28,7 +28,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from servidesk_shared.errors import ApplicationError
-from tickets import sqlcache
 
 CURSOR_PARAM: Final = "cursor"
 PAGE_SIZE_PARAM: Final = "page_size"
@@ -153,7 +152,7 @@ class KeysetPagination(BasePagination):
             return replace_query_param(url, CURSOR_PARAM, token)
 
         if cursor is None or not cursor.reverse:
-            rows = self.fetch(queryset, view, ordering, size, cursor, reverse=False)
+            rows = self.fetch(queryset, ordering, size, cursor, reverse=False)
             self.page = rows[:size]
             self.next_url = link(self.page[-1], reverse=False) if len(rows) > size else None
             if cursor is None:
@@ -163,7 +162,7 @@ class KeysetPagination(BasePagination):
             else:
                 self.previous_url = remove_query_param(url, CURSOR_PARAM)
         else:
-            rows = self.fetch(queryset, view, ordering, size, cursor, reverse=True)
+            rows = self.fetch(queryset, ordering, size, cursor, reverse=True)
             self.page = list(reversed(rows[:size]))
             if len(rows) > size:
                 self.previous_url = link(self.page[0], reverse=True)
@@ -175,47 +174,16 @@ class KeysetPagination(BasePagination):
     @staticmethod
     def fetch(
         queryset: QuerySet[Any],
-        view: Any,
         ordering: Ordering,
         size: int,
         cursor: Cursor | None,
         *,
         reverse: bool,
     ) -> list[Any]:
-        """Up to ``size + 1`` rows after ``cursor`` (before it, ``reverse``).
-
-        A view whose queryset always has the same shape can say so with ``cached_base()``
-        returning ``(key, build, values)``, ``build(**values)`` being that queryset: the
-        page's SQL is then compiled once per process (``tickets.sqlcache``).
-        """
-
-        def page_of(base: QuerySet[Any], value: Any = None, last_id: int = 0) -> QuerySet[Any]:
-            if cursor is not None:
-                base = base.filter(ordering.after(value, last_id, reverse=reverse))
-            return base.order_by(*ordering.order_by(reverse=reverse))[: size + 1]
-
-        cached_base = getattr(view, "cached_base", None)
-        described = cached_base() if cached_base is not None else None
-        if described is None:
-            if cursor is None:
-                return list(page_of(queryset))
-            return list(page_of(queryset, cursor.value, cursor.id))
-        key, build, values = described
-
-        def build_page(**given: Any) -> QuerySet[Any]:
-            base = build(**{name: given[name] for name in values})
-            if cursor is None:
-                return page_of(base)
-            return page_of(base, given["cursor_value"], given["cursor_id"])
-
-        page_key = (key, ordering, size, cursor is None, reverse)
-        if cursor is None:
-            return list(sqlcache.run(page_key, build_page, **values))
-        return list(
-            sqlcache.run(
-                page_key, build_page, **values, cursor_value=cursor.value, cursor_id=cursor.id
-            )
-        )
+        """Up to ``size + 1`` rows after ``cursor`` (before it, ``reverse``)."""
+        if cursor is not None:
+            queryset = queryset.filter(ordering.after(cursor.value, cursor.id, reverse=reverse))
+        return list(queryset.order_by(*ordering.order_by(reverse=reverse))[: size + 1])
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response({"next": self.next_url, "previous": self.previous_url, "results": data})
