@@ -7,9 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from portal import conf
-from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
+from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError, client_for
 from portal.api.session import current_user
-from portal.middleware import api, note_unavailable, unavailable
+from portal.middleware import note_unavailable, unavailable
 
 
 def ui(request: HttpRequest) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def ui(request: HttpRequest) -> dict[str, Any]:
     unread: int | None = None
     if user is not None and request.resolver_match is not None:
         try:
-            unread = api(request).notifier.unread_count()
+            unread = client_for(request).notifier.unread_count()
         except ServiceUnavailableError as exc:
             note_unavailable(request, exc)
         except (ApiError, SignInRequiredError):

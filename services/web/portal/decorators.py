@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from portal.api.session import current_user
 from portal.middleware import login_redirect
+from servidesk_shared.vocabulary import Role
 
 View = Callable[..., HttpResponseBase]
 
@@ -47,5 +48,5 @@ def role_required(*roles: str) -> Callable[[View], View]:
     return decorator
 
 
-staff_required = role_required("technician", "admin")
-admin_required = role_required("admin")
+staff_required = role_required(Role.TECHNICIAN, Role.ADMIN)
+admin_required = role_required(Role.ADMIN)

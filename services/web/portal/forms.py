@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import labels
 from portal.api import ApiError
 from portal.api.types import Category, Person
+from servidesk_shared.vocabulary import Priority, Role, Status
 
 PASSWORD_MAX = 128
 Choices = list[tuple[str, Any]]
@@ -201,14 +202,12 @@ class TicketFilterForm(forms.Form):
 
     mark_optional = False
 
-    status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=BLANK + labels.choices(labels.STATUSES)
-    )
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=BLANK + Status.choices)
     q = forms.CharField(
         label=_("Search"), required=False, max_length=200, widget=forms.SearchInput()
     )
     priority = forms.ChoiceField(
-        label=_("Priority"), required=False, choices=BLANK + labels.choices(labels.PRIORITIES)
+        label=_("Priority"), required=False, choices=BLANK + Priority.choices
     )
     category = forms.ChoiceField(label=_("Category"), required=False)
     assigned = forms.ChoiceField(
@@ -260,7 +259,7 @@ class TicketCreateForm(forms.Form):
         help_text=_("What happened, what you expected, and any error message you saw."),
     )
     priority = forms.ChoiceField(
-        label=_("Priority"), choices=labels.choices(labels.PRIORITIES), initial="medium"
+        label=_("Priority"), choices=Priority.choices, initial=Priority.MEDIUM
     )
     category = forms.ChoiceField(label=_("Category"), required=False)
 
@@ -303,9 +302,7 @@ class UserFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"), required=False, max_length=100, widget=forms.SearchInput()
     )
-    role = forms.ChoiceField(
-        label=_("Role"), required=False, choices=BLANK + labels.choices(labels.ROLES)
-    )
+    role = forms.ChoiceField(label=_("Role"), required=False, choices=BLANK + Role.choices)
     is_active = forms.ChoiceField(
         label=_("State"),
         required=False,
@@ -322,9 +319,7 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=254)
     full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=32, required=False)
-    role = forms.ChoiceField(
-        label=_("Role"), choices=labels.choices(labels.ROLES), initial="technician"
-    )
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.TECHNICIAN)
     password = password_field(
         _("Initial password"),
         autocomplete="new-password",
@@ -336,7 +331,7 @@ class UserCreateForm(forms.Form):
 
 
 class UserRoleForm(forms.Form):
-    role = forms.ChoiceField(label=_("Role"), choices=labels.choices(labels.ROLES))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
 class CategoryCreateForm(forms.Form):
@@ -375,7 +370,7 @@ class ReportFilterForm(forms.Form):
 
     category = forms.ChoiceField(label=_("Category"), required=False)
     priority = forms.ChoiceField(
-        label=_("Priority"), required=False, choices=BLANK + labels.choices(labels.PRIORITIES)
+        label=_("Priority"), required=False, choices=BLANK + Priority.choices
     )
     assignee_id = forms.ChoiceField(label=_("Technician"), required=False)
 

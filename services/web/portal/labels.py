@@ -1,4 +1,5 @@
-"""Words for the APIs' codes (statuses, priorities, roles, events), in the UI's language."""
+"""Words for the APIs' codes (moves, history fields, SLA states, sign-in errors), in the
+UI's language; statuses, priorities and roles are ``servidesk_shared.vocabulary``'s."""
 
 from __future__ import annotations
 
@@ -7,18 +8,16 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from servidesk_shared.vocabulary import PRIORITY_LABELS, ROLE_LABELS, STATUS_LABELS
+from servidesk_shared.vocabulary import Status
 
-#: The shared words (``servidesk_shared.vocabulary``): status, priority and role labels.
-STATUSES: dict[str, Promise] = STATUS_LABELS
+# Statuses, priorities and roles are named in ``servidesk_shared.vocabulary``.
+
 #: The button that moves a ticket to a status.
 MOVE_ACTIONS: dict[str, Promise] = {
-    "pending": _("Put back to pending"),
-    "in_progress": _("Start working"),
-    "resolved": _("Mark as resolved"),
+    Status.PENDING: _("Put back to pending"),
+    Status.IN_PROGRESS: _("Start working"),
+    Status.RESOLVED: _("Mark as resolved"),
 }
-PRIORITIES: dict[str, Promise] = PRIORITY_LABELS
-ROLES: dict[str, Promise] = ROLE_LABELS
 LANGUAGES: dict[str, Promise] = {"es": _("Spanish"), "en": _("English")}
 HISTORY_FIELDS: dict[str, Promise] = {
     "status": _("Status"),

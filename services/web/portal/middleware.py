@@ -1,4 +1,4 @@
-"""The API client on every request, and what happens when a call fails unhandled."""
+"""What happens when an API call fails unhandled, and the timing header."""
 
 from __future__ import annotations
 
@@ -14,22 +14,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from portal.api import Api, ApiError, ServiceUnavailableError, SignInRequiredError
+from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
 from portal.api.session import current_user, sign_out
 
 logger = logging.getLogger(__name__)
 
-_API_ATTR = "_servidesk_api"
 _UNAVAILABLE_ATTR = "_servidesk_unavailable"
-
-
-def api(request: HttpRequest) -> Api:
-    """The request's API client (made on first use)."""
-    found = getattr(request, _API_ATTR, None)
-    if found is None:
-        found = Api(request)
-        setattr(request, _API_ATTR, found)
-    return found
 
 
 def note_unavailable(request: HttpRequest, error: ServiceUnavailableError) -> None:

@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import jwt
-from django.test import Client
+from django.contrib.sessions.backends.db import SessionStore
+from django.http import HttpRequest
+from django.test import Client, RequestFactory
 from portal.api import http
-from portal.api.session import TOKENS_KEY, USER_KEY
+from portal.api.session import TOKENS_KEY, USER_KEY, sign_in
+from portal.api.types import TokenPair
 
 HOSTS = {
     "accounts": "http://accounts.test",
@@ -155,3 +158,13 @@ def sign_in_client(
         "language": "es",
     }
     session.save()
+
+
+def signed_in_request(pair: TokenPair | None = None) -> HttpRequest:
+    """A request whose session holds ``pair`` (a client's, by default), for calling
+    ``portal.api`` without a view."""
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    sign_in(request, pair or TokenPair(token(), "refresh-1"))
+    request.session.save()
+    return request

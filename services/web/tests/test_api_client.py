@@ -1,16 +1,20 @@
-"""The API client's own rules: headers passed along, errors classified."""
+"""The API client's own rules: headers passed along, answers read by the contract,
+errors classified."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import httpx
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import translation
 from portal.api import Api, ApiError, ServiceUnavailableError
 from portal.api.http import client_ip
-from portal.api.types import Page, Ticket, cursor_of
+from portal.api.types import Ticket, decode
 
-from tests.fakes import FakeApis, ticket_json
+from tests.fakes import FakeApis, page, signed_in_request, ticket_json
 
 
 @pytest.mark.parametrize(
@@ -69,24 +73,53 @@ def test_an_error_without_the_contract_shape_still_has_a_message(apis: FakeApis)
     assert caught.value.message == "Too many attempts. Please wait a moment and try again."
 
 
-def test_pages_keep_only_the_cursor_of_the_internal_links() -> None:
-    data = {
-        "results": [ticket_json()],
-        "next": "http://127.0.0.1:8102/api/tickets/?cursor=cD0y&status=pending",
-        "previous": None,
-    }
-    parsed = Page.parse(data, Ticket.parse)
-    assert parsed.next_cursor == "cD0y"
-    assert parsed.previous_cursor is None
-    assert parsed.results[0].number == "SD-1041"
-    assert cursor_of("not a url") is None
+@pytest.mark.django_db
+def test_answers_are_read_by_the_contract_and_tolerate_additions(apis: FakeApis) -> None:
+    added = ticket_json(id=41, client_id=7, assignee_id="u-3", surprise={"new": "field"})
+    del added["client_name"]  # a field added after the contract may be missing
+    apis.on("tickets", "GET", "", body=page([added], next_url="http://127.0.0.1:8102/?cursor=cD0y"))
+    found = Api(signed_in_request()).tickets.search()
+    ticket = found.results[0]
+    # Ids are opaque: a number and its text are the same id (the session holds text).
+    assert (ticket.id, ticket.client_id, ticket.assignee_id) == ("41", "7", "u-3")
+    assert ticket.created_at == datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+    assert ticket.client_name is None
+    # Only the cursor of the API's (internal) links is kept.
+    assert (found.next_cursor, found.previous_cursor) == ("cD0y", None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>gateway page</html>",  # not JSON
+        b'[{"id": 41}]',  # not an object
+        json.dumps({k: v for k, v in ticket_json().items() if k != "status"}).encode(),
+        json.dumps(ticket_json(created_at="yesterday")).encode(),
+        json.dumps(ticket_json(client_id={"id": 7})).encode(),
+    ],
+    ids=["not-json", "not-an-object", "missing-field", "bad-date", "bad-id"],
+)
+def test_an_answer_that_does_not_fit_is_an_outage_of_that_service(
+    apis: FakeApis, technician: Client, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    apis.on("tickets", "GET", "41/", body=body)
+    with pytest.raises(ServiceUnavailableError) as caught:
+        Api(signed_in_request()).tickets.get_ticket("41")
+    assert caught.value.service == "tickets"
+    assert "api answer not understood" in caplog.text
+    # The browser gets the page that names the service, never a server error.
+    response = technician.get("/tickets/41/")
+    assert response.status_code == 503
+    assert 'data-testid="unavailable"' in response.content.decode()
 
 
 def test_ticket_sla_state() -> None:
-    assert Ticket.parse(ticket_json(resolution_breached=True)).sla_state == "breached"
-    assert Ticket.parse(ticket_json(first_response_due="2000-01-01T00:00:00Z")).sla_state == (
-        "due_soon"
-    )
-    assert Ticket.parse(ticket_json()).sla_state == "on_track"
-    assert Ticket.parse(ticket_json(status="resolved")).sla_state == "closed"
-    assert Ticket.parse(ticket_json(status="in_progress")).moves == ("pending", "resolved")
+    def ticket(**overrides: object) -> Ticket:
+        return decode(json.dumps(ticket_json(**overrides)).encode(), Ticket)
+
+    assert ticket(resolution_breached=True).sla_state == "breached"
+    assert ticket(first_response_due="2000-01-01T00:00:00Z").sla_state == "due_soon"
+    assert ticket().sla_state == "on_track"
+    assert ticket(status="resolved").sla_state == "closed"
+    assert ticket(status="in_progress").moves == ("pending", "resolved")

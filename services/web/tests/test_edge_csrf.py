@@ -163,8 +163,8 @@ def serve_everything(apis: FakeApis) -> None:
     apis.on("tickets", "GET", "41/", body=ticket_json())
     apis.on("tickets", "GET", "41/comments/", body=page([]))
     apis.on("tickets", "GET", "41/history/", body=page([]))
-    apis.on("tickets", "GET", "assignees/", body=page([]))
-    apis.on("tickets", "GET", "sla-targets/", body=page([]))
+    apis.on("tickets", "GET", "assignees/", body=[])
+    apis.on("tickets", "GET", "sla-targets/", body=[])
     apis.on("notifier", "GET", "", body=page([]))
 
 

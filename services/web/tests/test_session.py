@@ -7,27 +7,12 @@ from collections.abc import Callable
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.http import HttpRequest
-from django.test import RequestFactory
-from portal.api.session import (
-    TOKENS_KEY,
-    TokenPair,
-    current_user,
-    expires_soon,
-    refreshed_pair,
-    sign_in,
-)
+from portal.api.session import TOKENS_KEY, current_user, expires_soon, refreshed_pair
+from portal.api.types import TokenPair
 
-from tests.fakes import token
+from tests.fakes import signed_in_request, token
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in_request(pair: TokenPair) -> HttpRequest:
-    request = RequestFactory().get("/")
-    request.session = SessionStore()
-    sign_in(request, pair)
-    request.session.save()
-    return request
 
 
 def save_elsewhere(request: HttpRequest, pair: TokenPair) -> None:

@@ -1,12 +1,12 @@
 """The web service's client of the four APIs.
 
-``Api(request)`` (available as ``request.api``) bundles one small typed client per service;
+``client_for(request)`` is the request's ``Api``: it bundles one small typed client per service;
 every call carries the signed-in user's access token (refreshed when it is about to run
 out), the request id and the browser's address, and every failure becomes one of the
 exceptions in ``portal.api.errors``.
 """
 
-from portal.api.client import Api
+from portal.api.client import Api, client_for
 from portal.api.errors import ApiError, ServiceUnavailableError, SignInRequiredError
 
-__all__ = ["Api", "ApiError", "ServiceUnavailableError", "SignInRequiredError"]
+__all__ = ["Api", "ApiError", "ServiceUnavailableError", "SignInRequiredError", "client_for"]

@@ -1,33 +1,42 @@
-"""``Api(request)``: the four services' clients, bound to one browser request."""
+"""``client_for(request)``: the four services' clients, bound to one browser request."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from portal.api import http, session
+from portal.api import http, session, types
 from portal.api.errors import ApiError, ServiceUnavailableError, SignInRequiredError
-from portal.api.session import TokenPair
 from portal.api.types import (
     Category,
     Comment,
+    Count,
+    ErrorBody,
     HistoryEntry,
+    LinkConfirmed,
+    LinkStarted,
+    Message,
     Notification,
     Page,
     Person,
     Profile,
+    Provider,
     SlaTarget,
     Ticket,
+    TokenPair,
 )
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Params = Mapping[str, str | Sequence[str] | None]
 
@@ -74,7 +83,7 @@ class Connection:
             if exc.status in (400, 401, 403):
                 return None
             raise
-        return TokenPair.from_json(response.json())
+        return self.decode("accounts", response, TokenPair)
 
     # --- calls ------------------------------------------------------------------------
 
@@ -165,12 +174,20 @@ class Connection:
             finally:
                 response.close()
 
+    def decode(self, service: str, response: httpx.Response, kind: type[T]) -> T:
+        """The answer's body as ``kind``; one that does not fit the contract is the
+        service failing (logged, and shown as the service being unavailable)."""
+        try:
+            return types.decode(response.content, kind)
+        except msgspec.DecodeError as exc:
+            logger.warning(
+                "api answer not understood",
+                extra={"service": service, "path": response.request.url.path, "error": str(exc)},
+            )
+            raise ServiceUnavailableError(service, response.status_code, str(exc)) from exc
+
     @staticmethod
     def _error(service: str, response: httpx.Response) -> ApiError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         retry_after = _retry_after(response) if response.status_code == 429 else None
         if response.status_code == 429:
             default = _too_many(retry_after)
@@ -178,7 +195,17 @@ class Connection:
             default = _("Not found.")
         else:
             default = _("The request was not accepted.")
-        error = ApiError.from_body(service, response.status_code, body, default)
+        try:
+            body = types.decode(response.content, ErrorBody)
+        except msgspec.DecodeError:
+            body = ErrorBody()  # not the contract's shape (a proxy's page): ours only
+        error = ApiError(
+            service,
+            response.status_code,
+            body.message or default,
+            fields=body.extra.fields,
+            code=body.extra.code,
+        )
         if response.status_code == 429:
             # The gateway's and the APIs' own words are English-only for rate limits.
             error.message = default
@@ -218,104 +245,101 @@ class Service:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def get(self, path: str, params: Params | None = None, *, auth: bool = True) -> Any:
-        return self.connection.send(self.name, "GET", path, params=params, auth=auth).json()
+    def get(
+        self, path: str, kind: type[T], params: Params | None = None, *, auth: bool = True
+    ) -> T:
+        response = self.connection.send(self.name, "GET", path, params=params, auth=auth)
+        return self.connection.decode(self.name, response, kind)
 
-    def post(self, path: str, data: Any = None, *, auth: bool = True) -> Any:
+    def post(self, path: str, data: Any, kind: type[T], *, auth: bool = True) -> T:
         response = self.connection.send(self.name, "POST", path, json=data, auth=auth)
-        return response.json() if response.content else None
+        return self.connection.decode(self.name, response, kind)
 
-    def patch(self, path: str, data: Any) -> Any:
-        return self.connection.send(self.name, "PATCH", path, json=data).json()
+    def patch(self, path: str, data: Any, kind: type[T]) -> T:
+        response = self.connection.send(self.name, "PATCH", path, json=data)
+        return self.connection.decode(self.name, response, kind)
 
-    def put(self, path: str, data: Any) -> Any:
-        return self.connection.send(self.name, "PUT", path, json=data).json()
+    def put(self, path: str, data: Any, kind: type[T]) -> T:
+        response = self.connection.send(self.name, "PUT", path, json=data)
+        return self.connection.decode(self.name, response, kind)
 
-    def delete(self, path: str) -> None:
-        self.connection.send(self.name, "DELETE", path)
+    def send(self, method: str, path: str, data: Any = None, *, auth: bool = True) -> None:
+        """A call whose answer carries nothing the UI reads (often a 204)."""
+        self.connection.send(self.name, method, path, json=data, auth=auth)
 
 
 class Accounts(Service):
     name = "accounts"
 
     def login(self, username: str, password: str) -> TokenPair:
-        data = self.post("auth/token/", {"username": username, "password": password}, auth=False)
-        return TokenPair.from_json(data)
+        data = {"username": username, "password": password}
+        return self.post("auth/token/", data, TokenPair, auth=False)
 
     def register(self, data: dict[str, Any]) -> Profile:
-        return Profile.parse(self.post("auth/register/", data, auth=False))
+        return self.post("auth/register/", data, Profile, auth=False)
 
     def logout(self, refresh: str) -> None:
-        self.post("auth/logout/", {"refresh": refresh}, auth=False)
+        self.send("POST", "auth/logout/", {"refresh": refresh}, auth=False)
 
     def social_exchange(self, code: str, nonce: str) -> TokenPair:
         """The pair for the one-time ``code`` of a social login this browser started
         (``nonce`` is the one web handed to accounts when it started)."""
-        data = self.post("auth/social/exchange/", {"code": code, "nonce": nonce}, auth=False)
-        return TokenPair.from_json(data)
+        data = {"code": code, "nonce": nonce}
+        return self.post("auth/social/exchange/", data, TokenPair, auth=False)
 
     def social_providers(self) -> list[str]:
         """The ids of the social logins configured at accounts (``google``, ``facebook``)."""
-        data = self.get("auth/social/providers/", auth=False)
-        if not isinstance(data, list):
-            return []
-        return [str(p.get("id")) for p in data if isinstance(p, dict) and p.get("id")]
+        providers = self.get("auth/social/providers/", list[Provider], auth=False)
+        return [provider.id for provider in providers if provider.id]
 
     def social_link(self, provider: str) -> str:
         """Where to send the browser to link ``provider`` to the signed-in account."""
-        data = self.post("me/social/link/", {"provider": provider})
-        return str(data.get("url", "")) if isinstance(data, dict) else ""
+        return self.post("me/social/link/", {"provider": provider}, LinkStarted).url
 
     def social_link_confirm(self, code: str, nonce: str) -> str:
         """Finish a link the provider answered (``?link_code=`` on the profile) as the
         signed-in user, with the nonce this browser started it with; the provider's id.
         accounts refuses (``ApiError.code`` says why) unless this user started it here."""
-        data = self.post("me/social/link/confirm/", {"code": code, "nonce": nonce})
-        return str(data.get("provider", "")) if isinstance(data, dict) else ""
+        data = {"code": code, "nonce": nonce}
+        return self.post("me/social/link/confirm/", data, LinkConfirmed).provider
 
     def password_reset(self, email: str) -> str:
-        data = self.post("auth/password/reset/", {"email": email}, auth=False)
-        return str(data.get("message", "")) if isinstance(data, dict) else ""
+        return self.post("auth/password/reset/", {"email": email}, Message, auth=False).message
 
     def password_reset_confirm(self, uid: str, token: str, new_password: str) -> None:
-        self.post(
-            "auth/password/reset/confirm/",
-            {"uid": uid, "token": token, "new_password": new_password},
-            auth=False,
-        )
+        data = {"uid": uid, "token": token, "new_password": new_password}
+        self.send("POST", "auth/password/reset/confirm/", data, auth=False)
 
     def me(self) -> Profile:
-        return Profile.parse(self.get("me/"))
+        return self.get("me/", Profile)
 
     def update_me(self, changes: dict[str, Any]) -> Profile:
-        return Profile.parse(self.patch("me/", changes))
+        return self.patch("me/", changes, Profile)
 
     def confirm_email(self, token: str) -> Profile:
-        return Profile.parse(self.post("me/email/confirm/", {"token": token}))
+        return self.post("me/email/confirm/", {"token": token}, Profile)
 
     def send_email_confirmation(self) -> None:
-        self.post("me/email/send-confirmation/")
+        self.send("POST", "me/email/send-confirmation/")
 
     def send_phone_code(self) -> None:
-        self.post("me/phone/send-code/")
+        self.send("POST", "me/phone/send-code/")
 
     def verify_phone(self, code: str) -> Profile:
-        return Profile.parse(self.post("me/phone/verify/", {"code": code}))
+        return self.post("me/phone/verify/", {"code": code}, Profile)
 
     def change_password(self, current_password: str, new_password: str) -> TokenPair:
-        data = self.post(
-            "me/password/", {"current_password": current_password, "new_password": new_password}
-        )
-        return TokenPair.from_json(data)
+        data = {"current_password": current_password, "new_password": new_password}
+        return self.post("me/password/", data, TokenPair)
 
     def users(self, params: Params | None = None) -> Page[Profile]:
-        return Page.parse(self.get("users/", params), Profile.parse)
+        return self.get("users/", Page[Profile], params)
 
     def create_user(self, data: dict[str, Any]) -> Profile:
-        return Profile.parse(self.post("users/", data))
+        return self.post("users/", data, Profile)
 
     def update_user(self, user_id: str, changes: dict[str, Any]) -> Profile:
-        return Profile.parse(self.patch(f"users/{user_id}/", changes))
+        return self.patch(f"users/{user_id}/", changes, Profile)
 
 
 class Tickets(Service):
@@ -323,65 +347,63 @@ class Tickets(Service):
 
     def search(self, params: Params | None = None) -> Page[Ticket]:
         """A page of the tickets the user may see, filtered (``GET /api/tickets/``)."""
-        return Page.parse(self.get("", params), Ticket.parse)
+        return self.get("", Page[Ticket], params)
 
     def create(self, data: dict[str, Any]) -> Ticket:
-        return Ticket.parse(self.post("", data))
+        return self.post("", data, Ticket)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
-        return Ticket.parse(self.get(f"{ticket_id}/"))
+        return self.get(f"{ticket_id}/", Ticket)
 
     def change_status(self, ticket_id: str, status: str, version: int | None = None) -> Ticket:
         data: dict[str, Any] = {"status": status}
         if version is not None:
             data["version"] = version
-        return Ticket.parse(self.post(f"{ticket_id}/status/", data))
+        return self.post(f"{ticket_id}/status/", data, Ticket)
 
     def assign(self, ticket_id: str, assignee_id: str | None, version: int | None = None) -> Ticket:
         data: dict[str, Any] = {"assignee_id": assignee_id}
         if version is not None:
             data["version"] = version
-        return Ticket.parse(self.post(f"{ticket_id}/assign/", data))
+        return self.post(f"{ticket_id}/assign/", data, Ticket)
 
     def comments(self, ticket_id: str, *, limit: int = 500) -> list[Comment]:
         """The whole conversation, oldest first (up to ``limit`` messages)."""
-        return self._all(f"{ticket_id}/comments/", Comment.parse, limit)
+        return self._all(f"{ticket_id}/comments/", Page[Comment], limit)
 
     def add_comment(self, ticket_id: str, body: str, *, internal: bool) -> Comment:
-        return Comment.parse(
-            self.post(f"{ticket_id}/comments/", {"body": body, "internal": internal})
-        )
+        return self.post(f"{ticket_id}/comments/", {"body": body, "internal": internal}, Comment)
 
     def history(self, ticket_id: str, *, limit: int = 200) -> list[HistoryEntry]:
-        return self._all(f"{ticket_id}/history/", HistoryEntry.parse, limit)
+        return self._all(f"{ticket_id}/history/", Page[HistoryEntry], limit)
 
     def categories(self) -> list[Category]:
-        return Page.parse(self.get("categories/"), Category.parse).results
+        return self.get("categories/", list[Category])
 
     def create_category(self, data: dict[str, Any]) -> Category:
-        return Category.parse(self.post("categories/", data))
+        return self.post("categories/", data, Category)
 
     def update_category(self, slug: str, changes: dict[str, Any]) -> Category:
-        return Category.parse(self.patch(f"categories/{slug}/", changes))
+        return self.patch(f"categories/{slug}/", changes, Category)
 
     def delete_category(self, slug: str) -> None:
-        self.delete(f"categories/{slug}/")
+        self.send("DELETE", f"categories/{slug}/")
 
     def sla_targets(self) -> list[SlaTarget]:
-        return Page.parse(self.get("sla-targets/"), SlaTarget.parse).results
+        return self.get("sla-targets/", list[SlaTarget])
 
     def set_sla_target(self, priority: str, first_response: int, resolution: int) -> SlaTarget:
         data = {"first_response_hours": first_response, "resolution_hours": resolution}
-        return SlaTarget.parse(self.put(f"sla-targets/{priority}/", data))
+        return self.put(f"sla-targets/{priority}/", data, SlaTarget)
 
     def assignees(self) -> list[Person]:
-        return Page.parse(self.get("assignees/"), Person.parse).results
+        return self.get("assignees/", list[Person])
 
-    def _all(self, path: str, parse: Any, limit: int) -> list[Any]:
-        items: list[Any] = []
+    def _all(self, path: str, kind: type[Page[T]], limit: int) -> list[T]:
+        items: list[T] = []
         cursor: str | None = None
         while len(items) < limit:
-            page = Page.parse(self.get(path, {"page_size": "100", "cursor": cursor}), parse)
+            page = self.get(path, kind, {"page_size": "100", "cursor": cursor})
             items += page.results
             cursor = page.next_cursor
             if not cursor:
@@ -393,29 +415,29 @@ class Notifier(Service):
     name = "notifier"
 
     def feed(self, params: Params | None = None) -> Page[Notification]:
-        return Page.parse(self.get("", params), Notification.parse)
+        return self.get("", Page[Notification], params)
 
     def unread_count(self) -> int:
-        data = self.get("unread-count/")
-        return int(data.get("count", 0)) if isinstance(data, dict) else 0
+        return self.get("unread-count/", Count).count
 
     def mark_read(self, notification_id: str) -> None:
-        self.post(f"{notification_id}/read/")
+        self.send("POST", f"{notification_id}/read/")
 
     def mark_all_read(self) -> None:
-        self.post("read-all/")
+        self.send("POST", "read-all/")
 
 
 class Reports(Service):
     name = "reports"
 
     def summary(self, params: Params) -> dict[str, Any]:
-        data: dict[str, Any] = self.get("summary/", params)
-        return data
+        """The metrics, as the dashboard's template reads them."""
+        return self.get("summary/", dict[str, Any], params)
 
 
 class Api:
-    """Everything a view may ask of the four APIs, on behalf of ``request``'s user."""
+    """Everything a view may ask of the four APIs, on behalf of ``request``'s user (made
+    by ``client_for``)."""
 
     def __init__(self, request: HttpRequest) -> None:
         self.connection = Connection(request)
@@ -423,3 +445,16 @@ class Api:
         self.tickets = Tickets(self.connection)
         self.notifier = Notifier(self.connection)
         self.reports = Reports(self.connection)
+
+
+_API_ATTR = "servidesk_api"
+
+
+def client_for(request: HttpRequest) -> Api:
+    """``request``'s API client: made on first use, then kept on the request (its token
+    refreshes and the session it updates are the request's)."""
+    found = getattr(request, _API_ATTR, None)
+    if found is None:
+        found = Api(request)
+        setattr(request, _API_ATTR, found)
+    return found

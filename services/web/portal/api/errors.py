@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -39,26 +37,10 @@ class ApiError(Exception):
         #: Seconds to wait before trying again (a 429's ``Retry-After``), when given.
         self.retry_after = retry_after
 
-    @classmethod
-    def from_body(cls, service: str, status: int, body: Any, default: str) -> ApiError:
-        message, fields, code = default, {}, None
-        if isinstance(body, dict):
-            if isinstance(body.get("message"), str) and body["message"]:
-                message = body["message"]
-            extra = body.get("extra")
-            if isinstance(extra, dict):
-                code = extra.get("code") if isinstance(extra.get("code"), str) else None
-                raw = extra.get("fields")
-                if isinstance(raw, dict):
-                    fields = {
-                        str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-                        for name, msgs in raw.items()
-                    }
-        return cls(service, status, message, fields=fields, code=code)
-
 
 class ServiceUnavailableError(ApiError):
-    """The service did not answer in time, refused the connection or failed (5xx)."""
+    """The service did not answer in time, refused the connection, failed (5xx) or gave
+    an answer that does not fit the contract."""
 
     def __init__(self, service: str, status: int = 0, detail: str = "") -> None:
         super().__init__(service, status, detail or f"{service} is unavailable")

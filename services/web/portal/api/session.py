@@ -15,24 +15,18 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import jwt
+import msgspec
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest
+
+from portal.api.types import TokenPair
+from servidesk_shared.vocabulary import Role
 
 TOKENS_KEY: Final = "servidesk.tokens"
 USER_KEY: Final = "servidesk.user"
 #: Refresh when the access token has less than this many seconds left.
 REFRESH_MARGIN: Final = 30
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access: str
-    refresh: str
-
-    @classmethod
-    def from_json(cls, data: Any) -> TokenPair:
-        return cls(access=str(data["access"]), refresh=str(data["refresh"]))
 
 
 @dataclass(frozen=True)
@@ -51,15 +45,15 @@ class SessionUser:
 
     @property
     def is_client(self) -> bool:
-        return self.role == "client"
+        return self.role == Role.CLIENT
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("technician", "admin")
+        return self.role in (Role.TECHNICIAN, Role.ADMIN)
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == Role.ADMIN
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -85,8 +79,14 @@ def user_from_claims(access: str, *, name: str = "", language: str = "") -> Sess
 
 
 def stored_pair(request: HttpRequest) -> TokenPair | None:
-    data = request.session.get(TOKENS_KEY)
-    return TokenPair.from_json(data) if isinstance(data, dict) else None
+    return _pair(request.session.get(TOKENS_KEY))
+
+
+def _pair(data: Any) -> TokenPair | None:
+    try:
+        return msgspec.convert(data, TokenPair)
+    except msgspec.ValidationError:  # nothing stored (or not a pair): signed out
+        return None
 
 
 def current_user(request: HttpRequest) -> SessionUser | None:
@@ -99,7 +99,7 @@ def current_user(request: HttpRequest) -> SessionUser | None:
 def sign_in(request: HttpRequest, pair: TokenPair, *, name: str = "", language: str = "") -> None:
     """Start a fresh session (a new id: no fixation) holding ``pair``."""
     request.session.cycle_key()
-    request.session[TOKENS_KEY] = asdict(pair)
+    request.session[TOKENS_KEY] = msgspec.structs.asdict(pair)
     request.session[USER_KEY] = asdict(user_from_claims(pair.access, name=name, language=language))
 
 
@@ -110,7 +110,7 @@ def update_user(request: HttpRequest, **changes: str) -> None:
 
 
 def store_pair(request: HttpRequest, pair: TokenPair) -> None:
-    request.session[TOKENS_KEY] = asdict(pair)
+    request.session[TOKENS_KEY] = msgspec.structs.asdict(pair)
     user = current_user(request)
     fresh = user_from_claims(pair.access)
     if user is not None:
@@ -170,5 +170,4 @@ def refreshed_pair(
 def _pair_in_database(request: HttpRequest) -> TokenPair | None:
     engine = type(request.session)
     data = engine(session_key=request.session.session_key).load()
-    tokens = data.get(TOKENS_KEY)
-    return TokenPair.from_json(tokens) if isinstance(tokens, dict) else None
+    return _pair(data.get(TOKENS_KEY))

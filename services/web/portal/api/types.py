@@ -1,19 +1,21 @@
-"""The APIs' shapes as the UI reads them (ARCHITECTURE.md, "API shapes other clients rely
-on"). Parsing is lenient: a field an API adds is ignored, one it drops gets a default."""
+"""The APIs' answers as the UI reads them (ARCHITECTURE.md, "API shapes other clients rely
+on"), decoded by msgspec with ``decode``.
+
+A field an API adds is ignored; a field the contract names must be there, with its type;
+one added after the contract (names, SLA verdicts, ``version``...) gets a default when an
+answer lacks it. An answer that does not fit is refused with ``msgspec.ValidationError``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from servidesk_shared.vocabulary import allowed_moves
+from servidesk_shared.vocabulary import Status, allowed_moves
 
 T = TypeVar("T")
 
@@ -21,114 +23,79 @@ T = TypeVar("T")
 DUE_SOON = timedelta(hours=1)
 
 
-def moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
-    return parsed
+class Id(str):
+    """An opaque id (a JSON number or string), kept as text so that ``7`` and ``"7"`` are
+    the same id and compare equal to the signed-in user's id."""
 
 
-def opaque(value: Any) -> str:
-    """Ids are opaque: kept as text, so ``7`` and ``"7"`` compare equal."""
-    return "" if value is None else str(value)
+def _decode_hook(kind: type, value: Any) -> Any:
+    if kind is Id and isinstance(value, int | str) and not isinstance(value, bool):
+        return Id(value)
+    raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
 
 
-def text(value: Any) -> str:
-    return "" if value is None else str(value)
+def decode(body: bytes, kind: type[T]) -> T:
+    """``body`` (JSON) as ``kind``; raises ``msgspec.DecodeError`` when it does not fit."""
+    return msgspec.json.decode(body, type=kind, dec_hook=_decode_hook)
 
 
-def cursor_of(url: Any) -> str | None:
+def cursor_of(url: str | None) -> str | None:
     """The ``cursor`` parameter of a ``next``/``previous`` link (its host is internal)."""
-    if not isinstance(url, str) or not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get("cursor")
+    values = parse_qs(urlsplit(url).query).get("cursor") if url else None
     return values[0] if values else None
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(msgspec.Struct, Generic[T], frozen=True):
     results: list[T]
-    next_cursor: str | None = None
-    previous_cursor: str | None = None
+    next: str | None = None
+    previous: str | None = None
 
-    @classmethod
-    def parse(cls, data: Any, item: Callable[[Any], T]) -> Page[T]:
-        if isinstance(data, list):  # an unpaginated list
-            return cls(results=[item(row) for row in data])
-        rows = data.get("results", []) if isinstance(data, dict) else []
-        return cls(
-            results=[item(row) for row in rows],
-            next_cursor=cursor_of(data.get("next")),
-            previous_cursor=cursor_of(data.get("previous")),
-        )
+    @property
+    def next_cursor(self) -> str | None:
+        return cursor_of(self.next)
 
-    @classmethod
-    def empty(cls) -> Page[T]:
-        return cls(results=[])
+    @property
+    def previous_cursor(self) -> str | None:
+        return cursor_of(self.previous)
 
 
-@dataclass(frozen=True)
-class Ticket:
-    id: str
+class TokenPair(msgspec.Struct, frozen=True):
+    access: str
+    refresh: str
+
+
+class Ticket(msgspec.Struct, frozen=True):
+    id: Id
     number: str
     title: str
     description: str
     status: str
     priority: str
     category: str | None
-    client_id: str
-    assignee_id: str | None
-    client_name: str
-    assignee_name: str
-    created_at: datetime | None
-    updated_at: datetime | None
+    client_id: Id
+    assignee_id: Id | None
+    created_at: datetime
+    updated_at: datetime
     first_response_at: datetime | None
     resolved_at: datetime | None
     first_response_due: datetime | None
     resolution_due: datetime | None
-    first_response_breached: bool
-    resolution_breached: bool
-    version: int | None
-
-    @classmethod
-    def parse(cls, data: Any) -> Ticket:
-        return cls(
-            id=opaque(data.get("id")),
-            number=text(data.get("number")),
-            title=text(data.get("title")),
-            description=text(data.get("description")),
-            status=text(data.get("status")),
-            priority=text(data.get("priority")),
-            category=data.get("category") or None,
-            client_id=opaque(data.get("client_id")),
-            assignee_id=opaque(data.get("assignee_id")) or None,
-            client_name=text(data.get("client_name")),
-            assignee_name=text(data.get("assignee_name")),
-            created_at=moment(data.get("created_at")),
-            updated_at=moment(data.get("updated_at")),
-            first_response_at=moment(data.get("first_response_at")),
-            resolved_at=moment(data.get("resolved_at")),
-            first_response_due=moment(data.get("first_response_due")),
-            resolution_due=moment(data.get("resolution_due")),
-            first_response_breached=bool(data.get("first_response_breached")),
-            resolution_breached=bool(data.get("resolution_breached")),
-            version=data.get("version") if isinstance(data.get("version"), int) else None,
-        )
+    client_name: str | None = None
+    assignee_name: str | None = None
+    first_response_breached: bool = False
+    resolution_breached: bool = False
+    #: The optimistic-concurrency token (staff only).
+    version: int | None = None
 
     @property
     def is_open(self) -> bool:
-        return self.status != "resolved"
+        return self.status != Status.RESOLVED
 
     @property
     def breached(self) -> bool:
         return self.first_response_breached or self.resolution_breached
 
-    @cached_property
+    @property
     def next_due(self) -> datetime | None:
         """The target the team is working against now: the first response, then resolution."""
         if not self.is_open:
@@ -137,7 +104,7 @@ class Ticket:
             return self.first_response_due
         return self.resolution_due
 
-    @cached_property
+    @property
     def sla_state(self) -> str:
         """``breached``, ``due_soon``, ``on_track`` or ``closed`` (resolved)."""
         if self.breached:
@@ -156,127 +123,70 @@ class Ticket:
         return tuple(allowed_moves(self.status))
 
 
-@dataclass(frozen=True)
-class Comment:
-    id: str
-    author_id: str
-    author_name: str
+class Comment(msgspec.Struct, frozen=True):
+    id: Id
+    author_id: Id
     body: str
     internal: bool
-    created_at: datetime | None
-
-    @classmethod
-    def parse(cls, data: Any) -> Comment:
-        return cls(
-            id=opaque(data.get("id")),
-            author_id=opaque(data.get("author_id")),
-            author_name=text(data.get("author_name")),
-            body=text(data.get("body")),
-            internal=bool(data.get("internal")),
-            created_at=moment(data.get("created_at")),
-        )
+    created_at: datetime
+    author_name: str | None = None
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    actor_id: str
+class HistoryEntry(msgspec.Struct, frozen=True):
+    """A change: ``from``/``to`` hold a status or priority code, a text or a user id."""
+
+    actor_id: Id | None
     field: str
-    old: str
-    new: str
-    at: datetime | None
-
-    @classmethod
-    def parse(cls, data: Any) -> HistoryEntry:
-        return cls(
-            actor_id=opaque(data.get("actor_id")),
-            field=text(data.get("field")),
-            old=opaque(data.get("from")),
-            new=opaque(data.get("to")),
-            at=moment(data.get("at")),
-        )
+    old: Id | None = msgspec.field(name="from")
+    new: Id | None = msgspec.field(name="to")
+    at: datetime
 
 
-@dataclass(frozen=True)
-class Category:
+class Category(msgspec.Struct, frozen=True):
     slug: str
-    name: str
+    name: str = ""
     description: str = ""
     is_active: bool = True
 
-    @classmethod
-    def parse(cls, data: Any) -> Category:
-        return cls(
-            slug=text(data.get("slug")),
-            name=text(data.get("name")) or text(data.get("slug")),
-            description=text(data.get("description")),
-            is_active=bool(data.get("is_active", True)),
-        )
+    def __post_init__(self) -> None:
+        if not self.name:
+            msgspec.structs.force_setattr(self, "name", self.slug)
 
 
-@dataclass(frozen=True)
-class SlaTarget:
+class SlaTarget(msgspec.Struct, frozen=True):
     priority: str
     first_response_hours: int
     resolution_hours: int
-    is_default: bool
-
-    @classmethod
-    def parse(cls, data: Any) -> SlaTarget:
-        return cls(
-            priority=text(data.get("priority")),
-            first_response_hours=int(data.get("first_response_hours") or 0),
-            resolution_hours=int(data.get("resolution_hours") or 0),
-            is_default=bool(data.get("is_default")),
-        )
+    is_default: bool = False
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(msgspec.Struct, frozen=True):
     """An assignee candidate (``tickets/assignees/``)."""
 
-    id: str
-    username: str
-    name: str
-    role: str
+    id: Id
+    name: str = ""
+    username: str = ""
+    role: str = ""
 
-    @classmethod
-    def parse(cls, data: Any) -> Person:
-        return cls(
-            id=opaque(data.get("id")),
-            username=text(data.get("username")),
-            name=text(data.get("name")) or text(data.get("username")),
-            role=text(data.get("role")),
-        )
+    def __post_init__(self) -> None:
+        if not self.name:
+            msgspec.structs.force_setattr(self, "name", self.username)
 
 
-@dataclass(frozen=True)
-class Notification:
-    id: str
+class Notification(msgspec.Struct, frozen=True):
+    id: Id
     event_type: str
-    ticket_id: str | None
+    ticket_id: Id | None
     title: str
     body: str
     read: bool
-    created_at: datetime | None
-
-    @classmethod
-    def parse(cls, data: Any) -> Notification:
-        return cls(
-            id=opaque(data.get("id")),
-            event_type=text(data.get("event_type")),
-            ticket_id=opaque(data.get("ticket_id")) or None,
-            title=text(data.get("title")),
-            body=text(data.get("body")),
-            read=bool(data.get("read")),
-            created_at=moment(data.get("created_at")),
-        )
+    created_at: datetime
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(msgspec.Struct, frozen=True):
     """``me/`` and, with the admin-only fields, an entry of ``users/``."""
 
-    id: str
+    id: Id
     username: str
     email: str
     full_name: str
@@ -285,35 +195,52 @@ class Profile:
     language: str
     notify_email: bool
     notify_sms: bool
-    is_active: bool = True
-    date_joined: datetime | None = None
-    last_login: datetime | None = None
     #: Notifier mails only a confirmed address and texts only a verified number.
     email_verified: bool = False
     phone_verified: bool = False
     #: A new address waiting for its confirmation link (the change is not made until then).
     pending_email: str = ""
-
-    @classmethod
-    def parse(cls, data: Any) -> Profile:
-        return cls(
-            id=opaque(data.get("id")),
-            username=text(data.get("username")),
-            email=text(data.get("email")),
-            full_name=text(data.get("full_name")),
-            phone=text(data.get("phone")),
-            role=text(data.get("role")),
-            language=text(data.get("language")),
-            notify_email=bool(data.get("notify_email")),
-            notify_sms=bool(data.get("notify_sms")),
-            is_active=bool(data.get("is_active", True)),
-            date_joined=moment(data.get("date_joined")),
-            last_login=moment(data.get("last_login")),
-            email_verified=bool(data.get("email_verified")),
-            phone_verified=bool(data.get("phone_verified")),
-            pending_email=text(data.get("pending_email")),
-        )
+    is_active: bool = True
+    date_joined: datetime | None = None
+    last_login: datetime | None = None
 
     @property
     def display_name(self) -> str:
         return self.full_name or self.username
+
+
+# --- small answers ----------------------------------------------------------------------
+
+
+class Provider(msgspec.Struct, frozen=True):
+    """A social login configured at accounts (``auth/social/providers/``)."""
+
+    id: str
+
+
+class LinkStarted(msgspec.Struct, frozen=True):
+    url: str
+
+
+class LinkConfirmed(msgspec.Struct, frozen=True):
+    provider: str
+
+
+class Message(msgspec.Struct, frozen=True):
+    message: str = ""
+
+
+class Count(msgspec.Struct, frozen=True):
+    count: int
+
+
+class ErrorExtra(msgspec.Struct, frozen=True):
+    code: str | None = None
+    fields: dict[str, list[str]] = {}
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """The contract's error shape ``{"message", "extra": {"fields": {name: [str]}}}``."""
+
+    message: str = ""
+    extra: ErrorExtra = ErrorExtra()

@@ -9,6 +9,7 @@ from django import forms, template
 from django.utils.formats import number_format
 
 from portal import labels
+from servidesk_shared.vocabulary import PRIORITY_LABELS, ROLE_LABELS, STATUS_LABELS
 
 register = template.Library()
 
@@ -41,17 +42,17 @@ def field(bound: forms.BoundField, **attrs: Any) -> dict[str, Any]:
 
 @register.filter
 def status_label(code: str) -> str:
-    return str(labels.STATUSES.get(code, code))
+    return str(STATUS_LABELS.get(code, code))
 
 
 @register.filter
 def priority_label(code: str) -> str:
-    return str(labels.PRIORITIES.get(code, code))
+    return str(PRIORITY_LABELS.get(code, code))
 
 
 @register.filter
 def role_label(code: str) -> str:
-    return str(labels.ROLES.get(code, code))
+    return str(ROLE_LABELS.get(code, code))
 
 
 @register.filter
@@ -76,7 +77,7 @@ def name_in(code: str, names: dict[str, str] | None) -> str:
 
 
 @register.simple_tag
-def history_value(field_name: str, value: str, people: dict[str, str] | None = None) -> str:
+def history_value(field_name: str, value: str | None, people: dict[str, str] | None = None) -> str:
     """A history entry's value in words: statuses, priorities and people by name."""
     if not value:
         return "—"

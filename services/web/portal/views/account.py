@@ -19,11 +19,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import conf, forms, labels
-from portal.api import ApiError, ServiceUnavailableError
+from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.session import current_user, store_pair, update_user
 from portal.api.types import Notification, Page, Profile
 from portal.decorators import signed_in, staff_required
-from portal.middleware import api, note_unavailable
+from portal.middleware import note_unavailable
 from portal.views.auth import SOCIAL_PROVIDERS, unavailable_message
 from portal.views.common import attempt, remember_language, user_of
 from portal.views.tickets import ticket_url
@@ -76,7 +76,7 @@ def link_providers(request: HttpRequest) -> list[tuple[str, str]]:
     if not user_of(request).is_staff:
         return []
     try:
-        configured: list[str] = attempt(request, api(request).accounts.social_providers, [])
+        configured: list[str] = attempt(request, client_for(request).accounts.social_providers, [])
     except ApiError:
         configured = []
     return [(id, name) for id, name in SOCIAL_PROVIDERS.items() if id in configured]
@@ -111,7 +111,7 @@ def finish_link(request: HttpRequest, code: str) -> HttpResponse:
     if not code or len(code) > LINK_CODE_MAX:
         return profile_with(link_error="expired")
     try:
-        provider = api(request).accounts.social_link_confirm(code, nonce)
+        provider = client_for(request).accounts.social_link_confirm(code, nonce)
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
         return redirect("portal:profile")
@@ -148,7 +148,7 @@ def render_profile(
 def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and "link_code" in request.GET:
         return finish_link(request, request.GET["link_code"])
-    accounts = api(request).accounts
+    accounts = client_for(request).accounts
     me = accounts.me()
     if request.method == "GET":
         note_link_result(request)
@@ -197,7 +197,7 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     status = 400
     if len(token) <= EMAIL_TOKEN_MAX:
         try:
-            me = api(request).accounts.confirm_email(token)
+            me = client_for(request).accounts.confirm_email(token)
         except ServiceUnavailableError as exc:
             note_unavailable(request, exc)
             error, status = unavailable_message(exc), 503
@@ -215,7 +215,7 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def email_send_confirmation(request: HttpRequest) -> HttpResponse:
     try:
-        api(request).accounts.send_email_confirmation()
+        client_for(request).accounts.send_email_confirmation()
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     except ApiError as exc:
@@ -231,7 +231,7 @@ def email_send_confirmation(request: HttpRequest) -> HttpResponse:
 @require_POST
 def phone_send_code(request: HttpRequest) -> HttpResponse:
     try:
-        api(request).accounts.send_phone_code()
+        client_for(request).accounts.send_phone_code()
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     except ApiError as exc:
@@ -244,7 +244,7 @@ def phone_send_code(request: HttpRequest) -> HttpResponse:
 @signed_in
 @require_POST
 def phone_verify(request: HttpRequest) -> HttpResponse:
-    accounts = api(request).accounts
+    accounts = client_for(request).accounts
     code_form = phone_code_form(request.POST)
     if code_form.is_valid():
         try:
@@ -271,7 +271,7 @@ def social_link(request: HttpRequest, provider: str) -> HttpResponse:
     if provider not in SOCIAL_PROVIDERS:
         raise Http404
     try:
-        url = api(request).accounts.social_link(provider)
+        url = client_for(request).accounts.social_link(provider)
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     except ApiError as exc:
@@ -309,7 +309,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = forms.PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            pair = api(request).accounts.change_password(
+            pair = client_for(request).accounts.change_password(
                 form.cleaned_data["current_password"], form.cleaned_data["password"]
             )
         except ServiceUnavailableError as exc:
@@ -331,10 +331,10 @@ def password_change(request: HttpRequest) -> HttpResponse:
 def notifications(request: HttpRequest) -> HttpResponse:
     only_unread = request.GET.get("unread") == "1"
     params = {"cursor": request.GET.get("cursor", ""), "unread": "true" if only_unread else ""}
-    page: Page[Notification] = Page.empty()
+    page: Page[Notification] = Page(results=[])
     status = 200
     try:
-        page = api(request).notifier.feed(params)
+        page = client_for(request).notifier.feed(params)
     except ServiceUnavailableError as exc:
         note_unavailable(request, exc)
         status = 503
@@ -347,7 +347,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 def notification_open(request: HttpRequest, notification_id: str) -> HttpResponse:
     """Mark one notification read and go to its ticket."""
     with contextlib.suppress(ApiError):  # opening the ticket matters more than the mark
-        api(request).notifier.mark_read(notification_id)
+        client_for(request).notifier.mark_read(notification_id)
     ticket_id = request.POST.get("ticket_id", "")
     if ticket_id.isalnum():
         return redirect(ticket_url(ticket_id))
@@ -358,7 +358,7 @@ def notification_open(request: HttpRequest, notification_id: str) -> HttpRespons
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
     try:
-        api(request).notifier.mark_all_read()
+        client_for(request).notifier.mark_all_read()
     except ServiceUnavailableError as exc:
         messages.error(request, unavailable_message(exc))
     else:

@@ -14,13 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import forms, labels
-from portal.api import ApiError, ServiceUnavailableError
+from portal import forms
+from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.types import Page, Profile
 from portal.decorators import admin_required
-from portal.middleware import api, back_path, note_unavailable
+from portal.middleware import back_path, note_unavailable
 from portal.views.auth import unavailable_message
 from portal.views.common import forget_category_names, user_of
+from servidesk_shared.vocabulary import Priority, Role
 
 
 def _save(request: HttpRequest, form: Form, call: Callable[[], Any], done: str) -> bool:
@@ -59,7 +60,7 @@ def _change(request: HttpRequest, call: Callable[[], Any], done: str) -> HttpRes
 @sensitive_post_parameters("password")
 @require_http_methods(["GET", "POST"])
 def users(request: HttpRequest) -> HttpResponse:
-    accounts = api(request).accounts
+    accounts = client_for(request).accounts
     create = forms.UserCreateForm(request.POST or None)
     if request.method == "POST" and create.is_valid():
         done = _("The account %(username)s is created.") % {
@@ -70,7 +71,7 @@ def users(request: HttpRequest) -> HttpResponse:
     filters = forms.UserFilterForm(request.GET)
     params = dict(filters.cleaned_data) if filters.is_valid() else {}
     params["cursor"] = request.GET.get("cursor", "")
-    page: Page[Profile] = Page.empty()
+    page: Page[Profile] = Page(results=[])
     status = 400 if create.errors else 200
     try:
         page = accounts.users(params)
@@ -81,7 +82,7 @@ def users(request: HttpRequest) -> HttpResponse:
         "create": create,
         "filters": filters,
         "page": page,
-        "roles": labels.choices(labels.ROLES),
+        "roles": Role.choices,
         "me": user_of(request),
     }
     return render(request, "portal/admin/users.html", context, status=status)
@@ -95,8 +96,8 @@ def user_role(request: HttpRequest, user_id: str) -> HttpResponse:
         messages.error(request, _("Choose a role."))
         return redirect(back_path(request))
     role = form.cleaned_data["role"]
-    done = _("The role is now: %(role)s.") % {"role": labels.ROLES[role]}
-    accounts = api(request).accounts
+    done = _("The role is now: %(role)s.") % {"role": Role(role).label}
+    accounts = client_for(request).accounts
     return _change(request, lambda: accounts.update_user(user_id, {"role": role}), done)
 
 
@@ -105,7 +106,7 @@ def user_role(request: HttpRequest, user_id: str) -> HttpResponse:
 def user_active(request: HttpRequest, user_id: str) -> HttpResponse:
     active = request.POST.get("is_active") == "true"
     done = _("The account is reactivated.") if active else _("The account is deactivated.")
-    accounts = api(request).accounts
+    accounts = client_for(request).accounts
     return _change(request, lambda: accounts.update_user(user_id, {"is_active": active}), done)
 
 
@@ -115,7 +116,7 @@ def user_active(request: HttpRequest, user_id: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def categories(request: HttpRequest) -> HttpResponse:
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     create = forms.CategoryCreateForm(request.POST or None)
     if request.method == "POST" and create.is_valid():
         done = _("The category %(name)s is created.") % {"name": create.cleaned_data["name"]}
@@ -153,7 +154,7 @@ def category_edit(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("A category needs a name."))
         return redirect("portal:admin_categories")
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     done = _("The category %(name)s is saved.") % {"name": form.cleaned_data["name"]}
     forget_category_names()
     return _change(request, lambda: tickets.update_category(slug, form.cleaned_data), done)
@@ -162,14 +163,14 @@ def category_edit(request: HttpRequest, slug: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def sla_targets(request: HttpRequest) -> HttpResponse:
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     posted = request.POST.get("priority", "") if request.method == "POST" else ""
     status = 200
-    if posted in labels.PRIORITIES:
+    if posted in Priority.values:
         form = forms.SlaTargetForm(request.POST, prefix=posted)
         if form.is_valid():
             done = _("The targets for %(priority)s priority are saved.") % {
-                "priority": labels.PRIORITIES[posted]
+                "priority": Priority(posted).label
             }
             call = lambda: tickets.set_sla_target(  # noqa: E731
                 posted,

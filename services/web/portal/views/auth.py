@@ -18,16 +18,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import conf, forms, labels
-from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError
-from portal.api.session import (
-    TokenPair,
-    current_user,
-    sign_in,
-    sign_out,
-    stored_pair,
-    update_user,
-)
-from portal.middleware import api, note_unavailable
+from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError, client_for
+from portal.api.session import current_user, sign_in, sign_out, stored_pair, update_user
+from portal.api.types import TokenPair
+from portal.middleware import note_unavailable
 from portal.views.common import remember_language, safe_next
 
 SOCIAL_PROVIDERS = {"google": "Google", "facebook": "Facebook"}
@@ -42,7 +36,7 @@ def start_session(request: HttpRequest, pair: TokenPair, target: str) -> HttpRes
     sign_in(request, pair)
     response = HttpResponseRedirect(target)
     try:
-        profile = api(request).accounts.me()
+        profile = client_for(request).accounts.me()
     except ApiError:
         return response  # the profile can wait; the tokens are what matters
     update_user(request, name=profile.full_name, language=profile.language)
@@ -67,7 +61,7 @@ def login(request: HttpRequest) -> HttpResponse:
     throttled: ApiError | None = None
     if request.method == "POST" and form.is_valid():
         try:
-            pair = api(request).accounts.login(
+            pair = client_for(request).accounts.login(
                 form.cleaned_data["username"], form.cleaned_data["password"]
             )
         except ServiceUnavailableError as exc:
@@ -96,7 +90,7 @@ def logout(request: HttpRequest) -> HttpResponse:
     if pair is not None:
         # The session ends here anyway; an unrevoked refresh token expires on its own.
         with contextlib.suppress(ApiError):
-            api(request).accounts.logout(pair.refresh)
+            client_for(request).accounts.logout(pair.refresh)
     sign_out(request)
     messages.success(request, _("You have signed out."))
     return redirect("portal:home")
@@ -149,7 +143,7 @@ def social_complete(request: HttpRequest) -> HttpResponse:
         )
     elif code and not error:
         try:
-            pair = api(request).accounts.social_exchange(code[:128], nonce)
+            pair = client_for(request).accounts.social_exchange(code[:128], nonce)
         except ServiceUnavailableError as exc:
             messages.error(request, unavailable_message(exc))
         except ApiError:
@@ -170,7 +164,7 @@ def register(request: HttpRequest) -> HttpResponse:
         return redirect("portal:home")
     form = forms.RegisterForm(request.POST or None, initial={"language": request.LANGUAGE_CODE})
     if request.method == "POST" and form.is_valid():
-        accounts = api(request).accounts
+        accounts = client_for(request).accounts
         try:
             accounts.register(form.api_data())
             pair = accounts.login(form.cleaned_data["username"], form.cleaned_data["password"])
@@ -201,7 +195,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     sent = ""
     if request.method == "POST" and form.is_valid():
         try:
-            sent = api(request).accounts.password_reset(form.cleaned_data["email"]) or _(
+            sent = client_for(request).accounts.password_reset(form.cleaned_data["email"]) or _(
                 "If an account uses this email address, a link to choose a new password "
                 "is on its way."
             )
@@ -220,7 +214,9 @@ def password_reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpRe
     form = forms.PasswordResetConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            api(request).accounts.password_reset_confirm(uid, token, form.cleaned_data["password"])
+            client_for(request).accounts.password_reset_confirm(
+                uid, token, form.cleaned_data["password"]
+            )
         except ServiceUnavailableError as exc:
             note_unavailable(request, exc)
             form.add_error(None, unavailable_message(exc))
@@ -247,7 +243,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     remember_language(response, language)
     if current_user(request) is not None:
         try:
-            api(request).accounts.update_me({"language": language})
+            client_for(request).accounts.update_me({"language": language})
         except (ApiError, SignInRequiredError):
             pass  # the cookie still switches this browser; the profile can be saved later
         else:

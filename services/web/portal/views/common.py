@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from portal.api import ApiError, ServiceUnavailableError
+from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.session import SessionUser, current_user
-from portal.middleware import api, note_unavailable
+from portal.middleware import note_unavailable
 
 T = TypeVar("T")
 
@@ -80,7 +80,7 @@ def category_names(request: HttpRequest) -> dict[str, str]:
     names: dict[str, str] | None = cache.get(key)
     if names is None:
         try:
-            categories = attempt(request, api(request).tickets.categories, None)
+            categories = attempt(request, client_for(request).tickets.categories, None)
         except ApiError:
             categories = None
         if categories is None:

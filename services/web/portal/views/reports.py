@@ -18,10 +18,10 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from portal import conf, forms
-from portal.api import ApiError, ServiceUnavailableError
+from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.types import Category, Person
 from portal.decorators import admin_required
-from portal.middleware import api, note_unavailable
+from portal.middleware import note_unavailable
 from portal.views.auth import unavailable_message
 from portal.views.common import attempt
 
@@ -39,7 +39,7 @@ PASSED_HEADERS: Final = ("Content-Type", "Content-Disposition", "Content-Length"
 
 
 def _filter_form(request: HttpRequest, categories: list[Category]) -> forms.ReportFilterForm:
-    people: list[Person] = attempt(request, api(request).tickets.assignees, [])
+    people: list[Person] = attempt(request, client_for(request).tickets.assignees, [])
     return forms.ReportFilterForm(request.GET, categories=categories, people=people)
 
 
@@ -54,13 +54,13 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 @admin_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    categories: list[Category] = attempt(request, api(request).tickets.categories, [])
+    categories: list[Category] = attempt(request, client_for(request).tickets.categories, [])
     form = _filter_form(request, categories)
     summary: dict[str, Any] | None = None
     status = 200
     form.is_valid()
     try:
-        summary = api(request).reports.summary(_params(request))
+        summary = client_for(request).reports.summary(_params(request))
     except ServiceUnavailableError as exc:
         note_unavailable(request, exc)
         status = 503
@@ -95,7 +95,7 @@ def _pass_through(
     stack = ExitStack()
     try:
         upstream = stack.enter_context(
-            api(request).connection.stream(
+            client_for(request).connection.stream(
                 "reports",
                 path,
                 params=_params(request),

@@ -13,12 +13,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import forms, labels
-from portal.api import ApiError, ServiceUnavailableError
+from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.types import Category, Comment, HistoryEntry, Page, Person, Ticket
 from portal.decorators import signed_in, staff_required
-from portal.middleware import api, note_unavailable
+from portal.middleware import note_unavailable
 from portal.views.auth import unavailable_message
 from portal.views.common import attempt, category_names, user_of
+from servidesk_shared.vocabulary import Status
 
 
 def ticket_url(ticket_id: str, anchor: str = "") -> str:
@@ -29,7 +30,7 @@ def ticket_url(ticket_id: str, anchor: str = "") -> str:
 @signed_in
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     # The queue's category filter: names kept for a minute, not fetched on every page.
     categories = (
         [Category(slug, name) for slug, name in category_names(request).items()]
@@ -39,7 +40,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     form = forms.TicketFilterForm(request.GET, categories=categories)
     params: dict[str, Any] = form.api_params(user.id)
     params["cursor"] = request.GET.get("cursor", "")
-    page: Page[Ticket] = Page.empty()
+    page: Page[Ticket] = Page(results=[])
     status = 200
     try:
         page = tickets.search(params)
@@ -52,7 +53,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "status_tabs": [("", _("All")), *labels.choices(labels.STATUSES)],
+        "status_tabs": [("", _("All")), *Status.choices],
         "current_status": form.cleaned_data.get("status", "") if form.is_valid() else "",
         "filtered": any(v for k, v in params.items() if k != "cursor"),
         "more_filters": any(
@@ -66,7 +67,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @signed_in
 @require_http_methods(["GET", "POST"])
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     offered: list[Category] = attempt(request, tickets.categories, [])
     categories = [category for category in offered if category.is_active]
     form = forms.TicketCreateForm(request.POST or None, categories=categories)
@@ -97,7 +98,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
     """The ticket and its conversation; a POST adds a reply (or, for staff, a note)."""
     user = user_of(request)
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     reply = forms.ReplyForm(request.POST or None)
     status = 200
     if request.method == "POST" and reply.is_valid():
@@ -181,11 +182,11 @@ def _act(request: HttpRequest, ticket_id: str, action: Any, done: str) -> HttpRe
 def ticket_status(request: HttpRequest, ticket_id: str) -> HttpResponse:
     """Staff move a ticket along the workflow; a client may reopen their resolved ticket."""
     target = request.POST.get("status", "")
-    if target not in labels.STATUSES:
+    if target not in Status.values:
         messages.error(request, _("Choose a status."))
         return redirect(ticket_url(ticket_id))
-    tickets = api(request).tickets
-    done = _("The ticket is now: %(status)s.") % {"status": labels.STATUSES[target]}
+    tickets = client_for(request).tickets
+    done = _("The ticket is now: %(status)s.") % {"status": Status(target).label}
     return _act(
         request,
         ticket_id,
@@ -200,7 +201,7 @@ def ticket_assign(request: HttpRequest, ticket_id: str) -> HttpResponse:
     user = user_of(request)
     chosen = request.POST.get("assignee_id", "")
     assignee = user.id if chosen == "me" else (chosen or None)
-    tickets = api(request).tickets
+    tickets = client_for(request).tickets
     if assignee is None:
         done = _("The ticket is unassigned.")
     elif assignee == user.id:
