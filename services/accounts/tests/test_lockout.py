@@ -235,7 +235,8 @@ class TestWithADatabaseCache:
     def test_failures_are_counted(
         self, database_cache: None, client_user: User, settings: Any
     ) -> None:
-        """The counters are rows of the request's transaction: a 401 must not undo them."""
+        """The counters are rows: ``auth_login`` commits them before it refuses with 401
+        (a refusal raised inside its transaction would take them back)."""
         settings.LOGIN_FAILURE_LIMIT = 2
         assert fail("carla") == 401
         assert fail("carla") == 401

@@ -292,10 +292,16 @@ class TestSendConfirmation:
         limited = api.post(RESEND)
         assert int(limited["Retry-After"]) > 0
         # Email changes spend the same allowance (they mail a link too).
-        response = api.patch(ME, {"email": "n@example.com", "current_password": PASSWORD})
+        name = client_user.full_name
+        response = api.patch(
+            ME, {"email": "n@example.com", "full_name": "Renamed", "current_password": PASSWORD}
+        )
         assert response.status_code == 429
         client_user.refresh_from_db()
         assert client_user.pending_email == ""
+        # Refused after the profile was saved: user_update's transaction took that back too.
+        assert client_user.full_name == name != "Renamed"
+        assert "Renamed" not in str([row.envelope for row in OutboxMessage.objects.all()])
 
     def test_the_mail_is_in_the_users_language(self, as_user: AsUser, mails: Any) -> None:
         english = ClientFactory(language="en")

@@ -38,17 +38,16 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import AuthenticationFailed
 
-from servidesk_shared.errors import RefusalKeepsWrites
 from users.selectors import user_by_identifier
 
 logger = logging.getLogger(__name__)
 
 
-class SignInFailed(RefusalKeepsWrites, AuthenticationFailed):
-    """401 for wrong credentials, after the failure was counted.
+class SignInFailed(AuthenticationFailed):
+    """401 for wrong credentials, raised after the failure was counted.
 
-    The counters must outlive the refusal (with a database cache they are rows written in
-    the request's transaction), so the request's writes are committed with the 401.
+    The counters must outlive the refusal (with a database cache they are rows), so
+    ``services.auth_login`` counts in its own transaction and raises once it committed.
     """
 
 

@@ -5,6 +5,11 @@ Every change to a user's contact card publishes its event through the outbox in 
 same transaction (``users.events``). Views validate the input with serializers and call
 these functions; the functions enforce the rules that do not depend on the input's shape.
 
+Each function owns its transaction (``@transaction.atomic``, or one block when it must
+catch a unique violation or keep a write while refusing): a refusal raised inside it
+takes its writes back. The refusals whose write is their point (a counted wrong sign-in
+or phone code, a used-up link) commit that write first and raise after the block.
+
 Contacts are proved before they are used (``users.verification``): an email address
 counts once a link mailed to it is opened by its account (or an admin set it), a phone
 number once the code texted to it is typed back. A user's new email address waits in
@@ -40,7 +45,6 @@ from rest_framework.exceptions import APIException, Throttled
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from templated_mail.mail import BaseEmailMessage
 
-from servidesk_shared.errors import RefusalKeepsWrites
 from users import events, lockout, sessions, throttles, verification
 from users.models import (
     Language,
@@ -124,6 +128,7 @@ def user_create(
     return user
 
 
+@transaction.atomic
 def user_register(**fields: Any) -> User:
     """Self-registration: always a client, whatever the caller sent, and the email
     unconfirmed until the link mailed to it is opened (signing in never needs it)."""
@@ -190,6 +195,7 @@ def user_update(*, user: User, data: dict[str, Any], actor: User) -> User:
     return user
 
 
+@transaction.atomic
 def user_saved_elsewhere(*, user: User, before: dict[str, Any] | None) -> None:
     """Publish and revoke for a change made outside these functions (the Django admin).
 
@@ -287,6 +293,7 @@ def _email_change_notice(*, user: User, old_email: str, by_admin: bool) -> None:
     _mail(EmailChangeNoticeEmail, to=old_email, language=user.language, context=context)
 
 
+@transaction.atomic
 def user_email_change_request(*, user: User, email: str) -> User:
     """``user`` asks to use ``email``: it waits in ``pending_email`` until confirmed.
 
@@ -410,8 +417,9 @@ def user_phone_code_send(
         events.phone_code_requested(user, code=code, expires_at=expires_at)
 
 
-class PhoneCodeRefused(RefusalKeepsWrites, exceptions.ValidationError):
-    """400 on ``code``: the wrong try stays counted (the point of the refusal)."""
+class PhoneCodeRefused(exceptions.ValidationError):
+    """400 on ``code``, raised after the transaction that counted the wrong try committed
+    (the count is the point of the refusal)."""
 
 
 def user_phone_verify(*, user: User, code: str) -> User:
@@ -419,7 +427,7 @@ def user_phone_verify(*, user: User, code: str) -> User:
 
     Each wrong code counts; after ``PHONE_CODE_MAX_ATTEMPTS`` the code stops working and
     a new one is needed. A wrong, expired or used-up code raises ``PhoneCodeRefused``
-    after the count is written, so that the request's transaction commits it. No phone,
+    once the transaction that counted it committed. No phone,
     or one already verified, raises (400). Publishes ``user.updated``.
     """
     if not user.phone:
@@ -488,17 +496,18 @@ def auth_login(*, identifier: str, password: str, request: HttpRequest | None) -
             )
             % {"seconds": wait},
         )
-    user = authenticate(request, username=identifier, password=password)
-    if user is None:
-        # The backend has counted the account's failure (the Django admin's too).
+    with transaction.atomic():
+        user = authenticate(request, username=identifier, password=password)
+        if user is not None:
+            update_last_login(User, user)
+            return token_pair_for(user)
+        # The backend has counted the account's failure (the Django admin's too). The
+        # counts commit with this block: the refusal below must not take them back.
         if address:
             lockout.record_address_failure(address)
-        raise lockout.SignInFailed(
-            _("No active account found with the given credentials."), code="no_active_account"
-        )
-    with transaction.atomic():
-        update_last_login(User, user)
-        return token_pair_for(user)
+    raise lockout.SignInFailed(
+        _("No active account found with the given credentials."), code="no_active_account"
+    )
 
 
 def auth_refresh(*, refresh: str) -> TokenPair:
@@ -531,6 +540,7 @@ def _check_new_password(password: str, user: User, field: str) -> None:
         raise ValidationError({field: exc.messages}) from exc
 
 
+@transaction.atomic
 def user_change_password(*, user: User, current_password: str, new_password: str) -> TokenPair:
     """Set a new password; every other session ends. Returns a fresh pair for this one.
 
@@ -596,6 +606,7 @@ def password_reset_request(*, email: str) -> None:
     _send_later(send)
 
 
+@transaction.atomic
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     """Set the password from a reset link; the link stops working, sessions end.
 
@@ -655,6 +666,7 @@ def social_login_may_link(*, user: User, provider_verified: bool) -> bool:
     return not (user.is_staff_member or user.is_staff or user.is_superuser)
 
 
+@transaction.atomic
 def social_link_start(*, user: User, provider: str) -> str:
     """A single-use token that starts linking ``provider`` to ``user`` in a browser,
     valid ``SOCIAL_LINK_TOKEN_TTL`` seconds (``POST me/social/link/``)."""
@@ -687,6 +699,7 @@ def social_link_begin(*, token: str) -> SocialLinkToken | None:
     return entry if entry.user.is_active else None
 
 
+@transaction.atomic
 def social_link_pending_issue(
     *, user: User, provider: str, uid: str, extra_data: dict[str, Any], nonce: str
 ) -> str:
@@ -708,9 +721,10 @@ def social_link_pending_issue(
     return code
 
 
-class SocialLinkRefused(RefusalKeepsWrites, APIException):
+class SocialLinkRefused(APIException):
     """A pending link that was not made; ``code`` says why. The pending link stays used
-    up (the point of the refusal: a code tried once, by anyone, never works again)."""
+    up (the point of the refusal: a code tried once, by anyone, never works again), so
+    ``social_link_confirm`` raises it after the block that used the link up."""
 
     status_code = 400
     default_code = "failed"
@@ -775,6 +789,7 @@ def social_link_confirm(*, user: User, code: str, nonce: str) -> str:
     return entry.provider
 
 
+@transaction.atomic
 def social_login_code_issue(*, user: User, nonce: str) -> str:
     """A single-use code for ``user``, valid ``SOCIAL_LOGIN_CODE_TTL`` seconds, that only
     ``nonce`` (web's, from the start of the flow) can exchange."""

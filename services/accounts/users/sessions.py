@@ -19,8 +19,8 @@ Presenting a family's token to ``session_refresh``:
   lifetime (``JWT_SESSION_MAX_DAYS`` after the sign-in): 401, sign in again.
 
 The family's row is locked for the whole decision, so concurrent refreshes of one family
-are decided one after another. A revocation for theft is refused with ``SessionEnded``,
-whose writes stand although the answer is a 401 (``RefusalKeepsWrites``).
+are decided one after another. A revocation for theft commits first, then is refused
+with ``SessionEnded``: the revocation stands although the answer is a 401.
 
 Refresh tokens issued before families existed (no ``fam`` claim) join a family on their
 first refresh.
@@ -39,7 +39,6 @@ from django.utils.translation import gettext as _
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from servidesk_shared.errors import RefusalKeepsWrites
 from users.models import RefreshTokenFamily, User
 from users.tokens import (
     FAMILY_CLAIM,
@@ -52,11 +51,11 @@ from users.tokens import (
 logger = logging.getLogger(__name__)
 
 
-class SessionEnded(RefusalKeepsWrites, InvalidToken):
+class SessionEnded(InvalidToken):
     """401 for a refresh that has just ended its session (a rotated token used again).
 
-    The revocation must outlive the refusal, so the request's writes are committed with
-    the 401.
+    The revocation must outlive the refusal: ``session_refresh`` raises this only after
+    the transaction that revoked the session committed.
     """
 
 

@@ -159,7 +159,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):  # type: ignore[misc]
             raise ImmediateHttpResponse(end_flow(request, "inactive"))
         if not services.social_login_may_link(user=user, provider_verified=verified):
             raise ImmediateHttpResponse(end_flow(request, "email_in_use"))
-        sociallogin.connect(request, user)
+        with transaction.atomic():  # allauth writes the user, the provider login, its token
+            sociallogin.connect(request, user)
 
     def _pre_link(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         """A link from the profile: the provider login waits for web to confirm it as

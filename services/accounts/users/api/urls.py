@@ -1,6 +1,5 @@
 """Routes under ``/api/accounts/`` (mounted by ``core.urls``)."""
 
-from django.db import transaction
 from django.urls import path
 
 from users.api import views
@@ -37,9 +36,5 @@ urlpatterns = [
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<str:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
     # No database involved: the key set is served even while the database is down.
-    path(
-        ".well-known/jwks.json",
-        transaction.non_atomic_requests(views.JWKSView.as_view()),
-        name="jwks",
-    ),
+    path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
 ]
