@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -61,14 +61,12 @@ def _service_name() -> str:
 
 @never_cache
 @get_only
-@transaction.non_atomic_requests  # ATOMIC_REQUESTS would open a transaction on a dead database
 def live(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "service": _service_name()})
 
 
 @never_cache
 @get_only
-@transaction.non_atomic_requests
 def ready(request: HttpRequest) -> JsonResponse:
     checks: dict[str, str] = {}
     reasons: list[str] = []

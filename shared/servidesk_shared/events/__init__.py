@@ -5,7 +5,7 @@ The contract is the "Events" section of ARCHITECTURE.md. Wiring a service:
 1. ``INSTALLED_APPS += ["servidesk_shared.outbox"]`` and ``manage.py migrate``: the outbox,
    inbox and sequence tables live in the service's own database.
 2. A producer calls ``servidesk_shared.events.publisher.publish(SomeEvent(...))`` inside
-   the transaction that makes the change (``ATOMIC_REQUESTS`` covers views) and runs
+   the transaction that makes the change (the service function's own) and runs
    ``manage.py relay_events`` (one or more) next to the web process.
 3. A consumer sets ``SERVIDESK_EVENT_QUEUE`` (``notifier.events``, ``reports.events`` or
    ``tickets.users``) and ``SERVIDESK_EVENT_HANDLERS`` (dotted path to a
