@@ -1,8 +1,9 @@
 """Writes to the projection: applying ``ticket.*`` and ``user.*`` events.
 
-Every function runs inside the consumer's transaction (the one that records the event id
-in the inbox), so the effect and the id commit together. Each takes a row lock on the
-aggregate first, so two consumers applying events of one ticket serialize.
+Each function owns its transaction (``@transaction.atomic``): inside the consumer's, the
+one that records the event id in the inbox, it is a savepoint, so the effect and the id
+commit together. Each takes a row lock on the aggregate first, so two consumers applying
+events of one ticket serialize.
 
 Ordering: every event carries its aggregate's ``sequence``. A snapshot is copied only
 when its sequence is higher than the stored one, so an older event arriving after a
@@ -109,7 +110,7 @@ def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
     elif not newer:
         return False  # an old snapshot and no history in it: nothing to do
 
-    ticket_refresh_derived(fact=fact)
+    _refresh_derived(fact=fact)
     return bool(newer)
 
 
@@ -121,8 +122,9 @@ def _change_time(data: TicketStatusChanged) -> datetime:
     return when
 
 
-def ticket_refresh_derived(*, fact: TicketFact) -> None:
-    """Recompute the derived columns and open spells of ``fact`` and save both."""
+def _refresh_derived(*, fact: TicketFact) -> None:
+    """Recompute the derived columns and open spells of ``fact`` and save both (a step of
+    ``ticket_apply_event``, in its transaction)."""
     changes = [
         history.Change(sequence, at, from_status, to_status)
         for sequence, at, from_status, to_status in StatusChange.objects.filter(
