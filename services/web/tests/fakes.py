@@ -72,8 +72,32 @@ def ticket_json(**overrides: Any) -> dict[str, Any]:
     return data | overrides
 
 
+def profile_json(**overrides: Any) -> dict[str, Any]:
+    """``me/`` (or a ``users/`` entry): Ana, a client, as accounts answers."""
+    data = {
+        "id": 7,
+        "username": "ana",
+        "email": "ana@example.com",
+        "full_name": "Ana Cliente",
+        "phone": "",
+        "role": "client",
+        "language": "es",
+        "notify_email": True,
+        "notify_sms": False,
+    }
+    return data | overrides
+
+
 def page(results: list[Any], next_url: str | None = None) -> dict[str, Any]:
     return {"results": results, "next": next_url, "previous": None}
+
+
+def serve_ticket(apis: FakeApis, **overrides: Any) -> None:
+    """Ticket 41's page: the ticket, an empty conversation and history, no assignees."""
+    apis.on("tickets", "GET", "41/", body=ticket_json(**overrides))
+    apis.on("tickets", "GET", "41/comments/", body=page([]))
+    apis.on("tickets", "GET", "41/history/", body=page([]))
+    apis.on("tickets", "GET", "assignees/", body=[])
 
 
 def error(message: str, fields: dict[str, list[str]] | None = None, **extra: Any) -> Any:

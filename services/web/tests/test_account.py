@@ -8,21 +8,11 @@ from django.test import Client
 from portal.api.session import TOKENS_KEY
 from portal.views.account import SOCIAL_LINK_NONCE_KEY
 
-from tests.fakes import FakeApis, error, page, token
+from tests.fakes import FakeApis, error, page, profile_json, token
 
 pytestmark = pytest.mark.django_db
 
-ME = {
-    "id": 7,
-    "username": "ana",
-    "email": "ana@example.com",
-    "full_name": "Ana Cliente",
-    "phone": "",
-    "role": "client",
-    "language": "es",
-    "notify_email": True,
-    "notify_sms": False,
-}
+ME = profile_json()
 FEED = [
     {
         "id": 11,

@@ -7,35 +7,15 @@ import httpx
 import pytest
 from django.test import Client
 
-from tests.fakes import FakeApis, error, page
+from tests.fakes import FakeApis, error, page, profile_json
 
 pytestmark = pytest.mark.django_db
 
 USERS = [
-    {
-        "id": 1,
-        "username": "admin",
-        "email": "admin@servidesk.example",
-        "full_name": "Admin",
-        "phone": "",
-        "role": "admin",
-        "language": "es",
-        "notify_email": True,
-        "notify_sms": False,
-        "is_active": True,
-    },
-    {
-        "id": 5,
-        "username": "cliente1",
-        "email": "cliente1@servidesk.example",
-        "full_name": "Cliente Uno",
-        "phone": "",
-        "role": "client",
-        "language": "es",
-        "notify_email": True,
-        "notify_sms": False,
-        "is_active": True,
-    },
+    profile_json(id=1, username="admin", email="admin@servidesk.example", full_name="Admin")
+    | {"role": "admin", "is_active": True},
+    profile_json(id=5, username="cliente1", email="cliente1@servidesk.example")
+    | {"full_name": "Cliente Uno", "is_active": True},
 ]
 SUMMARY = {
     "period": {"from": "2026-02-01", "to": "2026-03-02", "time_zone": "UTC", "interval": "day"},

@@ -12,21 +12,11 @@ from django.test import Client
 from portal.api.session import TOKENS_KEY, USER_KEY
 from portal.views.auth import SOCIAL_NONCE_KEY
 
-from tests.fakes import FakeApis, error, page, sign_in_client, token
+from tests.fakes import FakeApis, error, page, profile_json, sign_in_client, token
 
 pytestmark = pytest.mark.django_db
 
-ME = {
-    "id": 7,
-    "username": "ana",
-    "email": "ana@example.com",
-    "full_name": "Ana Cliente",
-    "phone": "",
-    "role": "client",
-    "language": "en",
-    "notify_email": True,
-    "notify_sms": False,
-}
+ME = profile_json(language="en")
 
 
 def test_sign_in_page_has_both_social_buttons_and_a_csrf_token(

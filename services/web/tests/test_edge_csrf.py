@@ -19,24 +19,21 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 from portal import urls as portal_urls
 
-from tests.fakes import FakeApis, page, sign_in_client, ticket_json
+from tests.fakes import FakeApis, page, profile_json, sign_in_client, ticket_json
 
 pytestmark = pytest.mark.django_db
 
 TEMPLATES = Path(portal_urls.__file__).resolve().parent / "templates"
 PASSWORD = "Una-clave-larga-42"
 EXPIRED = "This form has expired"
-ME = {
-    "id": 1,
-    "username": "admin",
-    "email": "admin@example.com",
-    "full_name": "Admin",
-    "phone": "",
-    "role": "admin",
-    "language": "en",
-    "notify_email": True,
-    "notify_sms": False,
-}
+ME = profile_json(
+    id=1,
+    username="admin",
+    email="admin@example.com",
+    full_name="Admin",
+    role="admin",
+    language="en",
+)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,15 @@ from django.test import Client
 from django.urls import reverse
 from portal.api.session import TOKENS_KEY, USER_KEY
 
-from tests.fakes import FakeApis, error, page, sign_in_client, ticket_json
+from tests.fakes import (
+    FakeApis,
+    error,
+    page,
+    profile_json,
+    serve_ticket,
+    sign_in_client,
+    ticket_json,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -80,19 +88,8 @@ def signed_in(role: str, *, name: str = "Ana") -> Client:
 
 
 def profile(text: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": 7,
-        "username": text,
-        "email": text,
-        "full_name": text,
-        "phone": text,
-        "role": "client",
-        "language": "es",
-        "notify_email": True,
-        "notify_sms": False,
-        "is_active": True,
-        **extra,
-    }
+    free_text = {"username": text, "email": text, "full_name": text, "phone": text}
+    return profile_json(is_active=True) | free_text | extra
 
 
 # --- The pages, each a function of the text every user-entered field holds ----------------
@@ -151,7 +148,7 @@ def reply_echo_with_api_error(apis: FakeApis, text: str) -> str:
 
 
 def api_refusal_as_a_flash_message(apis: FakeApis, text: str) -> str:
-    serve_plain_ticket(apis)
+    serve_ticket(apis)
     apis.on("tickets", "POST", "41/status/", 409, error(text, code="invalid_transition"))
     client = signed_in("technician")
     client.post("/tickets/41/status/", {"status": "resolved"})
@@ -261,13 +258,6 @@ def login_echo_and_next(apis: FakeApis, text: str) -> str:
     apis.on("accounts", "POST", "auth/token/", 401, error(text, code="no_active_account"))
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     return client.post(f"/login/?next={text}", {"username": text, "password": "x"}).content.decode()
-
-
-def serve_plain_ticket(apis: FakeApis) -> None:
-    apis.on("tickets", "GET", "41/", body=ticket_json())
-    apis.on("tickets", "GET", "41/comments/", body=page([]))
-    apis.on("tickets", "GET", "41/history/", body=page([]))
-    apis.on("tickets", "GET", "assignees/", body=[])
 
 
 PAGES: dict[str, Callable[[FakeApis, str], str]] = {

@@ -1,9 +1,13 @@
 """Language, localization, static files and the pages every visitor can see."""
 
+import re
+
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.test import Client
 
-from tests.fakes import FakeApis, page, ticket_json
+from tests.fakes import FakeApis, serve_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +33,7 @@ def test_signed_in_users_start_at_their_tickets(client_user: Client) -> None:
 
 
 def test_dates_and_labels_follow_the_language(client_user: Client, apis: FakeApis) -> None:
-    apis.on("tickets", "GET", "41/", body=ticket_json(created_at="2026-03-02T09:15:00Z"))
-    apis.on("tickets", "GET", "41/comments/", body=page([]))
-    apis.on("tickets", "GET", "41/history/", body=page([]))
+    serve_ticket(apis, created_at="2026-03-02T09:15:00Z")
     spanish = client_user.get("/tickets/41/").content.decode()
     assert "2 de marzo de 2026" in spanish
     assert "Pendiente" in spanish
@@ -42,17 +44,18 @@ def test_dates_and_labels_follow_the_language(client_user: Client, apis: FakeApi
 
 
 def test_an_in_progress_ticket_says_en_progreso(client_user: Client, apis: FakeApis) -> None:
-    apis.on("tickets", "GET", "41/", body=ticket_json(status="in_progress"))
-    apis.on("tickets", "GET", "41/comments/", body=page([]))
-    apis.on("tickets", "GET", "41/history/", body=page([]))
+    serve_ticket(apis, status="in_progress")
     spanish = client_user.get("/tickets/41/").content.decode()
     assert "En progreso" in spanish
     assert "En curso" not in spanish
 
 
-def test_the_stylesheet_is_served(client: Client) -> None:
+def test_pages_link_a_stylesheet_that_exists(client: Client) -> None:
     html = client.get("/").content.decode()
-    assert '<link rel="stylesheet" href="/static/portal/servidesk.css">' in html
+    linked = re.search(r'<link rel="stylesheet" href="([^"]+)">', html)
+    assert linked is not None
+    assert linked[1].startswith(settings.STATIC_URL)
+    assert finders.find(linked[1].removeprefix(settings.STATIC_URL)) is not None
 
 
 def test_unknown_pages_are_an_html_404(client: Client) -> None:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from tests.fakes import FakeApis, error, page, ticket_json
+from tests.fakes import FakeApis, error, page, serve_ticket, ticket_json
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +29,6 @@ COMMENTS = [
         "created_at": "2026-03-02T10:05:00Z",
     },
 ]
-
-
-def serve_ticket(apis: FakeApis, **overrides: object) -> None:
-    apis.on("tickets", "GET", "41/", body=ticket_json(**overrides))
-    apis.on("tickets", "GET", "41/comments/", body=page([]))
-    apis.on("tickets", "GET", "41/history/", body=page([]))
-    apis.on("tickets", "GET", "assignees/", body=[])
 
 
 # --- Lists ------------------------------------------------------------------------------
