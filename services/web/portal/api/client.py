@@ -184,7 +184,7 @@ class Connection:
                 "api answer not understood",
                 extra={"service": service, "path": response.request.url.path, "error": str(exc)},
             )
-            raise ServiceUnavailableError(service, response.status_code, str(exc)) from exc
+            raise ServiceUnavailableError(service, response.status_code, "invalid answer") from exc
 
     @staticmethod
     def _error(service: str, response: httpx.Response) -> ApiError:
