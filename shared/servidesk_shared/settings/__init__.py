@@ -73,6 +73,12 @@ def database_config(service: str, *, var: Path, default: str | None = None) -> d
     return config
 
 
+def throttle_rate(scope: str, default: str) -> str | None:
+    """``THROTTLE_<SCOPE>`` (e.g. ``THROTTLE_LOGIN_IP=20/min``); ``off`` disables it."""
+    value = str(env.str(f"THROTTLE_{scope.upper()}", default=default))
+    return None if value.lower() in {"off", "none", ""} else value
+
+
 # Read the root .env once, before any settings module reads a variable. Services run from
 # their own folder, so the repository root is found upwards from the working directory.
 read_env_file(Path.cwd())

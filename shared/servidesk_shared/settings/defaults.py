@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from servidesk_shared.settings import env
+from servidesk_shared.settings import env, throttle_rate
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -107,12 +107,6 @@ REST_FRAMEWORK = {
 }
 
 
-def _throttle_rate(scope: str, default: str) -> str | None:
-    """``THROTTLE_<SCOPE>`` (e.g. ``THROTTLE_WRITE_USER=60/min``); ``off`` disables it."""
-    value = str(env.str(f"THROTTLE_{scope.upper()}", default=default))
-    return None if value.lower() in {"off", "none", ""} else value
-
-
 # The Swagger UI and OpenAPI schema of every service: public (integrators need them)
 # unless PUBLIC_API_DOCS=false, when both answer 404.
 PUBLIC_API_DOCS = env.bool("PUBLIC_API_DOCS", default=True)
@@ -120,8 +114,8 @@ PUBLIC_API_DOCS = env.bool("PUBLIC_API_DOCS", default=True)
 # Per process unless CACHES points at a shared cache: with N workers a client gets up to
 # N times the rate, still a bound. A person working the queue writes a few times a minute.
 SERVIDESK_THROTTLE_RATES = {
-    "write_user": _throttle_rate("write_user", "120/min"),
-    "write_anon": _throttle_rate("write_anon", "120/min"),
+    "write_user": throttle_rate("write_user", "120/min"),
+    "write_anon": throttle_rate("write_anon", "120/min"),
 }
 
 SPECTACULAR_DEFAULTS = {

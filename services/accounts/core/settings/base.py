@@ -1,20 +1,15 @@
 """Settings of the accounts service common to every environment."""
 
-from pathlib import Path
 from typing import Any
 
-from servidesk_shared.logs import logging_config
-from servidesk_shared.settings import database_config, env, var_dir
+from servidesk_shared.settings import env, service, throttle_rate
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import MIDDLEWARE as SHARED_MIDDLEWARE
 from servidesk_shared.settings.defaults import REST_FRAMEWORK as SHARED_REST_FRAMEWORK
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
-from servidesk_shared.settings.defaults import TEMPLATES as SHARED_TEMPLATES
 
-SERVICE_NAME = "accounts"
-SERVICE_PREFIX = "api/accounts/"
-BASE_DIR = Path(__file__).resolve().parents[2]
-SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
+# SERVICE_NAME, BASE_DIR, DATABASES, LOGGING, static files: see servidesk_shared.settings.service.
+service.apply(globals(), name="accounts", prefix="api/accounts/")
 
 INSTALLED_APPS = [
     *SHARED_APPS,
@@ -50,31 +45,13 @@ def _with_middleware(middleware: list[str]) -> list[str]:
 
 
 MIDDLEWARE = _with_middleware(SHARED_MIDDLEWARE)
-TEMPLATES = [
-    {
-        **SHARED_TEMPLATES[0],
-        "OPTIONS": {
-            **SHARED_TEMPLATES[0]["OPTIONS"],
-            "context_processors": [
-                *SHARED_TEMPLATES[0]["OPTIONS"]["context_processors"],
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ],
-        },
-    }
-]
+TEMPLATES = service.templates(
+    "django.contrib.auth.context_processors.auth",
+    "django.contrib.messages.context_processors.messages",
+)
 
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
-DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
-LOCALE_PATHS = [BASE_DIR / "locale"]
-STATIC_URL = f"/{SERVICE_PREFIX}static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-LOGGING = logging_config(
-    SERVICE_NAME,
-    level=env.str("LOG_LEVEL", default="INFO"),
-    json=env.bool("LOG_JSON", default=True),
-)
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_DEFAULTS,
     "TITLE": "Servidesk accounts API",
@@ -150,27 +127,18 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://accounts"
 
 # --- API --------------------------------------------------------------------------------
 
-
-def _rate(scope: str, default: str) -> str | None:
-    """``THROTTLE_<SCOPE>`` (e.g. ``THROTTLE_LOGIN_IP=20/min``); ``off`` disables it."""
-    value = env.str(f"THROTTLE_{scope.upper()}", default=default)
-    return None if value.lower() in {"off", "none", ""} else value
-
-
 REST_FRAMEWORK = {
     **SHARED_REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.AccountsJWTAuthentication"],
-    # nginx sets X-Forwarded-For to the client address; the throttles key on it.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=1),
     "DEFAULT_THROTTLE_RATES": {
-        "login_ip": _rate("login_ip", "30/min"),
-        "login_account": _rate("login_account", "10/min"),
-        "register_ip": _rate("register_ip", "10/hour"),
-        "register_account": _rate("register_account", "5/hour"),
-        "password_reset_ip": _rate("password_reset_ip", "10/hour"),
-        "password_reset_account": _rate("password_reset_account", "3/hour"),
-        "refresh_ip": _rate("refresh_ip", "120/min"),
-        "social_exchange_ip": _rate("social_exchange_ip", "30/min"),
+        "login_ip": throttle_rate("login_ip", "30/min"),
+        "login_account": throttle_rate("login_account", "10/min"),
+        "register_ip": throttle_rate("register_ip", "10/hour"),
+        "register_account": throttle_rate("register_account", "5/hour"),
+        "password_reset_ip": throttle_rate("password_reset_ip", "10/hour"),
+        "password_reset_account": throttle_rate("password_reset_account", "3/hour"),
+        "refresh_ip": throttle_rate("refresh_ip", "120/min"),
+        "social_exchange_ip": throttle_rate("social_exchange_ip", "30/min"),
     },
 }
 #: Failed sign-ins (users.lockout): free tries per account (its username and email alike)

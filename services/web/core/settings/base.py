@@ -1,18 +1,12 @@
 """Settings of the web service common to every environment."""
 
-from pathlib import Path
-
-from servidesk_shared.logs import logging_config
-from servidesk_shared.settings import database_config, env, var_dir
+from servidesk_shared.settings import env, service
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import MIDDLEWARE as SHARED_MIDDLEWARE
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
-from servidesk_shared.settings.defaults import TEMPLATES as SHARED_TEMPLATES
 
-SERVICE_NAME = "web"
-SERVICE_PREFIX = ""
-BASE_DIR = Path(__file__).resolve().parents[2]
-SERVIDESK_VAR_DIR = var_dir(BASE_DIR)
+# SERVICE_NAME, BASE_DIR, DATABASES, LOGGING, static files: see servidesk_shared.settings.service.
+service.apply(globals(), name="web", prefix="")
 
 INSTALLED_APPS = [
     "django.contrib.sessions",
@@ -23,19 +17,10 @@ INSTALLED_APPS = [
 ]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
-DATABASES = {"default": database_config(SERVICE_NAME, var=SERVIDESK_VAR_DIR)}
 # web keeps no business data: its database holds sessions only. Session writes (a refreshed
 # token pair) must be visible to the user's other requests at once, and the row lock taken
 # while refreshing must last only as long as the refresh, not the whole request.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-LOCALE_PATHS = [BASE_DIR / "locale"]
-STATIC_URL = f"/{SERVICE_PREFIX}static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-LOGGING = logging_config(
-    SERVICE_NAME,
-    level=env.str("LOG_LEVEL", default="INFO"),
-    json=env.bool("LOG_JSON", default=True),
-)
 # One line per API call is noise (nginx logs each request with its id); failures are
 # logged by portal.api.client.
 LOGGING["loggers"] |= {
@@ -59,19 +44,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.ApiMiddleware",
 ]
-TEMPLATES = [
-    {
-        **SHARED_TEMPLATES[0],
-        "OPTIONS": {
-            **SHARED_TEMPLATES[0]["OPTIONS"],
-            "context_processors": [
-                *SHARED_TEMPLATES[0]["OPTIONS"]["context_processors"],
-                "django.contrib.messages.context_processors.messages",
-                "portal.context.ui",
-            ],
-        },
-    }
-]
+TEMPLATES = service.templates(
+    "django.contrib.messages.context_processors.messages", "portal.context.ui"
+)
 
 # --- Sessions: the JWT pair lives server-side; the browser holds only the session id -----
 # Every service shares the gateway's origin, so the cookies get names of their own.

@@ -1,0 +1,27 @@
+"""Local development settings every service applies at the end of its ``local.py``.
+
+``apply(globals())`` turns ``DEBUG`` on (``DJANGO_DEBUG=false`` turns it off), falls back to
+a local-only secret key, serves static files without collectstatic's manifest, and verifies
+tokens with the key pair generated under the var folder on first start (or
+``JWT_PUBLIC_KEY``). The database (SQLite under the var folder) and the broker (the embedded
+one) fall back by themselves when unset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servidesk_shared.settings import env
+from servidesk_shared.settings.jwt import public_key, verifying_settings
+
+
+def apply(settings: dict[str, Any]) -> None:
+    settings.update(
+        DEBUG=env.bool("DJANGO_DEBUG", default=True),
+        SECRET_KEY=settings["SECRET_KEY"] or "django-insecure-local-only",
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        SIMPLE_JWT=verifying_settings(public_key(settings["SERVIDESK_VAR_DIR"], local=True)),
+    )

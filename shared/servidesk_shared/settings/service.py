@@ -1,0 +1,62 @@
+"""The settings every service derives from its name, its URL prefix and its folder.
+
+A service's ``base.py`` calls ``apply(globals(), name=..., prefix=...)`` first, which sets:
+
+- ``SERVICE_NAME`` and ``SERVICE_PREFIX`` (where nginx routes its paths: ``api/<name>/``);
+- ``BASE_DIR``: the service's folder, the one holding ``core/settings/base.py``;
+- ``SERVIDESK_VAR_DIR``: where local state lives (``servidesk_shared.settings.var_dir``);
+- ``DATABASES``: ``<SERVICE>_DATABASE_URL``, then ``DATABASE_URL``, then SQLite under the var
+  folder (``servidesk_shared.settings.database_config``);
+- ``LOCALE_PATHS``: the service's ``locale/``;
+- ``STATIC_URL`` under the prefix and ``STATIC_ROOT``;
+- ``LOGGING``: one JSON object a line at ``LOG_LEVEL`` (``LOG_JSON=false``: plain text).
+
+A function rather than a star import, like ``production.apply``: these values depend on the
+service, which ``defaults`` does not know.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from servidesk_shared.logs import logging_config
+from servidesk_shared.settings import database_config, env, var_dir
+from servidesk_shared.settings.defaults import TEMPLATES
+
+
+def apply(settings: dict[str, Any], *, name: str, prefix: str) -> None:
+    base_dir = Path(settings["__file__"]).resolve().parents[2]
+    var = var_dir(base_dir)
+    settings.update(
+        SERVICE_NAME=name,
+        SERVICE_PREFIX=prefix,
+        BASE_DIR=base_dir,
+        SERVIDESK_VAR_DIR=var,
+        DATABASES={"default": database_config(name, var=var)},
+        LOCALE_PATHS=[base_dir / "locale"],
+        STATIC_URL=f"/{prefix}static/",
+        STATIC_ROOT=base_dir / "staticfiles",
+        LOGGING=logging_config(
+            name,
+            level=env.str("LOG_LEVEL", default="INFO"),
+            json=env.bool("LOG_JSON", default=True),
+        ),
+    )
+
+
+def templates(*context_processors: str) -> list[dict[str, Any]]:
+    """The shared ``TEMPLATES`` with ``context_processors`` after the common ones."""
+    shared: dict[str, Any] = TEMPLATES[0]
+    return [
+        {
+            **shared,
+            "OPTIONS": {
+                **shared["OPTIONS"],
+                "context_processors": [
+                    *shared["OPTIONS"]["context_processors"],
+                    *context_processors,
+                ],
+            },
+        }
+    ]
