@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Final
 
-from django.db import connections
 from django.db.models import QuerySet
 
-from notifications.models import CARD_FIELDS, Contact, Delivery, Notification
-from notifications.rawsql import RowReader
+from notifications import sql
+from notifications.models import Contact, Delivery, Notification
 from servidesk_shared.auth import UserDirectory
 
 
@@ -35,25 +35,11 @@ def delivery_list() -> QuerySet[Delivery]:
     return Delivery.objects.order_by("-created_at", "-id")
 
 
-#: A contact card as the senders and recording read it; the directory's own bookkeeping
-#: (``sequence``, ``updated_at``) is left deferred.
-_CARDS: Final = RowReader(Contact, ("user_id", *CARD_FIELDS))
+def delivery_next_due(*, channel: str) -> datetime | None:
+    """When the earliest queued delivery of ``channel`` falls due (claimed ones included)."""
+    return sql.next_due(channel=channel)
 
 
-def contacts_by_id(user_ids: Collection[str], *, using: str = "default") -> dict[str, Contact]:
-    """The known contact cards of ``user_ids``, by id: ``in_bulk`` in one plain ``SELECT``
-    (the ORM's cost more CPU to build than the database took to answer it, and the
-    consumer asks once per event)."""
-    ids = list(dict.fromkeys(user_ids))
-    if not ids:
-        return {}
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {_CARDS.columns(connection)} FROM {quote(Contact._meta.db_table)} "  # noqa: S608 (names from the model)
-        f"WHERE {quote('user_id')} IN ({', '.join(['%s'] * len(ids))})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
-        rows = cursor.fetchall()
-    return {contact.pk: contact for contact in _CARDS.read(rows, using=using)}
+def contacts_by_id(user_ids: Collection[str]) -> dict[str, Contact]:
+    """The known contact cards of ``user_ids``, by id (``in_bulk``, in plain SQL: ``sql``)."""
+    return {contact.pk: contact for contact in sql.contact_cards(user_ids)}

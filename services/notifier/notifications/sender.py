@@ -211,7 +211,7 @@ class ChannelWorker:
     def idle_timeout(self) -> float:
         """Until the next retry falls due, at most the poll interval."""
         poll = self.conf.poll_interval
-        due = services.delivery_next_due(channel=self.channel)
+        due = selectors.delivery_next_due(channel=self.channel)
         if due is None:
             return poll
         return max(0.0, min(poll, (due - timezone.now()).total_seconds()))

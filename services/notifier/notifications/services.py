@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from notifications import phone_code, rules, selectors, wakeup
+from notifications import phone_code, rules, selectors, sql, wakeup
 from notifications.channels import email, sms
 from notifications.channels.base import Sent
 from notifications.conf import NotifierSettings, notifier_settings
@@ -35,7 +35,6 @@ from notifications.models import (
     Notification,
     RecipientAllowance,
 )
-from notifications.rawsql import ConflictIgnoringInsert, RowReader
 from servidesk_shared.backoff import Backoff
 from servidesk_shared.events.schemas import (
     PhoneCodeRequested,
@@ -53,7 +52,15 @@ _SKIP_REASONS = {Channel.EMAIL: email.skip_reason, Channel.SMS: sms.skip_reason}
 
 
 def contact_apply(*, card: UserCard, sequence: int) -> bool:
-    """Keep ``card`` unless a newer one (higher event sequence) is already known."""
+    """Keep ``card`` unless a newer one (higher event sequence) is already known.
+
+    One transaction (the consumer's, when it applies the event: joined, no savepoint):
+    the card's row stays locked from the comparison to the write."""
+    with transaction.atomic(savepoint=False):
+        return _contact_apply(card, sequence)
+
+
+def _contact_apply(card: UserCard, sequence: int) -> bool:
     values = {name: getattr(card, name) for name in CARD_FIELDS}
     values.update(email=values["email"] or "", phone=values["phone"] or "")
     if isinstance(card, UserDeactivated):
@@ -113,7 +120,8 @@ def notifications_record(
     """The in-app notifications and the deliveries (queued or skipped) of one ticket event.
 
     Idempotent on its own: a second call for the same event adds nothing (unique keys,
-    conflicts ignored), whether or not the caller deduplicated it first.
+    conflicts ignored), whether or not the caller deduplicated it first. The feed and the
+    deliveries are written in one transaction (the consumer's, when it applies the event).
     """
     recipients = rules.recipients_for(data)
     if not recipients:
@@ -166,8 +174,9 @@ def notifications_record(
                     now,
                 )
             )
-    _INSERT_NOTIFICATIONS.execute(feed)
-    _INSERT_DELIVERIES.execute(deliveries)
+    with transaction.atomic(savepoint=False):
+        sql.NOTIFICATIONS.execute(feed)
+        sql.DELIVERIES.execute(deliveries)
     if queued:
         wakeup.nudge_on_commit()
     return Recorded(len(feed), queued, len(deliveries) - queued)
@@ -203,43 +212,10 @@ def phone_code_record(*, event_id: uuid.UUID, data: PhoneCodeRequested) -> bool:
         now,
         now,
     )
-    inserted = _INSERT_DELIVERIES.execute([row])
+    inserted = sql.DELIVERIES.execute([row])
     if inserted and not reason:
         wakeup.nudge_on_commit()
     return bool(inserted)
-
-
-#: The rows ``notifications_record`` writes; conflicts (a redelivered event) are skipped.
-_INSERT_NOTIFICATIONS: Final = ConflictIgnoringInsert(
-    Notification,
-    ("recipient_id", "event_id", "event_type", "ticket_id", "title", "body", "created_at"),
-    {"read_at": "NULL"},
-)
-_INSERT_DELIVERIES: Final = ConflictIgnoringInsert(
-    Delivery,
-    (
-        "event_id",
-        "event_type",
-        "channel",
-        "recipient_id",
-        "kind",
-        "ticket_id",
-        "context",
-        "status",
-        "last_error",
-        "next_attempt_at",
-        "created_at",
-        "updated_at",
-    ),
-    {
-        "address": "''",
-        "attempts": "0",
-        "provider_id": "''",
-        "provider_status": "''",
-        "sent_at": "NULL",
-        "allowance_day": "NULL",
-    },
-)
 
 
 # --- the in-app feed --------------------------------------------------------------------
@@ -271,42 +247,12 @@ def delivery_claim_due(
     ``SKIP LOCKED`` lets several senders share the queue; the claim commits at once
     (bumping ``attempts`` and pushing ``next_attempt_at`` by the lease), so the send
     itself happens outside any transaction and a crash only delays a row by the lease.
-    One statement (select, lock and update, returning the rows): the ORM's three, in a
-    transaction of their own, cost a sender more CPU than the sends themselves.
     """
     conf = conf or notifier_settings()
     now = timezone.now()
-    lease_end = now + timedelta(seconds=conf.send_lease)
-    connection = connections["default"]
-    sql = _CLAIM_SQL.get(connection.vendor)
-    if sql is None:
-        quote = connection.ops.quote_name
-        table = quote(Delivery._meta.db_table)
-        # SQLite has no row locks (nor needs them): it runs one writer at a time.
-        lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update else ""
-        sql = (
-            f"WITH due AS MATERIALIZED (SELECT id FROM {table} "  # noqa: S608 (names from the model)
-            "WHERE channel = %s AND status = %s AND next_attempt_at <= %s "
-            f"ORDER BY next_attempt_at, id LIMIT %s{lock}) "
-            f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s "
-            f"WHERE id IN (SELECT id FROM due) RETURNING {_DELIVERIES.columns(connection)}"
-        )
-        _CLAIM_SQL[connection.vendor] = sql
-    stamp = Delivery._meta.get_field("next_attempt_at")
-    params = [
-        channel,
-        DeliveryStatus.QUEUED.value,
-        stamp.get_db_prep_value(now, connection),
-        limit,
-        stamp.get_db_prep_value(lease_end, connection),
-        stamp.get_db_prep_value(now, connection),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    claimed: list[Delivery] = _DELIVERIES.read(rows)
-    claimed.sort(key=lambda delivery: delivery.pk)
-    return claimed
+    return sql.claim_due(
+        channel=channel, limit=limit, now=now, lease_end=now + timedelta(seconds=conf.send_lease)
+    )
 
 
 #: What the log says of a delivery refused by its recipient's daily cap.
@@ -370,26 +316,6 @@ def delivery_take_allowance(
     return refused
 
 
-#: Every column of a delivery, as the claim returns it.
-_DELIVERIES: Final = RowReader(Delivery, [f.attname for f in Delivery._meta.concrete_fields])
-_CLAIM_SQL: dict[str, str] = {}
-_NEXT_DUE: Final = RowReader(Delivery, ["next_attempt_at"])
-
-
-def delivery_next_due(*, channel: str) -> datetime | None:
-    """When the earliest queued delivery of ``channel`` falls due (claimed ones included)."""
-    connection = connections["default"]
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT MIN(next_attempt_at) FROM {table} WHERE channel = %s AND status = %s",  # noqa: S608 (names from the model)
-            [channel, DeliveryStatus.QUEUED.value],
-        )
-        rows = cursor.fetchall()
-    ((due,),) = _NEXT_DUE.values(rows)
-    return due if isinstance(due, datetime) else None
-
-
 def _finish(delivery: Delivery, **fields: object) -> bool:
     """Record an outcome, unless the claim was lost (the lease ran out and another took it)."""
     fields["updated_at"] = timezone.now()
@@ -401,58 +327,16 @@ def _finish(delivery: Delivery, **fields: object) -> bool:
     return bool(updated)
 
 
-def delivery_mark_sent(
-    delivery: Delivery, *, address: str, provider_id: str, provider_status: str = ""
-) -> bool:
-    return _finish(
-        delivery,
-        status=DeliveryStatus.SENT,
-        address=address,
-        provider_id=provider_id,
-        provider_status=provider_status,
-        sent_at=timezone.now(),
-        last_error="",
-    )
-
-
-#: The outcomes as a table: a first row that names the columns, then a VALUES list.
-_OUTCOME_FIRST: Final = (
-    "SELECT CAST(%s AS BIGINT) AS id, CAST(%s AS INTEGER) AS attempts, "
-    "%s AS address, %s AS provider_id, %s AS provider_status"
-)
-_OUTCOME_ROW: Final = "(%s, %s, %s, %s, %s)"
-_MARK_SENT_SQL: Final = (
-    "UPDATE notifications_delivery SET status = %s, address = outcome.address, "
-    "provider_id = outcome.provider_id, provider_status = outcome.provider_status, "
-    "sent_at = %s, last_error = '', updated_at = %s FROM ({outcomes}) AS outcome "
-    "WHERE notifications_delivery.id = outcome.id "
-    "AND notifications_delivery.attempts = outcome.attempts AND notifications_delivery.status = %s"
-)
-
-
-def delivery_mark_sent_many(sent: Sequence[tuple[Delivery, Sent]]) -> int:
-    """``delivery_mark_sent`` for many rows in one statement; how many claims still held.
+def delivery_mark_sent(sent: Sequence[tuple[Delivery, Sent]]) -> int:
+    """Record deliveries as sent, in one statement; how many claims still held.
 
     Each row is updated only if its own claim holds (its ``attempts``), as ``_finish`` does.
-    Plain SQL (an ``UPDATE ... FROM`` a list of values, PostgreSQL and SQLite alike): the
-    ORM's way to give each row its own address and provider id, ``Case``/``When``, cost
-    more CPU to build than sending the mails.
     """
-    if not sent:
-        return 0
-    now = timezone.now()
-    params: list[Any] = [DeliveryStatus.SENT.value, now, now]
-    for delivery, result in sent:
-        params += [delivery.pk, delivery.attempts]
-        params += [result.address, result.provider_id, result.provider_status]
-    params.append(DeliveryStatus.QUEUED.value)
-    outcomes = _OUTCOME_FIRST
-    if len(sent) > 1:
-        outcomes += " UNION ALL VALUES " + ", ".join([_OUTCOME_ROW] * (len(sent) - 1))
-    sql = _MARK_SENT_SQL.format(outcomes=outcomes)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        updated = int(cursor.rowcount)
+    rows = [
+        (d.pk, d.attempts, result.address, result.provider_id, result.provider_status)
+        for d, result in sent
+    ]
+    updated = sql.mark_sent(rows, now=timezone.now())
     if updated < len(sent):
         logger.warning(
             "%d of %d deliveries: claim lost before their outcome was recorded",
@@ -536,56 +420,44 @@ class Outcome:
 
 
 def delivery_record(outcomes: Sequence[Outcome], *, conf: NotifierSettings | None = None) -> int:
-    """Write a batch's outcomes in one transaction (one commit): the sent ones in a single
-    ``UPDATE``, the rare others one by one. How many claims still held.
+    """Write a batch's outcomes; how many claims still held.
 
-    A batch that was all sent is that one ``UPDATE`` alone, atomic by itself: without
+    One transaction (one commit): the sent ones in a single ``UPDATE``, the rare others one
+    by one, and the verification codes of the deliveries now final erased. A batch that
+    was all sent, without a code, is that one ``UPDATE`` alone, atomic by itself: without
     ``BEGIN`` and ``COMMIT`` around it, two round trips fewer per batch.
     """
     conf = conf or notifier_settings()
     sent = [(o.delivery, o.sent) for o in outcomes if o.sent is not None]
-    if len(sent) == len(outcomes):
-        recorded = delivery_mark_sent_many(sent)
-    else:
-        recorded = _record_mixed(outcomes, sent, conf)
-    _forget_codes(outcomes)
-    return recorded
-
-
-def _record_mixed(
-    outcomes: Sequence[Outcome], sent: Sequence[tuple[Delivery, Sent]], conf: NotifierSettings
-) -> int:
-    recorded = 0
+    codes = [o.delivery for o in outcomes if _carries_code(o.delivery)]
+    if len(sent) == len(outcomes) and not codes:
+        return delivery_mark_sent(sent)
     with transaction.atomic():
-        recorded += delivery_mark_sent_many(sent)
+        recorded = delivery_mark_sent(sent) if sent else 0
         for outcome in outcomes:
-            if outcome.sent is not None:
-                continue
-            if outcome.result == "skipped":
-                recorded += delivery_mark_skipped(outcome.delivery, reason=outcome.reason)
-            elif outcome.result == "failed":
-                recorded += delivery_mark_failed(outcome.delivery, reason=outcome.reason)
-            elif outcome.result == "retry":
-                recorded += delivery_mark_transient(
-                    outcome.delivery, reason=outcome.reason, conf=conf
-                )
-            elif outcome.result == "defer":
-                recorded += delivery_defer(
-                    outcome.delivery, reason=outcome.reason, seconds=outcome.seconds
-                )
-            else:
-                raise ValueError(f"unknown outcome {outcome.result!r}")
-    return recorded
-
-
-def _forget_codes(outcomes: Sequence[Outcome]) -> None:
-    """Erase the verification codes of deliveries that are final: sent, skipped or failed."""
-    for outcome in outcomes:
-        delivery = outcome.delivery
-        if delivery.kind == phone_code.KIND and "code" in delivery.context:
+            if outcome.sent is None:
+                recorded += _record_one(outcome, conf)
+        for delivery in codes:  # sent, skipped or failed: the code is not needed any more
             Delivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.QUEUED).update(
                 context=phone_code.without_code(delivery.context)
             )
+    return recorded
+
+
+def _record_one(outcome: Outcome, conf: NotifierSettings) -> bool:
+    if outcome.result == "skipped":
+        return delivery_mark_skipped(outcome.delivery, reason=outcome.reason)
+    if outcome.result == "failed":
+        return delivery_mark_failed(outcome.delivery, reason=outcome.reason)
+    if outcome.result == "retry":
+        return delivery_mark_transient(outcome.delivery, reason=outcome.reason, conf=conf)
+    if outcome.result == "defer":
+        return delivery_defer(outcome.delivery, reason=outcome.reason, seconds=outcome.seconds)
+    raise ValueError(f"unknown outcome {outcome.result!r}")
+
+
+def _carries_code(delivery: Delivery) -> bool:
+    return delivery.kind == phone_code.KIND and "code" in delivery.context
 
 
 # --- provider callbacks -----------------------------------------------------------------
@@ -604,12 +476,19 @@ def delivery_apply_sms_status(
     ``provider_status`` if the row is still ``sent``.
     """
     provider_status = provider_status.lower()
-    rows = Delivery.objects.select_for_update().filter(channel=Channel.SMS, provider_id=provider_id)
-    delivery = rows.first()
-    if delivery is None:
-        return False
-    if delivery.status != DeliveryStatus.SENT:
+    with transaction.atomic():  # the row stays locked from the read to the write
+        rows = Delivery.objects.select_for_update().filter(
+            channel=Channel.SMS, provider_id=provider_id
+        )
+        delivery = rows.first()
+        if delivery is None:
+            return False
+        if delivery.status == DeliveryStatus.SENT:
+            _apply_sms_status(delivery, provider_status, error_code)
         return True
+
+
+def _apply_sms_status(delivery: Delivery, provider_status: str, error_code: str) -> None:
     delivery.provider_status = provider_status
     if provider_status in _TWILIO_DELIVERED:
         delivery.status = DeliveryStatus.DELIVERED
@@ -620,4 +499,3 @@ def delivery_apply_sms_status(
         )
     delivery.updated_at = timezone.now()
     delivery.save(update_fields=["provider_status", "status", "last_error", "updated_at"])
-    return True

@@ -8,16 +8,14 @@ The poll alone guarantees progress: a lost nudge only costs latency.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Final
 
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 
+from notifications import sql
 from servidesk_shared.waiter import PollingWaiter
 from servidesk_shared.waiter import make_waiter as shared_make_waiter
-
-logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL: Final = "servidesk_notifier_deliveries"
 
@@ -29,14 +27,7 @@ def nudge(using: str = "default") -> None:
     with _local_lock:
         for event in _local_events:
             event.set()
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
-    except DatabaseError as exc:  # the poll picks the rows up anyway
-        logger.warning("cannot notify the senders: %s", exc)
+    sql.notify(NOTIFY_CHANNEL, using=using)
 
 
 def nudge_on_commit(using: str = "default") -> None:

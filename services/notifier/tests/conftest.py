@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import transaction
+from django.utils import timezone
 from notifications.handlers import handlers
-from notifications.models import Contact
+from notifications.models import Contact, Delivery, DeliveryStatus
 from notifications.sender import ChannelWorker
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import EventData
 from tests.factories import ContactFactory, as_event
-from tests.fakes import SmtpServer, TwilioFake
+from tests.fakes import SmtpServer, TwilioFake, wait_until
 
 FROM_NUMBER = "+15005550006"
 
@@ -88,11 +86,20 @@ def slow_retries(settings: SettingsWrapper) -> Callable[[], None]:
     two attempts however slow the machine; call the returned function to let one fall due."""
     settings.NOTIFIER_RETRY_DELAY = RETRY_DELAY / 1.2  # the jitter adds up to 20 %
     settings.NOTIFIER_RETRY_DELAY_MAX = RETRY_DELAY / 1.2
-
-    def until_due() -> None:
-        time.sleep(RETRY_DELAY + 0.05)
-
     return until_due
+
+
+def until_due(timeout: float = 5.0) -> None:
+    """Wait until every queued delivery has fallen due: its lease ran out or its retry's
+    delay passed (and return at once when nothing is waiting)."""
+    assert wait_until(
+        lambda: (
+            not Delivery.objects.filter(
+                status=DeliveryStatus.QUEUED, next_attempt_at__gt=timezone.now()
+            ).exists()
+        ),
+        timeout=timeout,
+    ), "a queued delivery is still not due"
 
 
 def drain(*channels: str, rounds: int = 50) -> None:
@@ -139,23 +146,3 @@ def people(db: None) -> dict[str, Contact]:
             language="es",
         ),
     }
-
-
-_SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
-
-
-@pytest.fixture
-def assert_queries() -> Callable[[int], contextlib.AbstractContextManager[None]]:
-    """``with assert_queries(n):`` the statements a request sends, without the savepoints
-    ``ATOMIC_REQUESTS`` adds inside the test's transaction (BEGIN/COMMIT in production)."""
-
-    @contextlib.contextmanager
-    def counting(expected: int) -> Iterator[None]:
-        with CaptureQueriesContext(connection) as context:
-            yield
-        statements = [
-            q["sql"] for q in context.captured_queries if not q["sql"].startswith(_SAVEPOINTS)
-        ]
-        assert len(statements) == expected, "\n\n".join(statements)
-
-    return counting

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -26,11 +25,9 @@ def test_admins_only(client: Client, role: str, status: int) -> None:
     assert client.get(URL, headers=auth_header(user_id=3, role=role)).status_code == status
 
 
-def test_listing_shape_and_query_count(
-    client: Client, assert_queries: Callable[[int], Any]
-) -> None:
+def test_listing_shape_and_query_count(client: Client, django_assert_num_queries: Any) -> None:
     DeliveryFactory.create_batch(5)
-    with assert_queries(2):  # the caller in the user directory, then the page
+    with django_assert_num_queries(2):  # the caller in the user directory, then the page
         body = client.get(URL, headers=ADMIN).json()
     assert len(body["results"]) == 5
     assert set(body["results"][0]) == {

@@ -5,7 +5,6 @@ Query counts include the caller's read in the user directory (``SERVIDESK_USER_D
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,11 +34,11 @@ def feed_of(user_id: str, count: int, *, read: int = 0) -> list[Notification]:
 
 
 def test_list_is_the_callers_own_newest_first(
-    client: Client, assert_queries: Callable[[int], Any]
+    client: Client, django_assert_num_queries: Any
 ) -> None:
     mine = feed_of("7", 3)
     feed_of("8", 2)
-    with assert_queries(2):
+    with django_assert_num_queries(2):
         response = client.get(URL, headers=auth_header(user_id=7))
     assert response.status_code == 200
     body = response.json()
@@ -66,31 +65,29 @@ def test_a_bad_unread_value_is_a_validation_error(client: Client) -> None:
     assert "unread" in response.json()["extra"]["fields"]
 
 
-def test_pagination_walks_every_page_once(
-    client: Client, assert_queries: Callable[[int], Any]
-) -> None:
+def test_pagination_walks_every_page_once(client: Client, django_assert_num_queries: Any) -> None:
     feed_of("7", 30)
     seen: list[int] = []
     url: str | None = URL
     while url:
-        with assert_queries(2):
+        with django_assert_num_queries(2):
             page = client.get(url, headers=auth_header(user_id=7)).json()
         seen += [n["id"] for n in page["results"]]
         url = page["next"]
     assert len(seen) == len(set(seen)) == 30
 
 
-def test_unread_count(client: Client, assert_queries: Callable[[int], Any]) -> None:
+def test_unread_count(client: Client, django_assert_num_queries: Any) -> None:
     feed_of("7", 4, read=1)
     feed_of("8", 3)
-    with assert_queries(2):
+    with django_assert_num_queries(2):
         response = client.get(f"{URL}unread-count/", headers=auth_header(user_id=7))
     assert response.json() == {"count": 3}
 
 
-def test_mark_one_read(client: Client, assert_queries: Callable[[int], Any]) -> None:
+def test_mark_one_read(client: Client, django_assert_num_queries: Any) -> None:
     notification, other = feed_of("7", 2)
-    with assert_queries(2):
+    with django_assert_num_queries(2):
         response = client.post(f"{URL}{notification.pk}/read/", headers=auth_header(user_id=7))
     assert response.status_code == 204
     notification.refresh_from_db()
@@ -116,10 +113,10 @@ def test_someone_elses_notification_is_not_found(client: Client) -> None:
     assert not theirs.read
 
 
-def test_mark_all_read(client: Client, assert_queries: Callable[[int], Any]) -> None:
+def test_mark_all_read(client: Client, django_assert_num_queries: Any) -> None:
     feed_of("7", 3)
     feed_of("8", 2)
-    with assert_queries(2):
+    with django_assert_num_queries(2):
         response = client.post(f"{URL}read-all/", headers=auth_header(user_id=7))
     assert response.status_code == 204
     assert not Notification.objects.filter(recipient_id="7", read_at__isnull=True).exists()

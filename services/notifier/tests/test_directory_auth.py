@@ -20,35 +20,19 @@ from servidesk_shared.events.schemas import (
     UserRegistered,
     UserUpdated,
 )
-from servidesk_testing import auth_header, consume
+from servidesk_testing import auth_header, directory
 from tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db
 
 FEED = "/api/notifications/"
 DELIVERIES = "/api/notifications/deliveries/"
-DEACTIVATED = {
-    "message": "This account has been deactivated. Ask an administrator to reactivate it.",
-    "extra": {"code": "user_inactive"},
-}
 
 
 def apply_user_event(schema: type[UserCard], sequence: int, **card: Any) -> None:
-    """A user event from accounts, applied as ``consume_events`` applies it."""
-    fields: dict[str, Any] = {
-        "id": 7,
-        "username": "alba",
-        "full_name": "Alba Admin",
-        "email": "alba@example.com",
-        "phone": "",
-        "role": "admin",
-        "language": "en",
-        "notify_email": True,
-        "notify_sms": False,
-        "is_active": True,
-        **card,
-    }
-    assert consume(schema(**fields), registry=handlers, queue="notifier.events", sequence=sequence)
+    directory.apply_user_event(
+        schema, sequence, registry=handlers, queue="notifier.events", id=7, **card
+    )
 
 
 def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:
@@ -71,6 +55,6 @@ def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:
         client.post(f"{FEED}read-all/", headers=headers),
     ):
         assert response.status_code == 401
-        assert response.json() == DEACTIVATED
+        assert response.json() == directory.DEACTIVATED
     # Someone else's token is untouched.
     assert client.get(DELIVERIES, headers=auth_header(user_id=8, role="admin")).status_code == 200

@@ -8,15 +8,17 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from notifications import services
+from notifications.channels.base import Sent
 from notifications.channels.email import EmailTransport
 from notifications.models import Contact, Delivery
 from notifications.sender import ChannelWorker, Sender
+from notifications.wakeup import NOTIFY_CHANNEL
 from pytest_django.fixtures import Settings
 
 from servidesk_shared.events.schemas import TicketStatusChanged
-from tests.conftest import drain
+from tests.conftest import drain, until_due
 from tests.factories import TicketSnapshotFactory, as_event, user_card
 from tests.fakes import SmtpServer, TwilioFake, wait_until
 
@@ -44,7 +46,7 @@ def test_a_crash_before_sending_only_delays_the_message(
     # ... the sender dies here: nothing was sent, nothing recorded.
     drain("email")
     assert smtp.received() == []  # still leased to the dead sender
-    time.sleep(0.55)
+    until_due()
     drain("email")
     assert len(smtp.wait_for(1)) == 1
     delivery = Delivery.objects.get(pk=claimed.pk)
@@ -65,7 +67,7 @@ def test_a_crash_after_sending_resends_the_same_message_id(
     contact = Contact.objects.get(pk=claimed.recipient_id)
     with EmailTransport() as transport:
         transport.send(claimed, contact)  # sent... and the process dies before recording
-    time.sleep(0.25)
+    until_due()
     drain("email")
     first, second = smtp.wait_for(2)
     assert first.message["Message-ID"] == second.message["Message-ID"]
@@ -80,8 +82,9 @@ def test_a_sender_whose_lease_ran_out_cannot_overwrite_the_outcome(
     (slow,) = services.delivery_claim_due(channel="email", limit=1)
     (fast,) = services.delivery_claim_due(channel="email", limit=1)  # the lease is over
     assert slow.pk == fast.pk
-    assert services.delivery_mark_sent(fast, address="a@example.com", provider_id="<1>")
-    assert not services.delivery_mark_failed(slow, reason="too late")
+    sent = Sent(address="a@example.com", provider_id="<1>")
+    assert services.delivery_record([services.Outcome.success(fast, sent)]) == 1
+    assert services.delivery_record([services.Outcome.failed(slow, reason="too late")]) == 0
     delivery = Delivery.objects.get(pk=fast.pk)
     assert (delivery.status, delivery.provider_id, delivery.attempts) == ("sent", "<1>", 2)
 
@@ -163,6 +166,18 @@ def test_send_notifications_once(
     assert "sms: 1 deliveries handled" in out
 
 
+def listeners() -> int:
+    """Sessions of this database that LISTEN for the senders' wake-ups."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {NOTIFY_CHANNEL}"],
+        )
+        ((count,),) = cursor.fetchall()
+    return int(count)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_running_senders_wake_up_on_commit(
     people: dict[str, Contact],
@@ -175,7 +190,7 @@ def test_running_senders_wake_up_on_commit(
     sender = Sender(threads=2)
     sender.start()
     try:
-        time.sleep(0.3)  # let the threads LISTEN
+        assert wait_until(lambda: listeners() == len(sender.workers))
         committed = time.time()
         event = as_event(changed())
         with transaction.atomic():

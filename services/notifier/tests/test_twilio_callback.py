@@ -138,3 +138,14 @@ def test_json_bodies_are_not_accepted(client: Client) -> None:
         headers={"X-Twilio-Signature": "x"},
     )
     assert response.status_code in {403, 415}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_callback_is_committed_by_the_service_alone(client: Client) -> None:
+    """No transaction around the request (``ATOMIC_REQUESTS`` is off): the service's own
+    holds the row from the read to the write, and commits it."""
+    delivery = sms()
+    params = {"MessageSid": delivery.provider_id, "MessageStatus": "delivered"}
+    assert post(client, params) == 204
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.provider_status) == ("delivered", "delivered")

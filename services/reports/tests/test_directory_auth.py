@@ -20,7 +20,7 @@ from servidesk_shared.events.schemas import (
     UserRegistered,
     UserUpdated,
 )
-from servidesk_testing import auth_header, consume
+from servidesk_testing import auth_header, directory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,21 +29,9 @@ MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
 
 
 def apply_user_event(schema: type[UserCard], sequence: int, **card: Any) -> None:
-    """A user event from accounts, applied as ``consume_events`` applies it."""
-    fields: dict[str, Any] = {
-        "id": 50,
-        "username": "alba",
-        "full_name": "Alba Admin",
-        "email": "alba@example.com",
-        "phone": "",
-        "role": "admin",
-        "language": "en",
-        "notify_email": True,
-        "notify_sms": False,
-        "is_active": True,
-        **card,
-    }
-    assert consume(schema(**fields), registry=handlers, queue="reports.events", sequence=sequence)
+    directory.apply_user_event(
+        schema, sequence, registry=handlers, queue="reports.events", id=50, **card
+    )
 
 
 def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:
@@ -62,10 +50,7 @@ def test_a_demoted_then_deactivated_admins_token(client: Client) -> None:
     for path in (SUMMARY, "/api/reports/export.csv", "/api/reports/charts/technicians.png"):
         response = client.get(path, MARCH, headers=headers)
         assert response.status_code == 401
-        assert response.json() == {
-            "message": "This account has been deactivated. Ask an administrator to reactivate it.",
-            "extra": {"code": "user_inactive"},
-        }
+        assert response.json() == directory.DEACTIVATED
     # Another admin's token is untouched.
     other = auth_header(user_id=51, role="admin")
     assert client.get(SUMMARY, MARCH, headers=other).status_code == 200

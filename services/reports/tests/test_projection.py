@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import random
-import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
-from kombu import Connection, Producer
+from django.db import transaction
+from kombu import Connection
 from reports import history
 from reports.handlers import handlers
 from reports.models import OpenSpell, Person, StatusChange, TicketFact
@@ -22,9 +19,9 @@ from servidesk_shared.events import schemas
 from servidesk_shared.events.consumer import EventConsumer
 from servidesk_shared.events.topology import SUBSCRIPTIONS, Topology
 from servidesk_shared.outbox.models import InboxEntry
+from servidesk_testing.bus import RABBITMQ_URL, Running, own_topology, publish
+from servidesk_testing.fakes import wait_until
 from tests.desk import Desk, apply_envelope, at
-
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def fingerprint() -> dict[str, Any]:
@@ -249,23 +246,8 @@ class TestDerive:
 
 @pytest.fixture
 def topology() -> Iterator[Topology]:
-    topo = Topology(f"t{uuid.uuid4().hex[:10]}.")
-    yield topo
-    with Connection(RABBITMQ_URL) as conn:
-        channel = conn.channel()
-        for queue in topo.queues():
-            channel.queue_delete(queue.name)
-        channel.exchange_delete(topo.exchange.name)
-        channel.exchange_delete(topo.dead_letter_exchange.name)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+    with own_topology() as topology:
+        yield topology
 
 
 def test_consuming_reports_events_from_rabbitmq(
@@ -278,33 +260,18 @@ def test_consuming_reports_events_from_rabbitmq(
     reference = in_rollback(desk.apply)
 
     shuffled = list(reversed(desk.envelopes)) + desk.envelopes[:3]  # newest first, then repeats
-    with Connection(RABBITMQ_URL) as conn:
-        channel = conn.channel()
-        topology.declare(channel)
-        producer = Producer(channel, exchange=topology.exchange, serializer="json")
-        for envelope in shuffled:
-            producer.publish(
-                envelope, routing_key=envelope["type"], message_id=envelope["id"], delivery_mode=2
-            )
-
-    consumer = EventConsumer(Connection(RABBITMQ_URL), registry=handlers, queue="reports.events")
-
-    def run() -> None:
-        try:
-            consumer.run()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    publish(topology, *shuffled)
+    consumer = Running(
+        EventConsumer(Connection(RABBITMQ_URL), registry=handlers, queue="reports.events")
+    )
     try:
-        wait_until(
+        assert wait_until(
             lambda: (
                 InboxEntry.objects.count() == len(desk.envelopes)
-                and consumer.stats["duplicate"] == 3
-            )
+                and consumer.worker.stats["duplicate"] == 3
+            ),
+            timeout=15,
         )
     finally:
         consumer.stop()
-        thread.join(timeout=10)
     assert fingerprint() == reference

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from notifications import services
+from notifications import selectors, services
 from notifications.models import Delivery, Notification
-from notifications.rawsql import ConflictIgnoringInsert, RowReader
+from notifications.sql import ConflictIgnoringInsert
 
 from tests.factories import DeliveryFactory
 
@@ -36,11 +36,6 @@ def test_rows_are_inserted_and_a_conflicting_one_is_skipped() -> None:
     assert Notification.objects.filter(read_at__isnull=True, created_at=now).count() == 3
 
 
-def test_a_reader_wants_the_fields_in_the_models_order() -> None:
-    with pytest.raises(ValueError, match="model's order"):
-        RowReader(Notification, ["title", "id"])
-
-
 @pytest.mark.django_db
 def test_a_claimed_delivery_is_the_row_as_the_orm_reads_it_after_the_claim() -> None:
     DeliveryFactory(context={"kind": "assigned", "ticket": {"id": "7"}, "n": [1, 2]})
@@ -65,5 +60,5 @@ def test_the_claim_takes_the_earliest_due_and_leaves_the_rest() -> None:
     assert [d.pk for d in services.delivery_claim_due(channel="email", limit=5)] == [late.pk]
     assert services.delivery_claim_due(channel="email", limit=5) == []
     # The two claimed are leased for longer than the one not due yet waits.
-    assert services.delivery_next_due(channel="email") == waiting.next_attempt_at
-    assert services.delivery_next_due(channel="push") is None
+    assert selectors.delivery_next_due(channel="email") == waiting.next_attempt_at
+    assert selectors.delivery_next_due(channel="push") is None

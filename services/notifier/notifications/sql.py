@@ -1,0 +1,252 @@
+"""Every hand-written SQL statement of the notifier, in one place.
+
+The ORM is the notifier's way to read and write, except on the paths that run per event
+in the consumer and per batch in the senders, where building the statement with the ORM
+cost more CPU than the database took to run it (the figures are in
+``docs/benchmarks.md``), and except where the ORM has no way to say it (``UPDATE ...
+RETURNING``, ``NOTIFY``). Those statements are here, and only here: the consumer's
+inserts, the senders' claim and their record of what was sent, the contact cards they
+read, and the wake-up. Each is the one implementation of its guarantee: plain SQL that
+PostgreSQL and SQLite (``make up``'s embedded default) both accept; where SQLite needs
+something else, one function says so (``_row_lock``, ``notify``). Rows come back as model
+instances through ``QuerySet.raw()``, converted as the ORM converts them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from django.db import DatabaseError, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from notifications.models import CARD_FIELDS, Contact, Delivery, DeliveryStatus, Notification
+
+logger = logging.getLogger(__name__)
+
+#: Fields whose Python value is not what the database driver takes on every backend.
+_PREPARED_TYPES = frozenset({"UUIDField", "DateTimeField", "JSONField"})
+
+
+class ConflictIgnoringInsert:
+    """``INSERT INTO <model> (...) VALUES (...), ... ON CONFLICT DO NOTHING``.
+
+    ``fields`` are given per row, in this order; ``literals`` are SQL constants the same
+    for every row (``"NULL"``, ``"0"``, ``"''"``). Every concrete field but the
+    auto-incremented key must be in one or the other: the tables have no column defaults.
+    """
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        fields: Sequence[str],
+        literals: Mapping[str, str],
+    ) -> None:
+        meta = model._meta
+        by_name = {f.attname: f for f in meta.concrete_fields if f is not meta.auto_field}
+        expected = set(by_name)
+        given = [*fields, *literals]
+        if sorted(given) != sorted(expected):
+            missing, extra = expected - set(given), set(given) - expected
+            raise ValueError(f"{meta.label}: missing {sorted(missing)}, unknown {sorted(extra)}")
+        self.model = model
+        self.fields = [by_name[name] for name in fields]
+        self.literal_fields = [by_name[name] for name in literals]
+        self.literals = dict(literals)
+        self._prepared = [
+            index
+            for index, field in enumerate(self.fields)
+            if field.get_internal_type() in _PREPARED_TYPES
+        ]
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def sql(self, connection: BaseDatabaseWrapper, rows: int) -> str:
+        """The statement for ``rows`` rows (kept: a consumer sees few different counts)."""
+        key = (connection.vendor, rows)
+        sql = self._sql.get(key)
+        if sql is None:
+            quote = connection.ops.quote_name
+            columns = [quote(f.column) for f in self.fields]
+            columns += [quote(f.column) for f in self.literal_fields]
+            row = "(" + ", ".join(["%s"] * len(self.fields) + list(self.literals.values())) + ")"
+            table = quote(self.model._meta.db_table)
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 (names from the model)
+                f"VALUES {', '.join([row] * rows)} ON CONFLICT DO NOTHING"
+            )
+            self._sql[key] = sql
+        return sql
+
+    def execute(self, rows: Sequence[Sequence[Any]], *, using: str = "default") -> int:
+        """Insert ``rows`` (values in ``fields`` order); how many were new."""
+        if not rows:
+            return 0
+        connection = connections[using]
+        params: list[Any] = []
+        prepared = self._prepared
+        for row in rows:
+            values = list(row)
+            for index in prepared:
+                values[index] = self.fields[index].get_db_prep_save(values[index], connection)
+            params += values
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql(connection, len(rows)), params)
+            return int(cursor.rowcount)
+
+
+# --- the consumer: recording an event ---------------------------------------------------
+
+#: The in-app entries of an event; a redelivered event's rows are skipped.
+NOTIFICATIONS: Final = ConflictIgnoringInsert(
+    Notification,
+    ("recipient_id", "event_id", "event_type", "ticket_id", "title", "body", "created_at"),
+    {"read_at": "NULL"},
+)
+#: The deliveries (queued or skipped) of an event; a redelivered event's rows are skipped.
+DELIVERIES: Final = ConflictIgnoringInsert(
+    Delivery,
+    (
+        "event_id",
+        "event_type",
+        "channel",
+        "recipient_id",
+        "kind",
+        "ticket_id",
+        "context",
+        "status",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ),
+    {
+        "address": "''",
+        "attempts": "0",
+        "provider_id": "''",
+        "provider_status": "''",
+        "sent_at": "NULL",
+        "allowance_day": "NULL",
+    },
+)
+
+
+# --- the senders: claiming, recording what was sent ----------------------------------------
+
+
+def _row_lock(connection: BaseDatabaseWrapper) -> str:
+    """The claim's row lock: SQLite has none (nor needs one: it runs one writer at a time)."""
+    return " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update else ""
+
+
+def claim_due(
+    *, channel: str, limit: int, now: datetime, lease_end: datetime, using: str = "default"
+) -> list[Delivery]:
+    """Take up to ``limit`` due deliveries of ``channel`` (earliest due first) in one
+    statement: select, lock (``SKIP LOCKED``: senders share the queue), bump ``attempts``
+    and lease them until ``lease_end``; the rows as they are after the claim, by id.
+
+    The ORM's way is three statements in a transaction of their own."""
+    connection = connections[using]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    sql = (
+        f"WITH due AS MATERIALIZED (SELECT id FROM {table} "  # noqa: S608 (names from the model)
+        "WHERE channel = %s AND status = %s AND next_attempt_at <= %s "
+        f"ORDER BY next_attempt_at, id LIMIT %s{_row_lock(connection)}) "
+        f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s "
+        "WHERE id IN (SELECT id FROM due) RETURNING *"
+    )
+    params = [channel, DeliveryStatus.QUEUED.value, now, limit, lease_end, now]
+    claimed = list(Delivery.objects.using(using).raw(sql, params))
+    claimed.sort(key=lambda delivery: delivery.pk)
+    return claimed
+
+
+def next_due(*, channel: str, using: str = "default") -> datetime | None:
+    """When the earliest queued delivery of ``channel`` falls due (claimed ones included).
+
+    Each sender asks after every batch that left it idle; the ORM's query (an aggregate or
+    a sliced ``values_list``) cost it more CPU than the claim itself."""
+    table = connections[using].ops.quote_name(Delivery._meta.db_table)
+    earliest = Delivery.objects.using(using).raw(
+        f"SELECT id, next_attempt_at FROM {table} "  # noqa: S608 (names from the model)
+        "WHERE channel = %s AND status = %s ORDER BY next_attempt_at LIMIT 1",
+        [channel, DeliveryStatus.QUEUED.value],
+    )
+    for delivery in earliest:
+        return delivery.next_attempt_at
+    return None
+
+
+def mark_sent(
+    sent: Sequence[tuple[int, int, str, str, str]], *, now: datetime, using: str = "default"
+) -> int:
+    """Record ``(id, attempts, address, provider_id, provider_status)`` rows as sent, each
+    only while its claim holds (``attempts`` unchanged, still queued), in one statement;
+    how many were.
+
+    An ``UPDATE ... FROM`` a list of values: the ORM's way to give each row its own
+    address and provider id, ``Case``/``When``, costs more CPU to build than sending the
+    mails."""
+    if not sent:
+        return 0
+    connection = connections[using]
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    # A first row that names (and types) the columns, then a VALUES list.
+    outcomes = (
+        "SELECT CAST(%s AS BIGINT) AS id, CAST(%s AS INTEGER) AS attempts, "
+        "%s AS address, %s AS provider_id, %s AS provider_status"
+    )
+    if len(sent) > 1:
+        outcomes += " UNION ALL VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * (len(sent) - 1))
+    sql = (
+        f"UPDATE {table} SET status = %s, address = outcome.address, "  # noqa: S608 (names from the model)
+        "provider_id = outcome.provider_id, provider_status = outcome.provider_status, "
+        f"sent_at = %s, last_error = '', updated_at = %s FROM ({outcomes}) AS outcome "
+        f"WHERE {table}.id = outcome.id AND {table}.attempts = outcome.attempts "
+        f"AND {table}.status = %s"
+    )
+    stamp = Delivery._meta.get_field("sent_at").get_db_prep_value(now, connection)
+    params: list[Any] = [DeliveryStatus.SENT.value, stamp, stamp]
+    for row in sent:
+        params += row
+    params.append(DeliveryStatus.QUEUED.value)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def contact_cards(user_ids: Collection[str], *, using: str = "default") -> list[Contact]:
+    """The contact cards of ``user_ids`` as the senders and recording read them; the
+    directory's own bookkeeping (``sequence``, ``updated_at``) is left deferred.
+
+    One plain ``SELECT``: the consumer asks once per event and each sender once per batch,
+    and the ORM's query cost more CPU to build than the database took to answer it."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return []
+    quote = connections[using].ops.quote_name
+    column = {field.attname: field.column for field in Contact._meta.concrete_fields}
+    columns = ", ".join(quote(column[name]) for name in ("user_id", *CARD_FIELDS))
+    sql = (
+        f"SELECT {columns} FROM {quote(Contact._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"WHERE {quote('user_id')} IN ({', '.join(['%s'] * len(ids))})"
+    )
+    return list(Contact.objects.using(using).raw(sql, ids))
+
+
+# --- waking the senders --------------------------------------------------------------------
+
+
+def notify(channel: str, *, using: str = "default") -> None:
+    """PostgreSQL ``NOTIFY`` on ``channel``; nothing elsewhere (SQLite has no NOTIFY: its
+    senders poll). A failure is logged, not raised: the poll picks the rows up anyway."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [channel])
+    except DatabaseError as exc:
+        logger.warning("cannot notify the senders: %s", exc)
