@@ -5,11 +5,12 @@ in the consumer and per batch in the senders, where building the statement with 
 cost more CPU than the database took to run it (the figures are in
 ``docs/benchmarks.md``), and except where the ORM has no way to say it (``UPDATE ...
 RETURNING``, ``NOTIFY``). Those statements are here, and only here: the consumer's
-inserts, the senders' claim and their record of what was sent, the contact cards they
-read, and the wake-up. Each is the one implementation of its guarantee: plain SQL that
-PostgreSQL and SQLite (``make up``'s embedded default) both accept; where SQLite needs
-something else, one function says so (``_row_lock``, ``notify``). Rows come back as model
-instances through ``QuerySet.raw()``, converted as the ORM converts them.
+inserts, the senders' claim, their record of what was sent and their look at when the
+next delivery falls due, the contact cards both read, and the wake-up. Each is the one
+implementation of its guarantee: plain SQL that PostgreSQL and SQLite (``make up``'s
+embedded default) both accept; where SQLite needs something else, one function says so
+(``_row_lock``, ``notify``). Rows come back as model instances through
+``QuerySet.raw()``, converted as the ORM converts them.
 """
 
 from __future__ import annotations
