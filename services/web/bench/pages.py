@@ -183,7 +183,8 @@ def base_env(public_pem: str, scratch: Path) -> dict[str, str]:
 SESSION_SNIPPET = """
 import sys
 from django.contrib.sessions.backends.db import SessionStore
-from portal.api.session import TokenPair, sign_in
+from portal.api.session import sign_in
+from portal.api.types import TokenPair
 from django.test import RequestFactory
 for access in sys.argv[1:]:
     request = RequestFactory().get("/")
