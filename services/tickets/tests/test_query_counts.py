@@ -152,8 +152,14 @@ def test_reads_run_outside_a_transaction_and_writes_inside_one(
     assert len(statements) == 4  # each: the caller in the directory, then the tickets
     assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in statements)
     written = [query["sql"] for query in write.captured_queries]
-    # The relay's NOTIFY goes with the outbox row, inside: nothing after the COMMIT.
-    assert (written[0], written[-1]) == ("BEGIN", "COMMIT")
+    # One transaction, the service's: only the caller's directory read comes before it,
+    # the row lock is taken inside it, and the relay's NOTIFY goes with the outbox row,
+    # inside too: nothing after the COMMIT.
+    assert written.count("BEGIN") == 1
+    begin = written.index("BEGIN")
+    assert begin == 1
+    assert written[-1] == "COMMIT"
+    assert any("FOR UPDATE" in sql for sql in written[begin:])
 
 
 def test_a_status_change_answers_without_reading_the_ticket_again(
