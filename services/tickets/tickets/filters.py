@@ -83,29 +83,37 @@ def categories(request: Any) -> QuerySet[Category]:
 
 
 class TicketFilter(filters.FilterSet):
+    # Labels are given: django-filter would otherwise derive each from the model's fields
+    # on every request (every FilterSet works on copies of these filters).
     # distinct=False: django-filter's default DISTINCT would sort every matching row
     # before the LIMIT (slow on a large table); no filter here can duplicate rows.
-    status = filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    status = filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
     priority = filters.MultipleChoiceFilter(
+        label=_("Priority"),
         choices=[(key, key) for key in Priority.api_keys()],
         method="filter_priority",
         distinct=False,
     )
     category = filters.ModelMultipleChoiceFilter(
+        label=_("Category"),
         field_name="category__slug",
         to_field_name="slug",
         queryset=categories,
         distinct=False,
     )
-    assignee_id = filters.CharFilter(max_length=USER_ID_LENGTH)
-    client_id = filters.CharFilter(max_length=USER_ID_LENGTH)
-    unassigned = filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_unassigned")
-    breached = filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_breached")
-    created_after = MomentFilter(field_name="created_at", before=False)
-    created_before = MomentFilter(field_name="created_at", before=True)
-    updated_after = MomentFilter(field_name="updated_at", before=False)
-    updated_before = MomentFilter(field_name="updated_at", before=True)
-    q = filters.CharFilter(max_length=Q_MAX_LENGTH, method="filter_q")
+    assignee_id = filters.CharFilter(label=_("Assignee"), max_length=USER_ID_LENGTH)
+    client_id = filters.CharFilter(label=_("Client"), max_length=USER_ID_LENGTH)
+    unassigned = filters.ChoiceFilter(
+        label=_("Unassigned"), choices=BOOLEAN_CHOICES, method="filter_unassigned"
+    )
+    breached = filters.ChoiceFilter(
+        label=_("Breached"), choices=BOOLEAN_CHOICES, method="filter_breached"
+    )
+    created_after = MomentFilter(label=_("Created after"), field_name="created_at", before=False)
+    created_before = MomentFilter(label=_("Created before"), field_name="created_at", before=True)
+    updated_after = MomentFilter(label=_("Updated after"), field_name="updated_at", before=False)
+    updated_before = MomentFilter(label=_("Updated before"), field_name="updated_at", before=True)
+    q = filters.CharFilter(label=_("Search"), max_length=Q_MAX_LENGTH, method="filter_q")
 
     class Meta:
         model = Ticket

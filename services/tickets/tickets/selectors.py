@@ -6,6 +6,7 @@ the caller may not see is simply not found (404), whatever else the request says
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -26,10 +27,7 @@ def tickets_visible_to(actor: Actor, *, names: bool = False) -> QuerySet[Ticket]
     ``names`` adds the directory names of client and assignee. (The category's slug
     comes from ``tickets.categories``, not from a join.)
     """
-    # The search document is for the WHERE clause only: never worth carrying back.
-    tickets: QuerySet[Ticket] = Ticket.objects.defer("search_vector")
-    if names:
-        tickets = with_names(tickets)
+    tickets = _tickets_with_names().all() if names else _tickets()
     if actor.is_staff:
         return tickets
     if actor.is_client:
@@ -50,6 +48,19 @@ def with_names(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     return tickets.annotate(
         client_name=display_name("client_id"), assignee_name=display_name("assignee_id")
     )
+
+
+def _tickets() -> QuerySet[Ticket]:
+    # The search document is for the WHERE clause only: never worth carrying back.
+    return Ticket.objects.defer("search_vector")
+
+
+@functools.cache
+def _tickets_with_names() -> QuerySet[Ticket]:
+    """``_tickets()`` with the names, built once per process: resolving the two name
+    subqueries costs more than running the query. Use a clone (``.all()``), never this
+    queryset itself, so that it is never evaluated and keeps no rows."""
+    return with_names(_tickets())
 
 
 def ticket_list(*, actor: Actor, filters: Mapping[str, Any]) -> QuerySet[Ticket]:
