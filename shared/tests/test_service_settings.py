@@ -50,11 +50,11 @@ def test_without_a_database_url_a_service_uses_sqlite_under_var(
 
 
 def test_context_processors_come_after_the_shared_ones(clean_env: pytest.MonkeyPatch) -> None:
-    shared = list(TEMPLATES[0]["OPTIONS"]["context_processors"])  # type: ignore[index]
+    shared = list(TEMPLATES[0]["OPTIONS"]["context_processors"])
     templates = service.templates("app.context.extra")
     assert templates[0]["OPTIONS"]["context_processors"] == [*shared, "app.context.extra"]
     # The shared list is left as it was for the next service.
-    assert TEMPLATES[0]["OPTIONS"]["context_processors"] == shared  # type: ignore[index]
+    assert TEMPLATES[0]["OPTIONS"]["context_processors"] == shared
 
 
 def test_local_settings_keep_a_configured_secret_key(
