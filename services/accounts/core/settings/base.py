@@ -126,7 +126,6 @@ CSRF_COOKIE_NAME = "servidesk_accounts_csrftoken"
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://accounts")}
 
 # --- API --------------------------------------------------------------------------------
-
 REST_FRAMEWORK = {
     **SHARED_REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.AccountsJWTAuthentication"],
