@@ -129,8 +129,10 @@ def search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
         # Terms are \w+ only, so they cannot carry tsquery operators; each is a prefix.
         tsquery = " & ".join(f"{word}:*" for word in words)
         return queryset.filter(Q(sql.matches(tsquery, rare=is_rare(words))) | by_number)
+    # Substrings as typed (lower case, accents kept): there is nothing to fold them
+    # against on this side, and "teléfono" must still find "Teléfono".
     condition: Any = Q()  # Q & Exists is a Combinable, not a Q, to the type checker
-    for word in words:
+    for word in _TERM.findall(q.lower())[:MAX_TERMS]:
         public_comment = Comment.objects.filter(
             ticket=OuterRef("pk"), internal=False, body__icontains=word
         )
