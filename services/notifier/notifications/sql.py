@@ -240,6 +240,17 @@ def contact_cards(user_ids: Collection[str], *, using: str = "default") -> list[
 # --- waking the senders --------------------------------------------------------------------
 
 
+def notify_at_commit(channel: str, *, using: str = "default") -> None:
+    """PostgreSQL ``NOTIFY`` on ``channel`` from inside the caller's transaction: PostgreSQL
+    delivers it only if the transaction commits, and folds the identical notifications of
+    one transaction into one. Nothing elsewhere (SQLite has no NOTIFY)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [channel])
+
+
 def notify(channel: str, *, using: str = "default") -> None:
     """PostgreSQL ``NOTIFY`` on ``channel``; nothing elsewhere (SQLite has no NOTIFY: its
     senders poll). A failure is logged, not raised: the poll picks the rows up anyway."""

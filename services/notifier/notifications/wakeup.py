@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-from django.db import connections, transaction
+from django.db import transaction
 
 from notifications import sql
 from servidesk_shared.waiter import PollingWaiter
@@ -24,22 +24,23 @@ _local_lock = threading.Lock()
 
 
 def nudge(using: str = "default") -> None:
-    with _local_lock:
-        for event in _local_events:
-            event.set()
+    _wake_local_senders()
     sql.notify(NOTIFY_CHANNEL, using=using)
 
 
 def nudge_on_commit(using: str = "default") -> None:
-    """``nudge`` once the current transaction commits; once, however many times it is asked
-    (the consumer may apply a whole batch of events in one transaction)."""
-    pending = connections[using].run_on_commit
-    if not any(entry[1] is _nudge_after_commit for entry in pending):
-        transaction.on_commit(_nudge_after_commit, using=using, robust=True)
+    """Wake the senders once the current transaction commits, however many times it asks
+    (the consumer may apply a whole batch of events in one transaction): PostgreSQL folds
+    the transaction's notifications into one, and waking this process's senders twice
+    costs nothing."""
+    sql.notify_at_commit(NOTIFY_CHANNEL, using=using)
+    transaction.on_commit(_wake_local_senders, using=using, robust=True)
 
 
-def _nudge_after_commit() -> None:
-    nudge()
+def _wake_local_senders() -> None:
+    with _local_lock:
+        for event in _local_events:
+            event.set()
 
 
 def make_waiter(using: str = "default") -> PollingWaiter:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from notifications import rules, services
 from notifications.models import Contact, Delivery, Notification
+from notifications.wakeup import NOTIFY_CHANNEL
 from pytest_django.fixtures import Settings
 
 from servidesk_shared.events import envelope as envelopes
@@ -166,12 +169,13 @@ def test_recording_writes_every_column_as_the_model_defines_it(
     assert "ahora está" in Notification.objects.get(recipient_id="1").title
 
 
-def test_recording_an_event_is_three_statements(
+def test_recording_an_event_is_four_statements(
     people: dict[str, Contact], django_assert_num_queries: Any
 ) -> None:
-    """The contact cards, then one INSERT per table, whatever the recipients."""
+    """The contact cards, one INSERT per table, and the senders' NOTIFY (delivered at
+    commit), whatever the recipients."""
     event = as_event(status_changed(actor=3))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
 
 
@@ -282,11 +286,24 @@ def test_a_card_from_before_the_verified_flags_counts_as_unproven(
     assert (contact.email_verified, contact.phone_verified) == (False, False)
 
 
-def test_one_wake_up_per_transaction_however_many_events(
-    people: dict[str, Contact], django_capture_on_commit_callbacks: Any
-) -> None:
-    with django_capture_on_commit_callbacks() as callbacks:
-        for actor in (3, 4, 5):
-            event = as_event(status_changed(actor=actor))
-            services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
-    assert len(callbacks) == 1
+@pytest.mark.django_db(transaction=True)
+def test_one_wake_up_per_transaction_however_many_events(people: dict[str, Contact]) -> None:
+    """A consumer's batch of events wakes each listening sender once, at commit."""
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    ) as listener:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        with transaction.atomic():
+            for actor in (3, 4, 5):
+                event = as_event(status_changed(actor=actor))
+                services.notifications_record(
+                    event_id=event.id, event_type=event.type, data=event.data
+                )
+            assert list(listener.notifies(timeout=0.2)) == []  # nothing before the commit
+        received = list(listener.notifies(timeout=1.0, stop_after=2))
+    assert [n.channel for n in received] == [NOTIFY_CHANNEL]
