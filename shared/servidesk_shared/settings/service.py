@@ -2,7 +2,7 @@
 
 A service's ``base.py`` calls ``apply(globals(), name=..., prefix=...)`` first, which sets:
 
-- ``SERVICE_NAME`` and ``SERVICE_PREFIX`` (where nginx routes its paths: ``api/<name>/``);
+- ``SERVICE_NAME`` and ``SERVICE_PREFIX`` (the path nginx routes to it, e.g. ``api/tickets/``);
 - ``BASE_DIR``: the service's folder, the one holding ``core/settings/base.py``;
 - ``SERVIDESK_VAR_DIR``: where local state lives (``servidesk_shared.settings.var_dir``);
 - ``DATABASES``: ``<SERVICE>_DATABASE_URL``, then ``DATABASE_URL``, then SQLite under the var
