@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +29,9 @@ from typing import Any
 
 from django.db import connections
 
-logger = logging.getLogger(__name__)
+from servidesk_shared import sql
 
-_CHANNEL = re.compile(r"[a-z_][a-z0-9_]*")
+logger = logging.getLogger(__name__)
 
 
 class PollingWaiter:
@@ -75,7 +74,7 @@ class NotifyWaiter(PollingWaiter):
         name: str = "worker",
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        if not _CHANNEL.fullmatch(channel):
+        if not sql.CHANNEL.fullmatch(channel):
             raise ValueError(f"not a plain channel name: {channel!r}")
         super().__init__(wakeup, on_close=on_close)
         self.channel, self.using, self.name = channel, using, name
@@ -94,8 +93,7 @@ class NotifyWaiter(PollingWaiter):
             if self.listener is None:
                 self.listener = connections.create_connection(self.using)
                 self.listener.set_autocommit(True)
-                with self.listener.cursor() as cursor:
-                    cursor.execute(f"LISTEN {self.channel}")
+                sql.listen(self.listener, self.channel)
             # Returns at the first notification; those that piled up while the worker was
             # busy come out at once, costing one empty round, never a missed row.
             notified = any(

@@ -7,7 +7,6 @@ from pathlib import Path
 from django.conf import settings
 from kombu import Connection
 
-from servidesk_shared.events import embedded
 from servidesk_shared.events.conf import event_settings
 
 
@@ -37,10 +36,10 @@ def connection(*, heartbeat: float = 0) -> Connection:
             heartbeat=heartbeat,
             transport_options={"confirm_publish": True},
         )
-    options = embedded.transport_options(
-        embedded_broker_dir(), polling_interval=event_settings().embedded_poll
-    )
-    return Connection(transport=embedded.Transport, transport_options=options)
+    # SQLAlchemy takes a noticeable while to import: only processes that use it pay.
+    from servidesk_shared.events import embedded  # noqa: PLC0415 (optional part)
+
+    return embedded.connection(embedded_broker_dir())
 
 
 def broker_reachable() -> str | None:

@@ -28,19 +28,17 @@ import logging
 import threading
 import time
 import traceback
-import uuid
 from collections import Counter
 from collections.abc import Generator, Iterator
 from itertools import count
-from typing import Any, cast
+from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field
 from django.utils import timezone
 from kombu import Connection, Consumer, Message, Producer
 from kombu.mixins import ConsumerMixin
 
+from servidesk_shared import sql
 from servidesk_shared.backoff import Backoff
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.conf import EventSettings, event_settings
@@ -50,7 +48,6 @@ from servidesk_shared.events.relay import PERSISTENT
 from servidesk_shared.events.retention import prune_inbox
 from servidesk_shared.events.schemas import OWNERS
 from servidesk_shared.events.topology import Topology
-from servidesk_shared.outbox.models import InboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +153,15 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
     @property
     def producer_connection(self) -> Connection:
         """A second connection to publish on, without heartbeat: nothing ticks this rarely
-        used connection's heartbeats, so the broker would drop it after two idle intervals."""
+        used connection's heartbeats, so the broker would drop it after two idle intervals.
+
+        It declares the topology too: the embedded broker routes with the bindings the
+        publishing connection itself declared.
+        """
         if self.publishing is None:
             conn = self.connection.clone(heartbeat=0)
             conn.ensure_connection(self.on_connection_error, self.connect_max_retries)
+            self.topology.declare(conn.default_channel)
             self.publishing = conn
         return self.publishing
 
@@ -343,26 +345,12 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
         A concurrent consumer inserting the same id makes this wait for its commit and
         then skip the row: a handler never runs twice, not even at the same moment.
         """
-        connection = connections[self.using]
-        table = connection.ops.quote_name(InboxEntry._meta.db_table)
-        now = _db_value("processed_at", timezone.now(), connection)
-        rows = ", ".join(["(%s, %s, %s, %s)"] * len(events))
-        params: list[Any] = []
-        for event in events:
-            params += [
-                _db_value("event_id", event.id, connection),
-                event.type,
-                self.queue_name,
-                now,
-            ]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (event_id, event_type, queue, processed_at) "  # noqa: S608 (table name from the model)
-                f"VALUES {rows} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                params,
-            )
-            # PostgreSQL returns UUIDs, SQLite their hex text.
-            inserted = {uuid.UUID(str(value)) for (value,) in cursor.fetchall()}
+        inserted = sql.remember_events(
+            connections[self.using],
+            [(event.id, event.type) for event in events],
+            queue=self.queue_name,
+            processed_at=timezone.now(),
+        )
         fresh = []
         for event in events:
             fresh.append(event.id in inserted)
@@ -418,12 +406,6 @@ def read_envelope(message: Message) -> envelopes.Envelope:
         and "compression" not in (message.headers or {})
     )
     return envelopes.parse_envelope(message.body if plain_json else message.decode())
-
-
-def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
-    """``value`` as the backend stores it (SQLite keeps UUIDs as hex text, for one)."""
-    field = cast("Field[Any, Any]", InboxEntry._meta.get_field(field_name))
-    return field.get_db_prep_value(value, connection)
 
 
 def describe(exc: BaseException, *, with_traceback: bool = False) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 from django.db import connections
 
+from servidesk_shared import sql
 from servidesk_shared.events.envelope import Event
-from servidesk_shared.outbox.models import ProjectionVersion
 
 
 def advance(event: Event[Any], *, using: str = "default") -> bool:
@@ -29,16 +29,6 @@ def advance(event: Event[Any], *, using: str = "default") -> bool:
     lasts until the handler's transaction ends, so concurrent consumers serialize on the
     aggregate and the check cannot race.
     """
-    connection = connections[using]
-    table = connection.ops.quote_name(ProjectionVersion._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (aggregate_type, aggregate_id, sequence) "  # noqa: S608 (table name from the model)
-            "VALUES (%s, %s, %s) "
-            "ON CONFLICT (aggregate_type, aggregate_id) "
-            "DO UPDATE SET sequence = EXCLUDED.sequence "
-            f"WHERE {table}.sequence < EXCLUDED.sequence "
-            "RETURNING sequence",
-            [event.data.aggregate_type, event.aggregate_id, event.sequence],
-        )
-        return cursor.fetchone() is not None
+    return sql.advance_projection(
+        connections[using], event.data.aggregate_type, event.aggregate_id, event.sequence
+    )

@@ -24,6 +24,7 @@ from django.utils import timezone
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from servidesk_shared import sql
 from servidesk_shared.backoff import Backoff
 from servidesk_shared.events import broker
 from servidesk_shared.events.conf import EventSettings, event_settings
@@ -157,8 +158,7 @@ class Relay:
         connection.ensure_connection()
         if connection.connection is self._unflushed_session:
             return
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO OFF")
+        sql.skip_commit_flush(connection)
         self._unflushed_session = connection.connection
 
     def publish(

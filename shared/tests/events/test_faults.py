@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from servidesk_shared.events import broker
-from servidesk_shared.events.publisher import publish
+from servidesk_shared.events.publisher import NOTIFY_CHANNEL, publish
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry, OutboxMessage
 from servidesk_testing.proxy import TcpProxy
@@ -25,6 +25,27 @@ def unsent() -> int:
     return OutboxMessage.objects.filter(sent_at__isnull=True).count()
 
 
+def relay_retries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The relay's "failed, retrying" warnings logged since ``caplog.clear()``."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "servidesk_shared.events.relay" and "retrying in" in record.getMessage()
+    ]
+
+
+def listeners() -> int:
+    """Sessions of this database idle right after ``LISTEN`` on the outbox channel."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle' AND query = %s",
+            [f"LISTEN {NOTIFY_CHANNEL}"],
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
 @pytest.mark.usefixtures("tables")
 def test_a_change_committed_while_the_broker_is_down_is_delivered_when_it_is_back(
     bus: Topology,
@@ -32,6 +53,7 @@ def test_a_change_committed_while_the_broker_is_down_is_delivered_when_it_is_bac
     proxy: TcpProxy,
     start_relay: Callable[..., Running],
     start_consumer: Callable[..., Running],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     through_proxy = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
     settings.BROKER_URL = through_proxy
@@ -43,12 +65,15 @@ def test_a_change_committed_while_the_broker_is_down_is_delivered_when_it_is_bac
     wait_until(lambda: unsent() == 0, message="relay connected and publishing")
 
     proxy.cut()
+    caplog.clear()
     assert broker.broker_reachable() is not None  # health/ready says so...
     started = time.monotonic()
     with transaction.atomic():  # ...but the user's change goes through, and fast
         during = publish(factories.ticket_created(id=2, title="during the outage"))
     assert time.monotonic() - started < 0.5
-    time.sleep(1)  # the relay keeps failing meanwhile
+    wait_until(
+        lambda: len(relay_retries(caplog)) >= 2, message="the relay failing during the outage"
+    )
     assert unsent() == 1
     assert not effects(during)
 
@@ -120,10 +145,12 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_its_poll(
     bus: Topology,
     spawn: Callable[..., Subprocess],
 ) -> None:
+    listening_before = listeners()
     relay = spawn("relay_events", "--poll-interval", "60")  # two relay threads by default
     queue = bus.queue_name("reports.events")
     wait_until(lambda: queue_depth(queue) == 0, message="relay started and declared")
-    time.sleep(0.3)  # past its first, empty batch: now it waits for a NOTIFY
+    # Past their first, empty batch, both relay threads wait for a NOTIFY.
+    wait_until(lambda: listeners() >= listening_before + 2, message="the relays listening")
     started = time.monotonic()
     with transaction.atomic():
         publish(factories.ticket_created())

@@ -1,0 +1,169 @@
+"""Every raw SQL statement of the shared package, in one place.
+
+The event bus's hot statements are upserts whose result the caller needs at once
+(``INSERT ... ON CONFLICT ... RETURNING``), which the ORM cannot express in one round
+trip; the rest are PostgreSQL commands with no ORM counterpart (``LISTEN``, ``NOTIFY``,
+``SET``). Each statement runs on PostgreSQL and, unless its docstring says otherwise, on
+SQLite 3.35+ (``make up``'s embedded default) unchanged. Table and column names come from
+the models, values are always parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+
+from servidesk_shared.outbox.models import (
+    AggregateSequence,
+    InboxEntry,
+    OutboxMessage,
+    ProjectionVersion,
+)
+
+#: What ``LISTEN`` accepts here: a plain identifier (it cannot be a parameter).
+CHANNEL = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _table(connection: BaseDatabaseWrapper, model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _db_value(model: type[Model], name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as the backend stores it (SQLite keeps UUIDs as hex text, for one)."""
+    field = cast("Field[Any, Any]", model._meta.get_field(name))
+    return field.get_db_prep_value(value, connection)
+
+
+# --- producer side ----------------------------------------------------------------------
+
+
+def next_sequence(connection: BaseDatabaseWrapper, aggregate_type: str, aggregate_id: str) -> int:
+    """The next sequence number of an aggregate, in one statement.
+
+    The upsert keeps the counter row locked until the caller's transaction ends, so two
+    transactions changing the same aggregate get their numbers in commit order.
+    """
+    table = _table(connection, AggregateSequence)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (aggregate_type, aggregate_id, last_sequence) "  # noqa: S608 (table name from the model)
+            "VALUES (%s, %s, 1) "
+            "ON CONFLICT (aggregate_type, aggregate_id) "
+            f"DO UPDATE SET last_sequence = {table}.last_sequence + 1 "
+            "RETURNING last_sequence",
+            [aggregate_type, aggregate_id],
+        )
+        row = cursor.fetchone()
+    assert row is not None  # noqa: S101 (an upsert with RETURNING always returns the row)
+    return int(row[0])
+
+
+def insert_outbox(
+    connection: BaseDatabaseWrapper,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    aggregate_id: str,
+    sequence: int,
+    envelope: str,
+    created_at: datetime,
+) -> None:
+    """One outbox row; ``envelope`` is the JSON text, stored as the relay will send it."""
+    table = _table(connection, OutboxMessage)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608 (table name from the model)
+            "(event_id, event_type, aggregate_id, sequence, envelope, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                _db_value(OutboxMessage, "event_id", event_id, connection),
+                event_type,
+                aggregate_id,
+                sequence,
+                envelope,
+                _db_value(OutboxMessage, "created_at", created_at, connection),
+            ],
+        )
+
+
+# --- consumer side ----------------------------------------------------------------------
+
+
+def remember_events(
+    connection: BaseDatabaseWrapper,
+    events: Sequence[tuple[uuid.UUID, str]],
+    *,
+    queue: str,
+    processed_at: datetime,
+) -> set[uuid.UUID]:
+    """Insert ``(event_id, event_type)`` pairs into the inbox; the ids that were new.
+
+    ``ON CONFLICT DO NOTHING``: a concurrent consumer inserting the same id makes this
+    wait for its commit and then skip the row.
+    """
+    table = _table(connection, InboxEntry)
+    at = _db_value(InboxEntry, "processed_at", processed_at, connection)
+    params: list[Any] = []
+    for event_id, event_type in events:
+        params += [_db_value(InboxEntry, "event_id", event_id, connection), event_type, queue, at]
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(events))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (event_id, event_type, queue, processed_at) "  # noqa: S608 (table name from the model)
+            f"VALUES {rows} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            params,
+        )
+        # PostgreSQL returns UUIDs, SQLite their hex text.
+        return {uuid.UUID(str(value)) for (value,) in cursor.fetchall()}
+
+
+def advance_projection(
+    connection: BaseDatabaseWrapper, aggregate_type: str, aggregate_id: str, sequence: int
+) -> bool:
+    """Record ``sequence`` as the newest applied for the aggregate; ``False`` if it is not.
+
+    The update only happens for a higher sequence, and the row lock it takes lasts until
+    the transaction ends, so concurrent consumers serialise on the aggregate.
+    """
+    table = _table(connection, ProjectionVersion)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (aggregate_type, aggregate_id, sequence) "  # noqa: S608 (table name from the model)
+            "VALUES (%s, %s, %s) "
+            "ON CONFLICT (aggregate_type, aggregate_id) "
+            "DO UPDATE SET sequence = EXCLUDED.sequence "
+            f"WHERE {table}.sequence < EXCLUDED.sequence "
+            "RETURNING sequence",
+            [aggregate_type, aggregate_id, sequence],
+        )
+        return cursor.fetchone() is not None
+
+
+# --- PostgreSQL only --------------------------------------------------------------------
+
+
+def notify(connection: BaseDatabaseWrapper, channel: str) -> None:
+    """PostgreSQL: ``NOTIFY channel``, delivered when the transaction commits (never on a
+    rollback); several in one transaction arrive as one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [channel])
+
+
+def listen(connection: BaseDatabaseWrapper, channel: str) -> None:
+    """PostgreSQL: ``LISTEN channel`` on ``connection`` (an identifier, not a parameter)."""
+    if not CHANNEL.fullmatch(channel):
+        raise ValueError(f"not a plain channel name: {channel!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"LISTEN {channel}")
+
+
+def skip_commit_flush(connection: BaseDatabaseWrapper) -> None:
+    """PostgreSQL: this session's commits return before the disk flush."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
