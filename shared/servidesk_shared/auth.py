@@ -42,6 +42,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import Token
 
+from servidesk_shared import sql
 from servidesk_shared.vocabulary import Role
 
 CLIENT: Final[str] = Role.CLIENT.value
@@ -103,9 +104,9 @@ class UserDirectory:
     """A service's directory table as a lookup: ``UserDirectory(DirectoryUser, key="id")``
     called with ``user_id=`` gives that user's ``(is_active, role)``, or ``None``.
 
-    One plain ``SELECT`` by a unique key, its text built once from the model: this runs
-    on every authenticated request, and building the same statement with the ORM each
-    time cost several times what the database spends answering it.
+    One plain ``SELECT`` by a unique key (``sql.select_by_key``), its text built once from
+    the model: this runs on every authenticated request, and building the same statement
+    with the ORM on each call costs several times what the database spends answering it.
     """
 
     def __init__(
@@ -122,15 +123,13 @@ class UserDirectory:
         self.using = using
         self._sql: str | None = None
 
-    def sql(self) -> str:
+    def statement(self) -> str:
         if self._sql is None:
             key, is_active, role = (self._field(name) for name in self.fields)
             if not key.unique:  # a primary key is unique too
                 raise ValueError(f"{self.model.__name__}.{key.name} is not a unique key")
-            quote = connections[self.using].ops.quote_name
-            self._sql = (
-                f"SELECT {quote(is_active.column)}, {quote(role.column)} "  # noqa: S608 (names from the model)
-                f"FROM {quote(self.model._meta.db_table)} WHERE {quote(key.column)} = %s"
+            self._sql = sql.select_by_key(
+                connections[self.using], self.model, key=key, columns=(is_active, role)
             )
         return self._sql
 
@@ -141,9 +140,7 @@ class UserDirectory:
         return field
 
     def __call__(self, *, user_id: str) -> DirectoryEntry | None:
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(self.sql(), [user_id])
-            row = cursor.fetchone()
+        row = sql.fetch_row(connections[self.using], self.statement(), [user_id])
         return None if row is None else (bool(row[0]), str(row[1] or ""))
 
 

@@ -2,10 +2,12 @@
 
 The event bus's hot statements are upserts whose result the caller needs at once
 (``INSERT ... ON CONFLICT ... RETURNING``), which the ORM cannot express in one round
-trip; the rest are PostgreSQL commands with no ORM counterpart (``LISTEN``, ``NOTIFY``,
+trip; the user directory's lookup runs on every request, where the ORM's per-call cost
+shows; the rest are PostgreSQL commands with no ORM counterpart (``LISTEN``, ``NOTIFY``,
 ``SET``). Each statement runs on PostgreSQL and, unless its docstring says otherwise, on
 SQLite 3.35+ (``make up``'s embedded default) unchanged. Table and column names come from
-the models, values are always parameters.
+the models the callers pass (this module imports none: services without the outbox app
+use it too), values are always parameters.
 """
 
 from __future__ import annotations
@@ -18,13 +20,6 @@ from typing import Any, cast
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
-
-from servidesk_shared.outbox.models import (
-    AggregateSequence,
-    InboxEntry,
-    OutboxMessage,
-    ProjectionVersion,
-)
 
 #: What ``LISTEN`` accepts here: a plain identifier (it cannot be a parameter).
 CHANNEL = re.compile(r"[a-z_][a-z0-9_]*")
@@ -43,13 +38,15 @@ def _db_value(model: type[Model], name: str, value: Any, connection: BaseDatabas
 # --- producer side ----------------------------------------------------------------------
 
 
-def next_sequence(connection: BaseDatabaseWrapper, aggregate_type: str, aggregate_id: str) -> int:
-    """The next sequence number of an aggregate, in one statement.
+def next_sequence(
+    connection: BaseDatabaseWrapper, model: type[Model], aggregate_type: str, aggregate_id: str
+) -> int:
+    """The next sequence number of an aggregate in ``model`` (``AggregateSequence``).
 
     The upsert keeps the counter row locked until the caller's transaction ends, so two
     transactions changing the same aggregate get their numbers in commit order.
     """
-    table = _table(connection, AggregateSequence)
+    table = _table(connection, model)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (aggregate_type, aggregate_id, last_sequence) "  # noqa: S608 (table name from the model)
@@ -66,6 +63,7 @@ def next_sequence(connection: BaseDatabaseWrapper, aggregate_type: str, aggregat
 
 def insert_outbox(
     connection: BaseDatabaseWrapper,
+    model: type[Model],
     *,
     event_id: uuid.UUID,
     event_type: str,
@@ -74,20 +72,21 @@ def insert_outbox(
     envelope: str,
     created_at: datetime,
 ) -> None:
-    """One outbox row; ``envelope`` is the JSON text, stored as the relay will send it."""
-    table = _table(connection, OutboxMessage)
+    """One row of ``model`` (``OutboxMessage``); ``envelope`` is the JSON text, stored as the
+    relay will send it."""
+    table = _table(connection, model)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} "  # noqa: S608 (table name from the model)
             "(event_id, event_type, aggregate_id, sequence, envelope, created_at) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
             [
-                _db_value(OutboxMessage, "event_id", event_id, connection),
+                _db_value(model, "event_id", event_id, connection),
                 event_type,
                 aggregate_id,
                 sequence,
                 envelope,
-                _db_value(OutboxMessage, "created_at", created_at, connection),
+                _db_value(model, "created_at", created_at, connection),
             ],
         )
 
@@ -97,21 +96,22 @@ def insert_outbox(
 
 def remember_events(
     connection: BaseDatabaseWrapper,
+    model: type[Model],
     events: Sequence[tuple[uuid.UUID, str]],
     *,
     queue: str,
     processed_at: datetime,
 ) -> set[uuid.UUID]:
-    """Insert ``(event_id, event_type)`` pairs into the inbox; the ids that were new.
+    """Insert ``(event_id, event_type)`` pairs into ``model`` (``InboxEntry``); the new ids.
 
     ``ON CONFLICT DO NOTHING``: a concurrent consumer inserting the same id makes this
     wait for its commit and then skip the row.
     """
-    table = _table(connection, InboxEntry)
-    at = _db_value(InboxEntry, "processed_at", processed_at, connection)
+    table = _table(connection, model)
+    at = _db_value(model, "processed_at", processed_at, connection)
     params: list[Any] = []
     for event_id, event_type in events:
-        params += [_db_value(InboxEntry, "event_id", event_id, connection), event_type, queue, at]
+        params += [_db_value(model, "event_id", event_id, connection), event_type, queue, at]
     rows = ", ".join(["(%s, %s, %s, %s)"] * len(events))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -124,14 +124,19 @@ def remember_events(
 
 
 def advance_projection(
-    connection: BaseDatabaseWrapper, aggregate_type: str, aggregate_id: str, sequence: int
+    connection: BaseDatabaseWrapper,
+    model: type[Model],
+    aggregate_type: str,
+    aggregate_id: str,
+    sequence: int,
 ) -> bool:
-    """Record ``sequence`` as the newest applied for the aggregate; ``False`` if it is not.
+    """Record ``sequence`` as the newest applied for the aggregate in ``model``
+    (``ProjectionVersion``); ``False`` when it is not newer.
 
     The update only happens for a higher sequence, and the row lock it takes lasts until
     the transaction ends, so concurrent consumers serialise on the aggregate.
     """
-    table = _table(connection, ProjectionVersion)
+    table = _table(connection, model)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (aggregate_type, aggregate_id, sequence) "  # noqa: S608 (table name from the model)
@@ -143,6 +148,39 @@ def advance_projection(
             [aggregate_type, aggregate_id, sequence],
         )
         return cursor.fetchone() is not None
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+def select_by_key(
+    connection: BaseDatabaseWrapper,
+    model: type[Model],
+    *,
+    key: Field[Any, Any],
+    columns: Sequence[Field[Any, Any]],
+) -> str:
+    """``SELECT columns FROM model WHERE key = %s``, for ``fetch_row``.
+
+    For lookups on every request (the user directory): the ORM would build and compile
+    the same query on each call, which costs several times what the database spends.
+    """
+    quote = connection.ops.quote_name
+    selected = ", ".join(quote(field.column) for field in columns)
+    return (
+        f"SELECT {selected} FROM {_table(connection, model)} "  # noqa: S608 (names from the model)
+        f"WHERE {quote(key.column)} = %s"
+    )
+
+
+def fetch_row(
+    connection: BaseDatabaseWrapper, statement: str, params: Sequence[Any]
+) -> tuple[Any, ...] | None:
+    """The first row ``statement`` returns, or ``None``."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    return None if row is None else tuple(row)
 
 
 # --- PostgreSQL only --------------------------------------------------------------------

@@ -19,7 +19,7 @@ for trying Servidesk out on one machine, not for production (see ``embedded.py``
 setting and its default is listed in ``conf.py``.
 
 Modules: ``schemas`` (payloads), ``envelope`` (envelope, checks), ``topology``
-(exchanges, queues, bindings), ``broker`` (connections), ``embedded`` (file broker),
+(exchanges, queues, bindings), ``broker`` (connections), ``embedded`` (SQLite broker),
 ``publisher`` (outbox writes), ``relay``, ``consumer``, ``registry``, ``projection``,
 ``deadletters``, ``retention`` (pruning). This package imports no models at import
 time, so settings and ``health.py`` may import it early.

@@ -48,6 +48,7 @@ from servidesk_shared.events.relay import PERSISTENT
 from servidesk_shared.events.retention import prune_inbox
 from servidesk_shared.events.schemas import OWNERS
 from servidesk_shared.events.topology import Topology
+from servidesk_shared.outbox.models import InboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -347,6 +348,7 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
         """
         inserted = sql.remember_events(
             connections[self.using],
+            InboxEntry,
             [(event.id, event.type) for event in events],
             queue=self.queue_name,
             processed_at=timezone.now(),

@@ -20,6 +20,7 @@ from django.db import connections
 
 from servidesk_shared import sql
 from servidesk_shared.events.envelope import Event
+from servidesk_shared.outbox.models import ProjectionVersion
 
 
 def advance(event: Event[Any], *, using: str = "default") -> bool:
@@ -30,5 +31,9 @@ def advance(event: Event[Any], *, using: str = "default") -> bool:
     aggregate and the check cannot race.
     """
     return sql.advance_projection(
-        connections[using], event.data.aggregate_type, event.aggregate_id, event.sequence
+        connections[using],
+        ProjectionVersion,
+        event.data.aggregate_type,
+        event.aggregate_id,
+        event.sequence,
     )

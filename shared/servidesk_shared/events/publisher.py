@@ -27,6 +27,7 @@ from servidesk_shared import sql
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.conf import event_settings
 from servidesk_shared.events.schemas import EventData
+from servidesk_shared.outbox.models import AggregateSequence, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ def publish(
     connection = transaction.get_connection(using)
     if not connection.in_atomic_block:
         raise TransactionRequiredError("publish() must run inside transaction.atomic().")
-    sequence = sql.next_sequence(connection, data.aggregate_type, data.aggregate_id)
+    sequence = sql.next_sequence(
+        connection, AggregateSequence, data.aggregate_type, data.aggregate_id
+    )
     envelope = envelopes.build(
         data,
         producer=producer or event_settings().producer,
@@ -74,6 +77,7 @@ def publish(
     event_id = uuid.UUID(envelope["id"])
     sql.insert_outbox(
         connection,
+        OutboxMessage,
         event_id=event_id,
         event_type=data.type,
         aggregate_id=data.aggregate_id,

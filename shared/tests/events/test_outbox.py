@@ -123,8 +123,14 @@ def test_sequences_follow_commit_order_under_concurrency(
     ]
 
 
-def test_nudge_runs_on_commit_only(transactional_db: None, bus: Topology) -> None:
+def test_relays_of_this_process_are_woken_at_commit_only(
+    transactional_db: None, bus: Topology
+) -> None:
     first, second = publisher.local_wakeup(), publisher.local_wakeup()
+    with transaction.atomic():
+        publish(factories.ticket_created())
+        transaction.set_rollback(True)  # the change fails
+    assert not first.is_set()
     with transaction.atomic():
         publish(factories.ticket_created())
         assert not first.is_set()

@@ -10,8 +10,8 @@ from kombu import Connection, Producer
 
 from servidesk_shared.events import broker
 from servidesk_shared.events.registry import HandlerRegistry, load_registry
-from servidesk_shared.events.topology import SUBSCRIPTIONS, Topology
-from tests.events.conftest import RABBITMQ_URL, queue_depth
+from servidesk_shared.events.topology import Topology
+from tests.events.conftest import RABBITMQ_URL, queue_depth, wait_until
 
 
 def test_registry_refuses_unknown_types_and_double_handlers() -> None:
@@ -35,30 +35,32 @@ def test_registry_loads_from_a_dotted_path() -> None:
         load_registry("")
 
 
-def test_topology_is_the_contracts_and_declaring_twice_is_harmless(topology: Topology) -> None:
-    assert SUBSCRIPTIONS == {
-        "notifier.events": ("ticket.#", "user.#", "verification.#"),
-        "reports.events": ("ticket.#", "user.#"),
-        "tickets.users": ("user.#",),
-    }
-    assert topology.exchange.type == "topic"
-    assert topology.exchange.durable
-    assert topology.queue("notifier.events").durable
-    assert topology.queue("notifier.events").queue_arguments == {
-        "x-dead-letter-exchange": f"{topology.prefix}servidesk.dlx",
-        "x-dead-letter-routing-key": f"{topology.prefix}notifier.events",
-    }
+def test_topology_routes_as_the_contract_says_and_declaring_twice_is_harmless(
+    topology: Topology,
+) -> None:
     with Connection(RABBITMQ_URL) as conn:
         topology.declare(conn.channel())
         topology.declare(conn.channel())  # a second process starting: same answer
-        # The DLX is direct: one queue's dead letters reach its own DLQ only.
-        Producer(conn.channel()).publish(
-            b"x",
-            exchange=topology.dead_letter_exchange,
-            routing_key=topology.queue_name("reports.events"),
-        )
-    assert queue_depth(f"{topology.prefix}reports.events.dlq") == 1
-    assert queue_depth(f"{topology.prefix}notifier.events.dlq") == 0
+        producer = Producer(conn.channel(), exchange=topology.exchange)
+        for key in ("ticket.created", "user.updated", "verification.phone_code", "report.made"):
+            producer.publish(b"x", routing_key=key)
+        wait_until(lambda: queue_depth(topology.queue_name("reports.events")) == 2)
+        # RabbitMQ dead-letters a rejected message to that queue's own DLQ only.
+        rejected = topology.queue("reports.events")(conn.channel()).get(no_ack=False)
+        rejected.reject(requeue=False)
+
+    expected = {
+        "notifier.events": 3,  # ticket.#, user.#, verification.#
+        "reports.events": 1,  # ticket.#, user.#; one rejected
+        "tickets.users": 1,  # user.#
+        "reports.events.dlq": 1,
+        "notifier.events.dlq": 0,
+        "tickets.users.dlq": 0,
+    }
+    wait_until(
+        lambda: {name: queue_depth(topology.prefix + name) for name in expected} == expected,
+        message="messages in the contract's queues",
+    )
 
 
 def test_broker_health_check_on_rabbitmq_and_embedded(settings: Any, tmp_path: Path) -> None:
@@ -67,4 +69,7 @@ def test_broker_health_check_on_rabbitmq_and_embedded(settings: Any, tmp_path: P
     settings.BROKER_URL = ""
     settings.SERVIDESK_VAR_DIR = tmp_path
     assert broker.broker_reachable() is None
-    assert (tmp_path / "broker" / "messages").is_dir()
+    unusable = tmp_path / "a-file"
+    unusable.write_text("")
+    settings.SERVIDESK_VAR_DIR = unusable  # the embedded broker cannot live under a file
+    assert broker.broker_reachable() is not None
