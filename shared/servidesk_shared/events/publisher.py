@@ -90,15 +90,12 @@ def publish(
 
 
 def wake_relays_on_commit(using: str = "default") -> None:
-    """Wake the relays once the current transaction commits (the vendor edge).
+    """Wake the relays of this process once the current transaction commits.
 
-    The relays' poll guarantees delivery; this only spares them their poll interval.
-    Relays in this process hear the local wakeup; on PostgreSQL, a ``NOTIFY`` sent now is
-    delivered to every other process's relays at commit, and not at all on a rollback.
+    The relays' poll guarantees delivery; this only spares them their poll interval. Relays
+    in other processes: on PostgreSQL the outbox table's insert trigger sends them a
+    ``NOTIFY`` at commit (migration ``0002``, no round trip here); on SQLite they poll.
     """
-    connection = transaction.get_connection(using)
-    if connection.vendor == "postgresql":
-        sql.notify(connection, NOTIFY_CHANNEL)
     transaction.on_commit(_wake_local_relays, using=using, robust=True)
 
 
