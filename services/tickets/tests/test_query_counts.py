@@ -167,9 +167,9 @@ def test_a_status_change_answers_without_reading_the_ticket_again(
 ) -> None:
     url = f"/api/tickets/{tickets[0].pk}/"
     technician = callers["technician"]
-    # The caller, lock (with the names), update, history entry, outbox row (with its
-    # sequence and the relay's NOTIFY, servidesk_shared.events.publisher).
-    with assert_queries(5):
+    # The caller, lock (with the names), update, history entry, the event's sequence and
+    # its outbox row (servidesk_shared.events.publisher; the relay's NOTIFY is a trigger).
+    with assert_queries(6):
         changed = api.post(f"{url}status/", {"status": "in_progress"}, as_=technician)
     assert changed.status_code == 200
     assert changed.json() == api.get(url, as_=technician).json()
@@ -181,8 +181,8 @@ def test_a_new_ticket_answers_with_the_client_s_name(
 ) -> None:
     body = {"title": "VPN drops", "description": "Every ten minutes.", "priority": "high"}
     # The caller, number with SLA target and client (tickets.opening), ticket, history
-    # entry, outbox row.
-    with assert_queries(5):
+    # entry, the event's sequence and its outbox row.
+    with assert_queries(6):
         created = api.post("/api/tickets/", body, as_=callers["client"])
     assert created.status_code == 201
     assert created.json()["client_name"] == "Ana Example"
