@@ -1,9 +1,10 @@
-"""Every raw SQL statement of the shared package, in one place.
+"""The raw SQL of the shared package's event bus, waiter and user directory, in one place
+(the outbox migrations keep their own DDL).
 
 The event bus's hot statements are upserts whose result the caller needs at once
 (``INSERT ... ON CONFLICT ... RETURNING``), which the ORM cannot express in one round
 trip; the user directory's lookup runs on every request, where the ORM's per-call cost
-shows; the rest are PostgreSQL commands with no ORM counterpart (``LISTEN``, ``NOTIFY``,
+shows; the rest are PostgreSQL commands with no ORM counterpart (``LISTEN``,
 ``SET``). Each statement runs on PostgreSQL and, unless its docstring says otherwise, on
 SQLite 3.35+ (``make up``'s embedded default) unchanged. Table and column names come from
 the models the callers pass (this module imports none: services without the outbox app
@@ -184,13 +185,6 @@ def fetch_row(
 
 
 # --- PostgreSQL only --------------------------------------------------------------------
-
-
-def notify(connection: BaseDatabaseWrapper, channel: str) -> None:
-    """PostgreSQL: ``NOTIFY channel``, delivered when the transaction commits (never on a
-    rollback); several in one transaction arrive as one."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, '')", [channel])
 
 
 def listen(connection: BaseDatabaseWrapper, channel: str) -> None:

@@ -31,7 +31,8 @@ from servidesk_shared.outbox.models import AggregateSequence, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-#: PostgreSQL channel the relays LISTEN on (NOTIFY is scoped to one database).
+#: PostgreSQL channel the relays LISTEN on and the outbox's insert trigger notifies
+#: (migration ``0002``; NOTIFY is scoped to one database).
 NOTIFY_CHANNEL = "servidesk_outbox"
 
 #: One event per relay running in this process (tests, the benchmark, SQLite setups);
