@@ -4,7 +4,8 @@ Rows are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside a transaction
 lasts until they are marked sent, so several relays share the work without waiting on
 each other. A relay that dies after publishing but before committing leaves its rows
 unsent: they are published again (at-least-once) and the consumers' inbox drops the
-copies. Between batches the relay sleeps until a NOTIFY from ``publish`` (PostgreSQL) or
+copies. Between batches the relay sleeps until a commit wakes it (on PostgreSQL the outbox's
+insert trigger sends a NOTIFY; in this process ``publish`` sets its wakeup) or
 its poll interval, whichever comes first.
 """
 
