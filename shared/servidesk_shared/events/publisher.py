@@ -6,7 +6,7 @@ the event commits (or rolls back) with the change, and the relay delivers it lat
     from servidesk_shared.events.publisher import publish
     from servidesk_shared.events.schemas import TicketCreated
 
-    with transaction.atomic():  # or ATOMIC_REQUESTS
+    with transaction.atomic():  # in the service function that makes the change
         ticket = Ticket.objects.create(...)
         publish(TicketCreated(ticket=snapshot(ticket), actor_id=user.id))
 """
