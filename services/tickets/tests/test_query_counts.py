@@ -190,7 +190,7 @@ def test_a_new_ticket_answers_with_the_client_s_name(
     api: Api, callers: dict[str, Caller], assert_queries: Any
 ) -> None:
     body = {"title": "VPN drops", "description": "Every ten minutes.", "priority": "high"}
-    # The caller, number with SLA target and client (tickets.opening), ticket, history
+    # The caller, number with SLA target and client (services._read_opening), ticket, history
     # entry, the event's sequence and its outbox row.
     with assert_queries(6):
         created = api.post("/api/tickets/", body, as_=callers["client"])

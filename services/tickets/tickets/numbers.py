@@ -10,6 +10,8 @@ serializes writers anyway.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F
 
 from tickets import sql
@@ -24,6 +26,15 @@ def next_ticket_number() -> int:
     TicketNumberCounter.objects.filter(pk=counter.pk).update(last_number=F("last_number") + 1)
     counter.refresh_from_db(fields=["last_number"])
     return counter.last_number
+
+
+def number_expression() -> tuple[str, list[Any]]:
+    """The next number as an SQL expression and its parameters, for a statement that reads
+    it along with other things: ``nextval`` on PostgreSQL (no round trip of its own), else
+    a number taken from the counter now."""
+    if sql.is_postgresql():
+        return "nextval(%s)", [sql.NUMBER_SEQUENCE]
+    return "%s", [next_ticket_number()]
 
 
 def reserve_ticket_numbers(count: int) -> list[int]:

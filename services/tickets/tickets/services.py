@@ -12,6 +12,7 @@ outbox one, which queues the event in the same transaction).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -22,9 +23,10 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
-from tickets import search, selectors, signals, workflow
+from tickets import numbers, search, selectors, signals, sql, workflow
 from tickets.actors import Actor
 from tickets.models import (
+    DEFAULT_SLA_HOURS,
     Category,
     Comment,
     DirectoryUser,
@@ -35,8 +37,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.opening import read_opening
-from tickets.sla import targets_for
+from tickets.sla import Targets, targets_for
 
 #: Fields a PATCH may change, and how each is written into a history entry.
 EDITABLE_FIELDS: Final = ("title", "description", "priority", "category")
@@ -95,6 +96,38 @@ def _active_user(user_id: str, roles: tuple[str, ...]) -> DirectoryUser | None:
     return DirectoryUser.objects.filter(pk=user_id, role__in=roles, is_active=True).first()
 
 
+@dataclass(frozen=True)
+class Opening:
+    number: int
+    targets: Targets
+    #: The client's display name in the directory; None when the directory has no entry.
+    client_name: str | None
+    #: The directory knows the client as an active client.
+    client_is_active_client: bool
+
+
+def _read_opening(*, priority: int, client_id: str) -> Opening:
+    """Take the next number and read the SLA targets and the client, in one statement
+    (``tickets.sql.opening_row``) instead of three: creating tickets is the hottest write
+    of the service, and each round trip costs more in Django and psycopg than in the
+    database."""
+    row = sql.opening_row(
+        number=numbers.number_expression(), priority=priority, client_id=client_id
+    )
+    if row.sla_hours is None:
+        first, resolution = DEFAULT_SLA_HOURS[priority]
+        targets = Targets(priority, first, resolution, is_default=True)
+    else:
+        targets = Targets(priority, *row.sla_hours, is_default=False)
+    client = None if row.client is None else DirectoryUser(pk=client_id, **row.client._asdict())
+    return Opening(
+        number=row.number,
+        targets=targets,
+        client_name=client.display_name if client else None,
+        client_is_active_client=bool(client and client.is_active and client.role == Role.CLIENT),
+    )
+
+
 @transaction.atomic
 def ticket_create(
     *,
@@ -121,7 +154,7 @@ def ticket_create(
     priority = priority or Priority.MEDIUM
     # The number is taken before the client check: a refused request rolls back and
     # leaves a gap, as any rolled-back creation does (tickets.numbers).
-    opening = read_opening(priority=priority, client_id=client_id)
+    opening = _read_opening(priority=priority, client_id=client_id)
     if actor.is_staff and not opening.client_is_active_client:
         raise field_error("client_id", _("There is no active client with this id."))
     now = timezone.now()

@@ -1,8 +1,9 @@
 """Every raw SQL statement of the tickets service, and why each is not an ORM query.
 
-All of it is PostgreSQL: callers check ``is_postgresql()`` first and keep their SQLite
-fallback (``make up``'s embedded default) at their own edge. Migrations and the bulk
-``COPY`` of ``manage.py seed_tickets`` keep their SQL where they are.
+Most of it is PostgreSQL: callers check ``is_postgresql()`` first and keep their SQLite
+fallback (``make up``'s embedded default) at their own edge; the opening read runs on both.
+Migrations and the bulk ``COPY`` of ``manage.py seed_tickets`` keep their SQL where they
+are.
 
 - Ticket numbers come from the sequence ``tickets_ticket_number_seq`` (migration 0002):
   the ORM has no ``nextval``.
@@ -21,7 +22,7 @@ Every value is a parameter; no SQL here is assembled from input.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from django.db import connection
 from django.db.models import BooleanField
@@ -71,7 +72,7 @@ class OpeningRow(NamedTuple):
 
 
 _OPENING_SQL: Final = (
-    "SELECT nextval(%s), sla.first_response_hours, sla.resolution_hours, "
+    "SELECT {number}, sla.first_response_hours, sla.resolution_hours, "
     "u.full_name, u.username, u.role, u.is_active "
     # One row whatever exists: both joins are on unique keys.
     "FROM (SELECT 1) AS one "
@@ -80,15 +81,25 @@ _OPENING_SQL: Final = (
 )
 
 
-def opening_row(*, priority: int, client_id: str) -> OpeningRow:
-    """The next number, the SLA targets of ``priority`` and the client, in one statement."""
+def opening_row(*, number: tuple[str, list[Any]], priority: int, client_id: str) -> OpeningRow:
+    """The next number, the SLA targets of ``priority`` and the client, in one statement.
+
+    ``number`` is the SQL expression of the number and its parameters
+    (``tickets.numbers.number_expression``): the sequence's ``nextval`` on PostgreSQL, a
+    number already taken elsewhere.
+    """
+    expression, number_params = number
     with connection.cursor() as cursor:
-        cursor.execute(_OPENING_SQL, [NUMBER_SEQUENCE, priority, client_id])
-        number, first, resolution, full_name, username, role, is_active = cursor.fetchone()
+        cursor.execute(
+            _OPENING_SQL.format(number=expression), [*number_params, priority, client_id]
+        )
+        number_value, first, resolution, full_name, username, role, is_active = cursor.fetchone()
     return OpeningRow(
-        number=int(number),
+        number=int(number_value),
         sla_hours=None if first is None else (first, resolution),
-        client=None if username is None else DirectoryEntry(full_name, username, role, is_active),
+        client=(
+            None if username is None else DirectoryEntry(full_name, username, role, bool(is_active))
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from servidesk_shared.openapi import error_response
 from servidesk_shared.permissions import HasRole, IsAdmin, IsStaff
 from tickets import selectors, services, sla
 from tickets.actors import Actor
-from tickets.api import serializers as s
+from tickets.api import serializers
 from tickets.api.pagination import ConversationPagination, HistoryPagination, TicketPagination
 from tickets.api.renderers import JSONRenderer
 from tickets.filters import TicketFilter
@@ -73,19 +73,19 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
         """``ticket`` as the API shows it; it must carry its names (``selectors.ticket_get``
         reads them with the row, ``selectors.ticket_refresh_names`` after a change)."""
         return Response(
-            s.TicketSerializer(ticket, context=self.get_serializer_context()).data, code
+            serializers.TicketSerializer(ticket, context=self.get_serializer_context()).data, code
         )
 
 
 @extend_schema(tags=["tickets"])
 class TicketListCreateView(ServideskView):
-    serializer_class = s.TicketSerializer
+    serializer_class = serializers.TicketSerializer
     pagination_class = TicketPagination
     filterset_class = TicketFilter
 
     @extend_schema(
         operation_id="tickets_list",
-        responses=s.TicketSerializer(many=True),
+        responses=serializers.TicketSerializer(many=True),
         parameters=[
             OpenApiParameter(name, description=help_text)
             for name, help_text in (
@@ -111,18 +111,18 @@ class TicketListCreateView(ServideskView):
 
     @extend_schema(
         operation_id="tickets_create",
-        request=s.TicketCreateSerializer,
-        responses={201: s.TicketSerializer},
+        request=serializers.TicketCreateSerializer,
+        responses={201: serializers.TicketSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.TicketCreateSerializer)
+        data = self.validated(serializers.TicketCreateSerializer)
         ticket = services.ticket_create(actor=self.actor, **data)  # with its names
         return self.render_ticket(ticket, code=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["tickets"])
 class TicketDetailView(ServideskView):
-    serializer_class = s.TicketSerializer
+    serializer_class = serializers.TicketSerializer
 
     @extend_schema(operation_id="tickets_retrieve")
     def get(self, request: Request, pk: int) -> Response:
@@ -130,9 +130,9 @@ class TicketDetailView(ServideskView):
 
     @extend_schema(
         operation_id="tickets_partial_update",
-        request=s.TicketUpdateSerializer,
+        request=serializers.TicketUpdateSerializer,
         responses={
-            200: s.TicketSerializer,
+            200: serializers.TicketSerializer,
             409: error_response(
                 "`version` is stale, or the ticket is no longer editable by the caller (a "
                 "client edits only while it is pending)."
@@ -140,7 +140,7 @@ class TicketDetailView(ServideskView):
         },
     )
     def patch(self, request: Request, pk: int) -> Response:
-        data = self.validated(s.TicketUpdateSerializer, partial=True)
+        data = self.validated(serializers.TicketUpdateSerializer, partial=True)
         version = data.pop("version", None)
         ticket = services.ticket_update(
             ticket_id=pk, actor=self.actor, changes=data, expected_version=version
@@ -150,13 +150,13 @@ class TicketDetailView(ServideskView):
 
 @extend_schema(tags=["tickets"])
 class TicketStatusView(ServideskView):
-    serializer_class = s.StatusChangeSerializer
+    serializer_class = serializers.StatusChangeSerializer
 
     @extend_schema(
         operation_id="tickets_change_status",
-        request=s.StatusChangeSerializer,
+        request=serializers.StatusChangeSerializer,
         responses={
-            200: s.TicketSerializer,
+            200: serializers.TicketSerializer,
             409: error_response(
                 "The move is not allowed from the ticket's status (the allowed moves are in "
                 "`extra.allowed`), or `version` is stale."
@@ -164,7 +164,7 @@ class TicketStatusView(ServideskView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = self.validated(s.StatusChangeSerializer)
+        data = self.validated(serializers.StatusChangeSerializer)
         ticket = services.ticket_change_status(
             ticket_id=pk,
             actor=self.actor,
@@ -176,15 +176,15 @@ class TicketStatusView(ServideskView):
 
 @extend_schema(tags=["tickets"])
 class TicketAssignView(ServideskView):
-    serializer_class = s.AssignSerializer
+    serializer_class = serializers.AssignSerializer
 
     @extend_schema(
         operation_id="tickets_assign",
-        request=s.AssignSerializer,
-        responses={200: s.TicketSerializer, 409: STALE_VERSION},
+        request=serializers.AssignSerializer,
+        responses={200: serializers.TicketSerializer, 409: STALE_VERSION},
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = self.validated(s.AssignSerializer)
+        data = self.validated(serializers.AssignSerializer)
         ticket = services.ticket_assign(
             ticket_id=pk,
             actor=self.actor,
@@ -197,10 +197,12 @@ class TicketAssignView(ServideskView):
 
 @extend_schema(tags=["comments"])
 class CommentListCreateView(ServideskView):
-    serializer_class = s.CommentSerializer
+    serializer_class = serializers.CommentSerializer
     pagination_class = ConversationPagination
 
-    @extend_schema(operation_id="tickets_comments_list", responses=s.CommentSerializer(many=True))
+    @extend_schema(
+        operation_id="tickets_comments_list", responses=serializers.CommentSerializer(many=True)
+    )
     def get(self, request: Request, pk: int) -> Response:
         comments = selectors.comment_list(actor=self.actor, ticket=self.ticket(pk))
         page = self.paginate_queryset(comments)
@@ -208,11 +210,11 @@ class CommentListCreateView(ServideskView):
 
     @extend_schema(
         operation_id="tickets_comments_create",
-        request=s.CommentCreateSerializer,
-        responses={201: s.CommentSerializer},
+        request=serializers.CommentCreateSerializer,
+        responses={201: serializers.CommentSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = self.validated(s.CommentCreateSerializer)
+        data = self.validated(serializers.CommentCreateSerializer)
         comment = services.comment_create(ticket_id=pk, actor=self.actor, **data)
         comment = selectors.comment_with_names(comment=comment)
         return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
@@ -220,7 +222,7 @@ class CommentListCreateView(ServideskView):
 
 @extend_schema(tags=["tickets"])
 class HistoryListView(ServideskView):
-    serializer_class = s.HistoryEntrySerializer
+    serializer_class = serializers.HistoryEntrySerializer
     pagination_class = HistoryPagination
 
     @extend_schema(
@@ -229,7 +231,7 @@ class HistoryListView(ServideskView):
             "The ticket's changes, oldest first. A client gets those to what the ticket "
             "shows them (status, title, description, priority, category); staff get all."
         ),
-        responses=s.HistoryEntrySerializer(many=True),
+        responses=serializers.HistoryEntrySerializer(many=True),
     )
     def get(self, request: Request, pk: int) -> Response:
         entries = selectors.history_list(actor=self.actor, ticket=self.ticket(pk))
@@ -240,19 +242,23 @@ class HistoryListView(ServideskView):
 @extend_schema(tags=["categories"])
 class CategoryListCreateView(ServideskView):
     permission_classes = [ReadAnyWriteAdmin]
-    serializer_class = s.CategorySerializer
+    serializer_class = serializers.CategorySerializer
     pagination_class = None
 
-    @extend_schema(operation_id="categories_list", responses=s.CategorySerializer(many=True))
+    @extend_schema(
+        operation_id="categories_list", responses=serializers.CategorySerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         categories = Category.objects.all()
         if not self.actor.is_staff:
             categories = categories.filter(is_active=True)
         return Response(self.get_serializer(categories, many=True).data)
 
-    @extend_schema(operation_id="categories_create", responses={201: s.CategorySerializer})
+    @extend_schema(
+        operation_id="categories_create", responses={201: serializers.CategorySerializer}
+    )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.CategorySerializer)
+        data = self.validated(serializers.CategorySerializer)
         category = services.category_create(**data)
         return Response(self.get_serializer(category).data, status=status.HTTP_201_CREATED)
 
@@ -260,7 +266,7 @@ class CategoryListCreateView(ServideskView):
 @extend_schema(tags=["categories"])
 class CategoryDetailView(ServideskView):
     permission_classes = [ReadAnyWriteAdmin]
-    serializer_class = s.CategorySerializer
+    serializer_class = serializers.CategorySerializer
 
     def category(self, slug: str) -> Category:
         categories = Category.objects.all()
@@ -271,10 +277,10 @@ class CategoryDetailView(ServideskView):
     def get(self, request: Request, slug: str) -> Response:
         return Response(self.get_serializer(self.category(slug)).data)
 
-    @extend_schema(request=s.CategoryUpdateSerializer)
+    @extend_schema(request=serializers.CategoryUpdateSerializer)
     def patch(self, request: Request, slug: str) -> Response:
         category = self.category(slug)
-        data = self.validated(s.CategoryUpdateSerializer, partial=True)
+        data = self.validated(serializers.CategoryUpdateSerializer, partial=True)
         category = services.category_update(category=category, changes=data)
         return Response(self.get_serializer(category).data)
 
@@ -292,10 +298,12 @@ class CategoryDetailView(ServideskView):
 @extend_schema(tags=["sla"])
 class SlaTargetListView(ServideskView):
     permission_classes = [ReadAnyWriteAdmin]
-    serializer_class = s.SlaTargetSerializer
+    serializer_class = serializers.SlaTargetSerializer
     pagination_class = None
 
-    @extend_schema(operation_id="sla_targets_list", responses=s.SlaTargetSerializer(many=True))
+    @extend_schema(
+        operation_id="sla_targets_list", responses=serializers.SlaTargetSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(sla.all_targets(), many=True).data)
 
@@ -303,7 +311,7 @@ class SlaTargetListView(ServideskView):
 @extend_schema(tags=["sla"])
 class SlaTargetDetailView(ServideskView):
     permission_classes = [ReadAnyWriteAdmin]
-    serializer_class = s.SlaTargetSerializer
+    serializer_class = serializers.SlaTargetSerializer
 
     @staticmethod
     def priority(key: str) -> int:
@@ -316,14 +324,14 @@ class SlaTargetDetailView(ServideskView):
 
     def put(self, request: Request, priority: str) -> Response:
         rank = self.priority(priority)
-        data = self.validated(s.SlaTargetSerializer)
+        data = self.validated(serializers.SlaTargetSerializer)
         services.sla_target_set(priority=rank, **data)
         return Response(self.get_serializer(sla.targets_for(rank)).data)
 
     def patch(self, request: Request, priority: str) -> Response:
         rank = self.priority(priority)
         current = sla.targets_for(rank)
-        data = self.validated(s.SlaTargetSerializer, partial=True)
+        data = self.validated(serializers.SlaTargetSerializer, partial=True)
         services.sla_target_set(
             priority=rank,
             first_response_hours=data.get("first_response_hours", current.first_response_hours),
@@ -337,9 +345,9 @@ class AssigneeListView(ServideskView):
     """Active technicians and admins, for an assignment picker (staff only)."""
 
     permission_classes = [IsStaff]
-    serializer_class = s.AssigneeSerializer
+    serializer_class = serializers.AssigneeSerializer
     pagination_class = None
 
-    @extend_schema(responses=s.AssigneeSerializer(many=True))
+    @extend_schema(responses=serializers.AssigneeSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(selectors.assignee_list(), many=True).data)
