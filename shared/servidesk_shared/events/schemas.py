@@ -143,6 +143,20 @@ class CommentSnapshot(Schema, frozen=True, kw_only=True):
     created_at: UtcDateTime
 
 
+class AttachmentSnapshot(Schema, frozen=True, kw_only=True):
+    """A file's metadata, never its content: consumers link to ``download_path`` (under
+    the gateway, it needs the reader's sign-in) and must keep files of internal notes
+    from clients, as they keep the notes."""
+
+    id: Id
+    filename: str
+    size: int
+    content_type: str
+    comment_id: Id | None
+    #: Path of the API download route, e.g. ``/api/tickets/7/attachments/3/download/``.
+    download_path: str
+
+
 class TicketEvent(EventData, frozen=True, kw_only=True):
     producer: ClassVar[str] = "tickets"
 
@@ -157,6 +171,9 @@ class TicketEvent(EventData, frozen=True, kw_only=True):
 class TicketCreated(TicketEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ticket.created"
     version: ClassVar[int] = 1
+
+    #: Files sent with the ticket (an added optional field: version 1 still reads).
+    attachments: tuple[AttachmentSnapshot, ...] = ()
 
 
 class TicketStatusChanged(TicketEvent, frozen=True, kw_only=True):
@@ -180,6 +197,53 @@ class TicketCommented(TicketEvent, frozen=True, kw_only=True):
     version: ClassVar[int] = 1
 
     comment: CommentSnapshot
+    #: Files sent with the comment (internal when the comment is).
+    attachments: tuple[AttachmentSnapshot, ...] = ()
+
+
+# --- mail (tickets' inbound channel) ---------------------------------------------------
+
+
+class UserInviteRequested(EventData, frozen=True, kw_only=True):
+    """Someone unknown wrote to the support address: accounts makes them a client (once
+    per address), mails them once to confirm it and set a password, and announces them
+    with ``user.registered``; tickets then opens the messages it held for ``email``.
+
+    Routed to accounts (``accounts.invites``); the ``user.#`` queues get it too and
+    have no handler for it.
+    """
+
+    type: ClassVar[str] = "user.invite_requested"
+    version: ClassVar[int] = 1
+    producer: ClassVar[str] = "tickets"
+
+    email: str
+    name: str
+    #: The language to write the invitation in (from the mail's, else the default).
+    language: str = "es"
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.email.lower()
+
+
+class MailBounced(EventData, frozen=True, kw_only=True):
+    """A delivery-status report came back to the support mailbox for a mail Servidesk
+    sent: notifier marks that delivery failed in its log."""
+
+    type: ClassVar[str] = "mail.bounced"
+    version: ClassVar[int] = 1
+    producer: ClassVar[str] = "tickets"
+
+    #: The bounced mail's Message-ID, with its angle brackets (``<sd.7.…@host>``).
+    message_id: str
+    recipient: str
+    #: The report's status and diagnostic, as plain text (``5.1.1 user unknown``).
+    reason: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.message_id
 
 
 #: Every (type, version) a Servidesk process can read or write.
@@ -194,6 +258,8 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
         TicketStatusChanged,
         TicketAssigned,
         TicketCommented,
+        UserInviteRequested,
+        MailBounced,
     )
 }
 

@@ -42,20 +42,29 @@ def test_topology_routes_as_the_contract_says_and_declaring_twice_is_harmless(
         topology.declare(conn.channel())
         topology.declare(conn.channel())  # a second process starting: same answer
         producer = Producer(conn.channel(), exchange=topology.exchange)
-        for key in ("ticket.created", "user.updated", "verification.phone_code", "report.made"):
+        for key in (
+            "ticket.created",
+            "user.updated",
+            "verification.phone_code",
+            "report.made",
+            "user.invite_requested",
+            "mail.bounced",
+        ):
             producer.publish(b"x", routing_key=key)
-        wait_until(lambda: queue_depth(topology.queue_name("reports.events")) == 2)
+        wait_until(lambda: queue_depth(topology.queue_name("reports.events")) == 3)
         # RabbitMQ dead-letters a rejected message to that queue's own DLQ only.
         rejected = topology.queue("reports.events")(conn.channel()).get(no_ack=False)
         rejected.reject(requeue=False)
 
     expected = {
-        "notifier.events": 3,  # ticket.#, user.#, verification.#
-        "reports.events": 1,  # ticket.#, user.#; one rejected
-        "tickets.users": 1,  # user.#
+        "notifier.events": 5,  # ticket.#, user.#, verification.#, mail.#
+        "reports.events": 2,  # ticket.#, user.#; one rejected
+        "tickets.users": 2,  # user.#
+        "accounts.invites": 1,  # user.invite_requested
         "reports.events.dlq": 1,
         "notifier.events.dlq": 0,
         "tickets.users.dlq": 0,
+        "accounts.invites.dlq": 0,
     }
     wait_until(
         lambda: {name: queue_depth(topology.prefix + name) for name in expected} == expected,
