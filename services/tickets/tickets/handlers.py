@@ -29,6 +29,7 @@ def keep_directory(event: Event[Any]) -> None:
         username=card.username,
         full_name=card.full_name,
         email=card.email,
+        email_verified=card.email_verified,
         role=card.role,
         # A deactivation says so in the card too; the type makes it certain.
         is_active=card.is_active and event.type != "user.deactivated",

@@ -15,6 +15,7 @@ from typing import Final
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -289,6 +290,8 @@ class DirectoryUser(models.Model):
     username = models.CharField(_("username"), max_length=150)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     email = models.EmailField(_("email"), blank=True)
+    #: The owner proved the address: inbound mail from it acts as this user.
+    email_verified = models.BooleanField(_("email verified"), default=False)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     is_active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -296,7 +299,11 @@ class DirectoryUser(models.Model):
     class Meta:
         verbose_name = _("directory user")
         verbose_name_plural = _("directory users")
-        indexes = [models.Index(fields=["role", "is_active"], name="directory_role")]
+        indexes = [
+            models.Index(fields=["role", "is_active"], name="directory_role"),
+            # Inbound mail finds its sender by address, whatever its case.
+            models.Index(Upper("email"), name="directory_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

@@ -474,6 +474,7 @@ def directory_user_upsert(
     email: str,
     role: str,
     is_active: bool,
+    email_verified: bool = False,
 ) -> DirectoryUser:
     """Record what accounts says of a user (called by the ``user.*`` event handlers)."""
     user, _created = DirectoryUser.objects.update_or_create(
@@ -482,6 +483,7 @@ def directory_user_upsert(
             "username": username,
             "full_name": full_name,
             "email": email,
+            "email_verified": email_verified,
             "role": role,
             "is_active": is_active,
         },
