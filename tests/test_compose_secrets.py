@@ -141,6 +141,12 @@ def test_each_event_type_is_publishable_by_its_owner_only() -> None:
         assert allowed == {owner}, f"{event_type}: publishable by {sorted(allowed)}, owner {owner}"
 
 
+def test_every_queue_of_the_topology_has_permissions() -> None:
+    from servidesk_shared.events.topology import SUBSCRIPTIONS  # noqa: PLC0415
+
+    assert set(compose_secrets.QUEUES) == set(SUBSCRIPTIONS)
+
+
 # --- RabbitMQ ----------------------------------------------------------------------------
 
 
