@@ -94,9 +94,10 @@ class Mailbox:
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         """Put a message into ``folder`` with IMAP APPEND, as a mail client saves one."""
         with self.client() as imap:
-            status, data = imap.append(folder, "", None, raw)
-            if status != "OK":
-                raise RuntimeError(f"APPEND to {folder} refused: {data!r}")
+            # typeshed calls the answer a str; it is imaplib's usual (status, data) pair.
+            answer = imap.append(folder, "", imaplib.Time2Internaldate(time.time()), raw)
+            if answer[0] != "OK":
+                raise RuntimeError(f"APPEND to {folder} refused: {answer!r}")
 
     def count(self, folder: str = "INBOX", criteria: str = "ALL") -> int:
         """How many messages in ``folder`` match ``criteria`` (0 when the folder is missing)."""
