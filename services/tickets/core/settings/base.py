@@ -1,13 +1,19 @@
 """Settings of the tickets service common to every environment."""
 
-from servidesk_shared.settings import service
+from servidesk_shared.settings import env, service
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
 
 # SERVICE_NAME, BASE_DIR, DATABASES, LOGGING, static files: see servidesk_shared.settings.service.
 service.apply(globals(), name="tickets", prefix="api/tickets/")
 
-INSTALLED_APPS = [*SHARED_APPS, "django_filters", "servidesk_shared.outbox", "tickets"]
+INSTALLED_APPS = [
+    *SHARED_APPS,
+    "django_filters",
+    "servidesk_shared.outbox",
+    "tickets",
+    "inbound",
+]
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 SPECTACULAR_SETTINGS = {
@@ -25,3 +31,27 @@ SERVIDESK_EVENT_QUEUE = "tickets.users"
 SERVIDESK_EVENT_HANDLERS = "tickets.handlers.handlers"
 # Each request's caller against that directory: deactivated is refused, its role wins.
 SERVIDESK_USER_DIRECTORY = "tickets.selectors.directory_entry"
+
+# Inbound mail (``manage.py fetch_mail``, the ``inbound`` app): the support mailbox as
+# imap://user:password@host:143/INBOX, imaps://...:993/INBOX or maildir:///path; unset is
+# the Maildir ``var/inbox/``, where an .eml file dropped in becomes a message.
+INBOUND_MAIL_URL = env.str("INBOUND_MAIL_URL", default="")
+#: The address clients write to; mail from it is Servidesk's own and never applied.
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@servidesk.local")
+#: A sender the directory does not know: ``create`` (invite them, hold the message until
+#: they are registered) or ``reject`` (answer once with an explanation).
+INBOUND_UNKNOWN_SENDERS = env.str("INBOUND_UNKNOWN_SENDERS", default="create")
+INBOUND_MAX_PER_SENDER_PER_HOUR = env.int("INBOUND_MAX_PER_SENDER_PER_HOUR", default=30)
+#: Seconds between two reads of the mailbox.
+INBOUND_POLL_SECONDS = env.float("INBOUND_POLL_SECONDS", default=30.0)
+
+# Outgoing mail (Django's own meanings): tickets answers unknown senders when
+# INBOUND_UNKNOWN_SENDERS=reject; every other mail is notifier's.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@servidesk.local>")
