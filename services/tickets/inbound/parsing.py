@@ -1,0 +1,756 @@
+"""One raw mail (RFC 5322 bytes) read into what the mail channel needs, trusting nothing.
+
+``parse(raw)`` answers a :class:`ParsedMail` or raises :class:`ParseError` when the
+message cannot be used at all (no sender address); everything else is best effort:
+unknown charsets decode with replacement characters, malformed headers are read as far
+as they go, and every text handed back is free of NUL, other control characters and
+lone surrogates (PostgreSQL refuses them)::
+
+    mail = parse(raw)
+    if mail.auto_reason is None:
+        ticket_id = ticket_id_from_references(mail.references)
+        number = ticket_number_from_subject(mail.subject)  # "SD-123", as Ticket.reference
+
+- ``body`` is the text/plain part, or the HTML part turned into plain text (scripts,
+  styles and head dropped, blocks as line breaks, entities decoded, no markup left);
+  ``reply_body`` is that text without the quoted conversation and the signature.
+- ``auto_reason`` says why a message must be neither answered nor turned into a ticket
+  (``"bounce"``, ``"delivery-report"`` (no failure: a delay), ``"report"``, ``"mailer-daemon"``,
+  ``"auto-submitted"``, ``"auto-reply"``, ``"precedence-<value>"``, ``"mailing-list"``,
+  ``"null-return-path"``); ``bounce`` carries a failed delivery's details.
+- Message ids (``message_id``, ``references``, ``Bounce.original_message_id``) are
+  ``<...>`` with no whitespace, at most :data:`MESSAGE_ID_MAX_LENGTH` characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import mimetypes
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email import policy
+from email.header import decode_header, make_header
+from email.headerregistry import Address, AddressHeader
+from email.message import EmailMessage, Message
+from email.parser import BytesParser, Parser
+from email.utils import collapse_rfc2231_value
+from typing import Final
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PreformattedString
+from tickets.models import NUMBER_PREFIX, TITLE_MAX_LENGTH
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_ID_MAX_LENGTH: Final = 255
+SUBJECT_MAX_LENGTH: Final = TITLE_MAX_LENGTH
+NAME_MAX_LENGTH: Final = 150
+ADDRESS_MAX_LENGTH: Final = 254
+FILENAME_MAX_LENGTH: Final = 255
+BOUNCE_REASON_MAX_LENGTH: Final = 500
+#: A long thread's References: the ids kept (the first, the root, and the latest).
+REFERENCES_MAX_COUNT: Final = 50
+#: Nesting deeper than this is not a mail program's work; deeper parts are ignored.
+MIME_MAX_DEPTH: Final = 30
+#: The largest id a ``bigint`` primary key holds.
+_BIGINT_MAX: Final = 2**63 - 1
+
+_PARSER: Final = BytesParser(policy=policy.default)
+
+
+class ParseError(ValueError):
+    """The message cannot be used (the reason is the message, for the log)."""
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content: bytes
+    #: As the mail declares it (lower case ``type/subtype``); sniff the content before use.
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Bounce:
+    #: The Message-ID of the mail that could not be delivered, when the report returns it.
+    original_message_id: str | None
+    #: The address delivery failed for (empty when the report does not say).
+    recipient: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    message_id: str
+    sender: str
+    sender_name: str
+    subject: str
+    body: str
+    reply_body: str
+    references: tuple[str, ...]
+    attachments: tuple[MailAttachment, ...]
+    auto_reason: str | None
+    bounce: Bounce | None
+    language: str | None
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """The mail in ``raw``; :class:`ParseError` when it has no usable sender address."""
+    if not isinstance(raw, bytes | bytearray) or not raw.strip():
+        raise ParseError("empty message")
+    raw = bytes(raw)
+    try:
+        return _parse(raw)
+    except ParseError:
+        raise
+    except (RecursionError, MemoryError):
+        raise ParseError("message nested too deeply or too large") from None
+    except Exception as exc:
+        # Hostile input must not stop the mailbox: the message goes to the failed folder.
+        logger.warning("unparsable mail", exc_info=True)
+        raise ParseError(f"unparsable message ({type(exc).__name__})") from exc
+
+
+def ticket_id_from_references(references: Iterable[str]) -> int | None:
+    """The ticket id in the first ``<sd.<ticket id>.<anything>@host>`` of ``references``."""
+    for reference in references:
+        match = _SERVIDESK_MESSAGE_ID.fullmatch(reference.strip())
+        if match:
+            ticket_id = int(match.group(1))
+            if 0 < ticket_id <= _BIGINT_MAX:
+                return ticket_id
+    return None
+
+
+def ticket_number_from_subject(subject: str) -> str | None:
+    """The ticket reference (``SD-123``, as ``Ticket.reference``) tagged ``[SD-123]`` in
+    ``subject``, or None."""
+    match = _SUBJECT_TAG.search(subject)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    if not 0 < number <= _BIGINT_MAX:
+        return None
+    return f"{NUMBER_PREFIX}{number}"
+
+
+_SERVIDESK_MESSAGE_ID: Final = re.compile(r"<sd\.(\d{1,19})\.[^<>@\s]*@[^<>@\s]+>", re.IGNORECASE)
+_SUBJECT_TAG: Final = re.compile(
+    rf"\[\s*{re.escape(NUMBER_PREFIX.rstrip('-'))}\s*-\s*0*(\d{{1,19}})\s*\]", re.IGNORECASE
+)
+
+
+# --- text hygiene -------------------------------------------------------------------------
+
+_ESCAPED_BYTES: Final = re.compile(r"[\udc80-\udcff]+")
+_SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
+# C0 and C1 controls and DEL; tab and line feed survive in multi-line text.
+_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS: Final = re.compile(r"\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_ANY_WHITESPACE: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _repair_escaped_bytes(text: str) -> str:
+    """Raw 8-bit bytes the email package kept as surrogate escapes, decoded (UTF-8, else
+    Windows-1252, the two a mail program sends undeclared)."""
+
+    def decode(match: re.Match[str]) -> str:
+        data = match.group().encode("utf-8", "surrogateescape")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", "replace")
+
+    return _SURROGATES.sub("\ufffd", _ESCAPED_BYTES.sub(decode, text))
+
+
+def clean_text(text: str) -> str:
+    """Multi-line text: ``\\n`` line breaks, no control characters, no trailing spaces."""
+    text = _repair_escaped_bytes(text)
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _CONTROLS.sub("", text)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def clean_line(text: str, max_length: int) -> str:
+    """One line: every run of whitespace or control characters a single space, bounded."""
+    text = _repair_escaped_bytes(text)
+    text = _ANY_WHITESPACE.sub(" ", text).strip()
+    return text[:max_length].rstrip()
+
+
+# --- headers ------------------------------------------------------------------------------
+
+
+def _header(message: Message, name: str) -> str | None:
+    """A header's decoded value, or None; a header the parser chokes on is read raw."""
+    try:
+        value = message.get(name)
+    except Exception:  # the header parser's own errors on hostile input: read it raw
+        value = _raw_header(message, name)
+        if value is None:
+            return None
+        try:
+            value = str(make_header(decode_header(value)))
+        except Exception:  # undecodable encoded words: the raw text is the best we have
+            logger.debug("undecodable header %s", name)
+    if value is None:
+        return None
+    return _repair_escaped_bytes(str(value))
+
+
+def _raw_header(message: Message, name: str) -> str | None:
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _has_header(message: Message, name: str) -> bool:
+    return any(key.lower() == name.lower() for key in message.keys())  # noqa: SIM118
+
+
+_MESSAGE_ID_PART: Final = re.compile(r"<([^<>\s]+)>")
+_BARE_MESSAGE_ID: Final = re.compile(r"[^<>\s@]+@[^<>\s@]+")
+
+
+def _message_ids(value: str | None) -> list[str]:
+    """The ``<...>`` ids in a Message-ID, In-Reply-To or References value, in order."""
+    if not value:
+        return []
+    value = _CONTROLS.sub("", value)
+    ids = [f"<{part}>" for part in _MESSAGE_ID_PART.findall(value)]
+    if not ids:
+        # Some programs drop the angle brackets of a lone id.
+        ids = [f"<{part}>" for part in _BARE_MESSAGE_ID.findall(value)[:1]]
+    return [message_id for message_id in ids if len(message_id) <= MESSAGE_ID_MAX_LENGTH]
+
+
+def _message_id(message: Message, raw: bytes) -> str:
+    ids = _message_ids(_header(message, "Message-ID"))
+    if ids:
+        return ids[0]
+    # Stable, so that the same message fetched twice is still recognised as applied.
+    return f"<generated.{hashlib.sha256(raw).hexdigest()}@servidesk.invalid>"
+
+
+def _references(message: Message) -> tuple[str, ...]:
+    in_reply_to = _message_ids(_header(message, "In-Reply-To"))
+    references = _message_ids(_header(message, "References"))
+    if len(references) > REFERENCES_MAX_COUNT:
+        references = references[:1] + references[-(REFERENCES_MAX_COUNT - 1) :]
+    return tuple(dict.fromkeys(in_reply_to + references))
+
+
+_ADDRESS: Final = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
+
+
+def _sender(message: Message) -> tuple[str, str]:
+    """The From address (lower case) and display name; ParseError when there is none."""
+    try:
+        header = message.get("From")
+        addresses: tuple[Address, ...] = (
+            header.addresses if isinstance(header, AddressHeader) else ()
+        )
+    except Exception as exc:  # the header parser's own errors on hostile input
+        raise ParseError("unreadable From header") from exc
+    for address in addresses:
+        addr_spec = clean_line(address.addr_spec, ADDRESS_MAX_LENGTH + 1).lower()
+        if len(addr_spec) <= ADDRESS_MAX_LENGTH and _ADDRESS.fullmatch(addr_spec):
+            return addr_spec, clean_line(address.display_name or "", NAME_MAX_LENGTH)
+    raise ParseError("no sender address in From")
+
+
+_LANGUAGE_TAG: Final = re.compile(r"[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
+
+
+def _language(*parts: Message | None) -> str | None:
+    """The first language tag of the first Content-Language found, lower case."""
+    for part in parts:
+        if part is None:
+            continue
+        value = _header(part, "Content-Language")
+        if not value:
+            continue
+        tag = value.split(",")[0].strip().lower()
+        if _LANGUAGE_TAG.fullmatch(tag):
+            return tag
+    return None
+
+
+# --- MIME structure -----------------------------------------------------------------------
+
+
+def _leaf_parts(message: Message) -> Iterator[Message]:
+    """Every non-multipart part in order; a ``message/rfc822`` part is one leaf."""
+    stack: list[tuple[Message, int]] = [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        payload = part.get_payload()
+        if part.get_content_maintype() == "multipart" and isinstance(payload, list):
+            if depth < MIME_MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in reversed(payload))
+        else:
+            yield part
+
+
+def _decoded_bytes(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes in the declared charset; undeclared: UTF-8, else Windows-1252; an unknown or
+    non-text codec reads as UTF-8 with replacement characters."""
+    if charset:
+        try:
+            codecs.lookup(charset)
+            return data.decode(charset, "replace")
+        except (LookupError, UnicodeError, ValueError):
+            return data.decode("utf-8", "replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def _part_text(part: Message) -> str:
+    try:
+        charset = part.get_content_charset()
+    except Exception:  # a malformed charset parameter
+        charset = None
+    text = _decode_text(_decoded_bytes(part), charset)
+    if _param(part, "format") == "flowed":
+        text = _unflow(text, delsp=_param(part, "delsp") == "yes")
+    return text
+
+
+def _param(part: Message, name: str) -> str:
+    """A Content-Type parameter, lower case ("" when absent or malformed)."""
+    try:
+        value = part.get_param(name)
+    except Exception:  # a malformed Content-Type
+        return ""
+    if isinstance(value, tuple):
+        value = collapse_rfc2231_value(value)
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _unflow(text: str, *, delsp: bool) -> str:
+    """format=flowed text (RFC 3676) with its soft line breaks joined."""
+    lines: list[str] = []
+    for line in _LINE_BREAKS.sub("\n", text).split("\n"):
+        quotes = len(line) - len(line.lstrip(">"))
+        content = line[quotes:]
+        content = content.removeprefix(" ")  # space-stuffing
+        if (
+            lines
+            and lines[-1].endswith(" ")
+            and lines[-1] != "-- "
+            and _quote_depth(lines[-1]) == quotes
+        ):
+            previous = lines.pop()
+            previous = previous[:-1] if delsp else previous
+            lines.append(previous + content)
+        else:
+            lines.append(">" * quotes + (" " if quotes else "") + content)
+    return "\n".join(lines)
+
+
+def _quote_depth(line: str) -> int:
+    return len(line) - len(line.lstrip(">"))
+
+
+def _bodies(message: Message) -> tuple[Message | None, Message | None]:
+    """The text/plain and text/html parts that are the message's body (either may be None)."""
+    if not isinstance(message, EmailMessage):
+        return None, None
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    return plain, html
+
+
+def _body(plain: Message | None, html: Message | None) -> str:
+    if plain is not None:
+        return clean_text(_part_text(plain))
+    if html is not None:
+        return html_to_text(_part_text(html))
+    return ""
+
+
+# --- HTML to text -------------------------------------------------------------------------
+
+# fmt: off
+_DROPPED_TAGS: Final = (
+    "head", "script", "style", "title", "template", "noscript", "iframe", "object", "embed",
+    "svg", "math", "canvas", "audio", "video",
+)
+_BLOCK_TAGS: Final = (
+    "address", "article", "aside", "blockquote", "center", "dd", "details", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tr",
+    "ul",
+)
+# fmt: on
+_HTML_WHITESPACE: Final = re.compile(r"[ \t\n\r\f]+")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML body: no markup, no script or style, entities decoded, block
+    elements on lines of their own, quoted (``<blockquote>``) text prefixed with ``>``."""
+    soup = BeautifulSoup(html, "html.parser")
+    for element in soup.find_all(_DROPPED_TAGS):
+        element.decompose()
+    # Comments, doctypes, CDATA and processing instructions are not text.
+    for string in soup.find_all(string=lambda s: isinstance(s, PreformattedString)):
+        string.extract()
+    for string in soup.find_all(string=True):
+        if string.find_parent("pre") is None:
+            string.replace_with(_HTML_WHITESPACE.sub(" ", str(string)))
+    for line_break in soup.find_all("br"):
+        line_break.replace_with("\n")
+    for cell in soup.find_all(("td", "th")):
+        cell.append(" ")
+    for block in soup.find_all(_BLOCK_TAGS):
+        block.insert_before("\n")
+        block.insert_after("\n")
+    for item in soup.find_all("li"):
+        item.insert(0, "- ")
+    # Innermost first, so that nested quotes get one ">" per level.
+    for quote in reversed(soup.find_all("blockquote")):
+        quoted = _strip_lines(quote.get_text())
+        prefixed = "\n".join(f"> {line}" if line else ">" for line in quoted.split("\n"))
+        quote.replace_with(NavigableString(f"\n{prefixed}\n"))
+    return clean_text(_strip_lines(soup.get_text()))
+
+
+def _strip_lines(text: str) -> str:
+    lines = [line.strip(" \t\xa0") for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+# --- quoted conversation and signature ----------------------------------------------------
+
+_QUOTE_HEADER_START: Final = re.compile(r"(?:On|El)\s", re.IGNORECASE)
+_QUOTE_HEADER_END: Final = re.compile(r".*\b(?:wrote|escribi[oó])\s*:\s*", re.IGNORECASE)
+_ORIGINAL_MESSAGE: Final = re.compile(
+    r"-{2,}\s*(?:Original Message|Mensaje original)\s*-{2,}", re.IGNORECASE
+)
+_OUTLOOK_FROM: Final = re.compile(r"[*_]*(?:From|De)\s*:", re.IGNORECASE)
+_OUTLOOK_SENT: Final = re.compile(r"[*_]*(?:Sent|Enviado(?: el)?|Date|Fecha)\s*:", re.IGNORECASE)
+_OUTLOOK_SEPARATOR: Final = re.compile(r"_{10,}")
+_SENT_FROM_DEVICE: Final = re.compile(
+    r"(?:Sent from|Get Outlook for|Enviado desde|Obtener Outlook para)\s.{1,40}",
+    re.IGNORECASE,
+)
+_HEADER_MAX_LENGTH: Final = 300
+_OUTLOOK_BLOCK_LINES: Final = 4
+
+
+def strip_quoted_reply(body: str) -> str:
+    """``body`` up to the first marker of quoted conversation or signature: a ``>`` line,
+    an "On … wrote:" / "El … escribió:" header (also wrapped over two lines), Outlook's
+    "-----Original Message-----" / "-----Mensaje original-----" or "From:/De: …
+    Sent:/Enviado: …" block, a ``-- `` signature delimiter or a "Sent from my …" line.
+    The whole body when nothing would be left."""
+    lines = body.split("\n")
+    for index in range(len(lines)):
+        if _starts_quote_or_signature(lines, index):
+            reply = "\n".join(lines[:index]).strip()
+            return reply or body.strip()
+    return body.strip()
+
+
+def _starts_quote_or_signature(lines: list[str], index: int) -> bool:
+    line = lines[index].strip()
+    following = [
+        candidate.strip() for candidate in lines[index + 1 : index + 1 + _OUTLOOK_BLOCK_LINES]
+    ]
+    if line.startswith(">") or lines[index].rstrip() == "--":
+        return True
+    if _ORIGINAL_MESSAGE.fullmatch(line) or _SENT_FROM_DEVICE.fullmatch(line):
+        return True
+    if _is_quote_header(line, following[0] if following else ""):
+        return True
+    if _OUTLOOK_SEPARATOR.fullmatch(line) and following and _OUTLOOK_FROM.match(following[0]):
+        return True
+    return bool(
+        _OUTLOOK_FROM.match(line) and any(_OUTLOOK_SENT.match(candidate) for candidate in following)
+    )
+
+
+def _is_quote_header(line: str, next_line: str) -> bool:
+    if not _QUOTE_HEADER_START.match(line) or len(line) > _HEADER_MAX_LENGTH:
+        return False
+    if _QUOTE_HEADER_END.fullmatch(line):
+        return True
+    # Gmail wraps a long header line: "On …, Name <" / "name@example.com> wrote:".
+    return len(next_line) <= _HEADER_MAX_LENGTH and bool(_QUOTE_HEADER_END.fullmatch(next_line))
+
+
+# --- attachments --------------------------------------------------------------------------
+
+_CONTENT_TYPE: Final = re.compile(
+    r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
+)
+
+
+def _attachments(
+    message: Message, bodies: tuple[Message | None, ...]
+) -> tuple[MailAttachment, ...]:
+    found: list[MailAttachment] = []
+    for part in _leaf_parts(message):
+        if any(part is body for body in bodies):
+            continue
+        attachment = _attachment(part)
+        if attachment is not None:
+            found.append(attachment)
+    return tuple(found)
+
+
+def _attachment(part: Message) -> MailAttachment | None:
+    content_type = part.get_content_type()
+    if not _CONTENT_TYPE.fullmatch(content_type):
+        content_type = "application/octet-stream"
+    disposition = (part.get_content_disposition() or "").lower()
+    filename = _filename(part)
+    if content_type == "message/rfc822":
+        return _attached_message(part, filename)
+    is_attachment = disposition == "attachment" or (
+        filename is not None and part.get_content_maintype() != "text"
+    )
+    if not is_attachment or content_type in _REPORT_PARTS:
+        return None
+    return MailAttachment(
+        filename=filename or _fallback_filename(content_type),
+        content=_decoded_bytes(part),
+        content_type=content_type,
+    )
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename() or part.get_param("name")
+    except Exception:  # a malformed parameter
+        return None
+    if not isinstance(name, str):
+        return None
+    if "=?" in name:  # encoded words in a parameter: not the standard, but Outlook's way
+        try:
+            name = str(make_header(decode_header(name)))
+        except Exception:  # undecodable encoded words: keep the name as it came
+            logger.debug("undecodable attachment name")
+    return safe_filename(name) or None
+
+
+def safe_filename(name: str) -> str:
+    """A file name without any path, control characters or leading dots, bounded in length
+    (keeping the extension)."""
+    name = clean_line(name, 10 * FILENAME_MAX_LENGTH)
+    name = re.split(r"[/\\]", name)[-1].strip().lstrip(".").strip()
+    if len(name) > FILENAME_MAX_LENGTH:
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 16:
+            name = f"{stem[: FILENAME_MAX_LENGTH - len(extension) - 1]}.{extension}"
+        else:
+            name = name[:FILENAME_MAX_LENGTH]
+    return name
+
+
+def _fallback_filename(content_type: str) -> str:
+    return f"attachment{mimetypes.guess_extension(content_type) or '.bin'}"
+
+
+def _attached_message(part: Message, filename: str | None) -> MailAttachment | None:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        inner = payload[0]
+        try:
+            content = inner.as_bytes()
+        except Exception:  # a message the generator cannot write back: its text
+            content = inner.as_string().encode("utf-8", "replace")
+        subject = _header(inner, "Subject")
+    else:
+        content, subject = _decoded_bytes(part), None
+    if not content:
+        return None
+    name = filename or safe_filename(subject or "") or "message"
+    if not name.lower().endswith(".eml"):
+        name = safe_filename(f"{name}.eml")
+    return MailAttachment(filename=name, content=content, content_type="message/rfc822")
+
+
+# --- automatic mail and bounces -----------------------------------------------------------
+
+_REPORT_PARTS: Final = frozenset(
+    {"message/delivery-status", "message/global-delivery-status", "text/rfc822-headers"}
+)
+_DAEMONS: Final = frozenset({"mailer-daemon", "postmaster"})
+_PRECEDENCES: Final = frozenset({"bulk", "junk", "list", "auto_reply"})
+
+
+def _auto_reason(
+    message: Message, sender: str, bounce: Bounce | None, report: str | None
+) -> str | None:
+    if bounce is not None:
+        return "bounce"
+    if report is not None:
+        return "delivery-report" if report == "delivery-status" else "report"
+    if sender.partition("@")[0] in _DAEMONS:
+        return "mailer-daemon"
+    return _auto_header_reason(message)
+
+
+def _auto_header_reason(message: Message) -> str | None:
+    """What the headers say about a mail sent by a program (RFC 3834, list headers)."""
+    auto_submitted = _header(message, "Auto-Submitted")
+    precedence = (_header(message, "Precedence") or "").strip().lower()
+    checks = (
+        (
+            "auto-submitted",
+            auto_submitted is not None and auto_submitted.split(";")[0].strip().lower() != "no",
+        ),
+        (
+            "auto-reply",
+            _has_header(message, "X-Autoreply") or _has_header(message, "X-Autorespond"),
+        ),
+        (f"precedence-{precedence}", precedence in _PRECEDENCES),
+        (
+            "mailing-list",
+            _has_header(message, "List-Id") or _has_header(message, "List-Unsubscribe"),
+        ),
+        ("null-return-path", (_header(message, "Return-Path") or "").strip() == "<>"),
+    )
+    return next((reason for reason, applies in checks if applies), None)
+
+
+def _report_type(message: Message, sender: str) -> str | None:
+    """``delivery-status`` for a DSN (a multipart/report of that type, or a daemon's mail
+    carrying a delivery-status part), another report type as such, else None."""
+    if message.get_content_type() == "multipart/report":
+        return _param(message, "report-type") or "unknown"
+    if sender.partition("@")[0] in _DAEMONS and _delivery_status_part(message) is not None:
+        return "delivery-status"
+    return None
+
+
+def _delivery_status_part(message: Message) -> Message | None:
+    for part in _leaf_parts(message):
+        if part.get_content_type() in {"message/delivery-status", "message/global-delivery-status"}:
+            return part
+    return None
+
+
+def _bounce(message: Message) -> Bounce | None:
+    """A failed delivery from a DSN's delivery-status part (RFC 3464), or None when no
+    recipient failed (a delay or a success report)."""
+    status_part = _delivery_status_part(message)
+    if status_part is None:
+        return None
+    failed = next(
+        (fields for fields in _status_blocks(status_part)[1:] if _is_failure(fields)), None
+    )
+    if failed is None:
+        return None
+    recipient = _dsn_address(failed.get("final-recipient") or failed.get("original-recipient"))
+    status = failed.get("status", "")
+    diagnostic = failed.get("diagnostic-code", "")
+    _, semicolon, diagnostic_text = diagnostic.partition(";")
+    reason = " ".join(
+        part for part in (status, diagnostic_text if semicolon else diagnostic) if part
+    )
+    return Bounce(
+        original_message_id=_returned_message_id(message),
+        recipient=recipient,
+        reason=clean_line(reason or "delivery failed", BOUNCE_REASON_MAX_LENGTH),
+    )
+
+
+def _status_blocks(part: Message) -> list[dict[str, str]]:
+    """The per-message block then the per-recipient blocks of a delivery-status part, each
+    as lower-case field names to one-line values."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        blocks: list[Message] = [block for block in payload if isinstance(block, Message)]
+    else:
+        text = _decode_text(_decoded_bytes(part), "utf-8")
+        parser = Parser(policy=policy.compat32)
+        blocks = [
+            parser.parsestr(block.strip() + "\n", headersonly=True)
+            for block in re.split(r"\r?\n\s*\r?\n", text)
+            if block.strip()
+        ]
+    return [
+        {
+            str(key).lower(): clean_line(
+                _repair_escaped_bytes(str(value)), BOUNCE_REASON_MAX_LENGTH
+            )
+            for key, value in block.raw_items()
+        }
+        for block in blocks
+    ]
+
+
+def _is_failure(fields: dict[str, str]) -> bool:
+    action = fields.get("action", "").lower()
+    if action:
+        return action == "failed"
+    return fields.get("status", "").startswith("5")
+
+
+def _dsn_address(value: str | None) -> str:
+    """The address of ``rfc822; someone@example.com``."""
+    if not value:
+        return ""
+    address = value.partition(";")[2] or value
+    address = address.strip().strip("<>").lower()
+    return address if len(address) <= ADDRESS_MAX_LENGTH and _ADDRESS.fullmatch(address) else ""
+
+
+def _returned_message_id(message: Message) -> str | None:
+    """The Message-ID of the returned message (``message/rfc822``) or of its returned
+    headers (``text/rfc822-headers``)."""
+    for part in _leaf_parts(message):
+        content_type = part.get_content_type()
+        returned: Message | None = None
+        if content_type in {"message/rfc822", "message/global"}:
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                returned = payload[0]
+        elif content_type == "text/rfc822-headers":
+            headers = _decode_text(_decoded_bytes(part), part.get_content_charset())
+            returned = Parser(policy=policy.compat32).parsestr(headers, headersonly=True)
+        if returned is not None:
+            ids = _message_ids(_header(returned, "Message-ID"))
+            if ids:
+                return ids[0]
+    return None
+
+
+# --- the whole message --------------------------------------------------------------------
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    message = _PARSER.parsebytes(raw)
+    sender, sender_name = _sender(message)
+    report = _report_type(message, sender)
+    bounce = _bounce(message) if report == "delivery-status" else None
+    plain, html = _bodies(message)
+    body = _body(plain, html)
+    return ParsedMail(
+        message_id=_message_id(message, raw),
+        sender=sender,
+        sender_name=sender_name,
+        subject=clean_line(_header(message, "Subject") or "", SUBJECT_MAX_LENGTH),
+        body=body,
+        reply_body=strip_quoted_reply(body),
+        references=_references(message),
+        attachments=_attachments(message, (plain, html)),
+        auto_reason=_auto_reason(message, sender, bounce, report),
+        bounce=bounce,
+        language=_language(message, plain or html),
+    )
