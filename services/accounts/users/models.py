@@ -32,6 +32,11 @@ username_validator = RegexValidator(
 )
 
 
+#: Lengths of ``User.email`` (Django's default for emails) and ``User.full_name``.
+EMAIL_MAX_LENGTH = 254
+FULL_NAME_MAX_LENGTH = 150
+
+
 def normalize_email(email: str | None) -> str:
     """Emails are stored lower-cased, so lookups are exact and use the unique index."""
     return (email or "").strip().lower()
@@ -74,6 +79,7 @@ class User(AbstractUser):
     )
     email = models.EmailField(
         _("email address"),
+        max_length=EMAIL_MAX_LENGTH,
         unique=True,
         error_messages={"unique": _("A user with that email address already exists.")},
     )
@@ -82,7 +88,7 @@ class User(AbstractUser):
     email_verified = models.BooleanField(_("email verified"), default=False)
     #: An address asked for on the profile, not in use until a link mailed to it confirms it.
     pending_email = models.EmailField(_("email waiting for confirmation"), blank=True)
-    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    full_name = models.CharField(_("full name"), max_length=FULL_NAME_MAX_LENGTH, blank=True)
     phone = models.CharField(
         _("phone"), max_length=16, blank=True, help_text=_("E.164, e.g. +34600111222")
     )

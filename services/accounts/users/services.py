@@ -1,5 +1,6 @@
 """Writes: creating and changing users, signing in and out, passwords, proving an email
-address and a phone number, social-login codes and links.
+address and a phone number, inviting unknown senders of support mail, social-login codes
+and links.
 
 Every change to a user's contact card publishes its event through the outbox in the
 same transaction (``users.events``). Views validate the input with serializers and call
@@ -18,10 +19,13 @@ number once the code texted to it is typed back. A user's new email address wait
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +35,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -47,6 +52,8 @@ from templated_mail.mail import BaseEmailMessage
 
 from users import events, lockout, sessions, throttles, verification
 from users.models import (
+    EMAIL_MAX_LENGTH,
+    FULL_NAME_MAX_LENGTH,
     Language,
     PhoneCode,
     Role,
@@ -227,7 +234,12 @@ class EmailChangeNoticeEmail(BaseEmailMessage):  # type: ignore[misc]
 
 
 def _mail(
-    message: type[BaseEmailMessage], *, to: str, language: str, context: dict[str, Any]
+    message: type[BaseEmailMessage],
+    *,
+    to: str,
+    language: str,
+    context: dict[str, Any],
+    in_background: bool = True,
 ) -> None:
     """Send ``message`` to ``to`` in ``language`` once the transaction commits."""
 
@@ -235,7 +247,7 @@ def _mail(
         with translation.override(language):
             message(context=context).send(to=[to])
 
-    _send_later(send)
+    _send_later(send, in_background=in_background)
 
 
 def email_confirmation_url(user: User) -> str:
@@ -559,11 +571,13 @@ class PasswordResetEmail(BaseEmailMessage):  # type: ignore[misc]
     template_name = "users/email/password_reset.html"
 
 
-def _send_later(send: Callable[[], None]) -> None:
+def _send_later(send: Callable[[], None], *, in_background: bool = True) -> None:
     """Send after commit, off the request thread unless configured otherwise.
 
     The answer must take as long whether or not an email goes out, or its timing would
-    tell who has an account.
+    tell who has an account. Work that answers no one (an event's handler) passes
+    ``in_background=False`` and sends in its own thread, after the commit and before the
+    event is acked: a process told to stop then finishes the mail instead of dropping it.
     """
 
     def run() -> None:
@@ -572,7 +586,7 @@ def _send_later(send: Callable[[], None]) -> None:
         except Exception:  # a mail server problem must not surface to anyone
             logger.exception("could not send an email")
 
-    if getattr(settings, "EMAIL_SEND_IN_BACKGROUND", True):
+    if in_background and getattr(settings, "EMAIL_SEND_IN_BACKGROUND", True):
         transaction.on_commit(lambda: threading.Thread(target=run, daemon=True).start())
     else:
         transaction.on_commit(run)
@@ -608,9 +622,11 @@ def password_reset_request(*, email: str) -> None:
 
 @transaction.atomic
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
-    """Set the password from a reset link; the link stops working, sessions end.
+    """Set the password from a reset link or an invitation's link (``invitation_url``);
+    the link stops working, sessions end.
 
-    Reading the email proves the address, so the email counts as verified afterwards.
+    Reading the email proves the address, so the email counts as verified afterwards
+    (``user.updated``).
     """
     invalid = ValidationError({"token": [_("This reset link is invalid or has expired.")]})
     try:
@@ -618,7 +634,10 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     except (TypeError, ValueError, OverflowError) as exc:
         raise invalid from exc
     user = User.objects.filter(pk=pk, is_active=True).first()
-    if user is None or not default_token_generator.check_token(user, token):
+    if user is None or not (
+        default_token_generator.check_token(user, token)
+        or verification.invitation_token_valid(user, token)
+    ):
         raise invalid
     _check_new_password(new_password, user, "new_password")
     before = events.card(user)
@@ -628,6 +647,117 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     events.user_changed(user, before=before)
     user_revoke_tokens(user=user)
     lockout.clear(user.username)  # the account's wait, whichever name was typed
+    return user
+
+
+# --- Invitations: unknown senders of support mail -----------------------------------------
+
+#: Tries at a free username before giving the event back to be retried.
+USERNAME_TRIES = 5
+#: Room left in ``User.username`` for a number that makes a taken one unique.
+USERNAME_BASE_LENGTH = 140
+#: Characters a username may hold (``models.username_validator``), ASCII only here.
+NOT_USERNAME_CHARACTERS = re.compile(r"[^a-z0-9._+-]")
+
+
+class InvitationEmail(BaseEmailMessage):  # type: ignore[misc]
+    template_name = "users/email/invitation.html"
+
+
+def invitation_url(user: User) -> str:
+    """The link (to web's password-reset page) that sets an invited client's first
+    password; ``password_reset_confirm`` takes its token for ``INVITATION_TIMEOUT``."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = verification.invitation_token_make(user)
+    path = settings.PASSWORD_RESET_CONFIRM_PATH.format(uid=uid, token=token)
+    return f"{settings.WEB_BASE_URL}{path}"
+
+
+def plain_name(text: str) -> str:
+    """A display name from a mail header, as one line of printable text: control
+    characters (NUL, CR, LF...) and lone surrogates become spaces, runs of spaces one,
+    cut to fit ``User.full_name``."""
+    printable = "".join(
+        " " if unicodedata.category(char) in {"Cc", "Cs"} else char for char in text
+    )
+    return " ".join(printable.split())[:FULL_NAME_MAX_LENGTH]
+
+
+def _username_base(email: str) -> str:
+    """The part of ``email`` before the ``@`` as a username: accents dropped, ASCII
+    letters, digits and ``. + - _`` kept; ``client`` when nothing is left."""
+    local = email.rpartition("@")[0]
+    ascii_text = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
+    base = NOT_USERNAME_CHARACTERS.sub("", ascii_text.lower())[:USERNAME_BASE_LENGTH]
+    return base or "client"
+
+
+def _free_usernames(base: str) -> Iterator[str]:
+    """``base``, ``base2``, ``base3``...: those no user has (usernames ignore case)."""
+    taken = {
+        name.lower()
+        for name in User.objects.filter(username__istartswith=base).values_list(
+            "username", flat=True
+        )
+    }
+    candidates = itertools.chain([base], (f"{base}{n}" for n in itertools.count(2)))
+    return (name for name in candidates if name not in taken)
+
+
+def _address_usable(email: str) -> bool:
+    try:
+        validate_email(email)
+    except ValidationError:
+        return False
+    return len(email) <= EMAIL_MAX_LENGTH
+
+
+@transaction.atomic
+def user_invite(*, email: str, name: str, language: str) -> User | None:
+    """Make a client of someone unknown who wrote to the support address
+    (``user.invite_requested`` from tickets); the new user, or ``None`` when nothing
+    was done.
+
+    The client has no usable password and an unconfirmed email; ``user.registered``
+    announces them (tickets then opens the messages it held). One mail, in ``language``,
+    after commit, says their message was received and links to setting a password, which
+    also confirms the address. An address some account already uses (any case), or one
+    that is not an address, changes nothing and mails no one: each address is invited
+    once, and only while no account has it.
+    """
+    address = normalize_email(email)
+    if not _address_usable(address):
+        logger.warning("invitation refused: the sender's address is not a valid email")
+        return None
+    existing = user_by_email(address)
+    if existing is not None:
+        logger.info("invitation not needed: user %s already has that address", existing.pk)
+        return None
+    language = language if language in Language.values else Language.SPANISH
+    for username in itertools.islice(_free_usernames(_username_base(address)), USERNAME_TRIES):
+        try:
+            user = user_create(
+                username=username,
+                email=address,
+                password=None,
+                full_name=plain_name(name),
+                language=language,
+                email_verified=False,
+            )
+        except ValidationError as exc:
+            if "email" in exc.message_dict:  # invited or registered at this very moment
+                logger.info("invitation not needed: the address was taken meanwhile")
+                return None
+            continue  # that username was taken meanwhile: the next one
+        break
+    else:
+        raise RuntimeError(f"no free username after {USERNAME_TRIES} tries")
+    context = {
+        "user": user,
+        "set_password_url": invitation_url(user),
+        "days": max(1, settings.INVITATION_TIMEOUT // (24 * 60 * 60)),
+    }
+    _mail(InvitationEmail, to=user.email, language=language, context=context, in_background=False)
     return user
 
 

@@ -10,6 +10,16 @@ verified flag). Confirming changes that state, so a token works once; asking for
 address changes the pending one, so a token for an older address stops working; it
 expires after ``EMAIL_CONFIRM_TIMEOUT`` seconds. Only characters ``[0-9a-z-]`` appear.
 
+Invitation token (the ``token`` of web's ``/password-reset/confirm/<uid>/<token>/``, shaped
+like Django's reset tokens so that page and ``auth/password/reset/confirm/`` take it)::
+
+    <issued at, base 36 seconds>-<HMAC-SHA256, 32 hex digits>
+
+It sets the first password of an invited client (no usable password yet), for
+``INVITATION_TIMEOUT`` seconds. The HMAC covers the user id, the time and the account's
+state (password hash, email, verified flag, active flag, last sign-in): setting the
+password changes that state, so a token works once.
+
 Phone codes are 6 random digits; only an HMAC of the code (with the user and the number)
 is stored, so the table does not give the codes away.
 """
@@ -29,6 +39,7 @@ from users.models import User
 
 _EMAIL_SALT = "users.verification.email-confirmation"
 _PHONE_SALT = "users.verification.phone-code"
+_INVITATION_SALT = "users.verification.invitation"
 
 
 def email_to_confirm(user: User) -> str:
@@ -78,6 +89,39 @@ def email_token_valid(user: User, token: EmailToken, *, now: float | None = None
     if age < 0 or age > settings.EMAIL_CONFIRM_TIMEOUT:
         return False
     return constant_time_compare(_email_mac(user, email, token.timestamp), token.mac)
+
+
+def _invitation_mac(user: User, timestamp: int) -> str:
+    last_login = "" if user.last_login is None else user.last_login.isoformat()
+    state = (
+        f"{user.pk}|{timestamp}|{user.password}|{user.email}|{user.email_verified}"
+        f"|{user.is_active}|{last_login}"
+    )
+    return salted_hmac(_INVITATION_SALT, state, algorithm="sha256").hexdigest()[:32]
+
+
+def invitation_token_make(user: User, *, now: float | None = None) -> str:
+    """A token that sets the first password of ``user`` (an invited client)."""
+    timestamp = int(time.time() if now is None else now)
+    return f"{int_to_base36(timestamp)}-{_invitation_mac(user, timestamp)}"
+
+
+def invitation_token_valid(user: User, token: str, *, now: float | None = None) -> bool:
+    """Whether ``token`` may set ``user``'s first password, now: the account is active,
+    has no usable password yet, and is in the state the token was made in."""
+    if not user.is_active or user.has_usable_password():
+        return False
+    issued, _, mac = token.partition("-")
+    if len(mac) != 32:
+        return False
+    try:
+        timestamp = base36_to_int(issued)
+    except ValueError:
+        return False
+    age = int(time.time() if now is None else now) - timestamp
+    if age < 0 or age > settings.INVITATION_TIMEOUT:
+        return False
+    return constant_time_compare(_invitation_mac(user, timestamp), mac)
 
 
 def phone_code_make() -> str:

@@ -104,6 +104,14 @@ PHONE_CODES_PER_DAY = env.int("PHONE_CODES_PER_DAY", default=10)
 #: Phone numbers written without a country code are read as numbers of this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="ES")
 
+# --- Unknown senders of support mail become clients (user.invite_requested) -------------
+# Event bus (servidesk_shared.events.conf): accounts publishes user.* through the outbox
+# and consumes one queue, the invitations tickets asks for (manage.py consume_events).
+SERVIDESK_EVENT_QUEUE = "accounts.invites"
+SERVIDESK_EVENT_HANDLERS = "users.handlers.handlers"
+#: Seconds the invitation's link to set a first password works (7 days).
+INVITATION_TIMEOUT = env.int("INVITATION_TIMEOUT", default=7 * 24 * 60 * 60)
+
 # --- Email ------------------------------------------------------------------------------
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
