@@ -4,11 +4,16 @@
 transaction that records the event id (inbox), so each event applies once. User events
 carry the whole contact card, so the newest card wins: ``projection.advance`` drops an
 event older than one already applied (out-of-order delivery, replays).
+
+A card that makes an address a confirmed, active user's also applies the mail held for
+that address (``inbound.services.held_messages_release``), in the same transaction.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from inbound.services import held_messages_release
 
 from servidesk_shared.events import projection
 from servidesk_shared.events.envelope import Event
@@ -24,7 +29,7 @@ def keep_directory(event: Event[Any]) -> None:
     card: UserCard = event.data
     if not projection.advance(event):
         return
-    services.directory_user_upsert(
+    user = services.directory_user_upsert(
         user_id=str(card.id),
         username=card.username,
         full_name=card.full_name,
@@ -34,3 +39,4 @@ def keep_directory(event: Event[Any]) -> None:
         # A deactivation says so in the card too; the type makes it certain.
         is_active=card.is_active and event.type != "user.deactivated",
     )
+    held_messages_release(user=user)

@@ -1,0 +1,392 @@
+"""Applying inbound mail: each message once, as its sender, in one transaction.
+
+``message_apply`` turns one raw message from a mailbox into its effect and records it
+(``InboundMessage``) in the same transaction, so the record exists if and only if the
+effect does. The record is written first: a second fetcher applying the same message
+waits on its unique keys (mailbox position, Message-ID) and then finds it recorded, and
+a process killed mid-message leaves nothing, so the message is applied on the next pass.
+The caller marks the message done on the server only after this returns (committed).
+
+What a message becomes, in this order:
+
+1. a delivery-status report: ``mail.bounced`` for notifier (the bounced Message-ID);
+2. automatic mail (``Auto-Submitted``, ``Precedence: bulk``, lists…), or mail from
+   Servidesk's own addresses or with a Servidesk Message-ID: recorded, nothing else;
+3. a sender the directory does not know: ``INBOUND_UNKNOWN_SENDERS=create`` holds the
+   message and asks accounts, once per address, to invite them
+   (``user.invite_requested``); ``reject`` answers once per address with an explanation
+   (``Auto-Submitted: auto-replied``). A known sender whose address is not confirmed:
+   held too (accounts already mailed them the confirmation);
+4. a deactivated sender: ignored;
+5. a reply (``tickets.selectors`` finds the ticket by references or subject number): a
+   public comment by the sender with the quoted text and signature stripped, or ignored
+   when the sender may not see that ticket;
+6. a new conversation from a client: a ticket, unless the sender opened
+   ``INBOUND_MAX_PER_SENDER_PER_HOUR`` tickets in the last hour (throttled, no answer);
+   from staff: ignored (a ticket needs a client, and a mail does not say which).
+
+A held message is applied from step 4 on, as its sender, when the directory learns the
+address is theirs and confirmed (``held_messages_release``, from the ``user.*`` handler;
+each fetch pass also sweeps for senders that became known).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any, Final
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from tickets import services as ticket_services
+from tickets.actors import Actor
+from tickets.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, DirectoryUser
+
+from inbound import selectors
+from inbound.models import (
+    REASON_MAX_LENGTH,
+    FailedMessage,
+    HeldMessage,
+    InboundMessage,
+    Outcome,
+    SenderNotice,
+)
+from inbound.parsing import ParsedMail, parse
+from servidesk_shared.errors import ApplicationError
+from servidesk_shared.events.publisher import publish
+from servidesk_shared.events.schemas import MailBounced, UserInviteRequested
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_CREATE: Final = "create"
+UNKNOWN_REJECT: Final = "reject"
+#: A Message-ID Servidesk gave (notifier's mail): its own mail, come back.
+OWN_MESSAGE_ID_PREFIX: Final = "<sd."
+#: tickets.services takes files on ticket and comment writes (the attachments work).
+_TAKES_FILES: Final = "files" in inspect.signature(ticket_services.ticket_create).parameters
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    reason: str = ""
+    ticket_id: int | None = None
+    comment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What became of a message; ``outcome`` None: it had been applied before."""
+
+    outcome: str | None
+    reason: str = ""
+    ticket_id: int | None = None
+
+
+ALREADY_APPLIED: Final = Applied(outcome=None, reason="already recorded")
+
+
+def message_apply(*, source: str, position: str, raw: bytes) -> Applied:
+    """Apply the message at ``position`` of mailbox ``source`` once.
+
+    Raises ``inbound.parsing.ParseError`` for a message that cannot be read; any other
+    exception leaves nothing written (the caller records the failure).
+    """
+    if selectors.position_is_recorded(source=source, position=position):
+        return ALREADY_APPLIED  # no need to parse it again
+    mail = parse(raw)
+    if selectors.is_recorded(source=source, position=position, message_id=mail.message_id):
+        return ALREADY_APPLIED
+    try:
+        return _apply_new(source=source, position=position, raw=raw, mail=mail)
+    except IntegrityError:
+        # Another fetcher recorded it first (we waited on its unique key, then lost).
+        if selectors.is_recorded(source=source, position=position, message_id=mail.message_id):
+            return ALREADY_APPLIED
+        raise
+
+
+@transaction.atomic
+def _apply_new(*, source: str, position: str, raw: bytes, mail: ParsedMail) -> Applied:
+    record = InboundMessage.objects.create(
+        source=source,
+        source_uid=position,
+        message_id=mail.message_id,
+        sender=mail.sender,
+        subject=mail.subject[:TITLE_MAX_LENGTH],
+        outcome=Outcome.IGNORED,  # decided below, in this transaction
+    )
+    decision = _decide(mail, raw=raw, record=record)
+    _record_decision(record, decision)
+    logger.info(
+        "inbound mail %s",
+        decision.outcome,
+        extra={
+            "message_id": mail.message_id,
+            "sender": mail.sender,
+            "reason": decision.reason,
+            "ticket_id": decision.ticket_id,
+        },
+    )
+    return Applied(decision.outcome, decision.reason, decision.ticket_id)
+
+
+def _record_decision(record: InboundMessage, decision: Decision) -> None:
+    record.outcome = decision.outcome
+    record.reason = decision.reason[:REASON_MAX_LENGTH]
+    record.ticket_id = decision.ticket_id
+    record.comment_id = decision.comment_id
+    record.applied_at = timezone.now()
+    record.save(update_fields=["outcome", "reason", "ticket", "comment", "applied_at"])
+
+
+def _decide(mail: ParsedMail, *, raw: bytes, record: InboundMessage) -> Decision:
+    return _automatic(mail) or _by_sender(mail, raw=raw, record=record)
+
+
+def _automatic(mail: ParsedMail) -> Decision | None:
+    """Bounces and mail no one wrote by hand: never applied, never answered."""
+    if mail.bounce is not None:
+        bounced = mail.bounce.original_message_id
+        if bounced:
+            publish(
+                MailBounced(
+                    message_id=bounced,
+                    recipient=mail.bounce.recipient,
+                    reason=mail.bounce.reason,
+                )
+            )
+        return Decision(Outcome.BOUNCE, mail.bounce.reason or "delivery failed")
+    if mail.auto_reason is not None:
+        return Decision(Outcome.LOOP, mail.auto_reason)
+    if mail.sender in selectors.own_addresses():
+        return Decision(Outcome.LOOP, "from Servidesk's own address")
+    if mail.message_id.lower().startswith(OWN_MESSAGE_ID_PREFIX):
+        return Decision(Outcome.LOOP, "a mail Servidesk sent")
+    return None
+
+
+def _by_sender(mail: ParsedMail, *, raw: bytes, record: InboundMessage) -> Decision:
+    user = selectors.sender_lookup(mail.sender, for_update=True)
+    if user is None:
+        if settings.INBOUND_UNKNOWN_SENDERS == UNKNOWN_REJECT:
+            _refuse_once(mail)
+            return Decision(Outcome.REJECTED, "unknown sender")
+        _hold(mail, raw=raw, record=record)
+        _invite_once(mail)
+        return Decision(Outcome.HELD, "unknown sender: invitation requested")
+    if not user.is_active:
+        return Decision(Outcome.IGNORED, "sender deactivated")
+    if not user.email_verified:
+        _hold(mail, raw=raw, record=record)
+        return Decision(Outcome.HELD, "sender has not confirmed the address")
+    return _apply_as(user, mail)
+
+
+def _apply_as(user: DirectoryUser, mail: ParsedMail) -> Decision:
+    """The message's effect as ``user`` (active, address confirmed; their row locked,
+    which keeps one sender's messages in order and their hourly count exact)."""
+    actor = Actor(id=user.pk, role=user.role)
+    ticket_id = selectors.thread_ticket_id(mail)
+    if ticket_id is not None:
+        return _comment(actor, ticket_id, mail)
+    if not actor.is_client:
+        return Decision(Outcome.IGNORED, "staff mail that answers no ticket")
+    if selectors.tickets_opened_lately(mail.sender) >= settings.INBOUND_MAX_PER_SENDER_PER_HOUR:
+        return Decision(Outcome.THROTTLED, "too many tickets from this sender in the last hour")
+    with translation.override(_language(mail)):
+        title = mail.subject.strip()[:TITLE_MAX_LENGTH] or _("(no subject)")
+    ticket = ticket_services.ticket_create(
+        actor=actor,
+        title=title,
+        description=_bounded(mail.body),
+        **_files(mail),
+    )
+    return Decision(Outcome.TICKET, ticket_id=ticket.pk)
+
+
+def _comment(actor: Actor, ticket_id: int, mail: ParsedMail) -> Decision:
+    body = mail.reply_body.strip() or mail.body.strip()
+    if not body and not mail.attachments:
+        return Decision(Outcome.IGNORED, "empty reply", ticket_id=ticket_id)
+    try:
+        comment = ticket_services.comment_create(
+            ticket_id=ticket_id,
+            actor=actor,
+            body=_bounded(body),
+            internal=False,
+            **_files(mail),
+        )
+    except Http404:
+        # Not theirs to see: the ticket is not touched, and not named in the record.
+        return Decision(Outcome.IGNORED, "a reply to a ticket the sender may not see")
+    except ApplicationError as exc:
+        return Decision(Outcome.IGNORED, exc.message, ticket_id=ticket_id)
+    return Decision(Outcome.COMMENT, ticket_id=ticket_id, comment_id=comment.pk)
+
+
+def _files(mail: ParsedMail) -> dict[str, Any]:
+    if not _TAKES_FILES or not mail.attachments:
+        return {}
+    return {
+        "files": [
+            ContentFile(attachment.content, name=attachment.filename)
+            for attachment in mail.attachments
+            if attachment.content
+        ]
+    }
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= BODY_MAX_LENGTH:
+        return text
+    return text[: BODY_MAX_LENGTH - 1] + "…"
+
+
+def _language(mail: ParsedMail) -> str:
+    """The mail's language when Servidesk speaks it, else the default."""
+    code = (mail.language or "").split(",")[0].strip().lower()[:2]
+    return code if code in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+# --- unknown senders --------------------------------------------------------------------
+
+
+def _hold(mail: ParsedMail, *, raw: bytes, record: InboundMessage) -> None:
+    HeldMessage.objects.create(message=record, email=mail.sender, raw=raw)
+
+
+def _notice_once(email: str, kind: str) -> bool:
+    """Note that ``kind`` was done for ``email``; False when it had been already."""
+    _notice, created = SenderNotice.objects.get_or_create(email=email, kind=kind)
+    return created
+
+
+def _invite_once(mail: ParsedMail) -> None:
+    if _notice_once(mail.sender, SenderNotice.Kind.INVITATION):
+        publish(
+            UserInviteRequested(email=mail.sender, name=mail.sender_name, language=_language(mail))
+        )
+
+
+def _refuse_once(mail: ParsedMail) -> None:
+    if not _notice_once(mail.sender, SenderNotice.Kind.REFUSAL):
+        return
+    language = _language(mail)
+    transaction.on_commit(
+        lambda: _send_refusal(
+            to=mail.sender, subject=mail.subject, message_id=mail.message_id, language=language
+        )
+    )
+
+
+def _send_refusal(*, to: str, subject: str, message_id: str, language: str) -> None:
+    """The one answer an unknown sender gets in ``reject`` mode. Marked as an automatic
+    reply (RFC 3834), so a well-behaved mail program does not answer it in turn."""
+    with translation.override(language):
+        message = EmailMessage(
+            subject=_("Your message to %(address)s was not accepted")
+            % {"address": parseaddr(settings.SUPPORT_EMAIL)[1]},
+            body=_(
+                "Hello,\n\n"
+                'We received your message "%(subject)s", but this address only accepts '
+                "messages from people registered with the help desk. If you have an "
+                "account, write to us again from the address registered in it.\n\n"
+                "This is an automatic answer; replies to it are not read."
+            )
+            % {"subject": subject},
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[to],
+            headers={
+                "Auto-Submitted": "auto-replied",
+                "In-Reply-To": message_id,
+                "References": message_id,
+                "X-Auto-Response-Suppress": "All",
+            },
+        )
+    try:
+        message.send()
+    except Exception:
+        # After commit: the message is recorded either way; a lost answer is only logged.
+        logger.exception("could not send the refusal", extra={"recipient": to})
+
+
+# --- held messages ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def held_messages_release(*, user: DirectoryUser) -> int:
+    """Apply the messages held for ``user``'s address, as them, if the directory now
+    says the address is theirs and confirmed and they are active. Returns how many.
+
+    Runs inside the ``user.*`` event's transaction (``tickets.handlers``); a message a
+    concurrent call is applying is skipped (``skip_locked``), not applied twice.
+    """
+    if not (user.email and user.email_verified and user.is_active):
+        return 0
+    held = (
+        selectors.held_for(user.email)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("message")
+    )
+    released = 0
+    # The lock on the user's row a fetcher takes too (see _apply_as).
+    locked = DirectoryUser.objects.select_for_update().filter(pk=user.pk).first() or user
+    for message in held:
+        mail = parse(bytes(message.raw))
+        try:
+            with transaction.atomic():
+                decision = _apply_as(locked, mail)
+        except ApplicationError as exc:
+            # Refused for good (a rule of tickets.services): kept out of the way, with why.
+            decision = Decision(Outcome.IGNORED, exc.message)
+        _record_decision(message.message, decision)
+        message.delete()
+        released += 1
+        logger.info(
+            "held inbound mail %s",
+            decision.outcome,
+            extra={"message_id": mail.message_id, "sender": mail.sender},
+        )
+    return released
+
+
+def held_messages_sweep() -> int:
+    """Release the messages of senders who became known without their event releasing
+    them (a message held while its sender's ``user.registered`` was being applied)."""
+    return sum(held_messages_release(user=user) for user in selectors.senders_now_known())
+
+
+# --- failures ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def failure_record(*, source: str, position: str, raw: bytes, reason: str) -> FailedMessage:
+    """Remember why the message at ``position`` failed (it goes to the failed folder)."""
+    try:
+        mail: ParsedMail | None = parse(raw)
+    except ValueError:
+        mail = None
+    return FailedMessage.objects.create(
+        source=source,
+        source_uid=position,
+        message_id=mail.message_id if mail else "",
+        sender=mail.sender if mail else "",
+        subject=mail.subject[:TITLE_MAX_LENGTH] if mail else "",
+        reason=reason[:REASON_MAX_LENGTH],
+    )
+
+
+@transaction.atomic
+def failures_retried(*, source: str) -> int:
+    """The failed messages of ``source`` were put back in the mailbox to be read again."""
+    return FailedMessage.objects.filter(source=source, retried_at__isnull=True).update(
+        retried_at=timezone.now()
+    )
