@@ -150,7 +150,7 @@ _SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
 # C0 and C1 controls and DEL; tab and line feed survive in multi-line text.
 _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LINE_BREAKS: Final = re.compile(r"\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_ANY_WHITESPACE: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_WHITESPACE: Final = re.compile(r"\s+")
 
 
 def _repair_escaped_bytes(text: str) -> str:
@@ -177,9 +177,11 @@ def clean_text(text: str) -> str:
 
 
 def clean_line(text: str, max_length: int) -> str:
-    """One line: every run of whitespace or control characters a single space, bounded."""
+    """One line: line breaks and tabs as spaces, other control characters removed, runs of
+    whitespace a single space, bounded."""
     text = _repair_escaped_bytes(text)
-    text = _ANY_WHITESPACE.sub(" ", text).strip()
+    text = _LINE_BREAKS.sub(" ", text).replace("\n", " ").replace("\t", " ")
+    text = _WHITESPACE.sub(" ", _CONTROLS.sub("", text)).strip()
     return text[:max_length].rstrip()
 
 
@@ -189,7 +191,7 @@ def clean_line(text: str, max_length: int) -> str:
 def _header(message: Message, name: str) -> str | None:
     """A header's decoded value, or None; a header the parser chokes on is read raw."""
     try:
-        value = message.get(name)
+        value = _parsed_header(message, name)
     except Exception:  # the header parser's own errors on hostile input: read it raw
         value = _raw_header(message, name)
         if value is None:
@@ -201,6 +203,18 @@ def _header(message: Message, name: str) -> str | None:
     if value is None:
         return None
     return _repair_escaped_bytes(str(value))
+
+
+def _parsed_header(message: Message, name: str) -> object:
+    """The policy's header object (or the plain value of a compat32 message); raw 8-bit
+    text, which the parser would turn into replacement characters, decoded first."""
+    raw = _raw_header(message, name)
+    if raw is None:
+        return None
+    if _ESCAPED_BYTES.search(raw):
+        unfolded = re.sub(r"\r?\n", "", _repair_escaped_bytes(raw))
+        return policy.default.header_factory(name, unfolded)
+    return message.get(name)
 
 
 def _raw_header(message: Message, name: str) -> str | None:
@@ -252,7 +266,7 @@ _ADDRESS: Final = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
 def _sender(message: Message) -> tuple[str, str]:
     """The From address (lower case) and display name; ParseError when there is none."""
     try:
-        header = message.get("From")
+        header = _parsed_header(message, "From")
         addresses: tuple[Address, ...] = (
             header.addresses if isinstance(header, AddressHeader) else ()
         )
@@ -290,10 +304,10 @@ def _leaf_parts(message: Message) -> Iterator[Message]:
     stack: list[tuple[Message, int]] = [(message, 0)]
     while stack:
         part, depth = stack.pop()
-        payload = part.get_payload()
-        if part.get_content_maintype() == "multipart" and isinstance(payload, list):
+        if part.get_content_maintype() == "multipart" and part.is_multipart():
             if depth < MIME_MAX_DEPTH:
-                stack.extend((child, depth + 1) for child in reversed(payload))
+                children = part.get_payload()
+                stack.extend((child, depth + 1) for child in reversed(children))
         else:
             yield part
 
@@ -561,14 +575,22 @@ def safe_filename(name: str) -> str:
     return name
 
 
+def _enclosed_message(part: Message) -> Message | None:
+    """The message a ``message/rfc822`` part encloses (None when it was not parsed as one,
+    e.g. under a transfer encoding)."""
+    if not part.is_multipart():
+        return None
+    payload = part.get_payload()
+    return payload[0] if payload and isinstance(payload[0], Message) else None
+
+
 def _fallback_filename(content_type: str) -> str:
     return f"attachment{mimetypes.guess_extension(content_type) or '.bin'}"
 
 
 def _attached_message(part: Message, filename: str | None) -> MailAttachment | None:
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        inner = payload[0]
+    inner = _enclosed_message(part)
+    if inner is not None:
         try:
             content = inner.as_bytes()
         except Exception:  # a message the generator cannot write back: its text
@@ -673,9 +695,10 @@ def _bounce(message: Message) -> Bounce | None:
 def _status_blocks(part: Message) -> list[dict[str, str]]:
     """The per-message block then the per-recipient blocks of a delivery-status part, each
     as lower-case field names to one-line values."""
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        blocks: list[Message] = [block for block in payload if isinstance(block, Message)]
+    if part.is_multipart():
+        blocks: list[Message] = [
+            block for block in part.get_payload() if isinstance(block, Message)
+        ]
     else:
         text = _decode_text(_decoded_bytes(part), "utf-8")
         parser = Parser(policy=policy.compat32)
@@ -718,9 +741,7 @@ def _returned_message_id(message: Message) -> str | None:
         content_type = part.get_content_type()
         returned: Message | None = None
         if content_type in {"message/rfc822", "message/global"}:
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                returned = payload[0]
+            returned = _enclosed_message(part)
         elif content_type == "text/rfc822-headers":
             headers = _decode_text(_decoded_bytes(part), part.get_content_charset())
             returned = Parser(policy=policy.compat32).parsestr(headers, headersonly=True)
