@@ -9,16 +9,21 @@ first, so sequences follow commit order.
 Payloads carry the ticket as the API shows it to staff, the change and ``actor_id``.
 Internal notes are published too (``comment.internal = true``) so staff can be told
 about them; every consumer must keep them from clients (notifier and reports do).
+``ticket.created`` and ``ticket.commented`` list the files sent with them: metadata and
+the API path to download each (which needs the reader's sign-in), never the content.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from django.urls import reverse
 
 from servidesk_shared.events import schemas
 from servidesk_shared.events.publisher import publish
 from tickets.actors import Actor
-from tickets.models import Comment, Ticket
+from tickets.models import Attachment, Comment, Ticket
 from tickets.user_ids import render_user_id
 
 
@@ -57,9 +62,39 @@ def comment_snapshot(comment: Comment) -> schemas.CommentSnapshot:
     )
 
 
-def on_created(sender: Any, *, ticket: Ticket, actor: Actor, **kwargs: Any) -> None:
+def attachment_snapshot(attachment: Attachment) -> schemas.AttachmentSnapshot:
+    return schemas.AttachmentSnapshot(
+        id=attachment.pk,
+        filename=attachment.filename,
+        size=attachment.size,
+        content_type=attachment.content_type,
+        comment_id=attachment.comment_id,
+        download_path=download_path(attachment),
+    )
+
+
+def download_path(attachment: Attachment) -> str:
+    """``/api/tickets/<id>/attachments/<attachment id>/download/``, from the routes."""
+    return reverse(
+        "attachment-download",
+        kwargs={"pk": attachment.ticket_id, "attachment_id": attachment.pk},
+    )
+
+
+def on_created(
+    sender: Any,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    attachments: Sequence[Attachment] = (),
+    **kwargs: Any,
+) -> None:
     publish(
-        schemas.TicketCreated(ticket=ticket_snapshot(ticket), actor_id=_id(actor.id)),
+        schemas.TicketCreated(
+            ticket=ticket_snapshot(ticket),
+            actor_id=_id(actor.id),
+            attachments=tuple(attachment_snapshot(item) for item in attachments),
+        ),
         occurred_at=ticket.created_at,
     )
 
@@ -99,13 +134,20 @@ def on_assigned(
 
 
 def on_commented(
-    sender: Any, *, ticket: Ticket, actor: Actor, comment: Comment, **kwargs: Any
+    sender: Any,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    comment: Comment,
+    attachments: Sequence[Attachment] = (),
+    **kwargs: Any,
 ) -> None:
     publish(
         schemas.TicketCommented(
             ticket=ticket_snapshot(ticket),
             actor_id=_id(actor.id),
             comment=comment_snapshot(comment),
+            attachments=tuple(attachment_snapshot(item) for item in attachments),
         ),
         occurred_at=comment.created_at,
     )

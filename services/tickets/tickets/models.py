@@ -315,3 +315,42 @@ class DirectoryUser(models.Model):
     @property
     def is_staff(self) -> bool:
         return self.role in (Role.TECHNICIAN, Role.ADMIN)
+
+
+#: Long enough for any file name a mail program or browser sends, after sanitising.
+FILENAME_MAX_LENGTH: Final = 255
+
+
+class Attachment(models.Model):
+    """A file sent with a ticket, a comment, or on its own to a ticket (``comment`` null).
+
+    Visibility follows the comment: a file of an internal note is staff-only, like the
+    note. The bytes live in the ``attachments`` storage under ``storage_key``, a random
+    name never derived from what the uploader called the file (``tickets.attachments``).
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    #: The sanitised name the uploader gave it: shown and offered on download, nothing more.
+    filename = models.CharField(_("file name"), max_length=FILENAME_MAX_LENGTH)
+    size = models.PositiveBigIntegerField(_("size"))
+    #: Sniffed from the content, never taken from the client.
+    content_type = models.CharField(_("content type"), max_length=100)
+    storage_key = models.CharField(max_length=255, unique=True, editable=False)
+    uploaded_by = models.CharField(_("uploaded by"), max_length=USER_ID_LENGTH)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [
+            models.Index(fields=["ticket", "created_at", "id"], name="attachment_ticket"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} on ticket {self.ticket_id}"

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
-from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django_filters.utils import translate_validation
@@ -18,7 +18,7 @@ from django_filters.utils import translate_validation
 from servidesk_shared.auth import UserDirectory
 from tickets.actors import Actor
 from tickets.filters import TicketFilter
-from tickets.models import Comment, DirectoryUser, HistoryEntry, Role, Ticket
+from tickets.models import Attachment, Comment, DirectoryUser, HistoryEntry, Role, Ticket
 
 
 def tickets_visible_to(actor: Actor, *, names: bool = False) -> QuerySet[Ticket]:
@@ -117,7 +117,15 @@ def comment_with_names(*, comment: Comment) -> Comment:
 #: The history a client gets of their own ticket: changes to what the ticket shows them.
 #: Anything else (reassignments between technicians, and any field added later until it
 #: is listed here) is the staff's working record, as internal notes are.
-CLIENT_HISTORY_FIELDS: Final = ("status", "title", "description", "priority", "category")
+CLIENT_HISTORY_FIELDS: Final = (
+    "status",
+    "title",
+    "description",
+    "priority",
+    "category",
+    # A file added on its own to the ticket or a public comment (services.attachment_add).
+    "attachment",
+)
 
 
 def history_list(*, actor: Actor, ticket: Ticket) -> QuerySet[HistoryEntry]:
@@ -138,3 +146,29 @@ def assignee_list() -> QuerySet[DirectoryUser]:
     return DirectoryUser.objects.filter(
         is_active=True, role__in=(Role.TECHNICIAN, Role.ADMIN)
     ).order_by("full_name", "username", "id")
+
+
+#: Files a client may see: the ticket's own and those of public comments (a file of an
+#: internal note is as hidden as the note).
+PUBLIC_ATTACHMENTS: Final = Q(comment__isnull=True) | Q(comment__internal=False)
+
+
+def attachment_list(*, actor: Actor, ticket: Ticket) -> QuerySet[Attachment]:
+    """The files of a ticket ``actor`` can see (``ticket`` comes from ``ticket_get``)."""
+    attachments = Attachment.objects.filter(ticket=ticket)
+    if not actor.is_staff:
+        attachments = attachments.filter(PUBLIC_ATTACHMENTS)
+    return attachments
+
+
+def attachment_get(*, actor: Actor, ticket_id: int, attachment_id: int) -> Attachment:
+    """One file of a ticket, if ``actor`` may see both, else ``Http404`` (one query)."""
+    attachments = Attachment.objects.filter(
+        pk=attachment_id, ticket_id=ticket_id, ticket__in=tickets_visible_to(actor)
+    )
+    if not actor.is_staff:
+        attachments = attachments.filter(PUBLIC_ATTACHMENTS)
+    try:
+        return attachments.get()
+    except Attachment.DoesNotExist:
+        raise Http404 from None

@@ -12,10 +12,12 @@ outbox one, which queues the event in the same transaction).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from django.core.files import File
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -23,10 +25,11 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
-from tickets import numbers, search, selectors, signals, sql, workflow
+from tickets import attachments, numbers, search, selectors, signals, sql, workflow
 from tickets.actors import Actor
 from tickets.models import (
     DEFAULT_SLA_HOURS,
+    Attachment,
     Category,
     Comment,
     DirectoryUser,
@@ -137,8 +140,16 @@ def ticket_create(
     priority: int | None = None,
     category: Category | None = None,
     client_id: str | None = None,
+    files: Sequence[File] = (),  # type: ignore[type-arg]
 ) -> Ticket:
-    """Open a ticket: a client for themselves, staff on behalf of an active client."""
+    """Open a ticket: a client for themselves, staff on behalf of an active client.
+
+    ``files`` (any ``django.core.files.File`` with a ``name``: uploads, or
+    ``ContentFile(data, name=...)`` from mail) are attached to the ticket in the same
+    transaction and listed in its ``ticket.created`` event; ``tickets.attachments``
+    holds their limits (400/413 before anything is written).
+    """
+    uploads = attachments.check(files)
     if actor.is_client:
         if client_id is not None and client_id != actor.id:
             raise field_error("client_id", _("Clients can only open tickets for themselves."))
@@ -183,7 +194,9 @@ def ticket_create(
     ticket.client_name = opening.client_name  # type: ignore[attr-defined]
     ticket.assignee_name = None  # type: ignore[attr-defined]
     _history(ticket, actor, field="status", old=None, new=Status.PENDING, at=now).save()
-    signals.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor)
+    added = _attachment_rows(ticket=ticket, comment=None, actor=actor, uploads=uploads, at=now)
+    signals.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor, attachments=added)
+    _store(added, uploads)
     return ticket
 
 
@@ -378,13 +391,24 @@ def ticket_assign(
 
 
 @transaction.atomic
-def comment_create(*, ticket_id: int, actor: Actor, body: str, internal: bool = False) -> Comment:
+def comment_create(
+    *,
+    ticket_id: int,
+    actor: Actor,
+    body: str,
+    internal: bool = False,
+    files: Sequence[File] = (),  # type: ignore[type-arg]
+) -> Comment:
     """Add to the conversation. Internal notes are for staff and never reach clients.
 
     The first public reply by staff sets ``first_response_at``. A public comment moves
     ``updated_at`` and joins the search document; an internal one changes neither, so
     nothing a client can see moves because of a note they cannot read.
+
+    ``files`` are attached to the comment (staff-only with an internal note), in the same
+    transaction, and listed in its ``ticket.commented`` event (as ``ticket_create``).
     """
+    uploads = attachments.check(files)
     ticket = _locked(actor=actor, ticket_id=ticket_id)
     if internal and not actor.is_staff:
         raise forbidden(_("Only technicians and admins can write internal notes."))
@@ -403,8 +427,101 @@ def comment_create(*, ticket_id: int, actor: Actor, body: str, internal: bool = 
         ticket.version += 1
         ticket.save(update_fields=fields)
         search.append_comment(ticket.pk, body)
-    signals.ticket_commented.send(sender=Ticket, ticket=ticket, actor=actor, comment=comment)
+    added = _attachment_rows(ticket=ticket, comment=comment, actor=actor, uploads=uploads, at=now)
+    signals.ticket_commented.send(
+        sender=Ticket, ticket=ticket, actor=actor, comment=comment, attachments=added
+    )
+    _store(added, uploads)
     return comment
+
+
+# --- attachments ----------------------------------------------------------------------
+
+
+def _attachment_rows(
+    *,
+    ticket: Ticket,
+    comment: Comment | None,
+    actor: Actor,
+    uploads: Sequence[attachments.Upload],
+    at: datetime,
+) -> list[Attachment]:
+    """The rows of checked files (ids included: the event names them); the bytes are
+    written by ``_store``, last, once every other part of the write has succeeded."""
+    if not uploads:
+        return []
+    rows = [
+        Attachment(
+            ticket=ticket,
+            comment=comment,
+            filename=upload.filename,
+            size=upload.size,
+            content_type=upload.content_type,
+            storage_key=attachments.new_storage_key(ticket.pk),
+            uploaded_by=actor.id,
+            created_at=at,
+        )
+        for upload in uploads
+    ]
+    return Attachment.objects.bulk_create(rows)
+
+
+def _store(rows: Sequence[Attachment], uploads: Sequence[attachments.Upload]) -> None:
+    attachments.store(
+        [(row.storage_key, upload.file) for row, upload in zip(rows, uploads, strict=True)]
+    )
+
+
+#: History fields of files added on their own: public, or to an internal note (staff only).
+ATTACHMENT_FIELD: Final = "attachment"
+NOTE_ATTACHMENT_FIELD: Final = "note_attachment"
+
+
+@transaction.atomic
+def attachment_add(
+    *,
+    ticket_id: int,
+    actor: Actor,
+    file: File,  # type: ignore[type-arg]
+    comment_id: int | None = None,
+) -> Attachment:
+    """Attach a file to a ticket, or to one of its comments, after the fact.
+
+    A client attaches to their own ticket or their own comments; staff to any comment,
+    internal notes included. ``comment_id`` must be a comment of this ticket that the
+    caller can see (a client never learns an internal note's id exists: 400 as for any
+    other id). It is a write on the ticket with a history entry (``attachment``, the
+    file name), and no event: the contract has no type for it, and the next event
+    carries the ticket. A file added to an internal note moves nothing a client sees:
+    its entry is ``note_attachment`` (staff-only) and ``updated_at`` stays.
+    """
+    (upload,) = attachments.check([file])
+    ticket = _locked(actor=actor, ticket_id=ticket_id)
+    if not (actor.is_staff or actor.is_client):
+        raise forbidden(_("Your role cannot attach files."))
+    comment = None
+    if comment_id is not None:
+        comments = Comment.objects.filter(ticket=ticket)
+        if not actor.is_staff:
+            comments = comments.filter(internal=False)
+        comment = comments.filter(pk=comment_id).first()
+        if comment is None:
+            raise field_error("comment_id", _("This ticket has no comment with this id."))
+        if actor.is_client and comment.author_id != actor.id:
+            raise forbidden(_("You can only attach files to your own comments."))
+    internal = comment is not None and comment.internal
+    now = timezone.now()
+    (attachment,) = _attachment_rows(
+        ticket=ticket, comment=comment, actor=actor, uploads=[upload], at=now
+    )
+    field = NOTE_ATTACHMENT_FIELD if internal else ATTACHMENT_FIELD
+    _history(ticket, actor, field=field, old=None, new=upload.filename, at=now).save()
+    if not internal:
+        ticket.updated_at = now
+        ticket.version += 1
+        ticket.save(update_fields=["updated_at", "version"])
+    _store([attachment], [upload])
+    return attachment
 
 
 # --- categories and SLA targets (admins) ----------------------------------------------

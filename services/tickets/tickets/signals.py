@@ -3,10 +3,11 @@
 Every signal is sent by a ``tickets.services`` function, inside its transaction, after
 the change is written, with ``sender=Ticket`` and these keyword arguments:
 
-- ``ticket_created``: ``ticket``, ``actor``
+- ``ticket_created``: ``ticket``, ``actor``, ``attachments`` (the files sent with it, a
+  list of ``Attachment``, often empty)
 - ``ticket_status_changed``: ``ticket``, ``actor``, ``from_status``, ``to_status``
 - ``ticket_assigned``: ``ticket``, ``actor``, ``from_assignee``, ``to_assignee``
-- ``ticket_commented``: ``ticket``, ``actor``, ``comment``
+- ``ticket_commented``: ``ticket``, ``actor``, ``comment``, ``attachments`` (as above)
 
 Receivers run in that transaction: one that raises rolls the change back (that is how
 the outbox receiver in ``tickets.events`` guarantees "no change without its event").

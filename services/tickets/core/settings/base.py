@@ -1,5 +1,6 @@
 """Settings of the tickets service common to every environment."""
 
+from core.settings.storage import attachments_storage
 from servidesk_shared.settings import env, service
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
@@ -55,3 +56,26 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@servidesk.local>")
+
+# Attachments (tickets.attachments): where the files go, and how large they may be.
+ATTACHMENTS_STORAGE_URL = env.str("ATTACHMENTS_STORAGE_URL", default="")
+STORAGES = {
+    **STORAGES,
+    "attachments": attachments_storage(ATTACHMENTS_STORAGE_URL, var=globals()["SERVIDESK_VAR_DIR"]),
+}
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# All the files of one request or mail; never below one file's limit.
+ATTACHMENTS_REQUEST_MAX_BYTES = max(25 * 1024 * 1024, ATTACHMENT_MAX_BYTES)
+ATTACHMENTS_MAX_FILES = 10
+# Django parses at most this many files per request (more: 400, tickets.api.uploads).
+DATA_UPLOAD_MAX_NUMBER_FILES = ATTACHMENTS_MAX_FILES
+# Uploads go to a temporary file as they arrive, not to memory, above this size.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# A multipart upload may be up to ATTACHMENTS_REQUEST_MAX_BYTES; other bodies keep the
+# shared limit, DATA_UPLOAD_MAX_MEMORY_SIZE.
+MIDDLEWARE = [
+    "tickets.api.uploads.RequestBodyLimitMiddleware"
+    if name == "servidesk_shared.request_limits.RequestBodyLimitMiddleware"
+    else name
+    for name in MIDDLEWARE
+]

@@ -13,6 +13,7 @@ from tickets.api.fields import OpaqueIdField, PriorityField
 from tickets.models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Attachment,
     Category,
     Comment,
     DirectoryUser,
@@ -44,6 +45,23 @@ class TicketCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     priority = PriorityField(required=False)
     category = CategoryRefField(required=False, allow_null=True)
     client_id = OpaqueIdField(required=False)
+
+
+def files_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FileField(allow_empty_file=False),
+        required=False,
+        help_text=_(
+            "Files to attach (repeat the field for several); each at most "
+            "ATTACHMENT_MAX_BYTES, together at most ATTACHMENTS_REQUEST_MAX_BYTES."
+        ),
+    )
+
+
+class TicketCreateUploadSerializer(TicketCreateSerializer):
+    """``TicketCreateSerializer`` as a multipart form, with ``files``."""
+
+    files = files_field()
 
 
 class TicketUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -78,6 +96,34 @@ class AssignSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class CommentCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     body = body_field()
     internal = serializers.BooleanField(default=False)
+
+
+class CommentCreateUploadSerializer(CommentCreateSerializer):
+    """``CommentCreateSerializer`` as a multipart form, with ``files``."""
+
+    files = files_field()
+
+
+class AttachmentUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    file = serializers.FileField(allow_empty_file=False)
+    comment_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=_("A comment of this ticket to attach the file to; none: the ticket."),
+    )
+
+
+class DownloadQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    inline = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Ask to show the file in the browser; honoured for PNG, JPEG, GIF and WebP "
+            "images only, everything else always downloads."
+        ),
+    )
 
 
 # --- tickets out ----------------------------------------------------------------------
@@ -197,6 +243,27 @@ class CommentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Comment
         fields = ["id", "author_id", "body", "internal", "created_at", "author_name"]
+        read_only_fields = fields
+
+
+class AttachmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    comment_id = serializers.IntegerField(read_only=True, allow_null=True)
+    uploaded_by = OpaqueIdField(read_only=True)
+    content_type = serializers.CharField(
+        read_only=True, help_text=_("Sniffed from the content, not taken from the uploader.")
+    )
+
+    class Meta:
+        model = Attachment
+        fields = [
+            "id",
+            "filename",
+            "size",
+            "content_type",
+            "comment_id",
+            "created_at",
+            "uploaded_by",
+        ]
         read_only_fields = fields
 
 

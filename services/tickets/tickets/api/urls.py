@@ -37,4 +37,14 @@ urlpatterns = [
     path("<ticket:pk>/assign/", views.TicketAssignView.as_view(), name="ticket-assign"),
     path("<ticket:pk>/comments/", views.CommentListCreateView.as_view(), name="ticket-comments"),
     path("<ticket:pk>/history/", views.HistoryListView.as_view(), name="ticket-history"),
+    path(
+        "<ticket:pk>/attachments/",
+        views.AttachmentListCreateView.as_view(),
+        name="ticket-attachments",
+    ),
+    path(
+        "<ticket:pk>/attachments/<ticket:attachment_id>/download/",
+        views.AttachmentDownloadView.as_view(),
+        name="attachment-download",
+    ),
 ]

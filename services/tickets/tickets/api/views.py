@@ -8,23 +8,32 @@ Views open no transaction: a read is one consistent ``SELECT``, a write's servic
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from servidesk_shared.auth import ROLES
+from servidesk_shared.errors import ApplicationError
 from servidesk_shared.openapi import error_response
+from servidesk_shared.parsers import JSONParser
 from servidesk_shared.permissions import HasRole, IsAdmin, IsStaff
 from tickets import selectors, services, sla
 from tickets.actors import Actor
-from tickets.api import serializers
+from tickets.api import serializers, uploads
 from tickets.api.pagination import ConversationPagination, HistoryPagination, TicketPagination
 from tickets.api.renderers import JSONRenderer
 from tickets.filters import TicketFilter
@@ -44,6 +53,8 @@ class ReadAnyWriteAdmin(BasePermission):
         return IsAdmin().has_permission(request, view)
 
 
+logger = logging.getLogger(__name__)
+
 #: A write that names a ``version`` other than the ticket's current one.
 STALE_VERSION = error_response(
     "`version` is stale: someone changed the ticket since it was read; read it again."
@@ -61,6 +72,11 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "actor": self.actor}
 
+    def is_multipart(self) -> bool:
+        # DRF's content_type is the whole header, boundary included.
+        media_type = self.request.content_type.split(";", 1)[0].strip().lower()
+        return media_type == "multipart/form-data"
+
     def validated(self, serializer_class: type[Any], **kwargs: Any) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.data, **kwargs)
         serializer.is_valid(raise_exception=True)
@@ -77,9 +93,19 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
         )
 
 
+#: What a write that takes files answers beyond its usual errors.
+UPLOAD_ERRORS: dict[int | str, Any] = {
+    413: error_response(
+        "A file is over ATTACHMENT_MAX_BYTES, or the files together over "
+        "ATTACHMENTS_REQUEST_MAX_BYTES (`extra.limit` says how many bytes)."
+    ),
+}
+
+
 @extend_schema(tags=["tickets"])
 class TicketListCreateView(ServideskView):
     serializer_class = serializers.TicketSerializer
+    parser_classes = [JSONParser, MultiPartParser]
     pagination_class = TicketPagination
     filterset_class = TicketFilter
 
@@ -111,11 +137,19 @@ class TicketListCreateView(ServideskView):
 
     @extend_schema(
         operation_id="tickets_create",
-        request=serializers.TicketCreateSerializer,
-        responses={201: serializers.TicketSerializer},
+        description="JSON, or a multipart form with the same fields plus `files`.",
+        request={
+            "application/json": serializers.TicketCreateSerializer,
+            "multipart/form-data": serializers.TicketCreateUploadSerializer,
+        },
+        responses={201: serializers.TicketSerializer, **UPLOAD_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(serializers.TicketCreateSerializer)
+        data = self.validated(
+            serializers.TicketCreateUploadSerializer
+            if self.is_multipart()
+            else serializers.TicketCreateSerializer
+        )
         ticket = services.ticket_create(actor=self.actor, **data)  # with its names
         return self.render_ticket(ticket, code=status.HTTP_201_CREATED)
 
@@ -199,6 +233,7 @@ class TicketAssignView(ServideskView):
 class CommentListCreateView(ServideskView):
     serializer_class = serializers.CommentSerializer
     pagination_class = ConversationPagination
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="tickets_comments_list", responses=serializers.CommentSerializer(many=True)
@@ -210,14 +245,106 @@ class CommentListCreateView(ServideskView):
 
     @extend_schema(
         operation_id="tickets_comments_create",
-        request=serializers.CommentCreateSerializer,
-        responses={201: serializers.CommentSerializer},
+        description="JSON, or a multipart form with the same fields plus `files`.",
+        request={
+            "application/json": serializers.CommentCreateSerializer,
+            "multipart/form-data": serializers.CommentCreateUploadSerializer,
+        },
+        responses={201: serializers.CommentSerializer, **UPLOAD_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = self.validated(serializers.CommentCreateSerializer)
+        data = self.validated(
+            serializers.CommentCreateUploadSerializer
+            if self.is_multipart()
+            else serializers.CommentCreateSerializer
+        )
         comment = services.comment_create(ticket_id=pk, actor=self.actor, **data)
         comment = selectors.comment_with_names(comment=comment)
         return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["attachments"])
+class AttachmentListCreateView(ServideskView):
+    serializer_class = serializers.AttachmentSerializer
+    pagination_class = ConversationPagination
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="tickets_attachments_list",
+        description=(
+            "The ticket's files, oldest first: its own and its comments' (`comment_id`). "
+            "Clients never get those of internal notes."
+        ),
+        responses=serializers.AttachmentSerializer(many=True),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        files = selectors.attachment_list(actor=self.actor, ticket=self.ticket(pk))
+        page = self.paginate_queryset(files)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="tickets_attachments_create",
+        request={"multipart/form-data": serializers.AttachmentUploadSerializer},
+        responses={201: serializers.AttachmentSerializer, **UPLOAD_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.validated(serializers.AttachmentUploadSerializer)
+        attachment = services.attachment_add(
+            ticket_id=pk, actor=self.actor, file=data["file"], comment_id=data.get("comment_id")
+        )
+        return Response(self.get_serializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AnyAccept(BaseContentNegotiation):
+    """A download answers whatever the client accepts (the file's own type); errors are
+    JSON. DRF's negotiation would refuse ``Accept: image/png`` with 406 before the view."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
+
+
+@extend_schema(tags=["attachments"])
+class AttachmentDownloadView(ServideskView):
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="tickets_attachments_download",
+        parameters=[serializers.DownloadQuerySerializer],
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description=(
+                    "The file, with its sniffed type, `Content-Disposition: attachment` "
+                    "(`inline` for PNG, JPEG, GIF and WebP with `inline=true`), "
+                    "`X-Content-Type-Options: nosniff` and a sandboxing CSP."
+                ),
+            )
+        },
+    )
+    def get(self, request: Request, pk: int, attachment_id: int) -> FileResponse:
+        query = serializers.DownloadQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        attachment = selectors.attachment_get(
+            actor=self.actor, ticket_id=pk, attachment_id=attachment_id
+        )
+        try:
+            return uploads.file_response(attachment, inline=query.validated_data["inline"])
+        except FileNotFoundError:
+            logger.error("attachment %s: its file is missing from storage", attachment.pk)
+            raise ApplicationError(
+                _("This file is no longer available."),
+                extra={"code": "file_missing"},
+                status_code=status.HTTP_404_NOT_FOUND,
+            ) from None
 
 
 @extend_schema(tags=["tickets"])
