@@ -23,3 +23,11 @@ def accounts_browser_url() -> str:
 
 def api_url(service: str) -> str:
     return str(getattr(settings, f"{service.upper()}_API_URL", "")).rstrip("/")
+
+
+def attachment_max_bytes() -> int:
+    return int(getattr(settings, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+
+
+def attachments_max_request_bytes() -> int:
+    return int(getattr(settings, "ATTACHMENTS_MAX_REQUEST_BYTES", 25 * 1024 * 1024))

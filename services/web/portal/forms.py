@@ -7,10 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal import labels
+from portal import conf, labels, uploads
 from portal.api import ApiError
+from portal.api.client import Upload
 from portal.api.types import Category, Person
 from servidesk_shared.vocabulary import Priority, Role, Status
 
@@ -190,6 +194,101 @@ class PhoneCodeForm(forms.Form):
         return code
 
 
+# --- Attachments ------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Any number of files, none included, each checked as Django checks one file (a name,
+    not empty)."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        items = data if isinstance(data, list | tuple) else ([data] if data else [])
+        one = super().clean
+        return [one(item, initial) for item in items if item]
+
+
+def file_too_large_message(name: str) -> str:
+    return gettext("“%(name)s” is larger than %(max)s, the most a file can be.") % {
+        "name": name,
+        "max": filesizeformat(conf.attachment_max_bytes()),
+    }
+
+
+def files_too_large_message() -> str:
+    return gettext(
+        "The files add up to more than %(max)s. Send fewer at a time, or smaller ones."
+    ) % {"max": filesizeformat(conf.attachments_max_request_bytes())}
+
+
+class AttachmentsMixin(forms.Form):
+    """An ``attachments`` field for several files, held to the attachment limits. The limits are
+    in its help text, and in data attributes for the browser's check before it sends
+    anything (servidesk.js); ``refused`` are the files the upload handler skipped."""
+
+    attachments = AttachmentsField(label=_("Attached files"), required=False)
+
+    def __init__(self, *args: Any, refused: uploads.Refusals | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = refused or uploads.Refusals()
+        field = self.fields["attachments"]
+        field.help_text = gettext("Up to %(per_file)s per file and %(total)s in all.") % {
+            "per_file": filesizeformat(conf.attachment_max_bytes()),
+            "total": filesizeformat(conf.attachments_max_request_bytes()),
+        }
+        field.widget.attrs |= {
+            "data-max-file-bytes": str(conf.attachment_max_bytes()),
+            "data-max-total-bytes": str(conf.attachments_max_request_bytes()),
+            # The script puts each file's name where "%(name)s" is.
+            "data-file-too-large": file_too_large_message("%(name)s"),
+            "data-files-too-large": files_too_large_message(),
+        }
+
+    def clean_attachments(self) -> list[UploadedFile]:
+        chosen: list[UploadedFile] = self.cleaned_data.get("attachments") or []
+        limit = conf.attachment_max_bytes()
+        over = [f.name or "" for f in chosen if (f.size or 0) > limit]
+        too_large = [*self.refused.too_large, *over]
+        problems = [file_too_large_message(name) for name in too_large]
+        total = sum(f.size or 0 for f in chosen)
+        if self.refused.over_total or total > conf.attachments_max_request_bytes():
+            problems.append(files_too_large_message())
+        if problems:
+            raise forms.ValidationError(problems)
+        return chosen
+
+    def uploads(self) -> list[Upload]:
+        """The chosen files, to be streamed on to the API."""
+        chosen: list[UploadedFile] = self.cleaned_data.get("attachments") or []
+        return [
+            Upload(f.name or "file", f.file, f.content_type or "application/octet-stream")
+            for f in chosen
+            if f.file is not None
+        ]
+
+    def show_upload_error(self, error: ApiError) -> None:
+        """The API's refusal of the files (too large: 413) next to the file field."""
+        if error.status == 413 or (not error.fields and error.status == 400 and self.uploads()):
+            self.add_error("attachments", error.message)
+        else:
+            show_api_errors(self, error, renamed={"file": "attachments", "files": "attachments"})
+
+    def ask_for_files_again(self) -> None:
+        """A browser never fills a file field in again: say so when the form comes back
+        with errors after files were chosen."""
+        chosen = self.files.getlist("attachments") if self.is_bound and self.files else []
+        if self.errors and (chosen or self.refused) and "attachments" not in self.errors:
+            self.add_error(
+                "attachments",
+                gettext("Choose the files again: a form that comes back does not keep them."),
+            )
+
+
 # --- Tickets ----------------------------------------------------------------------------
 
 
@@ -250,7 +349,7 @@ class TicketFilterForm(forms.Form):
         return params
 
 
-class TicketCreateForm(forms.Form):
+class TicketCreateForm(AttachmentsMixin):
     title = forms.CharField(label=_("Subject"), max_length=200)
     description = forms.CharField(
         label=_("Description"),
@@ -273,12 +372,13 @@ class TicketCreateForm(forms.Form):
 
     def api_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
+        data.pop("attachments", None)
         if not data.get("category"):
             data.pop("category", None)
         return data
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(AttachmentsMixin):
     body = forms.CharField(
         label=_("Your message"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5})
     )

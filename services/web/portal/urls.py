@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from portal.views import account, admin, auth, reports, tickets
+from portal.views import account, admin, attachments, auth, reports, tickets
 
 app_name = "portal"
 
@@ -62,6 +62,11 @@ urlpatterns = [
     path("tickets/<id:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets/<id:ticket_id>/status/", tickets.ticket_status, name="ticket_status"),
     path("tickets/<id:ticket_id>/assign/", tickets.ticket_assign, name="ticket_assign"),
+    path(
+        "tickets/<id:ticket_id>/attachments/<id:attachment_id>/",
+        attachments.attachment_download,
+        name="attachment_download",
+    ),
     # Administration
     path("admin/users/", admin.users, name="admin_users"),
     path("admin/users/<id:user_id>/role/", admin.user_role, name="admin_user_role"),

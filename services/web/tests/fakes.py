@@ -3,6 +3,7 @@ sign a test browser in. Nothing else is faked: views, forms, sessions, templates
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from typing import Any
 import httpx
 import jwt
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParser
 from django.test import Client, RequestFactory
 from portal.api import http
 from portal.api.session import TOKENS_KEY, USER_KEY, sign_in
@@ -92,12 +95,38 @@ def page(results: list[Any], next_url: str | None = None) -> dict[str, Any]:
     return {"results": results, "next": next_url, "previous": None}
 
 
+def attachment_json(**overrides: Any) -> dict[str, Any]:
+    """An attachment of ticket 41 (of the ticket itself unless ``comment_id`` is given)."""
+    data = {
+        "id": 5,
+        "filename": "informe.pdf",
+        "size": 52_430,
+        "content_type": "application/pdf",
+        "comment_id": None,
+        "created_at": "2026-03-02T09:16:00Z",
+        "uploaded_by": 7,
+    }
+    return data | overrides
+
+
 def serve_ticket(apis: FakeApis, **overrides: Any) -> None:
-    """Ticket 41's page: the ticket, an empty conversation and history, no assignees."""
+    """Ticket 41's page: the ticket, an empty conversation, history and files, no
+    assignees."""
     apis.on("tickets", "GET", "41/", body=ticket_json(**overrides))
     apis.on("tickets", "GET", "41/comments/", body=page([]))
     apis.on("tickets", "GET", "41/history/", body=page([]))
+    apis.on("tickets", "GET", "41/attachments/", body=[])
     apis.on("tickets", "GET", "assignees/", body=[])
+
+
+def file_answer(content: bytes, content_type: str, disposition: str, status: int = 200) -> Handler:
+    """A download, as tickets answers one: the bytes and their headers."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": content_type, "Content-Disposition": disposition}
+        return httpx.Response(status, content=content, headers=headers)
+
+    return answer
 
 
 def error(message: str, fields: dict[str, list[str]] | None = None, **extra: Any) -> Any:
@@ -105,6 +134,16 @@ def error(message: str, fields: dict[str, list[str]] | None = None, **extra: Any
     if fields:
         body["extra"]["fields"] = fields
     return body
+
+
+@dataclass(frozen=True)
+class SentFile:
+    """A file part of a multipart call."""
+
+    field: str
+    filename: str
+    content_type: str
+    content: bytes
 
 
 @dataclass
@@ -115,6 +154,24 @@ class Call:
     params: dict[str, list[str]]
     headers: httpx.Headers
     body: Any
+    #: The file parts of a multipart call (its text fields are in ``body``).
+    files: list[SentFile] = field(default_factory=list)
+
+
+def parse_multipart(request: httpx.Request) -> tuple[dict[str, str], list[SentFile]]:
+    """A multipart body read as the API's Django would read it: fields and files."""
+    meta = {
+        "CONTENT_TYPE": request.headers["Content-Type"],
+        "CONTENT_LENGTH": str(len(request.content)),
+    }
+    handlers = [MemoryFileUploadHandler(), TemporaryFileUploadHandler()]
+    fields, files = MultiPartParser(meta, io.BytesIO(request.content), handlers).parse()
+    sent = [
+        SentFile(name, upload.name or "", upload.content_type or "", upload.read())
+        for name, uploads in files.lists()
+        for upload in uploads
+    ]
+    return dict(fields.items()), sent
 
 
 @dataclass
@@ -137,11 +194,15 @@ class FakeApis:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         service = SERVICE_OF_HOST[request.url.host]
         path = request.url.path.removeprefix(http.PREFIXES[service])
-        body = json.loads(request.content) if request.content else None
+        files: list[SentFile] = []
+        if request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            body, files = parse_multipart(request)
+        else:
+            body = json.loads(request.content) if request.content else None
         params: dict[str, list[str]] = {}
         for name, value in request.url.params.multi_items():
             params.setdefault(name, []).append(value)
-        self.calls.append(Call(service, request.method, path, params, request.headers, body))
+        self.calls.append(Call(service, request.method, path, params, request.headers, body, files))
         if service in self.down:
             raise httpx.ConnectError("connection refused", request=request)
         route = self.routes.get((service, request.method, path))

@@ -24,6 +24,7 @@ from portal.api.session import TOKENS_KEY, USER_KEY
 
 from tests.fakes import (
     FakeApis,
+    attachment_json,
     error,
     page,
     profile_json,
@@ -129,6 +130,13 @@ def ticket_page_as_admin(apis: FakeApis, text: str) -> str:
     apis.on("tickets", "GET", "41/history/", body=page(history))
     people = [{"id": 5, "username": "tec", "name": text, "role": "technician"}]
     apis.on("tickets", "GET", "assignees/", body=people)
+    # File names are typed by whoever uploaded them (an image's name is its thumbnail's alt).
+    files = [
+        attachment_json(id=5, filename=text, content_type=text),
+        attachment_json(id=6, filename=text, content_type="image/png", comment_id=1),
+        attachment_json(id=7, filename=text, content_type=text, comment_id=2),
+    ]
+    apis.on("tickets", "GET", "41/attachments/", body=files)
     return signed_in("admin").get("/tickets/41/").content.decode()
 
 

@@ -83,13 +83,28 @@ NOTIFIER_API_URL = env.str(
 REPORTS_API_URL = env.str(
     "REPORTS_API_URL", default=f"http://127.0.0.1:{env.str('REPORTS_PORT', default='8104')}"
 )
-# Seconds: to connect, and to wait for an answer (report files take longer).
+# Seconds: to connect, and to wait for an answer (files, both ways, take longer).
 WEB_API_CONNECT_TIMEOUT = env.float("WEB_API_CONNECT_TIMEOUT", default=2.0)
 WEB_API_TIMEOUT = env.float("WEB_API_TIMEOUT", default=10.0)
 WEB_API_DOWNLOAD_TIMEOUT = env.float("WEB_API_DOWNLOAD_TIMEOUT", default=60.0)
 # Where the browser starts a social login (accounts' /accounts/ flow). Empty: the same
 # origin as web, which is what the gateway gives.
 ACCOUNTS_BROWSER_URL = env.str("ACCOUNTS_BROWSER_URL", default="").rstrip("/")
+# --- Attachments: checked here before a byte goes on to tickets, which checks again -----
+# Per file (the same variable and default as tickets), and per request (the contract's).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENTS_MAX_REQUEST_BYTES = 25 * 1024 * 1024
+# DATA_UPLOAD_MAX_MEMORY_SIZE counts a multipart form's text fields only, never its files,
+# so it stays small. FILE_UPLOAD_MAX_MEMORY_SIZE is not a limit but where uploads stop being
+# held in memory: a request with more files than that spools them to temporary files, and
+# they are streamed from there to tickets.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The first handler stops storing a file once it is over a limit (the form says which).
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.AttachmentLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # The UI has no broker: it only calls the four APIs.
 SERVIDESK_READY_CHECKS = ["servidesk_shared.health.check_database"]
 CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"

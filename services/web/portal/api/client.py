@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import IO, Any, TypeVar
 
 import httpx
 import msgspec
@@ -13,9 +14,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from portal import conf
 from portal.api import http, session, types
 from portal.api.errors import ApiError, ServiceUnavailableError, SignInRequiredError
 from portal.api.types import (
+    Attachment,
     Category,
     Comment,
     Count,
@@ -39,6 +42,19 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Params = Mapping[str, str | Sequence[str] | None]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file to send in a multipart field: read in chunks while the request goes out."""
+
+    filename: str
+    file: IO[bytes]
+    content_type: str = "application/octet-stream"
+
+
+def _multipart_files(field: str, uploads: Sequence[Upload]) -> list[tuple[str, Any]]:
+    return [(field, (u.filename, u.file, u.content_type)) for u in uploads]
 
 
 def _clean(params: Params | None) -> list[tuple[str, str | int | float | bool | None]]:
@@ -97,10 +113,22 @@ class Connection:
         json: Any = None,
         auth: bool = True,
         timeout: float | None = None,
+        form: Mapping[str, str] | None = None,
+        files: list[tuple[str, Any]] | None = None,
     ) -> httpx.Response:
-        """The service's answer to ``method path`` (relative to its prefix), or an error."""
+        """The service's answer to ``method path`` (relative to its prefix), or an error.
+        With ``files``, the body is multipart (``form`` holds its text fields), streamed
+        from the files in chunks."""
         with self._stream(
-            service, method, path, params=params, json=json, auth=auth, timeout=timeout
+            service,
+            method,
+            path,
+            params=params,
+            json=json,
+            auth=auth,
+            timeout=timeout,
+            form=form,
+            files=files,
         ) as response:
             response.read()
             return response
@@ -126,6 +154,8 @@ class Connection:
         json: Any,
         auth: bool,
         timeout: float | None,
+        form: Mapping[str, str] | None = None,
+        files: list[tuple[str, Any]] | None = None,
     ) -> Iterator[httpx.Response]:
         url = http.PREFIXES[service] + path
         headers = http.base_headers(self.request)
@@ -139,6 +169,9 @@ class Connection:
                     url,
                     params=_clean(params),
                     json=json,
+                    data=form,
+                    # A retry builds the body again: httpx rewinds each file first.
+                    files=files,
                     headers=headers,
                     timeout=http.default_timeout() if timeout is None else timeout,
                 )
@@ -193,6 +226,8 @@ class Connection:
             default = _too_many(retry_after)
         elif response.status_code == 404:
             default = _("Not found.")
+        elif response.status_code == 413:
+            default = _("What you sent is too large.")
         else:
             default = _("The request was not accepted.")
         try:
@@ -202,7 +237,7 @@ class Connection:
         error = ApiError(
             service,
             response.status_code,
-            body.message or default,
+            body.message or body.detail or default,
             fields=body.extra.fields,
             code=body.extra.code,
         )
@@ -253,6 +288,20 @@ class Service:
 
     def post(self, path: str, data: Any, kind: type[T], *, auth: bool = True) -> T:
         response = self.connection.send(self.name, "POST", path, json=data, auth=auth)
+        return self.connection.decode(self.name, response, kind)
+
+    def post_files(
+        self, path: str, form: Mapping[str, str], files: list[tuple[str, Any]], kind: type[T]
+    ) -> T:
+        """A multipart POST; files take longer to send than a JSON body."""
+        response = self.connection.send(
+            self.name,
+            "POST",
+            path,
+            form=form,
+            files=files,
+            timeout=conf.api_download_timeout(),
+        )
         return self.connection.decode(self.name, response, kind)
 
     def patch(self, path: str, data: Any, kind: type[T]) -> T:
@@ -342,6 +391,10 @@ class Accounts(Service):
         return self.patch(f"users/{user_id}/", changes, Profile)
 
 
+#: ``GET …/attachments/``: a bare list or a page of one.
+AttachmentsAnswer = list[Attachment] | Page[Attachment]
+
+
 class Tickets(Service):
     name = "tickets"
 
@@ -349,7 +402,11 @@ class Tickets(Service):
         """A page of the tickets the user may see, filtered (``GET /api/tickets/``)."""
         return self.get("", Page[Ticket], params)
 
-    def create(self, data: dict[str, Any]) -> Ticket:
+    def create(self, data: dict[str, Any], files: Sequence[Upload] = ()) -> Ticket:
+        """Open a ticket; with ``files``, as multipart (field ``files``, one part each)."""
+        if files:
+            form = {name: str(value) for name, value in data.items() if value is not None}
+            return self.post_files("", form, _multipart_files("files", files), Ticket)
         return self.post("", data, Ticket)
 
     def get_ticket(self, ticket_id: str) -> Ticket:
@@ -371,8 +428,34 @@ class Tickets(Service):
         """The whole conversation, oldest first (up to ``limit`` messages)."""
         return self._all(f"{ticket_id}/comments/", Page[Comment], limit)
 
-    def add_comment(self, ticket_id: str, body: str, *, internal: bool) -> Comment:
-        return self.post(f"{ticket_id}/comments/", {"body": body, "internal": internal}, Comment)
+    def add_comment(
+        self, ticket_id: str, body: str, *, internal: bool, files: Sequence[Upload] = ()
+    ) -> Comment:
+        """Post a reply or an internal note; with ``files``, as multipart (field ``files``)."""
+        path = f"{ticket_id}/comments/"
+        if files:
+            form = {"body": body, "internal": "true" if internal else "false"}
+            return self.post_files(path, form, _multipart_files("files", files), Comment)
+        return self.post(path, {"body": body, "internal": internal}, Comment)
+
+    def attachments(self, ticket_id: str, *, limit: int = 500) -> list[Attachment]:
+        """The files of the ticket and of the comments the user may see (the API leaves out
+        the others). The API may answer a list or pages of it."""
+        items: list[Attachment] = []
+        cursor: str | None = None
+        while len(items) < limit:
+            found: list[Attachment] | Page[Attachment] = self.get(
+                f"{ticket_id}/attachments/",
+                AttachmentsAnswer,  # type: ignore[arg-type]  # a union is a valid msgspec type
+                {"page_size": "100", "cursor": cursor},
+            )
+            if isinstance(found, list):
+                return found[:limit]
+            items += found.results
+            cursor = found.next_cursor
+            if not cursor:
+                break
+        return items[:limit]
 
     def history(self, ticket_id: str, *, limit: int = 200) -> list[HistoryEntry]:
         return self._all(f"{ticket_id}/history/", Page[HistoryEntry], limit)

@@ -132,6 +132,27 @@ class Comment(msgspec.Struct, frozen=True):
     author_name: str | None = None
 
 
+#: The only types a browser may be shown inline (a thumbnail): raster images, which tickets
+#: sniffs from the content. Never SVG or HTML: those can carry script.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+class Attachment(msgspec.Struct, frozen=True):
+    """A file of a ticket (``comment_id`` None) or of one of its comments."""
+
+    id: Id
+    filename: str
+    size: int
+    content_type: str
+    comment_id: Id | None
+    created_at: datetime
+    uploaded_by: Id | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.split(";", maxsplit=1)[0].strip().lower() in INLINE_IMAGE_TYPES
+
+
 class HistoryEntry(msgspec.Struct, frozen=True):
     """A change: ``from``/``to`` hold a status or priority code, a text or a user id."""
 
@@ -240,7 +261,9 @@ class ErrorExtra(msgspec.Struct, frozen=True):
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
-    """The contract's error shape ``{"message", "extra": {"fields": {name: [str]}}}``."""
+    """The contract's error shape ``{"message", "extra": {"fields": {name: [str]}}}``;
+    ``detail`` is DRF's own shape, which a refused upload may still come in."""
 
     message: str = ""
     extra: ErrorExtra = ErrorExtra()
+    detail: str = ""

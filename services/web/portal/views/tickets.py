@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import forms, labels
+from portal import forms, labels, uploads
 from portal.api import ApiError, ServiceUnavailableError, client_for
-from portal.api.types import Category, Comment, HistoryEntry, Page, Person, Ticket
+from portal.api.client import Tickets
+from portal.api.types import Attachment, Category, Comment, HistoryEntry, Page, Person, Ticket
 from portal.decorators import signed_in, staff_required
 from portal.middleware import note_unavailable
 from portal.views.auth import unavailable_message
@@ -70,10 +71,15 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     tickets = client_for(request).tickets
     offered: list[Category] = attempt(request, tickets.categories, [])
     categories = [category for category in offered if category.is_active]
-    form = forms.TicketCreateForm(request.POST or None, categories=categories)
+    form = forms.TicketCreateForm(
+        request.POST or None,
+        request.FILES or None,
+        categories=categories,
+        refused=uploads.refusals(request) if request.method == "POST" else None,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            ticket = tickets.create(form.api_data())
+            ticket = tickets.create(form.api_data(), form.uploads())
         except ServiceUnavailableError as exc:
             note_unavailable(request, exc)
             form.add_error(
@@ -81,13 +87,14 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
                 _("Your ticket was not sent: %(reason)s") % {"reason": unavailable_message(exc)},
             )
         except ApiError as exc:
-            forms.show_api_errors(form, exc)
+            form.show_upload_error(exc)
         else:
             messages.success(
                 request,
                 _("Ticket %(number)s is open. We will answer soon.") % {"number": ticket.number},
             )
             return redirect(ticket_url(ticket.id))
+    form.ask_for_files_again()
     return render(
         request, "portal/tickets/new.html", {"form": form}, status=400 if form.errors else 200
     )
@@ -99,12 +106,18 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
     """The ticket and its conversation; a POST adds a reply (or, for staff, a note)."""
     user = user_of(request)
     tickets = client_for(request).tickets
-    reply = forms.ReplyForm(request.POST or None)
+    reply = forms.ReplyForm(
+        request.POST or None,
+        request.FILES or None,
+        refused=uploads.refusals(request) if request.method == "POST" else None,
+    )
     status = 200
     if request.method == "POST" and reply.is_valid():
         internal = user.is_staff and "internal" in request.POST
         try:
-            tickets.add_comment(ticket_id, reply.cleaned_data["body"], internal=internal)
+            tickets.add_comment(
+                ticket_id, reply.cleaned_data["body"], internal=internal, files=reply.uploads()
+            )
         except ServiceUnavailableError as exc:
             note_unavailable(request, exc)
             reply.add_error(
@@ -114,12 +127,13 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
         except ApiError as exc:
             if exc.status == 404:
                 raise
-            forms.show_api_errors(reply, exc)
+            reply.show_upload_error(exc)
         else:
             messages.success(
                 request, _("Internal note added.") if internal else _("Your reply was sent.")
             )
             return redirect(ticket_url(ticket_id, "conversation"))
+    reply.ask_for_files_again()
     if reply.errors:
         status = 400
     try:
@@ -132,8 +146,11 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
         history: list[HistoryEntry] = attempt(request, lambda: tickets.history(ticket_id), [])
         if not user.is_staff:
             history = [entry for entry in history if entry.field == "status"]
+        comments = attempt(request, lambda: tickets.comments(ticket_id), list[Comment]())
+        ticket_files, files_of = _attachments(request, tickets, ticket_id, comments)
         context |= {
-            "comments": attempt(request, lambda: tickets.comments(ticket_id), list[Comment]()),
+            "conversation": [(comment, files_of.get(comment.id, [])) for comment in comments],
+            "ticket_files": ticket_files,
             "history": history,
             "moves": [(m, labels.MOVE_ACTIONS[m]) for m in ticket.moves],
             "assigned_to_me": ticket.assignee_id == user.id,
@@ -147,6 +164,27 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
                     initial={"assignee_id": ticket.assignee_id or ""}, people=people
                 )
     return render(request, "portal/tickets/detail.html", context, status=status)
+
+
+def _attachments(
+    request: HttpRequest, tickets: Tickets, ticket_id: str, comments: list[Comment]
+) -> tuple[list[Attachment], dict[str, list[Attachment]]]:
+    """The ticket's own files, and the files of each comment shown, by comment id. A file
+    of a comment that is not shown (an internal note, for a client) is never shown either,
+    whatever the API lists."""
+    try:
+        found: list[Attachment] = attempt(request, lambda: tickets.attachments(ticket_id), [])
+    except ApiError:
+        found = []  # the ticket itself was readable: the page goes on without its files
+    shown = {comment.id for comment in comments}
+    own: list[Attachment] = []
+    of_comment: dict[str, list[Attachment]] = {}
+    for attachment in found:
+        if attachment.comment_id is None:
+            own.append(attachment)
+        elif attachment.comment_id in shown:
+            of_comment.setdefault(attachment.comment_id, []).append(attachment)
+    return own, of_comment
 
 
 def _version(request: HttpRequest) -> int | None:
