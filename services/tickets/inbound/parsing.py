@@ -305,9 +305,11 @@ def _leaf_parts(message: Message) -> Iterator[Message]:
     while stack:
         part, depth = stack.pop()
         if part.get_content_maintype() == "multipart" and part.is_multipart():
-            if depth < MIME_MAX_DEPTH:
-                children = part.get_payload()
-                stack.extend((child, depth + 1) for child in reversed(children))
+            children = part.get_payload()
+            if depth < MIME_MAX_DEPTH and isinstance(children, list):
+                stack.extend(
+                    (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+                )
         else:
             yield part
 
@@ -581,7 +583,9 @@ def _enclosed_message(part: Message) -> Message | None:
     if not part.is_multipart():
         return None
     payload = part.get_payload()
-    return payload[0] if payload and isinstance(payload[0], Message) else None
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    return None
 
 
 def _fallback_filename(content_type: str) -> str:
