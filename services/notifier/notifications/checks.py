@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Any
 
 import phonenumbers
@@ -47,3 +48,20 @@ def paid_channel_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         if conf.max_per_recipient_per_day("sms" if name.startswith("SMS") else "email") < 0:
             errors.append(Error(f"{name} must be 0 or more.", id="notifications.E002"))
     return errors
+
+
+@register()
+def support_address(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every mail's ``Reply-To``: a value that is not one address would send the answers
+    to a ticket nowhere (or into another header)."""
+    value = str(getattr(settings, "SUPPORT_EMAIL", ""))
+    _name, address = parseaddr(value)
+    if "\n" in value or "\r" in value or "@" not in address:
+        return [
+            Error(
+                f"SUPPORT_EMAIL is not an email address: {value!r}.",
+                hint="Set it to the support mailbox, e.g. soporte@example.com.",
+                id="notifications.E003",
+            )
+        ]
+    return []

@@ -2,6 +2,9 @@
 
 ``manage.py consume_events`` reads ``notifier.events`` and runs these inside the
 transaction that records the event id in the inbox; they only write this database.
+
+The queue's bindings (``user.#``, ``mail.#``) also bring types with no handler here, such
+as ``user.invite_requested`` (accounts' to act on): the consumer acks and drops those.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ def keep_contact(event: Event[Any]) -> None:
 
 def record_phone_code(event: Event[Any]) -> None:
     services.phone_code_record(event_id=event.id, data=event.data)
+
+
+def mark_bounced(event: Event[Any]) -> None:
+    services.delivery_mark_bounced(
+        message_id=event.data.message_id,
+        recipient=event.data.recipient,
+        reason=event.data.reason,
+    )
 
 
 def record_notifications(event: Event[Any]) -> None:
@@ -40,5 +51,6 @@ handlers = HandlerRegistry(
         "ticket.assigned": record_notifications,
         "ticket.commented": record_notifications,
         "verification.phone_code": record_phone_code,
+        "mail.bounced": mark_bounced,
     }
 )

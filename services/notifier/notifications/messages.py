@@ -6,14 +6,18 @@ recipient's current language.
 
 Every text here is plain text, never HTML: the mail template escapes them in its HTML
 part only, while the subject, the text part and the SMS carry them as typed. The ticket
-title is folded onto one line (any run of whitespace, line breaks included, becomes one
-space), so a title can never add a header to a mail's subject.
+number and title are folded onto one line (``one_line``: control characters and any run
+of whitespace, line breaks included, become one space), so a title can never add a header
+to a mail's subject; file names lose the direction marks that could make ``exe.pdf`` out
+of ``fdp.exe`` as well.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 from django.conf import settings
 from django.utils import translation
@@ -46,6 +50,32 @@ class Kind:
     )
 
 
+#: Control characters (Unicode's ``Cc``): a line break in a header would start a new one.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Marks that reorder how text is shown (``\u202e`` turns ``fdp.exe`` into ``exe.pdf``).
+_DIRECTION_MARKS: Final = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of plain text: control characters and runs of whitespace (line
+    breaks of any kind included) become one space; no space at either end."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def file_name(name: str) -> str:
+    """A file name as a mail shows it: on one line, without direction marks."""
+    return one_line(_DIRECTION_MARKS.sub("", name)) or "?"
+
+
+@dataclass(frozen=True)
+class FileLine:
+    """An attached file as a mail lists it: name, size in bytes, and where to get it."""
+
+    name: str
+    size: int
+    link: str
+
+
 @dataclass(frozen=True)
 class Composed:
     title: str
@@ -56,6 +86,12 @@ class Composed:
     status: str
     priority: str
     comment: str
+    #: The ticket's number (``SD-123``) on one line: the subject's tag is ``[SD-123]``.
+    number: str = ""
+    #: The files sent with what the message is about (the new ticket, the comment).
+    attachments: tuple[FileLine, ...] = ()
+    #: What answering the mail does (it goes to ``SUPPORT_EMAIL``, onto the ticket).
+    reply_hint: str = ""
 
 
 def language_for(language: str | None) -> str:
@@ -67,6 +103,21 @@ def language_for(language: str | None) -> str:
 
 def ticket_link(ticket_id: object) -> str:
     return f"{str(settings.WEB_BASE_URL).rstrip('/')}/tickets/{ticket_id}/"
+
+
+def file_lines(context: dict[str, Any]) -> tuple[FileLine, ...]:
+    """The files of ``context`` (``rules.context_for`` chose them), each linked to its
+    entry on the ticket's page in the browser UI (``#attachment-<id>``): the page asks the
+    reader to sign in and shows the files they may see; a bare API link would not."""
+    link = ticket_link(context["ticket"]["id"])
+    return tuple(
+        FileLine(
+            name=file_name(str(item.get("filename", ""))),
+            size=int(item.get("size") or 0),
+            link=f"{link}#attachment-{quote(str(item.get('id', '')), safe='')}",
+        )
+        for item in context.get("attachments", ())
+    )
 
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
@@ -87,7 +138,7 @@ def compose(context: dict[str, Any], language: str | None, *, sms: bool = False)
 def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
     kind = context["kind"]
     ticket = context["ticket"]
-    number, title = ticket["number"], " ".join(str(ticket["title"]).split())
+    number, title = one_line(str(ticket["number"])), one_line(str(ticket["title"]))
     # A status change names the status it moved to (the snapshot agrees, normally).
     current = context.get("to_status") or ticket["status"]
     status = str(STATUS_LABELS.get(current, current))
@@ -141,6 +192,17 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
     else:
         raise ValueError(f"unknown notification kind {kind!r}")
 
+    if kind == Kind.INTERNAL_NOTE:
+        reply_hint = (
+            _(
+                "Careful: a reply to this message is added to ticket %(number)s as a public "
+                "reply, which the client can read."
+            )
+            % names
+        )
+    else:
+        reply_hint = _("Reply to this message to add your answer to ticket %(number)s.") % names
+
     return Composed(
         title=headline,
         body=body,
@@ -150,4 +212,7 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
         status=status,
         priority=priority,
         comment=comment,
+        number=number,
+        attachments=file_lines(context),
+        reply_hint=reply_hint,
     )

@@ -178,3 +178,26 @@ class RecipientAllowance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.address} on {self.day}: {self.count}"
+
+
+class MailThread(models.Model):
+    """The first mail about a ticket to one recipient: every later one answers it
+    (``In-Reply-To``), so mail programs keep them together (see ``mail_thread.py``).
+
+    Written by the consumer when it records that first mail, before it is sent: the
+    unique key makes the first one recorded the root, whichever consumer records it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    ticket_id = models.CharField(max_length=64)
+    recipient_id = models.CharField(max_length=64)
+    root_message_id = models.CharField(max_length=250)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket_id", "recipient_id"], name="mail_thread_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id} to {self.recipient_id}: {self.root_message_id}"

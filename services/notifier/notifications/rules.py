@@ -10,6 +10,10 @@
 Nobody is told about what they did themselves, except the creation receipt. Clients never
 hear of internal notes: the only recipient of one is the assignee, and ``services``
 drops it again should the directory say that person is a client.
+
+A message lists the files sent with what it is about, never others: a new ticket's own
+files (no comment), a comment's own files (that comment's id). So the files of an
+internal note travel only with the note, to whom the note goes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from notifications.messages import Kind
 from servidesk_shared.events.schemas import (
+    AttachmentSnapshot,
     EventData,
     TicketAssigned,
     TicketCommented,
@@ -95,4 +100,26 @@ def context_for(data: TicketEvent, kind: str) -> dict[str, Any]:
             "body": data.comment.body,
             "internal": data.comment.internal,
         }
+    files = files_of(data)
+    if files:
+        context["attachments"] = [
+            {
+                "id": str(item.id),
+                "filename": item.filename,
+                "size": item.size,
+                "content_type": item.content_type,
+            }
+            for item in files
+        ]
     return context
+
+
+def files_of(data: TicketEvent) -> list[AttachmentSnapshot]:
+    """The files sent with what ``data`` is about: the new ticket's (``comment_id`` empty),
+    or the comment's (its id); whatever else an event carries is not listed."""
+    if isinstance(data, TicketCreated):
+        return [item for item in data.attachments if _id(item.comment_id) is None]
+    if isinstance(data, TicketCommented):
+        comment = str(data.comment.id)
+        return [item for item in data.attachments if _id(item.comment_id) == comment]
+    return []

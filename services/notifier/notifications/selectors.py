@@ -9,7 +9,7 @@ from typing import Final
 from django.db.models import QuerySet
 
 from notifications import sql
-from notifications.models import Contact, Delivery, Notification
+from notifications.models import Contact, Delivery, MailThread, Notification
 from servidesk_shared.auth import UserDirectory
 
 
@@ -43,3 +43,9 @@ def delivery_next_due(*, channel: str) -> datetime | None:
 def contacts_by_id(user_ids: Collection[str]) -> dict[str, Contact]:
     """The known contact cards of ``user_ids``, by id (``in_bulk``, in plain SQL: ``sql``)."""
     return {contact.pk: contact for contact in sql.contact_cards(user_ids)}
+
+
+def mail_thread_roots(*, ticket_id: str, recipient_ids: Collection[str]) -> dict[str, str]:
+    """The root Message-ID of each recipient's mail thread about ``ticket_id``, by id."""
+    rows = MailThread.objects.filter(ticket_id=ticket_id, recipient_id__in=recipient_ids)
+    return dict(rows.values_list("recipient_id", "root_message_id"))

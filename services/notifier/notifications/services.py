@@ -1,9 +1,9 @@
 """Writes of the notifier: the contact directory, recording notifications, the delivery log.
 
-Recording (``notifications_record``, ``phone_code_record``) runs inside the consumer's
-inbox transaction and touches only this database; messages go out later, from
-``sender.py``, outside it. Before a sender hands messages to a provider, each takes a slot
-of its recipient's daily allowance (``delivery_take_allowance``).
+Recording (``notifications_record``, ``phone_code_record``, ``delivery_mark_bounced``)
+runs inside the consumer's inbox transaction and touches only this database; messages go
+out later, from ``sender.py``, outside it. Before a sender hands messages to a provider,
+each takes a slot of its recipient's daily allowance (``delivery_take_allowance``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from notifications import phone_code, rules, selectors, sql, wakeup
+from notifications import mail_thread, phone_code, rules, selectors, sql, wakeup
 from notifications.channels import email, sms
 from notifications.channels.base import Sent
 from notifications.conf import NotifierSettings, notifier_settings
-from notifications.messages import Kind, compose
+from notifications.messages import Kind, compose, one_line
 from notifications.models import (
     CARD_FIELDS,
     Channel,
@@ -120,18 +120,16 @@ def notifications_record(
     """The in-app notifications and the deliveries (queued or skipped) of one ticket event.
 
     Idempotent on its own: a second call for the same event adds nothing (unique keys,
-    conflicts ignored), whether or not the caller deduplicated it first. The feed and the
-    deliveries are written in one transaction (the consumer's, when it applies the event).
+    conflicts ignored), whether or not the caller deduplicated it first. The feed, the
+    deliveries and the mail threads begun are written in one transaction (the consumer's,
+    when it applies the event).
     """
     recipients = rules.recipients_for(data)
     if not recipients:
         return Recorded(0, 0, 0)
     contacts = selectors.contacts_by_id([r.user_id for r in recipients])
-    now = timezone.now()
     ticket_id = str(data.ticket.id)
-    feed: list[tuple[Any, ...]] = []
-    deliveries: list[tuple[Any, ...]] = []
-    queued = 0
+    told: list[tuple[rules.Recipient, Contact | None, dict[str, Any]]] = []
     for recipient in recipients:
         contact = contacts.get(recipient.user_id)
         if (
@@ -141,7 +139,46 @@ def notifications_record(
         ):
             logger.warning("internal note of %s not sent to client %s", event_id, contact.pk)
             continue
-        context = rules.context_for(data, recipient.kind)
+        told.append((recipient, contact, rules.context_for(data, recipient.kind)))
+    mailed = [
+        recipient.user_id
+        for recipient, contact, _context in told
+        if contact is None or not email.skip_reason(contact)
+    ]
+    with transaction.atomic(savepoint=False):
+        threads = _mail_thread_roots(event_id=event_id, ticket_id=ticket_id, recipients=mailed)
+        feed, deliveries, queued = _rows(
+            told,
+            threads,
+            event_id=event_id,
+            event_type=event_type,
+            ticket_id=ticket_id,
+            occurred_at=occurred_at,
+        )
+        sql.NOTIFICATIONS.execute(feed)
+        sql.DELIVERIES.execute(deliveries)
+    if queued:
+        wakeup.nudge_on_commit()
+    return Recorded(len(feed), queued, len(deliveries) - queued)
+
+
+def _rows(
+    told: Sequence[tuple[rules.Recipient, Contact | None, dict[str, Any]]],
+    threads: dict[str, str],
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    ticket_id: str,
+    occurred_at: datetime | None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """The feed rows and the delivery rows of the people ``told``, and how many queued.
+
+    An email delivery's context names its mail thread's root (``thread_root``)."""
+    now = timezone.now()
+    feed: list[tuple[Any, ...]] = []
+    deliveries: list[tuple[Any, ...]] = []
+    queued = 0
+    for recipient, contact, context in told:
         if contact is None or contact.is_active:
             composed = compose(context, contact.language if contact else None)
             feed.append(
@@ -158,6 +195,7 @@ def notifications_record(
         for channel in (Channel.EMAIL, Channel.SMS):
             reason = _SKIP_REASONS[channel](contact) if contact is not None else None
             queued += not reason
+            root = threads.get(recipient.user_id) if channel == Channel.EMAIL else None
             deliveries.append(
                 (
                     event_id,
@@ -166,7 +204,7 @@ def notifications_record(
                     recipient.user_id,
                     recipient.kind,
                     ticket_id,
-                    context,
+                    {**context, "thread_root": root} if root else context,
                     (DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED).value,
                     reason or "",
                     now,
@@ -174,12 +212,36 @@ def notifications_record(
                     now,
                 )
             )
-    with transaction.atomic(savepoint=False):
-        sql.NOTIFICATIONS.execute(feed)
-        sql.DELIVERIES.execute(deliveries)
-    if queued:
-        wakeup.nudge_on_commit()
-    return Recorded(len(feed), queued, len(deliveries) - queued)
+    return feed, deliveries, queued
+
+
+def _mail_thread_roots(
+    *, event_id: uuid.UUID, ticket_id: str, recipients: Sequence[str]
+) -> dict[str, str]:
+    """The root Message-ID of each recipient's mail thread about the ticket: this event's
+    own mail to them when it is the first one (see ``mail_thread``). In the caller's
+    transaction: read the threads; begin the missing ones with this event's mails (an
+    insert that leaves alone a thread another consumer began meanwhile: then read again).
+    """
+    if not recipients or not mail_thread.threadable(ticket_id):
+        return {}
+    roots = selectors.mail_thread_roots(ticket_id=ticket_id, recipient_ids=recipients)
+    missing = {
+        user_id: mail_thread.message_id(
+            ticket_id=ticket_id, event_id=event_id, recipient_id=user_id
+        )
+        for user_id in recipients
+        if user_id not in roots
+    }
+    if not missing:
+        return roots
+    now = timezone.now()
+    begun = sql.MAIL_THREADS.execute(
+        [(ticket_id, user_id, root, now) for user_id, root in missing.items()]
+    )
+    if begun < len(missing):  # begun by someone else in between: theirs is the root
+        return selectors.mail_thread_roots(ticket_id=ticket_id, recipient_ids=recipients)
+    return {**roots, **missing}
 
 
 def phone_code_record(*, event_id: uuid.UUID, data: PhoneCodeRequested) -> bool:
@@ -499,3 +561,37 @@ def _apply_sms_status(delivery: Delivery, provider_status: str, error_code: str)
         )
     delivery.updated_at = timezone.now()
     delivery.save(update_fields=["provider_status", "status", "last_error", "updated_at"])
+
+
+#: How much of a bounce report's text the log keeps.
+BOUNCE_REASON_LENGTH: Final = 500
+
+
+def delivery_mark_bounced(*, message_id: str, recipient: str, reason: str) -> bool:
+    """Mark the mail whose Message-ID is ``message_id`` failed: a delivery-status report
+    came back for it (tickets reads the support mailbox and publishes ``mail.bounced``).
+
+    ``False`` when no mail of ours has that Message-ID (logged, nothing changes). The
+    report's texts are a stranger's: they are kept on one line and cut short.
+    """
+    message_id = message_id.strip()
+    if not message_id.startswith("<"):
+        message_id = f"<{message_id}>"
+    detail = one_line(reason)[:BOUNCE_REASON_LENGTH] or "no reason given"
+    who = one_line(recipient)[:254]
+    with transaction.atomic(savepoint=False):  # the row stays locked from the read to the write
+        delivery = (
+            Delivery.objects.select_for_update()
+            .filter(channel=Channel.EMAIL, provider_id=message_id)
+            .first()
+        )
+        if delivery is None:
+            logger.info("bounce for unknown Message-ID %s ignored", one_line(message_id)[:300])
+            return False
+        delivery.status = DeliveryStatus.FAILED
+        delivery.provider_status = "bounced"
+        delivery.last_error = f"bounced ({who}): {detail}" if who else f"bounced: {detail}"
+        delivery.updated_at = timezone.now()
+        delivery.save(update_fields=["status", "provider_status", "last_error", "updated_at"])
+    logger.info("delivery %s bounced: %s", delivery.pk, detail)
+    return True

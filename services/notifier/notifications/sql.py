@@ -5,12 +5,12 @@ in the consumer and per batch in the senders, where building the statement with 
 cost more CPU than the database took to run it (the figures are in
 ``docs/benchmarks.md``), and except where the ORM has no way to say it (``UPDATE ...
 RETURNING``, ``NOTIFY``). Those statements are here, and only here: the consumer's
-inserts, the senders' claim, their record of what was sent and their look at when the
-next delivery falls due, the contact cards both read, and the wake-up. Each is the one
-implementation of its guarantee: plain SQL that PostgreSQL and SQLite (``make up``'s
-embedded default) both accept; where SQLite needs something else, one function says so
-(``_row_lock``, ``notify``). Rows come back as model instances through
-``QuerySet.raw()``, converted as the ORM converts them.
+inserts (feed, deliveries, mail threads), the senders' claim, their record of what was
+sent and their look at when the next delivery falls due, the contact cards both read, and
+the wake-up. Each is the one implementation of its guarantee: plain SQL that PostgreSQL
+and SQLite (``make up``'s embedded default) both accept; where SQLite needs something
+else, one function says so (``_row_lock``, ``notify``). Rows come back as model instances
+through ``QuerySet.raw()``, converted as the ORM converts them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from typing import Any, Final
 from django.db import DatabaseError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from notifications.models import CARD_FIELDS, Contact, Delivery, DeliveryStatus, Notification
+from notifications.models import (
+    CARD_FIELDS,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    MailThread,
+    Notification,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +137,12 @@ DELIVERIES: Final = ConflictIgnoringInsert(
         "sent_at": "NULL",
         "allowance_day": "NULL",
     },
+)
+
+#: The roots of the mail threads an event's mails would start; a thread already begun
+#: (by an earlier event, or another consumer a moment ago) keeps its root.
+MAIL_THREADS: Final = ConflictIgnoringInsert(
+    MailThread, ("ticket_id", "recipient_id", "root_message_id", "created_at"), {}
 )
 
 

@@ -50,7 +50,8 @@ def test_status_change_mail_in_spanish_to_the_client(
     (mail,) = smtp.wait_for(1)
     assert mail.rcpt_tos == ("lucia@example.com",)
     assert mail.mail_from == "soporte@servidesk.test"
-    assert mail.subject == "SD-1042 ahora está Resuelto: Impresora sin tóner"
+    assert mail.subject == "[SD-1042] Impresora sin tóner"
+    assert mail.text.splitlines()[:3] == ["SD-1042 ahora está Resuelto", "", "Hola, Lucía Pérez:"]
     for body in (mail.text, mail.html):
         assert "Hola, Lucía Pérez:" in body
         assert "cambió de En progreso a Resuelto" in body
@@ -82,7 +83,8 @@ def test_status_change_by_someone_else_mails_the_assignee_in_english(
     mails = smtp.wait_for(2)
     assert {m.rcpt_tos[0] for m in mails} == {"lucia@example.com", "tom@example.com"}
     (english,) = smtp.received(to="tom@example.com")
-    assert english.subject == "SD-1042 is now In progress: Impresora sin tóner"
+    assert english.subject == "[SD-1042] Impresora sin tóner"
+    assert english.text.splitlines()[0] == "SD-1042 is now In progress"
     assert "Hello Tom Baker," in english.text
     assert "changed from Pending to In progress" in english.text
     assert english.message["Content-Language"] == "en"
@@ -96,9 +98,11 @@ def test_ticket_created_receipt_and_alert(
     smtp.wait_for(2)
     (receipt,) = smtp.received(to="lucia@example.com")
     (alert,) = smtp.received(to="tom@example.com")
-    assert receipt.subject == "Hemos recibido tu ticket SD-1042: Impresora sin tóner"
+    assert receipt.subject == "[SD-1042] Impresora sin tóner"
+    assert receipt.text.splitlines()[0] == "Hemos recibido tu ticket SD-1042"
     assert "quedó registrado como SD-1042" in receipt.text
-    assert alert.subject == "New ticket SD-1042 assigned to you: Impresora sin tóner"
+    assert alert.subject == "[SD-1042] Impresora sin tóner"
+    assert alert.text.splitlines()[0] == "New ticket SD-1042 assigned to you"
 
 
 def test_assignment_mails_the_new_technician(
@@ -108,7 +112,7 @@ def test_assignment_mails_the_new_technician(
     drain("email")
     (mail,) = smtp.wait_for(1)
     assert mail.rcpt_tos == ("tom@example.com",)
-    assert mail.subject == "SD-1042 was assigned to you: Impresora sin tóner"
+    assert mail.text.splitlines()[0] == "SD-1042 was assigned to you"
 
 
 def test_public_comment_goes_to_the_other_side_with_its_text(
@@ -124,7 +128,7 @@ def test_public_comment_goes_to_the_other_side_with_its_text(
     drain("email")
     (mail,) = smtp.wait_for(1)
     assert mail.rcpt_tos == ("tom@example.com",)
-    assert mail.subject == "New reply on SD-1042: Impresora sin tóner"
+    assert mail.text.splitlines()[0] == "New reply on SD-1042"
     assert "¿Hay novedades? <b>urgente</b>" in mail.text
     assert "&lt;b&gt;urgente&lt;/b&gt;" in mail.html  # escaped in HTML
 
@@ -142,7 +146,7 @@ def test_internal_note_mails_only_the_assignee(
     drain("email")
     (mail,) = smtp.wait_for(1)
     assert mail.rcpt_tos == ("tom@example.com",)
-    assert mail.subject == "New internal note on SD-1042: Impresora sin tóner"
+    assert mail.text.splitlines()[0] == "New internal note on SD-1042"
     assert not smtp.received(to="lucia@example.com")
 
 

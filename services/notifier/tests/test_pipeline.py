@@ -92,7 +92,8 @@ def test_end_to_end_over_rabbitmq_with_a_redelivered_event(
         sender.stop()
         consumer.stop()
     assert mail.rcpt_tos == ("user1@example.com",)
-    assert "ahora está Resuelto" in mail.subject
+    assert "ahora está Resuelto" in mail.text
+    assert mail.subject.startswith("[SD-")
     assert sms.to == "+34600111222"
     assert "nuevo estado: Resuelto" in sms.body
     assert Notification.objects.count() == 1

@@ -48,7 +48,8 @@ def test_subject_and_text_part_carry_the_title_as_typed_html_part_escapes_it(
     deliver(resolved(MARKUP))
     drain("email")
     (mail,) = smtp.wait_for(1)
-    assert mail.subject == f"SD-1042 ahora está Resuelto: {MARKUP}"
+    assert mail.subject == f"[SD-1042] {MARKUP}"
+    assert mail.text.splitlines()[0] == "SD-1042 ahora está Resuelto"
     assert f"Título: {MARKUP}" in mail.text
     assert MARKUP not in mail.html
     assert "&lt;b&gt;Q&amp;A&lt;/b&gt;" in mail.html
@@ -64,9 +65,7 @@ def test_a_title_with_line_breaks_gives_one_subject_line_and_no_extra_header(
     assert mail.rcpt_tos == ("lucia@example.com",)
     assert mail.message["Bcc"] is None
     assert mail.message["X-Evil"] is None
-    assert mail.subject == (
-        "SD-1042 ahora está Resuelto: Printer Bcc: victim@example.com body X-Evil: 1 end"
-    )
+    assert mail.subject == "[SD-1042] Printer Bcc: victim@example.com body X-Evil: 1 end"
 
 
 def test_sms_body_carries_the_title_as_typed(

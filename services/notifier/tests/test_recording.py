@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 from notifications import rules, services
+from notifications.channels.email import message_id as email_message_id
 from notifications.models import Contact, Delivery, Notification
 from notifications.wakeup import NOTIFY_CHANNEL
 from pytest_django.fixtures import Settings
@@ -146,6 +147,8 @@ def test_recording_writes_every_column_as_the_model_defines_it(
     assert recorded == services.Recorded(notifications=2, queued=2, skipped=2)
     email = Delivery.objects.get(channel="email", recipient_id="2")
     expected_context = rules.context_for(event.data, "status_changed")
+    # The first mail about the ticket to them: it starts their thread (mail_thread.py).
+    expected_context["thread_root"] = email_message_id(email)
     assert (email.event_id, email.event_type, email.kind, email.ticket_id) == (
         event.id,
         "ticket.status_changed",
@@ -169,14 +172,18 @@ def test_recording_writes_every_column_as_the_model_defines_it(
     assert "ahora está" in Notification.objects.get(recipient_id="1").title
 
 
-def test_recording_an_event_is_four_statements(
+def test_recording_an_event_is_five_statements_six_for_a_new_thread(
     people: dict[str, Contact], django_assert_num_queries: Any
 ) -> None:
-    """The contact cards, one INSERT per table, and the senders' NOTIFY (delivered at
-    commit), whatever the recipients."""
-    event = as_event(status_changed(actor=3))
-    with django_assert_num_queries(4):
-        services.notifications_record(event_id=event.id, event_type=event.type, data=event.data)
+    """The contact cards, the recipients' mail threads, one INSERT per table and the
+    senders' NOTIFY (delivered at commit), whatever the recipients; the first event about
+    a ticket also begins its mail threads (one INSERT)."""
+    first = as_event(status_changed(actor=3, id=77))
+    with django_assert_num_queries(6):
+        services.notifications_record(event_id=first.id, event_type=first.type, data=first.data)
+    later = as_event(status_changed(actor=3, id=77))
+    with django_assert_num_queries(5):
+        services.notifications_record(event_id=later.id, event_type=later.type, data=later.data)
 
 
 def test_a_redelivered_event_changes_no_row(people: dict[str, Contact]) -> None:

@@ -93,7 +93,7 @@ def test_deliveries_wait_for_a_late_contact_card(
     smtp: SmtpServer, deliver: Callable[..., Any], settings: Settings
 ) -> None:
     settings.NOTIFIER_CONTACT_RECHECK = 60.0
-    deliver(changed(client=5))
+    number = deliver(changed(client=5)).data.ticket.number
     drain("email")
     delivery = Delivery.objects.get(channel="email")
     assert (delivery.status, delivery.attempts) == ("queued", 0)
@@ -103,7 +103,7 @@ def test_deliveries_wait_for_a_late_contact_card(
     drain("email")  # released at once, not after the 60 s recheck
     (mail,) = smtp.wait_for(1)
     assert mail.rcpt_tos == ("late@example.com",)
-    assert "is now Resolved" in mail.subject
+    assert mail.text.splitlines()[0] == f"{number} is now Resolved"
     assert Delivery.objects.get(channel="email").status == "sent"
 
 

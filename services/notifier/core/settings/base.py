@@ -32,6 +32,9 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@servidesk.local>")
+# The support mailbox tickets reads (INBOUND_MAIL_URL): every notification mail's Reply-To,
+# so that an answer lands on its ticket; its domain ends every Message-ID notifier writes.
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="soporte@servidesk.local")
 
 # --- SMS (Twilio) ------------------------------------------------------------------------
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

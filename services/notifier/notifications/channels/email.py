@@ -6,19 +6,21 @@ is checked with ``NOOP`` before it is used again, and reopened if the server dro
 The first connection-level failure (server unreachable, dropped, timing out) marks the
 transport broken: the rest of the batch fails as transient without trying each message
 (they would wait for the same dead server one after another), and the sender drops it.
+
+Every mail about a ticket belongs to its recipient's thread about it (``mail_thread``):
+its Message-ID starts with ``<sd.<ticket id>.``, it answers the thread's first mail, its
+``Reply-To`` is ``SUPPORT_EMAIL`` and its subject is ``[SD-123] <title>``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import re
 import secrets
 import smtplib
 import time
 from email.policy import Compat32
-from email.utils import parseaddr
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -28,8 +30,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import translation
 from templated_mail.mail import BaseEmailMessage
 
+from notifications import mail_thread
 from notifications.channels.base import PermanentError, Sent, Skip, TransientError
-from notifications.messages import compose, language_for
+from notifications.messages import compose, language_for, one_line
 from notifications.models import Channel, Contact, Delivery
 
 logger = logging.getLogger(__name__)
@@ -103,15 +106,11 @@ def destination(delivery: Delivery, contact: Contact | None) -> str:
     return contact.email
 
 
-@functools.lru_cache(maxsize=8)
-def _domain_of(from_email: str) -> str:
-    return parseaddr(from_email)[1].rpartition("@")[2] or "servidesk"
-
-
 def message_id(delivery: Delivery) -> str:
     """A Message-ID fixed per delivery: a resend after a crash is recognisably the same mail."""
-    domain = _domain_of(str(settings.DEFAULT_FROM_EMAIL))
-    return f"<notifier.{delivery.pk}.{delivery.event_id.hex}@{domain}>"
+    return mail_thread.message_id(
+        ticket_id=delivery.ticket_id, event_id=delivery.event_id, recipient_id=delivery.recipient_id
+    )
 
 
 def build_message(delivery: Delivery, contact: Contact) -> TicketEmail:
@@ -129,8 +128,11 @@ def build_message(delivery: Delivery, contact: Contact) -> TicketEmail:
         message.render()
     message.to = [contact.email]
     message.from_email = settings.DEFAULT_FROM_EMAIL
+    message.reply_to = [one_line(mail_thread.support_address())]
+    own_id = message_id(delivery)
     message.extra_headers = {
-        "Message-ID": message_id(delivery),
+        "Message-ID": own_id,
+        **mail_thread.thread_headers(own_id=own_id, root_id=delivery.context.get("thread_root")),
         "Auto-Submitted": "auto-generated",
         "Content-Language": language,
         "X-Servidesk-Event": str(delivery.event_id),
