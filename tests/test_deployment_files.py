@@ -46,9 +46,12 @@ SERVICES: dict[str, tuple[int, str]] = {
 # Which event processes each service runs (issue 3): an outbox relay for producers, a
 # consumer for those fed by events.
 RELAYS = {"accounts", "tickets"}
-CONSUMERS = {"tickets", "notifier", "reports"}
+CONSUMERS = {"accounts", "tickets", "notifier", "reports"}
 # Other long-running processes, by container name.
-OTHER_PROCESSES = {"notifier-sender": ["python", "manage.py", "send_notifications"]}
+OTHER_PROCESSES = {
+    "notifier-sender": ["python", "manage.py", "send_notifications"],
+    "tickets-mailbox": ["python", "manage.py", "fetch_mail"],
+}
 # One-shot jobs besides the migrations, by container name: what each runs and what it
 # waits for. None since the compose example stopped loading demo data (issue 15).
 OTHER_JOBS: dict[str, tuple[str, set[str]]] = {}
@@ -261,6 +264,18 @@ def test_every_service_process_has_its_own_container(services: dict[str, Any]) -
         expected |= {f"{name}-relay"} if name in RELAYS else set()
         expected |= {f"{name}-consumer"} if name in CONSUMERS else set()
     assert set(services) == expected
+
+
+def test_every_procfile_process_runs_in_compose(services: dict[str, Any]) -> None:
+    """The local stack (Procfile) and compose run the same processes; the gateway is nginx."""
+    procfile = ROOT / "Procfile"
+    names = {
+        line.split(":", 1)[0]
+        for line in procfile.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert names - {"gateway"} <= set(services)
+    assert "nginx" in services
 
 
 def test_every_container_has_a_health_check(services: dict[str, Any]) -> None:
