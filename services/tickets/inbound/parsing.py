@@ -37,6 +37,7 @@ from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, Parser
 from email.utils import collapse_rfc2231_value
+from html import unescape
 from typing import Final
 
 from bs4 import BeautifulSoup
@@ -403,7 +404,7 @@ def _body(plain: Message | None, html: Message | None) -> str:
 # fmt: off
 _DROPPED_TAGS: Final = (
     "head", "script", "style", "title", "template", "noscript", "iframe", "object", "embed",
-    "svg", "math", "canvas", "audio", "video",
+    "svg", "math", "canvas", "audio", "video", "select", "datalist",
 )
 _BLOCK_TAGS: Final = (
     "address", "article", "aside", "blockquote", "center", "dd", "details", "div", "dl", "dt",
@@ -418,6 +419,10 @@ _HTML_WHITESPACE: Final = re.compile(r"[ \t\n\r\f]+")
 def html_to_text(html: str) -> str:
     """Plain text of an HTML body: no markup, no script or style, entities decoded, block
     elements on lines of their own, quoted (``<blockquote>``) text prefixed with ``>``."""
+    if "<" not in html:
+        # No markup at all (and Beautiful Soup would warn that it looks like a URL or a file
+        # name): only entities and whitespace to read.
+        return clean_text(_strip_lines(_HTML_WHITESPACE.sub(" ", unescape(html))))
     soup = BeautifulSoup(html, "html.parser")
     for element in soup.find_all(_DROPPED_TAGS):
         element.decompose()
@@ -460,7 +465,8 @@ _OUTLOOK_FROM: Final = re.compile(r"[*_]*(?:From|De)\s*:", re.IGNORECASE)
 _OUTLOOK_SENT: Final = re.compile(r"[*_]*(?:Sent|Enviado(?: el)?|Date|Fecha)\s*:", re.IGNORECASE)
 _OUTLOOK_SEPARATOR: Final = re.compile(r"_{10,}")
 _SENT_FROM_DEVICE: Final = re.compile(
-    r"(?:Sent from|Get Outlook for|Enviado desde|Obtener Outlook para)\s.{1,40}",
+    r"(?:Sent from (?:my|Outlook|Mail|Yahoo)|Get Outlook for|Enviado desde (?:mi|Outlook|Correo"
+    r"|Yahoo)|Obtener Outlook para)\b.{0,40}",
     re.IGNORECASE,
 )
 _HEADER_MAX_LENGTH: Final = 300
@@ -536,9 +542,8 @@ def _attachment(part: Message) -> MailAttachment | None:
     filename = _filename(part)
     if content_type == "message/rfc822":
         return _attached_message(part, filename)
-    is_attachment = disposition == "attachment" or (
-        filename is not None and part.get_content_maintype() != "text"
-    )
+    # A named part that is not the body is a file (Apple Mail sends them inline).
+    is_attachment = disposition == "attachment" or filename is not None
     if not is_attachment or content_type in _REPORT_PARTS:
         return None
     return MailAttachment(

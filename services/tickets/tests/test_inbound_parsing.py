@@ -512,6 +512,27 @@ def test_broken_html_still_becomes_text() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("https://example.com/informe", "https://example.com/informe"),
+        ("informe.html", "informe.html"),
+        ("Sin  etiquetas\n&amp; con entidades", "Sin etiquetas & con entidades"),
+    ],
+)
+def test_html_without_markup_is_just_text(
+    html: str, text: str, recwarn: pytest.WarningsRecorder
+) -> None:
+    assert html_to_text(html) == text
+    assert not recwarn.list
+
+
+def test_form_controls_and_options_are_not_text() -> None:
+    html = "<p>Hola</p><form><select><option>Uno</option></select><input value=x></form>"
+
+    assert html_to_text(html) == "Hola"
+
+
 def test_nested_blockquotes_are_quoted_once_per_level() -> None:
     html = "<div>Nuevo</div><blockquote>Uno<blockquote>Dos</blockquote></blockquote>"
 
@@ -631,6 +652,8 @@ SIGNATURE_WITH_SPACE = "Here are the steps.\n\n-- \nAna Perez\n"
         (SIGNATURE, "Here are the steps."),
         (SIGNATURE_WITH_SPACE, "Here are the steps."),
         ("Top line\n> quoted\nmore after", "Top line"),
+        ("Listo.\n\nEnviado desde Outlook para Android\n", "Listo."),
+        ("Done.\nGet Outlook for iOS", "Done."),
     ],
 )
 def test_replies_lose_quoted_conversation_and_signature(body: str, reply: str) -> None:
@@ -646,6 +669,8 @@ def test_replies_lose_quoted_conversation_and_signature(body: str, reply: str) -
         "From: the second floor.\nThe printer is broken.",  # a From: line alone is text
         "Steps:\n- turn it on\n- print",
         "Total -- 3 pages",
+        "Sent from the second floor, the printer is still broken.\nPlease help.",
+        "Enviado desde la oficina.\nGracias.",
     ],
 )
 def test_ordinary_text_is_not_taken_for_a_quote_or_signature(body: str) -> None:
@@ -790,6 +815,28 @@ def test_attachment_file_names_are_decoded_and_lose_their_path(
     parsed = parse(data)
 
     assert [(a.filename, a.content) for a in parsed.attachments] == [(filename, PDF)]
+
+
+def test_a_named_inline_text_part_that_is_not_the_body_is_an_attachment() -> None:
+    # Apple Mail's way of attaching a text file.
+    data = raw(
+        "From: ana@example.com",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="b"',
+        body=(
+            b"--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nVer adjunto.\r\n"
+            b"--b\r\nContent-Type: text/plain; charset=us-ascii; name=notas.txt\r\n"
+            b"Content-Disposition: inline; filename=notas.txt\r\n\r\nNotas\r\n"
+            b"--b--\r\n"
+        ),
+    )
+
+    parsed = parse(data)
+
+    assert parsed.body == "Ver adjunto."
+    assert [(a.filename, a.content, a.content_type) for a in parsed.attachments] == [
+        ("notas.txt", b"Notas", "text/plain")
+    ]
 
 
 def test_a_very_long_file_name_is_bounded_and_keeps_its_extension() -> None:
