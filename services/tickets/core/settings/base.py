@@ -69,8 +69,10 @@ ATTACHMENTS_REQUEST_MAX_BYTES = max(25 * 1024 * 1024, ATTACHMENT_MAX_BYTES)
 ATTACHMENTS_MAX_FILES = 10
 # Django parses at most this many files per request (more: 400, tickets.api.uploads).
 DATA_UPLOAD_MAX_NUMBER_FILES = ATTACHMENTS_MAX_FILES
-# Uploads go to a temporary file as they arrive, not to memory, above this size.
+# Uploads go to a temporary file as they arrive, not to memory, above this size; in
+# FILE_UPLOAD_TEMP_DIR when set (a disk volume where /tmp is a memory tmpfs).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 # A multipart upload may be up to ATTACHMENTS_REQUEST_MAX_BYTES; other bodies keep the
 # shared limit, DATA_UPLOAD_MAX_MEMORY_SIZE.
 MIDDLEWARE = [

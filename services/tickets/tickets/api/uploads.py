@@ -92,7 +92,9 @@ def content_disposition(filename: str, *, inline: bool) -> str:
     for old clients (ASCII, quotes and backslashes dropped), the exact one for the rest."""
     plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     plain = "".join(char for char in plain if char.isprintable() and char not in '"\\')
-    plain = plain.strip() or attachments.DEFAULT_FILENAME
+    plain = plain.strip()
+    if not plain or plain.startswith("."):  # nothing but an extension survived
+        plain = attachments.DEFAULT_FILENAME + plain
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
