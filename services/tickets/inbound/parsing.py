@@ -41,7 +41,7 @@ from html import unescape
 from typing import Final
 
 from bs4 import BeautifulSoup
-from bs4.element import NavigableString, PreformattedString
+from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from tickets.models import NUMBER_PREFIX, TITLE_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ BOUNCE_REASON_MAX_LENGTH: Final = 500
 REFERENCES_MAX_COUNT: Final = 50
 #: Nesting deeper than this is not a mail program's work; deeper parts are ignored.
 MIME_MAX_DEPTH: Final = 30
+#: Quotes nested deeper than this get no more ``>`` marks in HTML turned into text.
+QUOTE_MAX_DEPTH: Final = 10
 #: The largest id a ``bigint`` primary key holds.
 _BIGINT_MAX: Final = 2**63 - 1
 
@@ -422,36 +424,75 @@ def html_to_text(html: str) -> str:
     if "<" not in html:
         # No markup at all (and Beautiful Soup would warn that it looks like a URL or a file
         # name): only entities and whitespace to read.
-        return clean_text(_strip_lines(_HTML_WHITESPACE.sub(" ", unescape(html))))
-    soup = BeautifulSoup(html, "html.parser")
-    for element in soup.find_all(_DROPPED_TAGS):
-        element.decompose()
-    # Comments, doctypes, CDATA and processing instructions are not text.
-    for string in soup.find_all(string=lambda s: isinstance(s, PreformattedString)):
-        string.extract()
-    for string in soup.find_all(string=True):
-        if string.find_parent("pre") is None:
-            string.replace_with(_HTML_WHITESPACE.sub(" ", str(string)))
-    for line_break in soup.find_all("br"):
-        line_break.replace_with("\n")
-    for cell in soup.find_all(("td", "th")):
-        cell.append(" ")
-    for block in soup.find_all(_BLOCK_TAGS):
-        block.insert_before("\n")
-        block.insert_after("\n")
-    for item in soup.find_all("li"):
-        item.insert(0, "- ")
-    # Innermost first, so that nested quotes get one ">" per level.
-    for quote in reversed(soup.find_all("blockquote")):
-        quoted = _strip_lines(quote.get_text())
-        prefixed = "\n".join(f"> {line}" if line else ">" for line in quoted.split("\n"))
-        quote.replace_with(NavigableString(f"\n{prefixed}\n"))
-    return clean_text(_strip_lines(soup.get_text()))
+        return clean_text(_quote_lines(_HTML_WHITESPACE.sub(" ", unescape(html))))
+    text = "".join(_html_chunks(BeautifulSoup(html, "html.parser")))
+    return clean_text(_quote_lines(text))
 
 
-def _strip_lines(text: str) -> str:
-    lines = [line.strip(" \t\xa0") for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+# Where a blockquote opens and closes in the text being built: private-use characters,
+# removed from the mail's own text first.
+_QUOTE_OPEN: Final = "\ue000"
+_QUOTE_CLOSE: Final = "\ue001"
+_TAG_CHUNKS: Final = {
+    **dict.fromkeys(_BLOCK_TAGS, ("\n", "\n")),
+    "blockquote": (f"\n{_QUOTE_OPEN}\n", f"\n{_QUOTE_CLOSE}\n"),
+    "li": ("\n- ", "\n"),
+    "td": ("", " "),
+    "th": ("", " "),
+}
+
+
+def _html_chunks(root: Tag) -> Iterator[str]:
+    """The text of ``root`` in document order, with line breaks where blocks begin and end.
+
+    Walked with a stack of its own, not by rewriting the tree (each insertion into a long
+    list of siblings scans it) nor by recursion (unclosed tags nest deeply)."""
+    stack: list[tuple[PageElement | str, bool]] = [(root, False)]
+    while stack:
+        item, in_pre = stack.pop()
+        if isinstance(item, PreformattedString):  # comments, doctypes, CDATA: not text
+            continue
+        if isinstance(item, NavigableString):
+            text = str(item).replace(_QUOTE_OPEN, "").replace(_QUOTE_CLOSE, "")
+            yield text if in_pre else _HTML_WHITESPACE.sub(" ", text)
+        elif isinstance(item, str):  # a closing chunk, pushed below
+            yield item
+        elif isinstance(item, Tag) and item.name not in _DROPPED_TAGS:
+            if item.name == "br":
+                yield "\n"
+                continue
+            opening, closing = _TAG_CHUNKS.get(item.name, ("", ""))
+            yield opening
+            stack.append((closing, in_pre))
+            inner_pre = in_pre or item.name == "pre"
+            stack.extend((child, inner_pre) for child in reversed(item.contents))
+
+
+def _quote_prefix(depth: int) -> str:
+    # Bounded: thousands of nested quotes must not multiply the text's size.
+    return "> " * min(depth, QUOTE_MAX_DEPTH)
+
+
+def _quote_lines(text: str) -> str:
+    """Lines stripped, each run of blank lines one blank line, and the lines between
+    blockquote marks prefixed with one ``>`` per level."""
+    lines: list[str] = []
+    depth = 0
+    previous_depth = 0
+    blank = False
+    for line in text.split("\n"):
+        stripped = line.strip(" \t\xa0")
+        if stripped in {_QUOTE_OPEN, _QUOTE_CLOSE}:
+            depth = max(0, depth + (1 if stripped == _QUOTE_OPEN else -1))
+            blank = True
+        elif not stripped:
+            blank = True
+        else:
+            if blank and lines:
+                lines.append(_quote_prefix(min(depth, previous_depth)).rstrip())
+            lines.append(f"{_quote_prefix(depth)}{stripped}")
+            previous_depth, blank = depth, False
+    return "\n".join(lines)
 
 
 # --- quoted conversation and signature ----------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from inbound.parsing import (
+    QUOTE_MAX_DEPTH,
     SUBJECT_MAX_LENGTH,
     ParsedMail,
     ParseError,
@@ -537,6 +538,19 @@ def test_nested_blockquotes_are_quoted_once_per_level() -> None:
     html = "<div>Nuevo</div><blockquote>Uno<blockquote>Dos</blockquote></blockquote>"
 
     assert html_to_text(html) == "Nuevo\n\n> Uno\n>\n> > Dos"
+
+
+def test_deeply_nested_quotes_do_not_multiply_the_text() -> None:
+    html = "<blockquote>" * 5000 + "línea<br>" * 2000
+
+    text = html_to_text(html)
+
+    assert text.splitlines()[0] == "> " * QUOTE_MAX_DEPTH + "línea"
+    assert len(text) < 30 * 2000
+
+
+def test_deeply_nested_tags_become_text() -> None:
+    assert html_to_text("<b>" * 20000 + "hondo" + "</b>" * 20000) == "hondo"
 
 
 # --- replies: quoted conversation and signature --------------------------------------------
