@@ -29,5 +29,9 @@ def attachment_max_bytes() -> int:
     return int(getattr(settings, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
 
 
-def attachments_max_request_bytes() -> int:
-    return int(getattr(settings, "ATTACHMENTS_MAX_REQUEST_BYTES", 25 * 1024 * 1024))
+def attachments_request_max_bytes() -> int:
+    return int(getattr(settings, "ATTACHMENTS_REQUEST_MAX_BYTES", 25 * 1024 * 1024))
+
+
+def attachments_max_files() -> int:
+    return int(getattr(settings, "ATTACHMENTS_MAX_FILES", 10))

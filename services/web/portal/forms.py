@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from portal import conf, labels, uploads
@@ -220,10 +220,17 @@ def file_too_large_message(name: str) -> str:
     }
 
 
+def too_many_files_message() -> str:
+    count = conf.attachments_max_files()
+    return ngettext(
+        "Send at most %(count)s file at once.", "Send at most %(count)s files at once.", count
+    ) % {"count": count}
+
+
 def files_too_large_message() -> str:
     return gettext(
         "The files add up to more than %(max)s. Send fewer at a time, or smaller ones."
-    ) % {"max": filesizeformat(conf.attachments_max_request_bytes())}
+    ) % {"max": filesizeformat(conf.attachments_request_max_bytes())}
 
 
 class AttachmentsMixin(forms.Form):
@@ -237,13 +244,21 @@ class AttachmentsMixin(forms.Form):
         super().__init__(*args, **kwargs)
         self.refused = refused or uploads.Refusals()
         field = self.fields["attachments"]
-        field.help_text = gettext("Up to %(per_file)s per file and %(total)s in all.") % {
+        count = conf.attachments_max_files()
+        field.help_text = ngettext(
+            "Up to %(count)s file, of %(per_file)s at most.",
+            "Up to %(count)s files, each up to %(per_file)s and %(total)s in all.",
+            count,
+        ) % {
+            "count": count,
             "per_file": filesizeformat(conf.attachment_max_bytes()),
-            "total": filesizeformat(conf.attachments_max_request_bytes()),
+            "total": filesizeformat(conf.attachments_request_max_bytes()),
         }
         field.widget.attrs |= {
+            "data-max-files": str(count),
             "data-max-file-bytes": str(conf.attachment_max_bytes()),
-            "data-max-total-bytes": str(conf.attachments_max_request_bytes()),
+            "data-max-total-bytes": str(conf.attachments_request_max_bytes()),
+            "data-too-many-files": too_many_files_message(),
             # The script puts each file's name where "%(name)s" is.
             "data-file-too-large": file_too_large_message("%(name)s"),
             "data-files-too-large": files_too_large_message(),
@@ -255,8 +270,10 @@ class AttachmentsMixin(forms.Form):
         over = [f.name or "" for f in chosen if (f.size or 0) > limit]
         too_large = [*self.refused.too_large, *over]
         problems = [file_too_large_message(name) for name in too_large]
+        if len(chosen) + len(self.refused) > conf.attachments_max_files():
+            problems.append(too_many_files_message())
         total = sum(f.size or 0 for f in chosen)
-        if self.refused.over_total or total > conf.attachments_max_request_bytes():
+        if self.refused.over_total or total > conf.attachments_request_max_bytes():
             problems.append(files_too_large_message())
         if problems:
             raise forms.ValidationError(problems)
@@ -275,8 +292,10 @@ class AttachmentsMixin(forms.Form):
         """The API's refusal of the files (too large: 413) next to the file field."""
         if error.status == 413 or (not error.fields and error.status == 400 and self.uploads()):
             self.add_error("attachments", error.message)
-        else:
-            show_api_errors(self, error, renamed={"file": "attachments", "files": "attachments"})
+            return
+        # The API names its file fields ``file``, ``files`` or ``files.<n>``.
+        renamed = {name: "attachments" for name in error.fields if name.startswith("file")}
+        show_api_errors(self, error, renamed=renamed)
 
     def ask_for_files_again(self) -> None:
         """A browser never fills a file field in again: say so when the form comes back

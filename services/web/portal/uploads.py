@@ -3,7 +3,7 @@ Django parses the form.
 
 ``AttachmentLimitHandler`` comes first in ``FILE_UPLOAD_HANDLERS``: it passes each chunk on
 to Django's own handlers (memory, then temporary file) until a file is over
-``ATTACHMENT_MAX_BYTES`` or the request's files are over ``ATTACHMENTS_MAX_REQUEST_BYTES``;
+``ATTACHMENT_MAX_BYTES`` or the request's files are over ``ATTACHMENTS_REQUEST_MAX_BYTES``;
 from then on that file is skipped, so an oversized upload never fills memory or disk, while
 the text fields around it are parsed as usual and the form comes back with what was typed.
 ``refusals(request)`` tells the form which files were skipped::
@@ -24,13 +24,14 @@ from portal import conf
 
 @dataclass
 class Refusals:
-    """The files skipped while parsing: too large each, or past the request's total."""
+    """The names of the files skipped while parsing: too large each, or past the
+    request's total."""
 
     too_large: list[str] = field(default_factory=list)
-    over_total: bool = False
+    over_total: list[str] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return bool(self.too_large) or self.over_total
+    def __len__(self) -> int:
+        return len(self.too_large) + len(self.over_total)
 
 
 class AttachmentLimitHandler(FileUploadHandler):
@@ -40,7 +41,7 @@ class AttachmentLimitHandler(FileUploadHandler):
         super().__init__(request)
         self.refusals = Refusals()
         self.per_file = conf.attachment_max_bytes()
-        self.per_request = conf.attachments_max_request_bytes()
+        self.per_request = conf.attachments_request_max_bytes()
         self.received = 0
         self.total = 0
 
@@ -65,7 +66,7 @@ class AttachmentLimitHandler(FileUploadHandler):
             self.refusals.too_large.append(str(self.file_name or ""))
             raise SkipFile
         if self.total > self.per_request:
-            self.refusals.over_total = True
+            self.refusals.over_total.append(str(self.file_name or ""))
             raise SkipFile
         return raw_data
 

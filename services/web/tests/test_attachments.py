@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from portal import uploads
+from portal.api import http
 from pytest_django.fixtures import Settings
 
 from tests.fakes import (
@@ -77,6 +78,40 @@ def test_opening_a_ticket_sends_its_files_as_multipart(client_user: Client, apis
     # Streamed from the files with its length known up front, not as a chunked body.
     assert int(call.headers["Content-Length"]) > len(PNG) + 4
     assert "Transfer-Encoding" not in call.headers
+
+
+class ChunkRecorder(httpx.BaseTransport):
+    """Reads a request's body as the network would, chunk by chunk, then lets the fake
+    APIs answer it."""
+
+    def __init__(self, apis: FakeApis) -> None:
+        self.apis = apis
+        self.chunks: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        body = []
+        for chunk in request.stream:
+            self.chunks.append(len(chunk))
+            body.append(chunk)
+        replay = httpx.Request(
+            request.method, request.url, headers=request.headers, content=b"".join(body)
+        )
+        return self.apis(replay)
+
+
+def test_files_go_out_in_chunks_never_whole(client_user: Client, apis: FakeApis) -> None:
+    apis.on("tickets", "POST", "41/comments/", 201, comment_json())
+    recorder = ChunkRecorder(apis)
+    http.use_transport(recorder)
+    content = bytes(range(256)) * (12 * 1024)  # 3 MiB: spooled to a temporary file
+    response = client_user.post(
+        "/tickets/41/", {"body": "Grande", "attachments": upload("grande.bin", content)}
+    )
+    assert response.status_code == 302
+    assert apis.called("tickets", "POST", "41/comments/")[0].files[0].content == content
+    assert max(recorder.chunks) <= 64 * 1024
+    assert sum(recorder.chunks) > len(content)
 
 
 def test_a_reply_and_a_note_send_their_files_with_the_comment(
@@ -159,8 +194,13 @@ def test_the_new_ticket_form_shows_the_limits_tied_to_the_file_field(
     assert 'aria-describedby="id_attachments-help"' in tag
     assert 'data-max-file-bytes="10485760"' in tag
     assert 'data-max-total-bytes="26214400"' in tag
+    assert 'data-max-files="10"' in tag
+    assert 'data-too-many-files="Envía como mucho 10 archivos a la vez."' in tag
     assert 'data-file-too-large="“%(name)s” pesa más de 10,0\xa0MB' in tag
-    assert 'id="id_attachments-help">Hasta 10,0\xa0MB por archivo y 25,0\xa0MB en total.' in html
+    assert (
+        'id="id_attachments-help">Hasta 10 archivos, de 10,0\xa0MB como mucho cada uno y '
+        "25,0\xa0MB en total."
+    ) in html
 
 
 def test_the_reply_form_shows_the_limits_from_the_setting(
@@ -172,7 +212,7 @@ def test_the_reply_form_shows_the_limits_from_the_setting(
     reply = html[html.index('id="reply"') - 200 :]
     assert 'enctype="multipart/form-data"' in reply
     assert 'data-max-file-bytes="5242880"' in reply
-    assert "Up to 5.0\xa0MB per file and 25.0\xa0MB in all." in reply
+    assert "Up to 10 files, each up to 5.0\xa0MB and 25.0\xa0MB in all." in reply
 
 
 def test_a_file_over_the_limit_is_refused_and_the_text_kept(
@@ -199,7 +239,7 @@ def test_a_reply_over_the_request_total_is_refused(
     client_user: Client, apis: FakeApis, settings: Settings
 ) -> None:
     settings.ATTACHMENT_MAX_BYTES = 2000
-    settings.ATTACHMENTS_MAX_REQUEST_BYTES = 3000
+    settings.ATTACHMENTS_REQUEST_MAX_BYTES = 3000
     serve_ticket(apis)
     files = [upload(f"{n}.txt", b"x" * 1500) for n in range(3)]
     response = client_user.post(
@@ -212,9 +252,23 @@ def test_a_reply_over_the_request_total_is_refused(
     assert apis.called("tickets", "POST", "41/comments/") == []
 
 
+def test_more_files_than_tickets_takes_at_once_are_refused(
+    client_user: Client, apis: FakeApis, settings: Settings
+) -> None:
+    settings.ATTACHMENTS_MAX_FILES = 2
+    serve_ticket(apis)
+    files = [upload(f"{n}.txt", b"x") for n in range(3)]
+    response = client_user.post(
+        "/tickets/41/", {"body": "Tres", "attachments": files}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 400
+    assert "Send at most 2 files at once." in file_field_errors(response.content.decode())
+    assert apis.called("tickets", "POST", "41/comments/") == []
+
+
 def test_the_upload_handler_stops_storing_a_file_over_the_limit(settings: Settings) -> None:
     settings.ATTACHMENT_MAX_BYTES = 1000
-    settings.ATTACHMENTS_MAX_REQUEST_BYTES = 1500
+    settings.ATTACHMENTS_REQUEST_MAX_BYTES = 1500
     files = [upload("a.bin", b"a" * 900), upload("b.bin", b"b" * 5000), upload("c.bin", b"c" * 900)]
     request = RequestFactory().post("/tickets/new/", {"title": "t", "attachments": files})
     stored = request.FILES.getlist("attachments")
@@ -222,7 +276,7 @@ def test_the_upload_handler_stops_storing_a_file_over_the_limit(settings: Settin
     # b is over the per-file limit; c would take the request past its total.
     assert [f.name for f in stored] == ["a.bin"]
     assert refused.too_large == ["b.bin"]
-    assert refused.over_total
+    assert refused.over_total == ["c.bin"]
     assert request.POST["title"] == "t"
 
 
@@ -251,6 +305,17 @@ def test_an_api_refusal_in_the_contract_shape_is_shown_too(
     )
     assert response.status_code == 400
     assert "Demasiado grande en total." in file_field_errors(response.content.decode())
+
+
+def test_the_apis_errors_about_one_file_go_next_to_the_file_field(
+    client_user: Client, apis: FakeApis
+) -> None:
+    serve_ticket(apis)
+    refusal = error("Datos no válidos.", {"files.1": ["El archivo está vacío."]})
+    apis.on("tickets", "POST", "41/comments/", 400, refusal)
+    files = [upload("a.txt", b"a"), upload("b.txt", b"b")]
+    response = client_user.post("/tickets/41/", {"body": "Dos", "attachments": files})
+    assert "El archivo está vacío." in file_field_errors(response.content.decode())
 
 
 def test_an_unrelated_error_asks_for_the_files_again(client_user: Client, apis: FakeApis) -> None:

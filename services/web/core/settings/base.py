@@ -91,9 +91,11 @@ WEB_API_DOWNLOAD_TIMEOUT = env.float("WEB_API_DOWNLOAD_TIMEOUT", default=60.0)
 # origin as web, which is what the gateway gives.
 ACCOUNTS_BROWSER_URL = env.str("ACCOUNTS_BROWSER_URL", default="").rstrip("/")
 # --- Attachments: checked here before a byte goes on to tickets, which checks again -----
-# Per file (the same variable and default as tickets), and per request (the contract's).
+# Per file (the same variable and default as tickets), per request and how many files at
+# once: the same values as tickets' settings of these names.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
-ATTACHMENTS_MAX_REQUEST_BYTES = 25 * 1024 * 1024
+ATTACHMENTS_REQUEST_MAX_BYTES = max(25 * 1024 * 1024, ATTACHMENT_MAX_BYTES)
+ATTACHMENTS_MAX_FILES = 10
 # DATA_UPLOAD_MAX_MEMORY_SIZE counts a multipart form's text fields only, never its files,
 # so it stays small. FILE_UPLOAD_MAX_MEMORY_SIZE is not a limit but where uploads stop being
 # held in memory: a request with more files than that spools them to temporary files, and

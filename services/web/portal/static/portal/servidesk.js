@@ -31,6 +31,9 @@ function checkAttachments(input) {
       problems.push(input.dataset.fileTooLarge.replace("%(name)s", file.name));
     }
   }
+  if (input.files.length > Number(input.dataset.maxFiles)) {
+    problems.push(input.dataset.tooManyFiles);
+  }
   if (total > perRequest) {
     problems.push(input.dataset.filesTooLarge);
   }
