@@ -77,6 +77,11 @@ def recipients_for(data: EventData) -> list[Recipient]:
     return list(unique.values())
 
 
+def _storable(text: str) -> str:
+    """``text`` without NUL, which PostgreSQL cannot store (the context is JSON there)."""
+    return text.replace("\x00", "")
+
+
 def context_for(data: TicketEvent, kind: str) -> dict[str, Any]:
     """What a message about ``data`` needs, JSON-ready, stored with each delivery."""
     ticket = data.ticket
@@ -84,8 +89,8 @@ def context_for(data: TicketEvent, kind: str) -> dict[str, Any]:
         "kind": kind,
         "ticket": {
             "id": str(ticket.id),
-            "number": ticket.number,
-            "title": ticket.title,
+            "number": _storable(ticket.number),
+            "title": _storable(ticket.title),
             "status": ticket.status,
             "priority": ticket.priority,
         },
@@ -97,7 +102,7 @@ def context_for(data: TicketEvent, kind: str) -> dict[str, Any]:
     if isinstance(data, TicketCommented):
         context["comment"] = {
             "id": str(data.comment.id),
-            "body": data.comment.body,
+            "body": _storable(data.comment.body),
             "internal": data.comment.internal,
         }
     files = files_of(data)
@@ -105,7 +110,7 @@ def context_for(data: TicketEvent, kind: str) -> dict[str, Any]:
         context["attachments"] = [
             {
                 "id": str(item.id),
-                "filename": item.filename,
+                "filename": _storable(item.filename),
                 "size": item.size,
                 "content_type": item.content_type,
             }

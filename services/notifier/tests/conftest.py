@@ -15,6 +15,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import EventData
+from servidesk_shared.events.topology import Topology
+from servidesk_testing.bus import RABBITMQ_URL, broker_error, own_topology
 from tests.factories import ContactFactory, as_event
 from tests.fakes import SmtpServer, TwilioFake, wait_until
 
@@ -146,3 +148,15 @@ def people(db: None) -> dict[str, Contact]:
             language="es",
         ),
     }
+
+
+@pytest.fixture
+def bus(settings: SettingsWrapper) -> Iterator[Topology]:
+    """This test's own exchanges and queues on the real RabbitMQ, deleted afterwards."""
+    if (error := broker_error()) is not None:  # pragma: no cover - depends on the machine
+        pytest.skip(f"RabbitMQ not reachable: {error}")
+    with own_topology() as topology:
+        settings.BROKER_URL = RABBITMQ_URL
+        settings.SERVIDESK_EVENT_PREFIX = topology.prefix
+        settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
+        yield topology

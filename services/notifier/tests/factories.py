@@ -13,6 +13,7 @@ from notifications.models import Contact, Delivery, Notification
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import (
+    AttachmentSnapshot,
     CommentSnapshot,
     EventData,
     TicketSnapshot,
@@ -110,6 +111,18 @@ class CommentSnapshotFactory(factory.Factory[CommentSnapshot]):
     created_at = factory.LazyFunction(lambda: datetime.now(tz=UTC))
 
 
+class AttachmentSnapshotFactory(factory.Factory[AttachmentSnapshot]):
+    class Meta:
+        model = AttachmentSnapshot
+
+    id = factory.Sequence(lambda n: 300 + n)
+    filename = factory.Sequence(lambda n: f"captura-{n}.png")
+    size = 48_213
+    content_type = "image/png"
+    comment_id = None
+    download_path = factory.LazyAttribute(lambda o: f"/api/tickets/42/attachments/{o.id}/download/")
+
+
 def user_card(user_id: int, *, cls: type[UserCard] = UserRegistered, **overrides: Any) -> UserCard:
     values: dict[str, Any] = {
         "id": user_id,
@@ -130,7 +143,8 @@ def user_card(user_id: int, *, cls: type[UserCard] = UserRegistered, **overrides
 
 
 def producer_of(data: EventData) -> str:
-    return "tickets" if data.type.startswith("ticket.") else "accounts"
+    """The one service that may publish ``data`` (the consumer refuses it from another)."""
+    return data.producer
 
 
 def as_event(data: EventData, *, sequence: int | None = None) -> Event[Any]:

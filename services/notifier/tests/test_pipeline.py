@@ -5,7 +5,6 @@ The same event delivered twice (a redelivery, a replay) sends one mail and one S
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,13 +12,12 @@ from kombu import Connection
 from notifications.handlers import handlers
 from notifications.models import Contact, Delivery, Notification
 from notifications.sender import Sender
-from pytest_django.fixtures import Settings
 
 from servidesk_shared.events.consumer import EventConsumer
 from servidesk_shared.events.schemas import PhoneCodeRequested, TicketStatusChanged
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry
-from servidesk_testing.bus import RABBITMQ_URL, Running, broker_error, own_topology, publish
+from servidesk_testing.bus import RABBITMQ_URL, Running, publish
 from tests.conftest import drain
 from tests.factories import TicketSnapshotFactory, as_event, envelope_of, user_card
 from tests.fakes import SmtpServer, TwilioFake, wait_until
@@ -50,18 +48,6 @@ def test_the_same_event_twice_through_the_inbox_sends_once(
     assert len(smtp.received()) == 1
     assert len(twilio.messages) == 1
     assert InboxEntry.objects.filter(event_id=event.id).count() == 1
-
-
-@pytest.fixture
-def bus(settings: Settings) -> Iterator[Topology]:
-    """This test's own exchanges and queues on the real RabbitMQ, deleted afterwards."""
-    if (error := broker_error()) is not None:  # pragma: no cover - depends on the machine
-        pytest.skip(f"RabbitMQ not reachable: {error}")
-    with own_topology() as topology:
-        settings.BROKER_URL = RABBITMQ_URL
-        settings.SERVIDESK_EVENT_PREFIX = topology.prefix
-        settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
-        yield topology
 
 
 @pytest.mark.django_db(transaction=True)
