@@ -323,18 +323,24 @@ def _decoded_bytes(part: Message) -> bytes:
 
 
 def _decode_text(data: bytes, charset: str | None) -> str:
-    """Bytes in the declared charset; undeclared: UTF-8, else Windows-1252; an unknown or
-    non-text codec reads as UTF-8 with replacement characters."""
-    if charset:
-        try:
-            codecs.lookup(charset)
-            return data.decode(charset, "replace")
-        except (LookupError, UnicodeError, ValueError):
-            return data.decode("utf-8", "replace")
+    """Bytes in the declared charset, read as browsers read them: undeclared or "ASCII"
+    (8-bit text labelled so is common) as UTF-8, else Windows-1252; Latin-1 as its superset
+    Windows-1252; an unknown or non-text codec as UTF-8 with replacement characters."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
+        codec = codecs.lookup(charset).name if charset else "ascii"
+    except (LookupError, UnicodeError, ValueError):
+        return data.decode("utf-8", "replace")
+    if codec == "ascii":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", "replace")
+    if codec == "iso8859-1":
+        codec = "cp1252"
+    try:
+        return data.decode(codec, "replace")
+    except (LookupError, UnicodeError, ValueError):
+        return data.decode("utf-8", "replace")
 
 
 def _part_text(part: Message) -> str:
@@ -363,7 +369,7 @@ def _unflow(text: str, *, delsp: bool) -> str:
     """format=flowed text (RFC 3676) with its soft line breaks joined."""
     lines: list[str] = []
     for line in _LINE_BREAKS.sub("\n", text).split("\n"):
-        quotes = len(line) - len(line.lstrip(">"))
+        quotes = _quote_depth(line)
         content = line[quotes:]
         content = content.removeprefix(" ")  # space-stuffing
         if (
@@ -394,11 +400,11 @@ def _bodies(message: Message) -> tuple[Message | None, Message | None]:
 
 
 def _body(plain: Message | None, html: Message | None) -> str:
-    if plain is not None:
-        return clean_text(_part_text(plain))
-    if html is not None:
+    text = clean_text(_part_text(plain)) if plain is not None else ""
+    if not text.strip() and html is not None:
+        # Some programs send an empty text alternative next to the real HTML.
         return html_to_text(_part_text(html))
-    return ""
+    return text
 
 
 # --- HTML to text -------------------------------------------------------------------------

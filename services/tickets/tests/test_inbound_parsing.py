@@ -377,6 +377,28 @@ def test_unknown_or_missing_charsets_decode_with_replacement(
     assert parse(data).body == body
 
 
+@pytest.mark.parametrize(
+    ("charset", "payload", "body"),
+    [
+        ("iso-8859-1", b"\x93Impresora\x94 \x96 caf\xe9", "\u201cImpresora\u201d \u2013 café"),
+        ("us-ascii", "café".encode(), "café"),  # 8-bit text labelled ASCII
+        ("us-ascii", "café".encode("cp1252"), "café"),
+    ],
+)
+def test_charset_labels_are_read_as_mail_programs_mean_them(
+    charset: str, payload: bytes, body: str
+) -> None:
+    data = raw(
+        "From: ana@example.com",
+        "MIME-Version: 1.0",
+        f"Content-Type: text/plain; charset={charset}",
+        "Content-Transfer-Encoding: 8bit",
+        body=payload,
+    )
+
+    assert parse(data).body == body
+
+
 def test_nul_and_control_characters_are_removed_everywhere() -> None:
     data = raw(
         "From: =?utf-8?q?Ana=00P=C3=A9rez?= <ana@example.com>",
@@ -501,6 +523,13 @@ def test_the_text_part_wins_over_the_html_alternative() -> None:
 
     assert parsed.body == "Texto plano"
     assert parsed.attachments == ()
+
+
+def test_an_empty_text_alternative_gives_way_to_the_html() -> None:
+    message = mail(" \n")
+    message.add_alternative("<p>El texto <b>real</b></p>", subtype="html")
+
+    assert parse(message.as_bytes()).body == "El texto real"
 
 
 def test_html_that_is_only_script_gives_an_empty_body() -> None:
