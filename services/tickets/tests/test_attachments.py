@@ -310,6 +310,21 @@ def test_a_request_over_the_limit_is_413_before_it_is_read(
     assert stored() == []
 
 
+def test_form_text_over_the_limit_is_413_too(
+    files: Files, settings: Any, callers: dict[str, Caller], stored: Callable[[], list[Path]]
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = files.post(
+        "/api/tickets/",
+        {"title": "t", "description": "d" * 5000, "files": [upload("a.pdf", PDF)]},
+        callers["client"],
+    )
+    assert response.status_code == 413
+    assert response.json()["extra"]["code"] == "request_too_large"
+    assert not Ticket.objects.exists()
+    assert stored() == []
+
+
 def test_too_many_files_is_a_400_that_says_so(
     files: Files, callers: dict[str, Caller], open_ticket: Callable[..., Ticket]
 ) -> None:

@@ -22,7 +22,7 @@ from typing import Final
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.exceptions import TooManyFilesSent
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import Resolver404, resolve
@@ -82,6 +82,9 @@ class RequestBodyLimitMiddleware(request_limits.RequestBodyLimitMiddleware):
                 ),
                 status=400,
             )
+        except RequestDataTooBig:
+            # The form's text fields, not its files, are over DATA_UPLOAD_MAX_MEMORY_SIZE.
+            return request_limits.body_too_large_response(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         except MultiPartParserError:
             pass  # a broken form: the view's parser answers 400 for it
         return self.get_response(request)
