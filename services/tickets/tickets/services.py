@@ -8,6 +8,12 @@ each other's update, and what orders the ticket's events. Each one then checks t
 rules against that fresh state, writes the change and its history entries, bumps
 ``version`` and sends its signal (``tickets.signals`` lists every receiver: today the
 outbox one, which queues the event in the same transaction).
+
+Writes that take files (``files=`` of ``ticket_create`` and ``comment_create``, and
+``attachment_add``) check them before anything else (``tickets.attachments.check``) and
+write their bytes to storage last, so a refusal stores nothing and a storage failure
+rolls the whole write back. If a caller's own transaction around one of them rolls back
+later, the stored bytes stay behind unreferenced (random keys, no row names them).
 """
 
 from __future__ import annotations
@@ -467,6 +473,8 @@ def _attachment_rows(
 
 
 def _store(rows: Sequence[Attachment], uploads: Sequence[attachments.Upload]) -> None:
+    if not rows:
+        return
     attachments.store(
         [(row.storage_key, upload.file) for row, upload in zip(rows, uploads, strict=True)]
     )
