@@ -343,12 +343,15 @@ def _decode_text(data: bytes, charset: str | None) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _part_text(part: Message) -> str:
+def _charset(part: Message) -> str | None:
     try:
-        charset = part.get_content_charset()
+        return part.get_content_charset()
     except Exception:  # a malformed charset parameter
-        charset = None
-    text = _decode_text(_decoded_bytes(part), charset)
+        return None
+
+
+def _part_text(part: Message) -> str:
+    text = _decode_text(_decoded_bytes(part), _charset(part))
     if _param(part, "format") == "flowed":
         text = _unflow(text, delsp=_param(part, "delsp") == "yes")
     return text
@@ -605,6 +608,8 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename() or part.get_param("name")
     except Exception:  # a malformed parameter
         return None
+    if isinstance(name, tuple):  # an RFC 2231 "name" (get_filename decodes "filename")
+        name = collapse_rfc2231_value(name)
     if not isinstance(name, str):
         return None
     if "=?" in name:  # encoded words in a parameter: not the standard, but Outlook's way
@@ -640,6 +645,19 @@ def _enclosed_message(part: Message) -> Message | None:
     return None
 
 
+def _message_bytes(message: Message) -> bytes:
+    """An enclosed message written back as bytes (empty when the generator cannot)."""
+    try:
+        return message.as_bytes()
+    except Exception:  # headers the generator refuses to write back: try plain text
+        logger.debug("enclosed message not writable as bytes", exc_info=True)
+    try:
+        return message.as_string().encode("utf-8", "replace")
+    except Exception:  # nothing to keep
+        logger.debug("enclosed message not writable", exc_info=True)
+        return b""
+
+
 def _fallback_filename(content_type: str) -> str:
     return f"attachment{mimetypes.guess_extension(content_type) or '.bin'}"
 
@@ -647,11 +665,7 @@ def _fallback_filename(content_type: str) -> str:
 def _attached_message(part: Message, filename: str | None) -> MailAttachment | None:
     inner = _enclosed_message(part)
     if inner is not None:
-        try:
-            content = inner.as_bytes()
-        except Exception:  # a message the generator cannot write back: its text
-            content = inner.as_string().encode("utf-8", "replace")
-        subject = _header(inner, "Subject")
+        content, subject = _message_bytes(inner), _header(inner, "Subject")
     else:
         content, subject = _decoded_bytes(part), None
     if not content:
@@ -729,9 +743,8 @@ def _bounce(message: Message) -> Bounce | None:
     status_part = _delivery_status_part(message)
     if status_part is None:
         return None
-    failed = next(
-        (fields for fields in _status_blocks(status_part)[1:] if _is_failure(fields)), None
-    )
+    # The per-message block comes first; it has no Action or Status of its own.
+    failed = next((fields for fields in _status_blocks(status_part) if _is_failure(fields)), None)
     if failed is None:
         return None
     recipient = _dsn_address(failed.get("final-recipient") or failed.get("original-recipient"))
@@ -799,7 +812,7 @@ def _returned_message_id(message: Message) -> str | None:
         if content_type in {"message/rfc822", "message/global"}:
             returned = _enclosed_message(part)
         elif content_type == "text/rfc822-headers":
-            headers = _decode_text(_decoded_bytes(part), part.get_content_charset())
+            headers = _decode_text(_decoded_bytes(part), _charset(part))
             returned = Parser(policy=policy.compat32).parsestr(headers, headersonly=True)
         if returned is not None:
             ids = _message_ids(_header(returned, "Message-ID"))

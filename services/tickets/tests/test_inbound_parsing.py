@@ -1108,6 +1108,21 @@ def test_a_bounce_without_status_fields_says_delivery_failed() -> None:
     assert parsed.bounce.original_message_id is None
 
 
+def test_a_report_without_its_per_message_block_still_names_the_failure() -> None:
+    data = POSTFIX_BOUNCE.replace(
+        b"Reporting-MTA: dns; mail.example.com\nX-Postfix-Queue-ID: A1B2C3\n"
+        b"X-Postfix-Sender: rfc822; soporte@servidesk.test\n"
+        b"Arrival-Date: Mon,  7 Dec 2026 10:00:04 +0000 (UTC)\n\n",
+        b"",
+    )
+    assert b"Reporting-MTA" not in data
+
+    parsed = parse(data)
+
+    assert parsed.bounce is not None
+    assert parsed.bounce.recipient == "nadie@example.org"
+
+
 def test_a_read_receipt_is_a_report_not_a_bounce() -> None:
     data = raw(
         "From: ana@example.com",
