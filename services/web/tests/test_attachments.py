@@ -452,6 +452,7 @@ def test_a_download_streams_the_file_with_the_apis_disposition(
     assert response["Content-Security-Policy"].startswith("default-src 'none'")
     assert "sandbox" in response["Content-Security-Policy"]
     assert response["Cache-Control"] == "private, no-store"
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
     [call] = apis.called("tickets", "GET", "41/attachments/5/download/")
     assert call.params == {}
     assert call.headers["Authorization"].startswith("Bearer ")

@@ -74,6 +74,8 @@ def attachment_download(
         response["Content-Length"] = upstream.headers["Content-Length"]
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = DOWNLOAD_CSP
+    # No other site may embed it (as an image, say) with the user's cookies.
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
     # A thumbnail is shown again on every visit to the ticket: the browser may keep it a
     # while (an attachment never changes); a download is not kept.
     response["Cache-Control"] = "private, max-age=600" if inline_asked else "private, no-store"
