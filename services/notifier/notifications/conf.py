@@ -3,6 +3,7 @@
 | setting | default | meaning |
 |---|---|---|
 | ``WEB_BASE_URL`` | ``http://127.0.0.1:8000`` | links in messages: ``/tickets/<id>/`` on it |
+| ``SUPPORT_EMAIL`` | ``soporte@servidesk.local`` | mails' ``Reply-To``; the domain of Message-IDs |
 | ``NOTIFIER_MAX_ATTEMPTS`` | ``6`` | send attempts before a transient failure is final |
 | ``NOTIFIER_RETRY_DELAY`` | ``5.0`` | seconds before the first retry; doubles each time |
 | ``NOTIFIER_RETRY_DELAY_MAX`` | ``600.0`` | cap of one retry delay |

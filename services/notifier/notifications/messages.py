@@ -102,19 +102,24 @@ def language_for(language: str | None) -> str:
 
 
 def ticket_link(ticket_id: object) -> str:
-    return f"{str(settings.WEB_BASE_URL).rstrip('/')}/tickets/{ticket_id}/"
+    return f"{str(settings.WEB_BASE_URL).rstrip('/')}/tickets/{quote(str(ticket_id), safe='')}/"
+
+
+def file_link(ticket_id: object, attachment_id: object) -> str:
+    """The browser UI's download of one file (``/tickets/<id>/attachments/<id>/``): it asks
+    the reader to sign in and fetches the file with their own rights. An API download link
+    would need a bearer token, which a click in a mail program does not carry."""
+    return f"{ticket_link(ticket_id)}attachments/{quote(str(attachment_id), safe='')}/"
 
 
 def file_lines(context: dict[str, Any]) -> tuple[FileLine, ...]:
-    """The files of ``context`` (``rules.context_for`` chose them), each linked to its
-    entry on the ticket's page in the browser UI (``#attachment-<id>``): the page asks the
-    reader to sign in and shows the files they may see; a bare API link would not."""
-    link = ticket_link(context["ticket"]["id"])
+    """The files of ``context`` (``rules.context_for`` chose them), each with its link."""
+    ticket_id = context["ticket"]["id"]
     return tuple(
         FileLine(
             name=file_name(str(item.get("filename", ""))),
             size=int(item.get("size") or 0),
-            link=f"{link}#attachment-{quote(str(item.get('id', '')), safe='')}",
+            link=file_link(ticket_id, item.get("id", "")),
         )
         for item in context.get("attachments", ())
     )

@@ -2,8 +2,8 @@
 
 A new ticket's mails list its own files, a comment's mails that comment's files; the
 files of an internal note go only where the note goes, never to a client. The links lead
-to the file's entry on the ticket's page in the browser UI (``WEB_BASE_URL``), which asks
-the reader to sign in.
+to the browser UI's download of the file (``WEB_BASE_URL/tickets/<id>/attachments/<id>/``),
+which asks the reader to sign in and fetches it with their rights.
 """
 
 from __future__ import annotations
@@ -46,17 +46,17 @@ def test_the_receipt_lists_the_ticket_files_with_sizes_and_links(
     (alert,) = smtp.received(to="tom@example.com")
 
     assert "Archivos adjuntos:" in receipt.text
-    assert f"- captura.png (47,1{NBSP}KB): http://testserver/tickets/42/#attachment-7" in (
+    assert f"- captura.png (47,1{NBSP}KB): http://testserver/tickets/42/attachments/7/" in (
         receipt.text
     )
-    assert f"- factura.pdf (2,5{NBSP}MB): http://testserver/tickets/42/#attachment-8" in (
+    assert f"- factura.pdf (2,5{NBSP}MB): http://testserver/tickets/42/attachments/8/" in (
         receipt.text
     )
-    assert '<a href="http://testserver/tickets/42/#attachment-7">captura.png</a>' in receipt.html
+    assert '<a href="http://testserver/tickets/42/attachments/7/">captura.png</a>' in receipt.html
     assert f"(2,5{NBSP}MB)" in receipt.html
     # Tom reads English.
     assert "Attached files:" in alert.text
-    assert f"- factura.pdf (2.5{NBSP}MB): http://testserver/tickets/42/#attachment-8" in alert.text
+    assert f"- factura.pdf (2.5{NBSP}MB): http://testserver/tickets/42/attachments/8/" in alert.text
 
 
 def test_file_names_are_escaped_in_html_and_kept_on_one_line(
@@ -75,7 +75,7 @@ def test_file_names_are_escaped_in_html_and_kept_on_one_line(
     # Plain text as typed, but on one line and without the mark that reverses "exe.png".
     assert (
         f'- <img src=x onerror="alert(1)"> Bcc: x@example.comgnp.exe (10{NBSP}bytes): '
-        "http://testserver/tickets/42/#attachment-9"
+        "http://testserver/tickets/42/attachments/9/"
     ) in mail.text
     assert "\u202e" not in mail.text
     assert mail.message["Bcc"] is None

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import pytest
+from notifications.checks import support_address
 from notifications.models import Contact, Delivery, MailThread
 from pytest_django.fixtures import Settings
 
@@ -252,3 +253,17 @@ def test_a_ticket_id_that_cannot_sit_in_a_message_id_gets_no_thread(
         assert re.fullmatch(r"<notifier\.[0-9a-f]{32}@servidesk\.test>", message_id)
         assert header(mail, "In-Reply-To") is None
     assert not MailThread.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "value", ["", "soporte", "soporte@example.com\r\nBcc: x@example.com", "Soporte <>"]
+)
+def test_a_support_address_that_is_not_one_stops_start_up(value: str, settings: Settings) -> None:
+    settings.SUPPORT_EMAIL = value
+    assert [error.id for error in support_address()] == ["notifications.E003"]
+
+
+@pytest.mark.parametrize("value", ["soporte@example.com", "Soporte <soporte@example.com>"])
+def test_a_support_address_passes_the_check(value: str, settings: Settings) -> None:
+    settings.SUPPORT_EMAIL = value
+    assert support_address() == []
