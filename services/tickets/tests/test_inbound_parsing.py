@@ -1184,6 +1184,18 @@ def test_header_injection_in_the_subject_stays_on_one_line() -> None:
     assert "\r" not in parsed.subject
 
 
+def test_an_unexpected_failure_inside_is_a_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The contract for the mailbox: whatever breaks on a hostile message, the message goes
+    # to the failed folder with a reason, and the process keeps reading.
+    def broken(message: object) -> None:
+        raise IndexError("deep inside the email package")
+
+    monkeypatch.setattr("inbound.parsing._bodies", broken)
+
+    with pytest.raises(ParseError, match="IndexError"):
+        parse(mail().as_bytes())
+
+
 def test_a_non_bytes_input_is_a_parse_error() -> None:
     with pytest.raises(ParseError):
         parse("From: ana@example.com\r\n\r\nHola")  # type: ignore[arg-type]
@@ -1272,6 +1284,37 @@ def test_mail_shaped_garbage_gives_a_mail_or_a_parse_error(
         f"{name}: {value}".encode("utf-8", "surrogatepass") + b"\r\n" for name, value in headers
     )
     data = b"From: ana@example.com\r\n" + head + b"\r\n" + b"".join(chunks)
+    try:
+        parsed = parse(data)
+    except ParseError:
+        return
+    assert_storable(parsed)
+
+
+def _samples() -> list[bytes]:
+    forwarded = mail("Reenvío.")
+    forwarded.add_attachment(mail("Original", subject="Factura"))
+    forwarded.add_attachment(PDF, maintype="application", subtype="pdf", filename="f.pdf")
+    html = mail()
+    html.set_content(HTML_ONLY, subtype="html")
+    return [POSTFIX_BOUNCE, forwarded.as_bytes(), html.as_bytes(), mail(GMAIL_ES).as_bytes()]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sample=st.sampled_from(_samples()),
+    edits=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.binary(max_size=8), st.integers(0, 8)),
+        max_size=6,
+    ),
+)
+def test_damaged_real_mails_give_a_mail_or_a_parse_error(
+    sample: bytes, edits: list[tuple[float, bytes, int]]
+) -> None:
+    data = sample
+    for position, inserted, removed in edits:
+        at = int(position * len(data))
+        data = data[:at] + inserted + data[at + removed :]
     try:
         parsed = parse(data)
     except ParseError:
