@@ -909,21 +909,33 @@ def test_a_forwarded_message_is_kept_as_an_eml_file() -> None:
     assert (inner.sender, inner.body) == ("jefe@example.com", "El mensaje original")
 
 
-def test_a_declared_content_type_that_is_not_one_becomes_octet_stream() -> None:
+@pytest.mark.parametrize(
+    ("declared", "content_type"),
+    [
+        (b"Application/PDF", "application/pdf"),
+        (b"application/x<script>", "application/octet-stream"),
+        (b"image/png\x00", "application/octet-stream"),
+        (b"application/" + b"x" * 300, "application/octet-stream"),
+        (b"foo", "text/plain"),  # the email package's reading of a type without a subtype
+    ],
+)
+def test_a_declared_content_type_is_kept_only_when_it_is_one(
+    declared: bytes, content_type: str
+) -> None:
     data = raw(
         "From: ana@example.com",
         "MIME-Version: 1.0",
         'Content-Type: multipart/mixed; boundary="b"',
         body=(
             b"--b\r\nContent-Type: text/plain\r\n\r\nAdjunto\r\n"
-            b'--b\r\nContent-Type: foo\r\nContent-Disposition: attachment; filename="x.bin"'
-            b"\r\n\r\nDATA\r\n--b--\r\n"
+            b"--b\r\nContent-Type: " + declared + b"\r\n"
+            b'Content-Disposition: attachment; filename="x.bin"\r\n\r\nDATA\r\n--b--\r\n'
         ),
     )
 
     (attachment,) = parse(data).attachments
 
-    assert attachment.content_type in {"application/octet-stream", "text/plain"}
+    assert attachment.content_type == content_type
     assert attachment.content == b"DATA"
 
 
