@@ -13,9 +13,11 @@ ticket starts with ``<sd.<ticket id>.``, so tickets files a reply under the tick
   consumers at once). Every later mail to them about the ticket carries
   ``In-Reply-To: <root>`` and ``References: <root>``. A root that was never delivered
   (skipped, refused) still ties the later mails together: they all name it.
-- ``Reply-To: SUPPORT_EMAIL`` and the subject ``[<ticket number>] <title>`` (``[SD-123]``,
-  the tag tickets' inbound parser looks for); the subject stays the same from mail to mail,
-  which some mail programs need to keep a conversation together.
+- ``Reply-To: SUPPORT_EMAIL``, the envelope sender ``SUPPORT_EMAIL`` too (bounces come
+  back to the support mailbox: ``bounce_address``), and the subject ``[<ticket number>]
+  <title>`` (``[SD-123]``, the tag tickets' inbound parser looks for); the subject stays
+  the same from mail to mail, which some mail programs need to keep a conversation
+  together.
 
 A ticket id that could not sit in a Message-ID as it is (only letters, digits, ``-`` and
 ``_`` can) gets a Message-ID outside the scheme and no thread: tickets then finds the
@@ -41,6 +43,13 @@ _ID_SAFE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def support_address() -> str:
     """``SUPPORT_EMAIL`` as configured (an address, or ``Name <address>``)."""
     return str(getattr(settings, "SUPPORT_EMAIL", "") or settings.DEFAULT_FROM_EMAIL)
+
+
+def bounce_address() -> str:
+    """The envelope sender of every mail (``MAIL FROM``, the ``Return-Path``): the support
+    mailbox's bare address, so that a delivery-status report comes back where tickets reads
+    (and publishes ``mail.bounced``). The ``From`` header stays ``DEFAULT_FROM_EMAIL``."""
+    return parseaddr(support_address())[1] or parseaddr(str(settings.DEFAULT_FROM_EMAIL))[1]
 
 
 @functools.lru_cache(maxsize=8)

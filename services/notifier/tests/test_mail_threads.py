@@ -217,6 +217,9 @@ def test_reply_to_is_the_support_address_as_configured(
     (mail,) = smtp.wait_for(1)
     assert header(mail, "Reply-To") == "Soporte Servidesk <ayuda@desk.example.org>"
     assert str(header(mail, "Message-ID")).endswith("@desk.example.org>")
+    # Bounces go back to the support mailbox (tickets reads it); From is unchanged.
+    assert mail.mail_from == "ayuda@desk.example.org"
+    assert header(mail, "From") == "Servidesk <soporte@servidesk.test>"
     # The footer says what answering does, in the recipient's language.
     assert "Responde a este mensaje para añadir tu respuesta al ticket SD-1042." in mail.text
 

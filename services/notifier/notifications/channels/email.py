@@ -9,7 +9,8 @@ transport broken: the rest of the batch fails as transient without trying each m
 
 Every mail about a ticket belongs to its recipient's thread about it (``mail_thread``):
 its Message-ID starts with ``<sd.<ticket id>.``, it answers the thread's first mail, its
-``Reply-To`` is ``SUPPORT_EMAIL`` and its subject is ``[SD-123] <title>``.
+``Reply-To`` and envelope sender are ``SUPPORT_EMAIL`` (the ``From`` header stays
+``DEFAULT_FROM_EMAIL``) and its subject is ``[SD-123] <title>``.
 """
 
 from __future__ import annotations
@@ -127,10 +128,11 @@ def build_message(delivery: Delivery, contact: Contact) -> TicketEmail:
     with translation.override(language):
         message.render()
     message.to = [contact.email]
-    message.from_email = settings.DEFAULT_FROM_EMAIL
+    message.from_email = mail_thread.bounce_address()  # the envelope's: bounces come back
     message.reply_to = [one_line(mail_thread.support_address())]
     own_id = message_id(delivery)
     message.extra_headers = {
+        "From": settings.DEFAULT_FROM_EMAIL,
         "Message-ID": own_id,
         **mail_thread.thread_headers(own_id=own_id, root_id=delivery.context.get("thread_root")),
         "Auto-Submitted": "auto-generated",
