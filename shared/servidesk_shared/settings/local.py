@@ -19,7 +19,9 @@ def apply(settings: dict[str, Any]) -> None:
     settings.update(
         DEBUG=env.bool("DJANGO_DEBUG", default=True),
         SECRET_KEY=settings["SECRET_KEY"] or "django-insecure-local-only",
+        # A service's own storages (tickets' attachments) stay as its settings made them.
         STORAGES={
+            **settings.get("STORAGES", {}),
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         },
