@@ -1,5 +1,6 @@
 """What the mail channel remembers: each message applied, the messages held for a sender
-not known yet, the notices sent once per address, and the messages that failed.
+not known yet, the notices sent once per address, the messages that failed, and which
+process is reading each mailbox.
 
 ``InboundMessage`` is the exactly-once record: written in the transaction that applies
 the message (its ticket, comment or hold), unique by mailbox position (``source`` +
@@ -149,3 +150,24 @@ class FailedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_uid}: {self.reason}"
+
+
+class MailboxLease(models.Model):
+    """Which process reads a mailbox now, until when (renewed as it goes).
+
+    One reader per mailbox at a time: a second ``fetch_mail`` waits its turn instead of
+    reading the same messages (the unique keys of ``InboundMessage`` would still keep it
+    from applying them twice, but both would move them on the server). A reader that
+    dies lets its lease expire; another takes over then.
+    """
+
+    source = models.CharField(_("mailbox"), max_length=SOURCE_MAX_LENGTH, primary_key=True)
+    holder = models.CharField(_("held by"), max_length=200, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        verbose_name = _("mailbox lease")
+        verbose_name_plural = _("mailbox leases")
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.holder or '-'}"

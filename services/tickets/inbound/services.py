@@ -32,19 +32,24 @@ each fetch pass also sweeps for senders that became known).
 
 from __future__ import annotations
 
-import inspect
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import parseaddr
-from typing import Any, Final
+from typing import Final
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from tickets import attachments
 from tickets import services as ticket_services
 from tickets.actors import Actor
 from tickets.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, DirectoryUser
@@ -55,6 +60,7 @@ from inbound.models import (
     FailedMessage,
     HeldMessage,
     InboundMessage,
+    MailboxLease,
     Outcome,
     SenderNotice,
 )
@@ -69,8 +75,6 @@ UNKNOWN_CREATE: Final = "create"
 UNKNOWN_REJECT: Final = "reject"
 #: A Message-ID Servidesk gave (notifier's mail): its own mail, come back.
 OWN_MESSAGE_ID_PREFIX: Final = "<sd."
-#: tickets.services takes files on ticket and comment writes (the attachments work).
-_TAKES_FILES: Final = "files" in inspect.signature(ticket_services.ticket_create).parameters
 
 
 @dataclass(frozen=True)
@@ -201,13 +205,12 @@ def _apply_as(user: DirectoryUser, mail: ParsedMail) -> Decision:
         return Decision(Outcome.IGNORED, "staff mail that answers no ticket")
     if selectors.tickets_opened_lately(mail.sender) >= settings.INBOUND_MAX_PER_SENDER_PER_HOUR:
         return Decision(Outcome.THROTTLED, "too many tickets from this sender in the last hour")
-    with translation.override(_language(mail)):
+    language = _language(mail)
+    files, note = _files(mail, language=language)
+    with translation.override(language):
         title = mail.subject.strip()[:TITLE_MAX_LENGTH] or _("(no subject)")
     ticket = ticket_services.ticket_create(
-        actor=actor,
-        title=title,
-        description=_bounded(mail.body),
-        **_files(mail),
+        actor=actor, title=title, description=_bounded(mail.body, note), files=files
     )
     return Decision(Outcome.TICKET, ticket_id=ticket.pk)
 
@@ -216,13 +219,14 @@ def _comment(actor: Actor, ticket_id: int, mail: ParsedMail) -> Decision:
     body = mail.reply_body.strip() or mail.body.strip()
     if not body and not mail.attachments:
         return Decision(Outcome.IGNORED, "empty reply", ticket_id=ticket_id)
+    files, note = _files(mail, language=_language(mail))
     try:
         comment = ticket_services.comment_create(
             ticket_id=ticket_id,
             actor=actor,
-            body=_bounded(body),
+            body=_bounded(body, note),
             internal=False,
-            **_files(mail),
+            files=files,
         )
     except Http404:
         # Not theirs to see: the ticket is not touched, and not named in the record.
@@ -232,22 +236,41 @@ def _comment(actor: Actor, ticket_id: int, mail: ParsedMail) -> Decision:
     return Decision(Outcome.COMMENT, ticket_id=ticket_id, comment_id=comment.pk)
 
 
-def _files(mail: ParsedMail) -> dict[str, Any]:
-    if not _TAKES_FILES or not mail.attachments:
-        return {}
-    return {
-        "files": [
-            ContentFile(attachment.content, name=attachment.filename)
-            for attachment in mail.attachments
-            if attachment.content
-        ]
-    }
+def _files(mail: ParsedMail, *, language: str) -> tuple[list[ContentFile[bytes]], str]:
+    """The attachments to keep, within the limits every upload has
+    (``tickets.attachments``), and a note naming those left out, for the text: a mail
+    cannot be refused the way an upload is, so what fits is kept."""
+    kept: list[ContentFile[bytes]] = []
+    left_out: list[str] = []
+    total = 0
+    for attachment in mail.attachments:
+        size = len(attachment.content)
+        if (
+            size == 0
+            or size > attachments.max_file_bytes()
+            or total + size > attachments.max_request_bytes()
+            or len(kept) >= attachments.max_files()
+        ):
+            left_out.append(attachment.filename)
+            continue
+        total += size
+        kept.append(ContentFile(attachment.content, name=attachment.filename))
+    if not left_out:
+        return kept, ""
+    with translation.override(language):
+        note = _("Attachments not kept (empty or over the size limits): %(names)s") % {
+            "names": ", ".join(left_out)
+        }
+    return kept, note
 
 
-def _bounded(text: str) -> str:
-    if len(text) <= BODY_MAX_LENGTH:
-        return text
-    return text[: BODY_MAX_LENGTH - 1] + "…"
+def _bounded(text: str, note: str = "") -> str:
+    """``text`` (and ``note`` below it) within a ticket's or comment's length."""
+    suffix = f"\n\n[{note}]" if note else ""
+    room = BODY_MAX_LENGTH - len(suffix)
+    if len(text) > room:
+        text = text[: room - 1] + "…"
+    return text + suffix
 
 
 def _language(mail: ParsedMail) -> str:
@@ -389,4 +412,34 @@ def failures_retried(*, source: str) -> int:
     """The failed messages of ``source`` were put back in the mailbox to be read again."""
     return FailedMessage.objects.filter(source=source, retried_at__isnull=True).update(
         retried_at=timezone.now()
+    )
+
+
+# --- one reader per mailbox -------------------------------------------------------------
+
+
+def lease_holder_name() -> str:
+    """A name for this process among the mailbox's readers (host, pid, and a random part
+    so a reused pid is not taken for its predecessor)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@transaction.atomic
+def mailbox_lease_take(*, source: str, holder: str, seconds: float) -> bool:
+    """Take (or renew) the lease on ``source`` for ``seconds``; False while another
+    process holds an unexpired one."""
+    now = timezone.now()
+    MailboxLease.objects.get_or_create(source=source, defaults={"expires_at": now})
+    taken = (
+        MailboxLease.objects.filter(source=source)
+        .filter(Q(holder=holder) | Q(expires_at__lte=now))
+        .update(holder=holder, expires_at=now + timedelta(seconds=seconds))
+    )
+    return taken == 1
+
+
+@transaction.atomic
+def mailbox_lease_release(*, source: str, holder: str) -> None:
+    MailboxLease.objects.filter(source=source, holder=holder).update(
+        holder="", expires_at=timezone.now()
     )

@@ -291,9 +291,12 @@ class MaildirSource:
 
     def __enter__(self) -> Self:
         try:
-            self._inbox = mailbox.Maildir(self.path, factory=None, create=True)
-            for name in ("processed", "failed"):
-                mailbox.Maildir(self.path / name, factory=None, create=True)
+            for folder in (self.path, self.path / "processed", self.path / "failed"):
+                # mailbox.Maildir(create=True) leaves a folder that exists alone, but
+                # ``var/inbox/`` may be one somebody made to drop a file in.
+                for part in ("new", "cur", "tmp"):
+                    (folder / part).mkdir(parents=True, exist_ok=True)
+            self._inbox = mailbox.Maildir(self.path, factory=None, create=False)
         except OSError as exc:
             raise SourceError(f"{self.key}: {exc}") from exc
         return self
@@ -314,7 +317,7 @@ class MaildirSource:
         return self._inbox
 
     def _folder(self, name: str) -> mailbox.Maildir:
-        return mailbox.Maildir(self.path / name, factory=None, create=True)
+        return mailbox.Maildir(self.path / name, factory=None, create=False)
 
     def pending(self) -> Iterator[SourceMessage]:
         self._loose = {}

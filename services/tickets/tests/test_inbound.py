@@ -19,7 +19,7 @@ from inbound.parsing import ParseError
 from tickets import services as ticket_services
 from tickets.actors import Actor
 from tickets.handlers import handlers
-from tickets.models import Comment, DirectoryUser, Role, Ticket
+from tickets.models import Attachment, Comment, DirectoryUser, Role, Ticket
 
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events.schemas import UserRegistered, UserUpdated
@@ -369,3 +369,53 @@ def test_an_unparsable_message_raises_parse_error(ana: DirectoryUser) -> None:
     with pytest.raises(ParseError):
         apply(b"this is not a mail\r\n")
     assert not InboundMessage.objects.exists()
+
+
+# --- attachments ------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_attachments_travel_with_the_ticket_and_the_reply(ana: DirectoryUser) -> None:
+    apply(mail(attachments=[("invoice.pdf", PDF, "application/octet-stream")]))
+    ticket = Ticket.objects.get()
+
+    apply_reply = mail(
+        subject=f"Re: [{ticket.reference}] Printer",
+        body="Here is the log.",
+        attachments=[("printer.log", b"E-42 at 09:00\n", "text/plain")],
+    )
+    apply(apply_reply)
+
+    files = Attachment.objects.order_by("id")
+    assert [(f.filename, f.content_type, f.size, f.comment_id) for f in files] == [
+        ("invoice.pdf", "application/pdf", len(PDF), None),  # sniffed, not declared
+        ("printer.log", "text/plain", 14, Comment.objects.get().pk),
+    ]
+    assert {f.ticket_id for f in files} == {ticket.pk}
+    assert [item["filename"] for item in outbox("ticket.created")[0]["attachments"]] == [
+        "invoice.pdf"
+    ]
+
+
+def test_attachments_over_the_limits_are_left_out_and_named(
+    settings: Any, ana: DirectoryUser
+) -> None:
+    settings.ATTACHMENT_MAX_BYTES = 100
+
+    apply(
+        mail(
+            body="Two files.",
+            headers={"Content-Language": "en"},
+            attachments=[
+                ("big.bin", b"x" * 101, "application/octet-stream"),
+                ("ok.pdf", PDF, "application/pdf"),
+            ],
+        )
+    )
+
+    ticket = Ticket.objects.get()
+    assert list(Attachment.objects.values_list("filename", flat=True)) == ["ok.pdf"]
+    assert ticket.description == (
+        "Two files.\n\n[Attachments not kept (empty or over the size limits): big.bin]"
+    )

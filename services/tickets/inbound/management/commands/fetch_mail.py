@@ -3,7 +3,8 @@
 Reads ``INBOUND_MAIL_URL`` every ``INBOUND_POLL_SECONDS`` (``--interval``) and applies
 what it finds (``inbound.fetcher``); SIGTERM or Ctrl-C stops it after the message in
 hand. A mailbox or database that is away is retried with a growing delay, never fatal.
-Several copies may run against one mailbox: each message is still applied once.
+Several copies may run against one mailbox: one reads it at a time (the others wait
+their turn), and each message is applied once whatever happens.
 
     fetch_mail                 run until stopped
     fetch_mail --once          one pass, then exit (cron, tests)
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 
-from inbound import fetcher, selectors
+from inbound import fetcher, selectors, services
 from inbound.sources import ConfigurationError, MailSource, SourceError, source_from_url
 from servidesk_shared.backoff import Backoff
 
@@ -53,6 +54,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.holder = services.lease_holder_name()
         try:
             source = source_from_url(options["url"])
         except ConfigurationError as exc:
@@ -72,9 +74,12 @@ class Command(BaseCommand):
     def _pass(self, source: MailSource, *, stop: threading.Event | None) -> None:
         try:
             with source:
-                result = fetcher.fetch_pass(source, stop=stop)
+                result = fetcher.fetch_pass(source, stop=stop, holder=self.holder)
         except SourceError as exc:
             raise CommandError(f"the mailbox cannot be read: {exc}") from exc
+        if result.busy:
+            self.stdout.write(f"{source.key}: another process is reading it")
+            return
         outcomes = ", ".join(f"{name} {count}" for name, count in sorted(result.outcomes.items()))
         self.stdout.write(
             f"{source.key}: {result.seen} message(s)"
