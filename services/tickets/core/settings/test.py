@@ -5,6 +5,6 @@ from servidesk_testing import service_settings as testing
 from .base import *
 
 testing.apply(globals())
-# testing.apply replaces STORAGES: attachments in memory too (tests that look at the
-# files use a temporary folder, tests/test_attachments*.py).
+# Attachments in memory like Django's default storage, not under var/ (tests that look at
+# the files use a temporary folder, tests/test_attachments*.py).
 STORAGES = {**STORAGES, "attachments": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
