@@ -73,6 +73,7 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN_CREATE: Final = "create"
 UNKNOWN_REJECT: Final = "reject"
+UNKNOWN_SENDER_MODES: Final = (UNKNOWN_CREATE, UNKNOWN_REJECT)
 #: A Message-ID Servidesk gave (notifier's mail): its own mail, come back.
 OWN_MESSAGE_ID_PREFIX: Final = "<sd."
 
@@ -354,11 +355,13 @@ def held_messages_release(*, user: DirectoryUser) -> int:
     """
     if not (user.email and user.email_verified and user.is_active):
         return 0
-    held = (
+    held = list(
         selectors.held_for(user.email)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("message")
     )
+    if not held:
+        return 0  # the usual case: one indexed read per user event
     released = 0
     # The lock on the user's row a fetcher takes too (see _apply_as).
     locked = DirectoryUser.objects.select_for_update().filter(pk=user.pk).first() or user

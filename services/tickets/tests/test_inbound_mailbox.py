@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from inbound import fetcher, services
 from inbound.models import FailedMessage, InboundMessage, Outcome
@@ -254,7 +254,7 @@ def test_a_second_reader_waits_its_turn(imap_mailbox: Mailbox, ana: DirectoryUse
 def test_a_wrong_password_is_a_clear_command_error(imap_mailbox: Mailbox) -> None:
     url = imap_mailbox.url.replace(imap_mailbox.password, "wrong")
 
-    with pytest.raises(Exception, match="the mailbox cannot be read"):
+    with pytest.raises(CommandError, match="the mailbox cannot be read"):
         fetch_mail("--once", url=url)
 
 
@@ -331,6 +331,16 @@ def test_imap_urls(url: str, expected: tuple[str, int, bool]) -> None:
 def test_unusable_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigurationError):
         source_from_url(url)
+
+    with pytest.raises(CommandError, match="INBOUND_MAIL_URL"):
+        fetch_mail("--once", url=url)
+
+
+def test_an_unknown_mode_for_unknown_senders_is_refused(settings: Any, tmp_path: Path) -> None:
+    settings.INBOUND_UNKNOWN_SENDERS = "welcome"
+
+    with pytest.raises(CommandError, match="create, reject"):
+        fetch_mail("--once", url=f"maildir://{tmp_path}")
 
 
 # --- the process ------------------------------------------------------------------------

@@ -54,6 +54,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.INBOUND_UNKNOWN_SENDERS not in services.UNKNOWN_SENDER_MODES:
+            raise CommandError(
+                f"INBOUND_UNKNOWN_SENDERS must be one of {', '.join(services.UNKNOWN_SENDER_MODES)}"
+            )
         self.holder = services.lease_holder_name()
         try:
             source = source_from_url(options["url"])
