@@ -18,16 +18,21 @@ What a message becomes, in this order:
    (``Auto-Submitted: auto-replied``). A known sender whose address is not confirmed:
    held too (accounts already mailed them the confirmation);
 4. a deactivated sender: ignored;
-5. a reply (``tickets.selectors`` finds the ticket by references or subject number): a
-   public comment by the sender with the quoted text and signature stripped, or ignored
-   when the sender may not see that ticket;
+5. a reply (``selectors.thread_ticket_id``: by references, else the subject's number):
+   a public comment by the sender with the quoted text and signature stripped, or
+   ignored when the sender may not see that ticket;
 6. a new conversation from a client: a ticket, unless the sender opened
    ``INBOUND_MAX_PER_SENDER_PER_HOUR`` tickets in the last hour (throttled, no answer);
    from staff: ignored (a ticket needs a client, and a mail does not say which).
 
-A held message is applied from step 4 on, as its sender, when the directory learns the
-address is theirs and confirmed (``held_messages_release``, from the ``user.*`` handler;
-each fetch pass also sweeps for senders that became known).
+Attachments go with the ticket or comment within the limits every upload has; those
+that do not fit are named at the end of the text instead of failing the message.
+
+A held message is applied from step 5 on, as its sender, when the directory learns the
+address is theirs and confirmed and they are active (``held_messages_release``, from the
+``user.*`` handler; each fetch pass also sweeps for senders that became known).
+
+The ``mailbox_lease_*`` functions keep one reader per mailbox (``inbound.fetcher``).
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ from inbound.models import (
     Outcome,
     SenderNotice,
 )
-from inbound.parsing import ParsedMail, parse
+from inbound.parsing import ParsedMail, parse, ticket_id_from_references
 from servidesk_shared.errors import ApplicationError
 from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.schemas import MailBounced, UserInviteRequested
@@ -74,8 +79,6 @@ logger = logging.getLogger(__name__)
 UNKNOWN_CREATE: Final = "create"
 UNKNOWN_REJECT: Final = "reject"
 UNKNOWN_SENDER_MODES: Final = (UNKNOWN_CREATE, UNKNOWN_REJECT)
-#: A Message-ID Servidesk gave (notifier's mail): its own mail, come back.
-OWN_MESSAGE_ID_PREFIX: Final = "<sd."
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,8 @@ def _automatic(mail: ParsedMail) -> Decision | None:
         return Decision(Outcome.LOOP, mail.auto_reason)
     if mail.sender in selectors.own_addresses():
         return Decision(Outcome.LOOP, "from Servidesk's own address")
-    if mail.message_id.lower().startswith(OWN_MESSAGE_ID_PREFIX):
+    if ticket_id_from_references([mail.message_id]) is not None:
+        # Its Message-ID is one Servidesk gives its own mail (<sd.<ticket id>.…>).
         return Decision(Outcome.LOOP, "a mail Servidesk sent")
     return None
 
@@ -232,6 +236,8 @@ def _comment(actor: Actor, ticket_id: int, mail: ParsedMail) -> Decision:
     except Http404:
         # Not theirs to see: the ticket is not touched, and not named in the record.
         return Decision(Outcome.IGNORED, "a reply to a ticket the sender may not see")
+    except attachments.AttachmentStorageError:
+        raise  # the storage is away: the message fails, to be retried
     except ApplicationError as exc:
         return Decision(Outcome.IGNORED, exc.message, ticket_id=ticket_id)
     return Decision(Outcome.COMMENT, ticket_id=ticket_id, comment_id=comment.pk)
@@ -370,6 +376,8 @@ def held_messages_release(*, user: DirectoryUser) -> int:
         try:
             with transaction.atomic():
                 decision = _apply_as(locked, mail)
+        except attachments.AttachmentStorageError:
+            raise  # the storage is away: the event is retried, the message stays held
         except ApplicationError as exc:
             # Refused for good (a rule of tickets.services): kept out of the way, with why.
             decision = Decision(Outcome.IGNORED, exc.message)
