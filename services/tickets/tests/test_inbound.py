@@ -240,6 +240,17 @@ def test_a_held_sender_who_turns_out_staff_opens_nothing() -> None:
     assert not HeldMessage.objects.exists()
 
 
+def test_a_held_reply_to_someone_elses_ticket_stays_out_of_it(ana: DirectoryUser) -> None:
+    ticket = open_ticket(ana)
+    apply(reply(ticket_id=ticket.pk, sender="carla@example.net", text="Let me in"))
+
+    deliver(UserRegistered, 1)
+
+    assert not Comment.objects.exists()
+    assert InboundMessage.objects.get().outcome == Outcome.IGNORED
+    assert Ticket.objects.count() == 1
+
+
 def test_held_mail_of_a_sender_known_meanwhile_is_swept_up() -> None:
     apply(mail(sender="carla@example.net"))
     # The directory learnt of them without the handler's release (a race with the hold).

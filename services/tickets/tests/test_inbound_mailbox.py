@@ -74,6 +74,7 @@ def test_imap_mail_becomes_a_ticket_and_moves_to_processed(
     assert imap_mailbox.count(PROCESSED_FOLDER) == 2
     assert imap_mailbox.count(PROCESSED_FOLDER, "SEEN") == 2
     assert imap_mailbox.count(FAILED_FOLDER) == 0
+    assert {PROCESSED_FOLDER, FAILED_FOLDER} <= imap_mailbox.folders()  # made when missing
 
 
 def test_imap_reply_threads_onto_its_ticket(imap_mailbox: Mailbox, ana: DirectoryUser) -> None:
@@ -299,6 +300,20 @@ def test_maildir_retry(tmp_path: Path, ana: DirectoryUser, monkeypatch: pytest.M
     assert Ticket.objects.get().title == "Later"
     assert len(mailbox.Maildir(tmp_path / "failed")) == 0
     assert len(mailbox.Maildir(tmp_path / "processed")) == 1
+
+
+def test_a_stopped_pass_leaves_the_rest_in_place(tmp_path: Path, ana: DirectoryUser) -> None:
+    (tmp_path / "first.eml").write_bytes(mail(subject="First"))
+    stop = threading.Event()
+    stop.set()  # SIGTERM arrived: no new message is started
+
+    source = source_from_url(f"maildir://{tmp_path}")
+    with source:
+        result = fetcher.fetch_pass(source, stop=stop)
+
+    assert result.seen == 0
+    assert (tmp_path / "first.eml").exists()
+    assert not Ticket.objects.exists()
 
 
 def test_unset_url_reads_var_inbox(settings: Any, tmp_path: Path) -> None:
