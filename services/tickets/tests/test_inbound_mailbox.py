@@ -12,6 +12,7 @@ import threading
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -368,8 +369,10 @@ def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     database = connection.settings_dict
     env = {
         **os.environ,
+        # The test database itself: the process must see what the test wrote.
         "TICKETS_DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+            f"postgres://{quote(database['USER'])}:{quote(database['PASSWORD'] or '')}"
+            f"@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
         ),
         "INBOUND_MAIL_URL": f"maildir://{tmp_path}",
         "DJANGO_SETTINGS_MODULE": "core.settings.test",
