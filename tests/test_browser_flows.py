@@ -234,6 +234,79 @@ def test_a_ticket_from_registration_to_resolution(new_page: Callable[..., Page])
     shot(client, "09-client-notification")
 
 
+def png_bytes() -> bytes:
+    """A real 8x8 PNG, so the thumbnail has something to draw."""
+    import struct  # noqa: PLC0415
+    import zlib  # noqa: PLC0415
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 8 for _ in range(8))
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_client_attaches_files_and_sees_them_listed(new_page: Callable[..., Page]) -> None:
+    name = f"cli{uuid.uuid4().hex[:8]}"
+    client = new_page()
+    register(client, name)
+    client.goto("/tickets/new/")
+    files = client.locator("#id_attachments")
+    # The limits are said before anything is chosen, and tied to the field.
+    described = files.get_attribute("aria-describedby") or ""
+    assert described
+    expect(client.locator(f"#{described.split()[0]}")).to_contain_text("MB")
+
+    # A file over the per-file limit is refused in the browser, before any upload.
+    client.fill("#id_title", f"Pantalla {name}")
+    client.fill("#id_description", "Adjunto captura y factura.")
+    too_large = b"\0" * (11 << 20)
+    files.set_input_files(
+        [{"name": "enorme.bin", "mimeType": "application/octet-stream", "buffer": too_large}]
+    )
+    expect(client.locator("#id_attachments-check")).to_contain_text("enorme.bin")
+    client.locator("main form button[type=submit]").click()
+    expect(client).to_have_url(re.compile(r"/tickets/new/$"))
+    shot(client, "20-attachment-too-large")
+
+    # Two files within the limits: the ticket opens with both, the image as a thumbnail.
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    files.set_input_files(
+        [
+            {"name": "captura.png", "mimeType": "image/png", "buffer": png_bytes()},
+            {"name": "factura.pdf", "mimeType": "application/pdf", "buffer": pdf},
+        ]
+    )
+    expect(client.locator("#id_attachments-check li")).to_have_count(0)
+    client.locator("main form button[type=submit]").click()
+    expect(client.locator("h1")).to_contain_text(f"Pantalla {name}")
+    listed = client.locator("[data-testid=attachments]").first
+    expect(listed.locator("[data-testid=attachment-link]")).to_have_count(2)
+    expect(listed).to_contain_text("captura.png")
+    expect(listed).to_contain_text("application/pdf")
+    thumbnail = listed.locator("[data-testid=thumbnail]")
+    expect(thumbnail).to_have_count(1)
+    thumbnail.scroll_into_view_if_needed()
+    client.wait_for_function(
+        "img => img.complete && img.naturalWidth === 8", arg=thumbnail.element_handle()
+    )
+    shot(client, "21-attachments-listed")
+
+    # The PDF downloads as the same bytes.
+    with client.expect_download() as download_info:
+        listed.get_by_role("link", name="factura.pdf").click()
+    download = download_info.value
+    assert download.suggested_filename == "factura.pdf"
+    assert Path(download.path()).read_bytes() == pdf
+
+
 def test_an_admin_downloads_the_pdf_and_the_excel_report(
     new_page: Callable[..., Page],
 ) -> None:
