@@ -25,6 +25,7 @@ folder is the path, ``INBOX`` when empty.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import logging
@@ -161,6 +162,9 @@ class ImapSource:
                 )
             else:
                 box = MailBoxUnencrypted(self.host, self.port, timeout=IMAP_TIMEOUT)
+        except _IMAP_ERRORS as exc:
+            raise SourceError(f"{self.key}: {exc}") from exc
+        try:
             box.login(self.user, self._password, initial_folder=None)
             for folder in (PROCESSED_FOLDER, FAILED_FOLDER):
                 if not box.folder.exists(folder):
@@ -170,9 +174,10 @@ class ImapSource:
                         # Another fetcher created it in between.
                         if not box.folder.exists(folder):
                             raise
-            self._box = box
         except _IMAP_ERRORS as exc:
+            box.client.shutdown()  # refused (a wrong password): close the connection
             raise SourceError(f"{self.key}: {exc}") from exc
+        self._box = box
         return self
 
     def __exit__(
@@ -187,6 +192,8 @@ class ImapSource:
                 box.logout()
             except _IMAP_ERRORS:
                 logger.info("IMAP logout failed", extra={"mailbox": self.key}, exc_info=True)
+                with contextlib.suppress(OSError):
+                    box.client.shutdown()
 
     @property
     def box(self) -> MailBox | MailBoxUnencrypted:
