@@ -44,10 +44,10 @@ from imap_tools import (
     ImapToolsError,
     MailBox,
     MailboxFolderCreateError,
-    MailboxMoveError,
     MailBoxUnencrypted,
     MailMessageFlags,
 )
+from imap_tools.utils import encode_folder
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ class ImapSource:
         self.key = f"{scheme}:{user}@{host}:{port}/{folder}"
         self._box: MailBox | MailBoxUnencrypted | None = None
         self._uidvalidity = ""
+        #: As the server lists them after login (before, Dovecot lists fewer).
+        self._capabilities: frozenset[str] = frozenset()
 
     def __enter__(self) -> Self:
         try:
@@ -178,6 +180,10 @@ class ImapSource:
             box.client.shutdown()  # refused (a wrong password): close the connection
             raise SourceError(f"{self.key}: {exc}") from exc
         self._box = box
+        status, data = box.client.capability()
+        self._capabilities = (
+            frozenset(data[0].decode().upper().split()) if status == "OK" else frozenset()
+        )
         return self
 
     def __exit__(
@@ -248,19 +254,40 @@ class ImapSource:
         return uids
 
     def _move(self, positions: Sequence[str], folder: str, *, seen: bool) -> None:
-        uids = self._uids(positions)
+        """Move by UID with plain commands: imap-tools' ``flag()`` and its ``move()``
+        fallback EXPUNGE the whole folder, which would also remove messages someone else
+        marked ``\\Deleted``, and it reads the server's capabilities before login, when
+        Dovecot does not list MOVE yet."""
+        self._move_uids(self._uids(positions), folder, seen=seen)
+
+    def _move_uids(self, uids: Sequence[str], folder: str, *, seen: bool) -> None:
+        """Move ``uids`` of the selected folder to ``folder``."""
         if not uids:
             return
+        uid_set = ",".join(uids)
+        target = encode_folder(folder).decode("ascii")  # modified UTF-7, quoted
         try:
             if seen:
-                self.box.flag(uids, MailMessageFlags.SEEN, True)
-            # MOVE where the server has it, else COPY + \Deleted + EXPUNGE (imap-tools).
-            self.box.move(uids, folder)
-        except MailboxMoveError as exc:
-            # The message is already gone (another fetcher moved it): nothing to do.
-            logger.info("IMAP move refused: %s", exc, extra={"mailbox": self.key})
+                self._command("STORE", uid_set, "+FLAGS.SILENT", f"({MailMessageFlags.SEEN})")
+            if "MOVE" in self._capabilities:
+                self._command("MOVE", uid_set, target)
+                return
+            # Without MOVE: copy, mark, and expunge only these (UIDPLUS) where possible.
+            self._command("COPY", uid_set, target)
+            self._command("STORE", uid_set, "+FLAGS.SILENT", f"({MailMessageFlags.DELETED})")
+            if "UIDPLUS" in self._capabilities:
+                self._command("EXPUNGE", uid_set)
+            else:
+                self.box.client.expunge()
         except _IMAP_ERRORS as exc:
             raise SourceError(f"{self.key}: {exc}") from exc
+
+    def _command(self, command: str, *args: str) -> None:
+        """``UID <command> …``; a server's NO is an error (a UID already gone is not:
+        servers answer OK for a set that matches nothing)."""
+        status, data = self.box.client.uid(command, *args)
+        if status != "OK":
+            raise SourceError(f"{self.key}: UID {command} refused: {data!r}")
 
     def mark_done(self, positions: Sequence[str]) -> None:
         self._move(positions, PROCESSED_FOLDER, seen=True)
@@ -272,8 +299,7 @@ class ImapSource:
         try:
             self._select(FAILED_FOLDER)
             uids = self.box.uids("UNDELETED")
-            if uids:
-                self.box.move(uids, self.folder)
+            self._move_uids(uids, self.folder, seen=False)
         except _IMAP_ERRORS as exc:
             raise SourceError(f"{self.key}: {exc}") from exc
         return len(uids)

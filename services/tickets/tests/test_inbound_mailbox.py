@@ -78,6 +78,45 @@ def test_imap_mail_becomes_a_ticket_and_moves_to_processed(
     assert {PROCESSED_FOLDER, FAILED_FOLDER} <= imap_mailbox.folders()  # made when missing
 
 
+def test_a_message_someone_marked_deleted_is_neither_read_nor_expunged(
+    imap_mailbox: Mailbox, ana: DirectoryUser
+) -> None:
+    imap_mailbox.append(mail(subject="Marked deleted by a colleague"))
+    with imap_mailbox.client() as imap:
+        imap.select("INBOX")
+        imap.uid("STORE", "1", "+FLAGS", r"(\Deleted)")
+    imap_mailbox.append(mail(subject="Waiting"))
+
+    fetch_mail("--once", url=imap_mailbox.url)
+
+    assert Ticket.objects.get().title == "Waiting"
+    assert imap_mailbox.count("INBOX") == 1  # still there: nothing here expunges
+    assert imap_mailbox.count("INBOX", "DELETED") == 1
+
+
+def test_without_move_only_the_messages_read_are_expunged(
+    imap_mailbox: Mailbox, ana: DirectoryUser
+) -> None:
+    imap_mailbox.append(mail(subject="Marked deleted by a colleague"))
+    with imap_mailbox.client() as imap:
+        imap.select("INBOX")
+        imap.uid("STORE", "1", "+FLAGS", r"(\Deleted)")
+    imap_mailbox.append(mail(subject="Waiting"))
+    source = source_from_url(imap_mailbox.url)
+    assert isinstance(source, ImapSource)
+
+    with source:
+        # A server without MOVE (older ones): COPY, \Deleted, UID EXPUNGE of ours only.
+        source._capabilities = source._capabilities - {"MOVE"}
+        assert "UIDPLUS" in source._capabilities
+        fetcher.fetch_pass(source)
+
+    assert Ticket.objects.get().title == "Waiting"
+    assert imap_mailbox.count("INBOX") == 1
+    assert imap_mailbox.count("INBOX", "DELETED") == 1
+    assert imap_mailbox.count(PROCESSED_FOLDER, "SEEN") == 1
+
+
 def test_imap_reply_threads_onto_its_ticket(imap_mailbox: Mailbox, ana: DirectoryUser) -> None:
     imap_mailbox.append(mail(subject="Printer"))
     fetch_mail("--once", url=imap_mailbox.url)
