@@ -11,6 +11,10 @@ of them. It never deletes anything a message has not been applied from:
 - ``mark_failed``: could not be parsed or applied. IMAP: moved to ``Failed``; Maildir:
   to ``failed/``. ``retry_failed`` moves them all back to be read again.
 
+Between passes, ``wait_for_mail`` returns when new mail may be there: at once on an
+IMAP server with IDLE when a message arrives, else after the poll interval; always
+within a couple of seconds of ``stop`` being set.
+
 Both folders are created when missing. Marking a message that is already gone (a second
 fetcher marked it first) is not an error.
 
@@ -32,6 +36,8 @@ import logging
 import mailbox
 import re
 import ssl
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +62,8 @@ FAILED_FOLDER: Final = "Failed"
 #: Messages fetched per IMAP command: a few round trips for a full mailbox, bounded memory.
 FETCH_CHUNK: Final = 20
 IMAP_TIMEOUT: Final = 60.0
+#: IDLE is left and entered again this often, so a stop request is seen promptly.
+IDLE_SLICE: Final = 2.0
 _FETCH_UID: Final = re.compile(rb"\bUID (\d+)")
 #: What a lost connection or a refused command raises (imaplib's abort is an IMAP4.error).
 _IMAP_ERRORS: Final = (OSError, imaplib.IMAP4.error, ImapToolsError)
@@ -98,6 +106,8 @@ class MailSource(Protocol):
     def mark_failed(self, positions: Sequence[str]) -> None: ...
 
     def retry_failed(self) -> int: ...
+
+    def wait_for_mail(self, seconds: float, stop: threading.Event) -> None: ...
 
 
 def source_from_url(url: str | None = None) -> MailSource:
@@ -292,6 +302,27 @@ class ImapSource:
     def mark_done(self, positions: Sequence[str]) -> None:
         self._move(positions, PROCESSED_FOLDER, seen=True)
 
+    def wait_for_mail(self, seconds: float, stop: threading.Event) -> None:
+        """IDLE (RFC 2177) until the server announces a new message, ``seconds`` pass or
+        ``stop`` is set; a plain wait on a server without IDLE."""
+        if "IDLE" not in self._capabilities:
+            stop.wait(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        try:
+            self._select(self.folder)
+            if self.box.uids("UNDELETED"):
+                return  # arrived since the pass read the folder: IDLE would not tell
+            while not stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                responses = self.box.idle.wait(timeout=min(IDLE_SLICE, remaining))
+                if any(b"EXISTS" in response for response in responses):
+                    return
+        except _IMAP_ERRORS as exc:
+            raise SourceError(f"{self.key}: {exc}") from exc
+
     def mark_failed(self, positions: Sequence[str]) -> None:
         self._move(positions, FAILED_FOLDER, seen=False)
 
@@ -394,6 +425,9 @@ class MaildirSource:
 
     def mark_failed(self, positions: Sequence[str]) -> None:
         self._move(positions, "failed")
+
+    def wait_for_mail(self, seconds: float, stop: threading.Event) -> None:
+        stop.wait(seconds)
 
     def retry_failed(self) -> int:
         failed = self._folder("failed")

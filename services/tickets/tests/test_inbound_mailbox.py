@@ -401,10 +401,9 @@ def test_an_unknown_mode_for_unknown_senders_is_refused(settings: Any, tmp_path:
 # --- the process ------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    DirectoryUserFactory(id="11", email="ana@example.com", email_verified=True)
-    (tmp_path / "waiting.eml").write_bytes(mail(subject="Before the stop"))
+def start_fetch_mail(url: str) -> subprocess.Popen[str]:
+    """``manage.py fetch_mail`` as the Procfile runs it, on the test database, with a poll
+    interval long enough that only a signal or IDLE can make it act within the test."""
     database = connection.settings_dict
     env = {
         **os.environ,
@@ -413,11 +412,11 @@ def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             f"postgres://{quote(database['USER'])}:{quote(database['PASSWORD'] or '')}"
             f"@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
         ),
-        "INBOUND_MAIL_URL": f"maildir://{tmp_path}",
+        "INBOUND_MAIL_URL": url,
         "DJANGO_SETTINGS_MODULE": "core.settings.test",
         "PYTHONUNBUFFERED": "1",
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "manage.py", "fetch_mail", "--interval", "3600"],
         cwd=Path(__file__).resolve().parents[1],
         env=env,
@@ -425,17 +424,49 @@ def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def stop_cleanly(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    return stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    DirectoryUserFactory(id="11", email="ana@example.com", email_verified=True)
+    (tmp_path / "waiting.eml").write_bytes(mail(subject="Before the stop"))
+    process = start_fetch_mail(f"maildir://{tmp_path}")
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("reading maildir:")
-        first_pass = process.stdout.readline()  # the pass is done: now it sleeps
-        assert "1 message(s) (ticket 1)" in first_pass
+        # The pass is done: now it sleeps for the hour.
+        assert "1 message(s) (ticket 1)" in process.stdout.readline()
 
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
+        assert stop_cleanly(process).strip() == "stopped"
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, stderr
-    assert stdout.strip() == "stopped"
     assert Ticket.objects.get().title == "Before the stop"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_process_wakes_when_imap_mail_arrives(imap_mailbox: Mailbox) -> None:
+    DirectoryUserFactory(id="11", email="ana@example.com", email_verified=True)
+    process = start_fetch_mail(imap_mailbox.url)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("reading imap:")
+        assert "0 message(s)" in process.stdout.readline()
+
+        imap_mailbox.append(mail(subject="Arrived while idle"))
+
+        # Not the hour-long interval: IDLE told it (or the folder held it when it looked).
+        assert "1 message(s) (ticket 1)" in process.stdout.readline()
+        assert stop_cleanly(process).strip() == "stopped"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert Ticket.objects.get().title == "Arrived while idle"
+    assert imap_mailbox.count(PROCESSED_FOLDER) == 1

@@ -1,8 +1,9 @@
 """``manage.py fetch_mail``: the ``tickets-mailbox`` process, reading the support mailbox.
 
-Reads ``INBOUND_MAIL_URL`` every ``INBOUND_POLL_SECONDS`` (``--interval``) and applies
-what it finds (``inbound.fetcher``); SIGTERM or Ctrl-C stops it after the message in
-hand. A mailbox or database that is away is retried with a growing delay, never fatal.
+Reads ``INBOUND_MAIL_URL`` every ``INBOUND_POLL_SECONDS`` (``--interval``), and at
+once when an IMAP server with IDLE announces new mail, and applies what it finds
+(``inbound.fetcher``); SIGTERM or Ctrl-C stops it after the message in hand. A
+mailbox or database that is away is retried with a growing delay, never fatal.
 Several copies may run against one mailbox: one reads it at a time (the others wait
 their turn), and each message is applied once whatever happens.
 
@@ -70,17 +71,20 @@ class Command(BaseCommand):
             self._retry(source)
             return
         if options["once"]:
-            self._pass(source, stop=None)
+            self._pass(source)
             return
         interval = options["interval"]
         self._loop(source, interval=settings.INBOUND_POLL_SECONDS if interval is None else interval)
 
-    def _pass(self, source: MailSource, *, stop: threading.Event | None) -> None:
+    def _pass(self, source: MailSource) -> None:
+        """One pass with a connection of its own (``--once``, ``--retry``)."""
         try:
             with source:
-                result = fetcher.fetch_pass(source, stop=stop, holder=self.holder)
+                self._report(source, fetcher.fetch_pass(source, holder=self.holder))
         except SourceError as exc:
             raise CommandError(f"the mailbox cannot be read: {exc}") from exc
+
+    def _report(self, source: MailSource, result: fetcher.PassResult) -> None:
         if result.busy:
             self.stdout.write(f"{source.key}: another process is reading it")
             return
@@ -110,7 +114,7 @@ class Command(BaseCommand):
         except SourceError as exc:
             raise CommandError(f"the mailbox cannot be read: {exc}") from exc
         self.stdout.write(f"{moved} failed message(s) moved back")
-        self._pass(source, stop=None)
+        self._pass(source)
 
     def _loop(self, source: MailSource, *, interval: float) -> None:
         stopping = threading.Event()
@@ -123,14 +127,20 @@ class Command(BaseCommand):
         backoff = Backoff(start=1.0, cap=max(60.0, interval), jitter=0.2)
         self.stdout.write(f"reading {source.key} every {interval:g}s")
         while not stopping.is_set():
-            close_old_connections()
             try:
-                self._pass(source, stop=stopping)
-            except (CommandError, DatabaseError) as exc:
+                # One connection for many passes; a new one after any trouble.
+                with source:
+                    while not stopping.is_set():
+                        close_old_connections()
+                        result = fetcher.fetch_pass(source, stop=stopping, holder=self.holder)
+                        self._report(source, result)
+                        backoff.reset()
+                        if result.busy:
+                            stopping.wait(interval)  # another reader has it: our turn later
+                        else:
+                            source.wait_for_mail(interval, stopping)
+            except (SourceError, DatabaseError) as exc:
                 delay = backoff.next()
                 logger.warning("mailbox pass failed, retrying in %.1fs: %s", delay, exc)
                 stopping.wait(delay)
-                continue
-            backoff.reset()
-            stopping.wait(interval)
         self.stdout.write("stopped")
