@@ -59,12 +59,15 @@ logger = logging.getLogger(__name__)
 
 PROCESSED_FOLDER: Final = "Processed"
 FAILED_FOLDER: Final = "Failed"
-#: Messages fetched per IMAP command: a few round trips for a full mailbox, bounded memory.
+#: Messages fetched per IMAP command, and their bytes at most (a larger message comes
+#: alone): a few round trips for a full mailbox, bounded memory for large attachments.
 FETCH_CHUNK: Final = 20
+FETCH_CHUNK_BYTES: Final = 4 * 1024 * 1024
 IMAP_TIMEOUT: Final = 60.0
 #: IDLE is left and entered again this often, so a stop request is seen promptly.
 IDLE_SLICE: Final = 2.0
 _FETCH_UID: Final = re.compile(rb"\bUID (\d+)")
+_FETCH_SIZE: Final = re.compile(rb"\bRFC822\.SIZE (\d+)")
 #: What a lost connection or a refused command raises (imaplib's abort is an IMAP4.error).
 _IMAP_ERRORS: Final = (OSError, imaplib.IMAP4.error, ImapToolsError)
 
@@ -227,11 +230,28 @@ class ImapSource:
         try:
             self._uidvalidity = self._select(self.folder)
             uids = self.box.uids("UNDELETED")
+            sizes = self._sizes(uids)
         except _IMAP_ERRORS as exc:
             raise SourceError(f"{self.key}: {exc}") from exc
-        for start in range(0, len(uids), FETCH_CHUNK):
-            chunk = uids[start : start + FETCH_CHUNK]
+        for chunk in _chunks(uids, sizes):
             yield from self._fetch(chunk)
+
+    def _sizes(self, uids: Sequence[str]) -> dict[str, int]:
+        """Each message's size, from one command, to fetch them in bounded chunks."""
+        if not uids:
+            return {}
+        # The whole folder by range: a list of every UID could pass the server's line limit.
+        status, data = self.box.client.uid("FETCH", "1:*", "(UID RFC822.SIZE)")
+        if status != "OK":
+            raise SourceError(f"{self.key}: FETCH refused: {data!r}")
+        sizes = {}
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if isinstance(line, bytes):
+                uid, size = _FETCH_UID.search(line), _FETCH_SIZE.search(line)
+                if uid is not None and size is not None:
+                    sizes[uid.group(1).decode()] = int(size.group(1))
+        return sizes
 
     def _fetch(self, uids: Sequence[str]) -> Iterator[SourceMessage]:
         """The raw bytes as stored (BODY.PEEK[]: reading does not set ``\\Seen``);
@@ -334,6 +354,20 @@ class ImapSource:
         except _IMAP_ERRORS as exc:
             raise SourceError(f"{self.key}: {exc}") from exc
         return len(uids)
+
+
+def _chunks(uids: Sequence[str], sizes: dict[str, int]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and (len(chunk) >= FETCH_CHUNK or total + size > FETCH_CHUNK_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        yield chunk
 
 
 # --- Maildir ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
-from inbound import fetcher, services
+from inbound import fetcher, services, sources
 from inbound.models import FailedMessage, InboundMessage, Outcome
 from inbound.sources import (
     FAILED_FOLDER,
@@ -470,3 +470,26 @@ def test_the_process_wakes_when_imap_mail_arrives(imap_mailbox: Mailbox) -> None
             process.kill()
     assert Ticket.objects.get().title == "Arrived while idle"
     assert imap_mailbox.count(PROCESSED_FOLDER) == 1
+
+
+def test_large_messages_are_fetched_in_bounded_chunks(
+    imap_mailbox: Mailbox, ana: DirectoryUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "FETCH_CHUNK_BYTES", 3000)
+    for n in range(5):
+        imap_mailbox.append(mail(subject=f"Log {n}", body="x" * 1000))
+    fetched: list[int] = []
+    source = source_from_url(imap_mailbox.url)
+    assert isinstance(source, ImapSource)
+    fetch = source._fetch
+
+    def counted(uids: Any) -> Any:
+        fetched.append(len(uids))
+        return fetch(uids)
+
+    monkeypatch.setattr(source, "_fetch", counted)
+    with source:
+        result = fetcher.fetch_pass(source)
+
+    assert result.outcomes[Outcome.TICKET] == 5
+    assert fetched == [2, 2, 1]  # each message is about 1.3 kB
