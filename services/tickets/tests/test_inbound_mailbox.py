@@ -39,6 +39,11 @@ from tests.inbound_mail import mail, reply
 pytestmark = pytest.mark.django_db
 
 SOURCE = "maildir:/test/inbox"
+#: Another process (or a lock probe) needs the test database on a server: SQLite's test
+#: database lives in this process's memory.
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs the test database on PostgreSQL"
+)
 # The fixtures: one Dovecot for the session, a fresh mailbox on it per test.
 dovecot = dovecot_testing.dovecot
 imap_mailbox = dovecot_testing.imap_mailbox
@@ -221,6 +226,7 @@ def test_two_fetchers_at_once_apply_each_message_once(imap_mailbox: Mailbox) -> 
     assert imap_mailbox.count(PROCESSED_FOLDER) == count  # each moved once, by its reader
 
 
+@on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_applying_one_message_at_once_apply_it_once(
     monkeypatch: pytest.MonkeyPatch,
@@ -433,6 +439,7 @@ def stop_cleanly(process: subprocess.Popen[str]) -> str:
     return stdout
 
 
+@on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     DirectoryUserFactory(id="11", email="ana@example.com", email_verified=True)
@@ -451,6 +458,7 @@ def test_the_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert Ticket.objects.get().title == "Before the stop"
 
 
+@on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_the_process_wakes_when_imap_mail_arrives(imap_mailbox: Mailbox) -> None:
     DirectoryUserFactory(id="11", email="ana@example.com", email_verified=True)
