@@ -50,7 +50,7 @@ lint: $(SYNCED) ## ruff (lint + format check), mypy (shared and every service), 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=servidesk_testing.settings $(BIN)/mypy shared/servidesk_shared testkit/servidesk_testing
-	@for s in accounts:users tickets:tickets notifier:notifications reports:reports web:portal; do \
+	@for s in accounts:users "tickets:tickets inbound" notifier:notifications reports:reports web:portal; do \
 		svc=$${s%%:*}; app=$${s##*:}; \
 		(cd services/$$svc && DJANGO_SETTINGS_MODULE=core.settings.test ../../$(BIN)/mypy --config-file ../../pyproject.toml $$app core) \
 		|| { echo "mypy: services/$$svc"; exit 1; }; \

@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from tickets.models import NUMBER_PREFIX, DirectoryUser, Ticket
 
-from inbound.models import FailedMessage, HeldMessage, InboundMessage, Outcome
+from inbound.models import FailedMessage, HeldMessage, InboundMessage, Outcome, SenderNotice
 from inbound.parsing import ParsedMail, ticket_id_from_references, ticket_number_from_subject
 
 
@@ -35,6 +35,22 @@ def sender_lookup(email: str, *, for_update: bool = False) -> DirectoryUser | No
     if for_update:
         users = users.select_for_update()
     return users.first()
+
+
+def invited(email: str) -> bool:
+    """Servidesk asked accounts to make a client of this address (``user.invite_requested``)."""
+    return SenderNotice.objects.filter(
+        email=email.lower(), kind=SenderNotice.Kind.INVITATION
+    ).exists()
+
+
+def writes_by_mail(user: DirectoryUser) -> bool:
+    """Mail from ``user``'s address acts as them: they are active, and the address is
+    confirmed or is the one accounts made their account for at Servidesk's request (the
+    contract: held mail becomes their ticket when ``user.registered`` arrives)."""
+    if not (user.is_active and user.email):
+        return False
+    return user.email_verified or invited(user.email)
 
 
 def thread_ticket_id(mail: ParsedMail) -> int | None:
@@ -77,12 +93,15 @@ def held_for(email: str) -> QuerySet[HeldMessage]:
 
 
 def senders_now_known() -> QuerySet[DirectoryUser]:
-    """Confirmed, active users who have messages held: they became known meanwhile."""
+    """Active users who have messages held and may now write by mail (``writes_by_mail``):
+    they became known meanwhile."""
+    invitations = SenderNotice.objects.filter(kind=SenderNotice.Kind.INVITATION)
     return (
-        DirectoryUser.objects.filter(is_active=True, email_verified=True)
+        DirectoryUser.objects.filter(is_active=True)
         .exclude(email="")
         .alias(address=Lower("email"))
         .filter(address__in=HeldMessage.objects.values("email"))
+        .filter(Q(email_verified=True) | Q(address__in=invitations.values("email")))
     )
 
 

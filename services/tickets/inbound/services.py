@@ -193,7 +193,7 @@ def _by_sender(mail: ParsedMail, *, raw: bytes, record: InboundMessage) -> Decis
         return Decision(Outcome.HELD, "unknown sender: invitation requested")
     if not user.is_active:
         return Decision(Outcome.IGNORED, "sender deactivated")
-    if not user.email_verified:
+    if not selectors.writes_by_mail(user):
         _hold(mail, raw=raw, record=record)
         return Decision(Outcome.HELD, "sender has not confirmed the address")
     return _apply_as(user, mail)
@@ -353,13 +353,14 @@ def _send_refusal(*, to: str, subject: str, message_id: str, language: str) -> N
 
 @transaction.atomic
 def held_messages_release(*, user: DirectoryUser) -> int:
-    """Apply the messages held for ``user``'s address, as them, if the directory now
-    says the address is theirs and confirmed and they are active. Returns how many.
+    """Apply the messages held for ``user``'s address, as them, if they may now write by
+    mail (``selectors.writes_by_mail``: active, and the address confirmed or the one an
+    invitation was requested for). Returns how many.
 
     Runs inside the ``user.*`` event's transaction (``tickets.handlers``); a message a
     concurrent call is applying is skipped (``skip_locked``), not applied twice.
     """
-    if not (user.email and user.email_verified and user.is_active):
+    if not (user.email and user.is_active):
         return 0
     held = list(
         selectors.held_for(user.email)
@@ -368,6 +369,8 @@ def held_messages_release(*, user: DirectoryUser) -> int:
     )
     if not held:
         return 0  # the usual case: one indexed read per user event
+    if not selectors.writes_by_mail(user):
+        return 0  # still held: the address is not confirmed yet
     released = 0
     # The lock on the user's row a fetcher takes too (see _apply_as).
     locked = DirectoryUser.objects.select_for_update().filter(pk=user.pk).first() or user

@@ -22,13 +22,14 @@ def mail(
 ) -> bytes:
     message = EmailMessage()
     message["From"] = f"{name} <{sender}>" if name else sender
-    message["To"] = "Servidesk <support@servidesk.local>"
+    message["To"] = "Servidesk <soporte@servidesk.local>"
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id or make_msgid(domain="client.example")
+    message.set_content(body)
+    # After set_content, which drops the Content-* headers it finds (Content-Language).
     for header, value in (headers or {}).items():
         message[header] = value
-    message.set_content(body)
     for filename, content, content_type in attachments:
         maintype, subtype = content_type.split("/")
         message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
@@ -50,7 +51,7 @@ def reply(
         headers = {"In-Reply-To": notification, "References": notification}
     body = (
         f"{text}\n\n"
-        "On Mon, 7 Dec 2026 at 10:00, Servidesk <support@servidesk.local> wrote:\n"
+        "On Mon, 7 Dec 2026 at 10:00, Servidesk <soporte@servidesk.local> wrote:\n"
         "> We received your request.\n"
         "> A technician will answer soon.\n"
     )
@@ -61,7 +62,7 @@ def bounce(*, original_message_id: str, recipient: str = "gone@example.org") -> 
     """A delivery-status report (RFC 3464) as a mail server sends it back."""
     return f"""\
 From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
-To: support@servidesk.local
+To: soporte@servidesk.local
 Subject: Undelivered Mail Returned to Sender
 Date: {formatdate(localtime=False)}
 Message-ID: {make_msgid(domain="mx.example.org")}

@@ -207,7 +207,9 @@ def test_an_unknown_sender_is_invited_once_and_their_mail_held_until_registered(
         {"email": "carla@example.net", "name": "Carla Nueva", "language": "es"}
     ]
 
-    deliver(UserRegistered, 1, email="carla@EXAMPLE.net")
+    # accounts made the client and announces them; the address is confirmed only when
+    # they use the invitation's link, but it is the one the account was made for.
+    deliver(UserRegistered, 1, email="carla@EXAMPLE.net", email_verified=False)
 
     tickets = Ticket.objects.order_by("id")
     assert [(t.title, t.client_id) for t in tickets] == [("First", "77"), ("Second", "77")]
@@ -215,6 +217,9 @@ def test_an_unknown_sender_is_invited_once_and_their_mail_held_until_registered(
     outcomes = InboundMessage.objects.order_by("id").values_list("outcome", "ticket_id")
     assert list(outcomes) == [(Outcome.TICKET, tickets[0].pk), (Outcome.TICKET, tickets[1].pk)]
     assert len(django_mail.outbox) == 0  # accounts does the inviting
+
+    # Their next mail, before they have used the link, is theirs too.
+    assert apply(mail(sender="carla@example.net", subject="Third")).outcome == Outcome.TICKET
 
 
 def test_a_known_sender_who_has_not_confirmed_the_address_waits_for_it() -> None:
@@ -251,10 +256,28 @@ def test_a_held_reply_to_someone_elses_ticket_stays_out_of_it(ana: DirectoryUser
     assert Ticket.objects.count() == 1
 
 
+def test_an_invited_sender_who_was_deactivated_opens_nothing() -> None:
+    apply(mail(sender="carla@example.net"))
+
+    deliver(UserRegistered, 1, email_verified=False, is_active=False)
+
+    assert not Ticket.objects.exists()
+    assert HeldMessage.objects.count() == 1
+
+
 def test_held_mail_of_a_sender_known_meanwhile_is_swept_up() -> None:
     apply(mail(sender="carla@example.net"))
     # The directory learnt of them without the handler's release (a race with the hold).
     DirectoryUserFactory(id="77", email="carla@example.net", email_verified=True)
+
+    assert services.held_messages_sweep() == 1
+    assert Ticket.objects.get().client_id == "77"
+
+
+def test_held_mail_of_an_invited_sender_known_meanwhile_is_swept_up() -> None:
+    apply(mail(sender="carla@example.net"))  # unknown: held, invitation requested
+    DirectoryUserFactory(id="77", email="carla@example.net", email_verified=False)
+    DirectoryUserFactory(id="78", email="dora@example.net", email_verified=False)
 
     assert services.held_messages_sweep() == 1
     assert Ticket.objects.get().client_id == "77"
@@ -279,7 +302,7 @@ def test_reject_mode_answers_an_unknown_sender_once(
     assert "Hola" in answer.body
     with translation.override("es"):  # the default language: the mail did not say
         expected = gettext("Your message to %(address)s was not accepted")
-    assert answer.subject == expected % {"address": "support@servidesk.local"}
+    assert answer.subject == expected % {"address": "soporte@servidesk.local"}
 
 
 # --- loops, floods and bounces ----------------------------------------------------------
@@ -291,7 +314,7 @@ def test_reject_mode_answers_an_unknown_sender_once(
         ("ana@example.com", {"Auto-Submitted": "auto-replied"}),
         ("ana@example.com", {"Precedence": "bulk"}),
         ("ana@example.com", {"List-Id": "<printers.example.com>"}),
-        ("support@servidesk.local", {}),
+        ("soporte@servidesk.local", {}),
         ("no-reply@servidesk.local", {}),
     ],
     ids=["auto-submitted", "bulk", "list", "support-address", "from-address"],

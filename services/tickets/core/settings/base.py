@@ -38,7 +38,7 @@ SERVIDESK_USER_DIRECTORY = "tickets.selectors.directory_entry"
 # the Maildir ``var/inbox/``, where an .eml file dropped in becomes a message.
 INBOUND_MAIL_URL = env.str("INBOUND_MAIL_URL", default="")
 #: The address clients write to; mail from it is Servidesk's own and never applied.
-SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@servidesk.local")
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="soporte@servidesk.local")
 #: A sender the directory does not know: ``create`` (invite them, hold the message until
 #: they are registered) or ``reject`` (answer once with an explanation).
 INBOUND_UNKNOWN_SENDERS = env.str("INBOUND_UNKNOWN_SENDERS", default="create")
