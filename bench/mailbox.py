@@ -65,13 +65,11 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "testkit")]  # ``bench.machine``, the Dovecot helper
 
+from bench.docs import DOCS, write_region  # noqa: E402
 from bench.machine import CLOCK_TICKS, busy_seconds, describe  # noqa: E402
 from servidesk_testing.dovecot import DovecotServer, Mailbox  # noqa: E402
 
 SERVICE = ROOT / "services" / "tickets"
-DOCS = ROOT / "docs" / "benchmarks.md"
-REGION_START, REGION_END = "<!-- mailbox-bench:start -->", "<!-- mailbox-bench:end -->"
-BEFORE_HEADING = "## Figures that used to live in the code"
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/servidesk_bench_mail"
 SUPPORT = "support@servidesk.local"
 AIM_PER_SECOND = 50.0
@@ -825,7 +823,7 @@ def main() -> int:
     for text in run.profiles:
         print(text)
     if args.write:
-        write_docs(report)
+        write_region("mailbox-bench", report)
         print(f"wrote the run into {DOCS.relative_to(ROOT)}")
     return 0 if run.ok else 1
 
@@ -907,23 +905,6 @@ def render(
         f"over both passes, **{verdict}**.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_docs(report: str) -> None:
-    """Replace the region of this benchmark in docs/benchmarks.md (made before the
-    figures-from-the-code section the first time)."""
-    document = DOCS.read_text()
-    region = f"{REGION_START}\n{report.rstrip()}\n{REGION_END}"
-    if REGION_START in document and REGION_END in document:
-        before, rest = document.split(REGION_START, 1)
-        _old, after = rest.split(REGION_END, 1)
-        document = before + region + after
-    elif BEFORE_HEADING in document:
-        before, after = document.split(BEFORE_HEADING, 1)
-        document = before + region + "\n\n" + BEFORE_HEADING + after
-    else:
-        document = document.rstrip() + "\n\n" + region + "\n"
-    DOCS.write_text(document)
 
 
 if __name__ == "__main__":

@@ -55,13 +55,11 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for ``bench.machine`` when run as a file
 
+from bench.docs import DOCS, write_region  # noqa: E402
 from bench.machine import busy_seconds, describe, process_cpu_seconds  # noqa: E402
 
 SERVICE = ROOT / "services" / "tickets"
 NGINX = Path("/usr/sbin/nginx")
-DOCS = ROOT / "docs" / "benchmarks.md"
-REGION_START, REGION_END = "<!-- uploads-bench:start -->", "<!-- uploads-bench:end -->"
-BEFORE_HEADING = "## Figures that used to live in the code"
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/servidesk_bench_uploads"
 MIB = 1024 * 1024
 #: The most files one request may carry (``ATTACHMENTS_REQUEST_MAX_BYTES``'s floor).
@@ -462,7 +460,7 @@ def main() -> int:
     print(report)
     print(f"(the machine was busy {busy:.0f} CPU s during the whole run)")
     if args.write:
-        write_docs(report)
+        write_region("uploads-bench", report)
         print(f"wrote the run into {DOCS.relative_to(ROOT)}")
     return 0 if all(u.ok for u in uploads) else 1
 
@@ -531,23 +529,6 @@ def render(
         f"{growth:.1f} MiB, **{verdict}**.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_docs(report: str) -> None:
-    """Replace the region of this benchmark in docs/benchmarks.md (made before the
-    figures-from-the-code section the first time)."""
-    document = DOCS.read_text()
-    region = f"{REGION_START}\n{report.rstrip()}\n{REGION_END}"
-    if REGION_START in document and REGION_END in document:
-        before, rest = document.split(REGION_START, 1)
-        _old, after = rest.split(REGION_END, 1)
-        document = before + region + after
-    elif BEFORE_HEADING in document:
-        before, after = document.split(BEFORE_HEADING, 1)
-        document = before + region + "\n\n" + BEFORE_HEADING + after
-    else:
-        document = document.rstrip() + "\n\n" + region + "\n"
-    DOCS.write_text(document)
 
 
 if __name__ == "__main__":
