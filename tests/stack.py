@@ -35,6 +35,9 @@ def eventually(
 
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The demo seed's users (services/accounts seed_demo), present in every local stack.
+DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
+DEMO_TECHNICIAN = ("tecnico1", "Mesa-de-ayuda-T1")
 SERVICES = ("accounts", "tickets", "notifier", "reports", "web")
 POSTGRES_URL = os.environ.get("SERVIDESK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 RABBITMQ_URL = os.environ.get("SERVIDESK_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
@@ -173,3 +176,12 @@ def drop_stack_resources(env: dict[str, str]) -> None:
                 channel.queue_delete(name)
         for exchange in ("servidesk.events", "servidesk.dlx"):
             channel.exchange_delete(f"{prefix}{exchange}")
+
+
+def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:
+    """The Authorization header of ``username``, signed in through the gateway."""
+    response = gateway.post(
+        "/api/accounts/auth/token/", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access']}"}

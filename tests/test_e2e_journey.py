@@ -37,12 +37,14 @@ from proofs import (
     sms_code,
 )
 from stack import (
+    DEMO_ADMIN,
     POSTGRES_URL,
     RABBITMQ_URL,
     SERVICES,
     Stack,
     drop_stack_resources,
     eventually,
+    login,
     running_stack,
 )
 
@@ -51,7 +53,6 @@ from servidesk_testing.fakes import ReceivedMail, SentSms, SmtpServer, TwilioFak
 pytestmark = pytest.mark.stack
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
 PASSWORD = "Una-clave-larga-42"
 CLIENT_PHONE = "+34600111222"
 TWILIO_FROM = "+15005550006"
@@ -72,14 +73,6 @@ class E2E:
 
     def gateway(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.stack.base_url, timeout=15, **kwargs)
-
-
-def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:
-    response = gateway.post(
-        "/api/accounts/auth/token/", json={"username": username, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access']}"}
 
 
 @pytest.fixture(scope="module")

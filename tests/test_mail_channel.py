@@ -22,12 +22,14 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from stack import (
+    DEMO_ADMIN,
     POSTGRES_URL,
     RABBITMQ_URL,
     SERVICES,
     Stack,
     drop_stack_resources,
     eventually,
+    login,
     running_stack,
 )
 
@@ -38,7 +40,6 @@ pytestmark = pytest.mark.stack
 T = TypeVar("T")
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
 PASSWORD = "Una-clave-larga-42"
 SUPPORT = "soporte@example.com"
 # A small but well-formed PDF: tickets sniffs the type from the content, not the name.
@@ -101,14 +102,6 @@ def mail_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailStack]:
                 yield MailStack(stack, smtp, mailbox)
         finally:
             drop_stack_resources(env)
-
-
-def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:
-    response = gateway.post(
-        "/api/accounts/auth/token/", json={"username": username, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access']}"}
 
 
 def receipt_for(mail_stack: MailStack, email: str, ticket_id: int) -> ReceivedMail:

@@ -13,20 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
-from stack import Stack, eventually
+from stack import (
+    DEMO_ADMIN,
+    DEMO_TECHNICIAN,
+    Stack,
+    eventually,
+    login,
+)
 
 pytestmark = pytest.mark.stack
-
-DEMO_ADMIN = ("admin", "Mesa-de-ayuda-A1")
-DEMO_TECHNICIAN = ("tecnico1", "Mesa-de-ayuda-T1")
-
-
-def login(gateway: httpx.Client, username: str, password: str) -> dict[str, str]:
-    response = gateway.post(
-        "/api/accounts/auth/token/", json={"username": username, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access']}"}
 
 
 @pytest.fixture(scope="module")
