@@ -196,6 +196,9 @@ class TestIdempotency:
         # What reports' queue is bound to (``verification.*`` goes to notifier only).
         bound = SUBSCRIPTIONS["reports.events"]
         wanted = {t for t in schemas.EVENT_TYPES if f"{t.split('.')[0]}.#" in bound}
+        # Tickets asking accounts for a client (user.# routes it here too): no user yet,
+        # nothing to count; the consumer acks a type it has no handler for.
+        wanted -= {"user.invite_requested"}
         assert {"ticket.created", "user.registered"} <= wanted
         assert {t for t in wanted if t in handlers} == wanted
 
