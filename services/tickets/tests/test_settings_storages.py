@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from servidesk_testing import test_keypair
+from servidesk_testing import test_keypair as throwaway_keypair
 
 SERVICE = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def test_attachments_storage_survives_the_shared_settings(module: str, tmp_path:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": module,
         "SERVIDESK_VAR_DIR": str(tmp_path),
-        "JWT_PUBLIC_KEY": test_keypair().public_pem,
+        "JWT_PUBLIC_KEY": throwaway_keypair().public_pem,
     }
     done = subprocess.run(
         [sys.executable, "-c", PROBE],
