@@ -367,13 +367,32 @@ def test_a_services_own_503_reaches_the_client_unchanged(client: httpx.Client) -
     assert response.headers["retry-after"] == "5"
 
 
+TEN_MB, UPLOAD_MB = 10 * 1024 * 1024, 26 * 1024 * 1024
+
+
 def test_an_oversized_body_is_refused_in_json(client: httpx.Client) -> None:
     response = client.post(
-        "/api/tickets/",
-        content=b"x" * (10 * 1024 * 1024 + 1),
+        "/api/tickets/7/status/",
+        content=b"x" * (TEN_MB + 1),
         headers={"Content-Type": "application/json"},
     )
     assert_error_shape(response, 413, "request_too_large")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/tickets/", "/api/tickets/7/comments/", "/api/tickets/7/attachments/"]
+)
+def test_the_routes_that_take_files_take_25_mib_of_them(client: httpx.Client, path: str) -> None:
+    # Over the general limit, within the upload routes' own: it reaches the service.
+    accepted = client.post(
+        path, content=b"x" * (TEN_MB + 1), headers={"Content-Type": "multipart/form-data"}
+    )
+    assert accepted.status_code == 200
+    assert accepted.json()["service"] == "tickets"
+    refused = client.post(
+        path, content=b"x" * (UPLOAD_MB + 1), headers={"Content-Type": "multipart/form-data"}
+    )
+    assert_error_shape(refused, 413, "request_too_large")
 
 
 def test_a_services_own_429_keeps_its_retry_after(client: httpx.Client) -> None:
@@ -383,13 +402,22 @@ def test_a_services_own_429_keeps_its_retry_after(client: httpx.Client) -> None:
     assert response.headers.get_list("retry-after") == ["37"]
 
 
-@pytest.mark.parametrize("path", ["/tickets/new/", "/accounts/google/login/"])
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("/profile/", TEN_MB),
+        ("/accounts/google/login/", TEN_MB),
+        # Web's forms that carry files: a new ticket, a reply on the ticket's page.
+        ("/tickets/new/", UPLOAD_MB),
+        ("/tickets/7/", UPLOAD_MB),
+    ],
+)
 def test_an_oversized_form_to_a_browser_route_is_refused_with_a_page(
-    client: httpx.Client, path: str
+    client: httpx.Client, path: str, limit: int
 ) -> None:
     response = client.post(
         path,
-        content=b"x" * (10 * 1024 * 1024 + 1),
+        content=b"x" * (limit + 1),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 413
@@ -721,8 +749,8 @@ def test_tls_hsts_on_the_gateways_own_errors(tls_client: httpx.Client) -> None:
     assert_error_shape(response, 404, "not_found")
     assert response.headers.get_list("strict-transport-security") == [HSTS]
     too_large = tls_client.post(
-        "/api/tickets/",
-        content=b"x" * (10 * 1024 * 1024 + 1),
+        "/api/tickets/7/status/",
+        content=b"x" * (TEN_MB + 1),
         headers={"Content-Type": "application/json"},
     )
     assert_error_shape(too_large, 413, "request_too_large")

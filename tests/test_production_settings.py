@@ -128,6 +128,12 @@ def test_refuses_a_broker_password_from_the_examples(
     refused(result, "BROKER_URL", "cannot be used in production")
 
 
+def test_refuses_a_mailbox_password_from_the_examples(production_env: dict[str, str]) -> None:
+    url = "imaps://user:password@imap.example.com:993/INBOX"  # .env.example's
+    result = manage("tickets", {**production_env, "INBOUND_MAIL_URL": url}, "check")
+    refused(result, "INBOUND_MAIL_URL", "cannot be used in production")
+
+
 @pytest.mark.parametrize("name", ["JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY"])
 def test_refuses_a_placeholder_jwt_key(name: str, production_env: dict[str, str]) -> None:
     placeholder = "-----BEGIN PUBLIC KEY-----\nCHANGE-ME\n-----END PUBLIC KEY-----\n"

@@ -44,6 +44,8 @@ SERVICES = {
 
 #: Events reach tickets' directory and notifier in seconds; generous on a shared machine.
 eventually = partial(_eventually, timeout=90)
+#: A file to attach, as httpx's multipart ``files``.
+ATTACHMENT = {"file": ("nota.txt", b"La impresora hace ruido.\n", "text/plain")}
 
 
 @dataclass
@@ -55,13 +57,23 @@ class World:
     ids: dict[str, Any] = field(default_factory=dict)
 
     def call(
-        self, service: str, caller: str, method: str, path: str, body: Any, *, form: bool = False
+        self,
+        service: str,
+        caller: str,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        form: bool = False,
+        files: bool = False,
     ) -> httpx.Response:
         headers = {"Accept-Language": "en"}
         if caller in self.tokens:
             headers["Authorization"] = f"Bearer {self.tokens[caller]}"
         if form:
             return self.clients[service].request(method, path, data=body, headers=headers)
+        if files:
+            return self.clients[service].request(method, path, files=body, headers=headers)
         return self.clients[service].request(method, path, json=body, headers=headers)
 
     def ok(self, service: str, caller: str, method: str, path: str, body: Any = None) -> Any:
@@ -72,6 +84,12 @@ class World:
     def new_ticket(self, owner: str = "client") -> str:
         body = {"title": "Matrix check", "description": "Made by the permission matrix."}
         return str(self.ok("tickets", owner, "POST", "/api/tickets/", body)["id"])
+
+    def new_attachment(self, owner: str, ticket_id: str) -> str:
+        path = f"/api/tickets/{ticket_id}/attachments/"
+        response = self.call("tickets", owner, "POST", path, ATTACHMENT, files=True)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
 
     def new_category(self) -> str:
         slug = f"matrix-{uuid.uuid4().hex[:8]}"
@@ -125,6 +143,10 @@ def world(pg_stack: Stack) -> Iterator[World]:
         # Tickets of the client and of another client; each gets a receipt notification.
         world.ids["own_ticket"] = world.new_ticket("client")
         world.ids["other_ticket"] = world.new_ticket("other_client")
+        for who in ("own", "other"):
+            owner = "client" if who == "own" else "other_client"
+            attachment = world.new_attachment(owner, world.ids[f"{who}_ticket"])
+            world.ids[f"{who}_attachment"] = attachment
         world.ids["category"] = world.new_category()
         for who in ("client", "other_client"):
             page = eventually(
@@ -163,6 +185,7 @@ class Row:
     body: Body = None
     note: str = ""
     form: bool = False  # the body as a form (Twilio's callback) instead of JSON
+    files: bool = False  # the body as multipart files (attachments) instead of JSON
 
     @property
     def method(self) -> str:
@@ -439,6 +462,50 @@ MATRIX = [
         "other's",
     ),
     Row(
+        f"GET {T}{{id}}/attachments/",
+        ids("own_ticket", T + "{}/attachments/"),
+        signed_in(200),
+        note="own",
+    ),
+    Row(
+        f"GET {T}{{id}}/attachments/",
+        ids("other_ticket", T + "{}/attachments/"),
+        (401, 404, 200, 200),
+        note="other's",
+    ),
+    Row(
+        f"POST {T}{{id}}/attachments/",
+        ids("own_ticket", T + "{}/attachments/"),
+        signed_in(201),
+        ATTACHMENT,
+        "own",
+        files=True,
+    ),
+    Row(
+        f"POST {T}{{id}}/attachments/",
+        ids("other_ticket", T + "{}/attachments/"),
+        (401, 404, 201, 201),
+        ATTACHMENT,
+        "other's",
+        files=True,
+    ),
+    Row(
+        f"GET {T}{{id}}/attachments/{{attachment_id}}/download/",
+        lambda world, caller: (
+            f"{T}{world.ids['own_ticket']}/attachments/{world.ids['own_attachment']}/download/"
+        ),
+        signed_in(200),
+        note="own",
+    ),
+    Row(
+        f"GET {T}{{id}}/attachments/{{attachment_id}}/download/",
+        lambda world, caller: (
+            f"{T}{world.ids['other_ticket']}/attachments/{world.ids['other_attachment']}/download/"
+        ),
+        (401, 404, 200, 200),
+        note="other's",
+    ),
+    Row(
         f"GET {T}{{id}}/history/", ids("own_ticket", T + "{}/history/"), signed_in(200), note="own"
     ),
     Row(
@@ -526,7 +593,9 @@ CASES = [
 def test_authorization_matrix(world: World, row: Row, caller: str, expected: int) -> None:
     path = row.path(world, caller) if callable(row.path) else row.path
     body = row.body(world, caller) if callable(row.body) else row.body
-    response = world.call(row.service, caller, row.method, path, body, form=row.form)
+    response = world.call(
+        row.service, caller, row.method, path, body, form=row.form, files=row.files
+    )
     assert response.status_code == expected, (
         f"{row.method} {path} as {caller}: {response.status_code} {response.text[:300]}"
     )

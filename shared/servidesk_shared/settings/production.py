@@ -80,6 +80,10 @@ def refuse_examples(settings: dict[str, Any], *, secret_key: str) -> None:
     if broker:
         password = unquote(urlsplit(broker).password or "")
         candidates.append(("the password in BROKER_URL", password))
+    inbound = str(settings.get("INBOUND_MAIL_URL") or "")  # tickets' support mailbox
+    if inbound:
+        password = unquote(urlsplit(inbound).password or "")
+        candidates.append(("the password in INBOUND_MAIL_URL", password))
     for name in ("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY"):
         candidates.append((name, env.str(name, default="")))
     for label, value in candidates:

@@ -26,6 +26,8 @@ def test_every_contract_type_has_a_version_1_schema() -> None:
         "ticket.assigned",
         "ticket.commented",
         "verification.phone_code",
+        "user.invite_requested",
+        "mail.bounced",
     } == schemas.EVENT_TYPES
     assert all(version == 1 for _, version in schemas.SCHEMAS)
 
