@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
+import pytest
 from django.db import connection
 from kombu import Connection
 
@@ -41,6 +42,19 @@ def own_topology() -> Iterator[Topology]:
                 channel.queue_delete(queue.name)
             channel.exchange_delete(topology.exchange.name)
             channel.exchange_delete(topology.dead_letter_exchange.name)
+
+
+@pytest.fixture
+def bus(settings: Any) -> Iterator[Topology]:
+    """A test's own exchanges and queues on the real RabbitMQ, the Django settings pointed
+    at them, deleted afterwards. Import it into a suite's conftest (or test module)."""
+    if (error := broker_error()) is not None:  # pragma: no cover - depends on the machine
+        pytest.skip(f"RabbitMQ not reachable: {error}")
+    with own_topology() as topology:
+        settings.BROKER_URL = RABBITMQ_URL
+        settings.SERVIDESK_EVENT_PREFIX = topology.prefix
+        settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
+        yield topology
 
 
 def publish(topology: Topology, *envelopes: dict[str, Any]) -> None:

@@ -20,7 +20,8 @@ from django.db import connection, transaction
 from kombu import Connection
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
-from servidesk_testing.bus import RABBITMQ_URL, Running, broker_error, own_topology, publish
+from servidesk_testing import bus as bus_testing
+from servidesk_testing.bus import RABBITMQ_URL, Running, publish
 from servidesk_testing.fakes import ReceivedMail, SmtpServer, wait_until
 
 from servidesk_shared.events import envelope as envelopes
@@ -439,17 +440,7 @@ def test_two_invitations_for_one_address_at_once_make_one_client(smtp: SmtpServe
 
 # --- Through RabbitMQ -------------------------------------------------------------------
 
-
-@pytest.fixture
-def bus(settings: Settings) -> Iterator[Topology]:
-    """This test's own exchanges and queues on the real RabbitMQ, deleted afterwards."""
-    if (error := broker_error()) is not None:  # pragma: no cover - depends on the machine
-        pytest.skip(f"RabbitMQ not reachable: {error}")
-    with own_topology() as topology:
-        settings.BROKER_URL = RABBITMQ_URL
-        settings.SERVIDESK_EVENT_PREFIX = topology.prefix
-        settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
-        yield topology
+bus = bus_testing.bus  # the fixture: this test's own topology on the real RabbitMQ
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,8 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import EventData
-from servidesk_shared.events.topology import Topology
-from servidesk_testing.bus import RABBITMQ_URL, broker_error, own_topology
+from servidesk_testing import bus as bus_testing
 from tests.factories import ContactFactory, as_event
 from tests.fakes import SmtpServer, TwilioFake, wait_until
 
@@ -150,13 +149,5 @@ def people(db: None) -> dict[str, Contact]:
     }
 
 
-@pytest.fixture
-def bus(settings: SettingsWrapper) -> Iterator[Topology]:
-    """This test's own exchanges and queues on the real RabbitMQ, deleted afterwards."""
-    if (error := broker_error()) is not None:  # pragma: no cover - depends on the machine
-        pytest.skip(f"RabbitMQ not reachable: {error}")
-    with own_topology() as topology:
-        settings.BROKER_URL = RABBITMQ_URL
-        settings.SERVIDESK_EVENT_PREFIX = topology.prefix
-        settings.SERVIDESK_EVENT_RETRY_DELAY = 0.01
-        yield topology
+# The fixture: a test's own topology on the real RabbitMQ (servidesk_testing.bus).
+bus = bus_testing.bus
