@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import conf, labels, uploads
 from portal.api import ApiError
 from portal.api.client import Upload
-from portal.api.types import Category, Person
+from portal.api.types import Category, Person, Ticket
 from servidesk_shared.vocabulary import Priority, Role, Status
 
 PASSWORD_MAX = 128
@@ -369,6 +369,9 @@ class TicketFilterForm(forms.Form):
 
 
 class TicketCreateForm(AttachmentsMixin):
+    """A client's ticket; staff also say whom it is for (``clients``: the client search's
+    matches, offered in ``client_id``)."""
+
     title = forms.CharField(label=_("Subject"), max_length=200)
     description = forms.CharField(
         label=_("Description"),
@@ -381,19 +384,85 @@ class TicketCreateForm(AttachmentsMixin):
     )
     category = forms.ChoiceField(label=_("Category"), required=False)
 
-    def __init__(self, *args: Any, categories: list[Category], **kwargs: Any) -> None:
+    client_id = forms.ChoiceField(label=_("Client"))
+
+    def __init__(
+        self,
+        *args: Any,
+        categories: list[Category],
+        clients: list[Person] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["category"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101
         field.choices = category_choices(categories, blank=_("I don't know"))
         if not categories:
             del self.fields["category"]
+        if clients is None:
+            del self.fields["client_id"]
+        else:
+            chooser = self.fields["client_id"]
+            assert isinstance(chooser, forms.ChoiceField)  # noqa: S101
+            chooser.choices = [("", _("Choose a client")), *map(client_choice, clients)]
 
     def api_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("attachments", None)
         if not data.get("category"):
             data.pop("category", None)
+        return data
+
+
+def client_choice(person: Person) -> tuple[str, str]:
+    label = f"{person.name} <{person.email}>" if person.email else person.name
+    return person.id, label
+
+
+class ClientSearchForm(forms.Form):
+    """Staff look a client up before opening a ticket for them (works without scripts)."""
+
+    mark_optional = False
+    client_q = forms.CharField(
+        label=_("Find the client"),
+        max_length=100,
+        required=False,
+        widget=forms.SearchInput(),
+        help_text=_("Part of their name, username or email."),
+    )
+
+
+class TicketEditForm(forms.Form):
+    """Staff edit what a ticket says; ``version`` is the one they read (a newer one on the
+    server is a conflict, not a lost update)."""
+
+    title = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), max_length=20000, widget=forms.Textarea(attrs={"rows": 8})
+    )
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput())
+
+    def __init__(self, *args: Any, categories: list[Category], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["category"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = category_choices(categories, blank=_("No category"))
+
+    @classmethod
+    def initial_of(cls, ticket: Ticket) -> dict[str, Any]:
+        return {
+            "title": ticket.title,
+            "description": ticket.description,
+            "priority": ticket.priority,
+            "category": ticket.category or "",
+            "version": ticket.version,
+        }
+
+    def api_changes(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data[name] for name in ("title", "description", "priority")}
+        data["category"] = self.cleaned_data.get("category") or None
         return data
 
 

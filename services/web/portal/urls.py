@@ -60,6 +60,7 @@ urlpatterns = [
     path("tickets/", tickets.ticket_list, name="ticket_list"),
     path("tickets/new/", tickets.ticket_create, name="ticket_create"),
     path("tickets/<id:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets/<id:ticket_id>/edit/", tickets.ticket_edit, name="ticket_edit"),
     path("tickets/<id:ticket_id>/status/", tickets.ticket_status, name="ticket_status"),
     path("tickets/<id:ticket_id>/assign/", tickets.ticket_assign, name="ticket_assign"),
     path(

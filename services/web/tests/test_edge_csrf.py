@@ -78,9 +78,19 @@ FORMS: dict[str, FormPost] = {
     "notifications_read_all": FormPost(),
     "notification_open": FormPost(kwargs={"notification_id": "11"}, data={"ticket_id": "41"}),
     "ticket_create": FormPost(
-        data={"title": "No imprime", "description": "Hoja en blanco.", "priority": "medium"}
+        data={
+            "client_q": "ana",
+            "client_id": "7",
+            "title": "No imprime",
+            "description": "Hoja en blanco.",
+            "priority": "medium",
+        }
     ),
     "ticket_detail": FormPost(kwargs={"ticket_id": "41"}, data={"body": "¿Alguna novedad?"}),
+    "ticket_edit": FormPost(
+        kwargs={"ticket_id": "41"},
+        data={"title": "No imprime", "description": "Hoja en blanco.", "priority": "high"},
+    ),
     "ticket_status": FormPost(kwargs={"ticket_id": "41"}, data={"status": "in_progress"}),
     "ticket_assign": FormPost(kwargs={"ticket_id": "41"}, data={"assignee_id": "me"}),
     "admin_users": FormPost(
@@ -161,6 +171,7 @@ def serve_everything(apis: FakeApis) -> None:
     apis.on("tickets", "GET", "41/comments/", body=page([]))
     apis.on("tickets", "GET", "41/history/", body=page([]))
     apis.on("tickets", "GET", "assignees/", body=[])
+    apis.on("tickets", "GET", "clients/", body=[{"id": 7, "name": "Ana Cliente"}])
     apis.on("tickets", "GET", "sla-targets/", body=[])
     apis.on("notifier", "GET", "", body=page([]))
 

@@ -412,6 +412,14 @@ class Tickets(Service):
     def get_ticket(self, ticket_id: str) -> Ticket:
         return self.get(f"{ticket_id}/", Ticket)
 
+    def update(self, ticket_id: str, changes: dict[str, Any], version: int | None = None) -> Ticket:
+        """Edit title, description, priority or category; a stale ``version`` is a 409
+        with code ``stale_version``."""
+        data = dict(changes)
+        if version is not None:
+            data["version"] = version
+        return self.patch(f"{ticket_id}/", data, Ticket)
+
     def change_status(self, ticket_id: str, status: str, version: int | None = None) -> Ticket:
         data: dict[str, Any] = {"status": status}
         if version is not None:
@@ -481,6 +489,10 @@ class Tickets(Service):
 
     def assignees(self) -> list[Person]:
         return self.get("assignees/", list[Person])
+
+    def clients(self, query: str) -> list[Person]:
+        """Active clients whose username, name or email contains ``query`` (staff only)."""
+        return self.get("clients/", list[Person], {"q": query})
 
     def _all(self, path: str, kind: type[Page[T]], limit: int) -> list[T]:
         items: list[T] = []

@@ -182,12 +182,13 @@ class SlaTarget(msgspec.Struct, frozen=True):
 
 
 class Person(msgspec.Struct, frozen=True):
-    """An assignee candidate (``tickets/assignees/``)."""
+    """An assignee candidate (``tickets/assignees/``) or a client (``tickets/clients/``)."""
 
     id: Id
     name: str = ""
     username: str = ""
     role: str = ""
+    email: str = ""
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -15,7 +15,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal import forms, labels, uploads
 from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.client import Tickets
-from portal.api.types import Attachment, Category, Comment, HistoryEntry, Page, Person, Ticket
+from portal.api.types import (
+    Attachment,
+    Category,
+    Comment,
+    HistoryEntry,
+    Page,
+    Person,
+    Ticket,
+)
 from portal.decorators import signed_in, staff_required
 from portal.middleware import note_unavailable
 from portal.views.auth import unavailable_message
@@ -68,13 +76,18 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @signed_in
 @require_http_methods(["GET", "POST"])
 def ticket_create(request: HttpRequest) -> HttpResponse:
+    """A client opens a ticket; staff open one for a client they look up first."""
+    user = user_of(request)
     tickets = client_for(request).tickets
     offered: list[Category] = attempt(request, tickets.categories, [])
     categories = [category for category in offered if category.is_active]
+    search = forms.ClientSearchForm(request.POST if request.method == "POST" else request.GET)
+    clients = _clients_matching(request, tickets, search) if user.is_staff else None
     form = forms.TicketCreateForm(
         request.POST or None,
         request.FILES or None,
         categories=categories,
+        clients=clients,
         refused=uploads.refusals(request) if request.method == "POST" else None,
     )
     if request.method == "POST" and form.is_valid():
@@ -95,9 +108,91 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
             )
             return redirect(ticket_url(ticket.id))
     form.ask_for_files_again()
-    return render(
-        request, "portal/tickets/new.html", {"form": form}, status=400 if form.errors else 200
+    context = {"form": form, "search": search if user.is_staff else None, "clients": clients}
+    return render(request, "portal/tickets/new.html", context, status=400 if form.errors else 200)
+
+
+def _clients_matching(
+    request: HttpRequest, tickets: Tickets, search: forms.ClientSearchForm
+) -> list[Person]:
+    """The clients the staff's search names (none before they search)."""
+    query = search.cleaned_data.get("client_q", "") if search.is_valid() else ""
+    if not query:
+        return []
+    try:
+        return attempt(request, lambda: tickets.clients(query), [])
+    except ApiError as exc:
+        forms.show_api_errors(search, exc, {"q": "client_q"})
+        return []
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def ticket_edit(request: HttpRequest, ticket_id: str) -> HttpResponse:
+    """Staff edit title, description, priority and category. The form carries the version
+    it was read at: if someone changed the ticket since, nothing is overwritten; the page
+    shows what the ticket says now next to what the user typed, which they may send again."""
+    tickets = client_for(request).tickets
+    try:
+        ticket = tickets.get_ticket(ticket_id)
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        return render(request, "portal/tickets/edit.html", {"ticket": None}, status=503)
+    offered: list[Category] = attempt(request, tickets.categories, [])
+    categories = [c for c in offered if c.is_active or c.slug == ticket.category]
+    if request.method != "POST":
+        form = forms.TicketEditForm(
+            initial=forms.TicketEditForm.initial_of(ticket), categories=categories
+        )
+        return render(request, "portal/tickets/edit.html", {"ticket": ticket, "form": form})
+    form = forms.TicketEditForm(request.POST, categories=categories)
+    conflict: Ticket | None = None
+    if form.is_valid():
+        try:
+            tickets.update(ticket_id, form.api_changes(), form.cleaned_data["version"])
+        except ServiceUnavailableError as exc:
+            note_unavailable(request, exc)
+            form.add_error(
+                None, _("Nothing was changed: %(reason)s") % {"reason": unavailable_message(exc)}
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                raise
+            if exc.code == "stale_version":
+                conflict = attempt(request, lambda: tickets.get_ticket(ticket_id), ticket)
+                form = _typed_again(request, conflict, categories)
+            else:
+                forms.show_api_errors(form, exc)
+        else:
+            messages.success(request, _("The ticket is updated."))
+            return redirect(ticket_url(ticket_id))
+    context = {
+        "ticket": conflict or ticket,
+        "form": form,
+        "conflict": conflict,
+        "category_names": {c.slug: c.name for c in offered},
+    }
+    return render(request, "portal/tickets/edit.html", context, status=409 if conflict else 400)
+
+
+def _typed_again(
+    request: HttpRequest, current: Ticket, categories: list[Category]
+) -> forms.TicketEditForm:
+    """What the user typed, now against the ticket's current version: sending it again
+    is a deliberate choice to replace what the other person wrote."""
+    data = request.POST.copy()
+    data["version"] = str(current.version or "")
+    form = forms.TicketEditForm(data, categories=categories)
+    form.is_valid()
+    form.add_error(
+        None,
+        _(
+            "Someone changed this ticket while you were editing it. Nothing was saved: "
+            "compare what it says now with what you typed, then send your version again "
+            "or cancel."
+        ),
     )
+    return form
 
 
 @signed_in
