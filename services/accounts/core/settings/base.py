@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from servidesk_shared.settings import env, service, throttle_rate
+from servidesk_shared.settings import env, mail, service, throttle_rate
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import MIDDLEWARE as SHARED_MIDDLEWARE
 from servidesk_shared.settings.defaults import REST_FRAMEWORK as SHARED_REST_FRAMEWORK
@@ -113,14 +113,7 @@ SERVIDESK_EVENT_HANDLERS = "users.handlers.handlers"
 INVITATION_TIMEOUT = env.int("INVITATION_TIMEOUT", default=7 * 24 * 60 * 60)
 
 # --- Email ------------------------------------------------------------------------------
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = 10
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@localhost>")
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+mail.apply(globals())
 
 # --- Sessions: only the Django admin and the social-login handshake use them -------------
 # Every service shares the gateway's origin: names of its own keep the web UI's cookies apart.

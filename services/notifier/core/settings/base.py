@@ -1,6 +1,6 @@
 """Settings of the notifier service common to every environment."""
 
-from servidesk_shared.settings import env, service
+from servidesk_shared.settings import env, mail, service
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
 
@@ -23,15 +23,7 @@ SERVIDESK_USER_DIRECTORY = "notifications.selectors.directory_entry"
 WEB_BASE_URL = env.str("WEB_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Email (Django's own meanings) -------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
-EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@servidesk.local>")
+mail.apply(globals())
 # The support mailbox tickets reads (INBOUND_MAIL_URL): every notification mail's Reply-To,
 # so that an answer lands on its ticket; its domain ends every Message-ID notifier writes.
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="soporte@servidesk.local")

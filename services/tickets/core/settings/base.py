@@ -1,7 +1,7 @@
 """Settings of the tickets service common to every environment."""
 
 from core.settings.storage import attachments_storage
-from servidesk_shared.settings import env, service
+from servidesk_shared.settings import env, mail, service
 from servidesk_shared.settings.defaults import *
 from servidesk_shared.settings.defaults import SHARED_APPS, SPECTACULAR_DEFAULTS
 
@@ -48,14 +48,7 @@ INBOUND_POLL_SECONDS = env.float("INBOUND_POLL_SECONDS", default=30.0)
 
 # Outgoing mail (Django's own meanings): tickets answers unknown senders when
 # INBOUND_UNKNOWN_SENDERS=reject; every other mail is notifier's.
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
-EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Servidesk <no-reply@servidesk.local>")
+mail.apply(globals())
 
 # Attachments (tickets.attachments): where the files go, and how large they may be.
 ATTACHMENTS_STORAGE_URL = env.str("ATTACHMENTS_STORAGE_URL", default="")
