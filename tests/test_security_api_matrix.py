@@ -515,6 +515,7 @@ MATRIX = [
         note="other's",
     ),
     Row(f"GET {T}assignees/", f"{T}assignees/", staff(200)),
+    Row(f"GET {T}clients/", f"{T}clients/?q=a", staff(200)),
     Row(f"GET {T}categories/", f"{T}categories/", signed_in(200)),
     Row(
         f"POST {T}categories/",

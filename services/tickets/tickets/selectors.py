@@ -148,6 +148,21 @@ def assignee_list() -> QuerySet[DirectoryUser]:
     ).order_by("full_name", "username", "id")
 
 
+#: At most this many clients answer a directory search: it feeds a picker, not a list.
+CLIENT_SEARCH_LIMIT: Final = 20
+
+
+def client_search(*, query: str) -> list[DirectoryUser]:
+    """Active clients whose username, full name or email contains ``query`` (any case),
+    by name; the first of them only (a blank query: the first clients by name)."""
+    clients = DirectoryUser.objects.filter(is_active=True, role=Role.CLIENT)
+    if query:
+        clients = clients.filter(
+            Q(username__icontains=query) | Q(full_name__icontains=query) | Q(email__icontains=query)
+        )
+    return list(clients.order_by("full_name", "username", "id")[:CLIENT_SEARCH_LIMIT])
+
+
 #: Files a client may see: the ticket's own and those of public comments (a file of an
 #: internal note is as hidden as the note).
 PUBLIC_ATTACHMENTS: Final = Q(comment__isnull=True) | Q(comment__internal=False)

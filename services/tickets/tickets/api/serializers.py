@@ -332,3 +332,23 @@ class AssigneeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         model = DirectoryUser
         fields = ["id", "username", "name", "role"]
         read_only_fields = fields
+
+
+class ClientSearchQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=100,
+        help_text=_("Part of the client's username, full name or email (any case)."),
+    )
+
+
+class ClientSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    id = OpaqueIdField(read_only=True)
+    name = serializers.CharField(source="display_name", read_only=True)
+
+    class Meta:
+        model = DirectoryUser
+        fields = ["id", "username", "name", "email"]
+        read_only_fields = fields

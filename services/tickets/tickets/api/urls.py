@@ -32,6 +32,7 @@ urlpatterns = [
         name="sla-target-detail",
     ),
     path("assignees/", views.AssigneeListView.as_view(), name="assignee-list"),
+    path("clients/", views.ClientListView.as_view(), name="client-list"),
     path("<ticket:pk>/", views.TicketDetailView.as_view(), name="ticket-detail"),
     path("<ticket:pk>/status/", views.TicketStatusView.as_view(), name="ticket-status"),
     path("<ticket:pk>/assign/", views.TicketAssignView.as_view(), name="ticket-assign"),

@@ -478,3 +478,22 @@ class AssigneeListView(ServideskView):
     @extend_schema(responses=serializers.AssigneeSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(selectors.assignee_list(), many=True).data)
+
+
+@extend_schema(tags=["directory"])
+class ClientListView(ServideskView):
+    """Active clients matching a search, for opening a ticket on their behalf (staff only)."""
+
+    permission_classes = [IsStaff]
+    serializer_class = serializers.ClientSerializer
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[serializers.ClientSearchQuerySerializer],
+        responses=serializers.ClientSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        query = serializers.ClientSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        clients = selectors.client_search(query=query.validated_data["q"])
+        return Response(self.get_serializer(clients, many=True).data)
