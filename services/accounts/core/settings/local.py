@@ -1,7 +1,7 @@
 """Local development: DEBUG on, SQLite and the embedded broker unless configured."""
 
 from core.signing import issuing_settings
-from servidesk_shared.settings import env, local
+from servidesk_shared.settings import local
 from servidesk_shared.settings.jwt import private_key, public_key
 
 from .base import *
@@ -13,8 +13,3 @@ SIMPLE_JWT = issuing_settings(
     private_key=private_key(SERVIDESK_VAR_DIR, local=True),
     public_key=public_key(SERVIDESK_VAR_DIR, local=True),
 )
-# Reset emails are printed to the console unless an SMTP server is configured.
-if not env.str("EMAIL_HOST", default=""):
-    EMAIL_BACKEND = env.str(
-        "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-    )
