@@ -384,7 +384,9 @@ class TicketCreateForm(AttachmentsMixin):
     )
     category = forms.ChoiceField(label=_("Category"), required=False)
 
-    client_id = forms.ChoiceField(label=_("Client"))
+    client_id = forms.ChoiceField(
+        label=_("Client"), help_text=_("Find the client with the search above, then choose them.")
+    )
 
     def __init__(
         self,
