@@ -35,11 +35,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
 import pytest
+
+from servidesk_testing.fakes import LoopbackServer
 
 DOVECOT = Path("/usr/sbin/dovecot")
 #: The Debian package's unprivileged user: Dovecot's login processes and the mail run as it.
@@ -122,7 +122,7 @@ def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class DovecotServer:
+class DovecotServer(LoopbackServer):
     """A Dovecot IMAP server on ``127.0.0.1`` with its configuration in a temporary folder."""
 
     host = "127.0.0.1"
@@ -229,18 +229,6 @@ service stats {{
     def new_mailbox(self) -> Mailbox:
         """A fresh, empty mailbox: a user name nobody signed in with before."""
         return Mailbox(self.host, self.port, f"box{secrets.token_hex(6)}", self.password)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @pytest.fixture(scope="session")

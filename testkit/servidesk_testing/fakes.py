@@ -54,8 +54,9 @@ def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> 
     return bool(predicate())
 
 
-class _Server:
-    """A fake that runs between ``start()`` and ``stop()``, or as a ``with`` block."""
+class LoopbackServer:
+    """A server on loopback that runs between ``start()`` and ``stop()``, or as a ``with``
+    block."""
 
     def start(self) -> None:
         raise NotImplementedError
@@ -133,7 +134,7 @@ class _SmtpHandler:
         return f"250 2.0.0 Ok: queued as {secrets.token_hex(6).upper()}"
 
 
-class SmtpServer(_Server):
+class SmtpServer(LoopbackServer):
     """An aiosmtpd server on loopback, restartable on the same port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
@@ -363,7 +364,7 @@ class _TwilioHttpServer(ThreadingHTTPServer):
     state: _TwilioState
 
 
-class TwilioFake(_Server):
+class TwilioFake(LoopbackServer):
     """Twilio's Messages API on loopback for the official client (``TWILIO_API_BASE_URL``)."""
 
     def __init__(
