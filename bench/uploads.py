@@ -48,7 +48,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT))  # for ``bench.machine`` when run as a file
 
 from bench.docs import DOCS, write_region  # noqa: E402
 from bench.machine import busy_seconds, describe, process_cpu_seconds  # noqa: E402
+from bench.tickets_api import keypair, token  # noqa: E402
 
 SERVICE = ROOT / "services" / "tickets"
 NGINX = Path("/usr/sbin/nginx")
@@ -98,31 +99,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def keypair() -> tuple[str, str]:
-    from servidesk_shared.keys import generate_keypair  # noqa: PLC0415
-
-    pair = generate_keypair()
-    return pair.private_pem, pair.public_pem
-
-
-def client_token(private_pem: str) -> str:
-    import jwt  # noqa: PLC0415
-
-    now = datetime.now(tz=UTC)
-    claims = {
-        "token_type": "access",
-        "user_id": CLIENT_ID,
-        "role": "client",
-        "username": CLIENT_ID,
-        "iss": "servidesk-accounts",
-        "aud": "servidesk",
-        "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(hours=2)).timestamp()),
-        "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, private_pem, algorithm="RS256")
 
 
 def children(pid: int) -> list[int]:
@@ -441,7 +417,7 @@ def main() -> int:
     busy0 = busy_seconds()
     try:
         prepare(args, env)
-        servers = start_servers(env, work, client_token(private_pem))
+        servers = start_servers(env, work, token(private_pem, CLIENT_ID, "client"))
         _ticket, rss_start, uploads = measure(servers, args)
     except BaseException:
         for log in ("gunicorn.log", "nginx.log"):
