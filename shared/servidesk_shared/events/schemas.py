@@ -12,7 +12,7 @@ snapshot under ``ticket`` plus the change and the ``actor_id``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -22,6 +22,7 @@ UtcDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Role = Literal["client", "technician", "admin"]
 Status = Literal["pending", "in_progress", "resolved"]
 Priority = Literal["low", "medium", "high", "urgent"]
+Assignment = Literal["manual", "round_robin", "least_open"]
 
 
 class Schema(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +134,13 @@ class TicketSnapshot(Schema, frozen=True, kw_only=True):
     resolved_at: UtcDateTime | None = None
     first_response_due: UtcDateTime | None = None
     resolution_due: UtcDateTime | None = None
+    # Added by the agent workspace (issue 18), optional so version 1 still reads.
+    team_id: Id | None = None
+    #: Staff-only: consumers must keep tags from clients, as they keep internal notes.
+    tags: tuple[str, ...] = ()
+    closed_at: UtcDateTime | None = None
+    #: Set on a ticket merged into another one (it is resolved and can no longer change).
+    merged_into_id: Id | None = None
 
 
 class CommentSnapshot(Schema, frozen=True, kw_only=True):
@@ -201,6 +209,73 @@ class TicketCommented(TicketEvent, frozen=True, kw_only=True):
     attachments: tuple[AttachmentSnapshot, ...] = ()
 
 
+class FieldChange(Schema, frozen=True, kw_only=True):
+    """One edited field: its value before and after, as the API shows them (a category
+    slug, a priority word, a team id, a list of tags; ``None`` for "nothing")."""
+
+    before: Any
+    after: Any
+
+
+class TicketUpdated(TicketEvent, frozen=True, kw_only=True):
+    """Title, description, priority, category, team or tags changed (one edit, one event).
+
+    ``changes`` names each field that changed: ``title``, ``description``, ``priority``,
+    ``category``, ``team_id``, ``tags``. Tags are staff-only.
+    """
+
+    type: ClassVar[str] = "ticket.updated"
+    version: ClassVar[int] = 1
+
+    changes: dict[str, FieldChange]
+
+
+class TicketMerged(TicketEvent, frozen=True, kw_only=True):
+    """``ticket`` (now resolved, ``merged_into_id`` set) was merged into ``into``: its
+    conversation continues there. The client is told once, by this event alone (no
+    resolution mail for the merged ticket)."""
+
+    type: ClassVar[str] = "ticket.merged"
+    version: ClassVar[int] = 1
+
+    into: TicketSnapshot
+
+
+# --- teams (tickets) ------------------------------------------------------------------
+
+
+class TeamCard(EventData, frozen=True, kw_only=True):
+    """A team as it is after the change (``team.deleted``: as it was)."""
+
+    producer: ClassVar[str] = "tickets"
+
+    id: Id
+    name: str
+    member_ids: tuple[Id, ...]
+    lead_id: Id | None
+    assignment: Assignment
+    category_slugs: tuple[str, ...] = ()
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.id)
+
+
+class TeamCreated(TeamCard, frozen=True, kw_only=True):
+    type: ClassVar[str] = "team.created"
+    version: ClassVar[int] = 1
+
+
+class TeamUpdated(TeamCard, frozen=True, kw_only=True):
+    type: ClassVar[str] = "team.updated"
+    version: ClassVar[int] = 1
+
+
+class TeamDeleted(TeamCard, frozen=True, kw_only=True):
+    type: ClassVar[str] = "team.deleted"
+    version: ClassVar[int] = 1
+
+
 # --- mail (tickets' inbound channel) ---------------------------------------------------
 
 
@@ -258,6 +333,11 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
         TicketStatusChanged,
         TicketAssigned,
         TicketCommented,
+        TicketUpdated,
+        TicketMerged,
+        TeamCreated,
+        TeamUpdated,
+        TeamDeleted,
         UserInviteRequested,
         MailBounced,
     )

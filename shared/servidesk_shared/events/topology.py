@@ -25,8 +25,8 @@ DEAD_LETTER_SUFFIX: Final = ".dlq"
 
 #: queue -> the routing key patterns it is bound with (the contract's table).
 SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "notifier.events": ("ticket.#", "user.#", "verification.#", "mail.#"),
-    "reports.events": ("ticket.#", "user.#"),
+    "notifier.events": ("ticket.#", "user.#", "verification.#", "mail.#", "team.#"),
+    "reports.events": ("ticket.#", "user.#", "team.#"),
     "tickets.users": ("user.#",),
     "accounts.invites": ("user.invite_requested",),
 }

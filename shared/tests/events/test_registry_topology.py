@@ -49,16 +49,17 @@ def test_topology_routes_as_the_contract_says_and_declaring_twice_is_harmless(
             "report.made",
             "user.invite_requested",
             "mail.bounced",
+            "team.updated",
         ):
             producer.publish(b"x", routing_key=key)
-        wait_until(lambda: queue_depth(topology.queue_name("reports.events")) == 3)
+        wait_until(lambda: queue_depth(topology.queue_name("reports.events")) == 4)
         # RabbitMQ dead-letters a rejected message to that queue's own DLQ only.
         rejected = topology.queue("reports.events")(conn.channel()).get(no_ack=False)
         rejected.reject(requeue=False)
 
     expected = {
-        "notifier.events": 5,  # ticket.#, user.#, verification.#, mail.#
-        "reports.events": 2,  # ticket.#, user.#; one rejected
+        "notifier.events": 6,  # ticket.#, user.#, verification.#, mail.#, team.#
+        "reports.events": 3,  # ticket.#, user.#, team.#; one rejected
         "tickets.users": 2,  # user.#
         "accounts.invites": 1,  # user.invite_requested
         "reports.events.dlq": 1,
