@@ -5,6 +5,9 @@ transaction that records the event id in the inbox; they only write this databas
 
 The queue's bindings (``user.#``, ``mail.#``) also bring types with no handler here, such
 as ``user.invite_requested`` (accounts' to act on): the consumer acks and drops those.
+Every other type the queue is bound to has one (``tests/test_handlers.py`` checks it):
+``team.*`` only keep the team directory; ``ticket.updated`` and ``ticket.merged`` are
+notifications like the other ticket events (``rules`` says who hears of what).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from servidesk_shared.events.registry import HandlerRegistry
 
 def keep_contact(event: Event[Any]) -> None:
     services.contact_apply(card=event.data, sequence=event.sequence)
+
+
+def keep_team(event: Event[Any]) -> None:
+    services.team_apply(card=event.data, sequence=event.sequence)
 
 
 def record_phone_code(event: Event[Any]) -> None:
@@ -50,6 +57,11 @@ handlers = HandlerRegistry(
         "ticket.status_changed": record_notifications,
         "ticket.assigned": record_notifications,
         "ticket.commented": record_notifications,
+        "ticket.updated": record_notifications,
+        "ticket.merged": record_notifications,
+        "team.created": keep_team,
+        "team.updated": keep_team,
+        "team.deleted": keep_team,
         "verification.phone_code": record_phone_code,
         "mail.bounced": mark_bounced,
     }

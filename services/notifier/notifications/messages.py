@@ -15,6 +15,7 @@ of ``fdp.exe`` as well.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -28,6 +29,8 @@ from servidesk_shared.vocabulary import PRIORITY_LABELS, STATUS_LABELS
 
 #: How much of a comment the in-app body and the email quote (SMS never carry it).
 EXCERPT_LENGTH: Final = 200
+#: How much of a team's name a message shows (the SMS only shortens the ticket's title).
+TEAM_NAME_LENGTH: Final = 60
 
 
 class Kind:
@@ -39,6 +42,12 @@ class Kind:
     ASSIGNED: Final = "assigned"
     COMMENTED: Final = "commented"
     INTERNAL_NOTE: Final = "internal_note"
+    #: A ticket waits, unassigned, in the queue of the recipient's team (issue 18).
+    TEAM_QUEUE: Final = "team_queue"
+    #: The priority of a ticket assigned to the recipient was raised to urgent.
+    PRIORITY_URGENT: Final = "priority_urgent"
+    #: The recipient's ticket was merged into another one (told to its client).
+    MERGED: Final = "merged"
 
     ALL: Final = (
         CREATED_RECEIPT,
@@ -47,7 +56,12 @@ class Kind:
         ASSIGNED,
         COMMENTED,
         INTERNAL_NOTE,
+        TEAM_QUEUE,
+        PRIORITY_URGENT,
+        MERGED,
     )
+    #: Kinds for staff alone: never recorded for someone the directory says is a client.
+    STAFF_ONLY: Final = frozenset({INTERNAL_NOTE, TEAM_QUEUE, PRIORITY_URGENT})
 
 
 #: Control characters (Unicode's ``Cc``): a line break in a header would start a new one.
@@ -92,6 +106,8 @@ class Composed:
     attachments: tuple[FileLine, ...] = ()
     #: What answering the mail does (it goes to ``SUPPORT_EMAIL``, onto the ticket).
     reply_hint: str = ""
+    #: The team whose queue the ticket waits in (``team_queue`` messages), on one line.
+    team: str = ""
 
 
 def language_for(language: str | None) -> str:
@@ -140,8 +156,180 @@ def compose(context: dict[str, Any], language: str | None, *, sms: bool = False)
         return _compose(context, with_sms=sms)
 
 
+@dataclass(frozen=True)
+class _Texts:
+    """What one kind says: its headline, body and SMS template, the names the SMS template
+    is filled with, and what answering the mail does when the kind says it itself."""
+
+    headline: str
+    body: str
+    sms: str
+    names: dict[str, str]
+    reply_hint: str = ""
+
+
+def _created_receipt(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    return _Texts(
+        headline=_("We received your ticket %(number)s") % names,
+        body=_(
+            "Your ticket “%(title)s” was registered as %(number)s. Its status is "
+            "%(status)s; we will let you know when it changes."
+        )
+        % names,
+        sms=_('Servidesk: we received your ticket %(number)s "%(title)s". Status: %(status)s.'),
+        names=names,
+    )
+
+
+def _created_alert(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    return _Texts(
+        headline=_("New ticket %(number)s assigned to you") % names,
+        body=_("Ticket “%(title)s” was opened and assigned to you. Status: %(status)s.") % names,
+        sms=_('Servidesk: new ticket %(number)s "%(title)s" assigned to you. Status: %(status)s.'),
+        names=names,
+    )
+
+
+def _status_changed(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    old = context.get("from_status", "")
+    names_from = {**names, "old": str(STATUS_LABELS.get(old, old))}
+    return _Texts(
+        headline=_("%(number)s is now %(status)s") % names,
+        body=_("The status of ticket “%(title)s” changed from %(old)s to %(status)s.") % names_from,
+        sms=_('Servidesk: ticket %(number)s "%(title)s" is now %(status)s.'),
+        names=names,
+    )
+
+
+def _assigned(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    return _Texts(
+        headline=_("%(number)s was assigned to you") % names,
+        body=_("Ticket “%(title)s” is now assigned to you. Status: %(status)s.") % names,
+        sms=_('Servidesk: ticket %(number)s "%(title)s" was assigned to you. Status: %(status)s.'),
+        names=names,
+    )
+
+
+def _commented(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    return _Texts(
+        headline=_("New reply on %(number)s") % names,
+        body=_("There is a new reply on ticket “%(title)s”: %(comment)s") % names,
+        sms=_('Servidesk: new reply on ticket %(number)s "%(title)s". Status: %(status)s.'),
+        names=names,
+    )
+
+
+def _internal_note(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    return _Texts(
+        headline=_("New internal note on %(number)s") % names,
+        body=_("An internal note was added to ticket “%(title)s”: %(comment)s") % names,
+        sms=_('Servidesk: new internal note on ticket %(number)s "%(title)s". Status: %(status)s.'),
+        names=names,
+        reply_hint=_(
+            "Careful: a reply to this message is added to ticket %(number)s as a public "
+            "reply, which the client can read."
+        )
+        % names,
+    )
+
+
+def _team_queue(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    names = {**names, "team": names["team"] or _("your team")}
+    return _Texts(
+        headline=_("%(number)s is waiting in the queue of %(team)s") % names,
+        body=_(
+            "Ticket “%(title)s” is in the queue of %(team)s and nobody is assigned to it "
+            "yet. Status: %(status)s. Priority: %(priority)s."
+        )
+        % names,
+        sms=_(
+            'Servidesk: ticket %(number)s "%(title)s" is waiting unassigned in the queue of '
+            "%(team)s. Status: %(status)s."
+        ),
+        names=names,
+    )
+
+
+def _priority_urgent(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    old = context.get("from_priority", "")
+    names_from = {**names, "old": str(PRIORITY_LABELS.get(old, old))}
+    return _Texts(
+        headline=_("%(number)s is now urgent") % names,
+        body=_(
+            "The priority of ticket “%(title)s”, assigned to you, was raised from %(old)s "
+            "to %(priority)s. Status: %(status)s."
+        )
+        % names_from,
+        sms=_(
+            'Servidesk: ticket %(number)s "%(title)s", assigned to you, is now %(priority)s. '
+            "Status: %(status)s."
+        ),
+        names=names,
+    )
+
+
+def _merged(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    merged = context.get("merged_from") or {}
+    if str(merged.get("id", "")) == str(context["ticket"]["id"]):
+        # Merged into another client's ticket: the message is about this one alone.
+        return _Texts(
+            headline=_("Your ticket %(number)s was merged into another ticket") % names,
+            body=_(
+                "Your ticket “%(title)s” (%(number)s) was merged into another ticket about "
+                "the same matter, where our team keeps working on it. %(number)s no "
+                "longer changes. Status: %(status)s."
+            )
+            % names,
+            sms=_(
+                'Servidesk: your ticket %(number)s "%(title)s" was merged into another ticket, '
+                "where we keep working on it. Status: %(status)s."
+            ),
+            names=names,
+            reply_hint=_(
+                "Ticket %(number)s no longer changes: to tell us something new, write to us."
+            )
+            % names,
+        )
+    names = {
+        **names,
+        "merged": one_line(str(merged.get("number", ""))) or "?",
+        "merged_title": one_line(str(merged.get("title", ""))),
+    }
+    return _Texts(
+        headline=_("Your ticket %(merged)s was merged into %(number)s") % names,
+        body=_(
+            "Your ticket %(merged)s “%(merged_title)s” was merged into ticket "
+            "%(number)s “%(title)s”, about the same matter. The conversation continues "
+            "there: %(merged)s no longer changes. Status of %(number)s: %(status)s."
+        )
+        % names,
+        sms=_(
+            'Servidesk: your ticket %(merged)s was merged into %(number)s "%(title)s", '
+            "where the conversation continues. Status: %(status)s."
+        ),
+        names=names,
+    )
+
+
+#: What each kind says (``Kind``: one entry per kind).
+_TEXTS: Final[dict[str, Callable[[dict[str, Any], dict[str, str]], _Texts]]] = {
+    Kind.CREATED_RECEIPT: _created_receipt,
+    Kind.CREATED_ALERT: _created_alert,
+    Kind.STATUS_CHANGED: _status_changed,
+    Kind.ASSIGNED: _assigned,
+    Kind.COMMENTED: _commented,
+    Kind.INTERNAL_NOTE: _internal_note,
+    Kind.TEAM_QUEUE: _team_queue,
+    Kind.PRIORITY_URGENT: _priority_urgent,
+    Kind.MERGED: _merged,
+}
+
+
 def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
     kind = context["kind"]
+    texts_of = _TEXTS.get(kind)
+    if texts_of is None:
+        raise ValueError(f"unknown notification kind {kind!r}")
     ticket = context["ticket"]
     number, title = one_line(str(ticket["number"])), one_line(str(ticket["title"]))
     # A status change names the status it moved to (the snapshot agrees, normally).
@@ -150,69 +338,24 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
     priority = str(PRIORITY_LABELS.get(ticket.get("priority", ""), ticket.get("priority", "")))
     link = ticket_link(ticket["id"])
     comment = excerpt(context.get("comment", {}).get("body", ""))
-    names = {"number": number, "title": title, "status": status}
-
-    if kind == Kind.CREATED_RECEIPT:
-        headline = _("We received your ticket %(number)s") % names
-        body = (
-            _(
-                "Your ticket “%(title)s” was registered as %(number)s. Its status is "
-                "%(status)s; we will let you know when it changes."
-            )
-            % names
-        )
-        sms = _('Servidesk: we received your ticket %(number)s "%(title)s". Status: %(status)s.')
-    elif kind == Kind.CREATED_ALERT:
-        headline = _("New ticket %(number)s assigned to you") % names
-        body = _("Ticket “%(title)s” was opened and assigned to you. Status: %(status)s.") % names
-        sms = _('Servidesk: new ticket %(number)s "%(title)s" assigned to you. Status: %(status)s.')
-    elif kind == Kind.STATUS_CHANGED:
-        old = context.get("from_status", "")
-        names_from = {**names, "old": str(STATUS_LABELS.get(old, old))}
-        headline = _("%(number)s is now %(status)s") % names
-        body = (
-            _("The status of ticket “%(title)s” changed from %(old)s to %(status)s.") % names_from
-        )
-        sms = _('Servidesk: ticket %(number)s "%(title)s" is now %(status)s.')
-    elif kind == Kind.ASSIGNED:
-        headline = _("%(number)s was assigned to you") % names
-        body = _("Ticket “%(title)s” is now assigned to you. Status: %(status)s.") % names
-        sms = _('Servidesk: ticket %(number)s "%(title)s" was assigned to you. Status: %(status)s.')
-    elif kind == Kind.COMMENTED:
-        headline = _("New reply on %(number)s") % names
-        body = _("There is a new reply on ticket “%(title)s”: %(comment)s") % {
-            **names,
-            "comment": comment,
-        }
-        sms = _('Servidesk: new reply on ticket %(number)s "%(title)s". Status: %(status)s.')
-    elif kind == Kind.INTERNAL_NOTE:
-        headline = _("New internal note on %(number)s") % names
-        body = _("An internal note was added to ticket “%(title)s”: %(comment)s") % {
-            **names,
-            "comment": comment,
-        }
-        sms = _(
-            'Servidesk: new internal note on ticket %(number)s "%(title)s". Status: %(status)s.'
-        )
-    else:
-        raise ValueError(f"unknown notification kind {kind!r}")
-
-    if kind == Kind.INTERNAL_NOTE:
-        reply_hint = (
-            _(
-                "Careful: a reply to this message is added to ticket %(number)s as a public "
-                "reply, which the client can read."
-            )
-            % names
-        )
-    else:
-        reply_hint = _("Reply to this message to add your answer to ticket %(number)s.") % names
-
+    team = excerpt(one_line(str(context.get("team", {}).get("name", ""))), TEAM_NAME_LENGTH)
+    names = {
+        "number": number,
+        "title": title,
+        "status": status,
+        "priority": priority,
+        "comment": comment,
+        "team": team,
+    }
+    texts = texts_of(context, names)
+    reply_hint = texts.reply_hint or (
+        _("Reply to this message to add your answer to ticket %(number)s.") % names
+    )
     return Composed(
-        title=headline,
-        body=body,
+        title=texts.headline,
+        body=texts.body,
         ticket_title=title,
-        sms=sms_text.fit(sms, names, link) if with_sms else "",
+        sms=sms_text.fit(texts.sms, texts.names, link) if with_sms else "",
         link=link,
         status=status,
         priority=priority,
@@ -220,4 +363,5 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
         number=number,
         attachments=file_lines(context),
         reply_hint=reply_hint,
+        team=team if kind == Kind.TEAM_QUEUE else "",
     )

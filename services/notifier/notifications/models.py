@@ -1,4 +1,4 @@
-"""The notifier's tables: the contact directory, the in-app feed and the delivery log.
+"""The notifier's tables: the contact and team directories, the in-app feed, the delivery log.
 
 Ids of users and tickets are opaque strings here: they come from other services' events.
 """
@@ -46,6 +46,35 @@ class Contact(models.Model):
     @property
     def display_name(self) -> str:
         return self.full_name or self.username or str(self.user_id)
+
+
+class Team(models.Model):
+    """A team of tickets as the last ``team.*`` event described it: who works its queue.
+
+    A deleted team keeps its row, marked ``deleted`` (its ``team.deleted`` has the highest
+    sequence, so a late ``team.updated`` cannot bring it back); nobody hears about its queue.
+    """
+
+    team_id = models.CharField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    #: The members' user ids, as strings (ids are opaque).
+    member_ids = models.JSONField(default=list)
+    lead_id = models.CharField(max_length=64, blank=True)
+    deleted = models.BooleanField(default=False)
+    #: The event sequence this card comes from: an older event never overwrites a newer card.
+    sequence = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name or str(self.team_id)
+
+    @property
+    def people(self) -> list[str]:
+        """Who works the team's queue: its members, and its lead if not among them."""
+        found = [str(user_id) for user_id in self.member_ids]
+        if self.lead_id and self.lead_id not in found:
+            found.append(self.lead_id)
+        return found
 
 
 class Notification(models.Model):

@@ -9,7 +9,7 @@ from typing import Final
 from django.db.models import QuerySet
 
 from notifications import sql
-from notifications.models import Contact, Delivery, MailThread, Notification
+from notifications.models import Contact, Delivery, MailThread, Notification, Team
 from servidesk_shared.auth import UserDirectory
 
 
@@ -49,3 +49,10 @@ def mail_thread_roots(*, ticket_id: str, recipient_ids: Collection[str]) -> dict
     """The root Message-ID of each recipient's mail thread about ``ticket_id``, by id."""
     rows = MailThread.objects.filter(ticket_id=ticket_id, recipient_id__in=recipient_ids)
     return dict(rows.values_list("recipient_id", "root_message_id"))
+
+
+def team_working(team_id: str | None) -> Team | None:
+    """The team ``team_id`` as the directory knows it, unless unknown or deleted."""
+    if team_id is None:
+        return None
+    return Team.objects.filter(pk=team_id, deleted=False).first()

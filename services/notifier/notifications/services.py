@@ -1,4 +1,5 @@
-"""Writes of the notifier: the contact directory, recording notifications, the delivery log.
+"""Writes of the notifier: the contact and team directories, recording notifications, the
+delivery log.
 
 Recording (``notifications_record``, ``phone_code_record``, ``delivery_mark_bounced``)
 runs inside the consumer's inbox transaction and touches only this database; messages go
@@ -34,10 +35,13 @@ from notifications.models import (
     DeliveryStatus,
     Notification,
     RecipientAllowance,
+    Team,
 )
 from servidesk_shared.backoff import Backoff
 from servidesk_shared.events.schemas import (
     PhoneCodeRequested,
+    TeamCard,
+    TeamDeleted,
     TicketEvent,
     UserCard,
     UserDeactivated,
@@ -100,6 +104,43 @@ def _release_waiting_deliveries(user_id: str) -> None:
         wakeup.nudge_on_commit()
 
 
+# --- team directory ---------------------------------------------------------------------
+
+
+def team_apply(*, card: TeamCard, sequence: int) -> bool:
+    """Keep ``card`` (``team.created|updated|deleted``) unless a newer one (higher event
+    sequence) is already known; ``team.deleted`` marks the team deleted. As
+    ``contact_apply``: in the consumer's transaction, the row locked from the comparison
+    to the write, so the same event twice or events out of order leave the newest card."""
+    values: dict[str, Any] = {
+        "name": card.name,
+        "member_ids": [str(user_id) for user_id in card.member_ids],
+        "lead_id": "" if card.lead_id is None else str(card.lead_id),
+        "deleted": isinstance(card, TeamDeleted),
+    }
+    team_id = str(card.id)
+    with transaction.atomic(savepoint=False):
+        team = Team.objects.select_for_update().filter(pk=team_id).first()
+        if team is None:
+            try:
+                with transaction.atomic():
+                    Team.objects.create(
+                        team_id=team_id, sequence=sequence, updated_at=timezone.now(), **values
+                    )
+            except IntegrityError:  # created concurrently: compare with that one instead
+                team = Team.objects.select_for_update().get(pk=team_id)
+            else:
+                return True
+        if team.sequence >= sequence:
+            return False
+        for name, value in values.items():
+            setattr(team, name, value)
+        team.sequence = sequence
+        team.updated_at = timezone.now()
+        team.save()
+        return True
+
+
 # --- recording notifications ------------------------------------------------------------
 
 
@@ -119,27 +160,31 @@ def notifications_record(
 ) -> Recorded:
     """The in-app notifications and the deliveries (queued or skipped) of one ticket event.
 
+    Who is told is ``rules``' to say; a ticket landing in a team's queue reads the team's
+    people and name from the team directory as it is now. Each message belongs to the
+    ticket it is about (``rules.subject_of``: for a merge, the ticket it went into).
+
     Idempotent on its own: a second call for the same event adds nothing (unique keys,
     conflicts ignored), whether or not the caller deduplicated it first. The feed, the
     deliveries and the mail threads begun are written in one transaction (the consumer's,
     when it applies the event).
     """
-    recipients = rules.recipients_for(data)
+    team = selectors.team_working(rules.landing_team(data))
+    recipients = rules.recipients_for(data, team_people=team.people if team else ())
     if not recipients:
         return Recorded(0, 0, 0)
     contacts = selectors.contacts_by_id([r.user_id for r in recipients])
-    ticket_id = str(data.ticket.id)
+    ticket_id = str(rules.subject_of(data).id)
+    team_name = team.name if team else ""
     told: list[tuple[rules.Recipient, Contact | None, dict[str, Any]]] = []
     for recipient in recipients:
         contact = contacts.get(recipient.user_id)
-        if (
-            recipient.kind == Kind.INTERNAL_NOTE
-            and contact is not None
-            and contact.role == "client"
-        ):
-            logger.warning("internal note of %s not sent to client %s", event_id, contact.pk)
+        if recipient.kind in Kind.STAFF_ONLY and contact is not None and contact.role == "client":
+            logger.warning("%s of %s not sent to client %s", recipient.kind, event_id, contact.pk)
             continue
-        told.append((recipient, contact, rules.context_for(data, recipient.kind)))
+        told.append(
+            (recipient, contact, rules.context_for(data, recipient.kind, team_name=team_name))
+        )
     mailed = [
         recipient.user_id
         for recipient, contact, _context in told
