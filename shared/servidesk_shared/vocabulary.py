@@ -45,6 +45,10 @@ class Role(models.TextChoices):
     ADMIN = "admin", pgettext_lazy("user role", "Administrator")
 
 
+#: Statuses that still owe the client work: what "open tickets" counts (a technician's
+#: load, a team's queue). Resolved, and later closed, tickets are not open.
+OPEN_STATUSES: Final[frozenset[str]] = frozenset({Status.PENDING, Status.IN_PROGRESS})
+
 #: Code -> lazy label, for code that only has the code (events, API answers).
 STATUS_LABELS: Final[dict[str, Promise]] = {s.value: s.label for s in Status}
 PRIORITY_LABELS: Final[dict[str, Promise]] = {p.value: p.label for p in Priority}

@@ -31,7 +31,7 @@ def test_a_tickets_life_as_events(api: Api, callers: dict[str, Caller]) -> None:
     api.post(f"{url}status/", {"status": "in_progress"}, as_=technician)
     api.post(f"{url}comments/", {"body": "Try the new profile"}, as_=technician)
     api.post(f"{url}comments/", {"body": "MTU issue", "internal": True}, as_=technician)
-    api.patch(url, {"title": "VPN drops on Wi-Fi"}, as_=technician)  # no event type for edits
+    api.patch(url, {"title": "VPN drops on Wi-Fi", "tags": ["VPN", " Wi-Fi "]}, as_=technician)
     api.post(f"{url}status/", {"status": "resolved"}, as_=technician)
 
     envelopes_ = events(ticket["id"])
@@ -41,7 +41,8 @@ def test_a_tickets_life_as_events(api: Api, callers: dict[str, Caller]) -> None:
         ("ticket.status_changed", 3),
         ("ticket.commented", 4),
         ("ticket.commented", 5),
-        ("ticket.status_changed", 6),
+        ("ticket.updated", 6),
+        ("ticket.status_changed", 7),
     ]
     for envelope in envelopes_:
         assert envelope["producer"] == "tickets"
@@ -50,7 +51,9 @@ def test_a_tickets_life_as_events(api: Api, callers: dict[str, Caller]) -> None:
         event = envelopes.decode(envelopes.parse_envelope(envelope))
         assert event.data.ticket.number == ticket["number"]
 
-    created, assigned, started, public, internal, resolved = (e["data"] for e in envelopes_)
+    created, assigned, started, public, internal, edited, resolved = (
+        e["data"] for e in envelopes_
+    )
     assert created["actor_id"] == 11
     assert created["ticket"]["category"] == "network"
     assert created["ticket"]["priority"] == "high"
@@ -64,7 +67,13 @@ def test_a_tickets_life_as_events(api: Api, callers: dict[str, Caller]) -> None:
     assert public["comment"]["internal"] is False
     assert public["ticket"]["first_response_at"] is not None
     assert internal["comment"] == {**internal["comment"], "internal": True, "body": "MTU issue"}
+    assert edited["changes"] == {
+        "title": {"before": "VPN", "after": "VPN drops on Wi-Fi"},
+        "tags": {"before": [], "after": ["vpn", "wi-fi"]},
+    }
+    assert edited["ticket"]["tags"] == ["vpn", "wi-fi"]
     assert resolved["ticket"]["title"] == "VPN drops on Wi-Fi"  # the snapshot is current
+    assert resolved["ticket"]["tags"] == ["vpn", "wi-fi"]
     assert resolved["ticket"]["resolved_at"] is not None
 
 

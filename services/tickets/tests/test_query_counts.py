@@ -37,7 +37,8 @@ def test_list_is_one_query_after_the_caller(
     role: str,
     page_size: int,
 ) -> None:
-    with assert_queries(2):
+    # Staff get the page's tags too: one more query, whatever the page size.
+    with assert_queries(2 if role == "client" else 3):
         response = api.get("/api/tickets/", as_=callers[role], page_size=str(page_size))
     body = response.json()
     assert len(body["results"]) == page_size
@@ -59,8 +60,8 @@ def test_filtered_and_searched_list_is_still_one_query_after_the_caller(
         "ordering": "-priority",
     }
     api.get("/api/tickets/", as_=callers["technician"], q="warm")  # loads the word statistics
-    # +1: the category filter validates the slug against the categories.
-    with assert_queries(3) as context:
+    # +1: the category filter validates the slug against the categories; +1 the tags.
+    with assert_queries(4) as context:
         response = api.get("/api/tickets/", as_=callers["technician"], **params)
     assert response.status_code == 200
     # No DISTINCT (django-filter adds one by default): it sorts every match before LIMIT.
@@ -71,7 +72,7 @@ def test_next_page_is_one_query_after_the_caller(
     api: Api, callers: dict[str, Caller], tickets: list[Any], assert_queries: Any
 ) -> None:
     first = api.get("/api/tickets/", as_=callers["technician"], page_size="5").json()
-    with assert_queries(2):
+    with assert_queries(3):  # the caller, the page, its tags
         api.client.get(first["next"], headers=callers["technician"].headers)
 
 
@@ -117,7 +118,7 @@ def test_ticket_renders_its_declared_fields(
     callers: dict[str, Caller], tickets: list[Any], role: str
 ) -> None:
     """What a ticket renders is what its serializer declares (the OpenAPI schema), the
-    staff-only ``version`` aside, with the values as DRF would write them."""
+    staff-only ``version`` and ``tags`` aside, with the values as DRF would write them."""
     from tickets import selectors  # noqa: PLC0415
     from tickets.api.serializers import TicketSerializer  # noqa: PLC0415
 
@@ -127,7 +128,7 @@ def test_ticket_renders_its_declared_fields(
     serializer = TicketSerializer(context={"actor": actor})
     declared = set(serializer.fields)
     if not actor.is_staff:
-        declared.discard("version")
+        declared -= {"version", "tags"}
     for row in selectors.ticket_list(actor=actor, filters={})[:3]:
         data = serializer.to_representation(row)
         assert set(data) == declared
@@ -159,7 +160,8 @@ def test_reads_run_outside_a_transaction_and_writes_inside_one(
         )
     assert response.status_code == 200
     statements = [query["sql"] for query in reads.captured_queries]
-    assert len(statements) == 4  # each: the caller in the directory, then the tickets
+    # each: the caller in the directory, the tickets, their tags
+    assert len(statements) == 6
     assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in statements)
     written = [query["sql"] for query in write.captured_queries]
     # One transaction, the service's: only the caller's directory read comes before it,
@@ -177,9 +179,10 @@ def test_a_status_change_answers_without_reading_the_ticket_again(
 ) -> None:
     url = f"/api/tickets/{tickets[0].pk}/"
     technician = callers["technician"]
-    # The caller, lock (with the names), update, history entry, the event's sequence and
-    # its outbox row (servidesk_shared.events.publisher; the relay's NOTIFY is a trigger).
-    with assert_queries(6):
+    # The caller, lock (with the names), the tags, update, history entry, the event's
+    # sequence and its outbox row (servidesk_shared.events.publisher; the relay's NOTIFY
+    # is a trigger).
+    with assert_queries(7):
         changed = api.post(f"{url}status/", {"status": "in_progress"}, as_=technician)
     assert changed.status_code == 200
     assert changed.json() == api.get(url, as_=technician).json()

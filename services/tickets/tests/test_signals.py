@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.dispatch import Signal
 from tickets import signals
-from tickets.models import Comment, Status, Ticket
+from tickets.models import Comment, Status, Team, Ticket
 
 from tests.conftest import Caller
 
@@ -43,18 +43,25 @@ def test_the_listed_receivers_are_the_connected_ones(
     ticket = open_ticket("client")
     actor = callers["technician"].actor
     comment = Comment.objects.create(ticket=ticket, author_id=actor.id, body="On it.")
+    team = Team.objects.create(name="Network")
     arguments: dict[str, dict[str, Any]] = {
         "ticket_created": {},
         "ticket_status_changed": {"from_status": Status.PENDING, "to_status": Status.IN_PROGRESS},
         "ticket_assigned": {"from_assignee": None, "to_assignee": actor.id},
         "ticket_commented": {"comment": comment},
+        "ticket_updated": {"changes": {"title": ("a", "b")}},
+        "ticket_merged": {"into": open_ticket("client")},
+        "team_changed": {"team": team, "change": "updated"},
     }
     assert set(arguments) == declared_signals()
     listed = listed_receivers()
     for name, extra in arguments.items():
         signal: Signal = getattr(signals, name)
         # ``send`` answers with every receiver it called (Django's documented return value).
-        called = signal.send(sender=Ticket, ticket=ticket, actor=actor, **extra)
+        if name.startswith("team_"):
+            called = signal.send(sender=Team, **extra)
+        else:
+            called = signal.send(sender=Ticket, ticket=ticket, actor=actor, **extra)
         connected = {f"{receiver.__module__}.{receiver.__qualname__}" for receiver, _ in called}
         assert connected == listed[name], name
 

@@ -22,8 +22,9 @@ from django.urls import reverse
 
 from servidesk_shared.events import schemas
 from servidesk_shared.events.publisher import publish
+from tickets import tags
 from tickets.actors import Actor
-from tickets.models import Attachment, Comment, Ticket
+from tickets.models import Attachment, Comment, Team, Ticket
 from tickets.user_ids import render_user_id
 
 
@@ -49,6 +50,10 @@ def ticket_snapshot(ticket: Ticket) -> schemas.TicketSnapshot:
         resolved_at=ticket.resolved_at,
         first_response_due=ticket.first_response_due,
         resolution_due=ticket.resolution_due,
+        team_id=ticket.team_id,
+        tags=tuple(tags.tag_names(ticket)),
+        closed_at=ticket.closed_at,
+        merged_into_id=ticket.merged_into_id,
     )
 
 
@@ -117,7 +122,7 @@ def on_assigned(
     sender: Any,
     *,
     ticket: Ticket,
-    actor: Actor,
+    actor: Actor | None,
     from_assignee: str | None,
     to_assignee: str | None,
     **kwargs: Any,
@@ -125,7 +130,8 @@ def on_assigned(
     publish(
         schemas.TicketAssigned(
             ticket=ticket_snapshot(ticket),
-            actor_id=_id(actor.id),
+            # None: the team's assignment rule chose (tickets.teams.choose_assignee).
+            actor_id=_id(actor.id) if actor else None,
             from_assignee=_id(from_assignee),
             to_assignee=_id(to_assignee),
         ),
@@ -153,6 +159,60 @@ def on_commented(
     )
 
 
+def on_updated(
+    sender: Any,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    changes: dict[str, tuple[Any, Any]],
+    **kwargs: Any,
+) -> None:
+    publish(
+        schemas.TicketUpdated(
+            ticket=ticket_snapshot(ticket),
+            actor_id=_id(actor.id),
+            changes={
+                field: schemas.FieldChange(before=before, after=after)
+                for field, (before, after) in changes.items()
+            },
+        ),
+        occurred_at=ticket.updated_at,
+    )
+
+
+def on_merged(sender: Any, *, ticket: Ticket, actor: Actor, into: Ticket, **kwargs: Any) -> None:
+    publish(
+        schemas.TicketMerged(
+            ticket=ticket_snapshot(ticket), actor_id=_id(actor.id), into=ticket_snapshot(into)
+        ),
+        occurred_at=ticket.updated_at,
+    )
+
+
+TEAM_EVENTS: dict[str, type[schemas.TeamCard]] = {
+    "created": schemas.TeamCreated,
+    "updated": schemas.TeamUpdated,
+    "deleted": schemas.TeamDeleted,
+}
+
+
+def on_team_changed(sender: Any, *, team: Team, change: str, **kwargs: Any) -> None:
+    from tickets import teams  # noqa: PLC0415 (teams sends the signal this receives)
+
+    publish(
+        TEAM_EVENTS[change](
+            id=team.pk,
+            name=team.name,
+            member_ids=tuple(_id(user_id) for user_id in teams.member_ids(team)),  # type: ignore[misc]
+            lead_id=_id(team.lead_id),
+            assignment=team.assignment,  # type: ignore[arg-type]
+            category_slugs=tuple(teams.category_slugs(team)),
+        ),
+        # A deletion happens now; the publisher's clock says when.
+        occurred_at=None if change == "deleted" else team.updated_at,
+    )
+
+
 def connect() -> None:
     """Called once from ``TicketsConfig.ready``."""
     from tickets import signals  # noqa: PLC0415
@@ -163,3 +223,6 @@ def connect() -> None:
     )
     signals.ticket_assigned.connect(on_assigned, sender=Ticket, dispatch_uid="outbox-assigned")
     signals.ticket_commented.connect(on_commented, sender=Ticket, dispatch_uid="outbox-commented")
+    signals.ticket_updated.connect(on_updated, sender=Ticket, dispatch_uid="outbox-updated")
+    signals.ticket_merged.connect(on_merged, sender=Ticket, dispatch_uid="outbox-merged")
+    signals.team_changed.connect(on_team_changed, sender=Team, dispatch_uid="outbox-team")

@@ -7,14 +7,23 @@ from typing import Any
 
 import django_filters as filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from servidesk_shared.moments import utc_moment
-from tickets import search
-from tickets.models import USER_ID_LENGTH, Category, Priority, Status, Ticket, breached_q
+from tickets import search, tags, teams
+from tickets.actors import Actor
+from tickets.models import (
+    TAG_MAX_LENGTH,
+    USER_ID_LENGTH,
+    Category,
+    Priority,
+    Status,
+    Ticket,
+    breached_q,
+)
 
 Q_MAX_LENGTH = 200
 
@@ -73,6 +82,75 @@ def as_bool(value: str) -> bool:
     return value in ("true", "1")
 
 
+class TeamChoiceField(forms.Field):
+    """A team id, ``mine`` (the caller's teams) or ``none`` (tickets of no team)."""
+
+    default_error_messages = {
+        "invalid": _("Enter a team id, “mine” or “none”."),
+    }
+
+    def to_python(self, value: Any) -> int | str | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in ("mine", "none"):
+            return text
+        if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
+            return int(text)
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class TeamFilter(filters.Filter):
+    field_class = TeamChoiceField
+
+    def filter(self, qs: QuerySet[Ticket], value: int | str | None) -> QuerySet[Ticket]:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(team__isnull=True)
+        if value == "mine":
+            actor = self.parent.actor
+            return qs.filter(team_id__in=teams.team_ids_of(actor.id) if actor else [])
+        return qs.filter(team_id=value)
+
+
+class TagListField(forms.MultipleChoiceField):
+    """Any non-blank text up to a tag's length: tags are free-form, not a fixed list."""
+
+    default_error_messages = {
+        "invalid_choice": _("“%(value)s” is not a valid tag."),
+    }
+
+    def valid_value(self, value: Any) -> bool:
+        return 0 < len(str(value).strip()) <= TAG_MAX_LENGTH
+
+
+class TagFilter(filters.MultipleChoiceFilter):
+    """``tag=a&tag=b``: tickets with every one of the tags (any case; unknown: none).
+
+    Tags are staff-only: for a client the filter matches nothing, so it tells them
+    nothing about the tags of their tickets."""
+
+    field_class = TagListField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, choices=[], distinct=False, **kwargs)
+
+    def filter(self, qs: QuerySet[Ticket], value: list[str]) -> QuerySet[Ticket]:
+        if not value:
+            return qs
+        actor = self.parent.actor
+        if actor is None or not actor.is_staff:
+            return qs.none()
+        tag_ids = tags.ids_for(value)
+        if tag_ids is None:
+            return qs.none()
+        through = Ticket.tags.through
+        for tag_id in tag_ids:
+            qs = qs.filter(Exists(through.objects.filter(ticket_id=OuterRef("pk"), tag_id=tag_id)))
+        return qs
+
+
 def categories(request: Any) -> QuerySet[Category]:
     """The categories a ``category`` value may name.
 
@@ -113,11 +191,21 @@ class TicketFilter(filters.FilterSet):
     created_before = MomentFilter(label=_("Created before"), field_name="created_at", before=True)
     updated_after = MomentFilter(label=_("Updated after"), field_name="updated_at", before=False)
     updated_before = MomentFilter(label=_("Updated before"), field_name="updated_at", before=True)
+    due_before = MomentFilter(
+        label=_("Resolution due before"), field_name="resolution_due", before=True
+    )
+    team_id = TeamFilter(label=_("Team"))
+    tag = TagFilter(label=_("Tag"))
     q = filters.CharFilter(label=_("Search"), max_length=Q_MAX_LENGTH, method="filter_q")
 
     class Meta:
         model = Ticket
         fields: list[str] = []
+
+    def __init__(self, *args: Any, actor: Actor | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Who asks: "my teams" and the staff-only tag filter depend on it.
+        self.actor = actor
 
     def filter_priority(
         self, qs: QuerySet[Ticket], name: str, value: list[str]

@@ -55,6 +55,64 @@ class Priority(models.IntegerChoices):
         return [member.key for member in cls]
 
 
+class Assignment(models.TextChoices):
+    """How a team hands out its new (and reopened, unassigned) tickets."""
+
+    MANUAL = "manual", _("By hand")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_OPEN = "least_open", _("Fewest open tickets")
+
+
+TEAM_NAME_MAX_LENGTH: Final = 100
+
+
+class Team(models.Model):
+    """A group of technicians sharing a queue; categories route their tickets to it."""
+
+    name = models.CharField(_("name"), max_length=TEAM_NAME_MAX_LENGTH, unique=True)
+    # Opaque user ids, as everywhere in tickets; NULL is "no lead".
+    lead_id = models.CharField(  # noqa: DJ001
+        _("lead"), max_length=USER_ID_LENGTH, null=True, blank=True
+    )
+    assignment = models.CharField(
+        _("assignment"), max_length=16, choices=Assignment.choices, default=Assignment.MANUAL
+    )
+    #: Round robin's turn: the member who got the last ticket ("" before the first).
+    last_assignee_id = models.CharField(max_length=USER_ID_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assignment__in=Assignment.values), name="team_assignment_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    user_id = models.CharField(_("member"), max_length=USER_ID_LENGTH)
+
+    class Meta:
+        verbose_name = _("team member")
+        verbose_name_plural = _("team members")
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user_id"], name="team_member_once"),
+        ]
+        # "My teams": the teams of one user.
+        indexes = [models.Index(fields=["user_id"], name="team_member_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in team {self.team_id}"
+
+
 class Category(models.Model):
     """An admin-managed list; tickets point at it by ``slug`` in the API."""
 
@@ -63,6 +121,15 @@ class Category(models.Model):
     description = models.CharField(_("description"), max_length=500, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    #: The routing table: a ticket of this category goes to this team's queue.
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="categories",
+    )
 
     class Meta:
         verbose_name = _("category")
@@ -114,6 +181,23 @@ DEFAULT_SLA_HOURS: Final[dict[int, tuple[int, int]]] = {
 }
 
 
+TAG_MAX_LENGTH: Final = 50
+
+
+class Tag(models.Model):
+    """A free-form label staff put on tickets; ``name`` is normalised (``tickets.tags``)."""
+
+    name = models.CharField(_("name"), max_length=TAG_MAX_LENGTH, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class TicketQuerySet(models.QuerySet["Ticket"]):
     def breached(self, *, now: datetime | None = None) -> TicketQuerySet:
         return self.filter(breached_q(now or timezone.now()))
@@ -158,10 +242,32 @@ class Ticket(models.Model):
     assignee_id = models.CharField(  # noqa: DJ001
         _("assignee"), max_length=USER_ID_LENGTH, null=True, blank=True
     )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    #: Staff-only labels; clients never see them.
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="tickets")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    #: When the ticket reached the final ``closed`` status (the SLA issue brings it).
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    #: A merged ticket points at the ticket its conversation continues in; it is resolved
+    #: and can no longer change (``tickets.merge``).
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+    )
     first_response_due = models.DateTimeField(_("first response due"))
     resolution_due = models.DateTimeField(_("resolution due"))
     #: Bumped by every write to the row: the optimistic-concurrency token staff may send.
@@ -185,6 +291,7 @@ class Ticket(models.Model):
             models.Index(fields=["client_id", "created_at", "id"], name="ticket_client"),
             models.Index(fields=["assignee_id", "created_at", "id"], name="ticket_assignee"),
             models.Index(fields=["status", "created_at", "id"], name="ticket_status"),
+            models.Index(fields=["team", "created_at", "id"], name="ticket_team"),
             # The GIN index on search_vector is created by migration 0002 on PostgreSQL only.
         ]
         constraints = [
@@ -294,6 +401,9 @@ class DirectoryUser(models.Model):
     email_verified = models.BooleanField(_("email verified"), default=False)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     is_active = models.BooleanField(_("active"), default=True)
+    #: A technician takes automatically assigned tickets (their own switch, on by
+    #: default; tickets' own setting, never overwritten by accounts' events).
+    available = models.BooleanField(_("available"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -354,3 +464,50 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} on ticket {self.ticket_id}"
+
+
+class Macro(models.Model):
+    """A canned response: text with placeholders, and actions applied with it.
+
+    ``owner_id`` is who made it; a ``shared`` one (only admins make those) is offered to
+    all staff, any other only to its owner. ``actions`` holds any of ``status``,
+    ``priority``, ``team_id``, ``add_tags`` and ``internal`` (``tickets.macros``).
+    """
+
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    body = models.TextField(_("body"), max_length=BODY_MAX_LENGTH)
+    owner_id = models.CharField(_("owner"), max_length=USER_ID_LENGTH)
+    shared = models.BooleanField(_("shared"), default=False)
+    actions = models.JSONField(_("actions"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+        indexes = [models.Index(fields=["owner_id", "title"], name="macro_owner")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+VIEW_NAME_MAX_LENGTH: Final = 100
+
+
+class SavedView(models.Model):
+    """A named set of the queue's filters and ordering; ``shared`` (admins) for everyone."""
+
+    name = models.CharField(_("name"), max_length=VIEW_NAME_MAX_LENGTH)
+    owner_id = models.CharField(_("owner"), max_length=USER_ID_LENGTH)
+    shared = models.BooleanField(_("shared"), default=False)
+    #: The list endpoint's query parameters: name -> a string or a list of strings.
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        indexes = [models.Index(fields=["owner_id", "name"], name="saved_view_owner")]
+
+    def __str__(self) -> str:
+        return self.name

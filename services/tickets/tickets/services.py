@@ -18,7 +18,7 @@ later, the stored bytes stay behind unreferenced (random keys, no row names them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -31,7 +31,8 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
-from tickets import attachments, numbers, search, selectors, signals, sql, workflow
+from tickets import attachments, numbers, search, selectors, signals, sql, teams, workflow
+from tickets import tags as tagging
 from tickets.actors import Actor
 from tickets.models import (
     DEFAULT_SLA_HOURS,
@@ -44,12 +45,15 @@ from tickets.models import (
     Role,
     SlaTarget,
     Status,
+    Team,
     Ticket,
 )
 from tickets.sla import Targets, targets_for
 
 #: Fields a PATCH may change, and how each is written into a history entry.
-EDITABLE_FIELDS: Final = ("title", "description", "priority", "category")
+EDITABLE_FIELDS: Final = ("title", "description", "priority", "category", "team", "tags")
+#: Of those, the ones only staff may change (clients never see tags; teams are routing).
+STAFF_FIELDS: Final = frozenset({"team", "tags"})
 
 
 class ForbiddenError(ApplicationError):
@@ -92,10 +96,24 @@ def _history(
     )
 
 
-def _locked(*, actor: Actor, ticket_id: int) -> Ticket:
+def _locked(*, actor: Actor, ticket_id: int, merged_ok: bool = False) -> Ticket:
     """The ticket ``actor`` may see (else ``Http404``), its row locked until the caller's
-    transaction ends; with its names, so the API can answer with it."""
-    return selectors.ticket_get(actor=actor, ticket_id=ticket_id, for_update=True)
+    transaction ends; with its names, so the API can answer with it.
+
+    A merged ticket can no longer change (409 naming where it went), unless
+    ``merged_ok`` (reads of it for a merge's own bookkeeping).
+    """
+    ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id, for_update=True)
+    if ticket.merged_into_id is not None and not merged_ok:
+        raise merged_error(ticket)
+    return ticket
+
+
+def merged_error(ticket: Ticket) -> ApplicationError:
+    return ConflictError(
+        _("This ticket was merged into another one; continue there."),
+        extra={"code": "merged", "merged_into_id": ticket.merged_into_id},
+    )
 
 
 # --- tickets --------------------------------------------------------------------------
@@ -146,9 +164,15 @@ def ticket_create(
     priority: int | None = None,
     category: Category | None = None,
     client_id: str | None = None,
+    team: Team | None = None,
+    tags: Sequence[str] = (),
     files: Sequence[File] = (),  # type: ignore[type-arg]
 ) -> Ticket:
     """Open a ticket: a client for themselves, staff on behalf of an active client.
+
+    The ticket joins its category's team (``tickets.teams``), or the team staff name
+    (``team``), whose assignment rule may then assign it (a ``ticket.assigned`` event
+    after ``ticket.created``, with no actor). Staff may tag it (``tags``: names).
 
     ``files`` (any ``django.core.files.File`` with a ``name``: uploads, or
     ``ContentFile(data, name=...)`` from mail) are attached to the ticket in the same
@@ -167,6 +191,11 @@ def ticket_create(
         raise forbidden(_("Your role cannot open tickets."))
     if category is not None and not category.is_active:
         raise field_error("category", _("This category is no longer in use."))
+    if (team is not None or tags) and not actor.is_staff:
+        raise forbidden(_("Only technicians and admins can set a ticket's team or tags."))
+    if team is None:
+        team = teams.team_for_category(category)
+    clean_tags = _clean_tags(tags)
 
     priority = priority or Priority.MEDIUM
     # The number is taken before the client check: a refused request rolls back and
@@ -185,6 +214,7 @@ def ticket_create(
         priority=priority,
         category=category,
         client_id=client_id,
+        team=team,
         created_at=now,
         updated_at=now,
         first_response_due=first_response_due,
@@ -199,11 +229,41 @@ def ticket_create(
     # What the API shows with a ticket (selectors.with_names), known without a query.
     ticket.client_name = opening.client_name  # type: ignore[attr-defined]
     ticket.assignee_name = None  # type: ignore[attr-defined]
+    ticket.tag_names = []  # type: ignore[attr-defined]
+    if clean_tags:
+        tagging.set_tags(ticket, clean_tags)
     _history(ticket, actor, field="status", old=None, new=Status.PENDING, at=now).save()
     added = _attachment_rows(ticket=ticket, comment=None, actor=actor, uploads=uploads, at=now)
     signals.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor, attachments=added)
+    if team is not None:
+        _auto_assign(ticket, at=now)
     _store(added, uploads)
     return ticket
+
+
+def _clean_tags(names: Sequence[str]) -> list[str]:
+    try:
+        return tagging.clean(names)
+    except tagging.TagError as exc:
+        raise field_error("tags", str(exc)) from None
+
+
+def _auto_assign(ticket: Ticket, *, at: datetime) -> None:
+    """Assign an unassigned ticket by its team's rule (``teams.choose_assignee``); the
+    system is the actor: the history entry and the event have none."""
+    if ticket.team_id is None or ticket.assignee_id is not None:
+        return
+    assignee_id = teams.choose_assignee(team_id=ticket.team_id)
+    if assignee_id is None:
+        return
+    ticket.assignee_id = assignee_id
+    ticket.version += 1
+    ticket.save(update_fields=["assignee_id", "version"])
+    _history(ticket, None, field="assignee_id", old=None, new=assignee_id, at=at).save()
+    selectors.ticket_refresh_names(ticket=ticket)
+    signals.ticket_assigned.send(
+        sender=Ticket, ticket=ticket, actor=None, from_assignee=None, to_assignee=assignee_id
+    )
 
 
 @transaction.atomic
@@ -214,37 +274,43 @@ def ticket_update(
     changes: dict[str, Any],
     expected_version: int | None = None,
 ) -> Ticket:
-    """Change title, description, priority or category; each change becomes a history entry.
+    """Change title, description, priority, category, team (``team``: a ``Team`` or
+    None) or tags (``tags``: names); each change becomes a history entry and the edit one
+    ``ticket.updated`` event naming what changed.
 
-    Staff may edit any ticket; a client only their own, and only while it is pending
-    (once someone works on it, the conversation is the place for more detail).
-    A new priority moves the SLA due times, counted from the ticket's creation.
+    Staff may edit any ticket; a client only their own, only while it is pending (once
+    someone works on it, the conversation is the place for more detail), and never its
+    team or tags. A new priority moves the SLA due times, counted from the ticket's
+    creation. A new category brings its team (unless the same edit names a team).
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     ticket = _locked(actor=actor, ticket_id=ticket_id)
     _check_version(ticket, expected_version)
-    if actor.is_client:
-        if ticket.status != Status.PENDING:
-            raise ConflictError(
-                _("You can only edit a ticket while it is pending; add a comment instead."),
-                extra={"code": "not_editable"},
-            )
-    elif not actor.is_staff:
-        raise forbidden(_("Your role cannot edit tickets."))
+    _check_may_edit(actor, ticket, changes)
 
     category = changes.get("category")
     if category is not None and not category.is_active and category.pk != ticket.category_id:
         raise field_error("category", _("This category is no longer in use."))
+    changes = dict(changes)
+    if "tags" in changes:
+        changes["tags"] = _clean_tags(changes["tags"])
+    if "category" in changes and "team" not in changes and category is not None:
+        routed = teams.team_for_category(category)
+        if routed is not None and category.pk != ticket.category_id:
+            changes["team"] = routed
 
     now = timezone.now()
     entries: list[HistoryEntry] = []
     updated: list[str] = []
+    changed: dict[str, tuple[Any, Any]] = {}
     for field in EDITABLE_FIELDS:
         if field in changes:
-            updated += _apply_edit(ticket, field, changes[field], entries, actor=actor, at=now)
-    if not updated:
+            updated += _apply_edit(
+                ticket, field, changes[field], entries, changed, actor=actor, at=now
+            )
+    if not changed:
         return ticket
     ticket.updated_at = now
     ticket.version += 1
@@ -252,7 +318,26 @@ def ticket_update(
     HistoryEntry.objects.bulk_create(entries)
     if {"title", "description"} & set(updated):
         search.refresh_search_vector(ticket.pk)
+    signals.ticket_updated.send(sender=Ticket, ticket=ticket, actor=actor, changes=changed)
     return ticket
+
+
+#: ``record(field, before, after, history=(from text, to text))``: note one change.
+Record = Callable[..., None]
+
+
+def _check_may_edit(actor: Actor, ticket: Ticket, changes: dict[str, Any]) -> None:
+    if actor.is_staff:
+        return
+    if not actor.is_client:
+        raise forbidden(_("Your role cannot edit tickets."))
+    if STAFF_FIELDS & set(changes):
+        raise forbidden(_("Only technicians and admins can set a ticket's team or tags."))
+    if ticket.status != Status.PENDING:
+        raise ConflictError(
+            _("You can only edit a ticket while it is pending; add a comment instead."),
+            extra={"code": "not_editable"},
+        )
 
 
 def _apply_edit(
@@ -260,32 +345,75 @@ def _apply_edit(
     field: str,
     new: Any,
     entries: list[HistoryEntry],
+    changed: dict[str, tuple[Any, Any]],
     *,
     actor: Actor,
     at: datetime,
 ) -> list[str]:
-    """Set one editable field if it changes; returns the model fields written."""
-    if field == "category":
-        old_slug, new_slug = ticket.category_slug, (new.slug if new is not None else None)
-        if old_slug == new_slug:
-            return []
-        entries.append(_history(ticket, actor, field=field, old=old_slug, new=new_slug, at=at))
-        ticket.category = new
-        return ["category"]
-    if field == "priority":
-        if new == ticket.priority:
-            return []
-        old_key, new_key = Priority(ticket.priority).key, Priority(new).key
-        entries.append(_history(ticket, actor, field=field, old=old_key, new=new_key, at=at))
-        ticket.priority = new
-        ticket.first_response_due, ticket.resolution_due = targets_for(new).due(ticket.created_at)
-        return ["priority", "first_response_due", "resolution_due"]
+    """Set one editable field if it changes, recording it in ``entries`` and ``changed``
+    (under the API's name, with the API's values); returns the model fields written."""
+
+    def record(name: str, old: Any, value: Any, *, history: tuple[Any, Any] | None = None) -> None:
+        old_text, new_text = history or (old, value)
+        entries.append(_history(ticket, actor, field=name, old=old_text, new=new_text, at=at))
+        changed[name] = (old, value)
+
+    editor = _EDITORS.get(field, _edit_text)
+    return editor(ticket, field, new, record)
+
+
+def _edit_category(ticket: Ticket, field: str, new: Category | None, record: Record) -> list[str]:
+    old_slug, new_slug = ticket.category_slug, (new.slug if new is not None else None)
+    if old_slug == new_slug:
+        return []
+    record("category", old_slug, new_slug)
+    ticket.category = new
+    return ["category"]
+
+
+def _edit_team(ticket: Ticket, field: str, new: Team | None, record: Record) -> list[str]:
+    new_id = new.pk if new is not None else None
+    if new_id == ticket.team_id:
+        return []
+    record("team_id", ticket.team_id, new_id)
+    ticket.team = new
+    return ["team"]
+
+
+def _edit_tags(ticket: Ticket, field: str, new: list[str], record: Record) -> list[str]:
+    old_tags = tagging.tag_names(ticket)
+    if sorted(new) == old_tags:
+        return []
+    tagging.set_tags(ticket, new)
+    new_tags = tagging.tag_names(ticket)
+    record("tags", old_tags, new_tags, history=(", ".join(old_tags), ", ".join(new_tags)))
+    return []  # a relation, not a column: written by set_tags
+
+
+def _edit_priority(ticket: Ticket, field: str, new: int, record: Record) -> list[str]:
+    if new == ticket.priority:
+        return []
+    record("priority", Priority(ticket.priority).key, Priority(new).key)
+    ticket.priority = new
+    ticket.first_response_due, ticket.resolution_due = targets_for(new).due(ticket.created_at)
+    return ["priority", "first_response_due", "resolution_due"]
+
+
+def _edit_text(ticket: Ticket, field: str, new: str, record: Record) -> list[str]:
     old = getattr(ticket, field)
     if new == old:
         return []
-    entries.append(_history(ticket, actor, field=field, old=old, new=new, at=at))
+    record(field, old, new)
     setattr(ticket, field, new)
     return [field]
+
+
+_EDITORS: Final[dict[str, Callable[[Ticket, str, Any, Record], list[str]]]] = {
+    "category": _edit_category,
+    "team": _edit_team,
+    "tags": _edit_tags,
+    "priority": _edit_priority,
+}
 
 
 @transaction.atomic
@@ -340,6 +468,8 @@ def ticket_change_status(
     signals.ticket_status_changed.send(
         sender=Ticket, ticket=ticket, actor=actor, from_status=from_status, to_status=status
     )
+    if from_status == Status.RESOLVED:
+        _auto_assign(ticket, at=now)  # a reopened ticket nobody holds goes back in turn
     return ticket
 
 
@@ -613,4 +743,24 @@ def directory_user_upsert(
             "is_active": is_active,
         },
     )
+    return user
+
+
+# --- availability ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def assignee_set_available(*, actor: Actor, available: bool) -> DirectoryUser:
+    """A technician or admin turns their automatic assignment on or off."""
+    if not actor.is_staff:
+        raise forbidden(_("Only technicians and admins take assigned tickets."))
+    user = DirectoryUser.objects.select_for_update().filter(pk=actor.id).first()
+    if user is None:
+        raise ConflictError(
+            _("Your account is not in the directory yet; try again in a moment."),
+            extra={"code": "not_in_directory"},
+        )
+    if user.available != available:
+        user.available = available
+        user.save(update_fields=["available", "updated_at"])
     return user

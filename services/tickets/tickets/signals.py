@@ -8,6 +8,15 @@ the change is written, with ``sender=Ticket`` and these keyword arguments:
 - ``ticket_status_changed``: ``ticket``, ``actor``, ``from_status``, ``to_status``
 - ``ticket_assigned``: ``ticket``, ``actor``, ``from_assignee``, ``to_assignee``
 - ``ticket_commented``: ``ticket``, ``actor``, ``comment``, ``attachments`` (as above)
+- ``ticket_updated``: ``ticket``, ``actor``, ``changes`` (field -> ``(before, after)`` as
+  the API shows them: title, description, priority, category, team_id, tags)
+- ``ticket_merged``: ``ticket`` (the merged one, now resolved), ``actor``, ``into`` (the
+  ticket it was merged into)
+
+and, with ``sender=Team``:
+
+- ``team_changed``: ``team`` (with its members and categories), ``change``
+  (``created``, ``updated`` or ``deleted``; a deleted team as it was)
 
 Receivers run in that transaction: one that raises rolls the change back (that is how
 the outbox receiver in ``tickets.events`` guarantees "no change without its event").
@@ -30,3 +39,9 @@ ticket_status_changed = Signal()
 ticket_assigned = Signal()
 #: A comment or internal note was added. Receivers: ``tickets.events.on_commented``.
 ticket_commented = Signal()
+#: Fields of a ticket were edited. Receivers: ``tickets.events.on_updated``.
+ticket_updated = Signal()
+#: A ticket was merged into another. Receivers: ``tickets.events.on_merged``.
+ticket_merged = Signal()
+#: A team was created, changed or deleted. Receivers: ``tickets.events.on_team_changed``.
+team_changed = Signal()

@@ -32,14 +32,20 @@ class OpaqueIdFieldSchema(OpenApiSerializerFieldExtension):
 TICKET_COMPONENT = "Ticket"
 
 
+#: Ticket fields rendered for staff only, so they cannot be required properties.
+STAFF_ONLY_FIELDS = ("version", "tags")
+
+
 def version_is_staff_only(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """``version`` is rendered for staff only, so it cannot be a required property.
+    """``version`` and ``tags`` are rendered for staff only: not required properties.
 
     A ``POSTPROCESSING_HOOKS`` entry (drf-spectacular's public way to adjust the finished
     schema); ``kwargs`` are the generator, request and ``public`` flag it passes.
     """
     schema: dict[str, Any] = result["components"]["schemas"][TICKET_COMPONENT]
-    schema["required"] = [name for name in schema.get("required", []) if name != "version"]
+    schema["required"] = [
+        name for name in schema.get("required", []) if name not in STAFF_ONLY_FIELDS
+    ]
     schema["properties"]["version"]["description"] = (
         "Staff only: the optimistic-concurrency token to send back with a change."
     )

@@ -9,10 +9,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from tickets import tags as tagging
+from tickets import teams
 from tickets.api.fields import OpaqueIdField, PriorityField
 from tickets.models import (
     BODY_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    TEAM_NAME_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Assignment,
     Attachment,
     Category,
     Comment,
@@ -20,6 +25,7 @@ from tickets.models import (
     HistoryEntry,
     Priority,
     Status,
+    Team,
     Ticket,
 )
 from tickets.user_ids import render_user_id
@@ -36,6 +42,28 @@ class CategoryRefField(serializers.SlugRelatedField):  # type: ignore[type-arg]
         super().__init__(slug_field="slug", queryset=Category.objects.all(), **kwargs)
 
 
+class TeamRefField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """A team by id; an unknown id is a 400 naming the field."""
+
+    default_error_messages = {
+        "does_not_exist": _("There is no team with id %(pk_value)s."),
+        "incorrect_type": _("A team id is a number."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=Team.objects.all(), **kwargs)
+
+
+def tags_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX_LENGTH, allow_blank=True),
+        max_length=tagging.MAX_TAGS_PER_TICKET,
+        help_text=_("Tags (staff only): trimmed and lower-cased; accents kept. At most %(limit)d.")
+        % {"limit": tagging.MAX_TAGS_PER_TICKET},
+        **kwargs,
+    )
+
+
 # --- tickets in -----------------------------------------------------------------------
 
 
@@ -45,6 +73,13 @@ class TicketCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     priority = PriorityField(required=False)
     category = CategoryRefField(required=False, allow_null=True)
     client_id = OpaqueIdField(required=False)
+    team_id = TeamRefField(
+        source="team",
+        required=False,
+        allow_null=True,
+        help_text=_("Staff only; by default the team of the category."),
+    )
+    tags = tags_field(required=False)
 
 
 def files_field() -> serializers.ListField:
@@ -69,6 +104,8 @@ class TicketUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     description = body_field(required=False)
     priority = PriorityField(required=False)
     category = CategoryRefField(required=False, allow_null=True)
+    team_id = TeamRefField(source="team", required=False, allow_null=True)
+    tags = tags_field(required=False)
     version = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -78,7 +115,7 @@ class TicketUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not set(attrs) - {"version"}:
             raise serializers.ValidationError(
-                _("Send at least one of title, description, priority, category.")
+                _("Send at least one of title, description, priority, category, team_id, tags.")
             )
         return attrs
 
@@ -133,7 +170,8 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     """The contract's ticket, plus names from the directory and the SLA verdicts.
 
     ``version`` (the optimistic-concurrency token) is shown to staff only: it moves on
-    internal notes too, which a client must not be able to count.
+    internal notes too, which a client must not be able to count. ``tags`` too: they
+    are the staff's labels.
     """
 
     number = serializers.CharField(source="reference", read_only=True)
@@ -143,6 +181,18 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     assignee_id = OpaqueIdField(read_only=True, allow_null=True)
     client_name = serializers.CharField(read_only=True, allow_null=True, default=None)
     assignee_name = serializers.CharField(read_only=True, allow_null=True, default=None)
+    team_id = serializers.IntegerField(read_only=True, allow_null=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        required=False,
+        help_text=_("Staff only: clients never get this field."),
+    )
+    merged_into_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The ticket this one was merged into; it can no longer change."),
+    )
     first_response_breached = serializers.SerializerMethodField()
     resolution_breached = serializers.SerializerMethodField()
 
@@ -162,12 +212,16 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "updated_at",
             "first_response_at",
             "resolved_at",
+            "closed_at",
             "first_response_due",
             "resolution_due",
             "first_response_breached",
             "resolution_breached",
             "client_name",
             "assignee_name",
+            "team_id",
+            "merged_into_id",
+            "tags",
             "version",
         ]
         read_only_fields = fields
@@ -214,15 +268,19 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "updated_at": iso(ticket.updated_at, zone),
             "first_response_at": iso(ticket.first_response_at, zone),
             "resolved_at": iso(ticket.resolved_at, zone),
+            "closed_at": iso(ticket.closed_at, zone),
             "first_response_due": iso(ticket.first_response_due, zone),
             "resolution_due": iso(ticket.resolution_due, zone),
             "first_response_breached": ticket.first_response_breached(now),
             "resolution_breached": ticket.resolution_breached(now),
             "client_name": getattr(ticket, "client_name", None),
             "assignee_name": getattr(ticket, "assignee_name", None),
+            "team_id": ticket.team_id,
+            "merged_into_id": ticket.merged_into_id,
         }
         actor = self.context.get("actor")
         if actor is not None and actor.is_staff:
+            data["tags"] = tagging.tag_names(ticket)
             data["version"] = ticket.version
         return data
 
@@ -330,8 +388,69 @@ class AssigneeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = DirectoryUser
-        fields = ["id", "username", "name", "role"]
+        fields = ["id", "username", "name", "role", "available"]
         read_only_fields = fields
+
+
+class AvailabilitySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    available = serializers.BooleanField(
+        help_text=_("false: automatic assignment skips you until you turn it back on.")
+    )
+
+
+# --- teams and tags -------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A team in and out. Writes name every field they change (PATCH: any of them)."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=TEAM_NAME_MAX_LENGTH)
+    member_ids = serializers.ListField(
+        child=OpaqueIdField(), max_length=200, required=False, default=list
+    )
+    lead_id = OpaqueIdField(required=False, allow_null=True, default=None)
+    assignment = serializers.ChoiceField(
+        choices=Assignment.choices, required=False, default=Assignment.MANUAL
+    )
+    category_slugs = serializers.ListField(
+        child=serializers.SlugField(max_length=50), max_length=200, required=False, default=list
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_name(self, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise serializers.ValidationError(_("A team needs a name."))
+        return value
+
+    def to_representation(self, team: Team) -> dict[str, Any]:
+        return {
+            "id": team.pk,
+            "name": team.name,
+            "member_ids": [render_user_id(user_id) for user_id in teams.member_ids(team)],
+            "lead_id": render_user_id(team.lead_id),
+            "assignment": team.assignment,
+            "category_slugs": teams.category_slugs(team),
+            "created_at": serializers.DateTimeField().to_representation(team.created_at),
+            "updated_at": serializers.DateTimeField().to_representation(team.updated_at),
+        }
+
+
+class TagSuggestionQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TAG_MAX_LENGTH,
+        help_text=_("The start of the tag (any case); blank: the most used tags."),
+    )
+
+
+class TagSuggestionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(read_only=True)
+    ticket_count = serializers.IntegerField(read_only=True)
 
 
 class ClientSearchQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]

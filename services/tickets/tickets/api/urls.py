@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from tickets.api import views
+from tickets.api import teams, views
 
 
 class TicketIdConverter:
@@ -32,6 +32,10 @@ urlpatterns = [
         name="sla-target-detail",
     ),
     path("assignees/", views.AssigneeListView.as_view(), name="assignee-list"),
+    path("assignees/me/", teams.AvailabilityView.as_view(), name="assignee-me"),
+    path("teams/", teams.TeamListCreateView.as_view(), name="team-list"),
+    path("teams/<ticket:pk>/", teams.TeamDetailView.as_view(), name="team-detail"),
+    path("tags/", teams.TagSuggestionView.as_view(), name="tag-list"),
     path("clients/", views.ClientListView.as_view(), name="client-list"),
     path("<ticket:pk>/", views.TicketDetailView.as_view(), name="ticket-detail"),
     path("<ticket:pk>/status/", views.TicketStatusView.as_view(), name="ticket-status"),
