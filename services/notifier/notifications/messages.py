@@ -243,8 +243,8 @@ def _team_queue(context: dict[str, Any], names: dict[str, str]) -> _Texts:
         )
         % names,
         sms=_(
-            'Servidesk: ticket %(number)s "%(title)s" is waiting unassigned in the queue of '
-            "%(team)s. Status: %(status)s."
+            'Servidesk: ticket %(number)s "%(title)s" is waiting in the queue of %(team)s. '
+            "Status: %(status)s."
         ),
         names=names,
     )
@@ -281,8 +281,8 @@ def _merged(context: dict[str, Any], names: dict[str, str]) -> _Texts:
             )
             % names,
             sms=_(
-                'Servidesk: your ticket %(number)s "%(title)s" was merged into another ticket, '
-                "where we keep working on it. Status: %(status)s."
+                'Servidesk: your ticket %(number)s "%(title)s" was merged into another ticket. '
+                "Status: %(status)s."
             ),
             names=names,
             reply_hint=_(
@@ -304,8 +304,8 @@ def _merged(context: dict[str, Any], names: dict[str, str]) -> _Texts:
         )
         % names,
         sms=_(
-            'Servidesk: your ticket %(merged)s was merged into %(number)s "%(title)s", '
-            "where the conversation continues. Status: %(status)s."
+            'Servidesk: your ticket %(merged)s was merged into %(number)s "%(title)s". '
+            "Status: %(status)s."
         ),
         names=names,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from notifications import sms_text
@@ -110,3 +110,65 @@ def test_long_comments_are_cut() -> None:
     )
     assert composed.comment.endswith("...")
     assert len(composed.comment) <= 200
+
+
+ISSUE_18_CONTEXT: Final = {
+    "team": {"id": "10", "name": "Soporte N1"},
+    "from_priority": "high",
+    "merged_from": {"id": "43", "number": "SD-1043", "title": "Sigue sin toner"},
+}
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("kind", [Kind.TEAM_QUEUE, Kind.PRIORITY_URGENT, Kind.MERGED])
+@pytest.mark.parametrize(("title", "gsm"), [("Impresora sin toner", True), ("Sin tóner", False)])
+def test_the_sms_of_teams_edits_and_merges_keep_a_short_title_whole(
+    language: str, kind: str, title: str, gsm: bool
+) -> None:
+    """Their templates leave room for a title, and use GSM-7 when the title allows it (one
+    segment here; UCS-2 holds 70 characters a segment, so two)."""
+    sms = compose(context(kind, title=title, **ISSUE_18_CONTEXT), language, sms=True).sms
+    assert f'"{title}"' in sms
+    assert sms_text.is_gsm(sms) is gsm, sms
+    assert sms_text.segments(sms) == (1 if gsm else 2), sms
+
+
+@pytest.mark.parametrize(
+    ("kind", "language", "title", "body"),
+    [
+        (
+            Kind.TEAM_QUEUE,
+            "es",
+            "SD-1042 espera en la cola de Soporte N1",
+            "El ticket “Impresora sin tóner” está en la cola de Soporte N1 y aún no tiene a "
+            "nadie asignado. Estado: En progreso. Prioridad: Alta.",
+        ),
+        (
+            Kind.PRIORITY_URGENT,
+            "en",
+            "SD-1042 is now urgent",
+            "The priority of ticket “Impresora sin tóner”, assigned to you, was raised from "
+            "High to High. Status: In progress.",
+        ),
+        (
+            Kind.MERGED,
+            "en",
+            "Your ticket SD-1043 was merged into SD-1042",
+            "Your ticket SD-1043 “Sigue sin toner” was merged into ticket SD-1042 “Impresora "
+            "sin tóner”, about the same matter. The conversation continues there: SD-1043 no "
+            "longer changes. Status of SD-1042: In progress.",
+        ),
+    ],
+)
+def test_teams_edits_and_merges_say_what_happened(
+    kind: str, language: str, title: str, body: str
+) -> None:
+    composed = compose(context(kind, **ISSUE_18_CONTEXT), language)
+    assert (composed.title, composed.body) == (title, body)
+    assert composed.team == ("Soporte N1" if kind == Kind.TEAM_QUEUE else "")
+
+
+def test_a_team_without_a_name_is_your_team() -> None:
+    composed = compose(context(Kind.TEAM_QUEUE, team={"id": "10", "name": " \n "}), "es")
+    assert composed.title == "SD-1042 espera en la cola de tu equipo"
+    assert composed.team == ""
