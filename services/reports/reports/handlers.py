@@ -14,8 +14,16 @@ from reports import services
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.registry import HandlerRegistry
 
-TICKET_EVENTS = ("ticket.created", "ticket.status_changed", "ticket.assigned", "ticket.commented")
+TICKET_EVENTS = (
+    "ticket.created",
+    "ticket.status_changed",
+    "ticket.assigned",
+    "ticket.commented",
+    "ticket.updated",
+    "ticket.merged",
+)
 USER_EVENTS = ("user.registered", "user.updated", "user.deactivated")
+TEAM_EVENTS = ("team.created", "team.updated", "team.deleted")
 
 
 def apply_ticket_event(event: Event[Any]) -> None:
@@ -26,9 +34,14 @@ def apply_user_event(event: Event[Any]) -> None:
     services.person_apply_event(event=event)
 
 
+def apply_team_event(event: Event[Any]) -> None:
+    services.team_apply_event(event=event)
+
+
 handlers = HandlerRegistry(
     {
         **dict.fromkeys(TICKET_EVENTS, apply_ticket_event),
         **dict.fromkeys(USER_EVENTS, apply_user_event),
+        **dict.fromkeys(TEAM_EVENTS, apply_team_event),
     }
 )

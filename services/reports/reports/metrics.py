@@ -6,9 +6,10 @@ Definitions (the ones the API documents and the tests check):
   ``REPORTS_TIME_ZONE``: from local midnight of the first day to local midnight after the
   last one, however long DST makes those days.
 - The **cohort** is the tickets created in the period that match the filters (filters
-  look at a ticket's current category, priority, assignee and status). Counts, response
-  and resolution times, SLA compliance, the reopen rate and the per-technician table
-  describe the cohort.
+  look at a ticket's current category, priority, assignee, status, team and tags; every
+  tag given must be on the ticket). Counts, response and resolution times, SLA
+  compliance, the reopen rate, the per-technician and per-team tables and the per-tag
+  counts describe the cohort.
 - The **timeline** describes activity in the period, for tickets matching the filters
   whenever they were created: tickets created, resolutions, reopens per day (or week),
   and the backlog (tickets open) at the end of each.
@@ -20,6 +21,11 @@ Definitions (the ones the API documents and the tests check):
   earlier), pending otherwise; compliance is met / (met + breached). Tickets without a
   due time do not count.
 - **Reopen rate**: tickets reopened at least once / tickets resolved at least once.
+- **Per team**: the cohort's tickets of each team (and those without one), counted by
+  status; ``breached`` counts tickets with the first response or the resolution SLA
+  breached; the mean resolution time is over the team's resolved tickets. A team
+  deleted since keeps its name, marked ``deleted``.
+- **Per tag**: how many cohort tickets carry each tag, the ``TOP_TAGS`` most used first.
 
 Where the work happens: the database filters, groups and counts (one grouped query over
 the cohort, one over the spells overlapping the period), and ships the durations
@@ -41,13 +47,24 @@ import pandas as pd
 from django.conf import settings
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Aggregate, BinaryField, Count, Func, IntegerField, Q, QuerySet
+from django.db.models import (
+    Aggregate,
+    BinaryField,
+    Count,
+    Exists,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.functions import TruncDate
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reports.models import OpenSpell, Person, Priority, Status, TicketFact
+from reports.models import OpenSpell, Person, Priority, Status, Team, TicketFact, TicketTag
 
 HOUR: Final = 3600.0
 DAY_INTERVAL: Final = "day"
@@ -56,6 +73,10 @@ INTERVALS: Final = (DAY_INTERVAL, WEEK_INTERVAL)
 #: Ranges longer than this are shown per week unless the caller asks otherwise.
 DAILY_UP_TO_DAYS: Final = 92
 UNASSIGNED: Final = "none"
+#: ``team_id=none``: tickets without a team.
+NO_TEAM: Final = "none"
+#: How many tags ``by_tag`` lists, the most used first.
+TOP_TAGS: Final = 50
 
 #: Resolution-time histogram buckets, in hours: [lower, upper).
 RESOLUTION_BUCKETS: Final[tuple[tuple[float, float | None], ...]] = (
@@ -93,6 +114,10 @@ class ReportQuery:
     priority: str | None = None
     assignee_id: str | None = None
     status: str | None = None
+    #: A team's id, or ``NO_TEAM``.
+    team_id: str | None = None
+    #: Every one of these tags must be on a ticket (normalised as tickets does).
+    tags: tuple[str, ...] = ()
     interval: str | None = None
     time_zone: ZoneInfo = field(default_factory=report_time_zone)
     #: Fixed when the query is made, so every figure of one report uses the same instant.
@@ -127,8 +152,12 @@ class ReportQuery:
         days = (self.date_to - self.date_from).days + 1
         return DAY_INTERVAL if days <= DAILY_UP_TO_DAYS else WEEK_INTERVAL
 
-    def filter_q(self) -> Q:
-        """The filters, on the attribute names ``TicketFact`` and ``OpenSpell`` share."""
+    def filter_q(self, *, ticket: str = "pk") -> Q:
+        """The filters, on the attribute names ``TicketFact`` and ``OpenSpell`` share.
+
+        ``ticket`` names the ticket's key on the filtered model (``pk`` on ``TicketFact``,
+        ``ticket_id`` on ``OpenSpell``): the tag filter looks its tags up by it.
+        """
         q = Q()
         if self.category is not None:
             q &= Q(category=self.category)
@@ -140,14 +169,22 @@ class ReportQuery:
             q &= Q(assignee_id__isnull=True)
         elif self.assignee_id is not None:
             q &= Q(assignee_id=self.assignee_id)
+        if self.team_id == NO_TEAM:
+            q &= Q(team_id__isnull=True)
+        elif self.team_id is not None:
+            q &= Q(team_id=self.team_id)
+        for tag in self.tags:
+            q &= Q(Exists(TicketTag.objects.filter(ticket_id=OuterRef(ticket), tag=tag)))
         return q
 
-    def filters(self) -> dict[str, str | None]:
+    def filters(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "priority": self.priority,
             "assignee_id": self.assignee_id,
             "status": self.status,
+            "team_id": self.team_id,
+            "tag": list(self.tags),
         }
 
 
@@ -179,31 +216,35 @@ def cohort(query: ReportQuery) -> QuerySet[TicketFact]:
     )
 
 
+def first_response_breached(as_of: datetime) -> Q:
+    return Q(first_response_met=False) | Q(
+        first_response_at__isnull=True, first_response_due__lt=as_of
+    )
+
+
+def resolution_breached(as_of: datetime) -> Q:
+    return Q(resolution_met=False) | Q(resolution_seconds__isnull=True, resolution_due__lt=as_of)
+
+
 def sla_counts(as_of: datetime) -> dict[str, Count]:
-    """Met / breached / pending counts of both SLAs as of ``as_of``, as aggregates."""
+    """Met / breached / pending counts of both SLAs as of ``as_of``, as aggregates, and
+    ``breached``: the tickets with either SLA breached."""
     return {
         "fr_met": Count("pk", filter=Q(first_response_met=True)),
-        "fr_breached": Count(
-            "pk",
-            filter=Q(first_response_met=False)
-            | Q(first_response_at__isnull=True, first_response_due__lt=as_of),
-        ),
+        "fr_breached": Count("pk", filter=first_response_breached(as_of)),
         "fr_pending": Count(
             "pk", filter=Q(first_response_at__isnull=True, first_response_due__gte=as_of)
         ),
         "res_met": Count("pk", filter=Q(resolution_met=True)),
-        "res_breached": Count(
-            "pk",
-            filter=Q(resolution_met=False)
-            | Q(resolution_seconds__isnull=True, resolution_due__lt=as_of),
-        ),
+        "res_breached": Count("pk", filter=resolution_breached(as_of)),
+        "breached": Count("pk", filter=first_response_breached(as_of) | resolution_breached(as_of)),
         "res_pending": Count(
             "pk", filter=Q(resolution_seconds__isnull=True, resolution_due__gte=as_of)
         ),
     }
 
 
-GROUP_KEYS: Final = ["status", "priority", "category", "assignee_id"]
+GROUP_KEYS: Final = ["status", "priority", "category", "assignee_id", "team_id"]
 GROUP_COUNTS: Final = [
     "n",
     "reopened",
@@ -214,11 +255,15 @@ GROUP_COUNTS: Final = [
     "res_met",
     "res_breached",
     "res_pending",
+    "breached",
+    "res_n",
+    "res_seconds",
 ]
 
 
 def cohort_groups(query: ReportQuery) -> pd.DataFrame:
-    """One grouped query: the cohort's counts per (status, priority, category, assignee)."""
+    """One grouped query: the cohort's counts per (status, priority, category, assignee,
+    team), with the resolution seconds summed for the per-team means."""
     rows = (
         cohort(query)
         .values(*GROUP_KEYS)
@@ -227,6 +272,8 @@ def cohort_groups(query: ReportQuery) -> pd.DataFrame:
             reopened=Count("pk", filter=Q(reopen_count__gt=0)),
             ever_resolved=Count("pk", filter=Q(times_resolved__gt=0)),
             **sla_counts(query.as_of),
+            res_n=Count("resolution_seconds"),
+            res_seconds=Sum("resolution_seconds"),
         )
         .order_by()
     )
@@ -361,7 +408,7 @@ def daily_activity(query: ReportQuery) -> pd.DataFrame:
     """
     start, end = query.start, query.end
     rows = (
-        OpenSpell.objects.filter(query.filter_q(), started_at__lt=end)
+        OpenSpell.objects.filter(query.filter_q(ticket="ticket_id"), started_at__lt=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
         .annotate(start_day=local_day("started_at", query), end_day=local_day("ended_at", query))
         .values("start_day", "end_day", "reopened")
@@ -466,12 +513,41 @@ def technician_label(assignee_id: str | None, names: dict[str, str]) -> str:
     return names.get(assignee_id) or f"#{assignee_id}"
 
 
+def teams_of(team_ids: list[str]) -> dict[str, Team]:
+    """The directory's rows of these teams, deleted ones included (one query, or none)."""
+    if not team_ids:
+        return {}
+    return {team.team_id: team for team in Team.objects.filter(team_id__in=team_ids)}
+
+
+def team_label(team_id: str | None, teams: dict[str, Team]) -> str:
+    """A team's name; "No team" for none, ``#id`` for a team no event named yet."""
+    if team_id is None or team_id == NO_TEAM:
+        return _("No team")
+    team = teams.get(team_id)
+    return team.name if team is not None else f"#{team_id}"
+
+
+def tag_counts(query: ReportQuery) -> list[dict[str, Any]]:
+    """The cohort's tags with how many of its tickets carry each: the ``TOP_TAGS`` most
+    used, most used first, then by tag."""
+    rows = (
+        TicketTag.objects.filter(ticket__in=cohort(query).values("pk"))
+        .values("tag")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "tag")[:TOP_TAGS]
+    )
+    return [{"tag": row["tag"], "count": int(row["n"])} for row in rows]
+
+
 @dataclass(frozen=True)
 class Report:
-    """``summary``: the JSON of ``summary/``; ``daily``: the per-day frame behind it."""
+    """``summary``: the JSON of ``summary/``; ``daily``: the per-day frame behind it;
+    ``team_names``: the label of every team the summary or its filters name."""
 
     summary: dict[str, Any]
     daily: pd.DataFrame
+    team_names: dict[str, str] = field(default_factory=dict)
 
 
 def report_summary(query: ReportQuery) -> dict[str, Any]:
@@ -499,7 +575,16 @@ def compute_report(query: ReportQuery) -> Report:
     by_category = counts_by("category")
     resolved = by_status.get(Status.RESOLVED, 0)
 
-    technicians = _technician_rows(groups, durations["per_technician"])
+    team_ids = [] if groups.empty else [str(t) for t in groups["team_id"].dropna().unique()]
+    if query.team_id is not None and query.team_id != NO_TEAM:
+        team_ids.append(query.team_id)
+    teams = teams_of(sorted(set(team_ids)))
+    assignee_ids = [] if groups.empty else [str(a) for a in groups["assignee_id"].dropna().unique()]
+    lead_ids = [team.lead_id for team in teams.values() if team.lead_id is not None]
+    names = names_of(sorted({*assignee_ids, *lead_ids}))
+    technicians = _technician_rows(groups, durations["per_technician"], names)
+    by_team = _team_rows(groups, teams, names)
+    by_tag = tag_counts(query) if created else []
     overall = durations["overall"]
     summary = {
         "period": {
@@ -579,8 +664,11 @@ def compute_report(query: ReportQuery) -> Report:
             for day, row in shown.iterrows()
         ],
         "technicians": technicians,
+        "by_team": by_team,
+        "by_tag": by_tag,
     }
-    return Report(summary=summary, daily=daily)
+    team_names = {team_id: team_label(team_id, teams) for team_id in team_ids}
+    return Report(summary=summary, daily=daily, team_names=team_names)
 
 
 def bucket_label(lower: float, upper: float | None) -> str:
@@ -595,7 +683,7 @@ def bucket_label(lower: float, upper: float | None) -> str:
 
 
 def _technician_rows(
-    groups: pd.DataFrame, per_technician: dict[str, dict[str, Any]]
+    groups: pd.DataFrame, per_technician: dict[str, dict[str, Any]], names: dict[str, str]
 ) -> list[dict[str, Any]]:
     assigned = groups.dropna(subset=["assignee_id"])
     if assigned.empty:
@@ -604,7 +692,6 @@ def _technician_rows(
     sums = assigned.groupby("assignee_id")[
         ["n", "resolved", "reopened", "fr_met", "fr_breached", "res_met", "res_breached"]
     ].sum()
-    names = names_of([str(a) for a in sums.index])
     rows: list[dict[str, Any]] = []
     for assignee_id, row in sums.iterrows():
         key = str(assignee_id)
@@ -628,4 +715,65 @@ def _technician_rows(
             }
         )
     rows.sort(key=lambda r: (r["name"].casefold(), r["assignee_id"]))
+    return rows
+
+
+TEAM_SUMS: Final = [
+    "n",
+    *(f"status_{value}" for value in Status.values),
+    "reopened",
+    "breached",
+    "fr_met",
+    "fr_breached",
+    "res_met",
+    "res_breached",
+    "res_n",
+    "res_seconds",
+]
+
+
+def _team_rows(
+    groups: pd.DataFrame, teams: dict[str, Team], names: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One row per team with tickets in the cohort, by name, then one for "no team"."""
+    if groups.empty:
+        return []
+    frame = groups.assign(
+        team_id=groups["team_id"].fillna(NO_TEAM),
+        **{f"status_{value}": (groups["status"] == value) * groups["n"] for value in Status.values},
+    )
+    sums = frame.groupby("team_id")[TEAM_SUMS].sum()
+    rows: list[dict[str, Any]] = []
+    for key, row in sums.iterrows():
+        team_id = None if key == NO_TEAM else str(key)
+        team = teams.get(team_id) if team_id is not None else None
+        lead_id = team.lead_id if team is not None else None
+        resolved = int(row[f"status_{Status.RESOLVED}"])
+        res_n = int(row["res_n"])
+        rows.append(
+            {
+                "team_id": team_id,
+                "name": team_label(team_id, teams),
+                "deleted": bool(team is not None and team.deleted),
+                "lead_id": lead_id,
+                "lead_name": technician_label(lead_id, names) if lead_id is not None else None,
+                "members": len(team.member_ids) if team is not None else None,
+                "tickets": int(row["n"]),
+                "by_status": {value: int(row[f"status_{value}"]) for value in Status.values},
+                "open": int(row["n"]) - resolved,
+                "resolved": resolved,
+                "reopened": int(row["reopened"]),
+                "breached": int(row["breached"]),
+                "mean_resolution_hours": _hours(float(row["res_seconds"]) / res_n)
+                if res_n
+                else None,
+                "first_response_sla_compliance": _ratio(
+                    int(row["fr_met"]), int(row["fr_met"] + row["fr_breached"])
+                ),
+                "resolution_sla_compliance": _ratio(
+                    int(row["res_met"]), int(row["res_met"] + row["res_breached"])
+                ),
+            }
+        )
+    rows.sort(key=lambda r: (r["team_id"] is None, r["name"].casefold(), r["team_id"] or ""))
     return rows

@@ -1,6 +1,7 @@
-"""The reports projection: what reporting needs, kept from ``ticket.*`` and ``user.*`` events.
+"""The reports projection: what reporting needs, kept from ``ticket.*``, ``user.*`` and
+``team.*`` events.
 
-Four tables, all written only by ``reports.services`` (the event handlers):
+Six tables, all written only by ``reports.services`` (the event handlers):
 
 - ``Person``: the contact card of every user we heard of, trimmed to what a report shows
   (names and role; no email or phone is kept here).
@@ -13,6 +14,12 @@ Four tables, all written only by ``reports.services`` (the event handlers):
   derived from ``StatusChange``; backlog and the created/resolved/reopened series read
   only this table. It copies the ticket's current filter attributes so those queries
   need no join.
+- ``TicketTag``: one row per (ticket, tag) of the ticket's newest snapshot, so report
+  filters (every tag given must match) and the per-tag counts are plain indexed queries
+  on every database. ``TicketFact.tags`` keeps the same list, in order, for the rows of
+  the downloads.
+- ``Team``: the team directory (name, lead, members). A deleted team keeps its row,
+  marked ``deleted``, so the tickets it had still show its name.
 
 Ids coming from other services are opaque strings (``Id = int | str`` in the schemas).
 """
@@ -20,12 +27,16 @@ Ids coming from other services are opaque strings (``Id = int | str`` in the sch
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import JSONField, Value
 
 from servidesk_shared.vocabulary import Priority as Priority  # noqa: PLC0414 (re-exported)
 from servidesk_shared.vocabulary import Status as Status  # noqa: PLC0414 (re-exported)
 
 ID_LENGTH = 100
 CATEGORY_LENGTH = 100
+#: Tickets caps a tag at 50 characters; reports keeps room to spare and cuts beyond this.
+TAG_LENGTH = 100
+TEAM_NAME_LENGTH = 200
 
 
 class Person(models.Model):
@@ -58,6 +69,10 @@ class TicketFact(models.Model):
     category = models.CharField(max_length=CATEGORY_LENGTH, blank=True)
     client_id = models.CharField(max_length=ID_LENGTH)
     assignee_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: unassigned, as in the events)
+    team_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: no team, as in the events)
+    #: Staff-only labels, as the snapshot lists them (normalised by tickets). The
+    #: database default too, for rows loaded in bulk (``bench/reports_bench.py``).
+    tags = models.JSONField(default=list, db_default=Value([], JSONField()), blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     first_response_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +103,7 @@ class TicketFact(models.Model):
             models.Index(fields=["created_at"], name="reports_fact_created"),
             models.Index(fields=["assignee_id"], name="reports_fact_assignee"),
             models.Index(fields=["category"], name="reports_fact_category"),
+            models.Index(fields=["team_id"], name="reports_fact_team"),
         ]
 
     def __str__(self) -> str:
@@ -126,6 +142,7 @@ class OpenSpell(models.Model):
     priority = models.CharField(max_length=16, choices=Priority.choices)
     category = models.CharField(max_length=CATEGORY_LENGTH, blank=True)
     assignee_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: unassigned, as in the events)
+    team_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: no team, as in the events)
 
     class Meta:
         # Two columns each, so the timeline and the opening backlog (open spells and
@@ -137,3 +154,35 @@ class OpenSpell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}: {self.started_at} - {self.ended_at or '…'}"
+
+
+class TicketTag(models.Model):
+    """One tag of a ticket's newest snapshot (rewritten with the snapshot)."""
+
+    ticket = models.ForeignKey(TicketFact, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=TAG_LENGTH)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "tag"], name="reports_tag_unique")]
+        # The tag first: "tickets with tag x" and the per-tag counts read the index.
+        indexes = [models.Index(fields=["tag", "ticket"], name="reports_tag_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.tag}"
+
+
+class Team(models.Model):
+    """A team as ``team.*`` events describe it: what reports show of it."""
+
+    team_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    name = models.CharField(max_length=TEAM_NAME_LENGTH)
+    lead_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: no lead, as in the events)
+    #: The members' user ids, as strings, in the event's order.
+    member_ids = models.JSONField(default=list, blank=True)
+    #: Set by ``team.deleted``: the row stays so old tickets still show the name.
+    deleted = models.BooleanField(default=False)
+    #: The per-aggregate sequence of the card stored here (never goes back).
+    sequence = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name

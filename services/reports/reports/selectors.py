@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import FloatField, Func, Q
 
 from reports.metrics import HOUR, ReportQuery, cohort
-from reports.models import Person, TicketFact
+from reports.models import Person, Team, TicketFact, TicketTag
 from servidesk_shared.auth import UserDirectory
 
 MET: Final = "met"
@@ -30,6 +30,19 @@ def assignee_exists(assignee_id: str) -> bool:
         Person.objects.filter(user_id=assignee_id).exists()
         or TicketFact.objects.filter(assignee_id=assignee_id).exists()
     )
+
+
+def team_exists(team_id: str) -> bool:
+    """A team we know of: from ``team.*`` events (deleted ones too), or from a ticket."""
+    return (
+        Team.objects.filter(team_id=team_id).exists()
+        or TicketFact.objects.filter(team_id=team_id).exists()
+    )
+
+
+def existing_tags(tags: list[str]) -> set[str]:
+    """Which of ``tags`` some ticket has, in one query."""
+    return set(TicketTag.objects.filter(tag__in=tags).values_list("tag", flat=True).distinct())
 
 
 #: ``directory_entry(user_id=...)``: ``(is_active, role)`` of a person, or ``None``.

@@ -1,4 +1,4 @@
-"""Writes to the projection: applying ``ticket.*`` and ``user.*`` events.
+"""Writes to the projection: applying ``ticket.*``, ``user.*`` and ``team.*`` events.
 
 Each function owns its transaction (``@transaction.atomic``): inside the consumer's, the
 one that records the event id in the inbox, it is a savepoint, so the effect and the id
@@ -9,6 +9,12 @@ Ordering: every event carries its aggregate's ``sequence``. A snapshot is copied
 when its sequence is higher than the stored one, so an older event arriving after a
 newer one never rolls the state back. A status change is history, not state: it is
 recorded whatever its order, and the derived figures are recomputed from all of them.
+Every ticket event carries the full snapshot (``ticket.updated`` and ``ticket.merged``
+included), so team and tags follow the same rule as every other attribute; the ``into``
+snapshot of ``ticket.merged`` belongs to another aggregate, whose sequence the event does
+not carry, so that ticket is kept by its own events only. Teams follow the users' rule:
+the card with the highest sequence wins, and ``team.deleted`` marks the row deleted
+rather than removing it.
 """
 
 from __future__ import annotations
@@ -19,9 +25,20 @@ from typing import Any
 from django.db import transaction
 
 from reports import history
-from reports.models import OpenSpell, Person, StatusChange, TicketFact
+from reports.models import (
+    ID_LENGTH,
+    TAG_LENGTH,
+    TEAM_NAME_LENGTH,
+    OpenSpell,
+    Person,
+    StatusChange,
+    Team,
+    TicketFact,
+    TicketTag,
+)
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import (
+    TeamCard,
     TicketEvent,
     TicketSnapshot,
     TicketStatusChanged,
@@ -33,6 +50,11 @@ def _id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _tags(tags: tuple[str, ...]) -> list[str]:
+    """The snapshot's tags, each cut to fit, without repeats, in their order."""
+    return list(dict.fromkeys(tag[:TAG_LENGTH] for tag in tags))
+
+
 def _snapshot_values(ticket: TicketSnapshot) -> dict[str, Any]:
     return {
         "number": ticket.number[:50],
@@ -42,6 +64,8 @@ def _snapshot_values(ticket: TicketSnapshot) -> dict[str, Any]:
         "category": ticket.category[:100],
         "client_id": str(ticket.client_id),
         "assignee_id": _id(ticket.assignee_id),
+        "team_id": _id(ticket.team_id),
+        "tags": _tags(ticket.tags),
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
         "first_response_at": ticket.first_response_at,
@@ -74,6 +98,31 @@ def person_apply_event(*, event: Event[UserCard]) -> bool:
 
 
 @transaction.atomic
+def team_apply_event(*, event: Event[TeamCard]) -> bool:
+    """Keep a team's name, lead and members; ``False`` when the card is older than ours.
+
+    ``team.deleted`` keeps the row (marked deleted, with the name it had), so tickets of
+    the team still show its name.
+    """
+    card = event.data
+    team_id = str(card.id)[:ID_LENGTH]
+    Team.objects.bulk_create(
+        [Team(team_id=team_id, name=card.name[:TEAM_NAME_LENGTH], sequence=0)],
+        ignore_conflicts=True,
+    )
+    team = Team.objects.select_for_update().get(team_id=team_id)
+    if event.sequence <= team.sequence:
+        return False
+    team.name = card.name[:TEAM_NAME_LENGTH]
+    team.lead_id = _id(card.lead_id)
+    team.member_ids = [str(member) for member in card.member_ids]
+    team.deleted = event.type == "team.deleted"
+    team.sequence = event.sequence
+    team.save()
+    return True
+
+
+@transaction.atomic
 def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
     """Apply one ticket event; ``False`` when its snapshot was older than the stored one.
 
@@ -88,6 +137,7 @@ def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
     fact = TicketFact.objects.select_for_update().get(ticket_id=ticket_id)
     newer = event.sequence > fact.sequence
     if newer:
+        _replace_tags(fact=fact, tags=values["tags"])
         for name, value in values.items():
             setattr(fact, name, value)
         fact.sequence = event.sequence
@@ -112,6 +162,20 @@ def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
 
     _refresh_derived(fact=fact)
     return bool(newer)
+
+
+def _replace_tags(*, fact: TicketFact, tags: list[str]) -> None:
+    """Make ``fact``'s tag rows ``tags`` (a step of ``ticket_apply_event``).
+
+    A new fact's row was just inserted with the snapshot's tags and has no tag rows yet,
+    hence the sequence check rather than a comparison with ``fact.tags``.
+    """
+    if fact.sequence and fact.tags == tags:
+        return
+    TicketTag.objects.filter(ticket=fact).exclude(tag__in=tags).delete()
+    TicketTag.objects.bulk_create(
+        [TicketTag(ticket=fact, tag=tag) for tag in tags], ignore_conflicts=True
+    )
 
 
 def _change_time(data: TicketStatusChanged) -> datetime:
@@ -164,6 +228,7 @@ def _refresh_derived(*, fact: TicketFact) -> None:
             priority=fact.priority,
             category=fact.category,
             assignee_id=fact.assignee_id,
+            team_id=fact.team_id,
         )
         for spell in derived.spells
     )

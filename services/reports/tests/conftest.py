@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from reports.models import OpenSpell, Person, StatusChange, TicketFact
+from reports.models import OpenSpell, Person, StatusChange, Team, TicketFact, TicketTag
 
 from servidesk_testing import auth_header
 from tests.dataset import build_desk
@@ -21,7 +21,7 @@ def madrid(settings: Any) -> None:
     settings.REPORTS_TIME_ZONE = "Europe/Madrid"
 
 
-PROJECTION_MODELS = (Person, TicketFact, StatusChange, OpenSpell)
+PROJECTION_MODELS = (Person, Team, TicketFact, TicketTag, StatusChange, OpenSpell)
 _projection_cache: dict[str, list[dict[str, Any]]] = {}
 
 

@@ -7,21 +7,28 @@ definitions, written out the plain way (lists, loops, ``statistics``).
 Times are Europe/Madrid wall-clock; the set straddles both 2025 DST changes
 (30 March 02:00 -> 03:00, 26 October 03:00 -> 02:00), local midnights whose UTC date is
 the day before, reopened tickets, tickets without SLA targets, unassigned tickets and a
-technician the projection has no name for.
+technician the projection has no name for. Teams and tags (issue 18): a team renamed, a
+team deleted after its ticket, a team id no event named, tags set on creation and by
+edits, and (in May) a ticket merged into another.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from servidesk_shared.events import schemas
 from tests.desk import MADRID, Desk, TicketScript, at, hours_between, utc
 
 ANA, BRUNO, NAMELESS = 10, 11, 12
+#: Teams: first line (lead Ana), network (renamed), a temporary one deleted later, and
+#: an id no ``team.*`` event ever named.
+FIRST_LINE, NETWORK, TEMPORARY, UNNAMED_TEAM = 1, 2, 3, 9
 
 
 def build_desk() -> Desk:
@@ -29,6 +36,16 @@ def build_desk() -> Desk:
     desk.user(ANA, "Ana Pérez")
     desk.user(BRUNO, "Bruno Díaz")
     desk.user(1, "Admin", role="admin")
+    desk.team(FIRST_LINE, "Primer nivel", member_ids=(ANA, BRUNO), lead_id=ANA)
+    desk.team(NETWORK, "Redes", member_ids=(BRUNO,), lead_id=BRUNO)
+    desk.team(
+        NETWORK,
+        "Redes y comunicaciones",
+        member_ids=(BRUNO,),
+        lead_id=BRUNO,
+        kind=schemas.TeamUpdated,
+    )
+    desk.team(TEMPORARY, "Temporal", member_ids=(ANA,))
 
     # Before March: one resolved in March (backlog at the start), one never resolved.
     t = desk.ticket(at(2025, 2, 27, 10, 0), category="hardware")
@@ -37,27 +54,34 @@ def build_desk() -> Desk:
     desk.ticket(at(2025, 2, 20, 9, 0), priority="low", category="email")
 
     # March.
-    t = desk.ticket(at(2025, 3, 3, 9, 0), priority="high")
+    t = desk.ticket(
+        at(2025, 3, 3, 9, 0), priority="high", team_id=FIRST_LINE, tags=("vip", "impresora")
+    )
     t.assign(ANA, at(2025, 3, 3, 9, 10)).respond(at(2025, 3, 3, 9, 30))
     t.resolve(at(2025, 3, 3, 17, 0))
 
     t = desk.ticket(at(2025, 3, 10, 10, 0), category="email")
+    t.update(at(2025, 3, 10, 10, 1), team_id=NETWORK, tags=["correo"])
+    t.update(at(2025, 3, 10, 10, 2), tags=["correo", "vip"])
     t.assign(BRUNO, at(2025, 3, 10, 10, 5)).respond(at(2025, 3, 10, 15, 0))  # late
     t.resolve(at(2025, 3, 14, 10, 0))  # late
 
     t = desk.ticket(at(2025, 3, 15, 12, 0), priority="low")  # resolved, reopened, resolved
+    t.update(at(2025, 3, 15, 12, 5), team_id=FIRST_LINE, tags=["facturación"])
     t.assign(ANA, at(2025, 3, 15, 12, 10)).respond(at(2025, 3, 15, 12, 45))
     t.resolve(at(2025, 3, 16, 12, 0))
     t.move("in_progress", at(2025, 3, 18, 9, 0))
     t.resolve(at(2025, 3, 19, 12, 0))
 
     # The night of the spring change: 23:30 CET, answered at 03:30 CEST (3 real hours).
-    t = desk.ticket(at(2025, 3, 29, 23, 30), priority="urgent", category="hardware")
+    t = desk.ticket(
+        at(2025, 3, 29, 23, 30), priority="urgent", category="hardware", team_id=TEMPORARY
+    )
     t.assign(BRUNO, at(2025, 3, 30, 1, 0)).respond(at(2025, 3, 30, 3, 30))
     t.resolve(at(2025, 3, 30, 4, 0))
 
     # Local 30 March 00:30 is still 29 March in UTC. Never answered: both SLAs breached.
-    desk.ticket(at(2025, 3, 30, 0, 30))
+    desk.ticket(at(2025, 3, 30, 0, 30), team_id=UNNAMED_TEAM, tags=("vip",))
 
     # Local 31 March 00:15 is 30 March in UTC; resolved in March, reopened in April.
     t = desk.ticket(at(2025, 3, 31, 0, 15), priority="high", category="email")
@@ -85,6 +109,15 @@ def build_desk() -> Desk:
     desk.ticket(at(2025, 10, 26, 2, 30, fold=1), priority="high")
     desk.ticket(at(2025, 10, 26, 23, 30))  # 22:30 UTC, still the 26th locally
     desk.ticket(at(2025, 10, 27, 0, 10))  # 23:10 UTC on the 26th, but the 27th locally
+
+    # May: a ticket merged into another of the network team (resolved by the merge).
+    kept = desk.ticket(at(2025, 5, 6, 9, 0), team_id=NETWORK, tags=("router",))
+    kept.assign(BRUNO, at(2025, 5, 6, 9, 5)).respond(at(2025, 5, 6, 9, 30))
+    merged = desk.ticket(at(2025, 5, 6, 9, 10), team_id=NETWORK, tags=("router", "vip"))
+    merged.merge_into(kept, at(2025, 5, 6, 11, 10))
+
+    # The temporary team goes away after its ticket: the ticket keeps its name.
+    desk.team(TEMPORARY, "Temporal", member_ids=(ANA,), kind=schemas.TeamDeleted)
     return desk
 
 
@@ -115,6 +148,75 @@ def is_open_at(ticket: TicketScript, instant: datetime) -> bool:
             break
         state = "closed" if kind == "resolved" else "open"
     return state == "open"
+
+
+def is_resolved(t: TicketScript) -> bool:
+    return t.status == "resolved"
+
+
+def team_figures(cohort: list[TicketScript], as_of: datetime) -> dict[str | None, Any]:
+    """``by_team`` of the summary, keyed by team id (``None``: no team)."""
+
+    def breached(t: TicketScript) -> bool:
+        """Either SLA breached as of ``as_of``: done late, or not done and overdue."""
+        outcomes = (
+            (t.first_response_at, t.first_response_due),
+            (t.resolved_at if is_resolved(t) else None, t.resolution_due),
+        )
+        return any(
+            limit is not None
+            and (utc(when) > utc(limit) if when is not None else utc(limit) < as_of)
+            for when, limit in outcomes
+        )
+
+    def compliance(
+        done: Callable[[TicketScript], datetime | None],
+        due: Callable[[TicketScript], datetime | None],
+        members: list[TicketScript],
+    ) -> float | None:
+        met = late = 0
+        for t in members:
+            when, limit = done(t), due(t)
+            if limit is None:
+                continue
+            if when is not None:
+                met += utc(when) <= utc(limit)
+                late += utc(when) > utc(limit)
+            elif utc(limit) < as_of:
+                late += 1
+        return round(met / (met + late), 4) if met + late else None
+
+    by_team_tickets: dict[str | None, list[TicketScript]] = {}
+    for t in cohort:
+        by_team_tickets.setdefault(None if t.team_id is None else str(t.team_id), []).append(t)
+    teams: dict[str | None, dict[str, Any]] = {}
+    for team_id, members in by_team_tickets.items():
+        res = [
+            hours_between(t.created_at, t.resolved_at)
+            for t in members
+            if is_resolved(t) and t.resolved_at
+        ]
+        teams[team_id] = {
+            "tickets": len(members),
+            "by_status": {
+                s: sum(t.status == s for t in members)
+                for s in ("pending", "in_progress", "resolved")
+            },
+            "open": sum(not is_resolved(t) for t in members),
+            "resolved": sum(is_resolved(t) for t in members),
+            "reopened": sum(bool(t.reopens) for t in members),
+            "breached": sum(breached(t) for t in members),
+            "mean_resolution_hours": round(statistics.fmean(res), 2) if res else None,
+            "first_response_sla_compliance": compliance(
+                lambda t: t.first_response_at, lambda t: t.first_response_due, members
+            ),
+            "resolution_sla_compliance": compliance(
+                lambda t: t.resolved_at if is_resolved(t) else None,
+                lambda t: t.resolution_due,
+                members,
+            ),
+        }
+    return teams
 
 
 @dataclass
@@ -228,7 +330,11 @@ def expected(
             "median_first_response_hours": round(statistics.median(fr), 2) if fr else None,
         }
 
+    tag_counts = Counter(tag for t in cohort for tag in t.tags)
+
     summary = {
+        "by_team": team_figures(cohort, as_of),
+        "by_tag": sorted(tag_counts.items(), key=lambda item: (-item[1], item[0]))[:50],
         "totals": {
             "created": len(cohort),
             "resolved": sum(resolved(t) for t in cohort),

@@ -51,6 +51,9 @@ class TicketScript:
     title: str = ""
     status: str = "pending"
     assignee_id: int | None = None
+    team_id: int | None = None
+    tags: tuple[str, ...] = ()
+    merged_into_id: int | None = None
     updated_at: datetime | None = None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
@@ -75,7 +78,36 @@ class TicketScript:
             resolved_at=utc(self.resolved_at) if self.resolved_at else None,
             first_response_due=utc(self.first_response_due) if self.first_response_due else None,
             resolution_due=utc(self.resolution_due) if self.resolution_due else None,
+            team_id=self.team_id,
+            tags=self.tags,
+            merged_into_id=self.merged_into_id,
         )
+
+    def update(self, when: datetime, **changes: Any) -> TicketScript:
+        """An edit (``ticket.updated``): any of title, priority, category, team_id, tags."""
+        self.updated_at = when
+        recorded = {}
+        for name, value in changes.items():
+            before = getattr(self, name)
+            setattr(self, name, tuple(value) if name == "tags" else value)
+            recorded[name] = schemas.FieldChange(
+                before=list(before) if name == "tags" else before,
+                after=list(value) if name == "tags" else value,
+            )
+        self.desk.emit(
+            schemas.TicketUpdated(ticket=self.snapshot(), actor_id=1, changes=recorded), when
+        )
+        return self
+
+    def merge_into(self, into: TicketScript, when: datetime) -> TicketScript:
+        """``ticket.merged``: this ticket is resolved, pointing at ``into``."""
+        self.status, self.updated_at, self.resolved_at = "resolved", when, when
+        self.merged_into_id = into.id
+        self.resolutions.append(when)
+        self.desk.emit(
+            schemas.TicketMerged(ticket=self.snapshot(), actor_id=1, into=into.snapshot()), when
+        )
+        return self
 
     def assign(self, assignee_id: int | None, when: datetime) -> TicketScript:
         before, self.assignee_id, self.updated_at = self.assignee_id, assignee_id, when
@@ -134,7 +166,9 @@ class TicketScript:
 
 
 class Desk:
-    def __init__(self) -> None:
+    def __init__(self, *, first_number: int = 1) -> None:
+        #: Ticket ids (and numbers) start here: another desk's tickets may be applied too.
+        self.first_number = first_number
         self.envelopes: list[dict[str, Any]] = []
         self.sequences: dict[str, int] = defaultdict(int)
         self.tickets: list[TicketScript] = []
@@ -175,6 +209,25 @@ class Desk:
         )
         return self.emit(card, datetime(2025, 1, 1, tzinfo=UTC))
 
+    def team(
+        self,
+        team_id: int,
+        name: str,
+        *,
+        member_ids: tuple[int, ...] = (),
+        lead_id: int | None = None,
+        kind: type[schemas.TeamCard] = schemas.TeamCreated,
+    ) -> dict[str, Any]:
+        card = kind(
+            id=team_id,
+            name=name,
+            member_ids=member_ids,
+            lead_id=lead_id,
+            assignment="manual",
+            category_slugs=(),
+        )
+        return self.emit(card, datetime(2025, 1, 1, tzinfo=UTC))
+
     def ticket(
         self,
         created_at: datetime,
@@ -182,11 +235,13 @@ class Desk:
         priority: str = "medium",
         category: str = "network",
         client_id: int = 500,
+        team_id: int | None = None,
+        tags: tuple[str, ...] = (),
         first_response_within: timedelta | None = timedelta(hours=4),
         resolve_within: timedelta | None = timedelta(hours=48),
         title: str = "",
     ) -> TicketScript:
-        number = len(self.tickets) + 1
+        number = self.first_number + len(self.tickets)
         created_utc = utc(created_at)
         script = TicketScript(
             desk=self,
@@ -201,6 +256,8 @@ class Desk:
             else None,
             resolution_due=created_utc + resolve_within if resolve_within else None,
             title=title,
+            team_id=team_id,
+            tags=tags,
         )
         self.tickets.append(script)
         self.emit(schemas.TicketCreated(ticket=script.snapshot(), actor_id=client_id), created_at)

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from servidesk_testing import auth_header
 from servidesk_testing.contract import assert_error_shape
-from tests.dataset import ANA
+from tests.dataset import ANA, FIRST_LINE, TEMPORARY, UNNAMED_TEAM
 from tests.desk import Desk, at
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
@@ -78,6 +78,12 @@ BAD_INPUT = [
     ({**MARCH, "interval": "month"}, "interval"),
     ({**MARCH, "lang": "fr"}, "lang"),
     ({**MARCH, "catgory": "network"}, "catgory"),
+    ({**MARCH, "team_id": "999"}, "team_id"),
+    ({**MARCH, "team_id": "x" * 101}, "team_id"),
+    ({**MARCH, "tag": "no-such-tag"}, "tag"),
+    ({**MARCH, "tag": ["vip", "no-such-tag"]}, "tag"),
+    ({**MARCH, "tag": [f"t{n}" for n in range(11)]}, "tag"),
+    ({**MARCH, "tag": "x" * 101}, "tag"),
 ]
 
 
@@ -116,9 +122,36 @@ def test_messages_follow_the_language(desk: Desk, api: Any) -> None:
 def test_blank_filters_mean_no_filter(desk: Desk, api: Any) -> None:
     plain = api("summary/", **MARCH).json()
     blank = api(
-        "summary/", **MARCH, category="", priority="", assignee_id="", status="", lang=""
+        "summary/",
+        **MARCH,
+        category="",
+        priority="",
+        assignee_id="",
+        status="",
+        team_id="",
+        tag=["", " "],
+        lang="",
     ).json()
     assert blank == plain
+
+
+def test_team_and_repeated_tag_filters(desk: Desk, api: Any) -> None:
+    both = api("summary/", **MARCH, tag=["vip", "correo"]).json()
+    assert both["filters"]["tag"] == ["vip", "correo"]
+    assert both["totals"]["created"] == 1  # the one ticket with both tags
+    # Tags are matched as tickets stores them: trimmed, lower-case.
+    assert api("summary/", **MARCH, tag=[" VIP ", "Correo"]).json()["totals"] == both["totals"]
+    vip = api("summary/", **MARCH, tag="vip").json()
+    assert vip["totals"]["created"] == 3
+    team = api("summary/", **MARCH, team_id=str(FIRST_LINE), tag="vip").json()
+    assert team["totals"]["created"] == 1
+    assert [row["team_id"] for row in team["by_team"]] == [str(FIRST_LINE)]
+    assert team["filters"]["team_id"] == str(FIRST_LINE)
+    no_team = api("summary/", **MARCH, team_id="none").json()
+    assert [row["team_id"] for row in no_team["by_team"]] == [None]
+    # A deleted team still filters its old tickets; one known from tickets only too.
+    assert api("summary/", **MARCH, team_id=str(TEMPORARY)).status_code == 200
+    assert api("summary/", **MARCH, team_id=str(UNNAMED_TEAM)).status_code == 200
 
 
 def test_an_empty_range_is_200(desk: Desk, api: Any) -> None:
@@ -267,16 +300,33 @@ def test_the_schema_documents_the_endpoints(client: Client, db: None) -> None:
         paths
     )
     parameters = {p["name"] for p in paths["/api/reports/summary/"]["get"]["parameters"]}
-    assert {"from", "to", "category", "priority", "assignee_id", "status", "lang"} <= parameters
+    assert {
+        "from",
+        "to",
+        "category",
+        "priority",
+        "assignee_id",
+        "status",
+        "team_id",
+        "tag",
+        "lang",
+    } <= parameters
 
 
 # --- query counts -------------------------------------------------------------------------
 
 
 def more_tickets(count: int) -> None:
-    desk = Desk()
+    """``count`` more tickets, each with its own technician, team (with a lead) and tag."""
+    desk = Desk(first_number=1000)
     for index in range(count):
-        ticket = desk.ticket(at(2025, 3, 2 + index % 20, 10, 0), category="network")
+        desk.team(200 + index, f"Equipo {index}", member_ids=(100 + index,), lead_id=100 + index)
+        ticket = desk.ticket(
+            at(2025, 3, 2 + index % 20, 10, 0),
+            category="network",
+            team_id=200 + index,
+            tags=(f"tag{index}", "vip"),
+        )
         ticket.assign(100 + index, at(2025, 3, 2 + index % 20, 10, 5))
         ticket.resolve(at(2025, 3, 2 + index % 20, 12, 0))
     desk.apply()
@@ -298,13 +348,16 @@ def test_query_counts_do_not_grow_with_tickets_or_technicians(
     desk: Desk, api: Any, endpoint: str
 ) -> None:
     few = queries(api, endpoint)
-    more_tickets(30)  # 30 more tickets, 30 more technicians
+    more_tickets(30)  # 30 more tickets, technicians, teams and tags
     assert queries(api, endpoint) == few
 
 
 def test_summary_query_count(desk: Desk, api: Any, django_assert_num_queries: Any) -> None:
     # No transaction around a read: the caller in the user directory, the category check,
-    # the grouped cohort, the durations per technician, the timeline and the technicians'
-    # names.
-    with django_assert_num_queries(6):
+    # the grouped cohort, the durations per technician, the timeline, the teams, the
+    # technicians' and leads' names and the per-tag counts.
+    with django_assert_num_queries(8):
         api("summary/", **MARCH, category="network")
+    # A check per filter given: the team, and all the tags at once (no category here).
+    with django_assert_num_queries(9):
+        api("summary/", **MARCH, team_id=str(FIRST_LINE), tag=["vip", "impresora"])

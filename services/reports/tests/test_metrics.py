@@ -10,8 +10,18 @@ import pytest
 from reports import metrics
 from reports.metrics import ReportQuery, compute_report, local_midnight
 
-from tests.dataset import ANA, BRUNO, NAMELESS, expected
-from tests.desk import Desk
+from servidesk_shared.events import schemas
+from tests.dataset import (
+    ANA,
+    BRUNO,
+    FIRST_LINE,
+    NAMELESS,
+    NETWORK,
+    TEMPORARY,
+    UNNAMED_TEAM,
+    expected,
+)
+from tests.desk import Desk, at
 
 MADRID = ZoneInfo("Europe/Madrid")
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -63,6 +73,34 @@ def assert_matches(summary: dict[str, Any], oracle: dict[str, Any]) -> None:
         for row in summary["technicians"]
     }
     assert technicians == oracle["technicians"]
+    teams = {
+        row["team_id"]: {key: row[key] for key in ("tickets", *TEAM_FIGURES)}
+        for row in summary["by_team"]
+    }
+    oracle_teams = {
+        team_id: {**figures, "mean_resolution_hours": None}
+        for team_id, figures in oracle["by_team"].items()
+    }
+    assert {
+        team_id: {**figures, "mean_resolution_hours": None} for team_id, figures in teams.items()
+    } == oracle_teams
+    for team_id, figures in teams.items():
+        assert figures["mean_resolution_hours"] == pytest.approx(
+            oracle["by_team"][team_id]["mean_resolution_hours"], abs=0.011
+        ), team_id
+    assert [(row["tag"], row["count"]) for row in summary["by_tag"]] == oracle["by_tag"]
+
+
+TEAM_FIGURES = (
+    "by_status",
+    "open",
+    "resolved",
+    "reopened",
+    "breached",
+    "mean_resolution_hours",
+    "first_response_sla_compliance",
+    "resolution_sla_compliance",
+)
 
 
 @pytest.mark.django_db
@@ -149,6 +187,17 @@ class TestAgainstTheOracle:
                 {"category": "network", "priority": "low"},
                 lambda t: t.category == "network" and t.priority == "low",
             ),
+            ({"team_id": str(FIRST_LINE)}, lambda t: t.team_id == FIRST_LINE),
+            ({"team_id": str(NETWORK)}, lambda t: t.team_id == NETWORK),
+            ({"team_id": str(TEMPORARY)}, lambda t: t.team_id == TEMPORARY),  # deleted since
+            ({"team_id": "none"}, lambda t: t.team_id is None),
+            ({"tags": ("vip",)}, lambda t: "vip" in t.tags),
+            ({"tags": ("vip", "correo")}, lambda t: {"vip", "correo"} <= set(t.tags)),
+            ({"tags": ("router", "vip")}, lambda t: {"router", "vip"} <= set(t.tags)),
+            (
+                {"team_id": str(FIRST_LINE), "tags": ("vip",)},
+                lambda t: t.team_id == FIRST_LINE and "vip" in t.tags,
+            ),
         ],
         ids=lambda value: "-".join(map(str, value.values())) if isinstance(value, dict) else "",
     )
@@ -156,12 +205,15 @@ class TestAgainstTheOracle:
         summary = report(date(2025, 2, 1), date(2025, 4, 30), interval="day", **filters)
         oracle = expected(desk, date(2025, 2, 1), date(2025, 4, 30), now=NOW, keep=keep).summary
         assert_matches(summary, oracle)
+        given = {key: value for key, value in filters.items() if key != "tags"}
         assert summary["filters"] == {
             "category": None,
             "priority": None,
             "assignee_id": None,
             "status": None,
-            **filters,
+            "team_id": None,
+            **given,
+            "tag": list(filters.get("tags", ())),
         }
 
     def test_weekly_buckets_add_up_the_days(self, desk: Desk) -> None:
@@ -210,6 +262,52 @@ class TestAgainstTheOracle:
             (row["name"] for row in rows.values()), key=str.casefold
         )
 
+    def test_teams_have_their_names_leads_and_figures(self, desk: Desk) -> None:
+        summary = report(date(2025, 3, 1), date(2025, 3, 31))
+        rows = summary["by_team"]
+        # By name, then "no team" last; a team no event named shows its id.
+        assert [(row["team_id"], row["name"]) for row in rows] == [
+            (str(UNNAMED_TEAM), f"#{UNNAMED_TEAM}"),
+            (str(FIRST_LINE), "Primer nivel"),
+            (str(NETWORK), "Redes y comunicaciones"),  # the newest card's name
+            (str(TEMPORARY), "Temporal"),
+            (None, "No team"),
+        ]
+        first_line = rows[1]
+        assert first_line["lead_id"] == str(ANA)
+        assert first_line["lead_name"] == "Ana Pérez"
+        assert first_line["members"] == 2
+        assert first_line["deleted"] is False
+        assert first_line["by_status"] == {"pending": 0, "in_progress": 0, "resolved": 2}
+        # 8 h and 96 h (the reopened one, to its last resolution).
+        assert first_line["mean_resolution_hours"] == 52.0
+        temporary = rows[3]
+        assert (temporary["deleted"], temporary["tickets"]) == (True, 1)
+        assert rows[0]["lead_id"] is None
+        assert rows[0]["members"] is None
+        # Never answered: both SLAs breached, counted once.
+        assert rows[0]["breached"] == 1
+        assert sum(row["tickets"] for row in rows) == summary["totals"]["created"]
+
+    def test_tags_are_counted_per_ticket_most_used_first(self, desk: Desk) -> None:
+        march = report(date(2025, 3, 1), date(2025, 3, 31))
+        assert march["by_tag"] == [
+            {"tag": "vip", "count": 3},
+            {"tag": "correo", "count": 1},
+            {"tag": "facturación", "count": 1},
+            {"tag": "impresora", "count": 1},
+        ]
+        # The tags of a ticket's newest snapshot only: "correo" alone was replaced.
+        may = report(date(2025, 5, 1), date(2025, 5, 31))
+        assert may["by_tag"] == [{"tag": "router", "count": 2}, {"tag": "vip", "count": 1}]
+
+    def test_a_merged_ticket_counts_as_resolved_in_its_team(self, desk: Desk) -> None:
+        summary = report(date(2025, 5, 1), date(2025, 5, 31))
+        (network,) = summary["by_team"]
+        assert network["team_id"] == str(NETWORK)
+        assert network["by_status"] == {"pending": 1, "in_progress": 0, "resolved": 1}
+        assert network["mean_resolution_hours"] == 2.0
+
     def test_resolution_histogram(self, desk: Desk) -> None:
         summary = report(date(2025, 3, 1), date(2025, 3, 31))
         counts = {
@@ -237,6 +335,8 @@ class TestEdges:
         assert summary["reopen_rate"] is None
         assert summary["technicians"] == []
         assert summary["by_category"] == []
+        assert summary["by_team"] == []
+        assert summary["by_tag"] == []
         assert len(summary["timeline"]) == 30
         assert all(
             row == {"date": row["date"], "created": 0, "resolved": 0, "reopened": 0, "backlog": 0}
@@ -277,3 +377,37 @@ class TestEdges:
         monkeypatch.setattr(metrics, "packs_floats", lambda: False)
         in_pandas = report(date(2025, 2, 1), date(2025, 11, 30))
         assert in_pandas == in_database
+
+
+@pytest.mark.django_db
+def test_by_tag_lists_the_most_used_tags_only(db: None) -> None:
+    desk = Desk()
+    many = tuple(f"tag{n:02d}" for n in range(metrics.TOP_TAGS + 5))
+    desk.ticket(at(2025, 3, 3, 9, 0), tags=many)
+    desk.ticket(at(2025, 3, 4, 9, 0), tags=("tag54", "tag53"))
+    desk.apply()
+    by_tag = report(date(2025, 3, 1), date(2025, 3, 31))["by_tag"]
+    assert len(by_tag) == metrics.TOP_TAGS
+    assert by_tag[:3] == [
+        {"tag": "tag53", "count": 2},
+        {"tag": "tag54", "count": 2},
+        {"tag": "tag00", "count": 1},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_team_filter_counts_the_timeline_of_the_team_only(db: None) -> None:
+    """The timeline reads ``OpenSpell``: its copy of the team follows the ticket's."""
+    desk = Desk()
+    moved = desk.ticket(at(2025, 3, 3, 9, 0), team_id=1)
+    desk.ticket(at(2025, 3, 3, 10, 0), team_id=1, tags=("vip",))
+    desk.ticket(at(2025, 3, 3, 11, 0), team_id=2, tags=("vip",))
+    moved.update(at(2025, 3, 4, 9, 0), team_id=2)
+    desk.team(1, "Uno", kind=schemas.TeamCreated)
+    desk.apply()
+    one = report(date(2025, 3, 1), date(2025, 3, 10), team_id="1")
+    assert one["activity"]["created"] == 1
+    assert one["timeline"][-1]["backlog"] == 1
+    two = report(date(2025, 3, 1), date(2025, 3, 10), team_id="2", tags=("vip",))
+    assert two["activity"]["created"] == 1
+    assert two["totals"]["created"] == 1

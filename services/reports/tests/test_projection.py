@@ -12,7 +12,7 @@ from django.db import transaction
 from kombu import Connection
 from reports import history
 from reports.handlers import handlers
-from reports.models import OpenSpell, Person, StatusChange, TicketFact
+from reports.models import OpenSpell, Person, StatusChange, Team, TicketFact, TicketTag
 
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.events import schemas
@@ -32,7 +32,13 @@ def fingerprint() -> dict[str, Any]:
     }
     spells = sorted(
         OpenSpell.objects.values_list(
-            "ticket__ticket_id", "started_at", "ended_at", "reopened", "status", "assignee_id"
+            "ticket__ticket_id",
+            "started_at",
+            "ended_at",
+            "reopened",
+            "status",
+            "assignee_id",
+            "team_id",
         ),
         key=str,
     )
@@ -44,7 +50,19 @@ def fingerprint() -> dict[str, Any]:
     people = sorted(
         Person.objects.values_list("user_id", "full_name", "role", "is_active", "sequence")
     )
-    return {"facts": facts, "spells": spells, "changes": changes, "people": people}
+    tags = sorted(TicketTag.objects.values_list("ticket__ticket_id", "tag"))
+    teams = sorted(
+        Team.objects.values_list("team_id", "name", "lead_id", "member_ids", "deleted", "sequence"),
+        key=str,
+    )
+    return {
+        "facts": facts,
+        "spells": spells,
+        "changes": changes,
+        "people": people,
+        "tags": tags,
+        "teams": teams,
+    }
 
 
 def a_history() -> Desk:
@@ -57,6 +75,23 @@ def a_history() -> Desk:
     ticket.resolve(at(2025, 5, 5, 12, 0))
     ticket.move("in_progress", at(2025, 5, 6, 8, 0))
     ticket.resolve(at(2025, 5, 6, 10, 0))
+    return desk
+
+
+def a_workspace_history() -> Desk:
+    """Teams and tags: a team made, renamed and deleted; a ticket moved between teams and
+    retagged by edits; another ticket merged into it."""
+    desk = Desk()
+    desk.team(1, "Soporte", member_ids=(10, 11), lead_id=10)
+    desk.team(1, "Soporte N1", member_ids=(10,), lead_id=None, kind=schemas.TeamUpdated)
+    desk.team(2, "Redes", member_ids=(11,), lead_id=11)
+    ticket = desk.ticket(at(2025, 5, 5, 9, 0), team_id=1, tags=("vip",))
+    ticket.update(at(2025, 5, 5, 9, 10), tags=["vip", "impresora"])
+    ticket.update(at(2025, 5, 5, 9, 20), team_id=2, tags=["impresora"], priority="high")
+    ticket.assign(11, at(2025, 5, 5, 9, 30))
+    other = desk.ticket(at(2025, 5, 5, 10, 0), team_id=2, tags=("impresora", "duplicado"))
+    other.merge_into(ticket, at(2025, 5, 5, 11, 0))
+    desk.team(2, "Redes", member_ids=(11,), lead_id=11, kind=schemas.TeamDeleted)
     return desk
 
 
@@ -172,6 +207,88 @@ class TestOrdering:
 
 
 @pytest.mark.django_db
+class TestWorkspaceEvents:
+    def test_in_order(self) -> None:
+        desk = a_workspace_history()
+        desk.apply()
+        kept, merged = TicketFact.objects.order_by("ticket_id")
+        assert (kept.team_id, kept.tags, kept.priority, kept.assignee_id) == (
+            "2",
+            ["impresora"],
+            "high",
+            "11",
+        )
+        assert kept.sequence == 4
+        assert list(TicketTag.objects.filter(ticket=kept).values_list("tag", flat=True)) == [
+            "impresora"
+        ]
+        assert OpenSpell.objects.get(ticket=kept).team_id == "2"
+        # The merge resolved the other ticket: it counts as resolved, its spell ends.
+        assert (merged.status, merged.times_resolved, merged.tags) == (
+            "resolved",
+            1,
+            ["impresora", "duplicado"],
+        )
+        assert merged.resolution_seconds == 3600
+        assert OpenSpell.objects.get(ticket=merged).ended_at == at(2025, 5, 5, 11, 0)
+        assert sorted(TicketTag.objects.values_list("ticket__ticket_id", "tag")) == [
+            ("1", "impresora"),
+            ("2", "duplicado"),
+            ("2", "impresora"),
+        ]
+        teams = {team.team_id: team for team in Team.objects.all()}
+        assert (teams["1"].name, teams["1"].lead_id, teams["1"].member_ids) == (
+            "Soporte N1",
+            None,
+            ["10"],
+        )
+        assert teams["1"].deleted is False
+        # Deleted, but kept with its name for the tickets it had.
+        assert (teams["2"].name, teams["2"].deleted, teams["2"].sequence) == ("Redes", True, 2)
+
+    def test_a_late_edit_does_not_bring_old_tags_or_team_back(self) -> None:
+        desk = a_workspace_history()
+        edits = [e for e in desk.envelopes if e["type"] == "ticket.updated"]
+        desk.apply([e for e in desk.envelopes if e not in edits])
+        desk.apply(list(reversed(edits)))
+        fact = TicketFact.objects.get(ticket_id="1")
+        assert (fact.team_id, fact.tags, fact.priority) == ("2", ["impresora"], "high")
+        assert list(TicketTag.objects.filter(ticket=fact).values_list("tag", flat=True)) == [
+            "impresora"
+        ]
+
+    def test_a_late_team_card_does_not_undo_a_deletion_or_a_rename(self) -> None:
+        desk = a_workspace_history()
+        team_events = [e for e in desk.envelopes if e["type"].startswith("team.")]
+        desk.apply(list(reversed(team_events)))
+        teams = {team.team_id: team for team in Team.objects.all()}
+        assert (teams["1"].name, teams["1"].sequence) == ("Soporte N1", 2)
+        assert (teams["2"].deleted, teams["2"].sequence) == (True, 2)
+
+    def test_every_order_and_repeats_give_the_same_projection(self) -> None:
+        desk = a_workspace_history()
+        reference = in_rollback(desk.apply)
+        shuffler = random.Random(18)  # noqa: S311 (test data)
+        orders = [list(reversed(desk.envelopes))]
+        for _ in range(20):
+            order = desk.envelopes + desk.envelopes[: shuffler.randrange(len(desk.envelopes))]
+            shuffler.shuffle(order)
+            orders.append(order)
+        for order in orders:
+            assert in_rollback(lambda order=order: desk.apply(order)) == reference, [
+                (e["type"], e["sequence"]) for e in order
+            ]
+
+    def test_tags_cut_to_fit_and_repeated_once(self) -> None:
+        desk = Desk()
+        long = "x" * 150
+        desk.ticket(at(2025, 5, 5, 9, 0), tags=(long, "vip", long))
+        desk.apply()
+        assert TicketFact.objects.get().tags == ["x" * 100, "vip"]
+        assert TicketTag.objects.count() == 2
+
+
+@pytest.mark.django_db
 class TestIdempotency:
     def test_the_same_event_twice_changes_nothing(self) -> None:
         desk = a_history()
@@ -199,7 +316,15 @@ class TestIdempotency:
         # Tickets asking accounts for a client (user.# routes it here too): no user yet,
         # nothing to count; the consumer acks a type it has no handler for.
         wanted -= {"user.invite_requested"}
-        assert {"ticket.created", "user.registered"} <= wanted
+        assert {
+            "ticket.created",
+            "ticket.updated",
+            "ticket.merged",
+            "user.registered",
+            "team.created",
+            "team.updated",
+            "team.deleted",
+        } <= wanted
         assert {t for t in wanted if t in handlers} == wanted
 
 

@@ -12,12 +12,21 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from reports import selectors
-from reports.metrics import INTERVALS, UNASSIGNED, ReportQuery, report_time_zone
-from reports.models import CATEGORY_LENGTH, ID_LENGTH, Priority, Status
+from reports.metrics import INTERVALS, NO_TEAM, UNASSIGNED, ReportQuery, report_time_zone
+from reports.models import CATEGORY_LENGTH, ID_LENGTH, TAG_LENGTH, Priority, Status
 
 DEFAULT_DAYS: Final = 30
 MIN_DATE: Final = date(1970, 1, 1)
 MAX_DATE: Final = date(2999, 12, 31)
+#: How many ``tag`` parameters one report may combine.
+MAX_TAGS: Final = 10
+#: The parameters that may be repeated (each value narrows the report).
+REPEATABLE: Final = frozenset({"tag"})
+
+
+def normalise_tag(value: str) -> str:
+    """A tag as tickets stores it: trimmed, lower-case, accents kept."""
+    return value.strip().lower()
 
 
 def max_days() -> int:
@@ -46,6 +55,19 @@ class ReportQuerySerializer(serializers.Serializer[dict[str, Any]]):
         allow_blank=True,
         max_length=ID_LENGTH,
         help_text=_('A technician\'s user id, or "none" for unassigned tickets.'),
+    )
+    team_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=ID_LENGTH,
+        help_text=_('A team\'s id, or "none" for tickets without a team.'),
+    )
+    tag = serializers.ListField(
+        # Lengths are checked in ``validate_tag``: an error names the parameter, not an item.
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        max_length=MAX_TAGS,
+        help_text=_("A tag; repeat it for several: tickets must have all of them."),
     )
     interval = serializers.ChoiceField(
         choices=[(value, value) for value in INTERVALS],
@@ -88,6 +110,24 @@ class ReportQuerySerializer(serializers.Serializer[dict[str, Any]]):
             raise serializers.ValidationError(_("No technician has this id."))
         return value
 
+    def validate_team_id(self, value: str) -> str:
+        if value and value != NO_TEAM and not selectors.team_exists(value):
+            raise serializers.ValidationError(_("No team has this id."))
+        return value
+
+    def validate_tag(self, values: list[str]) -> list[str]:
+        tags = list(dict.fromkeys(tag for tag in map(normalise_tag, values) if tag))
+        if any(len(tag) > TAG_LENGTH for tag in tags):
+            raise serializers.ValidationError(
+                _("A tag has at most %(count)d characters.") % {"count": TAG_LENGTH}
+            )
+        unknown = sorted(set(tags) - selectors.existing_tags(tags)) if tags else []
+        if unknown:
+            raise serializers.ValidationError(
+                _("No ticket has the tag %(tags)s.") % {"tags": ", ".join(unknown)}
+            )
+        return tags
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
         data = self.initial_data
@@ -95,7 +135,9 @@ class ReportQuerySerializer(serializers.Serializer[dict[str, Any]]):
         for name in sorted(data):
             if name not in allowed:
                 errors[name] = [str(_("Unknown parameter."))]
-            elif hasattr(data, "getlist") and len(data.getlist(name)) > 1:
+            elif (
+                name not in REPEATABLE and hasattr(data, "getlist") and len(data.getlist(name)) > 1
+            ):
                 errors[name] = [str(_("Give this parameter once."))]
 
         tz = report_time_zone()
@@ -135,6 +177,8 @@ class ReportQuerySerializer(serializers.Serializer[dict[str, Any]]):
             priority=data.get("priority") or None,
             status=data.get("status") or None,
             assignee_id=data.get("assignee_id") or None,
+            team_id=data.get("team_id") or None,
+            tags=tuple(data.get("tag") or ()),
             interval=data.get("interval") or None,
             time_zone=report_time_zone(),
         )
