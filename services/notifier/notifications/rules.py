@@ -1,4 +1,4 @@
-"""Who hears about a ticket event, and why: the notification rules of issue 6.
+"""Who hears about a ticket event, and why: the notification rules of issues 6 and 18.
 
 - ``ticket.created``: a receipt to the client (even when the client opened it: that is
   what a receipt is), an alert to the assignee if there is one and it is not the actor;
