@@ -7,7 +7,17 @@ import io
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from tickets.models import Category, Comment, DirectoryUser, HistoryEntry, Role, SlaTarget, Ticket
+from tickets.models import (
+    Category,
+    Comment,
+    DirectoryUser,
+    HistoryEntry,
+    Macro,
+    Role,
+    SlaTarget,
+    Team,
+    Ticket,
+)
 
 from servidesk_shared.outbox.models import OutboxMessage
 from tests.factories import DirectoryUserFactory
@@ -43,10 +53,21 @@ def test_seed_demo_is_idempotent_and_goes_through_the_workflow() -> None:
     }
     assert Comment.objects.filter(internal=True).exists()
     assert events > tickets  # created, assigned, status, comments...
+    # Teams route the categories and hand tickets out; the admin's canned responses.
+    assert set(Team.objects.values_list("name", flat=True)) == {
+        "Soporte de campo",
+        "Aplicaciones y accesos",
+    }
+    assert Category.objects.filter(team__isnull=False).count() == 4
+    assert not Ticket.objects.filter(category__team__isnull=False, team__isnull=True).exists()
+    assert OutboxMessage.objects.filter(event_type="team.created").count() == 2
+    assert set(Macro.objects.values_list("shared", "owner_id")) == {(True, "104")}
+    macros = Macro.objects.count()
     run("seed_demo")
     assert Ticket.objects.count() == tickets
     assert OutboxMessage.objects.count() == events
     assert Category.objects.count() == 5
+    assert (Team.objects.count(), Macro.objects.count()) == (2, macros)
 
 
 def test_seed_tickets_bulk_loads_searchable_tickets() -> None:

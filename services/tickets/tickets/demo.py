@@ -1,10 +1,21 @@
-"""Demo data shared by ``seed_demo`` and ``seed_tickets``: categories and sample text."""
+"""Demo data shared by ``seed_demo`` and ``seed_tickets``: categories and sample text,
+and for ``seed_demo`` the demo teams and canned responses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
-from tickets.models import DEFAULT_SLA_HOURS, Category, SlaTarget
+from tickets import teams
+from tickets.models import (
+    DEFAULT_SLA_HOURS,
+    Assignment,
+    Category,
+    DirectoryUser,
+    Macro,
+    SlaTarget,
+    Team,
+)
 
 #: slug, name (Spanish first, like the UI), description
 CATEGORIES: Final = (
@@ -53,6 +64,75 @@ def ensure_sla_targets() -> int:
         _target, was_created = SlaTarget.objects.get_or_create(
             priority=priority,
             defaults={"first_response_hours": first_response, "resolution_hours": resolution},
+        )
+        created += int(was_created)
+    return created
+
+
+#: name, assignment rule, category slugs: how a small help desk splits its queue.
+TEAMS: Final = (
+    ("Soporte de campo", Assignment.ROUND_ROBIN, ("hardware", "network")),
+    ("Aplicaciones y accesos", Assignment.LEAST_OPEN, ("software", "access")),
+)
+
+#: title, body, actions: the shared canned responses an admin would start with.
+MACROS: Final = (
+    (
+        "Pedir más detalles",
+        "Hola {cliente}:\n\nGracias por escribirnos sobre {numero}. Para avanzar, "
+        "¿puedes indicarnos desde cuándo ocurre y enviarnos una captura del error?\n\n"
+        "Un saludo,\n{tecnico}",
+        {"status": "in_progress"},
+    ),
+    (
+        "Resuelto: reinicio del equipo",
+        "Hola {cliente}:\n\nHemos aplicado la solución en {numero}; reinicia el equipo "
+        "y, si vuelve a ocurrir, responde a este mensaje y lo reabrimos.\n\n{tecnico}",
+        {"status": "resolved", "add_tags": ["reinicio"]},
+    ),
+    (
+        "Escalar a redes (nota interna)",
+        "Escalado a redes: revisar la VPN y el DHCP de la planta. ({numero})",
+        {"internal": True, "priority": "high", "add_tags": ["escalado"]},
+    ),
+)
+
+
+def ensure_teams(technicians: Sequence[DirectoryUser]) -> int:
+    """Create the demo teams that are missing, with ``technicians`` as members (the first
+    one leads); returns how many were created. Categories already routed stay put."""
+    created = 0
+    member_ids = [user.pk for user in technicians]
+    for name, assignment, slugs in TEAMS:
+        if Team.objects.filter(name=name).exists():
+            continue
+        free = list(
+            Category.objects.filter(slug__in=slugs, team__isnull=True).values_list(
+                "slug", flat=True
+            )
+        )
+        teams.team_create(
+            data=teams.TeamData(
+                name=name,
+                member_ids=member_ids,
+                lead_id=member_ids[0] if member_ids else None,
+                assignment=assignment,
+                category_slugs=free,
+            )
+        )
+        created += 1
+    return created
+
+
+def ensure_macros(owner: DirectoryUser) -> int:
+    """Create the demo shared canned responses that are missing, owned by ``owner`` (an
+    admin); returns how many were created."""
+    created = 0
+    for title, body, actions in MACROS:
+        _macro, was_created = Macro.objects.get_or_create(
+            title=title,
+            shared=True,
+            defaults={"body": body, "owner_id": owner.pk, "actions": actions},
         )
         created += int(was_created)
     return created

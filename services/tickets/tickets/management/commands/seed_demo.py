@@ -1,4 +1,5 @@
-"""``manage.py seed_demo``: categories, SLA targets and a few tickets for the demo users.
+"""``manage.py seed_demo``: categories, SLA targets, teams, canned responses and a few
+tickets for the demo users.
 
 Idempotent: run it as often as you like (``make up`` runs it on every start).
 
@@ -50,11 +51,19 @@ class Command(BaseCommand):
                 "events once consume_events runs); demo tickets will be added on the next run."
             )
             return
-        technician = (
-            DirectoryUser.objects.filter(role=Role.TECHNICIAN, is_active=True)
+        technicians = list(
+            DirectoryUser.objects.filter(role=Role.TECHNICIAN, is_active=True).order_by("username")
+        )
+        technician = technicians[0] if technicians else None
+        admin = (
+            DirectoryUser.objects.filter(role=Role.ADMIN, is_active=True)
             .order_by("username")
             .first()
         )
+        with transaction.atomic():
+            teams = demo.ensure_teams(technicians) if technicians else 0
+            macros = demo.ensure_macros(admin) if admin is not None else 0
+        self.stdout.write(f"seed_demo: {teams} teams and {macros} canned responses added")
         made = 0
         for client in clients:
             made += self.seed_client(client, technician)
