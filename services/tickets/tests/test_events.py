@@ -51,9 +51,7 @@ def test_a_tickets_life_as_events(api: Api, callers: dict[str, Caller]) -> None:
         event = envelopes.decode(envelopes.parse_envelope(envelope))
         assert event.data.ticket.number == ticket["number"]
 
-    created, assigned, started, public, internal, edited, resolved = (
-        e["data"] for e in envelopes_
-    )
+    created, assigned, started, public, internal, edited, resolved = (e["data"] for e in envelopes_)
     assert created["actor_id"] == 11
     assert created["ticket"]["category"] == "network"
     assert created["ticket"]["priority"] == "high"
