@@ -354,6 +354,16 @@ class Comment(models.Model):
     #: A technician's or admin's note: never shown to clients, anywhere.
     internal = models.BooleanField(_("internal"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    #: The ticket this comment came from when that ticket was merged into this one
+    #: (``tickets.merge``); its description arrives as such a comment too.
+    merged_from = models.ForeignKey(
+        Ticket,
+        verbose_name=_("merged from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("comment")

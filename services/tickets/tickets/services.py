@@ -3,7 +3,7 @@
 Each function owns its transaction (``@transaction.atomic``; a savepoint when a caller
 already holds one): a refused or failed write leaves nothing behind, whatever it wrote
 before the refusal. Functions that change a ticket take its id and lock its row first,
-inside that transaction (``_locked``): the lock is what keeps two technicians from losing
+inside that transaction (``locked``): the lock is what keeps two technicians from losing
 each other's update, and what orders the ticket's events. Each one then checks the domain
 rules against that fresh state, writes the change and its history entries, bumps
 ``version`` and sends its signal (``tickets.signals`` lists every receiver: today the
@@ -71,7 +71,7 @@ def field_error(field: str, message: str) -> ApplicationError:
     return ApplicationError(_("The data sent is not valid."), extra={"fields": {field: [message]}})
 
 
-def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+def check_version(ticket: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != ticket.version:
         raise ConflictError(
             _(
@@ -96,7 +96,7 @@ def _history(
     )
 
 
-def _locked(*, actor: Actor, ticket_id: int, merged_ok: bool = False) -> Ticket:
+def locked(*, actor: Actor, ticket_id: int, merged_ok: bool = False) -> Ticket:
     """The ticket ``actor`` may see (else ``Http404``), its row locked until the caller's
     transaction ends; with its names, so the API can answer with it.
 
@@ -286,8 +286,8 @@ def ticket_update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    ticket = _locked(actor=actor, ticket_id=ticket_id)
-    _check_version(ticket, expected_version)
+    ticket = locked(actor=actor, ticket_id=ticket_id)
+    check_version(ticket, expected_version)
     _check_may_edit(actor, ticket, changes)
 
     category = changes.get("category")
@@ -430,8 +430,8 @@ def ticket_change_status(
     move the workflow allows but the caller's role does not (a client may only reopen).
     Resolving sets ``resolved_at``; leaving ``resolved`` (reopening) clears it.
     """
-    ticket = _locked(actor=actor, ticket_id=ticket_id)
-    _check_version(ticket, expected_version)
+    ticket = locked(actor=actor, ticket_id=ticket_id)
+    check_version(ticket, expected_version)
     from_status = ticket.status
     if not workflow.is_allowed(from_status, status):
         allowed = [
@@ -488,8 +488,8 @@ def ticket_assign(
     other than the caller are checked against the user directory (kept from accounts'
     events): the caller's own token already proves their role.
     """
-    ticket = _locked(actor=actor, ticket_id=ticket_id)
-    _check_version(ticket, expected_version)
+    ticket = locked(actor=actor, ticket_id=ticket_id)
+    check_version(ticket, expected_version)
     if not actor.is_staff:
         raise forbidden(_("Only technicians and admins can assign tickets."))
     from_assignee = ticket.assignee_id
@@ -545,7 +545,7 @@ def comment_create(
     transaction, and listed in its ``ticket.commented`` event (as ``ticket_create``).
     """
     uploads = attachments.check(files)
-    ticket = _locked(actor=actor, ticket_id=ticket_id)
+    ticket = locked(actor=actor, ticket_id=ticket_id)
     if internal and not actor.is_staff:
         raise forbidden(_("Only technicians and admins can write internal notes."))
     if not (actor.is_staff or actor.is_client):
@@ -634,7 +634,7 @@ def attachment_add(
     its entry is ``note_attachment`` (staff-only) and ``updated_at`` stays.
     """
     (upload,) = attachments.check([file])
-    ticket = _locked(actor=actor, ticket_id=ticket_id)
+    ticket = locked(actor=actor, ticket_id=ticket_id)
     if not (actor.is_staff or actor.is_client):
         raise forbidden(_("Your role cannot attach files."))
     comment = None

@@ -9,14 +9,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from tickets import macros, teams
 from tickets import tags as tagging
-from tickets import teams
 from tickets.api.fields import OpaqueIdField, PriorityField
+from tickets.api.pagination import TicketPagination
 from tickets.models import (
     BODY_MAX_LENGTH,
+    NUMBER_PREFIX,
     TAG_MAX_LENGTH,
     TEAM_NAME_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    VIEW_NAME_MAX_LENGTH,
     Assignment,
     Attachment,
     Category,
@@ -297,11 +300,36 @@ def iso(value: datetime | None, zone: tzinfo) -> str | None:
 class CommentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     author_id = OpaqueIdField(read_only=True)
     author_name = serializers.CharField(read_only=True, allow_null=True, default=None)
+    merged_from_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The ticket this comment came from when it was merged into this one."),
+    )
+    merged_from_number = serializers.SerializerMethodField(
+        help_text=_("That ticket's number (SD-1042); null for a comment written here.")
+    )
 
     class Meta:
         model = Comment
-        fields = ["id", "author_id", "body", "internal", "created_at", "author_name"]
+        fields = [
+            "id",
+            "author_id",
+            "body",
+            "internal",
+            "created_at",
+            "author_name",
+            "merged_from_id",
+            "merged_from_number",
+        ]
         read_only_fields = fields
+
+    def get_merged_from_number(self, comment: Comment) -> str | None:
+        if comment.merged_from_id is None:
+            return None
+        number = getattr(comment, "merged_from_number", None)
+        if number is None:  # not read with selectors.comment_list: one small query
+            number = Ticket.objects.values_list("number", flat=True).get(pk=comment.merged_from_id)
+        return f"{NUMBER_PREFIX}{number}"
 
 
 class AttachmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -471,3 +499,139 @@ class ClientSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         model = DirectoryUser
         fields = ["id", "username", "name", "email"]
         read_only_fields = fields
+
+
+# --- the agent workspace: macros, bulk, saved views, status counts, merge -------------
+
+
+class MacroSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A canned response in and out (PATCH: any of title, body, shared, actions)."""
+
+    id = serializers.IntegerField(read_only=True)
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    body = body_field(
+        help_text=_(
+            "Placeholders: {cliente}/{client}, {numero}/{number}, {tecnico}/{technician}; "
+            "nothing else is interpreted."
+        )
+    )
+    shared = serializers.BooleanField(
+        required=False, default=False, help_text=_("Offered to all staff; admins only.")
+    )
+    actions = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=_(
+            "Any of status, priority, team_id (or null), add_tags (a list) and internal "
+            "(true: post the body as an internal note)."
+        ),
+    )
+    owner_id = OpaqueIdField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_title(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError(_("A canned response needs a title."))
+        return value
+
+    def validate_actions(self, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return macros.clean_actions(value)
+        except macros.ActionError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class ApplyMacroSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    macro_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("The version you read; a newer one on the server answers 409."),
+    )
+
+
+class BulkSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=500,
+        help_text=_("Ticket ids, 1 to 500; each is answered on its own, in this order."),
+    )
+    action = serializers.ChoiceField(
+        choices=["assign", "status", "priority", "team", "add_tags", "remove_tags"]
+    )
+    value = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "assign: a user id or null; status: a status; priority: a priority; team: a "
+            "team id or null; add_tags, remove_tags: a list of tags."
+        ),
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    error = serializers.CharField(allow_null=True, help_text=_("Why not; null when ok."))
+
+
+class BulkResponseSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    results = BulkResultSerializer(many=True)
+
+
+class SavedViewSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A saved view in and out (PATCH: any of name, filters, shared)."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=VIEW_NAME_MAX_LENGTH)
+    filters = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=_(
+            "The list's query parameters (a string or a list of strings each), ordering included."
+        ),
+    )
+    shared = serializers.BooleanField(
+        required=False, default=False, help_text=_("Offered to everyone; admins only.")
+    )
+    owner_id = OpaqueIdField(read_only=True)
+    count = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Tickets it matches now for you; null if its filters no longer apply."),
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def validate_name(self, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise serializers.ValidationError(_("A view needs a name."))
+        return value
+
+    def validate_filters(self, value: dict[str, Any]) -> dict[str, Any]:
+        ordering = value.get("ordering")
+        if ordering is not None and ordering not in TicketPagination.orderings:
+            raise serializers.ValidationError(
+                _("Order by one of: %(choices)s.")
+                % {"choices": ", ".join(TicketPagination.orderings)}
+            )
+        return value
+
+
+class StatusCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    pending = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class MergeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    into_id = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=_("The ticket whose conversation this one continues in."),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from tickets.api import teams, views
+from tickets.api import teams, views, workspace
 
 
 class TicketIdConverter:
@@ -37,11 +37,19 @@ urlpatterns = [
     path("teams/<ticket:pk>/", teams.TeamDetailView.as_view(), name="team-detail"),
     path("tags/", teams.TagSuggestionView.as_view(), name="tag-list"),
     path("clients/", views.ClientListView.as_view(), name="client-list"),
+    path("macros/", workspace.MacroListCreateView.as_view(), name="macro-list"),
+    path("macros/<ticket:pk>/", workspace.MacroDetailView.as_view(), name="macro-detail"),
+    path("bulk/", workspace.BulkView.as_view(), name="ticket-bulk"),
+    path("views/", workspace.SavedViewListCreateView.as_view(), name="view-list"),
+    path("views/<ticket:pk>/", workspace.SavedViewDetailView.as_view(), name="view-detail"),
+    path("status-counts/", workspace.StatusCountsView.as_view(), name="status-counts"),
     path("<ticket:pk>/", views.TicketDetailView.as_view(), name="ticket-detail"),
     path("<ticket:pk>/status/", views.TicketStatusView.as_view(), name="ticket-status"),
     path("<ticket:pk>/assign/", views.TicketAssignView.as_view(), name="ticket-assign"),
     path("<ticket:pk>/comments/", views.CommentListCreateView.as_view(), name="ticket-comments"),
     path("<ticket:pk>/history/", views.HistoryListView.as_view(), name="ticket-history"),
+    path("<ticket:pk>/apply-macro/", workspace.ApplyMacroView.as_view(), name="ticket-apply-macro"),
+    path("<ticket:pk>/merge/", workspace.MergeView.as_view(), name="ticket-merge"),
     path(
         "<ticket:pk>/attachments/",
         views.AttachmentListCreateView.as_view(),

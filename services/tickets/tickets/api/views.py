@@ -102,6 +102,29 @@ UPLOAD_ERRORS: dict[int | str, Any] = {
 }
 
 
+#: The list's filters (``tickets.filters.TicketFilter``), for the list and the status counts.
+LIST_PARAMETERS: list[OpenApiParameter] = [
+    OpenApiParameter(name, description=help_text)
+    for name, help_text in (
+        ("status", "pending, in_progress or resolved; repeat for several"),
+        ("priority", "low, medium, high or urgent; repeat for several"),
+        ("category", "a category slug; repeat for several"),
+        ("assignee_id", "tickets assigned to this user"),
+        ("client_id", "tickets of this client"),
+        ("unassigned", "true or false"),
+        ("breached", "true: missed a first-response or resolution target"),
+        ("created_after", "a date or ISO-8601 date-time, inclusive"),
+        ("created_before", "a date (the whole day) or date-time, inclusive"),
+        ("updated_after", "a date or ISO-8601 date-time, inclusive"),
+        ("updated_before", "a date (the whole day) or date-time, inclusive"),
+        ("due_before", "resolution due by this date (the whole day) or date-time"),
+        ("team_id", "a team id, `mine` (the caller's teams) or `none`"),
+        ("tag", "a tag (staff only); repeat for tickets with all of them"),
+        ("q", "full-text search in number, title, description, public comments"),
+    )
+]
+
+
 @extend_schema(tags=["tickets"])
 class TicketListCreateView(ServideskView):
     serializer_class = serializers.TicketSerializer
@@ -112,23 +135,7 @@ class TicketListCreateView(ServideskView):
     @extend_schema(
         operation_id="tickets_list",
         responses=serializers.TicketSerializer(many=True),
-        parameters=[
-            OpenApiParameter(name, description=help_text)
-            for name, help_text in (
-                ("status", "pending, in_progress or resolved; repeat for several"),
-                ("priority", "low, medium, high or urgent; repeat for several"),
-                ("category", "a category slug; repeat for several"),
-                ("assignee_id", "tickets assigned to this user"),
-                ("client_id", "tickets of this client"),
-                ("unassigned", "true or false"),
-                ("breached", "true: missed a first-response or resolution target"),
-                ("created_after", "a date or ISO-8601 date-time, inclusive"),
-                ("created_before", "a date (the whole day) or date-time, inclusive"),
-                ("updated_after", "a date or ISO-8601 date-time, inclusive"),
-                ("updated_before", "a date (the whole day) or date-time, inclusive"),
-                ("q", "full-text search in number, title, description, public comments"),
-            )
-        ],
+        parameters=LIST_PARAMETERS,
     )
     def get(self, request: Request) -> Response:
         tickets = selectors.ticket_list(actor=self.actor, filters=request.query_params)
