@@ -56,6 +56,7 @@ COLORS: Final = {
     "bars": "#17a2b8",
 }
 MAX_TECHNICIANS: Final = 25
+MAX_TEAMS: Final = 25
 MAX_TICKS: Final = 12
 
 Chart = Callable[[Figure, dict[str, Any]], None]
@@ -218,20 +219,53 @@ def technician_workload(fig: Figure, summary: dict[str, Any]) -> None:
     _style(ax, counts_on="x")
 
 
+def team_workload(fig: Figure, summary: dict[str, Any]) -> None:
+    ax = fig.add_subplot()
+    ax.set_title(_("Tickets per team"))
+    # The busiest teams, "no team" included, biggest at the top.
+    rows = sorted(summary["by_team"], key=lambda row: -row["tickets"])[:MAX_TEAMS][::-1]
+    if not rows:
+        _no_data(ax)
+        return
+    names = [
+        _("%(name)s (deleted)") % {"name": row["name"]} if row["deleted"] else row["name"]
+        for row in rows
+    ]
+    # Positions, not names, on the axis: two teams may share a name.
+    y = list(range(len(rows)))
+    resolved = [row["resolved"] for row in rows]
+    ax.barh(y, resolved, height=0.6, color=COLORS["resolved"], label=_("Resolved"))
+    ax.barh(
+        y,
+        [row["open"] for row in rows],
+        height=0.6,
+        left=resolved,
+        color=COLORS["pending"],
+        label=_("Open"),
+    )
+    ax.set_yticks(y, names)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(_("Tickets"))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _style(ax, counts_on="x")
+
+
 CHARTS: Final[dict[str, tuple[Chart, Any]]] = {
     "status": (status_distribution, gettext_lazy("Tickets by status")),
     "created-resolved": (created_vs_resolved, gettext_lazy("Created vs resolved")),
     "backlog": (backlog, gettext_lazy("Backlog")),
     "resolution-time": (resolution_time, gettext_lazy("Resolution time distribution")),
     "technicians": (technician_workload, gettext_lazy("Workload per technician")),
+    "teams": (team_workload, gettext_lazy("Tickets per team")),
 }
 
 
 def _margins(fig: Figure, name: str, summary: dict[str, Any], height: float) -> None:
     """Fixed margins: a layout engine would draw every chart twice."""
     bottom = 0.9 / height  # room for rotated date labels or an axis title
-    if name == "technicians":
-        longest = max((len(row["name"]) for row in summary["technicians"]), default=4)
+    if name in ("technicians", "teams"):
+        rows = summary["technicians"] if name == "technicians" else summary["by_team"]
+        longest = max((len(row["name"]) for row in rows), default=4)
         left = min(0.4, 0.04 + 0.0115 * min(longest, 32))
         fig.subplots_adjust(left=left, right=0.84, top=1 - 0.45 / height, bottom=0.55 / height)
         return
@@ -248,6 +282,8 @@ def figure(name: str, summary: dict[str, Any], *, dpi: int) -> Figure:
     height = 4.0
     if name == "technicians":
         height = max(3.0, min(9.0, 1.2 + 0.3 * min(len(summary["technicians"]), MAX_TECHNICIANS)))
+    elif name == "teams":
+        height = max(3.0, min(9.0, 1.2 + 0.3 * min(len(summary["by_team"]), MAX_TEAMS)))
     fig = Figure(figsize=(8.0, height), dpi=dpi)
     FigureCanvasAgg(fig)  # the Agg canvas; savefig switches to the SVG one for "svg"
     _margins(fig, name, summary, height)

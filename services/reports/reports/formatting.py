@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from reports.metrics import category_label, priority_label, status_label
+from reports.metrics import NO_TEAM, category_label, priority_label, status_label
 
 DASH = "\u2013"  # an en dash: "no value"
 
@@ -52,7 +52,11 @@ def fmt_period(date_from: date, date_to: date) -> str:
     return _("%(from)s to %(to)s") % {"from": fmt_date(date_from), "to": fmt_date(date_to)}
 
 
-def filter_lines(summary: dict[str, Any], technician_names: dict[str, str]) -> list[str]:
+def filter_lines(
+    summary: dict[str, Any],
+    technician_names: dict[str, str],
+    team_names: dict[str, str],
+) -> list[str]:
     """One "Name: value" line per filter in use, or a line saying there are none."""
     filters = summary["filters"]
     lines = []
@@ -70,4 +74,10 @@ def filter_lines(summary: dict[str, Any], technician_names: dict[str, str]) -> l
         lines.append(_("Technician: %(value)s") % {"value": name})
     if filters.get("status") is not None:
         lines.append(_("Status: %(value)s") % {"value": status_label(filters["status"])})
+    if filters.get("team_id") is not None:
+        team = filters["team_id"]
+        name = _("No team") if team == NO_TEAM else team_names.get(team, f"#{team}")
+        lines.append(_("Team: %(value)s") % {"value": name})
+    if filters.get("tag"):
+        lines.append(_("Tags: %(value)s") % {"value": ", ".join(filters["tag"])})
     return lines or [_("Filters: none (all tickets)")]

@@ -543,7 +543,8 @@ def tag_counts(query: ReportQuery) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class Report:
     """``summary``: the JSON of ``summary/``; ``daily``: the per-day frame behind it;
-    ``team_names``: the label of every team the summary or its filters name."""
+    ``team_names``: the directory's name of every team of the cohort and of the filter
+    (a team no event named yet is missing)."""
 
     summary: dict[str, Any]
     daily: pd.DataFrame
@@ -667,7 +668,7 @@ def compute_report(query: ReportQuery) -> Report:
         "by_team": by_team,
         "by_tag": by_tag,
     }
-    team_names = {team_id: team_label(team_id, teams) for team_id in team_ids}
+    team_names = {team_id: team.name for team_id, team in teams.items()}
     return Report(summary=summary, daily=daily, team_names=team_names)
 
 

@@ -62,7 +62,7 @@ def person_names(user_ids: list[str]) -> dict[str, str]:
 @dataclass(frozen=True)
 class Column:
     key: str
-    kind: str  # "text", "int", "hours", "datetime"
+    kind: str  # "text", "int", "hours", "datetime", "tags" (a list of text)
 
 
 #: The ticket rows of the CSV and of the xlsx "Tickets" sheet, in this order.
@@ -88,6 +88,10 @@ TICKET_COLUMNS: Final = (
     Column("reopen_count", "int"),
     Column("pending_hours", "hours"),
     Column("in_progress_hours", "hours"),
+    # Added with teams and tags (issue 18): at the end, so older readers keep their columns.
+    Column("team_id", "text"),
+    Column("team_name", "text"),
+    Column("tags", "tags"),
 )
 
 
@@ -175,11 +179,15 @@ def sla_outcome(met: bool | None, done: bool, due: float | None, as_of: float) -
     return BREACHED if due < as_of else PENDING
 
 
-def ticket_rows(query: ReportQuery, *, names: dict[str, str]) -> Iterator[tuple[Any, ...]]:
-    """The cohort as rows of ``TICKET_COLUMNS``, oldest first; datetimes as UTC epochs.
+def ticket_rows(
+    query: ReportQuery, *, names: dict[str, str], team_names: dict[str, str]
+) -> Iterator[tuple[Any, ...]]:
+    """The cohort as rows of ``TICKET_COLUMNS``, oldest first; datetimes as UTC epochs,
+    tags as a list.
 
     Read in chunks through a server-side cursor, so memory stays flat however many.
-    ``names`` maps assignee ids to display names. Convert the epochs with ``LocalClock``.
+    ``names`` maps assignee ids to display names, ``team_names`` team ids to names (an
+    id missing from either gives an empty name). Convert the epochs with ``LocalClock``.
     """
     as_of = query.as_of.timestamp()
     rows = (
@@ -206,6 +214,8 @@ def ticket_rows(query: ReportQuery, *, names: dict[str, str]) -> Iterator[tuple[
             "reopen_count",
             "pending_seconds",
             "in_progress_seconds",
+            "team_id",
+            "tags",
         )
     )
     for (
@@ -229,6 +239,8 @@ def ticket_rows(query: ReportQuery, *, names: dict[str, str]) -> Iterator[tuple[
         reopen_count,
         pending_seconds,
         in_progress_seconds,
+        team_id,
+        tags,
     ) in rows.iterator(chunk_size=ROWS_CHUNK):
         yield (
             number,
@@ -254,6 +266,9 @@ def ticket_rows(query: ReportQuery, *, names: dict[str, str]) -> Iterator[tuple[
             reopen_count,
             pending_seconds / HOUR,
             in_progress_seconds / HOUR,
+            team_id,
+            team_names.get(team_id, "") if team_id is not None else "",
+            tags or [],
         )
 
 
@@ -266,3 +281,9 @@ def cohort_assignee_names(query: ReportQuery) -> dict[str, str]:
             "user_id", "username", "full_name"
         )
     }
+
+
+def cohort_team_names(query: ReportQuery) -> dict[str, str]:
+    """Names of the teams in the cohort (deleted ones too), in one query."""
+    teams = cohort(query).filter(~Q(team_id=None)).values("team_id")
+    return dict(Team.objects.filter(team_id__in=teams).values_list("team_id", "name"))

@@ -264,7 +264,7 @@ def test_an_accept_header_for_the_file_type_is_fine(desk: Desk, admin_client: Cl
 
 
 @pytest.mark.parametrize(
-    "name", ["status", "created-resolved", "backlog", "resolution-time", "technicians"]
+    "name", ["status", "created-resolved", "backlog", "resolution-time", "technicians", "teams"]
 )
 def test_charts(desk: Desk, api: Any, name: str) -> None:
     png = api(f"charts/{name}.png", **MARCH)
@@ -342,7 +342,15 @@ def queries(api: Any, endpoint: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "endpoint", ["summary/", "export.xlsx", "export.csv", "export.pdf", "charts/technicians.png"]
+    "endpoint",
+    [
+        "summary/",
+        "export.xlsx",
+        "export.csv",
+        "export.pdf",
+        "charts/technicians.png",
+        "charts/teams.png",
+    ],
 )
 def test_query_counts_do_not_grow_with_tickets_or_technicians(
     desk: Desk, api: Any, endpoint: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from typing import Any
 
@@ -34,6 +35,8 @@ HOSTILE_TITLES = [
 ]
 HOSTILE_NAME = "=cmd|' /C calc'!A0"
 HOSTILE_CATEGORY = "-1+1"
+HOSTILE_TAGS = ("=cmd|' /C calc'!A0", "@sum(1+1)")  # tickets lower-cases tags
+HOSTILE_TEAM = '+HYPERLINK("http://evil.example/","x")'
 MATH_NAMES = [r"$\frac$", "$$", "$x^2$ & <b>bold</b>"]
 
 
@@ -42,8 +45,15 @@ def hostile(db: None) -> Desk:
     desk = Desk()
     desk.user(10, HOSTILE_NAME)
     desk.user(11, "@evil", username="@evil")
+    desk.team(5, HOSTILE_TEAM, member_ids=(10,), lead_id=10)
     for day, title in enumerate(HOSTILE_TITLES, start=3):
-        ticket = desk.ticket(at(2025, 3, day, 9, 0), title=title, category=HOSTILE_CATEGORY)
+        ticket = desk.ticket(
+            at(2025, 3, day, 9, 0),
+            title=title,
+            category=HOSTILE_CATEGORY,
+            team_id=5,
+            tags=HOSTILE_TAGS[: 1 + day % 2],
+        )
         ticket.assign(10 if day % 2 else 11, at(2025, 3, day, 9, 5))
         ticket.respond(at(2025, 3, day, 10, 0)).resolve(at(2025, 3, day, 12, 0))
     desk.apply()
@@ -55,7 +65,14 @@ def mathy(db: None) -> Desk:
     desk = Desk()
     for user_id, name in enumerate(MATH_NAMES, start=20):
         desk.user(user_id, name)
-        ticket = desk.ticket(at(2025, 3, user_id - 15, 9, 0), title=name, category="network")
+        desk.team(user_id, name)
+        ticket = desk.ticket(
+            at(2025, 3, user_id - 15, 9, 0),
+            title=name,
+            category="network",
+            team_id=user_id,
+            tags=(name,),
+        )
         ticket.assign(user_id, at(2025, 3, user_id - 15, 9, 5))
     desk.apply()
     return desk
@@ -84,6 +101,10 @@ def test_csv_cells_a_user_controls_are_never_formulas(hostile: Desk, api: Any) -
     assert [row["title"] for row in rows] == ["'" + title for title in HOSTILE_TITLES]
     assert {row["category"] for row in rows} == {"'" + HOSTILE_CATEGORY}
     assert {row["assignee_name"] for row in rows} == {"'" + HOSTILE_NAME, "'@evil"}
+    assert {row["team_name"] for row in rows} == {"'" + HOSTILE_TEAM}
+    # Tags are a JSON array: it starts with "[", and reads back as the tags exactly.
+    assert {row["tags"][0] for row in rows} == {"["}
+    assert {tuple(json.loads(row["tags"])) for row in rows} == {HOSTILE_TAGS[:1], HOSTILE_TAGS}
     for row in rows:
         # Numbers stay plain numbers: no quote in front of hours or counts.
         assert re.fullmatch(r"\d+\.\d{4}", row["resolution_hours"]), row
@@ -111,6 +132,30 @@ def test_xlsx_cells_a_user_controls_are_strings_never_formulas(hostile: Desk, ap
             assert cell.quotePrefix, cell.value  # Excel keeps it text even when edited
         assert row[at_category].value == HOSTILE_CATEGORY
         assert row[at_reopened].data_type == "n"
+
+    at_team, at_tags = header.index("Team"), header.index("Tags")
+    for row in data:
+        assert row[at_team].value == HOSTILE_TEAM
+        assert row[at_tags].value in {HOSTILE_TAGS[0], ", ".join(HOSTILE_TAGS)}
+        for cell in (row[at_team], row[at_tags]):
+            assert cell.data_type == "s", cell.value
+            assert cell.quotePrefix, cell.value
+
+    teams = list(wb["By team"].iter_rows(min_row=2))
+    assert [row[0].value for row in teams] == [HOSTILE_TEAM]
+    assert teams[0][0].quotePrefix
+    assert teams[0][3].value == HOSTILE_NAME  # the lead
+    assert teams[0][3].quotePrefix
+    assert teams[0][4].data_type == "n"
+    tags = list(wb["By tag"].iter_rows(min_row=2))
+    assert [(row[0].value, row[1].value) for row in tags] == [
+        (HOSTILE_TAGS[0], len(HOSTILE_TITLES)),
+        (HOSTILE_TAGS[1], len(HOSTILE_TITLES) // 2),
+    ]
+    for row in tags:
+        assert row[0].data_type == "s"
+        assert row[0].quotePrefix
+        assert row[1].data_type == "n"
 
     technicians = wb["By technician"]
     rows = list(technicians.iter_rows(min_row=2))
@@ -151,14 +196,17 @@ def test_no_chart_text_is_parsed_as_mathtext(mathy: Desk, api: Any, name: str) -
     assert not [text.get_text() for text in texts if text.get_parse_math() or text.get_usetex()]
 
 
-def test_names_with_dollars_render_literally_in_svg_and_png(mathy: Desk, api: Any) -> None:
-    svg = api("charts/technicians.svg", **MARCH, lang="en")
+@pytest.mark.parametrize("chart", ["technicians", "teams"])
+def test_names_with_dollars_render_literally_in_svg_and_png(
+    mathy: Desk, api: Any, chart: str
+) -> None:
+    svg = api(f"charts/{chart}.svg", **MARCH, lang="en")
     assert svg.status_code == 200
     content = svg.content.decode()
     for name in MATH_NAMES:
         escaped = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         assert escaped in content, name
-    assert api("charts/technicians.png", **MARCH).status_code == 200
+    assert api(f"charts/{chart}.png", **MARCH).status_code == 200
 
 
 def test_pdf_shows_math_and_markup_names_as_text(mathy: Desk, api: Any) -> None:
@@ -167,7 +215,8 @@ def test_pdf_shows_math_and_markup_names_as_text(mathy: Desk, api: Any) -> None:
     reader = pypdf.PdfReader(io.BytesIO(response.content))
     text = "\n".join(page.extract_text() for page in reader.pages)
     for name in MATH_NAMES:
-        assert name in text, name
+        # Title, technician, team and tag: each drawn as typed.
+        assert text.count(name) >= 3, name
 
 
 def test_pdf_filter_line_with_markup_is_text(db: None, api: Any) -> None:
@@ -179,3 +228,16 @@ def test_pdf_filter_line_with_markup_is_text(db: None, api: Any) -> None:
     assert response.status_code == 200
     reader = pypdf.PdfReader(io.BytesIO(response.content))
     assert "Technician: <b>Boss</b> & <i>co</i>" in reader.pages[0].extract_text()
+
+
+def test_a_hostile_tag_as_a_filter_is_text_everywhere(hostile: Desk, api: Any) -> None:
+    params = {**MARCH, "lang": "en", "tag": HOSTILE_TAGS[1], "team_id": "5"}
+    summary = api("summary/", **params).json()
+    assert summary["totals"]["created"] == len(HOSTILE_TITLES) // 2
+    assert summary["filters"]["tag"] == [HOSTILE_TAGS[1].lower()]
+    response = api("export.xlsx", **params)
+    wb = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    filters = [row[1] for row in wb["Summary"].iter_rows(min_row=2) if row[0].value == "Filter"]
+    assert [cell.value for cell in filters] == [f"Team: {HOSTILE_TEAM}", f"Tags: {HOSTILE_TAGS[1]}"]
+    pdf = pypdf.PdfReader(io.BytesIO(api("export.pdf", **params).content))
+    assert f"Team: {HOSTILE_TEAM}" in pdf.pages[0].extract_text()

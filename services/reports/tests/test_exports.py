@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from datetime import UTC, datetime
@@ -12,9 +13,10 @@ import openpyxl
 import pandas as pd
 import pypdf
 import pytest
+from reports import charts
 from reports.selectors import TICKET_COLUMNS
 
-from tests.dataset import ANA
+from tests.dataset import ANA, FIRST_LINE, NETWORK, TEMPORARY, UNNAMED_TEAM
 from tests.desk import Desk, at, utc
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
@@ -65,9 +67,9 @@ def test_pdf_in_english_has_the_kpis_charts_table_and_page_numbers(desk: Desk, a
     ]:
         assert re.search(rf"{re.escape(label)}\s*\n?\s*{re.escape(value)}", text), (label, value)
 
-    # The five charts are embedded as images, and the technician table is there.
+    # Every chart is embedded as an image, and the technician table is there.
     images = sum(len(page.images) for page in reader.pages)
-    assert images == 5
+    assert images == len(charts.CHARTS) == 6
     assert "Per technician" in text
     assert "Ana Pérez" in text
     assert "Bruno Díaz" in text
@@ -126,7 +128,7 @@ def workbook(api: Any, **params: Any) -> openpyxl.Workbook:
 def test_xlsx_sheets_match_the_summary(desk: Desk, api: Any) -> None:
     summary = api("summary/", **MARCH, lang="en").json()
     wb = workbook(api, **MARCH, lang="en")
-    assert wb.sheetnames == ["Summary", "Tickets", "By technician", "Daily"]
+    assert wb.sheetnames == ["Summary", "Tickets", "By technician", "By team", "By tag", "Daily"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref is not None
@@ -213,7 +215,14 @@ def test_xlsx_text_is_escaped_and_cleaned(db: None, api: Any) -> None:
 
 def test_xlsx_in_spanish(desk: Desk, api: Any) -> None:
     wb = workbook(api, **MARCH, lang="es")
-    assert wb.sheetnames == ["Resumen", "Tickets", "Por técnico", "Diario"]
+    assert wb.sheetnames == [
+        "Resumen",
+        "Tickets",
+        "Por técnico",
+        "Por equipo",
+        "Por etiqueta",
+        "Diario",
+    ]
     assert wb["Tickets"]["D1"].value == "Estado"
 
 
@@ -275,3 +284,113 @@ def test_csv_of_an_empty_range_has_the_header_only(desk: Desk, api: Any) -> None
     frame = pd.read_csv(io.BytesIO(content))
     assert frame.empty
     assert list(frame.columns) == [column.key for column in TICKET_COLUMNS]
+
+
+# --- teams and tags (issue 18) ------------------------------------------------------------
+
+
+def march_tickets(desk: Desk) -> dict[str, Any]:
+    start, end = datetime(2025, 2, 28, 23, tzinfo=UTC), datetime(2025, 3, 31, 22, tzinfo=UTC)
+    return {str(t.id): t for t in desk.tickets if start <= utc(t.created_at) < end}
+
+
+TEAM_NAMES = {
+    FIRST_LINE: "Primer nivel",
+    NETWORK: "Redes y comunicaciones",
+    TEMPORARY: "Temporal",  # deleted since: the name stays
+}
+
+
+def test_xlsx_has_the_team_and_tag_sheets_and_columns(desk: Desk, api: Any) -> None:
+    summary = api("summary/", **MARCH, lang="en").json()
+    wb = workbook(api, **MARCH, lang="en")
+
+    teams = list(wb["By team"].iter_rows(values_only=True))
+    assert teams[0][:5] == ("Team", "Team id", "Deleted", "Lead", "Tickets")
+    assert [row[:5] for row in teams[1:]] == [
+        (
+            t["name"],
+            t["team_id"],
+            "Yes" if t["deleted"] else None,
+            t["lead_name"],
+            t["tickets"],
+        )
+        for t in summary["by_team"]
+    ]
+    column = {title: index for index, title in enumerate(teams[0])}
+    for row, team in zip(teams[1:], summary["by_team"], strict=True):
+        assert row[column["Pending"]] == team["by_status"]["pending"]
+        assert row[column["Resolved"]] == team["by_status"]["resolved"]
+        assert row[column["SLA breached"]] == team["breached"]
+        assert row[column["Mean resolution (h)"]] == team["mean_resolution_hours"]
+        assert row[column["Resolution SLA compliance"]] == team["resolution_sla_compliance"]
+    assert ("Temporal", str(TEMPORARY), "Yes") in [row[:3] for row in teams[1:]]
+
+    tags = list(wb["By tag"].iter_rows(values_only=True))
+    assert tags[0] == ("Tag", "Tickets")
+    assert tags[1:] == [(t["tag"], t["count"]) for t in summary["by_tag"]]
+
+    rows = list(wb["Tickets"].iter_rows(values_only=True))
+    column = {title: index for index, title in enumerate(rows[0])}
+    scripts = march_tickets(desk)
+    seen = {
+        row[column["Ticket id"]]: (row[column["Team"]], row[column["Team id"]], row[column["Tags"]])
+        for row in rows[1:]
+    }
+    assert seen == {
+        ticket_id: (
+            TEAM_NAMES.get(t.team_id) if t.team_id else None,
+            str(t.team_id) if t.team_id else None,
+            ", ".join(t.tags) or None,
+        )
+        for ticket_id, t in scripts.items()
+    }
+    assert seen[next(i for i, t in scripts.items() if t.team_id == UNNAMED_TEAM)][:2] == (
+        None,
+        str(UNNAMED_TEAM),
+    )
+
+
+def test_csv_has_team_and_tag_columns(desk: Desk, api: Any) -> None:
+    content = b"".join(api("export.csv", **MARCH).streaming_content)
+    frame = pd.read_csv(
+        io.BytesIO(content),
+        dtype={"ticket_id": str, "team_id": str, "team_name": str, "tags": str},
+        keep_default_na=False,
+    )
+    assert list(frame.columns)[-3:] == ["team_id", "team_name", "tags"]
+    scripts = march_tickets(desk)
+    assert {
+        row.ticket_id: (row.team_id, row.team_name, json.loads(row.tags) if row.tags else [])
+        for row in frame.itertuples()
+    } == {
+        ticket_id: (
+            str(t.team_id) if t.team_id else "",
+            TEAM_NAMES.get(t.team_id, "") if t.team_id else "",
+            list(t.tags),
+        )
+        for ticket_id, t in scripts.items()
+    }
+
+
+def test_pdf_has_the_team_and_tag_tables(desk: Desk, api: Any) -> None:
+    _reader, text = pdf_text(api("export.pdf", **MARCH, lang="en").content)
+    assert "Per team" in text
+    for name in ("Primer nivel", "Redes y comunicaciones", "Temporal (deleted)", "No team"):
+        assert name in text, name
+    assert "Tickets per tag" in text
+    assert re.search(r"facturación\s*\n?\s*1", text)
+    assert re.search(r"vip\s*\n?\s*3", text)
+
+
+def test_pdf_and_xlsx_show_the_team_and_tag_filters(desk: Desk, api: Any) -> None:
+    params = {**MARCH, "lang": "en", "team_id": str(FIRST_LINE), "tag": ["vip", "impresora"]}
+    first = pypdf.PdfReader(io.BytesIO(api("export.pdf", **params).content)).pages[0]
+    assert "Team: Primer nivel" in first.extract_text()
+    assert "Tags: vip, impresora" in first.extract_text()
+    wb = workbook(api, **params)
+    filters = [row[1] for row in wb["Summary"].iter_rows(values_only=True) if row[0] == "Filter"]
+    assert filters == ["Team: Primer nivel", "Tags: vip, impresora"]
+    assert len(list(wb["Tickets"].iter_rows())) == 2  # the header and the one ticket
+    deleted = workbook(api, **{**MARCH, "lang": "en", "team_id": str(TEMPORARY)})
+    assert "Team: Temporal" in [row[1] for row in deleted["Summary"].iter_rows(values_only=True)]

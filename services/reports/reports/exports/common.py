@@ -76,6 +76,9 @@ def ticket_column_titles() -> dict[str, str]:
         "reopen_count": _("Reopened (times)"),
         "pending_hours": _("Time pending (h)"),
         "in_progress_hours": _("Time in progress (h)"),
+        "team_id": _("Team id"),
+        "team_name": _("Team"),
+        "tags": _("Tags"),
     }
 
 

@@ -1,7 +1,8 @@
 """``export.pdf``: the report as a document, built with reportlab's platypus.
 
-Title page with the period and filters, the KPI block, the five charts, the
-per-technician table, "page N of M" on every page, all in the active language. The
+Title page with the period and filters, the KPI block, the charts, the per-technician
+and per-team tables and the tickets per tag, "page N of M" on every page, all in the
+active language. The
 document is reproducible: reportlab's ``invariant`` mode fixes the creation date and the
 document id, and everything else depends on the data only.
 """
@@ -199,6 +200,52 @@ def _technician_rows(summary: dict[str, Any], styles: dict[str, ParagraphStyle])
     return rows
 
 
+def _team_rows(summary: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[list[Any]]:
+    titles = [
+        _("Tickets"),
+        _("Open"),
+        _("Resolved"),
+        _("SLA breached"),
+        _("Mean resolution"),
+        _("Resolution SLA"),
+    ]
+    rows: list[list[Any]] = [
+        [
+            Paragraph(_escape(_("Team")), styles["head"]),
+            *(Paragraph(_escape(title), styles["head_number"]) for title in titles),
+        ]
+    ]
+    cell = styles["cell"]
+    for row in summary["by_team"]:
+        name = row["name"]
+        if row["deleted"]:
+            name = _("%(name)s (deleted)") % {"name": name}
+        rows.append(
+            [
+                Paragraph(_escape(name), cell),
+                fmt_int(row["tickets"]),
+                fmt_int(row["open"]),
+                fmt_int(row["resolved"]),
+                fmt_int(row["breached"]),
+                fmt_hours(row["mean_resolution_hours"]),
+                fmt_percent(row["resolution_sla_compliance"]),
+            ]
+        )
+    return rows
+
+
+def _tag_rows(summary: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [
+            Paragraph(_escape(_("Tag")), styles["head"]),
+            Paragraph(_escape(_("Tickets")), styles["head_number"]),
+        ]
+    ]
+    for row in summary["by_tag"]:
+        rows.append([Paragraph(_escape(row["tag"]), styles["cell"]), fmt_int(row["count"])])
+    return rows
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -238,7 +285,10 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
         ),
         Spacer(1, 1.2 * cm),
     ]
-    story += [Paragraph(_escape(line), styles["centered"]) for line in filter_lines(summary, names)]
+    story += [
+        Paragraph(_escape(line), styles["centered"])
+        for line in filter_lines(summary, names, report.team_names)
+    ]
     as_of = query.as_of.astimezone(query.time_zone)
     story += [
         Spacer(1, 0.4 * cm),
@@ -258,7 +308,7 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
     for name, (_draw, chart_title) in charts.CHARTS.items():
         image = ChartImage(charts.render_pixels(name, summary, dpi=CHART_DPI), CHART_WIDTH)
         story.append(KeepTogether([Paragraph(_escape(str(chart_title)), styles["h2"]), image]))
-    charts.free_figures()  # the five figures' pixel buffers; the story keeps RGB copies
+    charts.free_figures()  # the figures' pixel buffers; the story keeps RGB copies
 
     story += [
         PageBreak(),
@@ -273,6 +323,23 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
         )
     else:
         story.append(Paragraph(_escape(_("No assigned tickets in this period.")), styles["body"]))
+
+    story += [Spacer(1, 0.6 * cm), Paragraph(_escape(_("Per team")), styles["h2"])]
+    if summary["by_team"]:
+        story.append(
+            _table(
+                _team_rows(summary, styles),
+                [4.6 * cm, 1.5 * cm, 1.5 * cm, 1.7 * cm, 1.7 * cm, 2.6 * cm, 3.4 * cm],
+            )
+        )
+    else:
+        story.append(Paragraph(_escape(_("No tickets in this period.")), styles["body"]))
+
+    story += [Spacer(1, 0.6 * cm), Paragraph(_escape(_("Tickets per tag")), styles["h2"])]
+    if summary["by_tag"]:
+        story.append(_table(_tag_rows(summary, styles), [9 * cm, 3 * cm]))
+    else:
+        story.append(Paragraph(_escape(_("No tagged tickets in this period.")), styles["body"]))
 
     doc.build(story, canvasmaker=NumberedCanvas)
     return buffer.getvalue()

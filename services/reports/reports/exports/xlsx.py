@@ -1,7 +1,8 @@
-"""``export.xlsx``: four sheets written with openpyxl in write-only (streaming) mode.
+"""``export.xlsx``: six sheets written with openpyxl in write-only (streaming) mode.
 
-Rows go straight to temporary files as they are appended, so memory stays flat however
-many tickets the period holds. Dates are real Excel dates (in the report's time zone,
+Summary, Tickets, By technician, By team, By tag and Daily. Rows go straight to
+temporary files as they are appended, so memory stays flat however many tickets the
+period holds. Dates are real Excel dates (in the report's time zone,
 which the Summary sheet names: Excel has no time zones) and numbers are numbers, each
 with a format. Every sheet has a frozen header row and an autofilter.
 
@@ -72,7 +73,15 @@ COLUMN_FORMATS: Final = {
     "date": DATE_FORMAT,
     "percent": PERCENT_FORMAT,
 }
-TICKET_WIDTHS: Final = {"title": 40, "assignee_name": 24, "number": 12}
+TICKET_WIDTHS: Final = {
+    "title": 40,
+    "assignee_name": 24,
+    "number": 12,
+    "team_name": 24,
+    "tags": 30,
+}
+#: Between the tags of a ticket in its cell (the CSV keeps a JSON array).
+TAG_SEPARATOR: Final = ", "
 
 
 class _ReproducibleZip(ZipFile):
@@ -180,7 +189,7 @@ def summary_rows(
         (_("Time zone"), query.time_zone.key, "text"),
         (_("Open SLAs judged as of"), as_of, "datetime"),
     ]
-    rows += [(_("Filter"), line, "text") for line in filter_lines(s, names)]
+    rows += [(_("Filter"), line, "text") for line in filter_lines(s, names, report.team_names)]
     rows += [
         (_("Tickets created"), totals["created"], "int"),
         (_("Open"), totals["open"], "int"),
@@ -238,8 +247,10 @@ def build_xlsx(
     props.created = props.modified = FIXED_TIMESTAMP.replace(tzinfo=None)
 
     _write_summary(wb.create_sheet(_("Summary")), report, query, names)
-    count = _write_tickets(wb.create_sheet(_("Tickets")), query, names)
+    count = _write_tickets(wb.create_sheet(_("Tickets")), query, names, report.team_names)
     _write_technicians(wb.create_sheet(_("By technician")), report)
+    _write_teams(wb.create_sheet(_("By team")), report)
+    _write_tags(wb.create_sheet(_("By tag")), report)
     _write_daily(wb.create_sheet(_("Daily")), report)
     # ExcelWriter rather than ``wb.save``, which would stamp the current time on the
     # document's properties.
@@ -268,7 +279,9 @@ def _write_summary(
     _end_table(ws, 2, len(rows))
 
 
-def _write_tickets(ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, str]) -> int:
+def _write_tickets(
+    ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, str], team_names: dict[str, str]
+) -> int:
     titles = ticket_column_titles()
     widths = [
         TICKET_WIDTHS.get(column.key, 17 if column.kind == "datetime" else 13)
@@ -276,7 +289,8 @@ def _write_tickets(ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, 
     ]
     _start_table(ws, [titles[column.key] for column in TICKET_COLUMNS], widths)
     writer = _RowWriter(ws, [column.kind for column in TICKET_COLUMNS])
-    for row in _ticket_values(ticket_rows(query, names=names), LocalClock(query.time_zone)):
+    rows = ticket_rows(query, names=names, team_names=team_names)
+    for row in _ticket_values(rows, LocalClock(query.time_zone)):
         writer.append(row)
     _end_table(ws, len(TICKET_COLUMNS), writer.count)
     return writer.count
@@ -286,13 +300,19 @@ def _write_tickets(ws: WriteOnlyWorksheet, query: ReportQuery, names: dict[str, 
 _XML_ILLEGAL = str.maketrans({chr(code): None for code in [*range(0, 9), 11, 12, *range(14, 32)]})
 
 
+def _clean(text: str | None) -> str | None:
+    """User text without the characters XML cannot carry (``None`` stays ``None``)."""
+    return None if text is None else text.translate(_XML_ILLEGAL)
+
+
 def _ticket_values(rows: Iterable[tuple[Any, ...]], clock: LocalClock) -> Iterator[list[Any]]:
     """The Tickets sheet's values: labels for codes, text as text, instants as Excel dates."""
     columns = TICKET_COLUMNS
     at = {c.key: i for i, c in enumerate(columns)}
     status_at, priority_at = at["status"], at["priority"]
     sla_at = (at["first_response_sla"], at["resolution_sla"])
-    text_at = [i for i, c in enumerate(columns) if c.kind == "text"]
+    text_at = [i for i, c in enumerate(columns) if c.kind in ("text", "tags")]
+    tags_at = [i for i, c in enumerate(columns) if c.kind == "tags"]
     datetime_at = [i for i, c in enumerate(columns) if c.kind == "datetime"]
     sla = sla_outcome_labels()
     statuses = {value: str(label) for value, label in Status.choices}
@@ -304,6 +324,8 @@ def _ticket_values(rows: Iterable[tuple[Any, ...]], clock: LocalClock) -> Iterat
         row[priority_at] = priorities.get(row[priority_at], row[priority_at])
         for i in sla_at:
             row[i] = sla[row[i]] or None
+        for i in tags_at:
+            row[i] = TAG_SEPARATOR.join(row[i]) or None
         for i in text_at:
             value = row[i]
             if value is not None:
@@ -346,6 +368,70 @@ def _write_technicians(ws: WriteOnlyWorksheet, report: Report) -> None:
                 row["resolution_sla_compliance"],
             ]
         )
+    _end_table(ws, len(titles), writer.count)
+
+
+def _write_teams(ws: WriteOnlyWorksheet, report: Report) -> None:
+    titles = [
+        _("Team"),
+        _("Team id"),
+        _("Deleted"),
+        _("Lead"),
+        _("Tickets"),
+        *(str(label) for _value, label in Status.choices),
+        _("Open"),
+        _("Reopened"),
+        _("SLA breached"),
+        _("Mean resolution (h)"),
+        _("First response SLA compliance"),
+        _("Resolution SLA compliance"),
+    ]
+    statuses = len(Status.choices)
+    _start_table(ws, titles, [28, 12, 10, 24, 11, *[11] * statuses, 11, 11, 12, 16, 16, 16])
+    writer = _RowWriter(
+        ws,
+        [
+            "text",
+            "text",
+            "text",
+            "text",
+            "int",
+            *["int"] * statuses,
+            "int",
+            "int",
+            "int",
+            "hours",
+            "percent",
+            "percent",
+        ],
+    )
+    yes = _("Yes")
+    for row in report.summary["by_team"]:
+        writer.append(
+            [
+                _clean(row["name"]),
+                row["team_id"],
+                yes if row["deleted"] else None,
+                _clean(row["lead_name"]),
+                row["tickets"],
+                *(row["by_status"][value] for value in Status.values),
+                row["open"],
+                row["reopened"],
+                row["breached"],
+                row["mean_resolution_hours"],
+                row["first_response_sla_compliance"],
+                row["resolution_sla_compliance"],
+            ]
+        )
+    _end_table(ws, len(titles), writer.count)
+
+
+def _write_tags(ws: WriteOnlyWorksheet, report: Report) -> None:
+    titles = [_("Tag"), _("Tickets")]
+    _start_table(ws, titles, [30, 11])
+    writer = _RowWriter(ws, ["text", "int"])
+    for row in report.summary["by_tag"]:
+        writer.append([_clean(row["tag"]), row["count"]])
     _end_table(ws, len(titles), writer.count)
 
 
