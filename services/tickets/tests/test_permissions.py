@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tickets.models import Status, Ticket
+from tickets.models import Macro, SavedView, Status, Team, Ticket
 
 from tests.conftest import Api, Caller
 from tests.factories import CategoryFactory
@@ -110,7 +110,106 @@ MATRIX: list[tuple[str, str, str, Callable[[str], Any] | None, tuple[int, ...]]]
         (401, 403, 403, 403, 200),
     ),
     ("assignees", "get", "/api/tickets/assignees/", None, (401, 403, 403, 200, 200)),
+    # Issue 18: teams, tags, availability, and the agent workspace.
+    (
+        "availability",
+        "patch",
+        "/api/tickets/assignees/me/",
+        lambda c: {"available": False},
+        (401, 403, 403, 200, 200),
+    ),
+    ("teams", "get", "/api/tickets/teams/", None, (401, 403, 403, 200, 200)),
+    (
+        "add team",
+        "post",
+        "/api/tickets/teams/",
+        lambda c: {"name": f"Team {c}", "member_ids": [21]},
+        (401, 403, 403, 403, 201),
+    ),
+    ("team", "get", "/api/tickets/teams/{team}/", None, (401, 403, 403, 200, 200)),
+    (
+        "edit team",
+        "patch",
+        "/api/tickets/teams/{team}/",
+        lambda c: {"assignment": "round_robin"},
+        (401, 403, 403, 403, 200),
+    ),
+    ("delete team", "delete", "/api/tickets/teams/{team}/", None, (401, 403, 403, 403, 204)),
+    ("tags", "get", "/api/tickets/tags/", None, (401, 403, 403, 200, 200)),
+    ("macros", "get", "/api/tickets/macros/", None, (401, 403, 403, 200, 200)),
+    (
+        "add macro",
+        "post",
+        "/api/tickets/macros/",
+        lambda c: {"title": "Hi", "body": "Hola {cliente}"},
+        (401, 403, 403, 201, 201),
+    ),
+    ("shared macro", "get", "/api/tickets/macros/{macro}/", None, (401, 403, 403, 200, 200)),
+    (
+        "edit shared macro",
+        "patch",
+        "/api/tickets/macros/{macro}/",
+        lambda c: {"title": "Hello"},
+        (401, 403, 403, 403, 200),
+    ),
+    (
+        "delete shared macro",
+        "delete",
+        "/api/tickets/macros/{macro}/",
+        None,
+        (401, 403, 403, 403, 204),
+    ),
+    (
+        "apply macro",
+        "post",
+        "/api/tickets/{id}/apply-macro/",
+        lambda c: {"macro_id": "{macro}"},
+        (401, 403, 403, 200, 200),
+    ),
+    (
+        "bulk",
+        "post",
+        "/api/tickets/bulk/",
+        lambda c: {"ids": ["{id}"], "action": "priority", "value": "high"},
+        (401, 403, 403, 200, 200),
+    ),
+    ("views", "get", "/api/tickets/views/", None, (401, 200, 200, 200, 200)),
+    (
+        "add view",
+        "post",
+        "/api/tickets/views/",
+        lambda c: {"name": "Pending", "filters": {"status": "pending"}},
+        (401, 201, 201, 201, 201),
+    ),
+    (
+        "edit shared view",
+        "patch",
+        "/api/tickets/views/{view}/",
+        lambda c: {"name": "All of them"},
+        (401, 403, 403, 403, 200),
+    ),
+    ("delete shared view", "delete", "/api/tickets/views/{view}/", None, (401, 403, 403, 403, 204)),
+    ("status counts", "get", "/api/tickets/status-counts/", None, (401, 200, 200, 200, 200)),
+    (
+        "merge",
+        "post",
+        "/api/tickets/{id}/merge/",
+        lambda c: {"into_id": "{other}"},
+        (401, 403, 403, 200, 200),
+    ),
 ]
+
+
+def _fill(value: Any, ids: dict[str, int]) -> Any:
+    """A body with ``"{name}"`` placeholders replaced by the ids made for the test."""
+    if isinstance(value, dict):
+        return {key: _fill(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, ids) for item in value]
+    if isinstance(value, str) and value.startswith("{") and value.strip("{}") in ids:
+        return ids[value.strip("{}")]
+    return value
+
 
 CASES = [
     pytest.param(method, path, body, caller, expected, id=f"{name}-{caller}")
@@ -133,10 +232,17 @@ def test_permission_matrix(
     CategoryFactory(slug="hardware", name="Hardware")
     CategoryFactory(slug="unused", name="Unused")
     ticket = open_ticket("client")
+    ids = {
+        "id": ticket.pk,
+        "other": open_ticket("client").pk,
+        "team": Team.objects.create(name="Redes").pk,
+        "macro": Macro.objects.create(title="All", body="Hi", owner_id="31", shared=True).pk,
+        "view": SavedView.objects.create(name="All", owner_id="31", shared=True).pk,
+    }
     as_ = None if caller == "anonymous" else callers[caller]
     call = getattr(api, method)
-    url = path.format(id=ticket.pk)
-    response = call(url, body(caller), as_=as_) if body else call(url, as_=as_)
+    url = path.format(**ids)
+    response = call(url, _fill(body(caller), ids), as_=as_) if body else call(url, as_=as_)
     assert response.status_code == expected, response.content
     if expected >= 400:
         payload = response.json()
