@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import conf, labels, uploads
 from portal.api import ApiError
 from portal.api.client import Upload
-from portal.api.types import Category, Person, Ticket
+from portal.api.types import Category, Macro, Person, Team, Ticket
 from servidesk_shared.vocabulary import Priority, Role, Status
 
 PASSWORD_MAX = 128
@@ -315,8 +316,75 @@ def category_choices(categories: list[Category], *, blank: Any) -> list[tuple[st
     return [("", blank), *((c.slug, c.name) for c in categories)]
 
 
+#: As tickets holds tags: at most this many on a ticket, each this long at most.
+TAGS_MAX = 20
+TAG_MAX_LENGTH = 50
+
+
+def split_tags(text: str) -> list[str]:
+    """Comma-separated tags as the API spells them (trimmed, single-spaced, lower case,
+    accents kept), without blanks or repeats, in the order typed."""
+    tags: list[str] = []
+    for raw in text.split(","):
+        tag = " ".join(raw.split()).lower()
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+class TagsField(forms.CharField):
+    """Tags typed separated by commas; the value is their list. Suggestions of existing
+    tags come from ``/tickets/tags/`` (servidesk.js, into the field's datalist)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", _("Separate tags with commas, e.g. printer, 2nd floor."))
+        super().__init__(max_length=TAGS_MAX * (TAG_MAX_LENGTH + 2), **kwargs)
+        self.widget.attrs |= {"autocomplete": "off", "data-tags": "", "autocapitalize": "none"}
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        tags = split_tags(str(super().to_python(value) or ""))
+        if any(len(tag) > TAG_MAX_LENGTH for tag in tags):
+            raise forms.ValidationError(
+                _("A tag can have at most %(limit)d characters."), params={"limit": TAG_MAX_LENGTH}
+            )
+        if any(not tag.isprintable() for tag in tags):
+            raise forms.ValidationError(_("A tag cannot contain control characters."))
+        if len(tags) > TAGS_MAX:
+            raise forms.ValidationError(_("At most %(limit)d tags."), params={"limit": TAGS_MAX})
+        return tags
+
+    def validate(self, value: Any) -> None:
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+    def run_validators(self, value: Any) -> None:
+        return  # the limits are checked in ``to_python``, tag by tag
+
+
+def team_choices(teams: dict[str, str], *, blank: Any) -> Choices:
+    """``teams``: names by id."""
+    return [("", blank), *teams.items()]
+
+
+#: The queue's orderings (the API's ``ordering`` values).
+ORDERINGS: Choices = [
+    ("", _("Newest first")),
+    ("-updated_at", _("Recently updated")),
+    ("-priority", _("Priority, urgent first")),
+    ("resolution_due", _("Resolution due, soonest first")),
+    ("created_at", _("Oldest first")),
+]
+
+
 class TicketFilterForm(forms.Form):
-    """The list's filters; bad values are dropped (a filter link may be old)."""
+    """The list's filters; bad values are dropped (a filter link may be old). Tags come
+    typed in ``tags`` (comma-separated) or one per ``tag`` parameter (a tag's link);
+    ``assignee_id`` carries a saved view's assignee other than "me"."""
 
     mark_optional = False
 
@@ -328,33 +396,53 @@ class TicketFilterForm(forms.Form):
         label=_("Priority"), required=False, choices=BLANK + Priority.choices
     )
     category = forms.ChoiceField(label=_("Category"), required=False)
+    team = forms.ChoiceField(label=_("Team"), required=False)
+    tags = TagsField(
+        label=_("Tags"),
+        required=False,
+        help_text=_("Tickets with all of these tags; separate them with commas."),
+    )
     assigned = forms.ChoiceField(
         label=_("Assigned to"),
         required=False,
         choices=[("", _("Anyone")), ("me", _("Me")), ("none", _("Nobody"))],
     )
+    assignee_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
     breached = forms.BooleanField(label=_("Only SLA breached"), required=False)
-    ordering = forms.ChoiceField(
-        label=_("Sort by"),
-        required=False,
-        choices=[
-            ("", _("Newest first")),
-            ("-updated_at", _("Recently updated")),
-            ("-priority", _("Priority, urgent first")),
-            ("resolution_due", _("Resolution due, soonest first")),
-            ("created_at", _("Oldest first")),
-        ],
-    )
+    ordering = forms.ChoiceField(label=_("Sort by"), required=False, choices=ORDERINGS)
 
-    def __init__(self, *args: Any, categories: list[Category], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        categories: list[Category],
+        teams: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["category"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101
         field.choices = category_choices(categories, blank=_("Any"))
+        team = self.fields["team"]
+        assert isinstance(team, forms.ChoiceField)  # noqa: S101
+        team.choices = [
+            ("", _("Any")),
+            ("mine", _("My teams")),
+            ("none", _("No team")),
+            *(teams or {}).items(),
+        ]
+        if isinstance(self.data, QueryDict):
+            # A tag's link (``?tag=x``) adds to the tags typed.
+            linked = [t for t in self.data.getlist("tag") if t]
+            if linked:
+                data = self.data.copy()
+                data["tags"] = ", ".join([data.get("tags", ""), *linked]).strip(", ")
+                self.data = data
 
-    def api_params(self, user_id: str) -> dict[str, str]:
-        data = self.cleaned_data if self.is_valid() else {}
-        params = {
+    def api_params(self, user_id: str) -> dict[str, str | list[str]]:
+        """The ``GET /api/tickets/`` parameters; a field with a bad value is left out."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        params: dict[str, str | list[str]] = {
             name: str(data.get(name) or "")
             for name in ("status", "q", "priority", "category", "ordering")
         }
@@ -363,9 +451,155 @@ class TicketFilterForm(forms.Form):
             params["assignee_id"] = user_id
         elif assigned == "none":
             params["unassigned"] = "true"
+        elif data.get("assignee_id"):
+            params["assignee_id"] = str(data["assignee_id"])
         if data.get("breached"):
             params["breached"] = "true"
+        if data.get("team"):
+            params["team_id"] = str(data["team"])
+        if data.get("tags"):
+            params["tag"] = list(data["tags"])
         return params
+
+
+def filters_to_query(filters: dict[str, str | list[str]], user_id: str) -> list[tuple[str, str]]:
+    """A saved view's filters (the API's list parameters) as the queue page's query."""
+
+    def one(name: str) -> str:
+        value = filters.get(name, "")
+        return value[0] if isinstance(value, list) and value else str(value or "")
+
+    query = [(name, one(name)) for name in ("status", "q", "priority", "category", "ordering")]
+    assignee = one("assignee_id")
+    if assignee and assignee == user_id:
+        query.append(("assigned", "me"))
+    elif assignee:
+        query.append(("assignee_id", assignee))
+    if one("unassigned").lower() == "true":
+        query.append(("assigned", "none"))
+    if one("breached").lower() == "true":
+        query.append(("breached", "on"))
+    query.append(("team", one("team_id")))
+    tags = filters.get("tag", [])
+    query += [("tag", tag) for tag in ([tags] if isinstance(tags, str) else tags)]
+    return [(name, value) for name, value in query if value]
+
+
+def queue_query(text: str) -> str:
+    """The queue's query string a form sent back (to return to the same filters), without
+    its page cursor; anything odd is dropped."""
+    data = QueryDict(text.lstrip("?")[:4000], mutable=True)
+    data.pop("cursor", None)
+    return data.urlencode()
+
+
+def error_text(form: forms.Form) -> str:
+    """All of a form's errors as one sentence (for a message above the page)."""
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+class SavedViewForm(forms.Form):
+    """Save the queue's current filters under a name; admins may share it with everyone."""
+
+    name = forms.CharField(label=_("Name of the view"), max_length=100)
+    shared = forms.BooleanField(label=_("Share with everyone"), required=False)
+
+    prefix = "view"
+
+    def __init__(self, *args: Any, admin: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not admin:
+            del self.fields["shared"]
+
+
+#: The bulk actions of the queue, as the API names them.
+BULK_ACTIONS: dict[str, Any] = {
+    "assign": _("Assign"),
+    "status": _("Change the status"),
+    "priority": _("Change the priority"),
+    "team": _("Change the team"),
+    "add_tags": _("Add tags"),
+    "remove_tags": _("Remove tags"),
+}
+#: At most this many tickets in one bulk action (the API's limit).
+BULK_MAX = 500
+
+
+class BulkForm(forms.Form):
+    """One action on the tickets ticked in the queue (``ids``); the button pressed names
+    the action, its field the value. ``number_<id>`` carries each row's number, to name
+    the tickets in the outcome."""
+
+    mark_optional = False
+    prefix = "bulk"
+
+    action = forms.ChoiceField(choices=list(BULK_ACTIONS.items()))
+    assignee = forms.ChoiceField(label=_("Assign to"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=Status.choices)
+    priority = forms.ChoiceField(label=_("Priority"), required=False, choices=Priority.choices)
+    team = forms.ChoiceField(label=_("Team"), required=False)
+    tags = TagsField(label=_("Tags"), required=False, help_text="")
+
+    def __init__(
+        self,
+        *args: Any,
+        people: list[Person],
+        teams: dict[str, str],
+        me: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.me = me
+        assignee = self.fields["assignee"]
+        team = self.fields["team"]
+        assert isinstance(assignee, forms.ChoiceField)  # noqa: S101
+        assert isinstance(team, forms.ChoiceField)  # noqa: S101
+        assignee.choices = [
+            ("me", _("Me")),
+            ("none", _("Nobody")),
+            *((p.id, p.name) for p in people if p.id != me),
+        ]
+        team.choices = [("none", _("No team")), *teams.items()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        posted = (
+            self.data.getlist(self.add_prefix("ids")) if isinstance(self.data, QueryDict) else []
+        )
+        ids = [i for i in posted if i]
+        if not ids:
+            raise forms.ValidationError(_("Tick the tickets to change first."))
+        if len(ids) > BULK_MAX:
+            raise forms.ValidationError(
+                _("At most %(limit)d tickets at once."), params={"limit": BULK_MAX}
+            )
+        if any(len(i) > 64 or not i.replace("-", "").replace("_", "").isalnum() for i in ids):
+            raise forms.ValidationError(_("The tickets ticked are not valid."))
+        data["ids"] = list(dict.fromkeys(ids))
+        action = data.get("action")
+        if action in ("add_tags", "remove_tags") and not data.get("tags"):
+            self.add_error("tags", _("Type the tags."))
+        return data
+
+    def action_and_value(self) -> tuple[str, Any]:
+        data = self.cleaned_data
+        action = data["action"]
+        if action == "assign":
+            chosen = data.get("assignee") or "me"
+            return action, (self.me if chosen == "me" else None if chosen == "none" else chosen)
+        if action == "team":
+            team = data.get("team") or "none"
+            return action, (None if team == "none" else int(team) if team.isdigit() else team)
+        if action in ("add_tags", "remove_tags"):
+            return action, list(data["tags"])
+        return action, data.get(action) or ""
+
+    def numbers(self) -> dict[str, str]:
+        """Each ticked ticket's number, as the page showed it (to name it in the outcome)."""
+        return {
+            i: str(self.data.get(self.add_prefix(f"number_{i}"), ""))[:32] or i
+            for i in self.cleaned_data.get("ids", [])
+        }
 
 
 class TicketCreateForm(AttachmentsMixin):
@@ -435,8 +669,9 @@ class ClientSearchForm(forms.Form):
 
 
 class TicketEditForm(forms.Form):
-    """Staff edit what a ticket says; ``version`` is the one they read (a newer one on the
-    server is a conflict, not a lost update)."""
+    """Staff edit what a ticket says, its team and its tags; ``version`` is the one they
+    read (a newer one on the server is a conflict, not a lost update). ``teams`` None:
+    the teams could not be read, and the team is left as it is."""
 
     title = forms.CharField(label=_("Subject"), max_length=200)
     description = forms.CharField(
@@ -444,13 +679,27 @@ class TicketEditForm(forms.Form):
     )
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
     category = forms.ChoiceField(label=_("Category"), required=False)
+    team_id = forms.ChoiceField(label=_("Team"), required=False)
+    tags = TagsField(label=_("Tags"), required=False)
     version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput())
 
-    def __init__(self, *args: Any, categories: list[Category], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        categories: list[Category],
+        teams: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["category"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101
         field.choices = category_choices(categories, blank=_("No category"))
+        if teams is None:
+            del self.fields["team_id"]
+        else:
+            team = self.fields["team_id"]
+            assert isinstance(team, forms.ChoiceField)  # noqa: S101
+            team.choices = team_choices(teams, blank=_("No team"))
 
     @classmethod
     def initial_of(cls, ticket: Ticket) -> dict[str, Any]:
@@ -459,12 +708,20 @@ class TicketEditForm(forms.Form):
             "description": ticket.description,
             "priority": ticket.priority,
             "category": ticket.category or "",
+            "team_id": ticket.team_id or "",
+            "tags": list(ticket.tags),
             "version": ticket.version,
         }
 
-    def api_changes(self) -> dict[str, Any]:
+    def api_changes(self, current: Ticket) -> dict[str, Any]:
+        """The PATCH body. The team only when the user changed it from ``current``'s: a
+        new category then brings its own team, as the API routes it."""
         data = {name: self.cleaned_data[name] for name in ("title", "description", "priority")}
         data["category"] = self.cleaned_data.get("category") or None
+        team = self.cleaned_data.get("team_id") or ""
+        if "team_id" in self.fields and team != (current.team_id or ""):
+            data["team_id"] = int(team) if team.isdigit() else (team or None)
+        data["tags"] = self.cleaned_data.get("tags") or []
         return data
 
 
@@ -472,6 +729,41 @@ class ReplyForm(AttachmentsMixin):
     body = forms.CharField(
         label=_("Your message"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5})
     )
+
+
+class MergeForm(forms.Form):
+    """The ticket to merge this one into: its number as shown (SD-1042) or its id."""
+
+    into = forms.CharField(
+        label=_("Merge into ticket"),
+        max_length=32,
+        help_text=_(
+            "Its number, e.g. SD-1042. This ticket's messages move there and this one "
+            "is resolved and can no longer change."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+
+    def clean_into(self) -> str:
+        value = "".join(str(self.cleaned_data["into"]).split())
+        if not value.replace("-", "").isalnum() or not value.isascii():
+            raise forms.ValidationError(_("Enter a ticket number such as SD-1042."))
+        return value
+
+
+class ApplyMacroForm(forms.Form):
+    """The reply box's canned responses: one is posted (placeholders filled by tickets)
+    and its actions applied in one click."""
+
+    mark_optional = False
+    macro_id = forms.ChoiceField(label=_("Canned response"))
+
+    def __init__(self, *args: Any, macros: list[Macro], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["macro_id"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101
+        field.choices = [("", _("Choose one")), *((m.id, m.title) for m in macros)]
+        self.macros = macros
 
 
 class AssignForm(forms.Form):
@@ -542,6 +834,147 @@ class CategoryEditForm(forms.Form):
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     is_active = forms.BooleanField(label=_("Offered for new tickets"), required=False)
+
+
+class TeamForm(forms.Form):
+    """A team: its members among the technicians and admins, a lead among them, how it
+    hands out tickets, and the categories routed to it."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    member_ids = forms.MultipleChoiceField(
+        label=_("Members"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    lead_id = forms.ChoiceField(label=_("Lead"), required=False)
+    assignment = forms.ChoiceField(
+        label=_("Assignment of new tickets"),
+        choices=labels.choices(labels.ASSIGNMENT_RULES),
+        help_text=_(
+            "Automatic rules choose only members who are available for automatic assignment."
+        ),
+    )
+    category_slugs = forms.MultipleChoiceField(
+        label=_("Categories routed to this team"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(
+        self, *args: Any, people: list[Person], categories: list[Category], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        members = self.fields["member_ids"]
+        lead = self.fields["lead_id"]
+        routed = self.fields["category_slugs"]
+        assert isinstance(members, forms.MultipleChoiceField)  # noqa: S101
+        assert isinstance(lead, forms.ChoiceField)  # noqa: S101
+        assert isinstance(routed, forms.MultipleChoiceField)  # noqa: S101
+        members.choices = [(p.id, p.name) for p in people]
+        lead.choices = [("", _("No lead")), *((p.id, p.name) for p in people)]
+        routed.choices = [(c.slug, c.name) for c in categories]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        lead = data.get("lead_id")
+        if lead and lead not in (data.get("member_ids") or []):
+            self.add_error("lead_id", _("The lead must be one of the members."))
+        return data
+
+    @classmethod
+    def initial_of(cls, team: Team) -> dict[str, Any]:
+        return {
+            "name": team.name,
+            "member_ids": list(team.member_ids),
+            "lead_id": team.lead_id or "",
+            "assignment": team.assignment,
+            "category_slugs": list(team.category_slugs),
+        }
+
+    def api_data(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["lead_id"] = data.get("lead_id") or None
+        return data
+
+
+PLACEHOLDERS_HELP = _(
+    "You can use {cliente} (the client's name), {numero} (the ticket number, e.g. "
+    "SD-1042) and {tecnico} (your name); they are filled in when the response is applied."
+)
+
+
+class MacroForm(forms.Form):
+    """A canned response: its text and what applying it also does to the ticket."""
+
+    title = forms.CharField(label=_("Title"), max_length=200)
+    body = forms.CharField(
+        label=_("Text"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=PLACEHOLDERS_HELP,
+    )
+    shared = forms.BooleanField(label=_("Shared with all staff"), required=False)
+    internal = forms.BooleanField(
+        label=_("Post it as an internal note (not seen by the client)"), required=False
+    )
+    status = forms.ChoiceField(
+        label=_("Then set the status"),
+        required=False,
+        choices=[("", _("Leave as it is")), *Status.choices],
+    )
+    priority = forms.ChoiceField(
+        label=_("Then set the priority"),
+        required=False,
+        choices=[("", _("Leave as it is")), *Priority.choices],
+    )
+    team_id = forms.ChoiceField(label=_("Then set the team"), required=False)
+    add_tags = TagsField(label=_("Then add the tags"), required=False)
+
+    def __init__(self, *args: Any, teams: dict[str, str], admin: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not admin:
+            del self.fields["shared"]
+        team = self.fields["team_id"]
+        assert isinstance(team, forms.ChoiceField)  # noqa: S101
+        team.choices = [("", _("Leave as it is")), *teams.items()]
+
+    @classmethod
+    def initial_of(cls, macro: Macro) -> dict[str, Any]:
+        actions = macro.actions
+        return {
+            "title": macro.title,
+            "body": macro.body,
+            "shared": macro.shared,
+            "internal": actions.internal,
+            "status": actions.status or "",
+            "priority": actions.priority or "",
+            "team_id": actions.team_id or "",
+            "add_tags": list(actions.add_tags),
+        }
+
+    def api_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        actions: dict[str, Any] = {}
+        for name in ("status", "priority"):
+            if data.get(name):
+                actions[name] = data[name]
+        team = data.get("team_id") or ""
+        if team:
+            actions["team_id"] = int(team) if team.isdigit() else team
+        if data.get("add_tags"):
+            actions["add_tags"] = list(data["add_tags"])
+        if data.get("internal"):
+            actions["internal"] = True
+        body: dict[str, Any] = {"title": data["title"], "body": data["body"], "actions": actions}
+        if "shared" in self.fields:
+            body["shared"] = bool(data.get("shared"))
+        return body
+
+
+class AvailabilityForm(forms.Form):
+    available = forms.BooleanField(
+        label=_("Available for automatic assignment"),
+        required=False,
+        help_text=_("Turn it off while you are away: your teams' rules then skip you."),
+    )
 
 
 class SlaTargetForm(forms.Form):

@@ -18,6 +18,12 @@ MOVE_ACTIONS: dict[str, Promise] = {
     Status.IN_PROGRESS: _("Start working"),
     Status.RESOLVED: _("Mark as resolved"),
 }
+#: How a team hands out its new tickets (``assignment``).
+ASSIGNMENT_RULES: dict[str, Promise] = {
+    "manual": _("By hand"),
+    "round_robin": _("In turn (round robin)"),
+    "least_open": _("To whoever has the fewest open tickets"),
+}
 LANGUAGES: dict[str, Promise] = {"es": _("Spanish"), "en": _("English")}
 HISTORY_FIELDS: dict[str, Promise] = {
     "status": _("Status"),
@@ -26,6 +32,10 @@ HISTORY_FIELDS: dict[str, Promise] = {
     "category": _("Category"),
     "title": _("Title"),
     "description": _("Description"),
+    "team_id": _("Team"),
+    "tags": _("Tags"),
+    "merged_into": _("Merged into"),
+    "merged_from": _("Merged from"),
 }
 SLA_STATES: dict[str, Promise] = {
     "breached": _("SLA breached"),

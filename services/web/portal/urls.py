@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from portal.views import account, admin, attachments, auth, reports, tickets
+from portal.views import account, admin, attachments, auth, lookups, macros, reports, tickets
 
 app_name = "portal"
 
@@ -39,6 +39,7 @@ urlpatterns = [
     # The user's own things
     path("profile/", account.profile, name="profile"),
     path("profile/password/", account.password_change, name="password_change"),
+    path("profile/availability/", account.availability, name="availability"),
     path(
         "profile/email/send-confirmation/",
         account.email_send_confirmation,
@@ -59,10 +60,22 @@ urlpatterns = [
     # Tickets
     path("tickets/", tickets.ticket_list, name="ticket_list"),
     path("tickets/new/", tickets.ticket_create, name="ticket_create"),
+    # Before the ticket's own paths: these words are never a ticket id.
+    path("tickets/tags/", lookups.tag_suggestions, name="tag_suggestions"),
+    path("tickets/clients/", lookups.client_lookup, name="client_lookup"),
+    path("tickets/bulk/", tickets.ticket_bulk, name="ticket_bulk"),
+    path("tickets/views/", tickets.view_create, name="view_create"),
+    path("tickets/views/<id:view_id>/delete/", tickets.view_delete, name="view_delete"),
     path("tickets/<id:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets/<id:ticket_id>/edit/", tickets.ticket_edit, name="ticket_edit"),
     path("tickets/<id:ticket_id>/status/", tickets.ticket_status, name="ticket_status"),
     path("tickets/<id:ticket_id>/assign/", tickets.ticket_assign, name="ticket_assign"),
+    path("tickets/<id:ticket_id>/merge/", tickets.ticket_merge, name="ticket_merge"),
+    path(
+        "tickets/<id:ticket_id>/apply-response/",
+        tickets.ticket_apply_macro,
+        name="ticket_apply_macro",
+    ),
     path(
         "tickets/<id:ticket_id>/attachments/<id:attachment_id>/",
         attachments.attachment_download,
@@ -75,6 +88,13 @@ urlpatterns = [
     path("admin/categories/", admin.categories, name="admin_categories"),
     path("admin/categories/<slug:slug>/", admin.category_edit, name="admin_category_edit"),
     path("admin/sla/", admin.sla_targets, name="admin_sla"),
+    path("admin/teams/", admin.teams, name="admin_teams"),
+    path("admin/teams/<id:team_id>/", admin.team_edit, name="admin_team_edit"),
+    path("admin/teams/<id:team_id>/delete/", admin.team_delete, name="admin_team_delete"),
+    # Canned responses: every staff member's own; admins also the shared ones.
+    path("responses/", macros.macro_list, name="macros"),
+    path("responses/<id:macro_id>/", macros.macro_edit, name="macro_edit"),
+    path("responses/<id:macro_id>/delete/", macros.macro_delete, name="macro_delete"),
     path("reports/", reports.dashboard, name="reports"),
     path("reports/charts/<slug:name>.<slug:fmt>", reports.chart, name="report_chart"),
     path("reports/export.<slug:fmt>", reports.export, name="report_export"),

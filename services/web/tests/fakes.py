@@ -253,3 +253,66 @@ def signed_in_request(pair: TokenPair | None = None) -> HttpRequest:
     sign_in(request, pair or TokenPair(token(), "refresh-1"))
     request.session.save()
     return request
+
+
+def team_json(**overrides: Any) -> dict[str, Any]:
+    """A team as ``GET /api/tickets/teams/`` answers it."""
+    data = {
+        "id": 3,
+        "name": "Soporte de red",
+        "member_ids": [3, 4],
+        "lead_id": 3,
+        "assignment": "round_robin",
+        "category_slugs": ["red"],
+        "created_at": "2026-03-01T09:00:00Z",
+        "updated_at": "2026-03-01T09:00:00Z",
+    }
+    return data | overrides
+
+
+def macro_json(**overrides: Any) -> dict[str, Any]:
+    """A canned response as ``GET /api/tickets/macros/`` answers it (technician 3's own)."""
+    data = {
+        "id": 5,
+        "title": "Pedir el modelo",
+        "body": "Hola {cliente}, ¿qué modelo de impresora es? Un saludo, {tecnico}.",
+        "shared": False,
+        "actions": {"status": "in_progress", "add_tags": ["impresoras"]},
+        "owner_id": 3,
+        "created_at": "2026-03-01T09:00:00Z",
+        "updated_at": "2026-03-01T09:00:00Z",
+    }
+    return data | overrides
+
+
+def view_json(**overrides: Any) -> dict[str, Any]:
+    """A saved view as ``GET /api/tickets/views/`` answers it."""
+    data = {
+        "id": 8,
+        "name": "Red urgente",
+        "filters": {"priority": "urgent", "team_id": "3", "tag": ["vpn", "oficina"]},
+        "shared": False,
+        "owner_id": 3,
+        "count": 12,
+        "created_at": "2026-03-01T09:00:00Z",
+    }
+    return data | overrides
+
+
+PEOPLE = [
+    {
+        "id": 3,
+        "username": "tecnico1",
+        "name": "Teo Técnico",
+        "role": "technician",
+        "available": True,
+    },
+    {
+        "id": 4,
+        "username": "tecnica2",
+        "name": "Tina Técnica",
+        "role": "technician",
+        "available": False,
+    },
+    {"id": 1, "username": "admin", "name": "Ada Admin", "role": "admin", "available": True},
+]

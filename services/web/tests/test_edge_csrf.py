@@ -114,6 +114,22 @@ FORMS: dict[str, FormPost] = {
             "urgent-resolution_hours": "4",
         }
     ),
+    "admin_teams": FormPost(data={"name": "Redes", "assignment": "manual"}),
+    "admin_team_edit": FormPost(
+        kwargs={"team_id": "3"}, data={"name": "Redes", "assignment": "round_robin"}
+    ),
+    "admin_team_delete": FormPost(kwargs={"team_id": "3"}),
+    "macros": FormPost(data={"title": "Saludo", "body": "Hola {cliente}"}),
+    "macro_edit": FormPost(kwargs={"macro_id": "5"}, data={"title": "Saludo", "body": "Hola"}),
+    "macro_delete": FormPost(kwargs={"macro_id": "5"}),
+    "ticket_apply_macro": FormPost(kwargs={"ticket_id": "41"}, data={"macro_id": "5"}),
+    "ticket_merge": FormPost(kwargs={"ticket_id": "41"}, data={"into": "42"}),
+    "ticket_bulk": FormPost(
+        data={"bulk-ids": "41", "bulk-action": "status", "bulk-status": "in_progress"}
+    ),
+    "view_create": FormPost(data={"view-name": "Mías", "query": "assigned=me"}),
+    "view_delete": FormPost(kwargs={"view_id": "8"}),
+    "availability": FormPost(data={"available": "on"}),
 }
 
 _FORM_TAG = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
@@ -157,6 +173,9 @@ def sample_path(pattern: URLPattern) -> str:
         "slug": "hardware",
         "provider": "google",
         "token": "a-token",
+        "team_id": "3",
+        "macro_id": "5",
+        "view_id": "8",
     }
     kwargs = {name: samples.get(name, "png") for name in pattern.pattern.converters}
     return reverse(f"portal:{pattern.name}", kwargs=kwargs)
@@ -173,6 +192,10 @@ def serve_everything(apis: FakeApis) -> None:
     apis.on("tickets", "GET", "assignees/", body=[])
     apis.on("tickets", "GET", "clients/", body=[{"id": 7, "name": "Ana Cliente"}])
     apis.on("tickets", "GET", "sla-targets/", body=[])
+    apis.on("tickets", "GET", "", body=page([]))
+    apis.on("tickets", "GET", "teams/", body=[])
+    apis.on("tickets", "GET", "teams/3/", body={"id": 3, "name": "Redes"})
+    apis.on("tickets", "GET", "macros/5/", body={"id": 5, "title": "Saludo", "body": "Hola"})
     apis.on("notifier", "GET", "", body=page([]))
 
 

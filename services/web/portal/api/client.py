@@ -19,6 +19,8 @@ from portal.api import http, session, types
 from portal.api.errors import ApiError, ServiceUnavailableError, SignInRequiredError
 from portal.api.types import (
     Attachment,
+    BulkAnswer,
+    BulkResult,
     Category,
     Comment,
     Count,
@@ -26,13 +28,18 @@ from portal.api.types import (
     HistoryEntry,
     LinkConfirmed,
     LinkStarted,
+    Macro,
     Message,
     Notification,
     Page,
     Person,
     Profile,
     Provider,
+    SavedView,
     SlaTarget,
+    StatusCounts,
+    TagCount,
+    Team,
     Ticket,
     TokenPair,
 )
@@ -393,6 +400,13 @@ class Accounts(Service):
 
 #: ``GET …/attachments/``: a bare list or a page of one.
 AttachmentsAnswer = list[Attachment] | Page[Attachment]
+#: ``GET …/macros/`` and ``GET …/views/``: a bare list or a page of one.
+MacrosAnswer = list[Macro] | Page[Macro]
+ViewsAnswer = list[SavedView] | Page[SavedView]
+
+
+def _versioned(data: dict[str, Any], version: int | None) -> dict[str, Any]:
+    return data if version is None else data | {"version": version}
 
 
 class Tickets(Service):
@@ -493,6 +507,92 @@ class Tickets(Service):
     def clients(self, query: str) -> list[Person]:
         """Active clients whose username, name or email contains ``query`` (staff only)."""
         return self.get("clients/", list[Person], {"q": query})
+
+    def set_available(self, available: bool) -> Person:
+        """Turn automatic assignment on or off for the caller (staff)."""
+        return self.patch("assignees/me/", {"available": available}, Person)
+
+    # --- teams and tags ---------------------------------------------------------------
+
+    def teams(self) -> list[Team]:
+        return self.get("teams/", list[Team])
+
+    def team(self, team_id: str) -> Team:
+        return self.get(f"teams/{team_id}/", Team)
+
+    def create_team(self, data: dict[str, Any]) -> Team:
+        return self.post("teams/", data, Team)
+
+    def update_team(self, team_id: str, changes: dict[str, Any]) -> Team:
+        return self.patch(f"teams/{team_id}/", changes, Team)
+
+    def delete_team(self, team_id: str) -> None:
+        self.send("DELETE", f"teams/{team_id}/")
+
+    def tags(self, prefix: str) -> list[TagCount]:
+        """Existing tags starting with ``prefix``, the most used first (at most 20)."""
+        return self.get("tags/", list[TagCount], {"q": prefix})
+
+    # --- canned responses -------------------------------------------------------------
+
+    def macros(self) -> list[Macro]:
+        """The caller's own canned responses and the shared ones."""
+        return self._list("macros/", MacrosAnswer)  # type: ignore[arg-type]
+
+    def macro(self, macro_id: str) -> Macro:
+        return self.get(f"macros/{macro_id}/", Macro)
+
+    def create_macro(self, data: dict[str, Any]) -> Macro:
+        return self.post("macros/", data, Macro)
+
+    def update_macro(self, macro_id: str, changes: dict[str, Any]) -> Macro:
+        return self.patch(f"macros/{macro_id}/", changes, Macro)
+
+    def delete_macro(self, macro_id: str) -> None:
+        self.send("DELETE", f"macros/{macro_id}/")
+
+    def apply_macro(self, ticket_id: str, macro_id: str, version: int | None = None) -> Ticket:
+        """Post the response (placeholders filled by the API) and apply its actions."""
+        data = _versioned({"macro_id": macro_id}, version)
+        return self.post(f"{ticket_id}/apply-macro/", data, Ticket)
+
+    # --- the queue: bulk actions, saved views, counts, merge --------------------------
+
+    def bulk(self, ids: Sequence[str], action: str, value: Any) -> list[BulkResult]:
+        """One action on many tickets; one outcome per id, in the order given."""
+        data = {"ids": list(ids), "action": action, "value": value}
+        return self.post("bulk/", data, BulkAnswer).results
+
+    def views(self) -> list[SavedView]:
+        """The caller's saved views and the shared ones, with their counts."""
+        return self._list("views/", ViewsAnswer)  # type: ignore[arg-type]
+
+    def create_view(self, data: dict[str, Any]) -> SavedView:
+        return self.post("views/", data, SavedView)
+
+    def delete_view(self, view_id: str) -> None:
+        self.send("DELETE", f"views/{view_id}/")
+
+    def status_counts(self, params: Params | None = None) -> StatusCounts:
+        return self.get("status-counts/", StatusCounts, params)
+
+    def merge(self, ticket_id: str, into_id: str) -> Ticket:
+        """Merge ticket ``ticket_id`` into ``into_id``; the answer is the one merged into."""
+        return self.post(f"{ticket_id}/merge/", {"into_id": into_id}, Ticket)
+
+    def _list(self, path: str, kind: type[list[T] | Page[T]], limit: int = 500) -> list[T]:
+        """A list endpoint that answers a bare list or pages of one."""
+        items: list[T] = []
+        cursor: str | None = None
+        while len(items) < limit:
+            found = self.get(path, kind, {"page_size": "100", "cursor": cursor})
+            if isinstance(found, list):
+                return found[:limit]
+            items += found.results
+            cursor = found.next_cursor
+            if not cursor:
+                break
+        return items[:limit]
 
     def _all(self, path: str, kind: type[Page[T]], limit: int) -> list[T]:
         items: list[T] = []

@@ -86,6 +86,12 @@ class Ticket(msgspec.Struct, frozen=True):
     resolution_breached: bool = False
     #: The optimistic-concurrency token (staff only).
     version: int | None = None
+    team_id: Id | None = None
+    #: The staff's labels (clients never get the field).
+    tags: list[str] = []
+    #: The ticket this one was merged into: it can no longer change.
+    merged_into_id: Id | None = None
+    closed_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -130,6 +136,9 @@ class Comment(msgspec.Struct, frozen=True):
     internal: bool
     created_at: datetime
     author_name: str | None = None
+    #: A message that came from another ticket merged into this one.
+    merged_from_id: Id | None = None
+    merged_from_number: str | None = None
 
 
 #: The only types a browser may be shown inline (a thumbnail): raster images, which tickets
@@ -189,10 +198,94 @@ class Person(msgspec.Struct, frozen=True):
     username: str = ""
     role: str = ""
     email: str = ""
+    #: Offered by automatic assignment (an assignee turns it off for themselves).
+    available: bool = True
 
     def __post_init__(self) -> None:
         if not self.name:
             msgspec.structs.force_setattr(self, "name", self.username)
+
+
+class Team(msgspec.Struct, frozen=True):
+    """A team of technicians (``tickets/teams/``); its categories route tickets to it."""
+
+    id: Id
+    name: str
+    member_ids: list[Id] = []
+    lead_id: Id | None = None
+    #: ``manual``, ``round_robin`` or ``least_open``.
+    assignment: str = "manual"
+    category_slugs: list[str] = []
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TagCount(msgspec.Struct, frozen=True):
+    """A tag suggestion (``tickets/tags/?q=``): most used first."""
+
+    name: str
+    ticket_count: int = 0
+
+
+class MacroActions(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What applying a canned response does besides posting its body."""
+
+    status: str | None = None
+    priority: str | None = None
+    team_id: Id | None = None
+    add_tags: list[str] = []
+    #: Post the body as an internal note, not a reply.
+    internal: bool = False
+
+
+class Macro(msgspec.Struct, frozen=True):
+    """A canned response (``tickets/macros/``): the caller's own, or a shared one."""
+
+    id: Id
+    title: str
+    body: str
+    shared: bool = False
+    actions: MacroActions = MacroActions()
+    owner_id: Id | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class BulkResult(msgspec.Struct, frozen=True):
+    """One ticket's outcome of a bulk action; ``error`` says why it was not applied."""
+
+    id: Id
+    ok: bool
+    error: str | None = None
+
+
+class BulkAnswer(msgspec.Struct, frozen=True):
+    results: list[BulkResult]
+
+
+class SavedView(msgspec.Struct, frozen=True):
+    """A named set of the queue's filters (``tickets/views/``), with the tickets it
+    matches now."""
+
+    id: Id
+    name: str
+    filters: dict[str, str | list[str]] = {}
+    shared: bool = False
+    owner_id: Id | None = None
+    count: int | None = None
+    created_at: datetime | None = None
+
+
+class StatusCounts(msgspec.Struct, frozen=True):
+    """Tickets per status for the list's filters (``tickets/status-counts/``)."""
+
+    pending: int = 0
+    in_progress: int = 0
+    resolved: int = 0
+    total: int = 0
+
+    def of(self, status: str) -> int:
+        return int(getattr(self, status, 0)) if status else self.total
 
 
 class Notification(msgspec.Struct, frozen=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms, template
 from django.utils.formats import number_format
@@ -38,6 +39,12 @@ def field(bound: forms.BoundField, **attrs: Any) -> dict[str, Any]:
         # Filters are all optional: saying so on each would be noise.
         "mark_optional": getattr(bound.form, "mark_optional", True),
     }
+
+
+@register.filter
+def urlencode_pairs(pairs: list[tuple[str, str]]) -> str:
+    """``[(name, value), ...]`` as a query string (a name may repeat)."""
+    return urlencode(pairs)
 
 
 @register.filter

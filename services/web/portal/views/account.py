@@ -24,8 +24,8 @@ from portal.api.session import current_user, store_pair, update_user
 from portal.api.types import Notification, Page, Profile
 from portal.decorators import signed_in, staff_required
 from portal.middleware import note_unavailable
-from portal.views.auth import SOCIAL_PROVIDERS, unavailable_message
-from portal.views.common import attempt, remember_language, user_of
+from portal.views.auth import SOCIAL_PROVIDERS
+from portal.views.common import attempt, optional, remember_language, unavailable_message, user_of
 from portal.views.tickets import ticket_url
 
 #: A confirmation token is a signed value; anything longer is not one of ours.
@@ -137,6 +137,7 @@ def render_profile(
         "code_form": code_form,
         "me": me,
         "link_providers": link_providers(request),
+        "availability": availability_form(request),
     }
     status = 400 if form.errors or code_form.errors else 200
     return render(request, "portal/account/profile.html", context, status=status)
@@ -364,3 +365,39 @@ def notifications_read_all(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("All notifications are marked as read."))
     return redirect("portal:notifications")
+
+
+def availability_form(request: HttpRequest) -> forms.AvailabilityForm | None:
+    """Staff's switch for automatic assignment, as tickets has it now (None for clients,
+    or when tickets cannot say)."""
+    user = user_of(request)
+    if not user.is_staff:
+        return None
+    people = optional(request, client_for(request).tickets.assignees, None)
+    me = next((person for person in people or [] if person.id == user.id), None)
+    if me is None:
+        return None
+    return forms.AvailabilityForm(initial={"available": me.available})
+
+
+@staff_required
+@require_POST
+def availability(request: HttpRequest) -> HttpResponse:
+    """Turn automatic assignment on or off for oneself."""
+    form = forms.AvailabilityForm(request.POST)
+    form.is_valid()
+    available = bool(form.cleaned_data.get("available"))
+    try:
+        client_for(request).tickets.set_available(available)
+    except ServiceUnavailableError as exc:
+        messages.error(request, unavailable_message(exc))
+    except ApiError as exc:
+        messages.error(request, api_problem(exc))
+    else:
+        messages.success(
+            request,
+            _("You are available for automatic assignment.")
+            if available
+            else _("Automatic assignment skips you until you turn it back on."),
+        )
+    return redirect("portal:profile")

@@ -1,57 +1,29 @@
-"""Administration: users (create technicians, change roles, deactivate), categories and
-SLA targets."""
+"""Administration: users (create technicians, change roles, deactivate), categories, SLA
+targets and teams."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from django.contrib import messages
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import forms
-from portal.api import ApiError, ServiceUnavailableError, client_for
-from portal.api.types import Page, Profile
+from portal import forms, labels
+from portal.api import ServiceUnavailableError, client_for
+from portal.api.types import Category, Page, Person, Profile, Team
 from portal.decorators import admin_required
 from portal.middleware import back_path, note_unavailable
-from portal.views.auth import unavailable_message
-from portal.views.common import forget_category_names, user_of
+from portal.views.common import (
+    forget_category_names,
+    forget_team_names,
+    optional,
+    report_change,
+    save_form,
+    user_of,
+)
 from servidesk_shared.vocabulary import Priority, Role
-
-
-def _save(request: HttpRequest, form: Form, call: Callable[[], Any], done: str) -> bool:
-    """Send a valid ``form`` with ``call``; its errors go next to its fields."""
-    try:
-        call()
-    except ServiceUnavailableError as exc:
-        note_unavailable(request, exc)
-        form.add_error(None, unavailable_message(exc))
-        return False
-    except ApiError as exc:
-        forms.show_api_errors(form, exc)
-        return False
-    messages.success(request, done)
-    return True
-
-
-def _change(request: HttpRequest, call: Callable[[], Any], done: str) -> HttpResponse:
-    """A one-button change: its outcome is a message on the page it came from."""
-    try:
-        call()
-    except ServiceUnavailableError as exc:
-        messages.error(request, unavailable_message(exc))
-    except ApiError as exc:
-        detail = " ".join(m for msgs in exc.fields.values() for m in msgs)
-        messages.error(request, f"{exc.message} {detail}".strip())
-    else:
-        messages.success(request, done)
-    return redirect(back_path(request))
-
 
 # --- Users ------------------------------------------------------------------------------
 
@@ -66,7 +38,7 @@ def users(request: HttpRequest) -> HttpResponse:
         done = _("The account %(username)s is created.") % {
             "username": create.cleaned_data["username"]
         }
-        if _save(request, create, lambda: accounts.create_user(create.api_data()), done):
+        if save_form(request, create, lambda: accounts.create_user(create.api_data()), done):
             return redirect("portal:admin_users")
     filters = forms.UserFilterForm(request.GET)
     params = dict(filters.cleaned_data) if filters.is_valid() else {}
@@ -98,7 +70,7 @@ def user_role(request: HttpRequest, user_id: str) -> HttpResponse:
     role = form.cleaned_data["role"]
     done = _("The role is now: %(role)s.") % {"role": Role(role).label}
     accounts = client_for(request).accounts
-    return _change(request, lambda: accounts.update_user(user_id, {"role": role}), done)
+    return report_change(request, lambda: accounts.update_user(user_id, {"role": role}), done)
 
 
 @admin_required
@@ -107,7 +79,9 @@ def user_active(request: HttpRequest, user_id: str) -> HttpResponse:
     active = request.POST.get("is_active") == "true"
     done = _("The account is reactivated.") if active else _("The account is deactivated.")
     accounts = client_for(request).accounts
-    return _change(request, lambda: accounts.update_user(user_id, {"is_active": active}), done)
+    return report_change(
+        request, lambda: accounts.update_user(user_id, {"is_active": active}), done
+    )
 
 
 # --- Categories and SLA targets ---------------------------------------------------------
@@ -120,7 +94,7 @@ def categories(request: HttpRequest) -> HttpResponse:
     create = forms.CategoryCreateForm(request.POST or None)
     if request.method == "POST" and create.is_valid():
         done = _("The category %(name)s is created.") % {"name": create.cleaned_data["name"]}
-        if _save(request, create, lambda: tickets.create_category(create.cleaned_data), done):
+        if save_form(request, create, lambda: tickets.create_category(create.cleaned_data), done):
             forget_category_names()
             return redirect("portal:admin_categories")
     status = 400 if create.errors else 200
@@ -157,7 +131,7 @@ def category_edit(request: HttpRequest, slug: str) -> HttpResponse:
     tickets = client_for(request).tickets
     done = _("The category %(name)s is saved.") % {"name": form.cleaned_data["name"]}
     forget_category_names()
-    return _change(request, lambda: tickets.update_category(slug, form.cleaned_data), done)
+    return report_change(request, lambda: tickets.update_category(slug, form.cleaned_data), done)
 
 
 @admin_required
@@ -177,7 +151,7 @@ def sla_targets(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["first_response_hours"],
                 form.cleaned_data["resolution_hours"],
             )
-            if _save(request, form, call, done):
+            if save_form(request, form, call, done):
                 return redirect("portal:admin_sla")
         status = 400
     try:
@@ -196,3 +170,78 @@ def sla_targets(request: HttpRequest) -> HttpResponse:
         }
         rows.append((target, forms.SlaTargetForm(initial=initial, prefix=target.priority)))
     return render(request, "portal/admin/sla.html", {"rows": rows}, status=status)
+
+
+# --- Teams ------------------------------------------------------------------------------
+
+
+def _team_choices(request: HttpRequest) -> tuple[list[Person], list[Category]]:
+    """Who may be a member (technicians and admins) and the categories to route."""
+    tickets = client_for(request).tickets
+    people: list[Person] = optional(request, tickets.assignees, [])
+    categories: list[Category] = optional(request, tickets.categories, [])
+    return people, categories
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def teams(request: HttpRequest) -> HttpResponse:
+    tickets = client_for(request).tickets
+    people, categories = _team_choices(request)
+    create = forms.TeamForm(request.POST or None, people=people, categories=categories)
+    if request.method == "POST" and create.is_valid():
+        done = _("The team %(name)s is created.") % {"name": create.cleaned_data["name"]}
+        if save_form(request, create, lambda: tickets.create_team(create.api_data()), done):
+            forget_team_names()
+            return redirect("portal:admin_teams")
+    status = 400 if create.errors else 200
+    try:
+        found: list[Team] = tickets.teams()
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        found, status = [], 503
+    context = {
+        "create": create,
+        "teams": found,
+        "people": {p.id: p.name for p in people},
+        "category_names": {c.slug: c.name for c in categories},
+        "rules": labels.ASSIGNMENT_RULES,
+    }
+    return render(request, "portal/admin/teams.html", context, status=status)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def team_edit(request: HttpRequest, team_id: str) -> HttpResponse:
+    tickets = client_for(request).tickets
+    team = tickets.team(team_id)
+    people, categories = _team_choices(request)
+    # A member who is no longer staff stays listed, so that saving keeps them or drops them
+    # by choice.
+    known = {p.id for p in people}
+    people += [Person(id=member) for member in team.member_ids if member not in known]
+    if request.method == "POST":
+        form = forms.TeamForm(request.POST, people=people, categories=categories)
+        if form.is_valid():
+            done = _("The team %(name)s is saved.") % {"name": form.cleaned_data["name"]}
+            call = lambda: tickets.update_team(team_id, form.api_data())  # noqa: E731
+            if save_form(request, form, call, done):
+                forget_team_names()
+                return redirect("portal:admin_teams")
+    else:
+        form = forms.TeamForm(
+            initial=forms.TeamForm.initial_of(team), people=people, categories=categories
+        )
+    status = 400 if form.errors else 200
+    return render(
+        request, "portal/admin/team_edit.html", {"team": team, "form": form}, status=status
+    )
+
+
+@admin_required
+@require_POST
+def team_delete(request: HttpRequest, team_id: str) -> HttpResponse:
+    tickets = client_for(request).tickets
+    forget_team_names()
+    report_change(request, lambda: tickets.delete_team(team_id), _("The team is deleted."))
+    return redirect("portal:admin_teams")

@@ -22,7 +22,7 @@ from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError, c
 from portal.api.session import current_user, sign_in, sign_out, stored_pair, update_user
 from portal.api.types import TokenPair
 from portal.middleware import note_unavailable
-from portal.views.common import remember_language, safe_next
+from portal.views.common import remember_language, safe_next, unavailable_message
 
 SOCIAL_PROVIDERS = {"google": "Google", "facebook": "Facebook"}
 SOCIAL_NEXT_KEY = "servidesk.social_next"
@@ -42,12 +42,6 @@ def start_session(request: HttpRequest, pair: TokenPair, target: str) -> HttpRes
     update_user(request, name=profile.full_name, language=profile.language)
     remember_language(response, profile.language)
     return response
-
-
-def unavailable_message(error: ServiceUnavailableError) -> str:
-    return _("%(service)s is not available right now. Please try again in a moment.") % {
-        "service": error.label
-    }
 
 
 @never_cache

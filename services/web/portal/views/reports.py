@@ -22,8 +22,7 @@ from portal.api import ApiError, ServiceUnavailableError, client_for
 from portal.api.types import Category, Person
 from portal.decorators import admin_required
 from portal.middleware import note_unavailable
-from portal.views.auth import unavailable_message
-from portal.views.common import attempt
+from portal.views.common import attempt, unavailable_message
 
 CHARTS: Final = {
     "status": gettext_lazy("Tickets by status"),

@@ -77,3 +77,113 @@ document.addEventListener("submit", (event) => {
     }
   }
 });
+
+// Tags: suggestions of existing tags for the term being typed (after the last comma),
+// offered through the field's datalist as the whole value with that term completed.
+const tagTimers = new WeakMap();
+
+async function suggestTags(input) {
+  const list = document.getElementById(input.getAttribute("list"));
+  if (!list || !list.dataset.source) {
+    return;
+  }
+  const parts = input.value.split(",");
+  const term = parts.pop().trim().toLowerCase();
+  const before = parts.map((part) => part.trim()).filter(Boolean);
+  const url = `${list.dataset.source}?${new URLSearchParams({ q: term })}`;
+  let answer;
+  try {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) {
+      return;
+    }
+    answer = await response.json();
+  } catch {
+    return;
+  }
+  const prefix = before.length ? `${before.join(", ")}, ` : "";
+  list.replaceChildren(...answer.results
+    .filter((tag) => !before.includes(tag.name))
+    .map((tag) => {
+      const option = document.createElement("option");
+      option.value = prefix + tag.name;
+      option.textContent = tag.name;
+      return option;
+    }));
+}
+
+document.addEventListener("input", (event) => {
+  const input = event.target;
+  if (input.matches("input[data-tags][list]")) {
+    clearTimeout(tagTimers.get(input));
+    tagTimers.set(input, setTimeout(() => suggestTags(input), 200));
+  }
+});
+
+// The queue: "select all on this page" ticks every row's box (shown only with scripts).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const all of document.querySelectorAll("input[data-select-all]")) {
+    all.hidden = false;
+    const boxes = () => all.form.querySelectorAll(`input[type='checkbox'][name='${all.dataset.selectAll}']`);
+    all.addEventListener("change", () => {
+      for (const box of boxes()) {
+        box.checked = all.checked;
+      }
+    });
+    all.form.addEventListener("change", (event) => {
+      if (event.target !== all && event.target.name === all.dataset.selectAll) {
+        const list = [...boxes()];
+        all.checked = list.every((box) => box.checked);
+        all.indeterminate = !all.checked && list.some((box) => box.checked);
+      }
+    });
+  }
+});
+
+// Opening a ticket for a client: the client search fills the client list in place, so
+// nothing typed in the form is sent or lost (without scripts the form comes back filled).
+async function lookUpClients(button) {
+  const query = document.getElementById(button.dataset.query);
+  const select = document.getElementById(button.dataset.select);
+  const status = document.getElementById(button.dataset.status);
+  const url = `${button.dataset.clientLookup}?${new URLSearchParams({ q: query.value.trim() })}`;
+  let answer;
+  try {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    answer = await response.json();
+  } catch {
+    button.dataset.fallback = "1"; // the page's own search, which says what failed
+    button.form.requestSubmit(button);
+    return;
+  }
+  const first = select.options[0];
+  const options = answer.results.map((client) => {
+    const option = document.createElement("option");
+    option.value = client.id;
+    option.textContent = client.label;
+    return option;
+  });
+  select.replaceChildren(first, ...options);
+  if (options.length === 1) {
+    select.value = options[0].value;
+  }
+  status.textContent = answer.message || "";
+}
+
+document.addEventListener("submit", (event) => {
+  const button = event.submitter;
+  if (!button || !button.matches("button[data-client-lookup]") || button.dataset.fallback) {
+    return;
+  }
+  event.preventDefault();
+  const query = document.getElementById(button.dataset.query);
+  if (document.activeElement && document.activeElement !== query && document.activeElement !== button) {
+    // Enter in another field means "send the ticket", not "search".
+    const send = button.form.querySelector("[data-default-submit]");
+    if (send) {
+      button.form.requestSubmit(send);
+    }
+    return;
+  }
+  lookUpClients(button);
+});
