@@ -560,7 +560,8 @@ class Tickets(Service):
 
     def bulk(self, ids: Sequence[str], action: str, value: Any) -> list[BulkResult]:
         """One action on many tickets; one outcome per id, in the order given."""
-        data = {"ids": list(ids), "action": action, "value": value}
+        numbers = [int(i) if i.isdigit() else i for i in ids]  # tickets' ids are numbers
+        data = {"ids": numbers, "action": action, "value": value}
         return self.post("bulk/", data, BulkAnswer).results
 
     def views(self) -> list[SavedView]:
@@ -578,7 +579,8 @@ class Tickets(Service):
 
     def merge(self, ticket_id: str, into_id: str) -> Ticket:
         """Merge ticket ``ticket_id`` into ``into_id``; the answer is the one merged into."""
-        return self.post(f"{ticket_id}/merge/", {"into_id": into_id}, Ticket)
+        into = int(into_id) if into_id.isdigit() else into_id  # tickets' ids are numbers
+        return self.post(f"{ticket_id}/merge/", {"into_id": into}, Ticket)
 
     def _list(self, path: str, kind: type[list[T] | Page[T]], limit: int = 500) -> list[T]:
         """A list endpoint that answers a bare list or pages of one."""
