@@ -73,7 +73,7 @@ def _tickets_with_names() -> QuerySet[Ticket]:
 
 def ticket_list(*, actor: Actor, filters: Mapping[str, Any]) -> QuerySet[Ticket]:
     """The tickets ``actor`` may see, narrowed by ``filters`` (400 on an invalid one)."""
-    return _with_tags(ticket_filtered(actor=actor, filters=filters, names=True), actor)
+    return ticket_filtered(actor=actor, filters=filters, names=True)
 
 
 def ticket_filtered(
@@ -106,10 +106,24 @@ def status_counts(*, actor: Actor, filters: Mapping[str, Any]) -> dict[str, int]
     return {**counts, "total": sum(counts.values())}
 
 
-def _with_tags(tickets: QuerySet[Ticket], actor: Actor) -> QuerySet[Ticket]:
-    """Staff see tags: a page reads them in one more query (a single ticket reads its own
-    when rendered, ``tags.tag_names``)."""
-    return tickets.prefetch_related("tags") if actor.is_staff else tickets
+def with_tag_names(tickets: list[Ticket], *, actor: Actor) -> list[Ticket]:
+    """Set each ticket's ``tag_names`` (what the serializer renders) for staff, in one
+    query of (ticket id, tag name) pairs: a page of tickets is cheaper this way than with
+    ``prefetch_related``, which builds a model instance for every tag it reads. A single
+    ticket reads its own when rendered (``tags.tag_names``)."""
+    if not actor.is_staff or not tickets:
+        return tickets
+    pairs = (
+        Ticket.tags.through.objects.filter(ticket_id__in=[ticket.pk for ticket in tickets])
+        .order_by("tag__name")
+        .values_list("ticket_id", "tag__name")
+    )
+    names: dict[int, list[str]] = {}
+    for ticket_id, name in pairs:
+        names.setdefault(ticket_id, []).append(name)
+    for ticket in tickets:
+        ticket.tag_names = names.get(ticket.pk, [])  # type: ignore[attr-defined]
+    return tickets
 
 
 def ticket_get(*, actor: Actor, ticket_id: int, for_update: bool = False) -> Ticket:
