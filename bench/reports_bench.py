@@ -225,8 +225,8 @@ def generate(tickets: int, seed: int, *, vacuum: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE reports_tickettag, reports_openspell, reports_statuschange, reports_ticketfact, reports_person "
-            "RESTART IDENTITY"
+            "TRUNCATE reports_tickettag, reports_openspell, reports_statuschange, "
+            "reports_ticketfact, reports_person RESTART IDENTITY"
         )
     Person.objects.bulk_create(
         [
