@@ -217,3 +217,15 @@ def test_clients_cannot_bulk(
     body = {"ids": [ticket.pk], "action": "status", "value": "in_progress"}
     assert api.post(URL, body, as_=callers[role]).status_code == 403
     assert Ticket.objects.get(pk=ticket.pk).status == Status.PENDING
+
+
+def test_the_outcomes_speak_the_callers_language(
+    api: Api, callers: dict[str, Caller], open_ticket: Any
+) -> None:
+    ticket = open_ticket("client")
+    headers = {**callers["technician"].headers, "Accept-Language": "es"}
+    body = {"ids": [ticket.pk + 1000, ticket.pk], "action": "status", "value": "resolved"}
+    response = api.client.post(URL, body, content_type="application/json", headers=headers)
+    results = response.json()["results"]
+    assert results[0]["error"] == "No encontrado."
+    assert results[1]["error"].startswith("Un ticket no puede pasar de pending a resolved")
