@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tickets import services, signals
-from tickets.models import HistoryEntry, Ticket
+from tickets import services, signals, teams
+from tickets.models import Assignment, HistoryEntry, Ticket
 
 from servidesk_shared.events import envelope as envelopes
 from servidesk_shared.outbox.models import OutboxMessage
@@ -102,3 +102,30 @@ def test_a_failing_receiver_rolls_the_change_back() -> None:
     assert not Ticket.objects.exists()
     assert not HistoryEntry.objects.exists()
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_ticket_assigned_by_its_team_s_rule_is_created_with_its_assignee(
+    callers: dict[str, Caller], open_ticket: Any
+) -> None:
+    """``ticket.created`` already names the owner the rule chose (so notifier tells no
+    team "unassigned in your queue"), and ``ticket.assigned``, by no one, follows it."""
+    team = teams.team_create(
+        data=teams.TeamData(
+            name="Campo",
+            member_ids=["21"],
+            lead_id=None,
+            assignment=Assignment.ROUND_ROBIN,
+            category_slugs=[],
+        )
+    )
+    ticket = open_ticket("admin", client_id="11", team=team)
+    created, assigned = (envelope["data"] for envelope in events(ticket.pk))
+    assert created["ticket"]["assignee_id"] == 21
+    assert created["ticket"]["team_id"] == team.pk
+    assert (assigned["actor_id"], assigned["from_assignee"], assigned["to_assignee"]) == (
+        None,
+        None,
+        21,
+    )
+    history = HistoryEntry.objects.filter(ticket_id=ticket.pk, field="assignee_id").get()
+    assert (history.actor_id, history.to_value) == (None, "21")

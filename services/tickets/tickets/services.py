@@ -234,9 +234,13 @@ def ticket_create(
         tagging.set_tags(ticket, clean_tags)
     _history(ticket, actor, field="status", old=None, new=Status.PENDING, at=now).save()
     added = _attachment_rows(ticket=ticket, comment=None, actor=actor, uploads=uploads, at=now)
+    # Assigned by the team's rule before ``ticket.created`` goes out, so the event already
+    # names the assignee (nobody is told "unassigned in your team's queue" for a ticket
+    # that has its owner); ``ticket.assigned`` follows it, to tell that owner.
+    assigned = _assign_by_rule(ticket, at=now)
     signals.ticket_created.send(sender=Ticket, ticket=ticket, actor=actor, attachments=added)
-    if team is not None:
-        _auto_assign(ticket, at=now)
+    if assigned:
+        _announce_rule_assignment(ticket)
     _store(added, uploads)
     return ticket
 
@@ -248,21 +252,30 @@ def _clean_tags(names: Sequence[str]) -> list[str]:
         raise field_error("tags", str(exc)) from None
 
 
-def _auto_assign(ticket: Ticket, *, at: datetime) -> None:
-    """Assign an unassigned ticket by its team's rule (``teams.choose_assignee``); the
-    system is the actor: the history entry and the event have none."""
+def _assign_by_rule(ticket: Ticket, *, at: datetime) -> bool:
+    """Assign an unassigned ticket by its team's rule (``teams.choose_assignee``) and say
+    whether it did; the system is the actor: the history entry has none. The caller
+    announces it (``_announce_rule_assignment``) once its own event is out."""
     if ticket.team_id is None or ticket.assignee_id is not None:
-        return
+        return False
     assignee_id = teams.choose_assignee(team_id=ticket.team_id)
     if assignee_id is None:
-        return
+        return False
     ticket.assignee_id = assignee_id
     ticket.version += 1
     ticket.save(update_fields=["assignee_id", "version"])
     _history(ticket, None, field="assignee_id", old=None, new=assignee_id, at=at).save()
     selectors.ticket_refresh_names(ticket=ticket)
+    return True
+
+
+def _announce_rule_assignment(ticket: Ticket) -> None:
     signals.ticket_assigned.send(
-        sender=Ticket, ticket=ticket, actor=None, from_assignee=None, to_assignee=assignee_id
+        sender=Ticket,
+        ticket=ticket,
+        actor=None,
+        from_assignee=None,
+        to_assignee=ticket.assignee_id,
     )
 
 
@@ -468,8 +481,9 @@ def ticket_change_status(
     signals.ticket_status_changed.send(
         sender=Ticket, ticket=ticket, actor=actor, from_status=from_status, to_status=status
     )
-    if from_status == Status.RESOLVED:
-        _auto_assign(ticket, at=now)  # a reopened ticket nobody holds goes back in turn
+    # A reopened ticket nobody holds goes back in turn.
+    if from_status == Status.RESOLVED and _assign_by_rule(ticket, at=now):
+        _announce_rule_assignment(ticket)
     return ticket
 
 
