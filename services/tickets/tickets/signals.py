@@ -1,7 +1,8 @@
 """What the workflow announces, so new reactions can be added without touching it.
 
-Every signal is sent by a ``tickets.services`` function, inside its transaction, after
-the change is written, with ``sender=Ticket`` and these keyword arguments:
+Every signal is sent by a write function (``tickets.services``, ``tickets.teams``,
+``tickets.merge``), inside its transaction, after the change is written, with
+``sender=Ticket`` and these keyword arguments:
 
 - ``ticket_created``: ``ticket``, ``actor``, ``attachments`` (the files sent with it, a
   list of ``Attachment``, often empty)

@@ -139,7 +139,7 @@ class TicketListCreateView(ServideskView):
     )
     def get(self, request: Request) -> Response:
         tickets = selectors.ticket_list(actor=self.actor, filters=request.query_params)
-        page = selectors.with_tag_names(self.paginate_queryset(tickets), actor=self.actor)
+        page = selectors.with_tag_names(self.paginate_queryset(tickets) or [], actor=self.actor)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
