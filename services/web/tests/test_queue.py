@@ -363,3 +363,16 @@ def test_clients_cannot_use_bulk_actions_nor_views(client_user: Client, apis: Fa
     assert client_user.post("/tickets/views/", {"view-name": "x"}).status_code == 403
     assert apis.called("tickets", "POST", "bulk/") == []
     assert apis.called("tickets", "POST", "views/") == []
+
+
+def test_counts_that_do_not_fit_the_contract_are_not_shown(
+    technician: Client, apis: FakeApis
+) -> None:
+    serve_queue(apis)
+    apis.on("tickets", "GET", "status-counts/", body={"pending": 1})
+    response = technician.get("/tickets/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="count-all"' not in html
+    assert 'data-testid="unavailable"' in html
+    assert "SD-1" in html

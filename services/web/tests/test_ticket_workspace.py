@@ -269,3 +269,11 @@ def test_canned_response_titles_and_bodies_are_escaped(technician: Client, apis:
     assert "<script>alert(1)" not in html
     assert "{{ 7|add:1 }}" in html  # never evaluated
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
+
+
+def test_the_history_names_teams(technician: Client, apis: FakeApis) -> None:
+    serve_workspace(apis, team_id=3)
+    entry = {"actor_id": 3, "field": "team_id", "from": None, "to": 3, "at": "2026-03-02T10:00:00Z"}
+    apis.on("tickets", "GET", "41/history/", body=page([entry]))
+    html = technician.get("/tickets/41/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Equipo\n                    — → Soporte de red" in html

@@ -276,16 +276,8 @@ class SavedView(msgspec.Struct, frozen=True):
     created_at: datetime | None = None
 
 
-class StatusCounts(msgspec.Struct, frozen=True):
-    """Tickets per status for the list's filters (``tickets/status-counts/``)."""
-
-    pending: int = 0
-    in_progress: int = 0
-    resolved: int = 0
-    total: int = 0
-
-    def of(self, status: str) -> int:
-        return int(getattr(self, status, 0)) if status else self.total
+#: The keys every ``tickets/status-counts/`` answer has (a status added later comes too).
+STATUS_COUNT_KEYS = frozenset({"pending", "in_progress", "resolved", "total"})
 
 
 class Notification(msgspec.Struct, frozen=True):

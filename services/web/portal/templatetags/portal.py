@@ -84,10 +84,17 @@ def name_in(code: str, names: dict[str, str] | None) -> str:
 
 
 @register.simple_tag
-def history_value(field_name: str, value: str | None, people: dict[str, str] | None = None) -> str:
-    """A history entry's value in words: statuses, priorities and people by name."""
+def history_value(
+    field_name: str,
+    value: str | None,
+    people: dict[str, str] | None = None,
+    teams: dict[str, str] | None = None,
+) -> str:
+    """A history entry's value in words: statuses, priorities, people and teams by name."""
     if not value:
         return "—"
+    if field_name == "team_id" and teams:
+        return teams.get(value, value)
     if field_name == "status":
         return status_label(value)
     if field_name == "priority":

@@ -24,7 +24,6 @@ from portal.api.types import (
     Page,
     Person,
     SavedView,
-    StatusCounts,
     Ticket,
 )
 from portal.decorators import signed_in, staff_required
@@ -88,9 +87,9 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     }
     if user.is_staff:
         context |= _queue_tools(request, tickets, params, status == 200)
-    counts: StatusCounts | None = context.get("counts")
+    counts: dict[str, int] = context.get("counts") or {}
     context["status_tabs"] = [
-        (code, label, counts.of(code) if counts else None) for code, label in context["status_tabs"]
+        (code, label, counts.get(code or "total")) for code, label in context["status_tabs"]
     ]
     return render(request, "portal/tickets/list.html", context, status=status)
 
@@ -102,7 +101,7 @@ def _queue_tools(
     and the outcome of the last one."""
     user = user_of(request)
     counted = {k: v for k, v in params.items() if k not in ("status", "cursor", "ordering")}
-    counts: StatusCounts | None = None
+    counts: dict[str, int] | None = None
     views: list[SavedView] = []
     people: list[Person] = []
     if listed:  # the queue itself was listed: it goes on without what cannot be read
