@@ -91,6 +91,18 @@ class World:
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
+    def new_team(self) -> str:
+        body = {"name": f"Matrix {uuid.uuid4().hex[:8]}", "assignment": "manual"}
+        return str(self.ok("tickets", "admin", "POST", "/api/tickets/teams/", body)["id"])
+
+    def new_shared_macro(self) -> str:
+        body = {"title": "Matrix", "body": "Hola {cliente}, revisamos {numero}.", "shared": True}
+        return str(self.ok("tickets", "admin", "POST", "/api/tickets/macros/", body)["id"])
+
+    def new_shared_view(self) -> str:
+        body = {"name": "Matrix", "filters": {"status": "pending"}, "shared": True}
+        return str(self.ok("tickets", "admin", "POST", "/api/tickets/views/", body)["id"])
+
     def new_category(self) -> str:
         slug = f"matrix-{uuid.uuid4().hex[:8]}"
         self.ok(
@@ -166,6 +178,11 @@ def world(pg_stack: Stack) -> Iterator[World]:
         world.ids["sla_high"] = world.ok(
             "tickets", "admin", "GET", "/api/tickets/sla-targets/high/"
         )
+        # The agent workspace (issue 18): a team, an admin's shared canned response and
+        # saved view, each made through the API.
+        world.ids["team"] = world.new_team()
+        world.ids["shared_macro"] = world.new_shared_macro()
+        world.ids["shared_view"] = world.new_shared_view()
         yield world
     finally:
         for client in clients.values():
@@ -233,6 +250,22 @@ def own_user(template: str) -> Callable[[World, str], str]:
 def fresh_ticket(template: str) -> Callable[[World, str], str]:
     """A new ticket of the client for each call: workflow moves do not depend on order."""
     return lambda world, caller: template.format(world.new_ticket("client"))
+
+
+def fresh(kind: str, template: str) -> Callable[[World, str], str]:
+    """A new team, shared canned response or shared view for each call (for deletes)."""
+    return lambda world, caller: template.format(getattr(world, f"new_{kind}")())
+
+
+def merge_pair(world: World, caller: str) -> str:
+    """Two new tickets of the client: the path merges the first; the body names the
+    second (``merge_body``)."""
+    world.ids["merge_into"] = world.new_ticket("client")
+    return f"{T}{world.new_ticket('client')}/merge/"
+
+
+def merge_body(world: World, caller: str) -> dict[str, Any]:
+    return {"into_id": int(world.ids["merge_into"])}
 
 
 def fresh_category(world: World, caller: str) -> str:
@@ -548,6 +581,92 @@ MATRIX = [
         admin_only(200),
         lambda world, caller: {"resolution_hours": world.ids["sla_high"]["resolution_hours"]},
         "(same target)",
+    ),
+    # tickets, the agent workspace (issue 18): staff tools; admins write what is shared.
+    Row(f"PATCH {T}assignees/me/", f"{T}assignees/me/", staff(200), {"available": True}),
+    Row(f"GET {T}teams/", f"{T}teams/", staff(200)),
+    Row(
+        f"POST {T}teams/",
+        f"{T}teams/",
+        admin_only(201),
+        lambda world, caller: {"name": f"Matrix {caller} {uuid.uuid4().hex[:6]}"},
+    ),
+    Row(f"GET {T}teams/{{id}}/", ids("team", T + "teams/{}/"), staff(200)),
+    Row(
+        f"PATCH {T}teams/{{id}}/",
+        ids("team", T + "teams/{}/"),
+        admin_only(200),
+        {"assignment": "manual"},
+    ),
+    Row(f"DELETE {T}teams/{{id}}/", fresh("team", T + "teams/{}/"), admin_only(204)),
+    Row(f"GET {T}tags/", f"{T}tags/?q=a", staff(200)),
+    Row(f"GET {T}macros/", f"{T}macros/", staff(200)),
+    Row(
+        f"POST {T}macros/",
+        f"{T}macros/",
+        staff(201),
+        {"title": "Mine", "body": "Hola {cliente}"},
+        "(personal)",
+    ),
+    Row(f"GET {T}macros/{{id}}/", ids("shared_macro", T + "macros/{}/"), staff(200), note="shared"),
+    Row(
+        f"PATCH {T}macros/{{id}}/",
+        ids("shared_macro", T + "macros/{}/"),
+        admin_only(200),
+        {"title": "Matrix, edited"},
+        "shared",
+    ),
+    Row(
+        f"DELETE {T}macros/{{id}}/",
+        fresh("shared_macro", T + "macros/{}/"),
+        admin_only(204),
+        note="shared",
+    ),
+    Row(
+        f"POST {T}{{id}}/apply-macro/",
+        fresh_ticket(T + "{}/apply-macro/"),
+        staff(200),
+        lambda world, caller: {"macro_id": int(world.ids["shared_macro"])},
+        "shared, on the client's ticket",
+    ),
+    Row(
+        f"POST {T}bulk/",
+        f"{T}bulk/",
+        staff(200),
+        lambda world, caller: {
+            "ids": [int(world.ids["other_ticket"])],
+            "action": "priority",
+            "value": "high",
+        },
+    ),
+    Row(f"GET {T}views/", f"{T}views/", signed_in(200)),
+    Row(
+        f"POST {T}views/",
+        f"{T}views/",
+        signed_in(201),
+        {"name": "Pending", "filters": {"status": "pending"}},
+        "(personal)",
+    ),
+    Row(
+        f"PATCH {T}views/{{id}}/",
+        ids("shared_view", T + "views/{}/"),
+        admin_only(200),
+        {"name": "Matrix, renamed"},
+        "shared",
+    ),
+    Row(
+        f"DELETE {T}views/{{id}}/",
+        fresh("shared_view", T + "views/{}/"),
+        admin_only(204),
+        note="shared",
+    ),
+    Row(f"GET {T}status-counts/", f"{T}status-counts/?status=pending", signed_in(200)),
+    Row(
+        f"POST {T}{{id}}/merge/",
+        merge_pair,
+        staff(200),
+        merge_body,
+        "two tickets of one client",
     ),
     # notifier: a feed is personal; another person's notification does not exist for you.
     Row(f"GET {N}", N, signed_in(200)),
