@@ -26,11 +26,14 @@ from tests.fakes import (
     FakeApis,
     attachment_json,
     error,
+    macro_json,
     page,
     profile_json,
     serve_ticket,
     sign_in_client,
+    team_json,
     ticket_json,
+    view_json,
 )
 
 pytestmark = pytest.mark.django_db
@@ -268,6 +271,60 @@ def login_echo_and_next(apis: FakeApis, text: str) -> str:
     return client.post(f"/login/?next={text}", {"username": text, "password": "x"}).content.decode()
 
 
+def queue_with_tags_teams_and_views(apis: FakeApis, text: str) -> str:
+    apis.on("tickets", "GET", "categories/", body=[{"slug": "hardware", "name": text}])
+    apis.on("tickets", "GET", "teams/", body=[team_json(name=text)])
+    apis.on("tickets", "GET", "", body=page([ticket_json(title=text, tags=[text, "vpn"])]))
+    apis.on("tickets", "GET", "status-counts/", body={"pending": 1, "in_progress": 0,
+            "resolved": 0, "total": 1})  # fmt: skip
+    views = [view_json(name=text, filters={"q": text, "tag": [text]})]
+    apis.on("tickets", "GET", "views/", body=views)
+    apis.on("tickets", "GET", "assignees/", body=[{"id": 4, "name": text}])
+    client = signed_in("technician")
+    results = {"results": [{"id": 41, "ok": False, "error": text}]}
+    apis.on("tickets", "POST", "bulk/", body=results)
+    client.post(
+        "/tickets/bulk/",
+        {"bulk-ids": "41", "bulk-number_41": text, "bulk-action": "priority",
+         "bulk-priority": "low"},
+    )  # fmt: skip
+    # A tag filter is at most 50 characters (a longer one is refused, not echoed as a tag).
+    return client.get("/tickets/", {"tags": text[:50]}).content.decode()
+
+
+def ticket_workspace_as_technician(apis: FakeApis, text: str) -> str:
+    serve_ticket(apis, team_id=3, tags=[text], version=2)
+    apis.on("tickets", "GET", "teams/", body=[team_json(name=text)])
+    apis.on("tickets", "GET", "macros/", body=[macro_json(title=text, body=text)])
+    comment = {"id": 1, "author_id": 7, "author_name": "Ana", "body": "Hola", "internal": False,
+               "created_at": "2026-03-02T10:00:00Z", "merged_from_id": 40,
+               "merged_from_number": text}  # fmt: skip
+    apis.on("tickets", "GET", "41/comments/", body=page([comment]))
+    return signed_in("technician").get("/tickets/41/").content.decode()
+
+
+def ticket_edit_with_tags_and_teams(apis: FakeApis, text: str) -> str:
+    apis.on("tickets", "GET", "41/", body=ticket_json(version=2, team_id=3, tags=[text]))
+    apis.on("tickets", "GET", "categories/", body=[{"slug": "hardware", "name": text}])
+    apis.on("tickets", "GET", "teams/", body=[team_json(name=text)])
+    return signed_in("technician").get("/tickets/41/edit/").content.decode()
+
+
+def admin_teams(apis: FakeApis, text: str) -> str:
+    apis.on("tickets", "GET", "teams/", body=[team_json(name=text, member_ids=[4], lead_id=4)])
+    apis.on("tickets", "GET", "assignees/", body=[{"id": 4, "name": text}])
+    apis.on("tickets", "GET", "categories/", body=[{"slug": "red", "name": text}])
+    return signed_in("admin").get("/admin/teams/").content.decode()
+
+
+def canned_responses(apis: FakeApis, text: str) -> str:
+    apis.on("tickets", "GET", "teams/", body=[team_json(name=text)])
+    macro = macro_json(title=text, body=text, owner_id=3,
+                       actions={"team_id": 3, "add_tags": [text]})  # fmt: skip
+    apis.on("tickets", "GET", "macros/", body=[macro])
+    return signed_in("technician").get("/responses/").content.decode()
+
+
 PAGES: dict[str, Callable[[FakeApis, str], str]] = {
     f.__name__: f
     for f in (
@@ -289,6 +346,11 @@ PAGES: dict[str, Callable[[FakeApis, str], str]] = {
         reports_dashboard,
         register_echo_with_api_errors,
         login_echo_and_next,
+        queue_with_tags_teams_and_views,
+        ticket_workspace_as_technician,
+        ticket_edit_with_tags_and_teams,
+        admin_teams,
+        canned_responses,
     )
 }
 
