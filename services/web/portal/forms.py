@@ -377,7 +377,10 @@ ORDERINGS: Choices = [
     ("-updated_at", _("Recently updated")),
     ("-priority", _("Priority, urgent first")),
     ("resolution_due", _("Resolution due, soonest first")),
+    ("first_response_due", _("First response due, soonest first")),
     ("created_at", _("Oldest first")),
+    ("updated_at", _("Least recently updated")),
+    ("priority", _("Priority, low first")),
 ]
 
 

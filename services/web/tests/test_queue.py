@@ -376,3 +376,10 @@ def test_counts_that_do_not_fit_the_contract_are_not_shown(
     assert 'data-testid="count-all"' not in html
     assert 'data-testid="unavailable"' in html
     assert "SD-1" in html
+
+
+def test_a_views_ordering_is_one_the_queue_offers(technician: Client, apis: FakeApis) -> None:
+    serve_queue(apis)
+    html = technician.get("/tickets/?ordering=first_response_due").content.decode()
+    assert apis.called("tickets", "GET", "")[0].params["ordering"] == ["first_response_due"]
+    assert '<option value="first_response_due" selected>' in html
