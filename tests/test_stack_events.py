@@ -125,6 +125,87 @@ def test_a_ticket_travels_through_every_service(
     assert (totals["created"], totals["resolved"]) == (1, 1), totals
 
 
+def test_a_team_s_queue_reaches_notifier_and_reports(
+    gateway: httpx.Client, client_user: dict[str, Any]
+) -> None:
+    """tickets publishes ``team.created``; notifier tells the team of a ticket waiting in
+    its queue, reports counts the ticket under the team's name, and a tag edit reaches
+    reports as ``ticket.updated``."""
+    technician = login(gateway, *DEMO_TECHNICIAN)
+    admin = login(gateway, *DEMO_ADMIN)
+    me = gateway.get("/api/accounts/me/", headers=technician).json()
+    run = uuid.uuid4().hex[:8]
+    category = f"e2e-team-{run}"
+    made = gateway.post(
+        "/api/tickets/categories/", json={"slug": category, "name": category}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    name = f"Equipo {run} <b>&</b>"
+    team = gateway.post(
+        "/api/tickets/teams/",
+        json={
+            "name": name,
+            "member_ids": [me["id"]],
+            "lead_id": me["id"],
+            "assignment": "manual",
+            "category_slugs": [category],
+        },
+        headers=admin,
+    )
+    assert team.status_code == 201, team.text
+    team_id = team.json()["id"]
+
+    def opened() -> dict[str, Any] | None:
+        response = gateway.post(
+            "/api/tickets/",
+            json={
+                "title": "El proyector no enciende",
+                "description": "Sala 2, desde esta mañana.",
+                "category": category,
+                "client_id": client_user["id"],
+            },
+            headers=admin,
+        )
+        return response.json() if response.status_code == 201 else None
+
+    ticket = eventually(opened, what="the client in tickets' directory")
+    assert (ticket["team_id"], ticket["assignee_id"]) == (team_id, None)  # routed, manual
+
+    # notifier knows the team from team.created and tells its member.
+    def team_notice() -> list[dict[str, Any]]:
+        response = gateway.get("/api/notifications/", headers=technician)
+        assert response.status_code == 200, response.text
+        return [n for n in response.json()["results"] if str(n["ticket_id"]) == str(ticket["id"])]
+
+    eventually(team_notice, what="the team member told of the ticket in the queue")
+
+    tagged = gateway.patch(
+        f"/api/tickets/{ticket['id']}/", json={"tags": ["Proyector", "sala 2"]}, headers=admin
+    )
+    assert tagged.status_code == 200, tagged.text
+    assert tagged.json()["tags"] == ["proyector", "sala 2"]
+
+    # reports: the ticket under the team's name (as typed), and its tags from ticket.updated.
+    def reported() -> dict[str, Any] | None:
+        response = gateway.get(
+            "/api/reports/summary/", params={"team_id": team_id, "tag": "proyector"}, headers=admin
+        )
+        if response.status_code == 400:
+            return None  # the team or the tag has not reached reports yet
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    summary = eventually(reported, what="the team and the tags in reports")
+    # Reports renders other services' ids as opaque strings (its projection stores them so).
+    assert [(row["team_id"], row["name"], row["tickets"]) for row in summary["by_team"]] == [
+        (str(team_id), name, 1)
+    ]
+    assert {row["tag"]: row["count"] for row in summary["by_tag"]} == {
+        "proyector": 1,
+        "sala 2": 1,
+    }
+
+
 def test_a_client_cannot_read_the_reports(
     gateway: httpx.Client, client_user: dict[str, Any]
 ) -> None:
