@@ -292,6 +292,9 @@ class Ticket(models.Model):
             models.Index(fields=["assignee_id", "created_at", "id"], name="ticket_assignee"),
             models.Index(fields=["status", "created_at", "id"], name="ticket_status"),
             models.Index(fields=["team", "created_at", "id"], name="ticket_team"),
+            # The status tabs of a team's queue (and "my teams"): counted from the index
+            # alone (``selectors.status_counts``).
+            models.Index(fields=["team", "status"], name="ticket_team_status"),
             # The GIN index on search_vector is created by migration 0002 on PostgreSQL only.
         ]
         constraints = [

@@ -98,7 +98,9 @@ def status_counts(*, actor: Actor, filters: Mapping[str, Any]) -> dict[str, int]
         ticket_filtered(actor=actor, filters=filters)
         .order_by()
         .values_list("status")
-        .annotate(count=Count("pk"))
+        # COUNT(*), not COUNT(id): an index holding the filtered columns and the status
+        # answers it alone (``ticket_team_status``, ``ticket_status``).
+        .annotate(count=Count("*"))
     )
     counts = dict.fromkeys(Status.values, 0)
     for status, count in rows:
