@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tickets import selectors
 from tickets.models import SavedView, Status
 
 from tests.conftest import Api, Caller
@@ -41,12 +42,36 @@ def test_create_and_count(api: Api, callers: dict[str, Caller], tickets: None) -
     response = api.post(URL, body, as_=callers["technician"])
     assert response.status_code == 201, response.content
     view = response.json()
-    assert set(view) == {"id", "name", "filters", "shared", "owner_id", "count", "created_at"}
+    assert set(view) == {
+        "id",
+        "name",
+        "filters",
+        "shared",
+        "owner_id",
+        "count",
+        "count_capped",
+        "created_at",
+    }
+    assert view["count_capped"] is False
     assert view["name"] == "Open and mine"
     assert view["count"] == 5
     assert view["shared"] is False
     assert view["owner_id"] == 21
     assert view["filters"] == body["filters"]
+
+
+def test_a_count_beyond_the_cap_is_a_lower_bound(
+    api: Api, callers: dict[str, Caller], tickets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "COUNT_CAP", 4)
+    technician = callers["technician"]
+    make_view(technician, name="Open", filters={"status": ["pending", "in_progress"]})
+    make_view(technician, name="Resolved", filters={"status": "resolved"})
+    rows = api.get(URL, as_=technician).json()
+    assert [(row["name"], row["count"], row["count_capped"]) for row in rows] == [
+        ("Open", 4, True),  # six match: "4+"
+        ("Resolved", 1, False),
+    ]
 
 
 def test_the_list_is_own_and_shared_with_counts_for_the_caller(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tickets import selectors
 from tickets.models import Status, Team
 
 from tests.conftest import Api, Caller
@@ -27,10 +28,17 @@ def tickets(callers: dict[str, Caller]) -> None:
 def test_counts_per_status_and_in_all(
     api: Api, callers: dict[str, Caller], tickets: None, assert_queries: Any
 ) -> None:
-    with assert_queries(2) as context:  # the caller, the grouped count
+    # The caller, the capped count that sizes the set, the grouped count.
+    with assert_queries(3) as context:
         response = api.get(URL, as_=callers["technician"])
     assert response.status_code == 200
-    assert response.json() == {"pending": 4, "in_progress": 2, "resolved": 4, "total": 10}
+    assert response.json() == {
+        "pending": 4,
+        "in_progress": 2,
+        "resolved": 4,
+        "total": 10,
+        "capped": [],
+    }
     sql = context.captured_queries[-1]["sql"]
     assert "GROUP BY" in sql
     # COUNT(*): an index of the filtered columns and the status answers it alone.
@@ -41,7 +49,7 @@ def test_a_client_counts_only_their_own(
     api: Api, callers: dict[str, Caller], tickets: None
 ) -> None:
     counts = api.get(URL, as_=callers["client"]).json()
-    assert counts == {"pending": 3, "in_progress": 2, "resolved": 4, "total": 9}
+    assert counts == {"pending": 3, "in_progress": 2, "resolved": 4, "total": 9, "capped": []}
     assert api.get(URL, as_=callers["other_client"]).json()["total"] == 1
 
 
@@ -49,11 +57,11 @@ def test_the_list_filters_apply(
     api: Api, callers: dict[str, Caller], tickets: None, assert_queries: Any
 ) -> None:
     # +1: the category filter checks the slug, as the list does.
-    with assert_queries(3):
+    with assert_queries(4):
         counts = api.get(URL, as_=callers["technician"], category="network").json()
-    assert counts == {"pending": 1, "in_progress": 1, "resolved": 1, "total": 3}
+    assert counts == {"pending": 1, "in_progress": 1, "resolved": 1, "total": 3, "capped": []}
     counts = api.get(URL, as_=callers["technician"], client_id="12").json()
-    assert counts == {"pending": 1, "in_progress": 0, "resolved": 0, "total": 1}
+    assert counts == {"pending": 1, "in_progress": 0, "resolved": 0, "total": 1, "capped": []}
 
 
 def test_a_status_with_no_tickets_is_zero(api: Api, callers: dict[str, Caller]) -> None:
@@ -62,7 +70,33 @@ def test_a_status_with_no_tickets_is_zero(api: Api, callers: dict[str, Caller]) 
         "in_progress": 0,
         "resolved": 0,
         "total": 0,
+        "capped": [],
     }
+
+
+def test_beyond_the_cap_each_status_counts_up_to_it_and_says_so(
+    api: Api,
+    callers: dict[str, Caller],
+    tickets: None,
+    assert_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over ``COUNT_CAP`` tickets a figure is a lower bound ("3+"), never a full count."""
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    # The caller, the capped count that sizes the set, one capped count per status.
+    with assert_queries(2 + len(Status.values)) as context:
+        counts = api.get(URL, as_=callers["technician"]).json()
+    assert counts == {
+        "pending": 3,
+        "in_progress": 2,
+        "resolved": 3,
+        "total": 8,
+        "capped": ["pending", "resolved", "total"],
+    }
+    assert all("LIMIT 4" in query["sql"] for query in context.captured_queries[1:])
+    # Under the cap, exact again.
+    counts = api.get(URL, as_=callers["technician"], category="network").json()
+    assert counts == {"pending": 1, "in_progress": 1, "resolved": 1, "total": 3, "capped": []}
 
 
 def test_team_and_tag_filters(api: Api, callers: dict[str, Caller], open_ticket: Any) -> None:

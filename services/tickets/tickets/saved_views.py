@@ -102,20 +102,26 @@ def views_visible_to(actor: Actor) -> QuerySet[SavedView]:
     return SavedView.objects.filter(Q(owner_id=actor.id) | Q(shared=True))
 
 
-def count_of(*, actor: Actor, view: SavedView) -> int | None:
-    """How many tickets ``view`` matches now for ``actor`` (one query); ``None`` if its
+def count_of(*, actor: Actor, view: SavedView) -> tuple[int | None, bool]:
+    """How many tickets ``view`` matches now for ``actor`` (one query, capped at
+    ``selectors.COUNT_CAP``) and whether that is a lower bound; ``(None, False)`` if its
     filters are no longer valid."""
     try:
-        return selectors.ticket_filtered(actor=actor, filters=as_query(view.filters)).count()
+        tickets = selectors.ticket_filtered(actor=actor, filters=as_query(view.filters))
     except (ValidationError, DrfValidationError):
-        return None
+        return None, False
+    return selectors.capped_count(tickets)
+
+
+def _set_count(*, actor: Actor, view: SavedView) -> None:
+    view.count, view.count_capped = count_of(actor=actor, view=view)  # type: ignore[attr-defined]
 
 
 def view_list(*, actor: Actor) -> list[SavedView]:
     """The caller's views and the shared ones, by name, each with ``count``."""
     views = list(views_visible_to(actor).order_by("name", "id"))
     for view in views:
-        view.count = count_of(actor=actor, view=view)  # type: ignore[attr-defined]
+        _set_count(actor=actor, view=view)
     return views
 
 
@@ -151,7 +157,7 @@ def view_create(*, actor: Actor, data: ViewData) -> SavedView:
         owner_id=actor.id,
         created_at=timezone.now(),
     )
-    view.count = count_of(actor=actor, view=view)  # type: ignore[attr-defined]
+    _set_count(actor=actor, view=view)
     return view
 
 
@@ -170,7 +176,7 @@ def view_update(*, actor: Actor, view_id: int, changes: dict[str, Any]) -> Saved
     if "filters" in changes:
         view.filters = clean_filters(actor=actor, filters=changes["filters"])
     view.save()
-    view.count = count_of(actor=actor, view=view)  # type: ignore[attr-defined]
+    _set_count(actor=actor, view=view)
     return view
 
 

@@ -91,21 +91,44 @@ def ticket_filtered(
     return visible
 
 
-def status_counts(*, actor: Actor, filters: Mapping[str, Any]) -> dict[str, int]:
+#: Counts stop here: "10,000+" is all a queue tab or a saved view needs to say, and
+#: counting a million rows exactly costs a few hundred milliseconds on every page view.
+COUNT_CAP: Final = 10_000
+
+
+def capped_count(tickets: QuerySet[Ticket]) -> tuple[int, bool]:
+    """``(count, capped)``: how many tickets, exactly up to ``COUNT_CAP``, else
+    ``(COUNT_CAP, True)`` ("at least that many"). One query, reading at most
+    ``COUNT_CAP + 1`` index entries however many match."""
+    found = tickets.order_by()[: COUNT_CAP + 1].count()
+    return min(found, COUNT_CAP), found > COUNT_CAP
+
+
+def status_counts(*, actor: Actor, filters: Mapping[str, Any]) -> dict[str, Any]:
     """How many of the tickets ``ticket_list`` would give are in each status, and in
-    all: one ``GROUP BY status`` query (the status tabs of the queue)."""
-    rows = (
-        ticket_filtered(actor=actor, filters=filters)
-        .order_by()
-        .values_list("status")
+    all (the status tabs of the queue), with ``capped``: the keys whose figure is a lower
+    bound ("10,000+").
+
+    Up to ``COUNT_CAP`` tickets, exact: a capped count to size the set, then one
+    ``GROUP BY status`` over it. Beyond, a capped count per status, so a queue of a
+    million tickets costs what one of ``COUNT_CAP`` does.
+    """
+    tickets = ticket_filtered(actor=actor, filters=filters)
+    counts = dict.fromkeys(Status.values, 0)
+    capped: list[str] = []
+    _total, over = capped_count(tickets)
+    if not over:
         # COUNT(*), not COUNT(id): an index holding the filtered columns and the status
         # answers it alone (``ticket_team_status``, ``ticket_status``).
-        .annotate(count=Count("*"))
-    )
-    counts = dict.fromkeys(Status.values, 0)
-    for status, count in rows:
-        counts[status] = count
-    return {**counts, "total": sum(counts.values())}
+        rows = tickets.order_by().values_list("status").annotate(count=Count("*"))
+        counts.update(dict(rows))
+    else:
+        for status in Status.values:
+            counts[status], status_over = capped_count(tickets.filter(status=status))
+            if status_over:
+                capped.append(status)
+        capped.append("total")
+    return {**counts, "total": sum(counts.values()), "capped": capped}
 
 
 def with_tag_names(tickets: list[Ticket], *, actor: Actor) -> list[Ticket]:

@@ -294,6 +294,7 @@ def view_json(**overrides: Any) -> dict[str, Any]:
         "shared": False,
         "owner_id": 3,
         "count": 12,
+        "count_capped": False,
         "created_at": "2026-03-01T09:00:00Z",
     }
     return data | overrides

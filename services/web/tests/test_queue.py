@@ -13,7 +13,7 @@ from tests.fakes import PEOPLE, FakeApis, error, page, team_json, ticket_json, v
 pytestmark = pytest.mark.django_db
 
 EVIL = '"><script>alert(1)</script>'
-COUNTS = {"pending": 7, "in_progress": 3, "resolved": 40, "total": 50}
+COUNTS = {"pending": 7, "in_progress": 3, "resolved": 40, "total": 50, "capped": []}
 
 
 def serve_queue(apis: FakeApis, tickets: list[dict[str, object]] | None = None) -> None:
@@ -87,6 +87,26 @@ def test_the_status_tabs_count_with_the_current_filters(technician: Client, apis
     }
     for code, count in (("all", 50), ("pending", 7), ("in_progress", 3), ("resolved", 40)):
         assert f'data-testid="count-{code}"><span class="visually-hidden">(</span>{count}<' in text
+
+
+def test_a_capped_count_shows_as_at_least(technician: Client, apis: FakeApis) -> None:
+    """Past 10,000 tickets per status, tickets stops counting: "10000+", not a number
+    passed off as exact."""
+    serve_queue(apis)
+    big = {"pending": 10000, "in_progress": 3, "resolved": 10000, "total": 20003}
+    apis.on("tickets", "GET", "status-counts/", body={**big, "capped": ["pending", "total"]})
+    apis.on("tickets", "GET", "views/", body=[view_json(count=10000, count_capped=True)])
+    text = technician.get("/tickets/").content.decode()
+    # Spanish groups thousands with a no-break space.
+    for code, shown in (
+        ("all", "20\xa0003+"),
+        ("pending", "10\xa0000+"),
+        ("in_progress", "3"),
+        ("resolved", "10\xa0000"),
+    ):
+        expected = f'data-testid="count-{code}"><span class="visually-hidden">(</span>{shown}<'
+        assert expected in text
+    assert '<span class="count">10\xa0000+</span>' in text
 
 
 def test_the_queue_goes_on_without_counts_or_views(technician: Client, apis: FakeApis) -> None:

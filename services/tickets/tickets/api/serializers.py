@@ -602,7 +602,14 @@ class SavedViewSerializer(serializers.Serializer):  # type: ignore[type-arg]
     count = serializers.IntegerField(
         read_only=True,
         allow_null=True,
-        help_text=_("Tickets it matches now for you; null if its filters no longer apply."),
+        help_text=_(
+            "Tickets it matches now for you, up to 10,000; null if its filters no longer apply."
+        ),
+    )
+    count_capped = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text=_("true: it matches more than `count` (show it as 10,000+)."),
     )
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -627,6 +634,13 @@ class StatusCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     in_progress = serializers.IntegerField()
     resolved = serializers.IntegerField()
     total = serializers.IntegerField()
+    capped = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=_(
+            "The keys whose figure is a lower bound: counts stop at 10,000 per status "
+            "(show them as 10,000+)."
+        ),
+    )
 
 
 class MergeSerializer(serializers.Serializer):  # type: ignore[type-arg]

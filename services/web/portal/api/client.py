@@ -573,13 +573,15 @@ class Tickets(Service):
     def delete_view(self, view_id: str) -> None:
         self.send("DELETE", f"views/{view_id}/")
 
-    def status_counts(self, params: Params | None = None) -> dict[str, int]:
+    def status_counts(self, params: Params | None = None) -> types.StatusCounts:
         """Tickets per status (and ``total``) matching ``params``, for the caller. Every
         status the API counts is kept, also those added after the contract's three."""
-        counts = self.get("status-counts/", dict[str, int], params)
-        if not counts.keys() >= types.STATUS_COUNT_KEYS:
+        answer = self.get("status-counts/", dict[str, int | list[str]], params)
+        capped = answer.pop("capped", [])
+        counts = {key: value for key, value in answer.items() if isinstance(value, int)}
+        if not counts.keys() >= types.STATUS_COUNT_KEYS or not isinstance(capped, list):
             raise ServiceUnavailableError(self.name, 200, "invalid answer")
-        return counts
+        return types.StatusCounts(counts=counts, capped=frozenset(capped))
 
     def merge(self, ticket_id: str, into_id: str) -> Ticket:
         """Merge ticket ``ticket_id`` into ``into_id``; the answer is the one merged into."""

@@ -273,11 +273,21 @@ class SavedView(msgspec.Struct, frozen=True):
     shared: bool = False
     owner_id: Id | None = None
     count: int | None = None
+    #: ``count`` is a lower bound: tickets stops counting at 10,000 ("10000+").
+    count_capped: bool = False
     created_at: datetime | None = None
 
 
 #: The keys every ``tickets/status-counts/`` answer has (a status added later comes too).
 STATUS_COUNT_KEYS = frozenset({"pending", "in_progress", "resolved", "total"})
+
+
+class StatusCounts(msgspec.Struct, frozen=True):
+    """Tickets per status and in all (``total``); ``capped`` holds the keys whose figure
+    is a lower bound (tickets stops counting at 10,000 per status)."""
+
+    counts: dict[str, int]
+    capped: frozenset[str] = frozenset()
 
 
 class Notification(msgspec.Struct, frozen=True):

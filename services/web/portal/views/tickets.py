@@ -24,6 +24,7 @@ from portal.api.types import (
     Page,
     Person,
     SavedView,
+    StatusCounts,
     Ticket,
 )
 from portal.decorators import signed_in, staff_required
@@ -87,9 +88,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     }
     if user.is_staff:
         context |= _queue_tools(request, tickets, params, status == 200)
-    counts: dict[str, int] = context.get("counts") or {}
+    counted: StatusCounts = context.get("counts") or StatusCounts(counts={})
     context["status_tabs"] = [
-        (code, label, counts.get(code or "total")) for code, label in context["status_tabs"]
+        (code, label, counted.counts.get(code or "total"), (code or "total") in counted.capped)
+        for code, label in context["status_tabs"]
     ]
     return render(request, "portal/tickets/list.html", context, status=status)
 
@@ -101,7 +103,7 @@ def _queue_tools(
     and the outcome of the last one."""
     user = user_of(request)
     counted = {k: v for k, v in params.items() if k not in ("status", "cursor", "ordering")}
-    counts: dict[str, int] | None = None
+    counts: StatusCounts | None = None
     views: list[SavedView] = []
     people: list[Person] = []
     if listed:  # the queue itself was listed: it goes on without what cannot be read
