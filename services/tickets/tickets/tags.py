@@ -57,11 +57,15 @@ def clean(names: Iterable[str]) -> list[str]:
 
 def get_or_create(names: Sequence[str]) -> list[Tag]:
     """The ``Tag`` rows of already-clean ``names``, creating the missing ones (safe when
-    two requests create the same new tag at once: the unique name decides)."""
+    two requests create the same new tag at once: the unique name decides). One query
+    when every tag exists, as it mostly does."""
     if not names:
         return []
-    Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
     by_name = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        Tag.objects.bulk_create([Tag(name=name) for name in missing], ignore_conflicts=True)
+        by_name |= {tag.name: tag for tag in Tag.objects.filter(name__in=missing)}
     return [by_name[name] for name in names]
 
 
@@ -76,8 +80,15 @@ def tag_names(ticket: Ticket) -> list[str]:
 
 
 def set_tags(ticket: Ticket, names: Sequence[str]) -> None:
-    """Make ``names`` (already clean) the ticket's tags."""
-    ticket.tags.set(get_or_create(names))
+    """Make ``names`` (already clean) the ticket's tags: adds and removes only the
+    difference with what it has (``tag_names``), without reading its links again."""
+    current = set(tag_names(ticket))
+    added = [name for name in names if name not in current]
+    removed = current - set(names)
+    if added:
+        ticket.tags.add(*get_or_create(added))
+    if removed:
+        ticket.tags.remove(*Tag.objects.filter(name__in=removed))
     ticket.tag_names = sorted(names)  # type: ignore[attr-defined]
 
 
