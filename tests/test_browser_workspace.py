@@ -79,6 +79,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for name in SERVICES
     }
     env |= {"BROKER_URL": RABBITMQ_URL, "SERVIDESK_EVENT_PREFIX": f"workspace-{run}."}
+    # Each test signs the demo users in afresh (a browser profile of its own) and registers
+    # a client of its own: a run's sign-ins, not guessing (the sign-in and sign-up
+    # throttles have tests of their own). Raised here only.
+    env |= {
+        "THROTTLE_LOGIN_ACCOUNT": "60/min",
+        "THROTTLE_LOGIN_IP": "120/min",
+        "THROTTLE_REGISTER_IP": "100/hour",
+    }
     with ExitStack() as cleanup:
         cleanup.callback(drop_stack_resources, env)  # runs after the stack has stopped
         yield cleanup.enter_context(running_stack(tmp_path_factory.mktemp("workspace"), env))
