@@ -28,6 +28,11 @@ def test_every_contract_type_has_a_version_1_schema() -> None:
         "verification.phone_code",
         "user.invite_requested",
         "mail.bounced",
+        "ticket.updated",
+        "ticket.merged",
+        "team.created",
+        "team.updated",
+        "team.deleted",
     } == schemas.EVENT_TYPES
     assert all(version == 1 for _, version in schemas.SCHEMAS)
 
