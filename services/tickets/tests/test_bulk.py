@@ -52,7 +52,7 @@ def test_a_refused_ticket_leaves_the_others_applied(
     body = {"ids": [pending.pk, working.pk], "action": "status", "value": "resolved"}
     results = api.post(URL, body, as_=callers["technician"]).json()["results"]
     assert [r["ok"] for r in results] == [False, True]
-    assert "cannot go from pending to resolved" in results[0]["error"]
+    assert "cannot go from Pending to Resolved" in results[0]["error"]
     assert Ticket.objects.get(pk=working.pk).status == Status.RESOLVED
     assert Ticket.objects.get(pk=pending.pk).status == Status.PENDING
     assert outbox_count("ticket.status_changed") == before + 1
@@ -228,4 +228,4 @@ def test_the_outcomes_speak_the_callers_language(
     response = api.client.post(URL, body, content_type="application/json", headers=headers)
     results = response.json()["results"]
     assert results[0]["error"] == "No encontrado."
-    assert results[1]["error"].startswith("Un ticket no puede pasar de pending a resolved")
+    assert results[1]["error"].startswith("Un ticket no puede pasar de Pendiente a Resuelto")

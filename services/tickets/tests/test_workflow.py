@@ -13,6 +13,7 @@ from django.utils import timezone
 from tickets.models import HistoryEntry, Status, Ticket
 
 from servidesk_shared.outbox.models import OutboxMessage
+from servidesk_shared.vocabulary import STATUS_LABELS
 from tests.conftest import Api, Caller
 from tests.factories import TicketFactory
 
@@ -103,8 +104,9 @@ def test_a_refused_move_names_the_allowed_ones(
     body = response.json()
     assert body["extra"]["code"] == "invalid_transition"
     assert body["extra"]["allowed"] == allowed
+    # The message names them as people read them; ``extra`` as programs do.
     for move in allowed:
-        assert move in body["message"]
+        assert str(STATUS_LABELS[move]) in body["message"]
 
 
 def test_resolving_sets_resolved_at_and_reopening_clears_it(
@@ -153,8 +155,8 @@ def test_status_change_sends_the_signal(callers: dict[str, Caller], open_ticket:
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("es", "Un ticket no puede pasar de pending a resolved. Desde pending se permite: "),
-        ("en", "A ticket cannot go from pending to resolved. Allowed from pending: "),
+        ("es", "Un ticket no puede pasar de Pendiente a Resuelto. Desde Pendiente se permite: "),
+        ("en", "A ticket cannot go from Pending to Resolved. Allowed from Pending: "),
     ],
 )
 def test_messages_speak_the_callers_language(
@@ -168,4 +170,5 @@ def test_messages_speak_the_callers_language(
         content_type="application/json",
         headers=headers,
     )
-    assert response.json()["message"] == expected + "in_progress."
+    in_progress = "En progreso." if language == "es" else "In progress."
+    assert response.json()["message"] == expected + in_progress

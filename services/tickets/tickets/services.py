@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
+from servidesk_shared.vocabulary import STATUS_LABELS
 from tickets import attachments, numbers, search, selectors, signals, sql, teams, workflow
 from tickets import tags as tagging
 from tickets.actors import Actor
@@ -452,15 +453,20 @@ def ticket_change_status(
             for move in workflow.allowed_moves(from_status)
             if workflow.may_move(actor, from_status, move)
         ]
+        # People read the statuses' names in their language; programs read ``extra``.
+        names = {"from": STATUS_LABELS[from_status], "to": STATUS_LABELS.get(status, status)}
         if allowed:
             message = _(
                 "A ticket cannot go from %(from)s to %(to)s. Allowed from %(from)s: %(allowed)s."
-            ) % {"from": from_status, "to": status, "allowed": ", ".join(allowed)}
+            ) % {**names, "allowed": ", ".join(str(STATUS_LABELS[move]) for move in allowed)}
         else:
-            message = _(
-                "A ticket cannot go from %(from)s to %(to)s, and there is no move you can "
-                "make from %(from)s."
-            ) % {"from": from_status, "to": status}
+            message = (
+                _(
+                    "A ticket cannot go from %(from)s to %(to)s, and there is no move you can "
+                    "make from %(from)s."
+                )
+                % names
+            )
         raise ConflictError(
             message,
             extra={"code": "invalid_transition", "status": from_status, "allowed": allowed},
