@@ -324,6 +324,15 @@ def test_editing_a_merged_ticket_shows_the_apis_refusal(technician: Client, apis
     assert '<a href="/tickets/42/">SD-1042</a>' in html
 
 
+def test_a_merged_ticket_offers_no_edit_form(technician: Client, apis: FakeApis) -> None:
+    serve_edit(apis, merged_into_id=42)
+    apis.on("tickets", "GET", "42/", body=ticket_json(id=42, number="SD-1042"))
+    html = technician.get("/tickets/41/edit/").content.decode()
+    assert 'data-testid="merged-banner"' in html
+    assert 'action="/tickets/41/edit/"' not in html
+    assert '<a href="/tickets/41/" class="button button-secondary">' in html
+
+
 def test_team_names_and_tags_are_escaped_on_the_edit_page(
     technician: Client, apis: FakeApis
 ) -> None:
