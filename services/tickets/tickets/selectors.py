@@ -91,9 +91,10 @@ def ticket_filtered(
     return visible
 
 
-#: Counts stop here: "10,000+" is all a queue tab or a saved view needs to say, and
-#: counting a million rows exactly costs a few hundred milliseconds on every page view.
-COUNT_CAP: Final = 10_000
+#: Counts stop here: "1,000+" is all a queue tab or a saved view needs to say (reports
+#: has the exact figures). Counting a million rows exactly costs a few hundred
+#: milliseconds on every page view; up to 1,000 a few (docs/benchmarks.md).
+COUNT_CAP: Final = 1_000
 
 
 def capped_count(tickets: QuerySet[Ticket]) -> tuple[int, bool]:
@@ -107,7 +108,7 @@ def capped_count(tickets: QuerySet[Ticket]) -> tuple[int, bool]:
 def status_counts(*, actor: Actor, filters: Mapping[str, Any]) -> dict[str, Any]:
     """How many of the tickets ``ticket_list`` would give are in each status, and in
     all (the status tabs of the queue), with ``capped``: the keys whose figure is a lower
-    bound ("10,000+").
+    bound ("1,000+").
 
     Up to ``COUNT_CAP`` tickets, exact: a capped count to size the set, then one
     ``GROUP BY status`` over it. Beyond, a capped count per status, so a queue of a

@@ -90,23 +90,23 @@ def test_the_status_tabs_count_with_the_current_filters(technician: Client, apis
 
 
 def test_a_capped_count_shows_as_at_least(technician: Client, apis: FakeApis) -> None:
-    """Past 10,000 tickets per status, tickets stops counting: "10000+", not a number
+    """Past 1,000 tickets per status, tickets stops counting: "1000+", not a number
     passed off as exact."""
     serve_queue(apis)
-    big = {"pending": 10000, "in_progress": 3, "resolved": 10000, "total": 20003}
+    big = {"pending": 1000, "in_progress": 3, "resolved": 1000, "total": 2003}
     apis.on("tickets", "GET", "status-counts/", body={**big, "capped": ["pending", "total"]})
-    apis.on("tickets", "GET", "views/", body=[view_json(count=10000, count_capped=True)])
+    apis.on("tickets", "GET", "views/", body=[view_json(count=1000, count_capped=True)])
     text = technician.get("/tickets/").content.decode()
     # Spanish groups thousands with a no-break space.
     for code, shown in (
-        ("all", "20\xa0003+"),
-        ("pending", "10\xa0000+"),
+        ("all", "2\xa0003+"),
+        ("pending", "1\xa0000+"),
         ("in_progress", "3"),
-        ("resolved", "10\xa0000"),
+        ("resolved", "1\xa0000"),
     ):
         expected = f'data-testid="count-{code}"><span class="visually-hidden">(</span>{shown}<'
         assert expected in text
-    assert '<span class="count">10\xa0000+</span>' in text
+    assert '<span class="count">1\xa0000+</span>' in text
 
 
 def test_the_queue_goes_on_without_counts_or_views(technician: Client, apis: FakeApis) -> None:

@@ -603,13 +603,13 @@ class SavedViewSerializer(serializers.Serializer):  # type: ignore[type-arg]
         read_only=True,
         allow_null=True,
         help_text=_(
-            "Tickets it matches now for you, up to 10,000; null if its filters no longer apply."
+            "Tickets it matches now for you, up to 1,000; null if its filters no longer apply."
         ),
     )
     count_capped = serializers.BooleanField(
         read_only=True,
         default=False,
-        help_text=_("true: it matches more than `count` (show it as 10,000+)."),
+        help_text=_("true: it matches more than `count` (show it as 1,000+)."),
     )
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -637,8 +637,8 @@ class StatusCountsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     capped = serializers.ListField(
         child=serializers.CharField(),
         help_text=_(
-            "The keys whose figure is a lower bound: counts stop at 10,000 per status "
-            "(show them as 10,000+)."
+            "The keys whose figure is a lower bound: counts stop at 1,000 per status "
+            "(show them as 1,000+)."
         ),
     )
 

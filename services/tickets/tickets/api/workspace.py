@@ -185,7 +185,7 @@ class StatusCountsView(ServideskView):
         operation_id="tickets_status_counts",
         description=(
             "How many of the tickets the list would give (same filters) are in each "
-            "status, and in all: exact up to 10,000 tickets, beyond that 10,000 per status "
+            "status, and in all: exact up to 1,000 tickets, beyond that 1,000 per status "
             "at most (`capped` names the figures that are lower bounds)."
         ),
         parameters=LIST_PARAMETERS,

@@ -273,7 +273,7 @@ class SavedView(msgspec.Struct, frozen=True):
     shared: bool = False
     owner_id: Id | None = None
     count: int | None = None
-    #: ``count`` is a lower bound: tickets stops counting at 10,000 ("10000+").
+    #: ``count`` is a lower bound: tickets stops counting at 1,000 ("1000+").
     count_capped: bool = False
     created_at: datetime | None = None
 
@@ -284,7 +284,7 @@ STATUS_COUNT_KEYS = frozenset({"pending", "in_progress", "resolved", "total"})
 
 class StatusCounts(msgspec.Struct, frozen=True):
     """Tickets per status and in all (``total``); ``capped`` holds the keys whose figure
-    is a lower bound (tickets stops counting at 10,000 per status)."""
+    is a lower bound (tickets stops counting at 1,000 per status)."""
 
     counts: dict[str, int]
     capped: frozenset[str] = frozenset()
