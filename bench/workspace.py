@@ -261,7 +261,12 @@ def quote(text: str) -> str:
 
 
 def render(
-    results: list[Result], bulk: list[Timed], *, total: int, args: argparse.Namespace
+    results: list[Result],
+    alone: list[Result],
+    bulk: list[Timed],
+    *,
+    total: int,
+    args: argparse.Namespace,
 ) -> str:
     stamp = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -273,15 +278,26 @@ def render(
         f" connections for {args.duration} s per scenario, as a technician of team 1."
         f" {describe()}",
         "",
-        "| scenario | req/s | p50 | p99 | errors | aim |",
-        "|---|---:|---:|---:|---:|---|",
+        f"| scenario | req/s | p50 | p99 | errors | CPU ms/req (gunicorn + postgres)"
+        f" | p50 alone | p99 alone | aim: p99 < 50 ms at {args.connections} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    singles = {result.name: result for result in alone}
     for result in results:
         verdict = "met" if result.p99_ms < 50 else "**missed**"
+        single = singles.get(result.name)
+        cpu = result.per_request_ms(result.cpu.server) + result.per_request_ms(result.cpu.database)
         lines.append(
             f"| {result.name} | {result.requests_per_second:,.0f} | {result.p50_ms:.1f} ms"
-            f" | {result.p99_ms:.1f} ms | {result.errors} | p99 < 50 ms: {verdict} |"
+            f" | {result.p99_ms:.1f} ms | {result.errors} | {cpu:.1f}"
+            f" | {f'{single.p50_ms:.1f} ms' if single else '-'}"
+            f" | {f'{single.p99_ms:.1f} ms' if single else '-'} | {verdict} |"
         )
+    lines += [
+        "",
+        '"alone": the same requests one at a time (1 connection), what one costs'
+        " without waiting for the others.",
+    ]
     lines += [
         "",
         f"Bulk actions, 500 tickets per request, {args.bulk_runs} requests each, one at a time:",
@@ -353,6 +369,8 @@ def main() -> int:
     ]  # fmt: skip
     gunicorn = subprocess.Popen(command, cwd=SERVICE, env=env)
     results: list[Result] = []
+    #: The same scenarios one request at a time: what a request costs without queueing.
+    alone: list[Result] = []
     try:
         wait_until_up(args.port)
         if not args.only or "saved views with counts" in args.only:
@@ -364,16 +382,17 @@ def main() -> int:
         for name, script in plan.items():
             if args.only and name not in args.only:
                 continue
-            before, wrk_before = meter.snapshot(), children_cpu_seconds()
-            result = wrk(name, script, port=args.port, duration=args.duration,
-                         connections=args.connections, threads=1)  # fmt: skip
-            result.cpu = meter.between(
-                before, meter.snapshot(), children_cpu_seconds() - wrk_before
-            )
-            results.append(result)
-            print(progress_line(result), flush=True)
-            for sample in result.error_samples:
-                print(f"    {sample[:200]}", flush=True)
+            for connections in (args.connections, 1):
+                before, wrk_before = meter.snapshot(), children_cpu_seconds()
+                result = wrk(name, script, port=args.port, duration=args.duration,
+                             connections=connections, threads=1)  # fmt: skip
+                result.cpu = meter.between(
+                    before, meter.snapshot(), children_cpu_seconds() - wrk_before
+                )
+                (results if connections > 1 else alone).append(result)
+                print(f"[{connections} conn] {progress_line(result)}", flush=True)
+                for sample in result.error_samples:
+                    print(f"    {sample[:200]}", flush=True)
         bulk = (
             time_bulk(args.port, technician, args.database, args.bulk_runs)
             if not args.only or "bulk" in args.only
@@ -382,7 +401,7 @@ def main() -> int:
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
-    table = render(results, bulk, total=total, args=args)
+    table = render(results, alone, bulk, total=total, args=args)
     print(table)
     if args.append_docs:
         write_region("workspace-bench", table)
