@@ -60,6 +60,7 @@ from bench.tickets_api import (
     Result,
     children_cpu_seconds,
     ensure_database,
+    forget_earlier_runs,
     keypair,
     lua_paths,
     progress_line,
@@ -135,6 +136,18 @@ def seed_workspace(database: str) -> dict[str, list[int]]:
         " GROUP BY t.name ORDER BY count(*) DESC",
     ).splitlines()
     return {"teams": teams, "tags": tags}  # type: ignore[dict-item]
+
+
+def forget_bulk_runs(database: str) -> None:
+    """Take back what earlier bulk runs added (their ``lote-<n>`` tags and the history of
+    every bulk change), so each run starts from the same data set."""
+    for sql in (
+        "DELETE FROM tickets_ticket_tags WHERE tag_id IN"
+        " (SELECT id FROM tickets_tag WHERE name LIKE 'lote-%')",
+        "DELETE FROM tickets_tag WHERE name LIKE 'lote-%'",
+        "DELETE FROM tickets_historyentry WHERE actor_id = 'seed-t-1'",
+    ):
+        psql(database, sql)
 
 
 @dataclass
@@ -355,6 +368,8 @@ def main() -> int:
             f"{total:,} tickets in {args.database}: seed them first with bench/tickets_api.py"
         )
     ids = seed_workspace(args.database)
+    forget_bulk_runs(args.database)
+    forget_earlier_runs(args.database)  # tickets_api's: no outbox backlog, fresh statistics
     technician = token(private_pem, TECHNICIAN, "technician")
     admin = token(private_pem, "seed-a-1", "admin")
     psql(
