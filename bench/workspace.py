@@ -306,10 +306,15 @@ def render(
             f" | {f'{single.p50_ms:.1f} ms' if single else '-'}"
             f" | {f'{single.p99_ms:.1f} ms' if single else '-'} | {verdict} |"
         )
+    cores = os.cpu_count() or 1
     lines += [
         "",
         '"alone": the same requests one at a time (1 connection), what one costs'
-        " without waiting for the others.",
+        f" without waiting for the others. With {args.connections} requests in flight on"
+        f" {cores} cores each waits for the others: the median cannot be under connections"
+        " x CPU per request / cores, so p99 < 50 ms at"
+        f" {args.connections} connections needs at most {50 * cores / args.connections:.1f}"
+        " ms of CPU per request, gunicorn and PostgreSQL together.",
     ]
     lines += [
         "",
