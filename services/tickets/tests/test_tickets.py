@@ -308,3 +308,16 @@ class TestCategories:
             "description": "",
             "is_active": False,
         }
+
+
+def test_text_is_stored_with_one_kind_of_line_end(api: Api, callers: dict[str, Caller]) -> None:
+    """A browser's textarea sends CRLF, an old mail program a lone CR: stored as LF."""
+    client = callers["client"]
+    body = {"title": "Impresora", "description": "Línea uno\r\nLínea dos\rLínea tres\n"}
+    created = api.post("/api/tickets/", body, as_=client)
+    assert created.status_code == 201, created.content
+    assert created.json()["description"] == "Línea uno\nLínea dos\nLínea tres"
+    url = f"/api/tickets/{created.json()['id']}/"
+    comment = api.post(f"{url}comments/", {"body": "Hola\r\n\r\nAdiós"}, as_=client)
+    assert comment.json()["body"] == "Hola\n\nAdiós"
+    assert Ticket.objects.get(pk=created.json()["id"]).description.count("\r") == 0

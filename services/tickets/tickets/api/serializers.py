@@ -34,8 +34,17 @@ from tickets.models import (
 from tickets.user_ids import render_user_id
 
 
+class MultilineField(serializers.CharField):
+    r"""Text of several lines, stored with ``\n`` line ends whatever the sender used (a
+    browser's textarea sends ``\r\n``; old mail programs a lone ``\r``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def body_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=True, **kwargs)
+    return MultilineField(max_length=BODY_MAX_LENGTH, trim_whitespace=True, **kwargs)
 
 
 class CategoryRefField(serializers.SlugRelatedField):  # type: ignore[type-arg]
