@@ -181,6 +181,26 @@ def token(private_pem: str, user_id: str, role: str) -> str:
     return jwt.encode(claims, private_pem, algorithm="RS256")
 
 
+def service_env(*, database: str, public_pem: str, service: Path) -> dict[str, str]:
+    """The environment of the tickets service under gunicorn: production settings on
+    ``database``, tokens checked with ``public_pem``, the per-user write throttle off."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "core.settings.production",
+        "TICKETS_DATABASE_URL": database,
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "JWT_PUBLIC_KEY": public_pem,
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        # One client opens every ticket of the create scenario, one technician changes
+        # 500 at once: a per-user write rate would measure the throttle, not the service.
+        "THROTTLE_WRITE_USER": "off",
+        "THROTTLE_WRITE_ANON": "off",
+        "PYTHONPATH": str(service),
+    }
+
+
 def wait_until_up(
     port: int,
     timeout: float = 180,
@@ -578,21 +598,7 @@ def main() -> int:
         return 1
 
     private_pem, public_pem = keypair()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "core.settings.production",
-        "TICKETS_DATABASE_URL": args.database,
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "JWT_PUBLIC_KEY": public_pem,
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        # One client opens every ticket of the create scenario: a per-user write rate
-        # would measure the throttle, not the service.
-        "THROTTLE_WRITE_USER": "off",
-        "THROTTLE_WRITE_ANON": "off",
-        "PYTHONPATH": str(args.service),
-    }
+    env = service_env(database=args.database, public_pem=public_pem, service=args.service)
     total, size, ids, client, pending = prepare_data(args, env)
     technician = token(private_pem, "seed-t-1", "technician")
     client_token = token(private_pem, client, "client")

@@ -43,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +65,7 @@ from bench.tickets_api import (
     progress_line,
     psql,
     run,
+    service_env,
     token,
     wait_until_up,
     wrk,
@@ -352,19 +352,7 @@ def main() -> int:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 1
     private_pem, public_pem = keypair()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "core.settings.production",
-        "TICKETS_DATABASE_URL": args.database,
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "JWT_PUBLIC_KEY": public_pem,
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        "THROTTLE_WRITE_USER": "off",
-        "THROTTLE_WRITE_ANON": "off",
-        "PYTHONPATH": str(SERVICE),
-    }
+    env = service_env(database=args.database, public_pem=public_pem, service=SERVICE)
     ensure_database(args.database)
     run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env, cwd=SERVICE)
     total = int(psql(args.database, "SELECT count(*) FROM tickets_ticket"))

@@ -28,12 +28,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from browser import CHROMIUM, Browser, Page, chromium, expect, shot, sign_in
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from stack import (
     POSTGRES_URL,
     RABBITMQ_URL,
-    ROOT,
     SERVICES,
     Stack,
     drop_stack_resources,
@@ -41,20 +41,6 @@ from stack import (
     running_stack,
 )
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
-expect = playwright_api.expect
-
-CHROMIUM = os.environ.get("SERVIDESK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "browser"
 ADMIN = ("admin", "Mesa-de-ayuda-A1")
 TECHNICIAN = ("tecnico1", "Mesa-de-ayuda-T1")
 PASSWORD = "Una-clave-larga-42"
@@ -103,11 +89,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserStack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -129,18 +111,6 @@ def new_page(browser: Browser, stack: BrowserStack) -> Iterator[Callable[..., Pa
     yield make
     for context in contexts:
         context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.locator("main form button[type=submit]").click()
-    expect(page.locator(".menu summary")).to_be_visible()
 
 
 def eventually(page: Page, check: Callable[[], bool], *, timeout: float = 45) -> None:

@@ -13,7 +13,6 @@ Screenshots of every step go to var/test-artifacts/browser/ (kept after the run)
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import uuid
@@ -25,12 +24,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from browser import CHROMIUM, Browser, Page, chromium, expect, shot, sign_in
 from stack import (
     DEMO_ADMIN,
     DEMO_TECHNICIAN,
     POSTGRES_URL,
     RABBITMQ_URL,
-    ROOT,
     SERVICES,
     Stack,
     drop_stack_resources,
@@ -38,20 +37,6 @@ from stack import (
     running_stack,
 )
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
-expect = playwright_api.expect
-
-CHROMIUM = os.environ.get("SERVIDESK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "browser"
 PASSWORD = "Una-clave-larga-42"
 #: The demo technicians' names, as the pages show them (accounts' seed_demo).
 TECHNICIAN_NAME = "Lucía Martín"
@@ -94,11 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -243,18 +224,6 @@ def run() -> str:
 
 
 # --- Browser helpers (as in test_browser_flows) ------------------------------------------
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.locator("main form button[type=submit]").click()
-    expect(page.locator(".menu summary")).to_be_visible()
 
 
 def notice(page: Page) -> Any:

@@ -101,15 +101,6 @@ def _change(*, actor: Actor, action: str, value: Any) -> Change:
     return changes[action]
 
 
-def _tags_of(ticket_ids: Sequence[int]) -> dict[int, list[str]]:
-    through = Ticket.tags.through
-    tags: dict[int, list[str]] = {ticket_id: [] for ticket_id in ticket_ids}
-    rows = through.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "tag__name")
-    for ticket_id, name in rows.order_by("ticket_id", "tag__name"):
-        tags[ticket_id].append(name)
-    return tags
-
-
 @transaction.atomic
 def bulk_apply(*, actor: Actor, ids: Sequence[int], action: str, value: Any) -> list[Outcome]:
     """Apply ``action`` with ``value`` to each ticket of ``ids``.
@@ -128,7 +119,7 @@ def bulk_apply(*, actor: Actor, ids: Sequence[int], action: str, value: Any) -> 
         .only("id", "status")
         .order_by("id")
     }
-    tags = _tags_of(list(tickets)) if action in ("add_tags", "remove_tags") else {}
+    tags = tagging.names_by_ticket(list(tickets)) if action in ("add_tags", "remove_tags") else {}
     change = _change(actor=actor, action=action, value=value)
     outcomes: dict[int, Outcome] = {}
     for ticket_id in unique:

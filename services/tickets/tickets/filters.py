@@ -110,7 +110,7 @@ class TeamFilter(filters.Filter):
             return qs.filter(team__isnull=True)
         if value == "mine":
             actor = self.parent.actor
-            return qs.filter(team_id__in=teams.team_ids_of(actor.id) if actor else [])
+            return qs.filter(team_id__in=teams.team_ids_of(actor.id)) if actor else qs.none()
         return qs.filter(team_id=value)
 
 

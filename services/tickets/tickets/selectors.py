@@ -16,6 +16,7 @@ from django.http import Http404
 from django_filters.utils import translate_validation
 
 from servidesk_shared.auth import UserDirectory
+from tickets import tags
 from tickets.actors import Actor
 from tickets.filters import TicketFilter
 from tickets.models import (
@@ -139,16 +140,9 @@ def with_tag_names(tickets: list[Ticket], *, actor: Actor) -> list[Ticket]:
     ticket reads its own when rendered (``tags.tag_names``)."""
     if not actor.is_staff or not tickets:
         return tickets
-    pairs = (
-        Ticket.tags.through.objects.filter(ticket_id__in=[ticket.pk for ticket in tickets])
-        .order_by("tag__name")
-        .values_list("ticket_id", "tag__name")
-    )
-    names: dict[int, list[str]] = {}
-    for ticket_id, name in pairs:
-        names.setdefault(ticket_id, []).append(name)
+    names = tags.names_by_ticket([ticket.pk for ticket in tickets])
     for ticket in tickets:
-        ticket.tag_names = names.get(ticket.pk, [])  # type: ignore[attr-defined]
+        ticket.tag_names = names[ticket.pk]  # type: ignore[attr-defined]
     return tickets
 
 

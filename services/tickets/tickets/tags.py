@@ -69,6 +69,20 @@ def get_or_create(names: Sequence[str]) -> list[Tag]:
     return [by_name[name] for name in names]
 
 
+def names_by_ticket(ticket_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each ticket's tags, sorted, in one query of (ticket id, tag name) pairs; a ticket
+    without tags maps to ``[]``."""
+    names: dict[int, list[str]] = {ticket_id: [] for ticket_id in ticket_ids}
+    pairs = (
+        Ticket.tags.through.objects.filter(ticket_id__in=ticket_ids)
+        .order_by("tag__name")
+        .values_list("ticket_id", "tag__name")
+    )
+    for ticket_id, name in pairs:
+        names[ticket_id].append(name)
+    return names
+
+
 def tag_names(ticket: Ticket) -> list[str]:
     """The ticket's tags, sorted: as the last write set them (``ticket.tag_names``), else
     from the ``tags`` prefetch of the read that fetched it, else one small query."""

@@ -72,14 +72,7 @@ class TeamDetailView(ServideskView):
     @extend_schema(operation_id="teams_partial_update")
     def patch(self, request: Request, pk: int) -> Response:
         self.team(pk)
-        serializer = serializers.TeamSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        # Only the keys sent: a partial serializer still fills in its defaults.
-        changes = {
-            key: serializer.validated_data[key]
-            for key in request.data
-            if key in serializer.validated_data
-        }
+        changes = self.validated_changes(serializers.TeamSerializer)
         team = teams.team_update(team_id=pk, changes=changes)
         return Response(self.get_serializer(team).data)
 

@@ -82,6 +82,12 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    def validated_changes(self, serializer_class: type[Any]) -> dict[str, Any]:
+        """A PATCH: the fields the request sent, validated (a partial serializer would
+        fill in its defaults for the others)."""
+        data = self.validated(serializer_class, partial=True)
+        return {key: value for key, value in data.items() if key in self.request.data}
+
     def ticket(self, pk: int) -> Ticket:
         return selectors.ticket_get(actor=self.actor, ticket_id=pk)
 

@@ -4,8 +4,6 @@ counts and merging. Thin views over ``tickets.macros``, ``tickets.bulk``,
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -17,13 +15,6 @@ from tickets import bulk, macros, merge, saved_views, selectors
 from tickets.api import serializers
 from tickets.api.views import LIST_PARAMETERS, ServideskView
 from tickets.models import Macro, SavedView
-
-
-def _given(data: dict[str, Any], request: Request) -> dict[str, Any]:
-    """Of a partial serializer's data, only the keys the request sent (it fills in its
-    defaults otherwise)."""
-    return {key: value for key, value in data.items() if key in request.data}
-
 
 # --- macros ---------------------------------------------------------------------------
 
@@ -61,8 +52,8 @@ class MacroDetailView(ServideskView):
 
     @extend_schema(operation_id="macros_partial_update")
     def patch(self, request: Request, pk: int) -> Response:
-        data = self.validated(serializers.MacroSerializer, partial=True)
-        macro = macros.macro_update(actor=self.actor, macro_id=pk, changes=_given(data, request))
+        changes = self.validated_changes(serializers.MacroSerializer)
+        macro = macros.macro_update(actor=self.actor, macro_id=pk, changes=changes)
         return Response(self.get_serializer(macro).data)
 
     @extend_schema(operation_id="macros_destroy", responses={204: None})
@@ -164,8 +155,8 @@ class SavedViewDetailView(ServideskView):
 
     @extend_schema(operation_id="views_partial_update")
     def patch(self, request: Request, pk: int) -> Response:
-        data = self.validated(serializers.SavedViewSerializer, partial=True)
-        view = saved_views.view_update(actor=self.actor, view_id=pk, changes=_given(data, request))
+        changes = self.validated_changes(serializers.SavedViewSerializer)
+        view = saved_views.view_update(actor=self.actor, view_id=pk, changes=changes)
         return Response(self.get_serializer(view).data)
 
     @extend_schema(operation_id="views_destroy", responses={204: None})
