@@ -7,6 +7,12 @@ class with ``version = 2`` registered next to the old one, never an edit of vers
 
 User events carry the contact card flat in ``data``; ticket events carry the full ticket
 snapshot under ``ticket`` plus the change and the ``actor_id``.
+
+Ticket events are at version 2 since the SLA issue: statuses grew by ``waiting`` and
+``closed``, which a version 1 reader would refuse. Tickets publishes version 2 only; every
+consumer reads both (the ``...V1`` classes narrow the statuses back and are the same
+Python types to handlers, so a handler needs no branch). Deploy order for such a bump:
+consumers first, then the producer (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ import msgspec
 Id = int | str
 UtcDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Role = Literal["client", "technician", "admin"]
-Status = Literal["pending", "in_progress", "resolved"]
+#: The contract's statuses (``servidesk_shared.vocabulary.Status``).
+Status = Literal["pending", "in_progress", "waiting", "resolved", "closed"]
+#: The statuses of version 1 ticket events, before ``waiting`` and ``closed``.
+StatusV1 = Literal["pending", "in_progress", "resolved"]
+#: A client's answer to "How did we do?".
+Rating = Literal["good", "bad"]
+#: The two clocks of a ticket's SLA.
+SlaClock = Literal["first_response", "resolution"]
 Priority = Literal["low", "medium", "high", "urgent"]
 Assignment = Literal["manual", "round_robin", "least_open"]
 
@@ -139,8 +152,16 @@ class TicketSnapshot(Schema, frozen=True, kw_only=True):
     #: Staff-only: consumers must keep tags from clients, as they keep internal notes.
     tags: tuple[str, ...] = ()
     closed_at: UtcDateTime | None = None
-    #: Set on a ticket merged into another one (it is resolved and can no longer change).
+    #: Set on a ticket merged into another one (it is closed and can no longer change).
     merged_into_id: Id | None = None
+    # Added by the SLA issue (version 2).
+    #: Since when the desk waits on the client (status ``waiting``): the resolution
+    #: clock is paused, ``resolution_due`` is what it was when the pause began.
+    waiting_since: UtcDateTime | None = None
+    #: The closed ticket a client's reply reopened as this new one.
+    follow_up_of_id: Id | None = None
+    #: The client's latest answer to "How did we do?" (``ticket.rated`` tells changes).
+    rating: Rating | None = None
 
 
 class CommentSnapshot(Schema, frozen=True, kw_only=True):
@@ -178,23 +199,31 @@ class TicketEvent(EventData, frozen=True, kw_only=True):
 
 class TicketCreated(TicketEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ticket.created"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     #: Files sent with the ticket (an added optional field: version 1 still reads).
     attachments: tuple[AttachmentSnapshot, ...] = ()
 
 
 class TicketStatusChanged(TicketEvent, frozen=True, kw_only=True):
+    """A move of the workflow by a person (``actor_id``), or by a client's reply moving a
+    waiting or resolved ticket back to ``in_progress`` (the reply's author is the actor;
+    ``ticket.commented`` follows). Closing is ``ticket.closed``."""
+
     type: ClassVar[str] = "ticket.status_changed"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     from_status: Status
     to_status: Status
+    #: On a move to ``resolved`` only: the token of the client's rating link (web's
+    #: ``/csat/<token>/``, signed, valid 14 days). It lets anyone holding it rate the
+    #: ticket: notifier puts it in the client's mail and nowhere else.
+    rating_token: str | None = None
 
 
 class TicketAssigned(TicketEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ticket.assigned"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     from_assignee: Id | None
     to_assignee: Id | None
@@ -202,7 +231,7 @@ class TicketAssigned(TicketEvent, frozen=True, kw_only=True):
 
 class TicketCommented(TicketEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ticket.commented"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     comment: CommentSnapshot
     #: Files sent with the comment (internal when the comment is).
@@ -225,20 +254,113 @@ class TicketUpdated(TicketEvent, frozen=True, kw_only=True):
     """
 
     type: ClassVar[str] = "ticket.updated"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     changes: dict[str, FieldChange]
 
 
 class TicketMerged(TicketEvent, frozen=True, kw_only=True):
-    """``ticket`` (now resolved, ``merged_into_id`` set) was merged into ``into``: its
+    """``ticket`` (now closed, ``merged_into_id`` set) was merged into ``into``: its
     conversation continues there. The client is told once, by this event alone (no
-    resolution mail for the merged ticket)."""
+    resolution mail for the merged ticket, no ``ticket.closed``)."""
 
     type: ClassVar[str] = "ticket.merged"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     into: TicketSnapshot
+
+
+class TicketSlaWarning(TicketEvent, frozen=True, kw_only=True):
+    """80 % of a clock's target (business time) has gone by; published once per ticket,
+    clock and ``cycle`` (a reopen starts a new resolution cycle) by ``watch_sla``."""
+
+    type: ClassVar[str] = "ticket.sla_warning"
+    version: ClassVar[int] = 2
+
+    clock: SlaClock
+    due_at: UtcDateTime
+    cycle: int
+
+
+class TicketSlaBreached(TicketEvent, frozen=True, kw_only=True):
+    """A clock's due time passed without the thing it waits for; once per ticket, clock
+    and cycle. ``escalation`` says what the team's rule did about it, in the same
+    transaction: ``raised_priority``, ``reassigned_to_lead`` (the ticket snapshot is
+    after it; ``ticket.updated``/``ticket.assigned`` with no actor follow)."""
+
+    type: ClassVar[str] = "ticket.sla_breached"
+    version: ClassVar[int] = 2
+
+    clock: SlaClock
+    due_at: UtcDateTime
+    cycle: int
+    escalation: tuple[str, ...] = ()
+
+
+class TicketRated(TicketEvent, frozen=True, kw_only=True):
+    """The client answered "How did we do?" (or changed the answer within the link's
+    14 days). ``actor_id`` is the client."""
+
+    type: ClassVar[str] = "ticket.rated"
+    version: ClassVar[int] = 2
+
+    rating: Rating
+    comment: str
+    previous_rating: Rating | None
+    rated_at: UtcDateTime
+
+
+class TicketClosed(TicketEvent, frozen=True, kw_only=True):
+    """A resolved ticket closed after ``AUTO_CLOSE_DAYS`` without client activity
+    (``actor_id`` None): final, a client's reply now opens a follow-up ticket. A merged
+    ticket is closed by its ``ticket.merged``."""
+
+    type: ClassVar[str] = "ticket.closed"
+    version: ClassVar[int] = 2
+
+    from_status: Status
+
+
+# --- ticket events, version 1 (read, never written) ------------------------------------
+# The same types with the statuses narrowed back to version 1's: a subclass, so handlers
+# written for version 2 take them unchanged.
+
+
+class TicketSnapshotV1(TicketSnapshot, frozen=True, kw_only=True):
+    status: StatusV1
+
+
+class TicketCreatedV1(TicketCreated, frozen=True, kw_only=True):
+    version: ClassVar[int] = 1
+    ticket: TicketSnapshotV1
+
+
+class TicketStatusChangedV1(TicketStatusChanged, frozen=True, kw_only=True):
+    version: ClassVar[int] = 1
+    ticket: TicketSnapshotV1
+    from_status: StatusV1
+    to_status: StatusV1
+
+
+class TicketAssignedV1(TicketAssigned, frozen=True, kw_only=True):
+    version: ClassVar[int] = 1
+    ticket: TicketSnapshotV1
+
+
+class TicketCommentedV1(TicketCommented, frozen=True, kw_only=True):
+    version: ClassVar[int] = 1
+    ticket: TicketSnapshotV1
+
+
+class TicketUpdatedV1(TicketUpdated, frozen=True, kw_only=True):
+    version: ClassVar[int] = 1
+    ticket: TicketSnapshotV1
+
+
+class TicketMergedV1(TicketMerged, frozen=True, kw_only=True):
+    version: ClassVar[int] = 1
+    ticket: TicketSnapshotV1
+    into: TicketSnapshotV1
 
 
 # --- teams (tickets) ------------------------------------------------------------------
@@ -321,7 +443,7 @@ class MailBounced(EventData, frozen=True, kw_only=True):
         return self.message_id
 
 
-#: Every (type, version) a Servidesk process can read or write.
+#: Every (type, version) a Servidesk process can read; producers write the latest.
 SCHEMAS: dict[tuple[str, int], type[EventData]] = {
     (cls.type, cls.version): cls
     for cls in (
@@ -335,6 +457,16 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
         TicketCommented,
         TicketUpdated,
         TicketMerged,
+        TicketSlaWarning,
+        TicketSlaBreached,
+        TicketRated,
+        TicketClosed,
+        TicketCreatedV1,
+        TicketStatusChangedV1,
+        TicketAssignedV1,
+        TicketCommentedV1,
+        TicketUpdatedV1,
+        TicketMergedV1,
         TeamCreated,
         TeamUpdated,
         TeamDeleted,
@@ -344,6 +476,12 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(event_type for event_type, _ in SCHEMAS)
+
+#: The version each type is written at today.
+LATEST_VERSIONS: dict[str, int] = {
+    event_type: max(version for known, version in SCHEMAS if known == event_type)
+    for event_type in EVENT_TYPES
+}
 
 #: The one service that may produce each event type (the envelope's ``producer``).
 OWNERS: dict[str, str] = {cls.type: cls.producer for cls in SCHEMAS.values()}

@@ -98,6 +98,25 @@ def effects(event_id: uuid.UUID | str | None = None) -> list[tuple[str, str, str
         return list(cursor.fetchall())
 
 
+def declared_channel(conn: Connection, topology: Topology) -> Any:
+    """A channel of ``conn`` on which ``topology`` is declared.
+
+    A test publishing straight to the exchange declares while its relay and consumer
+    threads may be declaring the same new queues. RabbitMQ can then answer one of them
+    404 "home node ... of durable queue ... is down or inaccessible" while the other's
+    queue process starts (seen in CI); the channel is closed by that, so retry on a new one.
+    """
+    for _ in range(50):
+        channel = conn.channel()
+        try:
+            topology.declare(channel)
+        except conn.channel_errors:
+            time.sleep(0.05)
+            continue
+        return channel
+    raise AssertionError(f"could not declare {topology.prefix}* in 50 tries")
+
+
 def queue_depth(name: str) -> int | None:
     """Messages ready in ``name``; ``None`` while the queue does not exist."""
     with Connection(RABBITMQ_URL) as conn:

@@ -19,7 +19,14 @@ from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry, OutboxMessage, ProjectionVersion
 from tests.events import factories, handlers
-from tests.events.conftest import RABBITMQ_URL, Running, effects, queue_depth, wait_until
+from tests.events.conftest import (
+    RABBITMQ_URL,
+    Running,
+    declared_channel,
+    effects,
+    queue_depth,
+    wait_until,
+)
 
 
 def send_raw(topology: Topology, body: bytes | dict[str, Any], **properties: Any) -> None:
@@ -28,8 +35,7 @@ def send_raw(topology: Topology, body: bytes | dict[str, Any], **properties: Any
     event_type = body.get("type") if isinstance(body, dict) else None
     routing_key = event_type if isinstance(event_type, str) else "ticket.created"
     with Connection(RABBITMQ_URL) as conn:
-        channel = conn.channel()
-        topology.declare(channel)
+        channel = declared_channel(conn, topology)
         Producer(channel).publish(
             body, exchange=topology.exchange, routing_key=routing_key, **properties
         )

@@ -16,7 +16,7 @@ def roundtrip(body: dict[str, Any]) -> envelope.Event[Any]:
     return envelope.decode(envelope.parse_envelope(json.dumps(body).encode()))
 
 
-def test_every_contract_type_has_a_version_1_schema() -> None:
+def test_every_contract_type_has_a_schema_and_ticket_events_are_at_version_2() -> None:
     assert {
         "user.registered",
         "user.updated",
@@ -33,8 +33,61 @@ def test_every_contract_type_has_a_version_1_schema() -> None:
         "team.created",
         "team.updated",
         "team.deleted",
+        "ticket.sla_warning",
+        "ticket.sla_breached",
+        "ticket.rated",
+        "ticket.closed",
     } == schemas.EVENT_TYPES
-    assert all(version == 1 for _, version in schemas.SCHEMAS)
+    assert {
+        event_type: version
+        for event_type, version in schemas.LATEST_VERSIONS.items()
+        if version != 1
+    } == {event_type: 2 for event_type in schemas.EVENT_TYPES if event_type.startswith("ticket.")}
+    # What version 1 knew is still readable: consumers are deployed before producers.
+    version_1 = {event_type for event_type, version in schemas.SCHEMAS if version == 1}
+    assert {
+        "ticket.created",
+        "ticket.status_changed",
+        "ticket.assigned",
+        "ticket.commented",
+        "ticket.updated",
+        "ticket.merged",
+    } <= version_1
+
+
+def version_1_of(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as a producer of before the SLA issue would have sent it."""
+    data = {key: value for key, value in body["data"].items() if key != "rating_token"}
+    ticket = data["ticket"]
+    for added in ("waiting_since", "follow_up_of_id", "rating"):
+        ticket.pop(added)
+    return {**body, "version": 1, "data": data}
+
+
+def test_a_version_1_ticket_event_is_read_as_the_same_type_handlers_take() -> None:
+    body = envelope.build(
+        factories.status_changed("pending", "in_progress", id=7), producer="tickets", sequence=1
+    )
+    assert body["version"] == 2
+
+    event = roundtrip(version_1_of(body))
+
+    assert event.version == 1
+    assert isinstance(event.data, schemas.TicketStatusChanged)
+    assert event.data.to_status == "in_progress"
+    assert event.data.ticket.waiting_since is None
+    assert event.data.rating_token is None
+
+
+@pytest.mark.parametrize("status", ["waiting", "closed"])
+def test_version_1_never_carried_the_new_statuses(status: str) -> None:
+    body = envelope.build(
+        factories.status_changed("in_progress", status, id=7), producer="tickets", sequence=1
+    )
+    assert roundtrip(body).data.to_status == status  # version 2 reads them
+
+    with pytest.raises(envelope.InvalidEventError, match="status"):
+        roundtrip(version_1_of(body))
 
 
 def test_envelope_has_the_contract_fields_and_round_trips() -> None:
@@ -46,7 +99,7 @@ def test_envelope_has_the_contract_fields_and_round_trips() -> None:
     }  # fmt: skip
     assert uuid.UUID(body["id"])
     assert body["type"] == "ticket.status_changed"
-    assert body["version"] == 1
+    assert body["version"] == 2
     assert body["occurred_at"].endswith("Z")
     assert body["aggregate_id"] == "42"
     assert body["data"]["ticket"]["status"] == "in_progress"
@@ -109,7 +162,7 @@ def test_naive_datetimes_are_refused() -> None:
         (lambda body: body.update(id="not-a-uuid"), "Invalid UUID"),
         (lambda body: body.update(sequence=0), "sequence"),
         (lambda body: body.update(occurred_at="2026-01-01T00:00:00"), "timezone"),
-        (lambda body: body.update(version=2), "no schema for ticket.created version 2"),
+        (lambda body: body.update(version=3), "no schema for ticket.created version 3"),
         (lambda body: body.update(type="ticket.exploded"), "no schema"),
         (lambda body: body["data"]["ticket"].pop("status"), "status"),
         (lambda body: body["data"].update(actor_id=[1]), "actor_id"),

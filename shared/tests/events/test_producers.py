@@ -22,14 +22,20 @@ from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.models import InboxEntry
 from tests.events import factories
-from tests.events.conftest import RABBITMQ_URL, Running, effects, queue_depth, wait_until
+from tests.events.conftest import (
+    RABBITMQ_URL,
+    Running,
+    declared_channel,
+    effects,
+    queue_depth,
+    wait_until,
+)
 
 
 def send(topology: Topology, body: dict[str, Any]) -> None:
     """Publish an envelope straight to the exchange under its own type."""
     with Connection(RABBITMQ_URL) as conn:
-        channel = conn.channel()
-        topology.declare(channel)
+        channel = declared_channel(conn, topology)
         Producer(channel).publish(
             body,
             exchange=topology.exchange,
@@ -112,8 +118,7 @@ def test_a_body_of_another_type_under_a_services_own_routing_key_is_dead_lettere
         factories.user_card(username="mallory", role="admin"), producer="accounts", sequence=1
     )
     with Connection(RABBITMQ_URL) as conn:
-        channel = conn.channel()
-        bus.declare(channel)
+        channel = declared_channel(conn, bus)
         Producer(channel).publish(
             promoted,
             exchange=bus.exchange,
