@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from itertools import pairwise
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -85,6 +86,14 @@ class Calendar:
     def is_open(self, moment: datetime) -> bool:
         return any(start <= moment < end for start, end in self.openings_on(self._day(moment)))
 
+    @cached_property
+    def always_open(self) -> bool:
+        """Open every minute, no holidays: business time is elapsed time (a shortcut)."""
+        whole_day = (Opening(0, MINUTES_PER_DAY),)
+        return not self.holidays and all(
+            tuple(self.week.get(weekday, ())) == whole_day for weekday in range(7)
+        )
+
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """When ``duration`` of business time, counted from ``start``, runs out (UTC).
 
@@ -95,8 +104,8 @@ class Calendar:
             raise ValueError("business time only runs forward")
         remaining = duration
         cursor = start.astimezone(UTC)
-        if not remaining:
-            return cursor
+        if not remaining or self.always_open:
+            return cursor + remaining
         for opened, closed in self._intervals_from(cursor):
             begin = max(opened, cursor)
             available = closed - begin
@@ -111,6 +120,8 @@ class Calendar:
         total = timedelta(0)
         if end <= start:
             return total
+        if self.always_open:
+            return end - start
         for opened, closed in self._intervals_from(start):
             if opened >= end:
                 break

@@ -16,6 +16,7 @@ the API path to download each (which needs the reader's sign-in), never the cont
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -54,6 +55,9 @@ def ticket_snapshot(ticket: Ticket) -> schemas.TicketSnapshot:
         tags=tuple(tags.tag_names(ticket)),
         closed_at=ticket.closed_at,
         merged_into_id=ticket.merged_into_id,
+        waiting_since=ticket.waiting_since,
+        follow_up_of_id=ticket.follow_up_of_id,
+        rating=ticket.rating,  # type: ignore[arg-type]
     )
 
 
@@ -105,7 +109,14 @@ def on_created(
 
 
 def on_status_changed(
-    sender: Any, *, ticket: Ticket, actor: Actor, from_status: str, to_status: str, **kwargs: Any
+    sender: Any,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    from_status: str,
+    to_status: str,
+    rating_token: str | None = None,
+    **kwargs: Any,
 ) -> None:
     publish(
         schemas.TicketStatusChanged(
@@ -113,8 +124,77 @@ def on_status_changed(
             actor_id=_id(actor.id),
             from_status=from_status,  # type: ignore[arg-type]
             to_status=to_status,  # type: ignore[arg-type]
+            rating_token=rating_token,
         ),
         occurred_at=ticket.updated_at,
+    )
+
+
+def on_sla_alert(
+    sender: Any,
+    *,
+    ticket: Ticket,
+    kind: str,
+    clock: str,
+    due_at: datetime,
+    cycle: int,
+    escalation: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> None:
+    snapshot = ticket_snapshot(ticket)
+    data: schemas.TicketEvent
+    if kind == "warning":
+        data = schemas.TicketSlaWarning(
+            ticket=snapshot,
+            actor_id=None,
+            clock=clock,
+            due_at=due_at,
+            cycle=cycle,  # type: ignore[arg-type]
+        )
+    else:
+        data = schemas.TicketSlaBreached(
+            ticket=snapshot,
+            actor_id=None,
+            clock=clock,  # type: ignore[arg-type]
+            due_at=due_at,
+            cycle=cycle,
+            escalation=escalation,
+        )
+    publish(data)
+
+
+def on_closed(sender: Any, *, ticket: Ticket, from_status: str, **kwargs: Any) -> None:
+    publish(
+        schemas.TicketClosed(
+            ticket=ticket_snapshot(ticket),
+            actor_id=None,
+            from_status=from_status,  # type: ignore[arg-type]
+        ),
+        occurred_at=ticket.closed_at,
+    )
+
+
+def on_rated(
+    sender: Any,
+    *,
+    ticket: Ticket,
+    actor: Actor | None,
+    previous_rating: str | None,
+    **kwargs: Any,
+) -> None:
+    if ticket.rating is None or ticket.rated_at is None:
+        raise ValueError("ticket_rated sent for a ticket without a rating")
+    publish(
+        schemas.TicketRated(
+            ticket=ticket_snapshot(ticket),
+            # The link needs no sign-in: whoever holds it answers for the client.
+            actor_id=_id(actor.id) if actor else _id(ticket.client_id),
+            rating=ticket.rating,  # type: ignore[arg-type]
+            comment=ticket.rating_comment,
+            previous_rating=previous_rating,  # type: ignore[arg-type]
+            rated_at=ticket.rated_at,
+        ),
+        occurred_at=ticket.rated_at,
     )
 
 
@@ -163,14 +243,15 @@ def on_updated(
     sender: Any,
     *,
     ticket: Ticket,
-    actor: Actor,
+    actor: Actor | None,
     changes: dict[str, tuple[Any, Any]],
     **kwargs: Any,
 ) -> None:
     publish(
         schemas.TicketUpdated(
             ticket=ticket_snapshot(ticket),
-            actor_id=_id(actor.id),
+            # None: the SLA's escalation rule (tickets.sla_watch).
+            actor_id=_id(actor.id) if actor else None,
             changes={
                 field: schemas.FieldChange(before=before, after=after)
                 for field, (before, after) in changes.items()
@@ -225,4 +306,7 @@ def connect() -> None:
     signals.ticket_commented.connect(on_commented, sender=Ticket, dispatch_uid="outbox-commented")
     signals.ticket_updated.connect(on_updated, sender=Ticket, dispatch_uid="outbox-updated")
     signals.ticket_merged.connect(on_merged, sender=Ticket, dispatch_uid="outbox-merged")
+    signals.ticket_sla_alert.connect(on_sla_alert, sender=Ticket, dispatch_uid="outbox-sla")
+    signals.ticket_closed.connect(on_closed, sender=Ticket, dispatch_uid="outbox-closed")
+    signals.ticket_rated.connect(on_rated, sender=Ticket, dispatch_uid="outbox-rated")
     signals.team_changed.connect(on_team_changed, sender=Team, dispatch_uid="outbox-team")

@@ -7,13 +7,14 @@ from typing import Any
 
 import django_filters as filters
 from django import forms
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from servidesk_shared.moments import utc_moment
-from tickets import search, tags, teams
+from servidesk_shared.vocabulary import OPEN_STATUSES
+from tickets import search, sla, tags, teams
 from tickets.actors import Actor
 from tickets.models import (
     TAG_MAX_LENGTH,
@@ -191,6 +192,15 @@ class TicketFilter(filters.FilterSet):
     created_before = MomentFilter(label=_("Created before"), field_name="created_at", before=True)
     updated_after = MomentFilter(label=_("Updated after"), field_name="updated_at", before=False)
     updated_before = MomentFilter(label=_("Updated before"), field_name="updated_at", before=True)
+    sla = filters.ChoiceFilter(
+        label=_("SLA"),
+        choices=[
+            ("breached", _("Breached")),
+            ("warning", _("About to breach")),
+            ("running", _("On time")),
+        ],
+        method="filter_sla",
+    )
     due_before = MomentFilter(
         label=_("Resolution due before"), field_name="resolution_due", before=True
     )
@@ -220,6 +230,23 @@ class TicketFilter(filters.FilterSet):
     def filter_breached(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         condition = breached_q(timezone.now())
         return qs.filter(condition) if as_bool(value) else qs.exclude(condition)
+
+    def filter_sla(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        """``breached``: late (as ``breached=true``); ``warning``: a running clock past 80 %
+        of its target (watch_sla warned) and not late; ``running``: the resolution clock
+        runs and nothing is late."""
+        late = breached_q(timezone.now())
+        if value == "breached":
+            return qs.filter(late)
+        running = Q(status__in=[Status.PENDING, Status.IN_PROGRESS])
+        if value == "warning":
+            warned = Q(running, resolution_stage=sla.WARNED) | Q(
+                first_response_at__isnull=True,
+                status__in=OPEN_STATUSES,
+                first_response_stage=sla.WARNED,
+            )
+            return qs.filter(warned).exclude(late)
+        return qs.filter(running).exclude(late)
 
     def filter_q(self, qs: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         value = value.strip()

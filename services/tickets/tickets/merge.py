@@ -8,7 +8,7 @@ B and A must have the same client unless the caller is an admin. In one transact
   dated when B was opened and marked the same way, and B's own files (not of a comment)
   are attached to it;
 - A gets a ``merged_from`` history entry, B a ``merged_into`` one (values: the other
-  ticket's number, ``SD-1042``), and B moves to ``resolved`` (a ``status`` entry) with
+  ticket's number, ``SD-1042``), and B moves to ``closed`` (a ``status`` entry) with
   ``merged_into`` = A; from then on every write to B answers 409 ``merged``
   (``services.locked``), while reading it still works and shows where it went;
 - one ``ticket.merged`` event (``signals.ticket_merged``: aggregate B, ``into`` A). No
@@ -48,7 +48,7 @@ def _lock_pair(*, actor: Actor, ticket_id: int, into_id: int) -> tuple[Ticket, T
 def ticket_merge(*, actor: Actor, ticket_id: int, into_id: int) -> Ticket:
     """Merge ticket ``ticket_id`` into ticket ``into_id``; answers the latter, with its
     names. 403 for a client, or for a technician merging tickets of two clients; 409
-    ``merged`` when either ticket is already merged."""
+    ``merged`` when either ticket is already merged, ``closed`` when either is closed."""
     if not actor.is_staff:
         raise services.forbidden(_("Only technicians and admins can merge tickets."))
     if ticket_id == into_id:
@@ -64,6 +64,8 @@ def ticket_merge(*, actor: Actor, ticket_id: int, into_id: int) -> Ticket:
             ),
             extra={"code": "merged", "merged_into_id": into.merged_into_id},
         )
+    if Status.CLOSED in (merged.status, into.status):
+        raise services.closed_error()
     if merged.client_id != into.client_id and not actor.is_admin:
         raise services.forbidden(_("Only an admin can merge tickets of different clients."))
 
@@ -87,14 +89,25 @@ def ticket_merge(*, actor: Actor, ticket_id: int, into_id: int) -> Ticket:
     into.save(update_fields=["updated_at", "version"])
     search.refresh_search_vector(into.pk)
 
+    # Closed at once: final, its clocks stop (a merge is not a resolution: resolved_at
+    # stays as it was), nothing is left for watch_sla.
     from_status = merged.status
-    merged.status = Status.RESOLVED
-    if from_status != Status.RESOLVED:
-        merged.resolved_at = now
+    merged.status = Status.CLOSED
+    merged.closed_at = now
+    merged.next_check_at = None
     merged.merged_into = into
     merged.updated_at = now
     merged.version += 1
-    merged.save(update_fields=["status", "resolved_at", "merged_into", "updated_at", "version"])
+    merged.save(
+        update_fields=[
+            "status",
+            "closed_at",
+            "next_check_at",
+            "merged_into",
+            "updated_at",
+            "version",
+        ]
+    )
     search.refresh_search_vector(merged.pk)
 
     def entry(ticket: Ticket, field: str, old: str | None, new: str) -> HistoryEntry:
@@ -106,8 +119,7 @@ def ticket_merge(*, actor: Actor, ticket_id: int, into_id: int) -> Ticket:
         entry(into, "merged_from", None, merged.reference),
         entry(merged, "merged_into", None, into.reference),
     ]
-    if from_status != Status.RESOLVED:
-        entries.append(entry(merged, "status", from_status, Status.RESOLVED))
+    entries.append(entry(merged, "status", from_status, Status.CLOSED))
     HistoryEntry.objects.bulk_create(entries)
     signals.ticket_merged.send(sender=Ticket, ticket=merged, actor=actor, into=into)
     return into

@@ -9,7 +9,7 @@ when they are canonical integers, so they compare equal to the ids accounts hand
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from django.contrib.postgres.search import SearchVectorField
@@ -63,7 +63,49 @@ class Assignment(models.TextChoices):
     LEAST_OPEN = "least_open", _("Fewest open tickets")
 
 
+class Rating(models.TextChoices):
+    """A client's answer to "How did we do?" (the events' ``Rating``)."""
+
+    GOOD = "good", _("Good")
+    BAD = "bad", _("Bad")
+
+
 TEAM_NAME_MAX_LENGTH: Final = 100
+CALENDAR_NAME_MAX_LENGTH: Final = 100
+
+#: The keys of ``BusinessCalendar.week``, Monday first (``date.weekday()`` order).
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class BusinessCalendar(models.Model):
+    """When the desk works: a time zone, weekly openings and holidays (``tickets.calendars``
+    turns a row into a ``business_time.Calendar``). SLA targets count this time only.
+
+    ``week`` maps each of ``WEEKDAYS`` to a list of ``["HH:MM", "HH:MM"]`` openings
+    (``[]``: closed that day); ``holidays`` is a list of ``{"date": "YYYY-MM-DD", "name"}``.
+    Both are checked by ``tickets.calendars.clean_*`` before they are stored. One calendar
+    is the default (a partial unique index); a team may name its own.
+    """
+
+    name = models.CharField(_("name"), max_length=CALENDAR_NAME_MAX_LENGTH, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Madrid")
+    is_default = models.BooleanField(_("default"), default=False)
+    week = models.JSONField(_("opening hours"))
+    holidays = models.JSONField(_("holidays"), default=list)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_calendar"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Team(models.Model):
@@ -79,6 +121,19 @@ class Team(models.Model):
     )
     #: Round robin's turn: the member who got the last ticket ("" before the first).
     last_assignee_id = models.CharField(max_length=USER_ID_LENGTH, blank=True, default="")
+    #: The team's business hours; NULL: the default calendar's.
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        verbose_name=_("calendar"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="teams",
+    )
+    #: The escalation rule, applied by ``watch_sla`` when one of the team's tickets
+    #: breaches a target: raise its priority by one, give it to the team's lead.
+    escalate_raise_priority = models.BooleanField(_("raise priority on breach"), default=False)
+    escalate_to_lead = models.BooleanField(_("reassign to the lead on breach"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -143,13 +198,20 @@ class Category(models.Model):
 class SlaTarget(models.Model):
     """Hours to first response and to resolution for one priority (admin-editable).
 
-    A priority without a row uses ``DEFAULT_SLA_HOURS``; the API always lists all four.
-    Hours are wall-clock hours, not business hours.
+    Rows without a team are the desk's targets; a priority without one uses
+    ``DEFAULT_SLA_HOURS``, and the API always lists all four. A team's rows override the
+    desk's for its tickets. Hours are business hours of the ticket's calendar.
     """
 
-    priority = models.PositiveSmallIntegerField(
-        _("priority"), choices=Priority.choices, unique=True
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sla_targets",
     )
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
     first_response_hours = models.PositiveIntegerField(_("first response within (hours)"))
     resolution_hours = models.PositiveIntegerField(_("resolution within (hours)"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -163,7 +225,15 @@ class SlaTarget(models.Model):
                 condition=Q(first_response_hours__gte=1)
                 & Q(resolution_hours__gte=F("first_response_hours")),
                 name="sla_target_hours_sane",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["priority"], condition=Q(team__isnull=True), name="sla_target_desk_once"
+            ),
+            models.UniqueConstraint(
+                fields=["team", "priority"],
+                condition=Q(team__isnull=False),
+                name="sla_target_team_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -211,8 +281,11 @@ def breached_q(now: datetime) -> Q:
     first_response = Q(first_response_at__isnull=True, first_response_due__lt=now) | Q(
         first_response_at__gt=F("first_response_due")
     )
-    resolution = Q(resolved_at__isnull=True, resolution_due__lt=now) | Q(
-        resolved_at__gt=F("resolution_due")
+    # While waiting on the client the clock is paused: late only if it was when it paused.
+    resolution = (
+        Q(resolved_at__isnull=True, waiting_since__isnull=True, resolution_due__lt=now)
+        | Q(waiting_since__isnull=False, resolution_due__lt=F("waiting_since"))
+        | Q(resolved_at__gt=F("resolution_due"))
     )
     return first_response | resolution
 
@@ -270,6 +343,41 @@ class Ticket(models.Model):
     )
     first_response_due = models.DateTimeField(_("first response due"))
     resolution_due = models.DateTimeField(_("resolution due"))
+    # --- the SLA's clocks (tickets.sla) ---
+    #: Since when the desk waits on the client (status ``waiting``): the resolution clock
+    #: is paused, and ``resolution_due`` keeps the value it had when the pause began.
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    #: The resolution clock's cycle: 1, then one more at each reopen (a new clock).
+    sla_cycle = models.PositiveSmallIntegerField(_("SLA cycle"), default=1)
+    #: When this cycle's resolution clock started; NULL: at creation (``created_at``).
+    resolution_started_at = models.DateTimeField(
+        _("resolution clock started at"), null=True, blank=True
+    )
+    #: Business time spent waiting on the client in this cycle: the clock's due time is
+    #: its start plus the target plus this.
+    resolution_paused = models.DurationField(_("paused"), default=timedelta(0))
+    #: How far each clock's alerts went in this cycle: 0 none, 1 warned, 2 breached.
+    first_response_stage = models.PositiveSmallIntegerField(default=0)
+    resolution_stage = models.PositiveSmallIntegerField(default=0)
+    #: The next moment ``watch_sla`` has something to do with this ticket (a warning, a
+    #: breach, the auto-close); NULL when nothing is pending. Partially indexed: the
+    #: watcher's one query.
+    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: The closed ticket a client's reply reopened as this one.
+    follow_up_of = models.ForeignKey(
+        "self",
+        verbose_name=_("follow-up of"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+    )
+    #: The client's latest answer to "How did we do?" (``tickets.csat``).
+    rating = models.CharField(  # noqa: DJ001 (NULL: not answered, unlike a blank comment)
+        _("rating"), max_length=8, choices=Rating.choices, null=True, blank=True
+    )
+    rating_comment = models.TextField(_("rating comment"), blank=True, default="")
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
     #: Bumped by every write to the row: the optimistic-concurrency token staff may send.
     #: (Event ordering uses the outbox's own per-aggregate sequence, which counts events.)
     version = models.PositiveIntegerField(_("version"), default=1)
@@ -295,6 +403,12 @@ class Ticket(models.Model):
             # The status tabs of a team's queue (and "my teams"): counted from the index
             # alone (``selectors.status_counts``).
             models.Index(fields=["team", "status"], name="ticket_team_status"),
+            # watch_sla's pass: only tickets with something pending are in it.
+            models.Index(
+                fields=["next_check_at"],
+                name="ticket_next_check",
+                condition=Q(next_check_at__isnull=False),
+            ),
             # The GIN index on search_vector is created by migration 0002 on PostgreSQL only.
         ]
         constraints = [
@@ -303,6 +417,10 @@ class Ticket(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(priority__in=Priority.values), name="ticket_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__in=Rating.values),
+                name="ticket_rating_valid",
             ),
         ]
 
@@ -333,7 +451,13 @@ class Ticket(models.Model):
     def resolution_breached(self, now: datetime | None = None) -> bool:
         if self.resolved_at is not None:
             return self.resolved_at > self.resolution_due
+        if self.waiting_since is not None:
+            return self.waiting_since > self.resolution_due
         return (now or timezone.now()) > self.resolution_due
+
+    @property
+    def resolution_clock_started_at(self) -> datetime:
+        return self.resolution_started_at or self.created_at
 
 
 class TicketNumberCounter(models.Model):
@@ -398,6 +522,38 @@ class HistoryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.from_value} -> {self.to_value}"
+
+
+class SlaAlert(models.Model):
+    """One warning or breach ``watch_sla`` published: at most one per ticket, clock, kind
+    and cycle (the unique constraint), written in the transaction of its event."""
+
+    class Clock(models.TextChoices):
+        FIRST_RESPONSE = "first_response", _("First response")
+        RESOLUTION = "resolution", _("Resolution")
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", _("Warning")
+        BREACHED = "breached", _("Breached")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_alerts")
+    clock = models.CharField(max_length=16, choices=Clock.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    cycle = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("SLA alert")
+        verbose_name_plural = _("SLA alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "clock", "kind", "cycle"], name="sla_alert_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.clock} {self.kind} #{self.cycle}"
 
 
 class DirectoryUser(models.Model):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -31,12 +32,25 @@ from django.utils.translation import gettext as _
 from rest_framework import status as http
 
 from servidesk_shared.errors import ApplicationError, ConflictError
-from servidesk_shared.vocabulary import STATUS_LABELS
-from tickets import attachments, numbers, search, selectors, signals, sql, teams, workflow
+from servidesk_shared.vocabulary import CLIENT_REPLY_MOVES, STATUS_LABELS
+from tickets import (
+    attachments,
+    calendars,
+    csat,
+    numbers,
+    search,
+    selectors,
+    signals,
+    sla,
+    sql,
+    teams,
+    workflow,
+)
 from tickets import tags as tagging
 from tickets.actors import Actor
 from tickets.models import (
     DEFAULT_SLA_HOURS,
+    TITLE_MAX_LENGTH,
     Attachment,
     Category,
     Comment,
@@ -49,7 +63,7 @@ from tickets.models import (
     Team,
     Ticket,
 )
-from tickets.sla import Targets, targets_for
+from tickets.sla import Targets
 
 #: Fields a PATCH may change, and how each is written into a history entry.
 EDITABLE_FIELDS: Final = ("title", "description", "priority", "category", "team", "tags")
@@ -97,17 +111,29 @@ def _history(
     )
 
 
-def locked(*, actor: Actor, ticket_id: int, merged_ok: bool = False) -> Ticket:
+def locked(
+    *, actor: Actor, ticket_id: int, merged_ok: bool = False, closed_ok: bool = False
+) -> Ticket:
     """The ticket ``actor`` may see (else ``Http404``), its row locked until the caller's
     transaction ends; with its names, so the API can answer with it.
 
     A merged ticket can no longer change (409 naming where it went), unless
-    ``merged_ok`` (reads of it for a merge's own bookkeeping).
+    ``merged_ok`` (reads of it for a merge's own bookkeeping); nor can a closed one
+    (409 ``closed``), unless ``closed_ok`` (a client's reply: it opens a follow-up).
     """
     ticket = selectors.ticket_get(actor=actor, ticket_id=ticket_id, for_update=True)
     if ticket.merged_into_id is not None and not merged_ok:
         raise merged_error(ticket)
+    if ticket.status == Status.CLOSED and not (closed_ok or merged_ok):
+        raise closed_error()
     return ticket
+
+
+def closed_error() -> ApplicationError:
+    return ConflictError(
+        _("This ticket is closed and can no longer change; a client's reply opens a new one."),
+        extra={"code": "closed"},
+    )
 
 
 def merged_error(ticket: Ticket) -> ApplicationError:
@@ -134,13 +160,16 @@ class Opening:
     client_is_active_client: bool
 
 
-def _read_opening(*, priority: int, client_id: str) -> Opening:
+def _read_opening(*, priority: int, team_id: int | None, client_id: str) -> Opening:
     """Take the next number and read the SLA targets and the client, in one statement
     (``tickets.sql.opening_row``) instead of three: creating tickets is the hottest write
     of the service, and each round trip costs more in Django and psycopg than in the
     database."""
     row = sql.opening_row(
-        number=numbers.number_expression(), priority=priority, client_id=client_id
+        number=numbers.number_expression(),
+        priority=priority,
+        team_id=team_id,
+        client_id=client_id,
     )
     if row.sla_hours is None:
         first, resolution = DEFAULT_SLA_HOURS[priority]
@@ -168,8 +197,12 @@ def ticket_create(
     team: Team | None = None,
     tags: Sequence[str] = (),
     files: Sequence[File] = (),  # type: ignore[type-arg]
+    follow_up_of: Ticket | None = None,
 ) -> Ticket:
     """Open a ticket: a client for themselves, staff on behalf of an active client.
+
+    ``follow_up_of``: the closed ticket a client's reply continues (``comment_create``);
+    the new ticket keeps its team.
 
     The ticket joins its category's team (``tickets.teams``), or the team staff name
     (``team``), whose assignment rule may then assign it (a ``ticket.assigned`` event
@@ -194,6 +227,8 @@ def ticket_create(
         raise field_error("category", _("This category is no longer in use."))
     if (team is not None or tags) and not actor.is_staff:
         raise forbidden(_("Only technicians and admins can set a ticket's team or tags."))
+    if team is None and follow_up_of is not None:
+        team = follow_up_of.team
     if team is None:
         team = teams.team_for_category(category)
     clean_tags = _clean_tags(tags)
@@ -201,11 +236,12 @@ def ticket_create(
     priority = priority or Priority.MEDIUM
     # The number is taken before the client check: a refused request rolls back and
     # leaves a gap, as any rolled-back creation does (tickets.numbers).
-    opening = _read_opening(priority=priority, client_id=client_id)
+    opening = _read_opening(
+        priority=priority, team_id=team.pk if team else None, client_id=client_id
+    )
     if actor.is_staff and not opening.client_is_active_client:
         raise field_error("client_id", _("There is no active client with this id."))
     now = timezone.now()
-    first_response_due, resolution_due = opening.targets.due(now)
     number = opening.number
     ticket = Ticket(
         number=number,
@@ -218,9 +254,10 @@ def ticket_create(
         team=team,
         created_at=now,
         updated_at=now,
-        first_response_due=first_response_due,
-        resolution_due=resolution_due,
+        follow_up_of=follow_up_of,
     )
+    calendar_id, calendar = calendars.calendar_of_team(ticket.team_id)
+    sla.refresh(ticket, sla.Plan(calendar_id, calendar, opening.targets), recompute_due=True)
     # The search document goes in the INSERT itself: no comments yet, no second query.
     ticket.search_vector = search.new_ticket_document(
         number=number, title=title, description=description
@@ -294,8 +331,9 @@ def ticket_update(
 
     Staff may edit any ticket; a client only their own, only while it is pending (once
     someone works on it, the conversation is the place for more detail), and never its
-    team or tags. A new priority moves the SLA due times, counted from the ticket's
-    creation. A new category brings its team (unless the same edit names a team).
+    team or tags. A new priority or team moves the SLA due times (``tickets.sla``: other
+    targets, another calendar). A new category brings its team (unless the same edit
+    names a team).
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -326,9 +364,13 @@ def ticket_update(
             )
     if not changed:
         return ticket
+    if {"priority", "team_id"} & set(changed):
+        # Other targets or another calendar: the due times move (tickets.sla).
+        sla.refresh(ticket, recompute_due=True)
+        updated += sla.SLA_FIELDS
     ticket.updated_at = now
     ticket.version += 1
-    ticket.save(update_fields=[*updated, "updated_at", "version"])
+    ticket.save(update_fields=list(dict.fromkeys([*updated, "updated_at", "version"])))
     HistoryEntry.objects.bulk_create(entries)
     if {"title", "description"} & set(updated):
         search.refresh_search_vector(ticket.pk)
@@ -409,8 +451,7 @@ def _edit_priority(ticket: Ticket, field: str, new: int, record: Record) -> list
         return []
     record("priority", Priority(ticket.priority).key, Priority(new).key)
     ticket.priority = new
-    ticket.first_response_due, ticket.resolution_due = targets_for(new).due(ticket.created_at)
-    return ["priority", "first_response_due", "resolution_due"]
+    return ["priority"]
 
 
 def _edit_text(ticket: Ticket, field: str, new: str, record: Record) -> list[str]:
@@ -442,8 +483,18 @@ def ticket_change_status(
 
     409 for a move the workflow refuses, naming the moves allowed from here; 403 for a
     move the workflow allows but the caller's role does not (a client may only reopen).
-    Resolving sets ``resolved_at``; leaving ``resolved`` (reopening) clears it.
+    Nobody closes by hand (400): the desk does (``tickets.sla_watch``, ``tickets.merge``).
+    The clocks follow the move (``_move_status``).
     """
+    if status == Status.CLOSED:
+        raise field_error(
+            "status",
+            _(
+                "Nobody closes a ticket by hand: a resolved ticket closes by itself after "
+                "%(days)s days without a reply from the client."
+            )
+            % {"days": settings.AUTO_CLOSE_DAYS},
+        )
     ticket = locked(actor=actor, ticket_id=ticket_id)
     check_version(ticket, expected_version)
     from_status = ticket.status
@@ -473,24 +524,45 @@ def ticket_change_status(
         )
     if not workflow.may_move(actor, from_status, status):
         raise forbidden(_("Clients can only reopen their own resolved tickets."))
+    _move_status(ticket, actor, status, at=timezone.now())
+    return ticket
 
-    now = timezone.now()
-    ticket.status = status
-    if status == Status.RESOLVED:
-        ticket.resolved_at = now
+
+def _move_status(ticket: Ticket, actor: Actor, to_status: str, *, at: datetime) -> None:
+    """Write one checked move of the workflow with what it does to the clocks, its
+    history entry and its signal.
+
+    Waiting pauses the resolution clock and leaving it resumes it; resolving stops it
+    (``resolved_at``) and mints the client's rating link; reopening starts a new cycle.
+    A reopened ticket nobody holds goes back in turn (the team's rule).
+    """
+    from_status = ticket.status
+    plan = sla.plan_for(ticket)
+    if from_status == Status.WAITING:
+        sla.resume(ticket, at, plan)
+    if to_status == Status.WAITING:
+        sla.pause(ticket, at)
+    if to_status == Status.RESOLVED:
+        ticket.resolved_at = at
     elif from_status == Status.RESOLVED:
         ticket.resolved_at = None
-    ticket.updated_at = now
+        sla.new_cycle(ticket, at)
+    ticket.status = to_status
+    ticket.updated_at = at
     ticket.version += 1
-    ticket.save(update_fields=["status", "resolved_at", "updated_at", "version"])
-    _history(ticket, actor, field="status", old=from_status, new=status, at=now).save()
+    sla.refresh(ticket, plan, recompute_due=True)
+    ticket.save(update_fields=["status", "resolved_at", "updated_at", "version", *sla.SLA_FIELDS])
+    _history(ticket, actor, field="status", old=from_status, new=to_status, at=at).save()
     signals.ticket_status_changed.send(
-        sender=Ticket, ticket=ticket, actor=actor, from_status=from_status, to_status=status
+        sender=Ticket,
+        ticket=ticket,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        rating_token=csat.token_for(ticket, now=at) if to_status == Status.RESOLVED else None,
     )
-    # A reopened ticket nobody holds goes back in turn.
-    if from_status == Status.RESOLVED and _assign_by_rule(ticket, at=now):
+    if from_status == Status.RESOLVED and _assign_by_rule(ticket, at=at):
         _announce_rule_assignment(ticket)
-    return ticket
 
 
 @transaction.atomic
@@ -557,20 +629,30 @@ def comment_create(
 ) -> Comment:
     """Add to the conversation. Internal notes are for staff and never reach clients.
 
-    The first public reply by staff sets ``first_response_at``. A public comment moves
-    ``updated_at`` and joins the search document; an internal one changes neither, so
-    nothing a client can see moves because of a note they cannot read.
+    The first public reply by staff sets ``first_response_at`` (the first response clock
+    stops). A public comment moves ``updated_at`` and joins the search document; an
+    internal one changes neither, so nothing a client can see moves because of a note
+    they cannot read.
+
+    The client's reply moves a waiting or resolved ticket back to ``in_progress``
+    (``CLIENT_REPLY_MOVES``), before the comment in the same transaction. On their closed
+    ticket it opens a follow-up ticket instead, where the comment is stored (its
+    ``ticket`` is the new one); staff cannot comment on a closed ticket (409).
 
     ``files`` are attached to the comment (staff-only with an internal note), in the same
     transaction, and listed in its ``ticket.commented`` event (as ``ticket_create``).
     """
     uploads = attachments.check(files)
-    ticket = locked(actor=actor, ticket_id=ticket_id)
+    ticket = locked(actor=actor, ticket_id=ticket_id, closed_ok=actor.is_client)
     if internal and not actor.is_staff:
         raise forbidden(_("Only technicians and admins can write internal notes."))
     if not (actor.is_staff or actor.is_client):
         raise forbidden(_("Your role cannot comment."))
     now = timezone.now()
+    if ticket.status == Status.CLOSED:
+        ticket = _follow_up(ticket, actor=actor)
+    elif actor.is_client and ticket.status in CLIENT_REPLY_MOVES:
+        _move_status(ticket, actor, CLIENT_REPLY_MOVES[ticket.status], at=now)
     comment = Comment.objects.create(
         ticket=ticket, author_id=actor.id, body=body, internal=internal, created_at=now
     )
@@ -578,7 +660,8 @@ def comment_create(
         fields = ["updated_at", "version"]
         if actor.is_staff and ticket.first_response_at is None:
             ticket.first_response_at = now
-            fields.append("first_response_at")
+            sla.refresh(ticket)
+            fields += ["first_response_at", "next_check_at"]
         ticket.updated_at = now
         ticket.version += 1
         ticket.save(update_fields=fields)
@@ -589,6 +672,24 @@ def comment_create(
     )
     _store(added, uploads)
     return comment
+
+
+def _follow_up(closed: Ticket, *, actor: Actor) -> Ticket:
+    """The ticket a client's reply to their closed ticket opens: same category and team,
+    titled after the closed one, which it links to (``follow_up_of``)."""
+    prefix = _("Follow-up of %(number)s: ") % {"number": closed.reference}
+    return ticket_create(
+        actor=actor,
+        title=(prefix + closed.title)[:TITLE_MAX_LENGTH],
+        description=_("Follow-up of %(number)s, closed on %(date)s.")
+        % {
+            "number": closed.reference,
+            "date": timezone.localtime(closed.closed_at or closed.updated_at).date().isoformat(),
+        },
+        priority=closed.priority,
+        category=closed.category if closed.category_id and closed.category.is_active else None,
+        follow_up_of=closed,
+    )
 
 
 # --- attachments ----------------------------------------------------------------------
@@ -721,7 +822,8 @@ def category_delete(*, category: Category) -> None:
 
 @transaction.atomic
 def sla_target_set(*, priority: int, first_response_hours: int, resolution_hours: int) -> SlaTarget:
-    """Set one priority's targets. Tickets already open keep their due times."""
+    """Set one priority's desk targets (business hours); the open tickets that count in
+    them (no team target of their own for it) get new due times."""
     if resolution_hours < first_response_hours:
         raise field_error(
             "resolution_hours",
@@ -729,11 +831,14 @@ def sla_target_set(*, priority: int, first_response_hours: int, resolution_hours
         )
     target, _created = SlaTarget.objects.update_or_create(
         priority=priority,
+        team=None,
         defaults={
             "first_response_hours": first_response_hours,
             "resolution_hours": resolution_hours,
         },
     )
+    overridden = SlaTarget.objects.filter(team__isnull=False, priority=priority).values("team")
+    sla.recompute_open(Ticket.objects.filter(priority=priority).exclude(team__in=overridden))
     return target
 
 

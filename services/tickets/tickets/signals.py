@@ -6,13 +6,21 @@ Every signal is sent by a write function (``tickets.services``, ``tickets.teams`
 
 - ``ticket_created``: ``ticket``, ``actor``, ``attachments`` (the files sent with it, a
   list of ``Attachment``, often empty)
-- ``ticket_status_changed``: ``ticket``, ``actor``, ``from_status``, ``to_status``
+- ``ticket_status_changed``: ``ticket``, ``actor``, ``from_status``, ``to_status``,
+  ``rating_token`` (on a move to resolved: the client's rating link, ``tickets.csat``)
 - ``ticket_assigned``: ``ticket``, ``actor``, ``from_assignee``, ``to_assignee``
 - ``ticket_commented``: ``ticket``, ``actor``, ``comment``, ``attachments`` (as above)
 - ``ticket_updated``: ``ticket``, ``actor``, ``changes`` (field -> ``(before, after)`` as
   the API shows them: title, description, priority, category, team_id, tags)
-- ``ticket_merged``: ``ticket`` (the merged one, now resolved), ``actor``, ``into`` (the
+- ``ticket_merged``: ``ticket`` (the merged one, now closed), ``actor``, ``into`` (the
   ticket it was merged into)
+- ``ticket_sla_alert``: ``ticket``, ``kind`` (``warning`` or ``breached``), ``clock``
+  (``first_response`` or ``resolution``), ``due_at``, ``cycle``, ``escalation`` (what the
+  team's rule did at a breach: a tuple of ``raised_priority``, ``reassigned_to_lead``);
+  sent by ``tickets.sla_watch`` (no actor: the desk itself)
+- ``ticket_closed``: ``ticket``, ``from_status`` (the auto-close; no actor)
+- ``ticket_rated``: ``ticket``, ``actor`` (the client, or None when the link was used
+  without sign-in: the client all the same), ``previous_rating``
 
 and, with ``sender=Team``:
 
@@ -44,5 +52,12 @@ ticket_commented = Signal()
 ticket_updated = Signal()
 #: A ticket was merged into another. Receivers: ``tickets.events.on_merged``.
 ticket_merged = Signal()
+#: watch_sla warned of a clock near its due time, or saw it breached.
+#: Receivers: ``tickets.events.on_sla_alert``.
+ticket_sla_alert = Signal()
+#: A resolved ticket was closed for good. Receivers: ``tickets.events.on_closed``.
+ticket_closed = Signal()
+#: The client answered (or changed) "How did we do?". Receivers: ``tickets.events.on_rated``.
+ticket_rated = Signal()
 #: A team was created, changed or deleted. Receivers: ``tickets.events.on_team_changed``.
 team_changed = Signal()

@@ -65,24 +65,34 @@ class DirectoryEntry(NamedTuple):
 
 class OpeningRow(NamedTuple):
     number: int
-    #: None when the priority has no ``SlaTarget`` row.
+    #: None when the priority has no ``SlaTarget`` row (the team's or the desk's).
     sla_hours: tuple[int, int] | None
     #: None when the directory has no entry for the client.
     client: DirectoryEntry | None
 
 
 _OPENING_SQL: Final = (
-    "SELECT {number}, sla.first_response_hours, sla.resolution_hours, "
+    "SELECT {number}, "
+    # The team's target for the priority when it has one, else the desk's.
+    "CASE WHEN team_sla.id IS NULL THEN sla.first_response_hours "
+    "ELSE team_sla.first_response_hours END, "
+    "CASE WHEN team_sla.id IS NULL THEN sla.resolution_hours "
+    "ELSE team_sla.resolution_hours END, "
     "u.full_name, u.username, u.role, u.is_active "
-    # One row whatever exists: both joins are on unique keys.
+    # One row whatever exists: every join is on a unique key.
     "FROM (SELECT 1) AS one "
-    "LEFT JOIN tickets_slatarget AS sla ON sla.priority = %s "
+    "LEFT JOIN tickets_slatarget AS sla ON sla.priority = %s AND sla.team_id IS NULL "
+    "LEFT JOIN tickets_slatarget AS team_sla ON team_sla.priority = %s "
+    "AND team_sla.team_id = %s "
     "LEFT JOIN tickets_directoryuser AS u ON u.id = %s"
 )
 
 
-def opening_row(*, number: tuple[str, list[Any]], priority: int, client_id: str) -> OpeningRow:
-    """The next number, the SLA targets of ``priority`` and the client, in one statement.
+def opening_row(
+    *, number: tuple[str, list[Any]], priority: int, team_id: int | None, client_id: str
+) -> OpeningRow:
+    """The next number, the SLA targets of ``priority`` (``team_id``'s, else the desk's)
+    and the client, in one statement.
 
     ``number`` is the SQL expression of the number and its parameters
     (``tickets.numbers.number_expression``): the sequence's ``nextval`` on PostgreSQL, a
@@ -91,7 +101,8 @@ def opening_row(*, number: tuple[str, list[Any]], priority: int, client_id: str)
     expression, number_params = number
     with connection.cursor() as cursor:
         cursor.execute(
-            _OPENING_SQL.format(number=expression), [*number_params, priority, client_id]
+            _OPENING_SQL.format(number=expression),
+            [*number_params, priority, priority, team_id, client_id],
         )
         number_value, first, resolution, full_name, username, role, is_active = cursor.fetchone()
     return OpeningRow(

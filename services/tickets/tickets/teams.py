@@ -20,8 +20,8 @@ split), and each one sees the others' assignments when it counts open tickets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from django.db import transaction
 from django.db.models import Count, QuerySet
@@ -30,8 +30,18 @@ from django.utils.translation import gettext as _
 
 from servidesk_shared.errors import ApplicationError
 from servidesk_shared.vocabulary import OPEN_STATUSES
-from tickets import signals
-from tickets.models import Assignment, Category, DirectoryUser, Role, Team, TeamMember, Ticket
+from tickets import calendars, signals, sla
+from tickets.models import (
+    Assignment,
+    BusinessCalendar,
+    Category,
+    DirectoryUser,
+    Role,
+    SlaTarget,
+    Team,
+    TeamMember,
+    Ticket,
+)
 
 
 def _field_error(field: str, message: str) -> ApplicationError:
@@ -42,12 +52,15 @@ def _field_error(field: str, message: str) -> ApplicationError:
 
 
 def team_list() -> list[Team]:
-    """Every team by name, with its members' ids and its categories' slugs (3 queries)."""
-    return list(Team.objects.prefetch_related("members", "categories").order_by("name", "id"))
+    """Every team by name, with its members' ids, its categories' slugs and its own SLA
+    targets (4 queries)."""
+    return list(
+        Team.objects.prefetch_related("members", "categories", "sla_targets").order_by("name", "id")
+    )
 
 
 def team_get(team_id: int) -> Team:
-    return Team.objects.prefetch_related("members", "categories").get(pk=team_id)
+    return Team.objects.prefetch_related("members", "categories", "sla_targets").get(pk=team_id)
 
 
 def member_ids(team: Team) -> list[str]:
@@ -80,6 +93,42 @@ class TeamData:
     lead_id: str | None
     assignment: str
     category_slugs: Sequence[str]
+    #: The SLA (issue 19): the team's calendar (None: the default), its targets by
+    #: priority rank as ``(first response hours, resolution hours)`` (replacing the team's
+    #: own; ``{}``: the desk's), and its escalation rule.
+    calendar: BusinessCalendar | None = None
+    sla_targets: dict[int, tuple[int, int]] = field(default_factory=dict)
+    escalate_raise_priority: bool = False
+    escalate_to_lead: bool = False
+
+
+#: The SLA's settings of a team, as ``team_update`` takes them (``changes`` keys).
+SLA_CHANGES: Final = frozenset(
+    {"calendar", "sla_targets", "escalate_raise_priority", "escalate_to_lead"}
+)
+
+
+def _write_targets(team: Team, targets: dict[int, tuple[int, int]]) -> None:
+    for first, resolution in targets.values():
+        if resolution < first:
+            raise _field_error(
+                "sla_targets", _("Resolution cannot be due before the first response.")
+            )
+    SlaTarget.objects.filter(team=team).exclude(priority__in=list(targets)).delete()
+    for priority, (first, resolution) in targets.items():
+        SlaTarget.objects.update_or_create(
+            team=team,
+            priority=priority,
+            defaults={"first_response_hours": first, "resolution_hours": resolution},
+        )
+
+
+def sla_targets_of(team: Team) -> dict[int, tuple[int, int]]:
+    """The team's own targets by priority rank (prefetched by ``team_get``/``team_list``)."""
+    return {
+        row.priority: (row.first_response_hours, row.resolution_hours)
+        for row in team.sla_targets.all()
+    }
 
 
 def _check_people(*, member_ids: Sequence[str], lead_id: str | None) -> None:
@@ -145,11 +194,16 @@ def team_create(*, data: TeamData) -> Team:
         name=data.name,
         lead_id=data.lead_id,
         assignment=data.assignment,
+        calendar=data.calendar,
+        escalate_raise_priority=data.escalate_raise_priority,
+        escalate_to_lead=data.escalate_to_lead,
         created_at=now,
         updated_at=now,
     )
     _write_members(team, data.member_ids)
     _route(team, categories)
+    _write_targets(team, data.sla_targets)
+    calendars.forget()
     team = team_get(team.pk)
     signals.team_changed.send(sender=Team, team=team, change="created")
     return team
@@ -157,7 +211,8 @@ def team_create(*, data: TeamData) -> Team:
 
 @transaction.atomic
 def team_update(*, team_id: int, changes: dict[str, Any]) -> Team:
-    """Change any of name, members, lead, assignment and categories (given keys only)."""
+    """Change any of name, members, lead, assignment, categories and the SLA's settings
+    (``SLA_CHANGES``; given keys only)."""
     team = Team.objects.select_for_update().get(pk=team_id)
     current_members = list(team.members.values_list("user_id", flat=True))
     members = list(changes.get("member_ids", current_members))
@@ -175,8 +230,17 @@ def team_update(*, team_id: int, changes: dict[str, Any]) -> Team:
         _route(team, _categories(changes["category_slugs"]))
     if "member_ids" in changes:
         _write_members(team, members)
+    if "sla_targets" in changes:
+        _write_targets(team, changes["sla_targets"])
+    for name in ("calendar", "escalate_raise_priority", "escalate_to_lead"):
+        if name in changes:
+            setattr(team, name, changes[name])
     team.updated_at = timezone.now()
     team.save()
+    if {"calendar", "sla_targets"} & set(changes):
+        # Another calendar or other targets: the team's open tickets' due times move.
+        calendars.forget()
+        sla.recompute_open(Ticket.objects.filter(team=team))
     team = team_get(team.pk)
     signals.team_changed.send(sender=Team, team=team, change="updated")
     return team

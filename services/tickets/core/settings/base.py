@@ -57,6 +57,13 @@ STORAGES = {
     "attachments": attachments_storage(ATTACHMENTS_STORAGE_URL, var=globals()["SERVIDESK_VAR_DIR"]),
 }
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# The SLA (issue 19): a resolved ticket without client activity is closed after this
+# many days; watch_sla looks for due work every SLA_WATCH_SECONDS.
+AUTO_CLOSE_DAYS = env.int("AUTO_CLOSE_DAYS", default=7)
+SLA_WATCH_SECONDS = env.float("SLA_WATCH_SECONDS", default=15.0)
+# How long a client's rating link ("How did we do?") stays valid.
+CSAT_LINK_DAYS = 14
+
 # All the files of one request or mail; never below one file's limit.
 ATTACHMENTS_REQUEST_MAX_BYTES = max(25 * 1024 * 1024, ATTACHMENT_MAX_BYTES)
 ATTACHMENTS_MAX_FILES = 10

@@ -9,12 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from tickets import macros, teams
+from tickets import calendars, csat, macros, sla, teams
 from tickets import tags as tagging
 from tickets.api.fields import OpaqueIdField, PriorityField
 from tickets.api.pagination import TicketPagination
 from tickets.models import (
     BODY_MAX_LENGTH,
+    CALENDAR_NAME_MAX_LENGTH,
     NUMBER_PREFIX,
     TAG_MAX_LENGTH,
     TEAM_NAME_MAX_LENGTH,
@@ -22,11 +23,13 @@ from tickets.models import (
     VIEW_NAME_MAX_LENGTH,
     Assignment,
     Attachment,
+    BusinessCalendar,
     Category,
     Comment,
     DirectoryUser,
     HistoryEntry,
     Priority,
+    Rating,
     Status,
     Team,
     Ticket,
@@ -178,6 +181,12 @@ class DownloadQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
 # --- tickets out ----------------------------------------------------------------------
 
 
+class RatingSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    rating = serializers.ChoiceField(choices=Rating.choices, read_only=True)
+    comment = serializers.CharField(read_only=True)
+    rated_at = serializers.DateTimeField(read_only=True)
+
+
 class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     """The contract's ticket, plus names from the directory and the SLA verdicts.
 
@@ -207,6 +216,16 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     )
     first_response_breached = serializers.SerializerMethodField()
     resolution_breached = serializers.SerializerMethodField()
+    follow_up_of_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The closed ticket a client's reply reopened as this one."),
+    )
+    rating = RatingSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The client's answer to 'How did we do?': staff and the client see it."),
+    )
 
     class Meta:
         model = Ticket
@@ -233,6 +252,9 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "assignee_name",
             "team_id",
             "merged_into_id",
+            "waiting_since",
+            "follow_up_of_id",
+            "rating",
             "tags",
             "version",
         ]
@@ -289,11 +311,66 @@ class TicketSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "assignee_name": getattr(ticket, "assignee_name", None),
             "team_id": ticket.team_id,
             "merged_into_id": ticket.merged_into_id,
+            "waiting_since": iso(ticket.waiting_since, zone),
+            "follow_up_of_id": ticket.follow_up_of_id,
+            "rating": None,
         }
         actor = self.context.get("actor")
+        if (
+            ticket.rating is not None
+            and actor is not None
+            and (actor.is_staff or actor.id == ticket.client_id)
+        ):
+            data["rating"] = {
+                "rating": ticket.rating,
+                "comment": ticket.rating_comment,
+                "rated_at": iso(ticket.rated_at, zone),
+            }
         if actor is not None and actor.is_staff:
             data["tags"] = tagging.tag_names(ticket)
             data["version"] = ticket.version
+        return data
+
+
+class ClockSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    due_at = serializers.DateTimeField(read_only=True)
+    state = serializers.ChoiceField(
+        choices=["running", "paused", "met", "breached"], read_only=True
+    )
+    business_seconds_left = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "Business time left until due_at: negative once late and still running, "
+            "frozen while paused, null once done."
+        ),
+    )
+
+
+class SlaClocksSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    calendar_id = serializers.IntegerField(read_only=True, allow_null=True)
+    first_response = ClockSerializer(read_only=True)
+    resolution = ClockSerializer(read_only=True)
+
+
+class TicketDetailSerializer(TicketSerializer):
+    """One ticket as its page shows it: the list's fields and the SLA's clocks in business
+    time (``tickets.sla``), which a list of a hundred would pay for a hundred times."""
+
+    sla = SlaClocksSerializer(read_only=True)
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "sla"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Ticket) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        now, zone = self._clock
+        clocks = sla.clocks(instance, now)
+        for name in ("first_response", "resolution"):
+            clock: dict[str, Any] = clocks[name]  # type: ignore[assignment]
+            clock["due_at"] = iso(clock["due_at"], zone)
+        data["sla"] = clocks
         return data
 
 
@@ -307,6 +384,13 @@ def iso(value: datetime | None, zone: tzinfo) -> str | None:
 
 
 class CommentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    ticket_id = serializers.IntegerField(
+        read_only=True,
+        help_text=_(
+            "The ticket the comment is on: a client's reply to a closed ticket lands on a "
+            "new follow-up ticket."
+        ),
+    )
     author_id = OpaqueIdField(read_only=True)
     author_name = serializers.CharField(read_only=True, allow_null=True, default=None)
     merged_from_id = serializers.IntegerField(
@@ -322,6 +406,7 @@ class CommentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         model = Comment
         fields = [
             "id",
+            "ticket_id",
             "author_id",
             "body",
             "internal",
@@ -438,6 +523,28 @@ class AvailabilitySerializer(serializers.Serializer):  # type: ignore[type-arg]
 # --- teams and tags -------------------------------------------------------------------
 
 
+class CalendarRefField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    default_error_messages = {
+        "does_not_exist": _("There is no calendar with id %(pk_value)s."),
+        "incorrect_type": _("A calendar id is a number."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=BusinessCalendar.objects.all(), **kwargs)
+
+
+class TeamTargetSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    first_response_hours = serializers.IntegerField(min_value=1, max_value=24 * 365)
+    resolution_hours = serializers.IntegerField(min_value=1, max_value=24 * 365)
+
+
+class EscalationSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """What happens to a team's ticket when it breaches a target (``watch_sla``)."""
+
+    raise_priority = serializers.BooleanField(required=False, default=False)
+    reassign_to_lead = serializers.BooleanField(required=False, default=False)
+
+
 class TeamSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A team in and out. Writes name every field they change (PATCH: any of them)."""
 
@@ -453,6 +560,23 @@ class TeamSerializer(serializers.Serializer):  # type: ignore[type-arg]
     category_slugs = serializers.ListField(
         child=serializers.SlugField(max_length=50), max_length=200, required=False, default=list
     )
+    calendar_id = CalendarRefField(
+        source="calendar",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("The team's business hours; null: the default calendar."),
+    )
+    sla_targets = serializers.DictField(
+        child=TeamTargetSerializer(),
+        required=False,
+        default=dict,
+        help_text=_(
+            "The team's own targets by priority (low ... urgent), in business hours; "
+            "the others are the desk's."
+        ),
+    )
+    escalation = EscalationSerializer(required=False, default=dict)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -462,6 +586,25 @@ class TeamSerializer(serializers.Serializer):  # type: ignore[type-arg]
             raise serializers.ValidationError(_("A team needs a name."))
         return value
 
+    def validate_sla_targets(self, value: dict[str, Any]) -> dict[int, tuple[int, int]]:
+        unknown = sorted(set(value) - set(Priority.api_keys()))
+        if unknown:
+            raise serializers.ValidationError(
+                _("Unknown priorities: %(keys)s.") % {"keys": ", ".join(unknown)[:200]}
+            )
+        targets: dict[int, tuple[int, int]] = {}
+        for key, hours in value.items():
+            if hours["resolution_hours"] < hours["first_response_hours"]:
+                raise serializers.ValidationError(
+                    _("%(priority)s: resolution cannot be due before the first response.")
+                    % {"priority": key}
+                )
+            targets[Priority.from_key(key)] = (
+                hours["first_response_hours"],
+                hours["resolution_hours"],
+            )
+        return targets
+
     def to_representation(self, team: Team) -> dict[str, Any]:
         return {
             "id": team.pk,
@@ -470,6 +613,20 @@ class TeamSerializer(serializers.Serializer):  # type: ignore[type-arg]
             "lead_id": render_user_id(team.lead_id),
             "assignment": team.assignment,
             "category_slugs": teams.category_slugs(team),
+            "calendar_id": team.calendar_id,
+            "sla_targets": {
+                Priority(priority).key: {
+                    "first_response_hours": first,
+                    "resolution_hours": resolution,
+                }
+                for priority, (first, resolution) in sorted(
+                    teams.sla_targets_of(team).items(), reverse=True
+                )
+            },
+            "escalation": {
+                "raise_priority": team.escalate_raise_priority,
+                "reassign_to_lead": team.escalate_to_lead,
+            },
             "created_at": serializers.DateTimeField().to_representation(team.created_at),
             "updated_at": serializers.DateTimeField().to_representation(team.updated_at),
         }
@@ -658,3 +815,61 @@ class MergeSerializer(serializers.Serializer):  # type: ignore[type-arg]
         max_value=2**63 - 1,
         help_text=_("The ticket whose conversation this one continues in."),
     )
+
+
+# --- the SLA's calendars and the rating link ------------------------------------------
+
+
+class CalendarSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A business calendar in and out (``tickets.calendars``: the week's and holidays'
+    shapes, checked there)."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=CALENDAR_NAME_MAX_LENGTH)
+    time_zone = serializers.CharField(max_length=64, required=False, default="Europe/Madrid")
+    is_default = serializers.BooleanField(required=False, default=False)
+    week = serializers.JSONField(
+        help_text=_(
+            'The seven keys mon ... sun, each a list of ["HH:MM", "HH:MM"] openings ([]: closed).'
+        )
+    )
+    holidays = serializers.JSONField(
+        required=False,
+        default=list,
+        help_text=_('A list of {"date": "YYYY-MM-DD", "name"}.'),
+    )
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_name(self, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise serializers.ValidationError(_("A calendar needs a name."))
+        return value
+
+    @staticmethod
+    def _clean(cleaner: Any, value: Any) -> Any:
+        try:
+            return cleaner(value)
+        except calendars.CalendarError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_time_zone(self, value: str) -> str:
+        return str(self._clean(calendars.clean_time_zone, value))
+
+    def validate_week(self, value: Any) -> dict[str, list[list[str]]]:
+        return self._clean(calendars.clean_week, value)  # type: ignore[no-any-return]
+
+    def validate_holidays(self, value: Any) -> list[dict[str, str]]:
+        return self._clean(calendars.clean_holidays, value)  # type: ignore[no-any-return]
+
+
+class RatingAnswerSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """In: ``{rating, comment?}``; out: the link's ticket and the current answer."""
+
+    rating = serializers.ChoiceField(choices=Rating.choices)
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=csat.COMMENT_MAX_LENGTH
+    )
+
+    def validate_comment(self, value: str) -> str:
+        return value.replace("\r\n", "\n").replace("\r", "\n").strip()

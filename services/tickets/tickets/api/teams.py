@@ -28,13 +28,31 @@ class ReadStaffWriteAdmin(BasePermission):
 
 
 def _team_data(data: dict[str, Any]) -> teams.TeamData:
+    escalation = data.get("escalation") or {}
     return teams.TeamData(
         name=data["name"],
         member_ids=data["member_ids"],
         lead_id=data["lead_id"],
         assignment=data["assignment"],
         category_slugs=data["category_slugs"],
+        calendar=data.get("calendar"),
+        sla_targets=data.get("sla_targets") or {},
+        escalate_raise_priority=escalation.get("raise_priority", False),
+        escalate_to_lead=escalation.get("reassign_to_lead", False),
     )
+
+
+def _team_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The serializer's PATCH as ``teams.team_update`` takes it (the rule's two flags)."""
+    escalation = changes.pop("escalation", None)
+    if escalation is not None:
+        for key, name in (
+            ("raise_priority", "escalate_raise_priority"),
+            ("reassign_to_lead", "escalate_to_lead"),
+        ):
+            if key in escalation:
+                changes[name] = escalation[key]
+    return changes
 
 
 @extend_schema(tags=["teams"])
@@ -73,7 +91,7 @@ class TeamDetailView(ServideskView):
     def patch(self, request: Request, pk: int) -> Response:
         self.team(pk)
         changes = self.validated_changes(serializers.TeamSerializer)
-        team = teams.team_update(team_id=pk, changes=changes)
+        team = teams.team_update(team_id=pk, changes=_team_changes(changes))
         return Response(self.get_serializer(team).data)
 
     @extend_schema(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from tickets.api import teams, views, workspace
+from tickets.api import calendars, teams, views, workspace
 
 
 class TicketIdConverter:
@@ -31,6 +31,9 @@ urlpatterns = [
         views.SlaTargetDetailView.as_view(),
         name="sla-target-detail",
     ),
+    path("calendars/", calendars.CalendarListCreateView.as_view(), name="calendar-list"),
+    path("calendars/<ticket:pk>/", calendars.CalendarDetailView.as_view(), name="calendar-detail"),
+    path("csat/<str:token>/", calendars.RatingLinkView.as_view(), name="csat"),
     path("assignees/", views.AssigneeListView.as_view(), name="assignee-list"),
     path("assignees/me/", teams.AvailabilityView.as_view(), name="assignee-me"),
     path("teams/", teams.TeamListCreateView.as_view(), name="team-list"),

@@ -95,7 +95,8 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
         """``ticket`` as the API shows it; it must carry its names (``selectors.ticket_get``
         reads them with the row, ``selectors.ticket_refresh_names`` after a change)."""
         return Response(
-            serializers.TicketSerializer(ticket, context=self.get_serializer_context()).data, code
+            serializers.TicketDetailSerializer(ticket, context=self.get_serializer_context()).data,
+            code,
         )
 
 
@@ -112,13 +113,14 @@ UPLOAD_ERRORS: dict[int | str, Any] = {
 LIST_PARAMETERS: list[OpenApiParameter] = [
     OpenApiParameter(name, description=help_text)
     for name, help_text in (
-        ("status", "pending, in_progress or resolved; repeat for several"),
+        ("status", "pending, in_progress, waiting, resolved or closed; repeat for several"),
         ("priority", "low, medium, high or urgent; repeat for several"),
         ("category", "a category slug; repeat for several"),
         ("assignee_id", "tickets assigned to this user"),
         ("client_id", "tickets of this client"),
         ("unassigned", "true or false"),
         ("breached", "true: missed a first-response or resolution target"),
+        ("sla", "breached, warning (past 80 % of a running target) or running"),
         ("created_after", "a date or ISO-8601 date-time, inclusive"),
         ("created_before", "a date (the whole day) or date-time, inclusive"),
         ("updated_after", "a date or ISO-8601 date-time, inclusive"),
@@ -155,7 +157,7 @@ class TicketListCreateView(ServideskView):
             "application/json": serializers.TicketCreateSerializer,
             "multipart/form-data": serializers.TicketCreateUploadSerializer,
         },
-        responses={201: serializers.TicketSerializer, **UPLOAD_ERRORS},
+        responses={201: serializers.TicketDetailSerializer, **UPLOAD_ERRORS},
     )
     def post(self, request: Request) -> Response:
         data = self.validated(
@@ -169,7 +171,7 @@ class TicketListCreateView(ServideskView):
 
 @extend_schema(tags=["tickets"])
 class TicketDetailView(ServideskView):
-    serializer_class = serializers.TicketSerializer
+    serializer_class = serializers.TicketDetailSerializer
 
     @extend_schema(operation_id="tickets_retrieve")
     def get(self, request: Request, pk: int) -> Response:
@@ -179,7 +181,7 @@ class TicketDetailView(ServideskView):
         operation_id="tickets_partial_update",
         request=serializers.TicketUpdateSerializer,
         responses={
-            200: serializers.TicketSerializer,
+            200: serializers.TicketDetailSerializer,
             409: error_response(
                 "`version` is stale, or the ticket is no longer editable by the caller (a "
                 "client edits only while it is pending)."
@@ -203,7 +205,7 @@ class TicketStatusView(ServideskView):
         operation_id="tickets_change_status",
         request=serializers.StatusChangeSerializer,
         responses={
-            200: serializers.TicketSerializer,
+            200: serializers.TicketDetailSerializer,
             409: error_response(
                 "The move is not allowed from the ticket's status (the allowed moves are in "
                 "`extra.allowed`), or `version` is stale."
@@ -228,7 +230,7 @@ class TicketAssignView(ServideskView):
     @extend_schema(
         operation_id="tickets_assign",
         request=serializers.AssignSerializer,
-        responses={200: serializers.TicketSerializer, 409: STALE_VERSION},
+        responses={200: serializers.TicketDetailSerializer, 409: STALE_VERSION},
     )
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(serializers.AssignSerializer)

@@ -75,7 +75,7 @@ class ApplyMacroView(ServideskView):
         ),
         request=serializers.ApplyMacroSerializer,
         responses={
-            200: serializers.TicketSerializer,
+            200: serializers.TicketDetailSerializer,
             409: error_response(
                 "`version` is stale, the ticket was merged, or an action's workflow move "
                 "is not allowed."
@@ -204,7 +204,7 @@ class MergeView(ServideskView):
         ),
         request=serializers.MergeSerializer,
         responses={
-            200: serializers.TicketSerializer,
+            200: serializers.TicketDetailSerializer,
             409: error_response("One of the two tickets was already merged."),
         },
     )
