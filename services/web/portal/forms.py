@@ -17,11 +17,15 @@ from portal import conf, labels, uploads
 from portal.api import ApiError
 from portal.api.client import Upload
 from portal.api.types import Category, Macro, Person, Team, Ticket
-from servidesk_shared.vocabulary import Priority, Role, Status
+from servidesk_shared.vocabulary import FINAL_STATUSES, Priority, Role, Status
 
 PASSWORD_MAX = 128
 Choices = list[tuple[str, Any]]
 BLANK: Choices = [("", _("Any"))]
+#: The statuses a person may set (only the desk itself closes a ticket).
+SETTABLE_STATUSES: Choices = [
+    (code, label) for code, label in Status.choices if code not in FINAL_STATUSES
+]
 
 
 def show_api_errors(
@@ -412,6 +416,12 @@ class TicketFilterForm(forms.Form):
     )
     assignee_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
     breached = forms.BooleanField(label=_("Only SLA breached"), required=False)
+    sla = forms.ChoiceField(
+        label=_("Service level"),
+        required=False,
+        choices=BLANK + labels.choices(labels.SLA_FILTERS),
+        help_text=_("The first response or resolution clock."),
+    )
     ordering = forms.ChoiceField(label=_("Sort by"), required=False, choices=ORDERINGS)
 
     def __init__(
@@ -447,7 +457,7 @@ class TicketFilterForm(forms.Form):
         data = getattr(self, "cleaned_data", {})
         params: dict[str, str | list[str]] = {
             name: str(data.get(name) or "")
-            for name in ("status", "q", "priority", "category", "ordering")
+            for name in ("status", "q", "priority", "category", "sla", "ordering")
         }
         assigned = data.get("assigned")
         if assigned == "me":
@@ -472,7 +482,9 @@ def filters_to_query(filters: dict[str, str | list[str]], user_id: str) -> list[
         value = filters.get(name, "")
         return value[0] if isinstance(value, list) and value else str(value or "")
 
-    query = [(name, one(name)) for name in ("status", "q", "priority", "category", "ordering")]
+    query = [
+        (name, one(name)) for name in ("status", "q", "priority", "category", "sla", "ordering")
+    ]
     assignee = one("assignee_id")
     if assignee and assignee == user_id:
         query.append(("assigned", "me"))
@@ -538,7 +550,7 @@ class BulkForm(forms.Form):
 
     action = forms.ChoiceField(choices=list(BULK_ACTIONS.items()))
     assignee = forms.ChoiceField(label=_("Assign to"), required=False)
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=Status.choices)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=SETTABLE_STATUSES)
     priority = forms.ChoiceField(label=_("Priority"), required=False, choices=Priority.choices)
     team = forms.ChoiceField(label=_("Team"), required=False)
     tags = TagsField(label=_("Tags"), required=False, help_text="")
@@ -742,7 +754,7 @@ class MergeForm(forms.Form):
         max_length=32,
         help_text=_(
             "Its number, e.g. SD-1042. This ticket's messages move there and this one "
-            "is resolved and can no longer change."
+            "is closed and can no longer change."
         ),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
     )
@@ -921,7 +933,7 @@ class MacroForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Then set the status"),
         required=False,
-        choices=[("", _("Leave as it is")), *Status.choices],
+        choices=[("", _("Leave as it is")), *SETTABLE_STATUSES],
     )
     priority = forms.ChoiceField(
         label=_("Then set the priority"),

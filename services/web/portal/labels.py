@@ -8,15 +8,34 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from servidesk_shared.vocabulary import Status
+from servidesk_shared.vocabulary import STATUS_LABELS, Status
 
 # Statuses, priorities and roles are named in ``servidesk_shared.vocabulary``.
 
-#: The button that moves a ticket to a status.
+#: The button that moves a ticket to a status (``closed`` has none: only the desk closes).
 MOVE_ACTIONS: dict[str, Promise] = {
     Status.PENDING: _("Put back to pending"),
     Status.IN_PROGRESS: _("Start working"),
+    Status.WAITING: _("Wait for the client"),
     Status.RESOLVED: _("Mark as resolved"),
+}
+#: A move whose button says more than its target: ``(from, to)``.
+MOVE_ACTIONS_FROM: dict[tuple[str, str], Promise] = {
+    (Status.WAITING, Status.IN_PROGRESS): _("Resume working"),
+    (Status.RESOLVED, Status.IN_PROGRESS): _("Reopen"),
+}
+
+
+def move_action(from_status: str, to_status: str) -> str:
+    """The words of the button that moves a ticket from ``from_status`` to ``to_status``."""
+    found = MOVE_ACTIONS_FROM.get((from_status, to_status)) or MOVE_ACTIONS.get(to_status)
+    return str(found) if found is not None else str(STATUS_LABELS.get(to_status, to_status))
+
+
+#: History entries the desk itself made (``actor_id``), not a person.
+SYSTEM_ACTORS: dict[str, Promise] = {
+    "sla:escalation": _("Escalation rule"),
+    "sla:auto_close": _("Automatic close"),
 }
 #: How a team hands out its new tickets (``assignment``).
 ASSIGNMENT_RULES: dict[str, Promise] = {
@@ -36,13 +55,27 @@ HISTORY_FIELDS: dict[str, Promise] = {
     "tags": _("Tags"),
     "merged_into": _("Merged into"),
     "merged_from": _("Merged from"),
+    "follow_up_of_id": _("Follow-up of"),
 }
 SLA_STATES: dict[str, Promise] = {
     "breached": _("SLA breached"),
     "due_soon": _("Due soon"),
+    "paused": _("SLA paused"),
     "on_track": _("On track"),
     "closed": _("Closed"),
 }
+#: The queue's SLA filter (the API's ``sla``): the first response or resolution clock.
+SLA_FILTERS: dict[str, Promise] = {
+    "breached": _("Breached"),
+    "warning": _("At risk (past 80 %)"),
+    "running": _("Clock running"),
+}
+#: A client's satisfaction answer.
+RATINGS: dict[str, Promise] = {
+    "good": _("Good"),
+    "bad": _("Bad"),
+}
+RATING_ICONS: dict[str, str] = {"good": "\U0001f44d", "bad": "\U0001f44e"}
 SOCIAL_ERRORS: dict[str, Promise] = {
     "cancelled": _("The sign-in was cancelled."),
     "failed": _("The provider could not sign you in. Please try again."),

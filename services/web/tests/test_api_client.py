@@ -122,4 +122,4 @@ def test_ticket_sla_state() -> None:
     assert ticket(first_response_due="2000-01-01T00:00:00Z").sla_state == "due_soon"
     assert ticket().sla_state == "on_track"
     assert ticket(status="resolved").sla_state == "closed"
-    assert ticket(status="in_progress").moves == ("pending", "resolved")
+    assert ticket(status="in_progress").moves == ("pending", "waiting", "resolved")

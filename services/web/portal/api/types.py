@@ -8,18 +8,24 @@ answer lacks it. An answer that does not fit is refused with ``msgspec.Validatio
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from django.utils import timezone
 
-from servidesk_shared.vocabulary import Status, allowed_moves
+from servidesk_shared.vocabulary import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    PAUSED_STATUSES,
+    allowed_moves,
+)
 
 T = TypeVar("T")
 
-#: An open ticket whose next target is closer than this is "due soon".
+#: An open ticket whose next target is closer than this is "due soon" (wall-clock time,
+#: or business time when tickets says how much is left).
 DUE_SOON = timedelta(hours=1)
 
 
@@ -64,6 +70,37 @@ class TokenPair(msgspec.Struct, frozen=True):
     refresh: str
 
 
+class SlaClock(msgspec.Struct, frozen=True):
+    """One SLA clock of a ticket (first response or resolution). ``state``: ``running``,
+    ``paused`` (the resolution clock while waiting on the client), ``met`` or
+    ``breached``; ``business_seconds_left``: business time left until ``due_at``
+    (negative once late and still running, frozen while paused, null once done)."""
+
+    due_at: datetime | None = None
+    state: str = "running"
+    business_seconds_left: float | None = None
+
+    @property
+    def running_late(self) -> bool:
+        return self.state == "breached" and (self.business_seconds_left or 0) < 0
+
+
+class Sla(msgspec.Struct, frozen=True):
+    """A ticket's ``sla``: its two clocks, in the business time of ``calendar_id``."""
+
+    first_response: SlaClock = SlaClock()
+    resolution: SlaClock = SlaClock()
+    calendar_id: Id | None = None
+
+
+class Rating(msgspec.Struct, frozen=True):
+    """The client's answer to "How did we do?" (``good`` or ``bad``)."""
+
+    rating: str
+    comment: str | None = ""
+    rated_at: datetime | None = None
+
+
 class Ticket(msgspec.Struct, frozen=True):
     id: Id
     number: str
@@ -92,19 +129,54 @@ class Ticket(msgspec.Struct, frozen=True):
     #: The ticket this one was merged into: it can no longer change.
     merged_into_id: Id | None = None
     closed_at: datetime | None = None
+    #: Since when the desk waits on the client (status ``waiting``).
+    waiting_since: datetime | None = None
+    #: The closed ticket this one follows up (a client wrote on it after it closed).
+    follow_up_of_id: Id | None = None
+    #: The SLA clocks, in business time (issue 19); absent from older answers.
+    sla: Sla | None = None
+    #: The client's satisfaction answer (staff and the ticket's client see it).
+    rating: Rating | None = None
 
     @property
     def is_open(self) -> bool:
-        return self.status != Status.RESOLVED
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        """Closed: nothing changes it any more (a client's reply opens a follow-up)."""
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status in PAUSED_STATUSES
 
     @property
     def breached(self) -> bool:
+        if self.sla is not None:
+            clocks = (self.sla.first_response, self.sla.resolution)
+            if any(clock.state == "breached" for clock in clocks):
+                return True
         return self.first_response_breached or self.resolution_breached
 
     @property
+    def current_clock(self) -> SlaClock | None:
+        """The SLA clock the team works against now: the first response until it is
+        met, then resolution (None without ``sla``, or once the ticket is done)."""
+        if self.sla is None or not self.is_open:
+            return None
+        if self.sla.first_response.state == "running":
+            return self.sla.first_response
+        return self.sla.resolution
+
+    @property
     def next_due(self) -> datetime | None:
-        """The target the team is working against now: the first response, then resolution."""
-        if not self.is_open:
+        """The target the team is working against now: the first response, then
+        resolution; none while the resolution clock is paused."""
+        clock = self.current_clock
+        if clock is not None:
+            return None if clock.state == "paused" else clock.due_at
+        if not self.is_open or self.is_paused:
             return None
         if self.first_response_at is None and self.first_response_due is not None:
             return self.first_response_due
@@ -112,11 +184,18 @@ class Ticket(msgspec.Struct, frozen=True):
 
     @property
     def sla_state(self) -> str:
-        """``breached``, ``due_soon``, ``on_track`` or ``closed`` (resolved)."""
+        """``breached``, ``due_soon``, ``paused`` (waiting on the client), ``on_track`` or
+        ``closed`` (resolved or closed)."""
         if self.breached:
             return "breached"
         if not self.is_open:
             return "closed"
+        clock = self.current_clock
+        if self.is_paused or (clock is not None and clock.state == "paused"):
+            return "paused"
+        if clock is not None and clock.business_seconds_left is not None:
+            soon = clock.business_seconds_left < DUE_SOON.total_seconds()
+            return "due_soon" if soon else "on_track"
         due = self.next_due
         if due is not None and due - timezone.now() < DUE_SOON:
             return "due_soon"
@@ -125,8 +204,11 @@ class Ticket(msgspec.Struct, frozen=True):
     @property
     def moves(self) -> tuple[str, ...]:
         """Where the shared workflow lets this ticket move (the API is the authority; this
-        only decides which buttons to offer)."""
-        return tuple(allowed_moves(self.status))
+        only decides which buttons to offer). Nobody is offered a final status: only the
+        desk itself closes a ticket."""
+        if self.merged_into_id or self.is_final:
+            return ()
+        return tuple(m for m in allowed_moves(self.status) if m not in FINAL_STATUSES)
 
 
 class Comment(msgspec.Struct, frozen=True):
@@ -139,6 +221,9 @@ class Comment(msgspec.Struct, frozen=True):
     #: A message that came from another ticket merged into this one.
     merged_from_id: Id | None = None
     merged_from_number: str | None = None
+    #: The ticket the comment is stored on: another one when a client's reply to a
+    #: closed ticket opened a follow-up.
+    ticket_id: Id | None = None
 
 
 #: The only types a browser may be shown inline (a thumbnail): raster images, which tickets
@@ -206,6 +291,21 @@ class Person(msgspec.Struct, frozen=True):
             msgspec.structs.force_setattr(self, "name", self.username)
 
 
+class TeamTarget(msgspec.Struct, frozen=True):
+    """A team's override of one priority's SLA targets (business hours); a missing value
+    keeps the default's."""
+
+    first_response_hours: float | None = None
+    resolution_hours: float | None = None
+
+
+class Escalation(msgspec.Struct, frozen=True):
+    """What happens when one of the team's tickets breaches its SLA."""
+
+    raise_priority: bool = False
+    reassign_to_lead: bool = False
+
+
 class Team(msgspec.Struct, frozen=True):
     """A team of technicians (``tickets/teams/``); its categories route tickets to it."""
 
@@ -218,6 +318,47 @@ class Team(msgspec.Struct, frozen=True):
     category_slugs: list[str] = []
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: The team's business calendar (None: the default calendar).
+    calendar_id: Id | None = None
+    #: SLA target overrides per priority, in business hours.
+    sla_targets: dict[str, TeamTarget] = {}
+    escalation: Escalation = Escalation()
+
+
+class Holiday(msgspec.Struct, frozen=True):
+    date: date
+    name: str = ""
+
+
+#: A calendar's days, as its ``week`` names them.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Calendar(msgspec.Struct, frozen=True):
+    """A business calendar (``tickets/calendars/``): the openings of each weekday
+    (``[["09:00", "14:00"], …]``; none: closed) and the holidays, in ``time_zone``."""
+
+    id: Id
+    name: str
+    time_zone: str
+    is_default: bool = False
+    week: dict[str, list[list[str]]] = {}
+    holidays: list[Holiday] = []
+
+
+class CsatTicket(msgspec.Struct, frozen=True):
+    number: str
+    title: str
+
+
+class CsatAnswer(msgspec.Struct, frozen=True):
+    """``tickets/csat/<token>/``: the ticket a rating link is for, and its answer so far."""
+
+    ticket: CsatTicket
+    rating: str | None = None
+    comment: str | None = ""
+    rated_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class TagCount(msgspec.Struct, frozen=True):

@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 
 from django import forms, template
 from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from portal import labels
+from portal.api.types import DUE_SOON, SlaClock
 from servidesk_shared.vocabulary import PRIORITY_LABELS, ROLE_LABELS, STATUS_LABELS
 
 register = template.Library()
@@ -84,6 +86,30 @@ def name_in(code: str, names: dict[str, str] | None) -> str:
 
 
 @register.simple_tag
+def history_actor(
+    actor_id: str | None,
+    people: dict[str, str] | None = None,
+    client_id: str | None = None,
+    client_name: str | None = None,
+    me: str | None = None,
+) -> str:
+    """Who made a change: the desk's own rules by name ("Escalation rule"), the reader
+    ("you"), the client, a staff member by name, else "Support team"; "" when unknown."""
+    if not actor_id:
+        return ""
+    system = labels.SYSTEM_ACTORS.get(actor_id)
+    if system is not None:
+        return str(system)
+    if actor_id == me:
+        return _("you")
+    if actor_id == client_id and client_name:
+        return client_name
+    if people and actor_id in people:
+        return people[actor_id]
+    return _("Support team")
+
+
+@register.simple_tag
 def history_value(
     field_name: str,
     value: str | None,
@@ -123,3 +149,78 @@ def hours(value: float | None) -> str:
     if value is None:
         return "—"
     return _rounded(value, 1)
+
+
+@register.filter
+def rating_label(code: str | None) -> str:
+    return str(labels.RATINGS.get(code or "", code or ""))
+
+
+@register.filter
+def rating_icon(code: str | None) -> str:
+    return labels.RATING_ICONS.get(code or "", "")
+
+
+def business_duration(seconds: float) -> str:
+    """A span of business time in hours and minutes ("3 h 20 min", "45 min", "2 h"),
+    rounded down to the minute."""
+    minutes = int(abs(seconds)) // 60
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return _("%(hours)s h") % {"hours": hours}
+    if minutes:
+        return _("%(minutes)s min") % {"minutes": minutes}
+    return _("less than 1 min")
+
+
+def clock_state(clock: SlaClock) -> str:
+    """How a clock reads: ``met``, ``paused``, ``overdue`` (late and still running),
+    ``missed`` (late and done), ``due_soon`` (under an hour of business time left) or
+    ``running``."""
+    left = clock.business_seconds_left
+    if clock.state == "met":
+        return "met"
+    if clock.state == "paused":
+        return "paused"
+    if clock.state == "breached":
+        return "overdue" if left is not None and left < 0 else "missed"
+    if left is not None and left < 0:
+        return "overdue"
+    if left is not None and left < DUE_SOON.total_seconds():
+        return "due_soon"
+    return "running"
+
+
+@register.inclusion_tag("portal/includes/sla_clock.html")
+def sla_clock(clock: SlaClock, label: str, key: str) -> dict[str, Any]:
+    """One SLA clock of a ticket, for staff: what is left in business time, how late it
+    is, paused or met, and its due time."""
+    state = clock_state(clock)
+    left = clock.business_seconds_left
+    detail = ""
+    if state == "met":
+        text = _("Met")
+    elif state == "missed":
+        text = _("Missed")
+    elif state == "overdue":
+        text = _("Overdue by %(duration)s") % {"duration": business_duration(left or 0)}
+    elif state == "paused":
+        text = _("Paused (waiting on the client)")
+        if left is not None and left > 0:
+            detail = _("%(duration)s of business time left when it resumes") % {
+                "duration": business_duration(left)
+            }
+    elif left is not None:
+        text = _("%(duration)s of business time left") % {"duration": business_duration(left)}
+    else:
+        text = _("Running")
+    return {
+        "clock": clock,
+        "label": label,
+        "key": key,
+        "state": state,
+        "text": text,
+        "detail": detail,
+    }

@@ -37,7 +37,7 @@ from portal.views.common import (
     unavailable_message,
     user_of,
 )
-from servidesk_shared.vocabulary import PRIORITY_LABELS, STATUS_LABELS, Status
+from servidesk_shared.vocabulary import FINAL_STATUSES, PRIORITY_LABELS, STATUS_LABELS, Status
 
 
 def ticket_url(ticket_id: str, anchor: str = "") -> str:
@@ -77,12 +77,14 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form,
         "page": page,
+        "current_sla": str(params.get("sla") or ""),
+        "current_ordering": str(params.get("ordering") or ""),
         "status_tabs": [("", _("All")), *Status.choices],
         "current_status": current_status,
         "filtered": any(v for k, v in params.items() if k != "cursor"),
         "more_filters": any(
             request.GET.get(name)
-            for name in ("priority", "category", "assigned", "breached", "ordering", "team")
+            for name in ("priority", "category", "assigned", "breached", "sla", "ordering", "team")
         )
         or bool(request.GET.get("tags") or request.GET.getlist("tag")),
     }
@@ -278,28 +280,11 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
         request.FILES or None,
         refused=uploads.refusals(request) if request.method == "POST" else None,
     )
-    status = 200
     if request.method == "POST" and reply.is_valid():
-        internal = user.is_staff and "internal" in request.POST
-        try:
-            tickets.add_comment(
-                ticket_id, reply.cleaned_data["body"], internal=internal, files=reply.uploads()
-            )
-        except ServiceUnavailableError as exc:
-            note_unavailable(request, exc)
-            reply.add_error(
-                None,
-                _("Your message was not sent: %(reason)s") % {"reason": unavailable_message(exc)},
-            )
-        except ApiError as exc:
-            if exc.status == 404:
-                raise
-            reply.show_upload_error(exc)
-        else:
-            messages.success(
-                request, _("Internal note added.") if internal else _("Your reply was sent.")
-            )
-            return redirect(ticket_url(ticket_id, "conversation"))
+        sent = _send_reply(request, tickets, ticket_id, reply)
+        if sent is not None:
+            return sent
+    status = 200
     reply.ask_for_files_again()
     if reply.errors:
         status = 400
@@ -319,15 +304,56 @@ def ticket_detail(request: HttpRequest, ticket_id: str) -> HttpResponse:
             "conversation": [(comment, files_of.get(comment.id, [])) for comment in comments],
             "ticket_files": ticket_files,
             "history": history,
-            "moves": [(m, labels.MOVE_ACTIONS[m]) for m in ticket.moves],
+            "moves": [(m, labels.move_action(ticket.status, m)) for m in ticket.moves],
             "assigned_to_me": ticket.assignee_id == user.id,
             "category_names": category_names(request) if ticket.category else {},
         }
         if ticket.merged_into_id:
             context["merged_into_number"] = _number_of(request, tickets, ticket.merged_into_id)
+        if ticket.follow_up_of_id:
+            context["follow_up_of_number"] = _number_of(request, tickets, ticket.follow_up_of_id)
         if user.is_staff:
             context |= _staff_context(request, tickets, ticket)
     return render(request, "portal/tickets/detail.html", context, status=status)
+
+
+def _send_reply(
+    request: HttpRequest, tickets: Tickets, ticket_id: str, reply: forms.ReplyForm
+) -> HttpResponse | None:
+    """Post the reply (or, for staff, a note); the redirect after it, or None when the
+    form comes back with the reason."""
+    user = user_of(request)
+    internal = user.is_staff and "internal" in request.POST
+    try:
+        comment = tickets.add_comment(
+            ticket_id, reply.cleaned_data["body"], internal=internal, files=reply.uploads()
+        )
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        reply.add_error(
+            None,
+            _("Your message was not sent: %(reason)s") % {"reason": unavailable_message(exc)},
+        )
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        reply.show_upload_error(exc)
+    else:
+        if comment.ticket_id and comment.ticket_id != ticket_id:
+            # A client's reply to their closed ticket opened a follow-up ticket.
+            messages.success(
+                request,
+                _(
+                    "The ticket was closed, so your message opened this new ticket, "
+                    "which follows up on it. We will answer soon."
+                ),
+            )
+            return redirect(ticket_url(comment.ticket_id, "conversation"))
+        messages.success(
+            request, _("Internal note added.") if internal else _("Your reply was sent.")
+        )
+        return redirect(ticket_url(ticket_id, "conversation"))
+    return None
 
 
 def _staff_context(request: HttpRequest, tickets: Tickets, ticket: Ticket) -> dict[str, Any]:
@@ -343,14 +369,15 @@ def _staff_context(request: HttpRequest, tickets: Tickets, ticket: Ticket) -> di
         context["assign_form"] = forms.AssignForm(
             initial={"assignee_id": ticket.assignee_id or ""}, people=people
         )
-    if not ticket.merged_into_id:
+    if not ticket.merged_into_id and not ticket.is_final:
         context["merge_form"] = forms.MergeForm()
         context["macro_form"] = _macro_form(request, tickets)
     return context
 
 
 def _number_of(request: HttpRequest, tickets: Tickets, ticket_id: str) -> str | None:
-    """The number of the ticket another was merged into, when the user may see it."""
+    """The number of the ticket another was merged into (or follows up), when the user
+    may see it."""
     # None: merged by an admin into another client's ticket, which the client cannot see.
     return optional(request, lambda: tickets.get_ticket(ticket_id).number, None)
 
@@ -415,7 +442,7 @@ def _act(request: HttpRequest, ticket_id: str, action: Any, done: str) -> HttpRe
 def ticket_status(request: HttpRequest, ticket_id: str) -> HttpResponse:
     """Staff move a ticket along the workflow; a client may reopen their resolved ticket."""
     target = request.POST.get("status", "")
-    if target not in Status.values:
+    if target not in Status.values or target in FINAL_STATUSES:  # only the desk closes
         messages.error(request, _("Choose a status."))
         return redirect(ticket_url(ticket_id))
     tickets = client_for(request).tickets
