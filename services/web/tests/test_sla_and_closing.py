@@ -358,3 +358,12 @@ def test_bulk_and_macros_never_offer_closed(technician: Client, apis: FakeApis) 
     bulk = bulk[: bulk.index("</select>")]
     assert 'value="waiting"' in bulk
     assert 'value="closed"' not in bulk
+
+
+def test_a_closed_tickets_edit_page_offers_no_form(technician: Client, apis: FakeApis) -> None:
+    serve_ticket(apis, status="closed", version=5)
+    apis.on("tickets", "GET", "categories/", body=[])
+    apis.on("tickets", "GET", "teams/", body=[])
+    html = html_of(technician, "/tickets/41/edit/")
+    assert 'data-testid="closed-banner"' in html
+    assert 'name="title"' not in html
