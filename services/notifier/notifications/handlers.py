@@ -7,7 +7,13 @@ The queue's bindings (``user.#``, ``mail.#``) also bring types with no handler h
 as ``user.invite_requested`` (accounts' to act on): the consumer acks and drops those.
 Every other type the queue is bound to has one (``tests/test_handlers.py`` checks it):
 ``team.*`` only keep the team directory; ``ticket.updated`` and ``ticket.merged`` are
-notifications like the other ticket events (``rules`` says who hears of what).
+notifications like the other ticket events (``rules`` says who hears of what), and so are
+issue 19's ``ticket.sla_warning``, ``ticket.sla_breached``, ``ticket.rated`` and
+``ticket.closed`` (which tells nobody: handled, acknowledged, recorded in the inbox).
+
+Ticket events come at version 2, and at version 1 from before it: the registry is by
+type, and a version 1 payload decodes into a subclass of the version 2 one (the new
+fields at their defaults), so each handler takes both.
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ handlers = HandlerRegistry(
         "ticket.commented": record_notifications,
         "ticket.updated": record_notifications,
         "ticket.merged": record_notifications,
+        "ticket.sla_warning": record_notifications,
+        "ticket.sla_breached": record_notifications,
+        "ticket.rated": record_notifications,
+        "ticket.closed": record_notifications,
         "team.created": keep_team,
         "team.updated": keep_team,
         "team.deleted": keep_team,

@@ -17,12 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from notifications import sms_text
 from servidesk_shared.vocabulary import PRIORITY_LABELS, STATUS_LABELS
@@ -48,6 +50,18 @@ class Kind:
     PRIORITY_URGENT: Final = "priority_urgent"
     #: The recipient's ticket was merged into another one (told to its client).
     MERGED: Final = "merged"
+    #: The client's ticket was resolved: the status change, and "How did we do?" with its
+    #: rating links (issue 19; only when the event carries a ``rating_token``).
+    RESOLVED_CSAT: Final = "resolved_csat"
+    #: The client's ticket waits for their answer (moved to ``waiting``).
+    WAITING_ON_CLIENT: Final = "waiting_on_client"
+    #: 80 % of an SLA clock's target went by (to the assignee, else the team's people).
+    SLA_WARNING: Final = "sla_warning"
+    #: An SLA clock's due time passed (to the assignee, else the team's people, and the lead).
+    SLA_BREACHED: Final = "sla_breached"
+    #: The client rated the recipient's ticket good / bad (bad: the team lead too).
+    RATED_GOOD: Final = "rated_good"
+    RATED_BAD: Final = "rated_bad"
 
     ALL: Final = (
         CREATED_RECEIPT,
@@ -59,9 +73,40 @@ class Kind:
         TEAM_QUEUE,
         PRIORITY_URGENT,
         MERGED,
+        RESOLVED_CSAT,
+        WAITING_ON_CLIENT,
+        SLA_WARNING,
+        SLA_BREACHED,
+        RATED_GOOD,
+        RATED_BAD,
     )
     #: Kinds for staff alone: never recorded for someone the directory says is a client.
-    STAFF_ONLY: Final = frozenset({INTERNAL_NOTE, TEAM_QUEUE, PRIORITY_URGENT})
+    STAFF_ONLY: Final = frozenset(
+        {
+            INTERNAL_NOTE,
+            TEAM_QUEUE,
+            PRIORITY_URGENT,
+            SLA_WARNING,
+            SLA_BREACHED,
+            RATED_GOOD,
+            RATED_BAD,
+        }
+    )
+    #: The channels a kind goes out on besides the in-app feed, each by the recipient's
+    #: preferences; a kind not listed here uses both, email and SMS. SLA alerts and a bad
+    #: rating are mail and feed (an SMS is for the client's own news); a good rating is
+    #: the feed's alone (welcome, but nothing to act on).
+    CHANNELS: Final[dict[str, tuple[str, ...]]] = {
+        SLA_WARNING: ("email",),
+        SLA_BREACHED: ("email",),
+        RATED_BAD: ("email",),
+        RATED_GOOD: (),
+    }
+
+    @classmethod
+    def channels(cls, kind: str) -> tuple[str, ...]:
+        """The channels besides the feed ``kind`` is sent on (``CHANNELS``)."""
+        return cls.CHANNELS.get(kind, ("email", "sms"))
 
 
 #: Control characters (Unicode's ``Cc``): a line break in a header would start a new one.
@@ -91,6 +136,29 @@ class FileLine:
 
 
 @dataclass(frozen=True)
+class RatingQuestion:
+    """The question "How did we do?" with its two one-click answers and the page that
+    takes a comment (web's ``/csat/<token>/``: signed, valid 14 days, no sign-in), in the
+    reader's language."""
+
+    question: str
+    hint: str
+    good_label: str
+    good_link: str
+    bad_label: str
+    bad_link: str
+    link: str
+
+    def as_text(self) -> str:
+        """The question as plain text lines (the in-app feed's body ends with it)."""
+        return (
+            f"{self.question} {self.hint}\n"
+            f"{self.good_label}: {self.good_link}\n"
+            f"{self.bad_label}: {self.bad_link}"
+        )
+
+
+@dataclass(frozen=True)
 class Composed:
     title: str
     body: str
@@ -108,6 +176,15 @@ class Composed:
     reply_hint: str = ""
     #: The team whose queue the ticket waits in (``team_queue`` messages), on one line.
     team: str = ""
+    #: "How did we do?" (``resolved_csat`` messages that carry a rating token).
+    rating: RatingQuestion | None = None
+
+    @property
+    def in_app_body(self) -> str:
+        """The feed entry's text: the body, and the rating question when there is one."""
+        if self.rating is None:
+            return self.body
+        return f"{self.body}\n\n{self.rating.as_text()}"
 
 
 def language_for(language: str | None) -> str:
@@ -119,6 +196,27 @@ def language_for(language: str | None) -> str:
 
 def ticket_link(ticket_id: object) -> str:
     return f"{str(settings.WEB_BASE_URL).rstrip('/')}/tickets/{quote(str(ticket_id), safe='')}/"
+
+
+def csat_link(token: str, rating: str | None = None) -> str:
+    """Web's rating page for ``token`` (``/csat/<token>/``), or one of its one-click
+    answers (``?rating=good``); the page needs no sign-in: the signed token is the key."""
+    link = f"{str(settings.WEB_BASE_URL).rstrip('/')}/csat/{quote(token, safe=':')}/"
+    return f"{link}?rating={rating}" if rating else link
+
+
+def due_time(value: object) -> str:
+    """An ISO-8601 due time as the reader's language writes a date and time, in
+    ``TIME_ZONE`` and naming it (``7 de diciembre de 2026 a las 19:30 (CET)``); ``""``
+    for anything that is not one."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    if timezone.is_naive(when):
+        return ""
+    local = timezone.localtime(when)
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} ({local.tzname()})"
 
 
 def file_link(ticket_id: object, attachment_id: object) -> str:
@@ -311,6 +409,151 @@ def _merged(context: dict[str, Any], names: dict[str, str]) -> _Texts:
     )
 
 
+def _resolved_csat(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    texts = _status_changed(context, names)
+    return _Texts(
+        headline=texts.headline,
+        body=texts.body,
+        sms=texts.sms,
+        names=texts.names,
+        reply_hint=_(
+            "Is something still not right? Reply to this message and we will take it up again."
+        ),
+    )
+
+
+def _waiting_on_client(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    return _Texts(
+        headline=_("%(number)s is waiting for your answer") % names,
+        body=_(
+            "We need something from you to go on with your ticket “%(title)s”: please read "
+            "our last reply on the ticket and answer it (replying to this message will do). "
+            "Until then its status is %(status)s."
+        )
+        % names,
+        sms=_(
+            'Servidesk: ticket %(number)s "%(title)s" is waiting for your answer. '
+            "Status: %(status)s."
+        ),
+        names=names,
+    )
+
+
+def _sla(context: dict[str, Any], names: dict[str, str]) -> tuple[dict[str, str], bool, str]:
+    """The names of an SLA alert (``due``: the due time in the reader's language), whether
+    it is about the first response (else the resolution), and what is said of who holds
+    the ticket (nobody, when it waits in the team's queue)."""
+    sla = context.get("sla") or {}
+    names = {**names, "due": due_time(sla.get("due_at")) or "?"}
+    nobody = "" if sla.get("assigned", True) else " " + _("Nobody is assigned to it yet.")
+    return names, sla.get("clock") == "first_response", nobody
+
+
+def _sla_warning(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    names, first_response, nobody = _sla(context, names)
+    if first_response:
+        headline = _("%(number)s: the first response is due soon") % names
+        body = _("The first response to ticket “%(title)s” is due by %(due)s.") % names
+    else:
+        headline = _("%(number)s: the resolution is due soon") % names
+        body = _("Ticket “%(title)s” is due to be resolved by %(due)s.") % names
+    return _Texts(
+        headline=headline,
+        body=body + nobody + " " + _("Status: %(status)s. Priority: %(priority)s.") % names,
+        sms=_(
+            'Servidesk: ticket %(number)s "%(title)s" is close to its target. Status: %(status)s.'
+        ),
+        names=names,
+    )
+
+
+def _escalation(codes: object, names: dict[str, str]) -> str:
+    """What a team's escalation rule did at a breach (``ticket.sla_breached``'s
+    ``escalation`` codes) as one sentence; ``""`` when it did nothing this text knows."""
+    done = set(codes) if isinstance(codes, list | tuple) else set()
+    raised, reassigned = "raised_priority" in done, "reassigned_to_lead" in done
+    if raised and reassigned:
+        return (
+            _(
+                "The team's escalation rule raised its priority to %(priority)s and assigned "
+                "it to the team's lead."
+            )
+            % names
+        )
+    if raised:
+        return _("The team's escalation rule raised its priority to %(priority)s.") % names
+    if reassigned:
+        return _("The team's escalation rule assigned it to the team's lead.")
+    return ""
+
+
+def _sla_breached(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    names, first_response, nobody = _sla(context, names)
+    if first_response:
+        headline = _("%(number)s missed its first response target") % names
+        body = (
+            _(
+                "The first response to ticket “%(title)s” was due by %(due)s and has not been "
+                "given yet."
+            )
+            % names
+        )
+    else:
+        headline = _("%(number)s missed its resolution target") % names
+        body = (
+            _("Ticket “%(title)s” was due to be resolved by %(due)s and is not resolved yet.")
+            % names
+        )
+    done = _escalation((context.get("sla") or {}).get("escalation"), names)
+    return _Texts(
+        headline=headline,
+        body=" ".join(
+            filter(
+                None,
+                [body + nobody, done, _("Status: %(status)s. Priority: %(priority)s.") % names],
+            )
+        ),
+        sms=_('Servidesk: ticket %(number)s "%(title)s" missed its target. Status: %(status)s.'),
+        names=names,
+    )
+
+
+def rating_label(rating: object) -> str:
+    """A rating's label in the active language (a one-click answer, a rating told to
+    staff): Good or Bad; ``""`` for anything else."""
+    if rating == "good":
+        return pgettext("rating", "Good")
+    if rating == "bad":
+        return pgettext("rating", "Bad")
+    return ""
+
+
+def _rated(context: dict[str, Any], names: dict[str, str]) -> _Texts:
+    rated = context.get("rated") or {}
+    rating = rated.get("rating") or ("bad" if context["kind"] == Kind.RATED_BAD else "good")
+    names = {**names, "rating": rating_label(rating)}
+    body = _("The client rated ticket “%(title)s”: %(rating)s.") % names
+    previous = rated.get("previous_rating")
+    if previous and previous != rating:
+        body += " " + _("(Their answer before: %(previous)s.)") % {
+            "previous": rating_label(previous)
+        }
+    if names["comment"]:
+        body += " " + _("Their comment: %(comment)s") % names
+    return _Texts(
+        headline=(
+            _("Bad rating for %(number)s") if rating == "bad" else _("Good rating for %(number)s")
+        )
+        % names,
+        body=body,
+        sms=_(
+            'Servidesk: the client rated ticket %(number)s "%(title)s": %(rating)s. '
+            "Status: %(status)s."
+        ),
+        names=names,
+    )
+
+
 #: What each kind says (``Kind``: one entry per kind).
 _TEXTS: Final[dict[str, Callable[[dict[str, Any], dict[str, str]], _Texts]]] = {
     Kind.CREATED_RECEIPT: _created_receipt,
@@ -322,7 +565,35 @@ _TEXTS: Final[dict[str, Callable[[dict[str, Any], dict[str, str]], _Texts]]] = {
     Kind.TEAM_QUEUE: _team_queue,
     Kind.PRIORITY_URGENT: _priority_urgent,
     Kind.MERGED: _merged,
+    Kind.RESOLVED_CSAT: _resolved_csat,
+    Kind.WAITING_ON_CLIENT: _waiting_on_client,
+    Kind.SLA_WARNING: _sla_warning,
+    Kind.SLA_BREACHED: _sla_breached,
+    Kind.RATED_GOOD: _rated,
+    Kind.RATED_BAD: _rated,
 }
+
+#: How long a rating link works (tickets' signed token: ``rating_token``).
+CSAT_LINK_DAYS: Final = 14
+
+
+def _rating_question(context: dict[str, Any]) -> RatingQuestion | None:
+    token = (context.get("csat") or {}).get("token")
+    if context["kind"] != Kind.RESOLVED_CSAT or not isinstance(token, str) or not token:
+        return None
+    return RatingQuestion(
+        question=_("How did we do?"),
+        hint=_(
+            "One click is enough, no sign-in needed; you can add a comment on the page that "
+            "opens. The links work for %(days)d days."
+        )
+        % {"days": CSAT_LINK_DAYS},
+        good_label=rating_label("good"),
+        good_link=csat_link(token, "good"),
+        bad_label=rating_label("bad"),
+        bad_link=csat_link(token, "bad"),
+        link=csat_link(token),
+    )
 
 
 def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
@@ -337,7 +608,10 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
     status = str(STATUS_LABELS.get(current, current))
     priority = str(PRIORITY_LABELS.get(ticket.get("priority", ""), ticket.get("priority", "")))
     link = ticket_link(ticket["id"])
-    comment = excerpt(context.get("comment", {}).get("body", ""))
+    comment = excerpt(
+        one_line(str((context.get("rated") or {}).get("comment", "")))
+        or context.get("comment", {}).get("body", "")
+    )
     team = excerpt(one_line(str(context.get("team", {}).get("name", ""))), TEAM_NAME_LENGTH)
     names = {
         "number": number,
@@ -364,4 +638,5 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
         attachments=file_lines(context),
         reply_hint=reply_hint,
         team=team if kind == Kind.TEAM_QUEUE else "",
+        rating=_rating_question(context),
     )

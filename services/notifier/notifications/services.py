@@ -169,8 +169,12 @@ def notifications_record(
     deliveries and the mail threads begun are written in one transaction (the consumer's,
     when it applies the event).
     """
-    team = selectors.team_working(rules.landing_team(data))
-    recipients = rules.recipients_for(data, team_people=team.people if team else ())
+    team = selectors.team_working(rules.team_needed(data))
+    recipients = rules.recipients_for(
+        data,
+        team_people=team.people if team else (),
+        team_lead=(team.lead_id or None) if team else None,
+    )
     if not recipients:
         return Recorded(0, 0, 0)
     contacts = selectors.contacts_by_id([r.user_id for r in recipients])
@@ -188,7 +192,8 @@ def notifications_record(
     mailed = [
         recipient.user_id
         for recipient, contact, _context in told
-        if contact is None or not email.skip_reason(contact)
+        if Channel.EMAIL in Kind.channels(recipient.kind)
+        and (contact is None or not email.skip_reason(contact))
     ]
     with transaction.atomic(savepoint=False):
         threads = _mail_thread_roots(event_id=event_id, ticket_id=ticket_id, recipients=mailed)
@@ -218,7 +223,8 @@ def _rows(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
     """The feed rows and the delivery rows of the people ``told``, and how many queued.
 
-    An email delivery's context names its mail thread's root (``thread_root``)."""
+    An email delivery's context names its mail thread's root (``thread_root``). A kind
+    goes out on its channels alone (``Kind.channels``): none but the feed for some."""
     now = timezone.now()
     feed: list[tuple[Any, ...]] = []
     deliveries: list[tuple[Any, ...]] = []
@@ -233,14 +239,15 @@ def _rows(
                     event_type,
                     ticket_id,
                     composed.title[:300],
-                    composed.body,
+                    composed.in_app_body,
                     occurred_at or now,
                 )
             )
         for channel in (Channel.EMAIL, Channel.SMS):
+            if channel not in Kind.channels(recipient.kind):
+                continue  # the kind does not go out on it: no row at all
             reason = _SKIP_REASONS[channel](contact) if contact is not None else None
             queued += not reason
-            root = threads.get(recipient.user_id) if channel == Channel.EMAIL else None
             deliveries.append(
                 (
                     event_id,
@@ -249,7 +256,7 @@ def _rows(
                     recipient.user_id,
                     recipient.kind,
                     ticket_id,
-                    {**context, "thread_root": root} if root else context,
+                    _channel_context(context, channel, threads.get(recipient.user_id)),
                     (DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED).value,
                     reason or "",
                     now,
@@ -258,6 +265,15 @@ def _rows(
                 )
             )
     return feed, deliveries, queued
+
+
+def _channel_context(context: dict[str, Any], channel: Channel, root: str | None) -> dict[str, Any]:
+    """What the delivery of ``context`` on ``channel`` keeps: a mail names its thread's
+    root (``thread_root``); an SMS does without the rating link's token (``csat``), which
+    only the client's mail and feed entry carry."""
+    if channel == Channel.EMAIL:
+        return {**context, "thread_root": root} if root else context
+    return {key: value for key, value in context.items() if key != "csat"}
 
 
 def _mail_thread_roots(
