@@ -21,6 +21,11 @@ TICKET_EVENTS = (
     "ticket.commented",
     "ticket.updated",
     "ticket.merged",
+    # Issue 19: each carries the ticket's snapshot; see ``services.ticket_apply_event``.
+    "ticket.sla_warning",
+    "ticket.sla_breached",
+    "ticket.rated",
+    "ticket.closed",
 )
 USER_EVENTS = ("user.registered", "user.updated", "user.deactivated")
 TEAM_EVENTS = ("team.created", "team.updated", "team.deleted")

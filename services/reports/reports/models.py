@@ -21,6 +21,10 @@ Six tables, all written only by ``reports.services`` (the event handlers):
 - ``Team``: the team directory (name, lead, members). A deleted team keeps its row,
   marked ``deleted``, so the tickets it had still show its name.
 
+Satisfaction (issue 19) lives on ``TicketFact``: when the latest survey went out (a move
+to ``resolved`` carrying a rating link, flagged on its ``StatusChange``; the token itself
+is never kept) and the client's latest answer, with the assignee it had then.
+
 Ids coming from other services are opaque strings (``Id = int | str`` in the schemas).
 """
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import JSONField, Value
+from django.utils.translation import pgettext_lazy
 
 from servidesk_shared.vocabulary import Priority as Priority  # noqa: PLC0414 (re-exported)
 from servidesk_shared.vocabulary import Status as Status  # noqa: PLC0414 (re-exported)
@@ -37,6 +42,13 @@ CATEGORY_LENGTH = 100
 #: Tickets caps a tag at 50 characters; reports keeps room to spare and cuts beyond this.
 TAG_LENGTH = 100
 TEAM_NAME_LENGTH = 200
+
+
+class Rating(models.TextChoices):
+    """A client's answer to "How did we do?" (the events' codes)."""
+
+    GOOD = "good", pgettext_lazy("satisfaction rating", "Good")
+    BAD = "bad", pgettext_lazy("satisfaction rating", "Bad")
 
 
 class Person(models.Model):
@@ -79,6 +91,19 @@ class TicketFact(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     first_response_due = models.DateTimeField(null=True, blank=True)
     resolution_due = models.DateTimeField(null=True, blank=True)
+    # From version 2 snapshots (issue 19); empty for tickets only version 1 described.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    #: Set while the ticket waits on the client: the resolution clock is paused since then.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    follow_up_of_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: not a follow-up)
+
+    # Satisfaction. The latest answer (the ``ticket.rated`` with the highest sequence).
+    rating = models.CharField(max_length=8, choices=Rating.choices, null=True, blank=True)  # noqa: DJ001 (null: not answered)
+    rated_at = models.DateTimeField(null=True, blank=True)
+    #: The ticket's assignee in that event: whom the answer is about.
+    rated_assignee_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: unassigned when rated)
+    #: The sequence of the ``ticket.rated`` stored above (never goes back).
+    rating_sequence = models.PositiveBigIntegerField(default=0, db_default=0)
 
     # Derived when the row is written, so reports aggregate plain columns.
     first_response_seconds = models.FloatField(null=True, blank=True)
@@ -94,6 +119,9 @@ class TicketFact(models.Model):
     #: Time spent in each status over the finished intervals (the current one is open).
     pending_seconds = models.FloatField(default=0)
     in_progress_seconds = models.FloatField(default=0)
+    waiting_seconds = models.FloatField(default=0, db_default=0.0)
+    #: The latest move to ``resolved`` that sent the client a survey (a rating link).
+    surveyed_at = models.DateTimeField(null=True, blank=True)
 
     #: The per-aggregate sequence of the snapshot stored here (never goes back).
     sequence = models.PositiveBigIntegerField(default=0)
@@ -104,6 +132,9 @@ class TicketFact(models.Model):
             models.Index(fields=["assignee_id"], name="reports_fact_assignee"),
             models.Index(fields=["category"], name="reports_fact_category"),
             models.Index(fields=["team_id"], name="reports_fact_team"),
+            # Satisfaction counts by the date of the answer and of the survey.
+            models.Index(fields=["rated_at"], name="reports_fact_rated"),
+            models.Index(fields=["surveyed_at"], name="reports_fact_surveyed"),
         ]
 
     def __str__(self) -> str:
@@ -111,7 +142,8 @@ class TicketFact(models.Model):
 
 
 class StatusChange(models.Model):
-    """One ``ticket.status_changed`` event: the raw history the derived figures come from."""
+    """One ``ticket.status_changed`` (or ``ticket.closed``) event: the raw history the
+    derived figures come from."""
 
     ticket = models.ForeignKey(TicketFact, on_delete=models.CASCADE, related_name="changes")
     sequence = models.PositiveBigIntegerField()
@@ -119,6 +151,8 @@ class StatusChange(models.Model):
     from_status = models.CharField(max_length=16, choices=Status.choices)
     to_status = models.CharField(max_length=16, choices=Status.choices)
     actor_id = models.CharField(max_length=ID_LENGTH, null=True, blank=True)  # noqa: DJ001 (null: the system)
+    #: A move to ``resolved`` that carried a rating link: the client was surveyed.
+    surveyed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [

@@ -15,6 +15,14 @@ snapshot of ``ticket.merged`` belongs to another aggregate, whose sequence the e
 not carry, so that ticket is kept by its own events only. Teams follow the users' rule:
 the card with the highest sequence wins, and ``team.deleted`` marks the row deleted
 rather than removing it.
+
+Version 1 and version 2 ticket events arrive as the same Python types (the ``...V1``
+schemas are subclasses), so nothing here branches on the version; fields a version 1
+snapshot lacks are at their defaults (no ``waiting_since``, no rating). Of issue 19's
+events, ``ticket.closed`` is history like a status change (``resolved`` to ``closed``),
+``ticket.rated`` keeps the client's latest answer (highest sequence wins, as for
+snapshots), and ``ticket.sla_warning``/``ticket.sla_breached`` bring their snapshot
+only (an escalation's new priority or assignee): reports judge SLAs from the due times.
 """
 
 from __future__ import annotations
@@ -39,7 +47,9 @@ from reports.models import (
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import (
     TeamCard,
+    TicketClosed,
     TicketEvent,
+    TicketRated,
     TicketSnapshot,
     TicketStatusChanged,
     UserCard,
@@ -72,6 +82,9 @@ def _snapshot_values(ticket: TicketSnapshot) -> dict[str, Any]:
         "resolved_at": ticket.resolved_at,
         "first_response_due": ticket.first_response_due,
         "resolution_due": ticket.resolution_due,
+        "closed_at": ticket.closed_at,
+        "waiting_since": ticket.waiting_since,
+        "follow_up_of_id": _id(ticket.follow_up_of_id),
     }
 
 
@@ -126,7 +139,8 @@ def team_apply_event(*, event: Event[TeamCard]) -> bool:
 def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
     """Apply one ticket event; ``False`` when its snapshot was older than the stored one.
 
-    A status change is recorded and counted in the history in either case.
+    A status change (or a close) is recorded and counted in the history in either case,
+    and a rating is kept if it is the latest answer.
     """
     snapshot = event.data.ticket
     ticket_id = str(snapshot.id)
@@ -143,25 +157,60 @@ def ticket_apply_event(*, event: Event[TicketEvent]) -> bool:
         fact.sequence = event.sequence
 
     data = event.data
-    if isinstance(data, TicketStatusChanged):
-        StatusChange.objects.bulk_create(
-            [
-                StatusChange(
-                    ticket=fact,
-                    sequence=event.sequence,
-                    changed_at=_change_time(data),
-                    from_status=data.from_status,
-                    to_status=data.to_status,
-                    actor_id=_id(data.actor_id),
-                )
-            ],
-            ignore_conflicts=True,
-        )
-    elif not newer:
-        return False  # an old snapshot and no history in it: nothing to do
+    history_changed = _record_change(fact=fact, data=data, sequence=event.sequence)
+    rated = isinstance(data, TicketRated) and _record_rating(
+        fact=fact, data=data, sequence=event.sequence
+    )
+    if not (newer or history_changed or rated):
+        return False  # an old snapshot and nothing else in it: nothing to do
 
     _refresh_derived(fact=fact)
     return bool(newer)
+
+
+def _record_change(*, fact: TicketFact, data: TicketEvent, sequence: int) -> bool:
+    """Store the status move ``data`` makes, if any (a step of ``ticket_apply_event``).
+
+    ``ticket.status_changed`` and ``ticket.closed`` (from wherever the ticket was to
+    ``closed``) are history. Only whether a move to ``resolved`` carried a rating link
+    is kept, never the token: it lets whoever holds it rate the ticket.
+    """
+    from_status: str
+    to_status: str
+    if isinstance(data, TicketStatusChanged):
+        from_status, to_status = data.from_status, data.to_status
+        surveyed = to_status == history.RESOLVED and data.rating_token is not None
+    elif isinstance(data, TicketClosed):
+        from_status, to_status, surveyed = data.from_status, history.CLOSED, False
+    else:
+        return False
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(
+                ticket=fact,
+                sequence=sequence,
+                changed_at=_change_time(data.ticket, to_status),
+                from_status=from_status,
+                to_status=to_status,
+                actor_id=_id(data.actor_id),
+                surveyed=surveyed,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return True
+
+
+def _record_rating(*, fact: TicketFact, data: TicketRated, sequence: int) -> bool:
+    """Keep the client's answer if it is the latest we know of (a step of
+    ``ticket_apply_event``); the assignee it is about is the snapshot's."""
+    if sequence <= fact.rating_sequence:
+        return False
+    fact.rating = data.rating
+    fact.rated_at = data.rated_at
+    fact.rated_assignee_id = _id(data.ticket.assignee_id)
+    fact.rating_sequence = sequence
+    return True
 
 
 def _replace_tags(*, fact: TicketFact, tags: list[str]) -> None:
@@ -178,11 +227,12 @@ def _replace_tags(*, fact: TicketFact, tags: list[str]) -> None:
     )
 
 
-def _change_time(data: TicketStatusChanged) -> datetime:
-    ticket = data.ticket
+def _change_time(ticket: TicketSnapshot, to_status: str) -> datetime:
     when: datetime = ticket.updated_at
-    if data.to_status == history.RESOLVED and ticket.resolved_at is not None:
+    if to_status == history.RESOLVED and ticket.resolved_at is not None:
         when = ticket.resolved_at
+    elif to_status == history.CLOSED and ticket.closed_at is not None:
+        when = ticket.closed_at
     return when
 
 
@@ -190,10 +240,10 @@ def _refresh_derived(*, fact: TicketFact) -> None:
     """Recompute the derived columns and open spells of ``fact`` and save both (a step of
     ``ticket_apply_event``, in its transaction)."""
     changes = [
-        history.Change(sequence, at, from_status, to_status)
-        for sequence, at, from_status, to_status in StatusChange.objects.filter(
-            ticket=fact
-        ).values_list("sequence", "changed_at", "from_status", "to_status")
+        history.Change(*row)
+        for row in StatusChange.objects.filter(ticket=fact).values_list(
+            "sequence", "changed_at", "from_status", "to_status", "surveyed"
+        )
     ]
     derived = history.derive(
         history.Snapshot(
@@ -202,19 +252,23 @@ def _refresh_derived(*, fact: TicketFact) -> None:
             created_at=fact.created_at,
             updated_at=fact.updated_at,
             resolved_at=fact.resolved_at,
+            closed_at=fact.closed_at,
         ),
         changes,
     )
-    resolved = fact.status == history.RESOLVED and fact.resolved_at is not None
+    # Done: resolved, or closed (a merged ticket may be closed without a resolution).
+    done_at = (fact.resolved_at or fact.closed_at) if fact.status in history.DONE else None
     fact.first_response_seconds = _seconds(fact.created_at, fact.first_response_at)
-    fact.resolution_seconds = _seconds(fact.created_at, fact.resolved_at) if resolved else None
+    fact.resolution_seconds = _seconds(fact.created_at, done_at)
     fact.first_response_met = _met(fact.first_response_at, fact.first_response_due)
-    fact.resolution_met = _met(fact.resolved_at, fact.resolution_due) if resolved else None
+    fact.resolution_met = _met(done_at, fact.resolution_due)
     fact.first_resolved_at = derived.first_resolved_at
     fact.times_resolved = derived.times_resolved
     fact.reopen_count = derived.reopen_count
     fact.pending_seconds = derived.pending_seconds
     fact.in_progress_seconds = derived.in_progress_seconds
+    fact.waiting_seconds = derived.waiting_seconds
+    fact.surveyed_at = derived.surveyed_at
     fact.save()
 
     OpenSpell.objects.filter(ticket=fact).delete()

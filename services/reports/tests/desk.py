@@ -3,8 +3,11 @@
 Each ``TicketScript`` keeps the snapshot the tickets service would hold and records every
 event as a real envelope (``servidesk_shared.events.envelope.build``), so the tests feed
 the projection exactly what the consumer hands it. The scripts also remember the plain
-facts (when created, answered, resolved, reopened) from which tests compute the expected
-figures on their own, without reading the projection.
+facts (when created, answered, resolved, reopened, surveyed, rated) from which tests
+compute the expected figures on their own, without reading the projection.
+
+Events are at the version tickets writes today (2); ``as_version_1`` turns an envelope
+back into what a version 1 producer sent.
 """
 
 from __future__ import annotations
@@ -57,9 +60,17 @@ class TicketScript:
     updated_at: datetime | None = None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    waiting_since: datetime | None = None
+    follow_up_of_id: int | None = None
+    rating: str | None = None
     # What happened, for expectations computed by the tests themselves.
     resolutions: list[datetime] = field(default_factory=list)
     reopens: list[datetime] = field(default_factory=list)
+    #: When a move to resolved sent the client a survey (a rating link).
+    surveys: list[datetime] = field(default_factory=list)
+    #: (when, rating, assignee then) of every answer, in order.
+    ratings: list[tuple[datetime, str, int | None]] = field(default_factory=list)
 
     def snapshot(self) -> schemas.TicketSnapshot:
         return schemas.TicketSnapshot(
@@ -81,7 +92,18 @@ class TicketScript:
             team_id=self.team_id,
             tags=self.tags,
             merged_into_id=self.merged_into_id,
+            closed_at=utc(self.closed_at) if self.closed_at else None,
+            waiting_since=utc(self.waiting_since) if self.waiting_since else None,
+            follow_up_of_id=self.follow_up_of_id,
+            rating=self.rating,  # type: ignore[arg-type]
         )
+
+    @property
+    def done_at(self) -> datetime | None:
+        """When the desk was done with it: resolved, else closed (merged); else ``None``."""
+        if self.status not in ("resolved", "closed"):
+            return None
+        return self.resolved_at or self.closed_at
 
     def update(self, when: datetime, **changes: Any) -> TicketScript:
         """An edit (``ticket.updated``): any of title, priority, category, team_id, tags."""
@@ -100,10 +122,12 @@ class TicketScript:
         return self
 
     def merge_into(self, into: TicketScript, when: datetime) -> TicketScript:
-        """``ticket.merged``: this ticket is resolved, pointing at ``into``."""
-        self.status, self.updated_at, self.resolved_at = "resolved", when, when
+        """``ticket.merged``: this ticket is closed, pointing at ``into`` (as tickets does
+        since version 2: no ``resolved_at`` of its own)."""
+        if self.status not in ("resolved", "closed"):
+            self.resolutions.append(when)  # its open spell ends here
+        self.status, self.updated_at, self.closed_at = "closed", when, when
         self.merged_into_id = into.id
-        self.resolutions.append(when)
         self.desk.emit(
             schemas.TicketMerged(ticket=self.snapshot(), actor_id=1, into=into.snapshot()), when
         )
@@ -139,11 +163,24 @@ class TicketScript:
         )
         return self
 
-    def move(self, to_status: str, when: datetime) -> TicketScript:
+    def move(self, to_status: str, when: datetime, *, survey: bool = True) -> TicketScript:
+        """A move of the workflow. A move to resolved sends a survey (a rating token), as
+        tickets does, unless ``survey`` is false. Waiting pauses the resolution clock:
+        its due time moves by the time waited when the wait ends (a 24/7 calendar)."""
         from_status, self.status, self.updated_at = self.status, to_status, when
+        if from_status == "waiting" and self.waiting_since is not None:
+            if self.resolution_due is not None:
+                self.resolution_due += utc(when) - utc(self.waiting_since)
+            self.waiting_since = None
+        if to_status == "waiting":
+            self.waiting_since = when
+        token = None
         if to_status == "resolved":
             self.resolved_at = when
             self.resolutions.append(when)
+            if survey:
+                token = f"token-{self.id}-{len(self.surveys)}"
+                self.surveys.append(when)
         else:
             if from_status == "resolved":
                 self.reopens.append(when)
@@ -154,7 +191,50 @@ class TicketScript:
                 actor_id=self.assignee_id or 1,
                 from_status=from_status,  # type: ignore[arg-type]
                 to_status=to_status,  # type: ignore[arg-type]
+                rating_token=token,
             ),
+            when,
+        )
+        return self
+
+    def close(self, when: datetime) -> TicketScript:
+        """``ticket.closed``: the desk closes a resolved ticket (auto-close)."""
+        from_status, self.status = self.status, "closed"
+        self.updated_at = self.closed_at = when
+        self.desk.emit(
+            schemas.TicketClosed(
+                ticket=self.snapshot(),
+                actor_id=None,
+                from_status=from_status,  # type: ignore[arg-type]
+            ),
+            when,
+        )
+        return self
+
+    def rate(self, rating: str, when: datetime, *, comment: str = "") -> TicketScript:
+        """``ticket.rated``: the client answers the survey (or changes the answer)."""
+        previous, self.rating, self.updated_at = self.rating, rating, when
+        self.ratings.append((when, rating, self.assignee_id))
+        self.desk.emit(
+            schemas.TicketRated(
+                ticket=self.snapshot(),
+                actor_id=self.client_id,
+                rating=rating,  # type: ignore[arg-type]
+                comment=comment,
+                previous_rating=previous,  # type: ignore[arg-type]
+                rated_at=utc(when),
+            ),
+            when,
+        )
+        return self
+
+    def sla_alert(self, clock: str, when: datetime, *, breached: bool) -> TicketScript:
+        """``ticket.sla_warning`` or ``ticket.sla_breached`` (no escalation)."""
+        due = self.first_response_due if clock == "first_response" else self.resolution_due
+        assert due is not None
+        kind = schemas.TicketSlaBreached if breached else schemas.TicketSlaWarning
+        self.desk.emit(
+            kind(ticket=self.snapshot(), actor_id=None, clock=clock, due_at=utc(due), cycle=1),  # type: ignore[arg-type]
             when,
         )
         return self
@@ -240,6 +320,7 @@ class Desk:
         first_response_within: timedelta | None = timedelta(hours=4),
         resolve_within: timedelta | None = timedelta(hours=48),
         title: str = "",
+        follow_up_of_id: int | None = None,
     ) -> TicketScript:
         number = self.first_number + len(self.tickets)
         created_utc = utc(created_at)
@@ -258,6 +339,7 @@ class Desk:
             title=title,
             team_id=team_id,
             tags=tags,
+            follow_up_of_id=follow_up_of_id,
         )
         self.tickets.append(script)
         self.emit(schemas.TicketCreated(ticket=script.snapshot(), actor_id=client_id), created_at)
@@ -268,6 +350,22 @@ class Desk:
         for raw in self.envelopes if envelopes_ is None else envelopes_:
             apply_envelope(raw)
         return len(self.envelopes if envelopes_ is None else envelopes_)
+
+
+#: What version 2 added to ticket events, beside the statuses: absent from version 1.
+V2_SNAPSHOT_FIELDS = ("waiting_since", "follow_up_of_id", "rating")
+
+
+def as_version_1(raw: dict[str, Any]) -> dict[str, Any]:
+    """The envelope a version 1 producer sent for the same event: version 1, and neither
+    the snapshot fields nor the ``rating_token`` version 2 added."""
+    assert raw["type"].startswith("ticket."), raw["type"]
+    assert raw["version"] == 2, raw["version"]
+    data = {key: value for key, value in raw["data"].items() if key != "rating_token"}
+    for key in ("ticket", "into"):
+        if key in data:
+            data[key] = {k: v for k, v in data[key].items() if k not in V2_SNAPSHOT_FIELDS}
+    return {**raw, "version": 1, "data": data}
 
 
 def apply_envelope(raw: dict[str, Any]) -> None:

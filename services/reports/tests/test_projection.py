@@ -21,7 +21,7 @@ from servidesk_shared.events.topology import SUBSCRIPTIONS, Topology
 from servidesk_shared.outbox.models import InboxEntry
 from servidesk_testing.bus import RABBITMQ_URL, Running, own_topology, publish
 from servidesk_testing.fakes import wait_until
-from tests.desk import Desk, apply_envelope, at
+from tests.desk import Desk, apply_envelope, as_version_1, at
 
 
 def fingerprint() -> dict[str, Any]:
@@ -223,9 +223,10 @@ class TestWorkspaceEvents:
             "impresora"
         ]
         assert OpenSpell.objects.get(ticket=kept).team_id == "2"
-        # The merge resolved the other ticket: it counts as resolved, its spell ends.
+        # The merge closed the other ticket: it counts as resolved, its spell ends, its
+        # resolution time runs to its closing (it has no resolved_at).
         assert (merged.status, merged.times_resolved, merged.tags) == (
-            "resolved",
+            "closed",
             1,
             ["impresora", "duplicado"],
         )
@@ -403,3 +404,197 @@ def test_consuming_reports_events_from_rabbitmq(
     finally:
         consumer.stop()
     assert fingerprint() == reference
+
+
+# --- issue 19: the new statuses, satisfaction, version 1 and version 2 events -----------
+
+
+def a_satisfaction_history() -> Desk:
+    """One ticket through every new event: waiting, an SLA warning and breach (with an
+    escalation raising its priority), resolved with a survey, rated and re-rated,
+    reopened, resolved again with a new survey, and auto-closed."""
+    desk = Desk()
+    ticket = desk.ticket(at(2025, 6, 2, 9, 0), priority="medium", resolve_within=timedelta(hours=8))
+    ticket.assign(10, at(2025, 6, 2, 9, 5)).respond(at(2025, 6, 2, 9, 10))
+    ticket.move("in_progress", at(2025, 6, 2, 9, 30))
+    ticket.move("waiting", at(2025, 6, 2, 10, 0))
+    ticket.move("in_progress", at(2025, 6, 2, 12, 0))  # 2 h waited: due 17:00 -> 19:00
+    ticket.sla_alert("resolution", at(2025, 6, 2, 17, 24), breached=False)
+    ticket.priority = "high"  # the team's escalation rule, in the breach's transaction
+    ticket.sla_alert("resolution", at(2025, 6, 2, 19, 0), breached=True)
+    ticket.resolve(at(2025, 6, 2, 20, 0))
+    ticket.rate("bad", at(2025, 6, 3, 9, 0))
+    ticket.rate("good", at(2025, 6, 4, 9, 0))
+    ticket.move("in_progress", at(2025, 6, 5, 9, 0))
+    ticket.resolve(at(2025, 6, 5, 11, 0))
+    ticket.close(at(2025, 6, 12, 11, 0))
+    return desk
+
+
+@pytest.mark.django_db
+class TestIssue19Events:
+    def test_in_order(self) -> None:
+        desk = a_satisfaction_history()
+        desk.apply()
+        fact = TicketFact.objects.get()
+        assert (fact.status, fact.priority) == ("closed", "high")
+        assert fact.closed_at == at(2025, 6, 12, 11, 0)
+        assert fact.waiting_since is None
+        assert fact.waiting_seconds == 2 * 3600
+        assert fact.in_progress_seconds == (0.5 + 8 + 2) * 3600
+        assert (fact.times_resolved, fact.reopen_count) == (2, 1)
+        # Closing a resolved ticket is no resolution of its own: the last one counts.
+        assert fact.resolution_seconds == (3 * 24 + 2) * 3600
+        assert fact.resolution_due == at(2025, 6, 2, 19, 0)
+        assert fact.resolution_met is False
+        # Two surveys, one ticket: dated by the latest. The latest answer counts.
+        assert fact.surveyed_at == at(2025, 6, 5, 11, 0)
+        assert (fact.rating, fact.rated_at, fact.rated_assignee_id) == (
+            "good",
+            at(2025, 6, 4, 9, 0),
+            "10",
+        )
+        changes = list(
+            StatusChange.objects.order_by("sequence").values_list(
+                "from_status", "to_status", "surveyed"
+            )
+        )
+        assert changes == [
+            ("pending", "in_progress", False),
+            ("in_progress", "waiting", False),
+            ("waiting", "in_progress", False),
+            ("in_progress", "resolved", True),
+            ("resolved", "in_progress", False),
+            ("in_progress", "resolved", True),
+            ("resolved", "closed", False),
+        ]
+        closed = StatusChange.objects.get(to_status="closed")
+        assert (closed.changed_at, closed.actor_id) == (at(2025, 6, 12, 11, 0), None)
+        # The close changes no spell: the desk was done at the resolution.
+        assert list(
+            OpenSpell.objects.order_by("started_at").values_list("ended_at", flat=True)
+        ) == [
+            at(2025, 6, 2, 20, 0),
+            at(2025, 6, 5, 11, 0),
+        ]
+
+    def test_the_rating_token_is_never_kept(self) -> None:
+        desk = a_satisfaction_history()
+        desk.apply()
+        tokens = [
+            e["data"]["rating_token"]
+            for e in desk.envelopes
+            if e["type"] == "ticket.status_changed" and e["data"]["rating_token"]
+        ]
+        assert len(tokens) == 2
+        stored = repr(fingerprint())
+        assert not any(token in stored for token in tokens)
+
+    def test_an_older_answer_after_a_newer_one_leaves_the_newer(self) -> None:
+        desk = a_satisfaction_history()
+        first_answer, second_answer = (e for e in desk.envelopes if e["type"] == "ticket.rated")
+        desk.apply([e for e in desk.envelopes if e is not first_answer])
+        desk.apply([first_answer])  # late: it was changed since
+        fact = TicketFact.objects.get()
+        assert (fact.rating, fact.rated_at) == ("good", at(2025, 6, 4, 9, 0))
+        assert fact.rating_sequence == second_answer["sequence"]
+
+    def test_every_order_and_repeats_give_the_same_projection(self) -> None:
+        desk = a_satisfaction_history()
+        reference = in_rollback(desk.apply)
+        shuffler = random.Random(19)  # noqa: S311 (test data)
+        orders = [list(reversed(desk.envelopes))]
+        for _ in range(20):
+            order = desk.envelopes + desk.envelopes[: shuffler.randrange(len(desk.envelopes))]
+            shuffler.shuffle(order)
+            orders.append(order)
+        for order in orders:
+            assert in_rollback(lambda order=order: desk.apply(order)) == reference, [
+                (e["type"], e["sequence"]) for e in order
+            ]
+
+    def test_the_consumer_takes_every_new_event_without_dead_lettering(self) -> None:
+        desk = a_satisfaction_history()
+        consumer = EventConsumer(None, registry=handlers, queue="reports.events")
+        events = [envelopes.decode(envelopes.parse_envelope(raw)) for raw in desk.envelopes]
+        new_types = {"ticket.sla_warning", "ticket.sla_breached", "ticket.rated", "ticket.closed"}
+        assert new_types <= {event.type for event in events}
+        for event in events:
+            handler = handlers.get(event.type)
+            assert handler is not None, event.type
+            assert consumer.apply(event, handler)
+        assert InboxEntry.objects.count() == len(events)
+
+    def test_a_waiting_ticket_keeps_when_it_began_to_wait(self) -> None:
+        desk = Desk()
+        ticket = desk.ticket(at(2025, 6, 2, 9, 0))
+        ticket.move("in_progress", at(2025, 6, 2, 9, 30)).move("waiting", at(2025, 6, 2, 10, 0))
+        desk.apply()
+        fact = TicketFact.objects.get()
+        assert (fact.status, fact.waiting_since) == ("waiting", at(2025, 6, 2, 10, 0))
+        (spell,) = OpenSpell.objects.all()
+        assert (spell.ended_at, spell.status) == (None, "waiting")  # waiting is open
+
+    def test_a_follow_up_points_at_the_closed_ticket(self) -> None:
+        desk = Desk()
+        first = desk.ticket(at(2025, 6, 2, 9, 0))
+        desk.ticket(at(2025, 6, 20, 9, 0), follow_up_of_id=first.id)
+        desk.apply()
+        assert TicketFact.objects.get(ticket_id="2").follow_up_of_id == "1"
+
+
+@pytest.mark.django_db
+class TestEventVersions:
+    """Version 1 envelopes (before ``waiting``/``closed``, no rating links) still apply,
+    alone or mixed with version 2 ones, as the same handler types."""
+
+    def test_a_version_1_and_a_version_2_envelope_of_one_event(self) -> None:
+        desk = Desk()
+        desk.ticket(at(2025, 5, 5, 9, 0), priority="high", team_id=3, tags=("vip",))
+        (v2,) = desk.envelopes
+        v1 = as_version_1(v2)
+        assert (v1["version"], v2["version"]) == (1, 2)
+        assert "waiting_since" not in v1["data"]["ticket"]
+        assert "waiting_since" in v2["data"]["ticket"]
+        assert type(envelopes.decode(envelopes.parse_envelope(v1)).data) is schemas.TicketCreatedV1
+        assert type(envelopes.decode(envelopes.parse_envelope(v2)).data) is schemas.TicketCreated
+        assert in_rollback(lambda: desk.apply([v1])) == in_rollback(lambda: desk.apply([v2]))
+
+    def test_a_history_in_version_1_gives_the_version_2_projection_but_surveys(self) -> None:
+        desk = a_history()
+        version_2 = in_rollback(desk.apply)
+        old = [as_version_1(e) if e["type"].startswith("ticket.") else e for e in desk.envelopes]
+        version_1 = in_rollback(lambda: desk.apply(old))
+        # Version 1 moves to resolved carried no rating link: nobody was surveyed.
+        (fact_2,) = version_2["facts"].values()
+        (fact_1,) = version_1["facts"].values()
+        assert fact_2["surveyed_at"] == at(2025, 5, 6, 10, 0)
+        assert fact_1["surveyed_at"] is None
+        fact_1["surveyed_at"] = fact_2["surveyed_at"]
+        assert version_1 == version_2
+
+    def test_version_1_and_version_2_mixed_in_any_order(self) -> None:
+        """A deployment's crossing: the oldest events still in version 1."""
+        desk = a_workspace_history()
+        mixed = [
+            as_version_1(e) if e["type"].startswith("ticket.") and index % 2 else e
+            for index, e in enumerate(desk.envelopes)
+        ]
+        assert {e["version"] for e in mixed if e["type"].startswith("ticket.")} == {1, 2}
+        reference = in_rollback(desk.apply)
+        assert in_rollback(lambda: desk.apply(mixed)) == reference
+        assert in_rollback(lambda: desk.apply(list(reversed(mixed)))) == reference
+
+    def test_a_version_1_merge_is_resolved_and_counts_as_done(self) -> None:
+        """Before version 2 a merged ticket was resolved, with its own resolved_at."""
+        desk = Desk()
+        kept = desk.ticket(at(2025, 5, 5, 9, 0))
+        merged = desk.ticket(at(2025, 5, 5, 10, 0))
+        merged.merge_into(kept, at(2025, 5, 5, 11, 0))
+        envelope = as_version_1(desk.envelopes[-1])
+        envelope["data"]["ticket"].update(
+            status="resolved", resolved_at=envelope["data"]["ticket"]["closed_at"], closed_at=None
+        )
+        desk.apply([*desk.envelopes[:-1], envelope])
+        fact = TicketFact.objects.get(ticket_id=str(merged.id))
+        assert (fact.status, fact.times_resolved, fact.resolution_seconds) == ("resolved", 1, 3600)
