@@ -1035,3 +1035,21 @@ class ReportFilterForm(forms.Form):
             ("none", _("Unassigned")),
             *((p.id, p.name) for p in people),
         ]
+
+
+#: The longest comment a client may leave with a rating (the API's limit).
+RATING_COMMENT_MAX = 2000
+
+
+class RatingForm(forms.Form):
+    """The answer to "How did we do?" of a rating link: the button pressed names the
+    rating; the comment is optional."""
+
+    rating = forms.ChoiceField(label=_("Your answer"), choices=labels.choices(labels.RATINGS))
+    comment = forms.CharField(
+        label=_("Anything you want to tell us?"),
+        required=False,
+        max_length=RATING_COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Optional. It is sent with your answer (up to 2,000 characters)."),
+    )

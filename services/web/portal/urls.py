@@ -1,6 +1,16 @@
 from django.urls import path, register_converter
 
-from portal.views import account, admin, attachments, auth, lookups, macros, reports, tickets
+from portal.views import (
+    account,
+    admin,
+    attachments,
+    auth,
+    csat,
+    lookups,
+    macros,
+    reports,
+    tickets,
+)
 
 app_name = "portal"
 
@@ -18,6 +28,21 @@ class OpaqueIdConverter:
 
 
 register_converter(OpaqueIdConverter, "id")
+
+
+class RatingTokenConverter:
+    """A rating link's token (Django's URL-safe signed value: letters, digits, ``_-:.``)."""
+
+    regex = "[A-Za-z0-9_.:-]{1,512}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: object) -> str:
+        return str(value)
+
+
+register_converter(RatingTokenConverter, "rating_token")
 
 urlpatterns = [
     path("", account.home, name="home"),
@@ -81,6 +106,9 @@ urlpatterns = [
         attachments.attachment_download,
         name="attachment_download",
     ),
+    # The rating link of the resolution mail (WEB_BASE_URL/csat/<token>/?rating=good|bad):
+    # anyone holding it, no sign-in.
+    path("csat/<rating_token:token>/", csat.rate, name="csat"),
     # Administration
     path("admin/users/", admin.users, name="admin_users"),
     path("admin/users/<id:user_id>/role/", admin.user_role, name="admin_user_role"),

@@ -130,6 +130,7 @@ FORMS: dict[str, FormPost] = {
     "view_create": FormPost(data={"view-name": "Mías", "query": "assigned=me"}),
     "view_delete": FormPost(kwargs={"view_id": "8"}),
     "availability": FormPost(data={"available": "on"}),
+    "csat": FormPost(kwargs={"token": "a-token"}, data={"rating": "good"}, signed_in=False),
 }
 
 _FORM_TAG = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
@@ -197,6 +198,8 @@ def serve_everything(apis: FakeApis) -> None:
     apis.on("tickets", "GET", "teams/3/", body={"id": 3, "name": "Redes"})
     apis.on("tickets", "GET", "macros/5/", body={"id": 5, "title": "Saludo", "body": "Hola"})
     apis.on("notifier", "GET", "", body=page([]))
+    csat = {"ticket": {"number": "SD-1041", "title": "No imprime"}, "rating": None}
+    apis.on("tickets", "GET", "csat/a-token/", body=csat)
 
 
 def browser(*, signed_in: bool) -> Client:

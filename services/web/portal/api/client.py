@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -21,9 +22,11 @@ from portal.api.types import (
     Attachment,
     BulkAnswer,
     BulkResult,
+    Calendar,
     Category,
     Comment,
     Count,
+    CsatAnswer,
     ErrorBody,
     HistoryEntry,
     LinkConfirmed,
@@ -404,6 +407,14 @@ MacrosAnswer = list[Macro] | Page[Macro]
 ViewsAnswer = list[SavedView] | Page[SavedView]
 
 
+CalendarsAnswer = list[Calendar] | Page[Calendar]
+
+
+def _csat_path(token: str) -> str:
+    """The API's path of a rating token; the token is one path segment whatever it holds."""
+    return f"csat/{quote(token, safe='')}/"
+
+
 def _versioned(data: dict[str, Any], version: int | None) -> dict[str, Any]:
     return data if version is None else data | {"version": version}
 
@@ -587,6 +598,34 @@ class Tickets(Service):
         """Merge ticket ``ticket_id`` into ``into_id``; the answer is the one merged into."""
         into = int(into_id) if into_id.isdigit() else into_id  # tickets' ids are numbers
         return self.post(f"{ticket_id}/merge/", {"into_id": into}, Ticket)
+
+    # --- business calendars (admins write, staff read) ---------------------------------
+
+    def calendars(self) -> list[Calendar]:
+        return self._list("calendars/", CalendarsAnswer)  # type: ignore[arg-type]
+
+    def calendar(self, calendar_id: str) -> Calendar:
+        return self.get(f"calendars/{calendar_id}/", Calendar)
+
+    def create_calendar(self, data: dict[str, Any]) -> Calendar:
+        return self.post("calendars/", data, Calendar)
+
+    def update_calendar(self, calendar_id: str, changes: dict[str, Any]) -> Calendar:
+        return self.patch(f"calendars/{calendar_id}/", changes, Calendar)
+
+    def delete_calendar(self, calendar_id: str) -> None:
+        self.send("DELETE", f"calendars/{calendar_id}/")
+
+    # --- satisfaction: the rating link of the resolution mail (no sign-in) -------------
+
+    def csat(self, token: str) -> CsatAnswer:
+        """The ticket a rating link is for and its answer so far; a forged or unknown
+        token is a 404, an expired one a 410 (code ``expired``)."""
+        return self.get(_csat_path(token), CsatAnswer, auth=False)
+
+    def rate(self, token: str, rating: str, comment: str) -> CsatAnswer:
+        data = {"rating": rating, "comment": comment}
+        return self.post(_csat_path(token), data, CsatAnswer, auth=False)
 
     def _list(self, path: str, kind: type[list[T] | Page[T]], limit: int = 500) -> list[T]:
         """A list endpoint that answers a bare list or pages of one."""

@@ -187,3 +187,18 @@ document.addEventListener("submit", (event) => {
   }
   lookUpClients(button);
 });
+
+// A rating link (?rating=good|bad) preselects the answer; the page records it with its
+// own form's POST once loaded (a link scanner's GET records nothing). Without scripts,
+// one click on the preselected button does the same.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-autosubmit]");
+  if (!form) {
+    return;
+  }
+  const chosen = [...form.querySelectorAll("button[name='rating']")]
+    .find((button) => button.value === form.dataset.autosubmit);
+  if (chosen) {
+    form.requestSubmit(chosen);
+  }
+});
