@@ -26,6 +26,22 @@ Definitions (the ones the API documents and the tests check):
   breached; the mean resolution time is over the team's resolved tickets. A team
   deleted since keeps its name, marked ``deleted``.
 - **Per tag**: how many cohort tickets carry each tag, the ``TOP_TAGS`` most used first.
+- **Statuses**: ``open`` counts ``pending``, ``in_progress`` and ``waiting``; ``resolved``
+  counts the tickets the desk is done with, ``resolved`` and ``closed`` (auto-closing a
+  resolved ticket must not take it out of the figures a week later; a merged ticket is
+  closed); ``closed`` says how many of those are closed. Resolution times and the
+  resolution SLA of a closed ticket run to its ``resolved_at``, or its ``closed_at`` when
+  it never was resolved (merged). While a ticket waits on the client its resolution
+  clock is paused: it is breached only if its due time passed before the wait began.
+- **Satisfaction** (``csat``), not the cohort but the answers and surveys of the period,
+  for tickets matching the filters whenever created: ``answered`` counts tickets whose
+  latest rating is dated in the period (``good``, ``bad``; ``percent`` = good /
+  answered); ``surveyed`` counts tickets whose latest survey (a move to ``resolved`` that
+  sent a rating link) went out in the period, a ticket resolved twice being one ticket,
+  and ``responded`` how many of those have an answer now (``response_rate`` = responded
+  / surveyed). A ticket counts for the technician it was assigned to when last rated
+  (its current assignee while unanswered), and for its current team and category; the
+  ``assignee_id`` filter means that technician here too.
 
 Where the work happens: the database filters, groups and counts (one grouped query over
 the cohort, one over the spells overlapping the period), and ships the durations
@@ -50,21 +66,34 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Aggregate,
     BinaryField,
+    Case,
     Count,
     Exists,
+    F,
     Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Sum,
+    When,
 )
 from django.db.models.functions import TruncDate
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reports.models import OpenSpell, Person, Priority, Status, Team, TicketFact, TicketTag
+from reports.models import (
+    OpenSpell,
+    Person,
+    Priority,
+    Rating,
+    Status,
+    Team,
+    TicketFact,
+    TicketTag,
+)
+from servidesk_shared.vocabulary import OPEN_STATUSES
 
 HOUR: Final = 3600.0
 DAY_INTERVAL: Final = "day"
@@ -77,6 +106,10 @@ UNASSIGNED: Final = "none"
 NO_TEAM: Final = "none"
 #: How many tags ``by_tag`` lists, the most used first.
 TOP_TAGS: Final = 50
+#: Statuses of tickets the desk is done with: counted as resolved.
+DONE_STATUSES: Final[frozenset[str]] = frozenset({Status.RESOLVED.value, Status.CLOSED.value})
+#: Statuses that still owe the client work (the vocabulary's, as plain codes).
+OPEN: Final[frozenset[str]] = frozenset(map(str, OPEN_STATUSES))
 
 #: Resolution-time histogram buckets, in hours: [lower, upper).
 RESOLUTION_BUCKETS: Final[tuple[tuple[float, float | None], ...]] = (
@@ -152,11 +185,12 @@ class ReportQuery:
         days = (self.date_to - self.date_from).days + 1
         return DAY_INTERVAL if days <= DAILY_UP_TO_DAYS else WEEK_INTERVAL
 
-    def filter_q(self, *, ticket: str = "pk") -> Q:
+    def filter_q(self, *, ticket: str = "pk", assignee: str = "assignee_id") -> Q:
         """The filters, on the attribute names ``TicketFact`` and ``OpenSpell`` share.
 
         ``ticket`` names the ticket's key on the filtered model (``pk`` on ``TicketFact``,
         ``ticket_id`` on ``OpenSpell``): the tag filter looks its tags up by it.
+        ``assignee`` names the technician's column (satisfaction has its own).
         """
         q = Q()
         if self.category is not None:
@@ -166,9 +200,9 @@ class ReportQuery:
         if self.status is not None:
             q &= Q(status=self.status)
         if self.assignee_id == UNASSIGNED:
-            q &= Q(assignee_id__isnull=True)
+            q &= Q(**{f"{assignee}__isnull": True})
         elif self.assignee_id is not None:
-            q &= Q(assignee_id=self.assignee_id)
+            q &= Q(**{assignee: self.assignee_id})
         if self.team_id == NO_TEAM:
             q &= Q(team_id__isnull=True)
         elif self.team_id is not None:
@@ -222,8 +256,17 @@ def first_response_breached(as_of: datetime) -> Q:
     )
 
 
+def _resolution_clock_ran_out(as_of: datetime) -> Q:
+    """Not done and overdue by ``as_of``. A ticket waiting on the client has its clock
+    paused (its due time is the one the wait began with): overdue only if that was
+    already past when the wait began."""
+    return Q(resolution_seconds__isnull=True, resolution_due__lt=as_of) & (
+        Q(waiting_since__isnull=True) | Q(resolution_due__lt=F("waiting_since"))
+    )
+
+
 def resolution_breached(as_of: datetime) -> Q:
-    return Q(resolution_met=False) | Q(resolution_seconds__isnull=True, resolution_due__lt=as_of)
+    return Q(resolution_met=False) | _resolution_clock_ran_out(as_of)
 
 
 def sla_counts(as_of: datetime) -> dict[str, Count]:
@@ -239,7 +282,12 @@ def sla_counts(as_of: datetime) -> dict[str, Count]:
         "res_breached": Count("pk", filter=resolution_breached(as_of)),
         "breached": Count("pk", filter=first_response_breached(as_of) | resolution_breached(as_of)),
         "res_pending": Count(
-            "pk", filter=Q(resolution_seconds__isnull=True, resolution_due__gte=as_of)
+            "pk",
+            filter=Q(resolution_seconds__isnull=True)
+            & (
+                Q(resolution_due__gte=as_of)
+                | Q(waiting_since__isnull=False, resolution_due__gte=F("waiting_since"))
+            ),
         ),
     }
 
@@ -454,10 +502,154 @@ def timeline(daily: pd.DataFrame, interval: str) -> pd.DataFrame:
     mondays = days - pd.to_timedelta(days.day_of_week, unit="D")
     week_starts = mondays.where(mondays >= days[0], days[0])
     grouped = daily.groupby(week_starts)
-    frame = grouped[["created", "resolved", "reopened"]].sum()
+    frame = grouped[[name for name in daily.columns if name != "backlog"]].sum()
     frame["backlog"] = grouped["backlog"].last()
     frame.index.name = "day"
-    return frame.astype("int64")
+    return frame[list(daily.columns)].astype("int64")
+
+
+# --- satisfaction ----------------------------------------------------------------------
+
+CSAT_KEYS: Final = ["assignee_id", "team_id", "category"]
+CSAT_COUNTS: Final = ["good", "bad", "surveyed", "responded"]
+#: The columns ``csat_daily`` adds to the daily frame.
+CSAT_DAILY: Final = ["rated_good", "rated_bad"]
+
+
+def csat_groups(query: ReportQuery) -> pd.DataFrame:
+    """One grouped query: the answers dated and the surveys sent in the period, for
+    tickets matching the filters, per (technician, team, category, local day of the
+    answer). The technician is the assignee when last rated, else the current one."""
+    start, end = query.start, query.end
+    rated = Q(rated_at__gte=start, rated_at__lt=end)
+    surveyed = Q(surveyed_at__gte=start, surveyed_at__lt=end)
+    rows = (
+        TicketFact.objects.annotate(
+            csat_assignee=Case(
+                When(rating__isnull=False, then=F("rated_assignee_id")),
+                default=F("assignee_id"),
+            )
+        )
+        .filter(query.filter_q(assignee="csat_assignee"))
+        .filter(rated | surveyed)
+        .annotate(rated_day=local_day("rated_at", query))
+        .values("csat_assignee", "team_id", "category", "rated_day")
+        .annotate(
+            good=Count("pk", filter=rated & Q(rating=Rating.GOOD)),
+            bad=Count("pk", filter=rated & Q(rating=Rating.BAD)),
+            surveyed=Count("pk", filter=surveyed),
+            responded=Count("pk", filter=surveyed & Q(rating__isnull=False)),
+        )
+        .order_by()
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows), columns=["csat_assignee", "team_id", "category", "rated_day", *CSAT_COUNTS]
+    )
+    return frame.rename(columns={"csat_assignee": "assignee_id"})
+
+
+def csat_daily(daily: pd.DataFrame, csat: pd.DataFrame, query: ReportQuery) -> pd.DataFrame:
+    """The daily frame with the answers of each day: ``rated_good``, ``rated_bad``."""
+    days = len(daily)
+    counts = {name: np.zeros(days, dtype="int64") for name in CSAT_DAILY}
+    if len(csat) and days:
+        offsets = day_offsets(csat["rated_day"], query).to_numpy()
+        inside = (offsets >= 0) & (offsets < days)
+        at = offsets[inside].astype("int64")
+        np.add.at(counts["rated_good"], at, csat["good"].to_numpy(dtype="int64")[inside])
+        np.add.at(counts["rated_bad"], at, csat["bad"].to_numpy(dtype="int64")[inside])
+    frame = daily.assign(**counts)
+    frame.attrs = dict(daily.attrs)
+    return frame
+
+
+def csat_block(good: int, bad: int, surveyed: int, responded: int) -> dict[str, Any]:
+    """The satisfaction figures of one group: ``score`` = good / answered, and
+    ``response_rate`` = responded / surveyed (both ``None`` for no denominator)."""
+    answered = good + bad
+    return {
+        "answered": answered,
+        "good": good,
+        "bad": bad,
+        "score": _ratio(good, answered),
+        "surveyed": surveyed,
+        "responded": responded,
+        "response_rate": _ratio(responded, surveyed),
+    }
+
+
+def _csat_sums(csat: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Sums per ``key``, a missing id (nobody, no team) being a group of its own (NaN)."""
+    return csat.groupby(key, dropna=False)[CSAT_COUNTS].sum()
+
+
+def _key(value: Any) -> str | None:
+    return None if pd.isna(value) else str(value)
+
+
+def _csat_of(row: pd.Series) -> dict[str, Any]:
+    return csat_block(*(int(row[name]) for name in CSAT_COUNTS))
+
+
+def csat_summary(
+    csat: pd.DataFrame,
+    shown: pd.DataFrame,
+    *,
+    names: dict[str, str],
+    teams: dict[str, Team],
+) -> dict[str, Any]:
+    """``csat`` of the summary: the figures, per shown day or week, and per technician
+    (by name, "Unassigned" last), team (by name, "No team" last) and category (most
+    answered first)."""
+    total = csat[CSAT_COUNTS].sum() if len(csat) else pd.Series(0, index=CSAT_COUNTS)
+    by_technician: list[dict[str, Any]] = []
+    by_team: list[dict[str, Any]] = []
+    by_category: list[dict[str, Any]] = []
+    if len(csat):
+        for key, row in _csat_sums(csat, "assignee_id").iterrows():
+            assignee_id = _key(key)
+            by_technician.append(
+                {
+                    "assignee_id": assignee_id,
+                    "name": technician_label(assignee_id, names),
+                    **_csat_of(row),
+                }
+            )
+        for key, row in _csat_sums(csat, "team_id").iterrows():
+            team_id = _key(key)
+            team = teams.get(team_id) if team_id is not None else None
+            by_team.append(
+                {
+                    "team_id": team_id,
+                    "name": team_label(team_id, teams),
+                    "deleted": bool(team is not None and team.deleted),
+                    **_csat_of(row),
+                }
+            )
+        for key, row in csat.groupby("category")[CSAT_COUNTS].sum().iterrows():
+            name = str(key)
+            by_category.append({"category": name, "label": category_label(name), **_csat_of(row)})
+    by_technician.sort(
+        key=lambda r: (r["assignee_id"] is None, r["name"].casefold(), r["assignee_id"] or "")
+    )
+    by_team.sort(key=lambda r: (r["team_id"] is None, r["name"].casefold(), r["team_id"] or ""))
+    by_category.sort(key=lambda r: (-r["answered"], r["category"]))
+    return {
+        **csat_block(*(_int(total[name]) for name in CSAT_COUNTS)),
+        "timeline": [
+            {
+                "date": day.date().isoformat(),
+                "answered": int(row.rated_good + row.rated_bad),
+                "good": int(row.rated_good),
+                "bad": int(row.rated_bad),
+                "score": _ratio(int(row.rated_good), int(row.rated_good + row.rated_bad)),
+            }
+            for day, row in shown.iterrows()
+        ],
+        "by_technician": by_technician,
+        "by_team": by_team,
+        "by_category": by_category,
+    }
 
 
 # --- assembling the report ---------------------------------------------------------------
@@ -559,7 +751,8 @@ def report_summary(query: ReportQuery) -> dict[str, Any]:
 def compute_report(query: ReportQuery) -> Report:
     groups = cohort_groups(query)
     durations = duration_figures(query)
-    daily = daily_activity(query)
+    csat = csat_groups(query)
+    daily = csat_daily(daily_activity(query), csat, query)
     interval = query.resolved_interval
     shown = timeline(daily, interval)
 
@@ -574,15 +767,24 @@ def compute_report(query: ReportQuery) -> Report:
     by_status = counts_by("status")
     by_priority = counts_by("priority")
     by_category = counts_by("category")
-    resolved = by_status.get(Status.RESOLVED, 0)
+    resolved = sum(by_status.get(value, 0) for value in DONE_STATUSES)
+    still_open = sum(by_status.get(value, 0) for value in OPEN)
 
-    team_ids = [] if groups.empty else [str(t) for t in groups["team_id"].dropna().unique()]
+    def ids_in(column: str) -> set[str]:
+        """The ids of ``column`` in the cohort's groups and the satisfaction ones."""
+        return {
+            str(value)
+            for frame in (groups, csat)
+            if not frame.empty
+            for value in frame[column].dropna().unique()
+        }
+
+    team_ids = ids_in("team_id")
     if query.team_id is not None and query.team_id != NO_TEAM:
-        team_ids.append(query.team_id)
-    teams = teams_of(sorted(set(team_ids)))
-    assignee_ids = [] if groups.empty else [str(a) for a in groups["assignee_id"].dropna().unique()]
+        team_ids.add(query.team_id)
+    teams = teams_of(sorted(team_ids))
     lead_ids = [team.lead_id for team in teams.values() if team.lead_id is not None]
-    names = names_of(sorted({*assignee_ids, *lead_ids}))
+    names = names_of(sorted({*ids_in("assignee_id"), *lead_ids}))
     technicians = _technician_rows(groups, durations["per_technician"], names)
     by_team = _team_rows(groups, teams, names)
     by_tag = tag_counts(query) if created else []
@@ -598,8 +800,9 @@ def compute_report(query: ReportQuery) -> Report:
         "filters": query.filters(),
         "totals": {
             "created": created,
-            "open": created - resolved,
+            "open": still_open,
             "resolved": resolved,
+            "closed": by_status.get(Status.CLOSED, 0),
             "reopened": _int(total["reopened"]),
             "unassigned": int(groups.loc[groups["assignee_id"].isna(), "n"].sum())
             if len(groups)
@@ -667,6 +870,7 @@ def compute_report(query: ReportQuery) -> Report:
         "technicians": technicians,
         "by_team": by_team,
         "by_tag": by_tag,
+        "csat": csat_summary(csat, shown, names=names, teams=teams),
     }
     team_names = {team_id: team.name for team_id, team in teams.items()}
     return Report(summary=summary, daily=daily, team_names=team_names)
@@ -689,9 +893,12 @@ def _technician_rows(
     assigned = groups.dropna(subset=["assignee_id"])
     if assigned.empty:
         return []
-    assigned = assigned.assign(resolved=(assigned["status"] == Status.RESOLVED) * assigned["n"])
+    assigned = assigned.assign(
+        resolved=assigned["status"].isin(list(DONE_STATUSES)) * assigned["n"],
+        open=assigned["status"].isin(list(OPEN)) * assigned["n"],
+    )
     sums = assigned.groupby("assignee_id")[
-        ["n", "resolved", "reopened", "fr_met", "fr_breached", "res_met", "res_breached"]
+        ["n", "resolved", "open", "reopened", "fr_met", "fr_breached", "res_met", "res_breached"]
     ].sum()
     rows: list[dict[str, Any]] = []
     for assignee_id, row in sums.iterrows():
@@ -702,7 +909,7 @@ def _technician_rows(
                 "assignee_id": key,
                 "name": technician_label(key, names),
                 "assigned": int(row["n"]),
-                "open": int(row["n"] - row["resolved"]),
+                "open": int(row["open"]),
                 "resolved": int(row["resolved"]),
                 "reopened": int(row["reopened"]),
                 "median_first_response_hours": _hours(medians.get("fr_p50")),
@@ -749,7 +956,8 @@ def _team_rows(
         team_id = None if key == NO_TEAM else str(key)
         team = teams.get(team_id) if team_id is not None else None
         lead_id = team.lead_id if team is not None else None
-        resolved = int(row[f"status_{Status.RESOLVED}"])
+        resolved = sum(int(row[f"status_{value}"]) for value in DONE_STATUSES)
+        still_open = sum(int(row[f"status_{value}"]) for value in OPEN)
         res_n = int(row["res_n"])
         rows.append(
             {
@@ -761,7 +969,7 @@ def _team_rows(
                 "members": len(team.member_ids) if team is not None else None,
                 "tickets": int(row["n"]),
                 "by_status": {value: int(row[f"status_{value}"]) for value in Status.values},
-                "open": int(row["n"]) - resolved,
+                "open": still_open,
                 "resolved": resolved,
                 "reopened": int(row["reopened"]),
                 "breached": int(row["breached"]),

@@ -9,7 +9,12 @@ Times are Europe/Madrid wall-clock; the set straddles both 2025 DST changes
 the day before, reopened tickets, tickets without SLA targets, unassigned tickets and a
 technician the projection has no name for. Teams and tags (issue 18): a team renamed, a
 team deleted after its ticket, a team id no event named, tags set on creation and by
-edits, and (in May) a ticket merged into another.
+edits, and (in May) a ticket merged into another. Statuses and satisfaction (issue 19),
+in June: a ticket merged (closed, never resolved), one auto-closed, tickets waiting on
+the client (one overdue before the wait began, one on time because its clock paused),
+surveys (one ticket resolved twice, one resolved without a survey, one surveyed on the
+last evening of May and answered after local midnight), an answer changed, and an answer
+given before the ticket went to another technician.
 """
 
 from __future__ import annotations
@@ -110,15 +115,84 @@ def build_desk() -> Desk:
     desk.ticket(at(2025, 10, 26, 23, 30))  # 22:30 UTC, still the 26th locally
     desk.ticket(at(2025, 10, 27, 0, 10))  # 23:10 UTC on the 26th, but the 27th locally
 
-    # May: a ticket merged into another of the network team (resolved by the merge).
+    _a_merge_in_may(desk)
+    _statuses_and_satisfaction(desk)
+
+    # The temporary team goes away after its ticket: the ticket keeps its name.
+    desk.team(TEMPORARY, "Temporal", member_ids=(ANA,), kind=schemas.TeamDeleted)
+    return desk
+
+
+def _a_merge_in_may(desk: Desk) -> None:
+    """May: a ticket merged into another of the network team (closed by the merge)."""
     kept = desk.ticket(at(2025, 5, 6, 9, 0), team_id=NETWORK, tags=("router",))
     kept.assign(BRUNO, at(2025, 5, 6, 9, 5)).respond(at(2025, 5, 6, 9, 30))
     merged = desk.ticket(at(2025, 5, 6, 9, 10), team_id=NETWORK, tags=("router", "vip"))
     merged.merge_into(kept, at(2025, 5, 6, 11, 10))
 
-    # The temporary team goes away after its ticket: the ticket keeps its name.
-    desk.team(TEMPORARY, "Temporal", member_ids=(ANA,), kind=schemas.TeamDeleted)
-    return desk
+
+def _statuses_and_satisfaction(desk: Desk) -> None:
+    """Issue 19's part of the data set (see the module's docstring)."""
+    # Late May into June (issue 19). Surveyed 31 May 23:30 (21:30 UTC), answered 1 June
+    # 00:15 local (still 31 May in UTC): surveyed in May, answered in June.
+    t = desk.ticket(at(2025, 5, 30, 10, 0), category="email", team_id=FIRST_LINE)
+    t.assign(ANA, at(2025, 5, 30, 10, 5)).respond(at(2025, 5, 30, 10, 30))
+    t.resolve(at(2025, 5, 31, 23, 30))
+    t.rate("good", at(2025, 6, 1, 0, 15))
+
+    # A duplicate merged into it (closed by the merge, 1 h after it was opened); the
+    # ticket itself resolved, answered "good", auto-closed a week later.
+    kept = desk.ticket(at(2025, 6, 2, 9, 0), team_id=FIRST_LINE, tags=("vip",))
+    kept.assign(ANA, at(2025, 6, 2, 9, 5)).respond(at(2025, 6, 2, 9, 20))
+    duplicate = desk.ticket(at(2025, 6, 2, 9, 30), team_id=FIRST_LINE)
+    duplicate.merge_into(kept, at(2025, 6, 2, 10, 30))
+    kept.resolve(at(2025, 6, 2, 12, 0))
+    kept.rate("good", at(2025, 6, 3, 8, 0))
+    kept.close(at(2025, 6, 9, 12, 0))
+
+    # Waiting on the client for the rest of June: due 5 June 09:00, after the wait began,
+    # so its paused clock never runs out.
+    waiting = desk.ticket(at(2025, 6, 3, 9, 0), category="hardware")
+    waiting.assign(BRUNO, at(2025, 6, 3, 9, 5)).respond(at(2025, 6, 3, 9, 30))
+    waiting.move("in_progress", at(2025, 6, 3, 10, 0)).move("waiting", at(2025, 6, 3, 11, 0))
+    # Already late (due 12:00) when it began to wait at 13:00: breached. Its SLA alerts
+    # bring their snapshots only.
+    late = desk.ticket(
+        at(2025, 6, 3, 10, 0), first_response_within=None, resolve_within=timedelta(hours=2)
+    )
+    late.move("in_progress", at(2025, 6, 3, 10, 30))
+    late.sla_alert("resolution", at(2025, 6, 3, 11, 36), breached=False)
+    late.sla_alert("resolution", at(2025, 6, 3, 12, 0), breached=True)
+    late.move("waiting", at(2025, 6, 3, 13, 0))
+
+    # Waits a day, so its due time moves a day and it is resolved on time; answered
+    # "bad" while Bruno had it, then given to Ana: the answer stays Bruno's.
+    back = desk.ticket(at(2025, 6, 4, 9, 0), category="hardware", resolve_within=timedelta(hours=4))
+    back.assign(BRUNO, at(2025, 6, 4, 9, 5)).respond(at(2025, 6, 4, 9, 10))
+    back.move("in_progress", at(2025, 6, 4, 9, 30)).move("waiting", at(2025, 6, 4, 10, 0))
+    back.move("in_progress", at(2025, 6, 5, 10, 0))
+    back.resolve(at(2025, 6, 5, 12, 0))
+    back.rate("bad", at(2025, 6, 5, 18, 0))
+    back.assign(ANA, at(2025, 6, 6, 9, 0))
+
+    # Resolved twice, a survey each time: one ticket surveyed (on the 10th), unanswered.
+    twice = desk.ticket(at(2025, 6, 5, 9, 0), category="email", team_id=NETWORK)
+    twice.resolve(at(2025, 6, 5, 11, 0))
+    twice.move("in_progress", at(2025, 6, 6, 9, 0))
+    twice.resolve(at(2025, 6, 10, 9, 0))
+
+    # Answered "bad", then changed to "good" within the link's 14 days.
+    changed = desk.ticket(at(2025, 6, 8, 9, 0), category="email", team_id=NETWORK)
+    changed.assign(BRUNO, at(2025, 6, 8, 9, 5)).respond(at(2025, 6, 8, 9, 30))
+    changed.resolve(at(2025, 6, 8, 12, 0))
+    changed.rate("bad", at(2025, 6, 9, 9, 0))
+    changed.rate("good", at(2025, 6, 12, 9, 0))
+
+    # Resolved without a survey; and a follow-up of the closed ticket.
+    quiet = desk.ticket(at(2025, 6, 11, 9, 0))
+    quiet.move("in_progress", at(2025, 6, 11, 10, 0))
+    quiet.move("resolved", at(2025, 6, 11, 12, 0), survey=False)
+    desk.ticket(at(2025, 6, 20, 9, 0), team_id=FIRST_LINE, follow_up_of_id=kept.id)
 
 
 # --- the oracle --------------------------------------------------------------------------
@@ -150,8 +224,24 @@ def is_open_at(ticket: TicketScript, instant: datetime) -> bool:
     return state == "open"
 
 
+STATUSES = ("pending", "in_progress", "waiting", "resolved", "closed")
+OPEN = ("pending", "in_progress", "waiting")
+
+
 def is_resolved(t: TicketScript) -> bool:
-    return t.status == "resolved"
+    """Done with: resolved, or closed (auto-closed, or merged)."""
+    return t.status in ("resolved", "closed")
+
+
+def resolution_overdue(t: TicketScript, as_of: datetime) -> bool:
+    """Not done and past its resolution due time by ``as_of``; a waiting ticket's clock is
+    paused, so only if it was overdue when the wait began."""
+    if t.done_at is not None or t.resolution_due is None:
+        return False
+    limit = utc(t.resolution_due)
+    if t.waiting_since is not None and limit >= utc(t.waiting_since):
+        return False
+    return limit < as_of
 
 
 def team_figures(cohort: list[TicketScript], as_of: datetime) -> dict[str | None, Any]:
@@ -159,20 +249,23 @@ def team_figures(cohort: list[TicketScript], as_of: datetime) -> dict[str | None
 
     def breached(t: TicketScript) -> bool:
         """Either SLA breached as of ``as_of``: done late, or not done and overdue."""
-        outcomes = (
-            (t.first_response_at, t.first_response_due),
-            (t.resolved_at if is_resolved(t) else None, t.resolution_due),
+        first = t.first_response_due is not None and (
+            utc(t.first_response_at) > utc(t.first_response_due)
+            if t.first_response_at is not None
+            else utc(t.first_response_due) < as_of
         )
-        return any(
-            limit is not None
-            and (utc(when) > utc(limit) if when is not None else utc(limit) < as_of)
-            for when, limit in outcomes
+        resolution = t.resolution_due is not None and (
+            utc(t.done_at) > utc(t.resolution_due)
+            if t.done_at is not None
+            else resolution_overdue(t, as_of)
         )
+        return first or resolution
 
     def compliance(
         done: Callable[[TicketScript], datetime | None],
         due: Callable[[TicketScript], datetime | None],
         members: list[TicketScript],
+        overdue: Callable[[TicketScript], bool],
     ) -> float | None:
         met = late = 0
         for t in members:
@@ -182,7 +275,7 @@ def team_figures(cohort: list[TicketScript], as_of: datetime) -> dict[str | None
             if when is not None:
                 met += utc(when) <= utc(limit)
                 late += utc(when) > utc(limit)
-            elif utc(limit) < as_of:
+            elif overdue(t):
                 late += 1
         return round(met / (met + late), 4) if met + late else None
 
@@ -191,32 +284,96 @@ def team_figures(cohort: list[TicketScript], as_of: datetime) -> dict[str | None
         by_team_tickets.setdefault(None if t.team_id is None else str(t.team_id), []).append(t)
     teams: dict[str | None, dict[str, Any]] = {}
     for team_id, members in by_team_tickets.items():
-        res = [
-            hours_between(t.created_at, t.resolved_at)
-            for t in members
-            if is_resolved(t) and t.resolved_at
-        ]
+        res = [hours_between(t.created_at, t.done_at) for t in members if t.done_at]
         teams[team_id] = {
             "tickets": len(members),
-            "by_status": {
-                s: sum(t.status == s for t in members)
-                for s in ("pending", "in_progress", "resolved")
-            },
-            "open": sum(not is_resolved(t) for t in members),
+            "by_status": {s: sum(t.status == s for t in members) for s in STATUSES},
+            "open": sum(t.status in OPEN for t in members),
             "resolved": sum(is_resolved(t) for t in members),
             "reopened": sum(bool(t.reopens) for t in members),
             "breached": sum(breached(t) for t in members),
             "mean_resolution_hours": round(statistics.fmean(res), 2) if res else None,
             "first_response_sla_compliance": compliance(
-                lambda t: t.first_response_at, lambda t: t.first_response_due, members
+                lambda t: t.first_response_at,
+                lambda t: t.first_response_due,
+                members,
+                lambda t: utc(t.first_response_due) < as_of,  # type: ignore[arg-type]
             ),
             "resolution_sla_compliance": compliance(
-                lambda t: t.resolved_at if is_resolved(t) else None,
+                lambda t: t.done_at,
                 lambda t: t.resolution_due,
                 members,
+                lambda t: resolution_overdue(t, as_of),
             ),
         }
     return teams
+
+
+def csat_technician(t: TicketScript) -> int | None:
+    """Whom a ticket's satisfaction counts for: its assignee when last rated, else now."""
+    return t.ratings[-1][2] if t.ratings else t.assignee_id
+
+
+def csat_figures(
+    tickets: list[TicketScript], start: datetime, end: datetime, days: list[date]
+) -> dict[str, Any]:
+    """``csat`` of the summary: answers dated and surveys sent in ``[start, end)``."""
+
+    def within(when: datetime) -> bool:
+        return start <= utc(when) < end
+
+    answered = [t for t in tickets if t.ratings and within(t.ratings[-1][0])]
+    surveyed = [t for t in tickets if t.surveys and within(t.surveys[-1])]
+
+    def block(members_answered: list[TicketScript], members_surveyed: list[TicketScript]) -> Any:
+        good = sum(t.ratings[-1][1] == "good" for t in members_answered)
+        bad = len(members_answered) - good
+        responded = sum(bool(t.ratings) for t in members_surveyed)
+        return {
+            "answered": len(members_answered),
+            "good": good,
+            "bad": bad,
+            "score": round(good / len(members_answered), 4) if members_answered else None,
+            "surveyed": len(members_surveyed),
+            "responded": responded,
+            "response_rate": round(responded / len(members_surveyed), 4)
+            if members_surveyed
+            else None,
+        }
+
+    def per(key: Callable[[TicketScript], Any]) -> dict[Any, Any]:
+        keys = {key(t) for t in answered + surveyed}
+        return {
+            k: block([t for t in answered if key(t) == k], [t for t in surveyed if key(t) == k])
+            for k in keys
+        }
+
+    def local_date(t: TicketScript) -> date:
+        return utc(t.ratings[-1][0]).astimezone(MADRID).date()
+
+    def as_id(value: int | None) -> str | None:
+        return None if value is None else str(value)
+
+    timeline = []
+    for day in days:
+        good = sum(local_date(t) == day and t.ratings[-1][1] == "good" for t in answered)
+        bad = sum(local_date(t) == day and t.ratings[-1][1] == "bad" for t in answered)
+        timeline.append(
+            {
+                "date": day.isoformat(),
+                "answered": good + bad,
+                "good": good,
+                "bad": bad,
+                "score": round(good / (good + bad), 4) if good + bad else None,
+            }
+        )
+    return {
+        **block(answered, surveyed),
+        "timeline": timeline,
+        "by_technician": per(lambda t: as_id(csat_technician(t))),
+        "by_team": per(lambda t: as_id(t.team_id)),
+        "by_category": per(lambda t: t.category),
+    }
 
 
 @dataclass
@@ -232,26 +389,27 @@ def expected(
     *,
     now: datetime,
     keep: Callable[[TicketScript], bool] = lambda ticket: True,
+    csat_keep: Callable[[TicketScript], bool] | None = None,
 ) -> Expected:
+    """The summary's figures; ``csat_keep`` filters the satisfaction figures when they
+    need another rule than ``keep`` (the technician filter: see ``csat_technician``)."""
     start = local_day_start(date_from)
     end = local_day_start(date_to + timedelta(days=1))
     as_of = min(now, end)
     tickets = [t for t in desk.tickets if keep(t)]
     cohort = [t for t in tickets if start <= utc(t.created_at) < end]
 
-    def resolved(t: TicketScript) -> bool:
-        return t.status == "resolved"
+    resolved = is_resolved
 
     fr_hours = [
         hours_between(t.created_at, t.first_response_at) for t in cohort if t.first_response_at
     ]
-    res_hours = [
-        hours_between(t.created_at, t.resolved_at) for t in cohort if resolved(t) and t.resolved_at
-    ]
+    res_hours = [hours_between(t.created_at, t.done_at) for t in cohort if t.done_at]
 
     def sla(
         done: Callable[[TicketScript], datetime | None],
         due: Callable[[TicketScript], datetime | None],
+        overdue: Callable[[TicketScript], bool],
     ) -> dict[str, Any]:
         met = breached = pending = 0
         for t in cohort:
@@ -263,7 +421,7 @@ def expected(
                     met += 1
                 else:
                     breached += 1
-            elif utc(limit) < as_of:
+            elif overdue(t):
                 breached += 1
             else:
                 pending += 1
@@ -311,11 +469,7 @@ def expected(
             by_assignee.setdefault(t.assignee_id, []).append(t)
     technicians = {}
     for assignee, assigned in by_assignee.items():
-        res = [
-            hours_between(t.created_at, t.resolved_at)
-            for t in assigned
-            if resolved(t) and t.resolved_at
-        ]
+        res = [hours_between(t.created_at, t.done_at) for t in assigned if t.done_at]
         fr = [
             hours_between(t.created_at, t.first_response_at)
             for t in assigned
@@ -324,7 +478,7 @@ def expected(
         technicians[str(assignee)] = {
             "assigned": len(assigned),
             "resolved": sum(resolved(t) for t in assigned),
-            "open": sum(not resolved(t) for t in assigned),
+            "open": sum(t.status in OPEN for t in assigned),
             "reopened": sum(bool(t.reopens) for t in assigned),
             "median_resolution_hours": round(statistics.median(res), 2) if res else None,
             "median_first_response_hours": round(statistics.median(fr), 2) if fr else None,
@@ -338,13 +492,12 @@ def expected(
         "totals": {
             "created": len(cohort),
             "resolved": sum(resolved(t) for t in cohort),
-            "open": sum(not resolved(t) for t in cohort),
+            "closed": sum(t.status == "closed" for t in cohort),
+            "open": sum(t.status in OPEN for t in cohort),
             "reopened": sum(bool(t.reopens) for t in cohort),
             "unassigned": sum(t.assignee_id is None for t in cohort),
         },
-        "by_status": {
-            s: sum(t.status == s for t in cohort) for s in ("pending", "in_progress", "resolved")
-        },
+        "by_status": {s: sum(t.status == s for t in cohort) for s in STATUSES},
         "by_priority": {
             p: sum(t.priority == p for t in cohort) for p in ("low", "medium", "high", "urgent")
         },
@@ -353,18 +506,30 @@ def expected(
         },
         "first_response": {
             **stats(fr_hours),
-            "sla": sla(lambda t: t.first_response_at, lambda t: t.first_response_due),
+            "sla": sla(
+                lambda t: t.first_response_at,
+                lambda t: t.first_response_due,
+                lambda t: utc(t.first_response_due) < as_of,  # type: ignore[arg-type]
+            ),
         },
         "resolution": {
             **stats(res_hours),
             "sla": sla(
-                lambda t: t.resolved_at if resolved(t) else None, lambda t: t.resolution_due
+                lambda t: t.done_at,
+                lambda t: t.resolution_due,
+                lambda t: resolution_overdue(t, as_of),
             ),
         },
         "reopen_rate": round(sum(bool(t.reopens) for t in ever_resolved) / len(ever_resolved), 4)
         if ever_resolved
         else None,
         "timeline": timeline,
+        "csat": csat_figures(
+            [t for t in desk.tickets if (csat_keep or keep)(t)],
+            start,
+            end,
+            [date.fromisoformat(row["date"]) for row in timeline],
+        ),
         "backlog_start": sum(is_open_at(t, start) for t in tickets),
         "technicians": technicians,
     }

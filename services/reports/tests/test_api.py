@@ -71,7 +71,7 @@ BAD_INPUT = [
     ({"from": "1900-01-01", "to": "2025-01-01"}, "from"),
     ({"from": "2000-01-01", "to": "2025-01-01"}, "to"),  # longer than REPORTS_MAX_DAYS
     ({**MARCH, "priority": "critical"}, "priority"),
-    ({**MARCH, "status": "closed"}, "status"),
+    ({**MARCH, "status": "archived"}, "status"),
     ({**MARCH, "category": "no-such-category"}, "category"),
     ({**MARCH, "category": "x" * 101}, "category"),
     ({**MARCH, "assignee_id": "999"}, "assignee_id"),
@@ -189,7 +189,13 @@ def test_summary_is_the_report(desk: Desk, api: Any) -> None:
         "interval": "day",
         "as_of": "2025-03-31T22:00:00Z",
     }
-    assert [row["label"] for row in body["by_status"]] == ["Pending", "In progress", "Resolved"]
+    assert [row["label"] for row in body["by_status"]] == [
+        "Pending",
+        "In progress",
+        "Waiting on client",
+        "Resolved",
+        "Closed",
+    ]
 
 
 def test_labels_follow_accept_language_and_lang(desk: Desk, api: Any) -> None:
@@ -197,7 +203,9 @@ def test_labels_follow_accept_language_and_lang(desk: Desk, api: Any) -> None:
     assert [row["label"] for row in spanish.json()["by_status"]] == [
         "Pendiente",
         "En progreso",
+        "Esperando al cliente",
         "Resuelto",
+        "Cerrado",
     ]
     assert spanish["Content-Language"] == "es"
     overridden = api("summary/", **MARCH, lang="en", headers={"Accept-Language": "es"})
@@ -362,10 +370,11 @@ def test_query_counts_do_not_grow_with_tickets_or_technicians(
 
 def test_summary_query_count(desk: Desk, api: Any, django_assert_num_queries: Any) -> None:
     # No transaction around a read: the caller in the user directory, the category check,
-    # the grouped cohort, the durations per technician, the timeline, the teams, the
-    # technicians' and leads' names and the per-tag counts.
-    with django_assert_num_queries(8):
+    # the grouped cohort, the durations per technician, the satisfaction groups (answers
+    # and surveys), the timeline, the teams, the technicians' and leads' names and the
+    # per-tag counts.
+    with django_assert_num_queries(9):
         api("summary/", **MARCH, category="network")
     # A check per filter given: the team, and all the tags at once (no category here).
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         api("summary/", **MARCH, team_id=str(FIRST_LINE), tag=["vip", "impresora"])

@@ -20,6 +20,7 @@ from tests.dataset import (
     NETWORK,
     TEMPORARY,
     UNNAMED_TEAM,
+    csat_technician,
     expected,
 )
 from tests.desk import Desk, at
@@ -90,6 +91,33 @@ def assert_matches(summary: dict[str, Any], oracle: dict[str, Any]) -> None:
             oracle["by_team"][team_id]["mean_resolution_hours"], abs=0.011
         ), team_id
     assert [(row["tag"], row["count"]) for row in summary["by_tag"]] == oracle["by_tag"]
+    assert_csat_matches(summary, oracle)
+
+
+CSAT_FIGURES = ("answered", "good", "bad", "score", "surveyed", "responded", "response_rate")
+
+
+def assert_csat_matches(summary: dict[str, Any], oracle: dict[str, Any]) -> None:
+    mine, theirs = summary["csat"], oracle["csat"]
+    assert {key: mine[key] for key in CSAT_FIGURES} == {key: theirs[key] for key in CSAT_FIGURES}
+    for name, key in (
+        ("by_technician", "assignee_id"),
+        ("by_team", "team_id"),
+        ("by_category", "category"),
+    ):
+        rows = {row[key]: {k: row[k] for k in CSAT_FIGURES} for row in mine[name]}
+        assert rows == theirs[name], name
+    if summary["period"]["interval"] == "day":
+        assert mine["timeline"] == theirs["timeline"]
+
+
+def csat_keep_for(filters: dict[str, Any], keep: Any) -> Any:
+    """The oracle's rule for satisfaction: the technician filter means the technician a
+    ticket's satisfaction counts for (the only filter given in those cases)."""
+    if "assignee_id" not in filters:
+        return keep
+    wanted = None if filters["assignee_id"] == "none" else int(filters["assignee_id"])
+    return lambda t: csat_technician(t) == wanted
 
 
 TEAM_FIGURES = (
@@ -204,7 +232,14 @@ class TestAgainstTheOracle:
     )
     def test_filters(self, desk: Desk, filters: dict[str, str], keep: Any) -> None:
         summary = report(date(2025, 2, 1), date(2025, 4, 30), interval="day", **filters)
-        oracle = expected(desk, date(2025, 2, 1), date(2025, 4, 30), now=NOW, keep=keep).summary
+        oracle = expected(
+            desk,
+            date(2025, 2, 1),
+            date(2025, 4, 30),
+            now=NOW,
+            keep=keep,
+            csat_keep=csat_keep_for(filters, keep),
+        ).summary
         assert_matches(summary, oracle)
         given = {key: value for key, value in filters.items() if key != "tags"}
         assert summary["filters"] == {
@@ -280,7 +315,13 @@ class TestAgainstTheOracle:
         assert first_line["lead_name"] == "Ana Pérez"
         assert first_line["members"] == 2
         assert first_line["deleted"] is False
-        assert first_line["by_status"] == {"pending": 0, "in_progress": 0, "resolved": 2}
+        assert first_line["by_status"] == {
+            "pending": 0,
+            "in_progress": 0,
+            "waiting": 0,
+            "resolved": 2,
+            "closed": 0,
+        }
         # 8 h and 96 h (the reopened one, to its last resolution).
         assert first_line["mean_resolution_hours"] == 52.0
         temporary = rows[3]
@@ -305,9 +346,17 @@ class TestAgainstTheOracle:
 
     def test_a_merged_ticket_counts_as_resolved_in_its_team(self, desk: Desk) -> None:
         summary = report(date(2025, 5, 1), date(2025, 5, 31))
-        (network,) = summary["by_team"]
-        assert network["team_id"] == str(NETWORK)
-        assert network["by_status"] == {"pending": 1, "in_progress": 0, "resolved": 1}
+        network = next(row for row in summary["by_team"] if row["team_id"] == str(NETWORK))
+        # Closed by the merge (version 2), never resolved: done all the same.
+        assert network["by_status"] == {
+            "pending": 1,
+            "in_progress": 0,
+            "waiting": 0,
+            "resolved": 0,
+            "closed": 1,
+        }
+        assert (network["open"], network["resolved"]) == (1, 1)
+        # To its closing, as it has no resolution of its own.
         assert network["mean_resolution_hours"] == 2.0
 
     def test_resolution_histogram(self, desk: Desk) -> None:
@@ -329,8 +378,25 @@ class TestEdges:
             "created": 0,
             "open": 0,
             "resolved": 0,
+            "closed": 0,
             "reopened": 0,
             "unassigned": 0,
+        }
+        assert summary["csat"] == {
+            "answered": 0,
+            "good": 0,
+            "bad": 0,
+            "score": None,
+            "surveyed": 0,
+            "responded": 0,
+            "response_rate": None,
+            "timeline": [
+                {"date": row["date"], "answered": 0, "good": 0, "bad": 0, "score": None}
+                for row in summary["timeline"]
+            ],
+            "by_technician": [],
+            "by_team": [],
+            "by_category": [],
         }
         assert summary["first_response"]["mean_hours"] is None
         assert summary["first_response"]["sla"]["compliance"] is None
@@ -413,3 +479,136 @@ def test_a_team_filter_counts_the_timeline_of_the_team_only(db: None) -> None:
     two = report(date(2025, 3, 1), date(2025, 3, 10), team_id="2", tags=("vip",))
     assert two["activity"]["created"] == 1
     assert two["totals"]["created"] == 1
+
+
+JUNE = (date(2025, 6, 1), date(2025, 6, 30))
+
+
+@pytest.mark.django_db
+class TestStatusesAndSatisfaction:
+    """Issue 19: waiting and closed tickets, and the satisfaction figures (June)."""
+
+    def test_june_against_the_oracle(self, desk: Desk) -> None:
+        assert_matches(report(*JUNE), expected(desk, *JUNE, now=NOW).summary)
+
+    def test_june_statuses(self, desk: Desk) -> None:
+        summary = report(*JUNE)
+        by_status = {row["status"]: row["count"] for row in summary["by_status"]}
+        # Merged and auto-closed: closed; two waiting on the client; the follow-up pending.
+        assert by_status == {
+            "pending": 1,
+            "in_progress": 0,
+            "waiting": 2,
+            "resolved": 4,
+            "closed": 2,
+        }
+        totals = summary["totals"]
+        assert (totals["created"], totals["open"], totals["resolved"], totals["closed"]) == (
+            9,
+            3,
+            6,
+            2,
+        )
+        # Waiting pauses the clock: the ticket due after its wait began is pending, the
+        # one already late when it began to wait is breached; the one that waited a day
+        # was resolved in time thanks to it.
+        assert summary["resolution"]["sla"] == {
+            "met": 5,
+            "breached": 3,
+            "pending": 1,
+            "compliance": round(5 / 8, 4),
+        }
+        bruno = next(row for row in summary["technicians"] if row["assignee_id"] == str(BRUNO))
+        assert (bruno["open"], bruno["resolved"]) == (1, 1)  # waiting is open
+
+    def test_june_satisfaction(self, desk: Desk) -> None:
+        with override("en"):
+            csat = report(*JUNE)["csat"]
+        assert {key: csat[key] for key in CSAT_FIGURES} == {
+            "answered": 4,
+            "good": 3,
+            "bad": 1,
+            "score": 0.75,
+            "surveyed": 4,  # the ticket resolved twice is one; the one of 31 May is May's
+            "responded": 3,
+            "response_rate": 0.75,
+        }
+        # The answer given while Bruno had the ticket stays his after it went to Ana.
+        assert [
+            (row["assignee_id"], row["name"], row["answered"], row["good"], row["surveyed"])
+            for row in csat["by_technician"]
+        ] == [
+            (str(ANA), "Ana Pérez", 2, 2, 1),
+            (str(BRUNO), "Bruno Díaz", 2, 1, 2),
+            (None, "Unassigned", 0, 0, 1),
+        ]
+        assert [(row["team_id"], row["name"], row["score"]) for row in csat["by_team"]] == [
+            (str(FIRST_LINE), "Primer nivel", 1.0),
+            (str(NETWORK), "Redes y comunicaciones", 1.0),
+            (None, "No team", 0.0),
+        ]
+        assert [(row["category"], row["answered"]) for row in csat["by_category"]] == [
+            ("email", 2),  # most answered first, then by category
+            ("hardware", 1),
+            ("network", 1),
+        ]
+        answered_days = {
+            row["date"]: (row["good"], row["bad"]) for row in csat["timeline"] if row["answered"]
+        }
+        # 1 June 00:15 local is 31 May in UTC: June's. The changed answer counts once,
+        # on the day of the latest.
+        assert answered_days == {
+            "2025-06-01": (1, 0),
+            "2025-06-03": (1, 0),
+            "2025-06-05": (0, 1),
+            "2025-06-12": (1, 0),
+        }
+
+    def test_surveyed_in_one_period_answered_in_the_next(self, desk: Desk) -> None:
+        may = report(date(2025, 5, 1), date(2025, 5, 31))["csat"]
+        assert {key: may[key] for key in CSAT_FIGURES} == {
+            "answered": 0,
+            "good": 0,
+            "bad": 0,
+            "score": None,
+            "surveyed": 1,
+            "responded": 1,  # answered since (in June): the rate never exceeds 1
+            "response_rate": 1.0,
+        }
+
+    def test_weekly_satisfaction_adds_up_the_days(self, desk: Desk) -> None:
+        weekly = report(*JUNE, interval="week")["csat"]["timeline"]
+        daily = report(*JUNE)["csat"]["timeline"]
+        assert sum(row["good"] for row in weekly) == sum(row["good"] for row in daily) == 3
+        assert sum(row["bad"] for row in weekly) == 1
+        assert weekly[0] == {"date": "2025-06-01", "answered": 1, "good": 1, "bad": 0, "score": 1.0}
+
+    @pytest.mark.parametrize(
+        ("filters", "keep"),
+        [
+            ({"status": "waiting"}, lambda t: t.status == "waiting"),
+            ({"status": "closed"}, lambda t: t.status == "closed"),
+            ({"status": "resolved"}, lambda t: t.status == "resolved"),
+            ({"assignee_id": str(ANA)}, lambda t: t.assignee_id == ANA),
+            ({"assignee_id": str(BRUNO)}, lambda t: t.assignee_id == BRUNO),
+            ({"assignee_id": "none"}, lambda t: t.assignee_id is None),
+            ({"team_id": str(FIRST_LINE)}, lambda t: t.team_id == FIRST_LINE),
+            ({"team_id": "none"}, lambda t: t.team_id is None),
+            ({"category": "email"}, lambda t: t.category == "email"),
+            ({"tags": ("vip",)}, lambda t: "vip" in t.tags),
+        ],
+        ids=lambda value: "-".join(map(str, value.values())) if isinstance(value, dict) else "",
+    )
+    def test_june_filters(self, desk: Desk, filters: dict[str, Any], keep: Any) -> None:
+        summary = report(*JUNE, **filters)
+        oracle = expected(
+            desk, *JUNE, now=NOW, keep=keep, csat_keep=csat_keep_for(filters, keep)
+        ).summary
+        assert_matches(summary, oracle)
+
+    def test_the_technician_filter_means_whom_the_answer_is_about(self, desk: Desk) -> None:
+        ana = report(*JUNE, assignee_id=str(ANA))
+        # Ana has the ticket Bruno was answered about: hers in the cohort, not in csat.
+        assert ana["totals"]["created"] == 2  # her own and the one given to her
+        assert (ana["csat"]["answered"], ana["csat"]["good"]) == (2, 2)
+        assert [row["assignee_id"] for row in ana["csat"]["by_technician"]] == [str(ANA)]
