@@ -81,6 +81,12 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     Status.CLOSED: frozenset(),
 }
 
+#: The statuses a person's move can lead to (every one but ``closed``): what a status
+#: field a person fills in (a bulk action, a canned response's action) may name.
+REACHABLE_STATUSES: Final[tuple[str, ...]] = tuple(
+    status for status in Status.values if any(status in to for to in TRANSITIONS.values())
+)
+
 #: The moves a client may make on their own ticket (reopen).
 CLIENT_TRANSITIONS: Final[frozenset[tuple[str, str]]] = frozenset(
     {(Status.RESOLVED, Status.IN_PROGRESS)}

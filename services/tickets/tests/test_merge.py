@@ -72,16 +72,17 @@ def test_merge_moves_the_conversation_and_files(
     assert not Comment.objects.filter(ticket=merged).exists()
 
 
-def test_the_merged_ticket_is_resolved_and_frozen(
+def test_the_merged_ticket_is_closed_and_frozen(
     api: Api, callers: dict[str, Caller], pair: tuple[Ticket, Ticket]
 ) -> None:
     into, merged = pair
     api.post(merge_url(merged.pk), {"into_id": into.pk}, as_=callers["admin"])
     detail = api.get(f"/api/tickets/{merged.pk}/", as_=callers["client"])
     assert detail.status_code == 200
-    assert detail.json()["status"] == Status.RESOLVED
+    assert detail.json()["status"] == Status.CLOSED
     assert detail.json()["merged_into_id"] == into.pk
-    assert detail.json()["resolved_at"] is not None
+    assert detail.json()["closed_at"] is not None
+    assert detail.json()["resolved_at"] is None  # a merge is not a resolution
     url = f"/api/tickets/{merged.pk}/"
     technician, client = callers["technician"], callers["client"]
     for call in (
@@ -106,7 +107,7 @@ def test_both_histories_link_them(
         (e.field, e.from_value, e.to_value) for e in HistoryEntry.objects.filter(ticket=merged)
     }
     assert ("merged_into", None, into.reference) in merged_history
-    assert ("status", Status.PENDING, Status.RESOLVED) in merged_history
+    assert ("status", Status.PENDING, Status.CLOSED) in merged_history
     into_history = api.get(f"/api/tickets/{into.pk}/history/", as_=callers["technician"]).json()
     assert {"field": "merged_from", "to": merged.reference} in [
         {"field": e["field"], "to": e["to"]} for e in into_history["results"]
@@ -123,7 +124,7 @@ def test_one_merged_event_and_nothing_else(
     assert [(m.event_type, m.aggregate_id) for m in new] == [("ticket.merged", str(merged.pk))]
     data = new.get().envelope["data"]
     assert data["ticket"]["merged_into_id"] == into.pk
-    assert data["ticket"]["status"] == "resolved"
+    assert data["ticket"]["status"] == "closed"
     assert data["into"]["id"] == into.pk
     assert data["actor_id"] == 21
 

@@ -52,7 +52,16 @@ def test_the_listed_receivers_are_the_connected_ones(
         "ticket_updated": {"changes": {"title": ("a", "b")}},
         "ticket_merged": {"into": open_ticket("client")},
         "team_changed": {"team": team, "change": "updated"},
+        "ticket_sla_alert": {
+            "kind": "warning",
+            "clock": "resolution",
+            "due_at": ticket.resolution_due,
+            "cycle": 1,
+        },
+        "ticket_closed": {"from_status": Status.RESOLVED},
+        "ticket_rated": {"previous_rating": None},
     }
+    ticket.rating, ticket.rated_at = "good", ticket.created_at
     assert set(arguments) == declared_signals()
     listed = listed_receivers()
     for name, extra in arguments.items():

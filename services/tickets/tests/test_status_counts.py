@@ -35,6 +35,8 @@ def test_counts_per_status_and_in_all(
     assert response.json() == {
         "pending": 4,
         "in_progress": 2,
+        "waiting": 0,
+        "closed": 0,
         "resolved": 4,
         "total": 10,
         "capped": [],
@@ -49,7 +51,15 @@ def test_a_client_counts_only_their_own(
     api: Api, callers: dict[str, Caller], tickets: None
 ) -> None:
     counts = api.get(URL, as_=callers["client"]).json()
-    assert counts == {"pending": 3, "in_progress": 2, "resolved": 4, "total": 9, "capped": []}
+    assert counts == {
+        "pending": 3,
+        "in_progress": 2,
+        "waiting": 0,
+        "closed": 0,
+        "resolved": 4,
+        "total": 9,
+        "capped": [],
+    }
     assert api.get(URL, as_=callers["other_client"]).json()["total"] == 1
 
 
@@ -59,15 +69,33 @@ def test_the_list_filters_apply(
     # +1: the category filter checks the slug, as the list does.
     with assert_queries(4):
         counts = api.get(URL, as_=callers["technician"], category="network").json()
-    assert counts == {"pending": 1, "in_progress": 1, "resolved": 1, "total": 3, "capped": []}
+    assert counts == {
+        "pending": 1,
+        "in_progress": 1,
+        "waiting": 0,
+        "closed": 0,
+        "resolved": 1,
+        "total": 3,
+        "capped": [],
+    }
     counts = api.get(URL, as_=callers["technician"], client_id="12").json()
-    assert counts == {"pending": 1, "in_progress": 0, "resolved": 0, "total": 1, "capped": []}
+    assert counts == {
+        "pending": 1,
+        "in_progress": 0,
+        "waiting": 0,
+        "closed": 0,
+        "resolved": 0,
+        "total": 1,
+        "capped": [],
+    }
 
 
 def test_a_status_with_no_tickets_is_zero(api: Api, callers: dict[str, Caller]) -> None:
     assert api.get(URL, as_=callers["admin"]).json() == {
         "pending": 0,
         "in_progress": 0,
+        "waiting": 0,
+        "closed": 0,
         "resolved": 0,
         "total": 0,
         "capped": [],
@@ -89,6 +117,8 @@ def test_beyond_the_cap_each_status_counts_up_to_it_and_says_so(
     assert counts == {
         "pending": 3,
         "in_progress": 2,
+        "waiting": 0,
+        "closed": 0,
         "resolved": 3,
         "total": 8,
         "capped": ["pending", "resolved", "total"],
@@ -96,7 +126,15 @@ def test_beyond_the_cap_each_status_counts_up_to_it_and_says_so(
     assert all("LIMIT 4" in query["sql"] for query in context.captured_queries[1:])
     # Under the cap, exact again.
     counts = api.get(URL, as_=callers["technician"], category="network").json()
-    assert counts == {"pending": 1, "in_progress": 1, "resolved": 1, "total": 3, "capped": []}
+    assert counts == {
+        "pending": 1,
+        "in_progress": 1,
+        "waiting": 0,
+        "closed": 0,
+        "resolved": 1,
+        "total": 3,
+        "capped": [],
+    }
 
 
 def test_team_and_tag_filters(api: Api, callers: dict[str, Caller], open_ticket: Any) -> None:

@@ -69,9 +69,15 @@ class TestCrud:
             "lead_id",
             "assignment",
             "category_slugs",
+            "calendar_id",
+            "sla_targets",
+            "escalation",
             "created_at",
             "updated_at",
         }
+        assert team["calendar_id"] is None  # the default calendar
+        assert team["sla_targets"] == {}
+        assert team["escalation"] == {"raise_priority": False, "reassign_to_lead": False}
         assert Category.objects.get(slug="network").team_id == team["id"]
         url = f"{URL}{team['id']}/"
         assert api.get(url, as_=callers["technician"]).json() == team
@@ -157,13 +163,13 @@ class TestCrud:
         assert api.get(URL, as_=callers["client"]).status_code == 403
         assert api.get(f"{URL}{team.pk}/", as_=callers["client"]).status_code == 403
 
-    def test_the_list_is_three_queries_whatever_its_size(
+    def test_the_list_is_five_queries_whatever_its_size(
         self, api: Api, callers: dict[str, Caller], assert_queries: Any
     ) -> None:
         for n in range(8):
             make_team(f"Team {n}", members=["21", "22"], category_slugs=[])
-        # The caller, the teams, their members, their categories.
-        with assert_queries(4):
+        # The caller, the teams, their members, their categories, their SLA targets.
+        with assert_queries(5):
             assert len(api.get(URL, as_=callers["technician"]).json()) == 8
 
 

@@ -267,7 +267,7 @@ class TestConversationAndSla:
         assert ids("true") == {late_reply.pk, overdue.pk, late_fix.pk}
         assert ids("false") == {fine.pk}
 
-    def test_a_new_sla_target_does_not_move_open_tickets(
+    def test_a_new_sla_target_moves_the_open_tickets_that_count_in_it(
         self, api: Api, callers: dict[str, Caller], open_ticket: Any
     ) -> None:
         ticket: Ticket = open_ticket("client", priority=Priority.HIGH)
@@ -281,7 +281,10 @@ class TestConversationAndSla:
             "is_default": False,
         }
         ticket.refresh_from_db()
-        assert ticket.resolution_due == due
+        # The default calendar is open around the clock: two hours are two hours.
+        assert ticket.resolution_due == ticket.created_at + timedelta(hours=2)
+        assert ticket.resolution_due != due
+        assert ticket.first_response_due == ticket.created_at + timedelta(hours=1)
         patched = api.patch(
             "/api/tickets/sla-targets/high/", {"resolution_hours": 3}, as_=callers["admin"]
         ).json()

@@ -89,7 +89,7 @@ def test_another_clients_ticket_is_not_found_whatever_the_move(
     ("source", "target", "role", "allowed"),
     [
         (P, R, "technician", ["in_progress"]),
-        (I, I, "admin", ["pending", "resolved"]),
+        (I, I, "admin", ["pending", "waiting", "resolved"]),
         (R, R, "technician", ["in_progress"]),
         (R, P, "client", ["in_progress"]),
         (P, R, "client", []),

@@ -8,8 +8,9 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
-        from tickets import categories, events  # noqa: PLC0415
+        from tickets import calendars, categories, events  # noqa: PLC0415
         from tickets.api import schema  # noqa: F401, PLC0415  (registers the OpenAPI fixes)
 
         events.connect()
         categories.connect()
+        calendars.connect()

@@ -31,10 +31,11 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from servidesk_shared.errors import ApplicationError
+from servidesk_shared.vocabulary import REACHABLE_STATUSES
 from tickets import selectors, services
 from tickets import tags as tagging
 from tickets.actors import Actor
-from tickets.models import DirectoryUser, Priority, Role, Status, Team, Ticket
+from tickets.models import DirectoryUser, Priority, Role, Team, Ticket
 
 MAX_IDS: Final = 500
 ACTIONS: Final = ("assign", "status", "priority", "team", "add_tags", "remove_tags")
@@ -157,9 +158,10 @@ def _assignee(value: Any) -> str | None:
 
 
 def _status(value: Any) -> str:
-    if value not in Status.values:
+    if value not in REACHABLE_STATUSES:
         raise _refuse(
-            _("The status must be one of: %(choices)s.") % {"choices": ", ".join(Status.values)}
+            _("The status must be one of: %(choices)s.")
+            % {"choices": ", ".join(REACHABLE_STATUSES)}
         )
     return str(value)
 

@@ -5,9 +5,11 @@ a list of ``["HH:MM", "HH:MM"]`` openings, and ``holidays`` as ``{"date", "name"
 objects. ``clean_week`` / ``clean_holidays`` / ``clean_time_zone`` turn what was sent
 into the stored form or raise ``CalendarError`` with a message for the person.
 
-Reads are per process and short-lived (``CACHE_SECONDS``): every ticket write that moves
-a clock needs its team's calendar, and calendars change a few times a year. A write in
-this process clears it at once; other processes see it within ``CACHE_SECONDS``.
+The SLA's settings (every calendar, each team's calendar, every target) are read once
+per process and kept ``CACHE_SECONDS`` (``current``): every ticket write that moves a
+clock and every ticket page needs them, and they change a few times a year. Saving or
+deleting a calendar or a target in this process clears the copy at once (signals), and
+so do ``tickets.teams``' writes; other processes see a change within ``CACHE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from servidesk_shared.errors import ApplicationError, ConflictError
 from tickets.business_time import Calendar, Opening, around_the_clock
-from tickets.models import WEEKDAYS, BusinessCalendar, Team, Ticket
+from tickets.models import WEEKDAYS, BusinessCalendar, SlaTarget, Team, Ticket
 
 CACHE_SECONDS: Final = 30.0
 MAX_OPENINGS_PER_DAY: Final = 6
@@ -186,12 +189,14 @@ def to_calendar(row: BusinessCalendar) -> Calendar:
 
 @dataclass(frozen=True)
 class Known:
-    """Every calendar, and which one each team uses, as read at ``read_at``."""
+    """Every calendar, which one each team uses and every SLA target, as read at
+    ``read_at``."""
 
     read_at: float
     by_id: dict[int, Calendar]
     default_id: int | None
     team_calendar: dict[int, int]
+    targets: list[SlaTarget]
 
 
 _lock = threading.Lock()
@@ -209,10 +214,11 @@ def _read() -> Known:
         by_id={row.pk: to_calendar(row) for row in rows},
         default_id=default_id,
         team_calendar=teams,
+        targets=list(SlaTarget.objects.all()),
     )
 
 
-def _current() -> Known:
+def current() -> Known:
     global _known  # noqa: PLW0603 (the process's short-lived copy)
     with _lock:
         known = _known
@@ -221,8 +227,8 @@ def _current() -> Known:
         return known
 
 
-def forget() -> None:
-    """Drop this process's copy: a calendar or a team's calendar changed."""
+def forget(**kwargs: Any) -> None:
+    """Drop this process's copy: a calendar, a target or a team's calendar changed."""
     global _known  # noqa: PLW0603
     with _lock:
         _known = None
@@ -233,13 +239,20 @@ def calendar_of_team(team_id: int | None) -> tuple[int | None, Calendar]:
 
     Without any stored calendar (a database migrated but emptied): around the clock.
     """
-    known = _current()
+    known = current()
     calendar_id = known.team_calendar.get(team_id) if team_id is not None else None
     if calendar_id is None or calendar_id not in known.by_id:
         calendar_id = known.default_id
     if calendar_id is None:
         return None, around_the_clock("Europe/Madrid")
     return calendar_id, known.by_id[calendar_id]
+
+
+def connect() -> None:
+    """Called once from ``TicketsConfig.ready``."""
+    for model in (BusinessCalendar, SlaTarget):
+        post_save.connect(forget, sender=model, dispatch_uid=f"sla-settings-saved-{model}")
+        post_delete.connect(forget, sender=model, dispatch_uid=f"sla-settings-deleted-{model}")
 
 
 def wall_time(text: str) -> time:

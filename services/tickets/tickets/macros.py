@@ -34,10 +34,11 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from servidesk_shared.vocabulary import REACHABLE_STATUSES
 from tickets import selectors, services
 from tickets import tags as tagging
 from tickets.actors import Actor
-from tickets.models import DirectoryUser, Macro, Priority, Status, Team, Ticket
+from tickets.models import DirectoryUser, Macro, Priority, Team, Ticket
 
 #: The placeholders, Spanish and English, and what each stands for.
 PLACEHOLDERS: Final = {
@@ -96,9 +97,10 @@ class ActionError(ValueError):
 
 
 def _status(value: Any) -> str:
-    if value not in Status.values:
+    if value not in REACHABLE_STATUSES:
         raise ActionError(
-            _("The status must be one of: %(choices)s.") % {"choices": ", ".join(Status.values)}
+            _("The status must be one of: %(choices)s.")
+            % {"choices": ", ".join(REACHABLE_STATUSES)}
         )
     return str(value)
 

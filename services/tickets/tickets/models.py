@@ -348,17 +348,20 @@ class Ticket(models.Model):
     #: is paused, and ``resolution_due`` keeps the value it had when the pause began.
     waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
     #: The resolution clock's cycle: 1, then one more at each reopen (a new clock).
-    sla_cycle = models.PositiveSmallIntegerField(_("SLA cycle"), default=1)
+    sla_cycle = models.PositiveSmallIntegerField(_("SLA cycle"), default=1, db_default=1)
     #: When this cycle's resolution clock started; NULL: at creation (``created_at``).
     resolution_started_at = models.DateTimeField(
         _("resolution clock started at"), null=True, blank=True
     )
     #: Business time spent waiting on the client in this cycle: the clock's due time is
     #: its start plus the target plus this.
-    resolution_paused = models.DurationField(_("paused"), default=timedelta(0))
+    resolution_paused = models.DurationField(
+        _("paused"), default=timedelta(0), db_default=timedelta(0)
+    )
+    # (Database defaults too: bulk loads in raw SQL, bench and seed_tickets, omit them.)
     #: How far each clock's alerts went in this cycle: 0 none, 1 warned, 2 breached.
-    first_response_stage = models.PositiveSmallIntegerField(default=0)
-    resolution_stage = models.PositiveSmallIntegerField(default=0)
+    first_response_stage = models.PositiveSmallIntegerField(default=0, db_default=0)
+    resolution_stage = models.PositiveSmallIntegerField(default=0, db_default=0)
     #: The next moment ``watch_sla`` has something to do with this ticket (a warning, a
     #: breach, the auto-close); NULL when nothing is pending. Partially indexed: the
     #: watcher's one query.
@@ -376,7 +379,7 @@ class Ticket(models.Model):
     rating = models.CharField(  # noqa: DJ001 (NULL: not answered, unlike a blank comment)
         _("rating"), max_length=8, choices=Rating.choices, null=True, blank=True
     )
-    rating_comment = models.TextField(_("rating comment"), blank=True, default="")
+    rating_comment = models.TextField(_("rating comment"), blank=True, default="", db_default="")
     rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
     #: Bumped by every write to the row: the optimistic-concurrency token staff may send.
     #: (Event ordering uses the outbox's own per-aggregate sequence, which counts events.)

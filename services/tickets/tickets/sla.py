@@ -65,7 +65,8 @@ class TargetTable:
 
     @classmethod
     def load(cls) -> TargetTable:
-        return cls(list(SlaTarget.objects.all()))
+        """This process's copy (``tickets.calendars.current``)."""
+        return cls(calendars.current().targets)
 
     def get(self, priority: int, team_id: int | None = None) -> Targets:
         """The team's target for ``priority``, else the desk's, else the default."""

@@ -252,6 +252,7 @@ def team_delete(*, team_id: int) -> None:
     team = team_get(team_id)
     signals.team_changed.send(sender=Team, team=team, change="deleted")
     team.delete()
+    calendars.forget()
 
 
 # --- assignment -----------------------------------------------------------------------

@@ -20,6 +20,8 @@ WSGI_APPLICATION = "core.wsgi.application"
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_DEFAULTS,
     "TITLE": "Servidesk tickets API",
+    # One name for the statuses wherever a "status" field shows them (tickets, moves).
+    "ENUM_NAME_OVERRIDES": {"TicketStatusEnum": "servidesk_shared.vocabulary.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tickets.api.schema.version_is_staff_only",

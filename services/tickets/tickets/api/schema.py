@@ -28,8 +28,9 @@ class OpaqueIdFieldSchema(OpenApiSerializerFieldExtension):
         return dict(USER_ID_SCHEMA)
 
 
-#: The component drf-spectacular makes of ``tickets.api.serializers.TicketSerializer``.
-TICKET_COMPONENT = "Ticket"
+#: The components drf-spectacular makes of ``tickets.api.serializers.TicketSerializer``
+#: (list items) and ``TicketDetailSerializer`` (one ticket, with its SLA clocks).
+TICKET_COMPONENTS = ("Ticket", "TicketDetail")
 
 
 #: Ticket fields rendered for staff only, so they cannot be required properties.
@@ -42,11 +43,12 @@ def version_is_staff_only(result: dict[str, Any], **kwargs: Any) -> dict[str, An
     A ``POSTPROCESSING_HOOKS`` entry (drf-spectacular's public way to adjust the finished
     schema); ``kwargs`` are the generator, request and ``public`` flag it passes.
     """
-    schema: dict[str, Any] = result["components"]["schemas"][TICKET_COMPONENT]
-    schema["required"] = [
-        name for name in schema.get("required", []) if name not in STAFF_ONLY_FIELDS
-    ]
-    schema["properties"]["version"]["description"] = (
-        "Staff only: the optimistic-concurrency token to send back with a change."
-    )
+    for component in TICKET_COMPONENTS:
+        schema: dict[str, Any] = result["components"]["schemas"][component]
+        schema["required"] = [
+            name for name in schema.get("required", []) if name not in STAFF_ONLY_FIELDS
+        ]
+        schema["properties"]["version"]["description"] = (
+            "Staff only: the optimistic-concurrency token to send back with a change."
+        )
     return result

@@ -136,7 +136,7 @@ class TicketUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class StatusChangeSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    status = serializers.ChoiceField(choices=Status.values)
+    status = serializers.ChoiceField(choices=Status.choices)
     version = serializers.IntegerField(required=False, min_value=1)
 
 

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tickets import demo, numbers, search
+from tickets import sla as sla_clock
 from tickets.models import (
     DEFAULT_SLA_HOURS,
     Category,
@@ -114,10 +115,57 @@ COLUMNS: Final = (
     "resolved_at",
     "first_response_due",
     "resolution_due",
+    "closed_at",
+    "first_response_stage",
+    "resolution_stage",
+    "next_check_at",
     "version",
     "reply_body",
     "reply_author",
 )
+
+
+def seeded_clocks(
+    *,
+    status: str,
+    created: datetime,
+    first_response_at: datetime | None,
+    resolved_at: datetime | None,
+    first_due: datetime,
+    resolution_due: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The SLA fields of a seeded ticket (wall-clock targets, as the default calendar is
+    open around the clock): what passed counts as already announced, so a first
+    ``watch_sla`` has only what is still to come; ``next_check_at`` is the next of it."""
+    upcoming: list[datetime] = []
+    stages = {"first_response_stage": 0, "resolution_stage": 0}
+    running = {
+        "first_response_stage": (
+            first_response_at is None and status in (Status.PENDING, Status.IN_PROGRESS),
+            created,
+            first_due,
+        ),
+        "resolution_stage": (
+            status in (Status.PENDING, Status.IN_PROGRESS),
+            created,
+            resolution_due,
+        ),
+    }
+    for stage, (is_running, start, due) in running.items():
+        if not is_running:
+            continue
+        warn = start + (due - start) * sla_clock.WARNING_SHARE
+        if due <= now:
+            stages[stage] = sla_clock.BREACHED
+        elif warn <= now:
+            stages[stage] = sla_clock.WARNED
+            upcoming.append(due)
+        else:
+            upcoming.append(warn)
+    if status == Status.RESOLVED and resolved_at is not None:
+        upcoming.append(sla_clock.auto_close_at(resolved_at))
+    return {**stages, "next_check_at": min(upcoming) if upcoming else None}
 
 
 class Progress:
@@ -169,7 +217,7 @@ class Command(BaseCommand):
             demo.ensure_sla_targets()
         categories = list(Category.objects.values_list("id", flat=True))
         sla = {p: DEFAULT_SLA_HOURS[p] for p in Priority.values}
-        for target in SlaTarget.objects.all():
+        for target in SlaTarget.objects.filter(team__isnull=True):
             sla[target.priority] = (target.first_response_hours, target.resolution_hours)
 
         now = timezone.now()
@@ -259,6 +307,27 @@ class Command(BaseCommand):
         if status == Status.RESOLVED:
             resolved_at = updated + timedelta(hours=rng.expovariate(1 / resolution_hours))
             updated = resolved_at
+        first_due = created + timedelta(hours=first_hours)
+        resolution_due = created + timedelta(hours=resolution_hours)
+        resolved_at = resolved_at if resolved_at and resolved_at < now else None
+        first_response_at = (
+            first_response_at if first_response_at and first_response_at < now else None
+        )
+        closed_at = None
+        if status == Status.RESOLVED and resolved_at is not None:
+            close_at = sla_clock.auto_close_at(resolved_at)
+            if close_at <= now:
+                # Older than AUTO_CLOSE_DAYS: watch_sla would have closed it by now.
+                status, closed_at, updated = Status.CLOSED, close_at, close_at
+        clocks = seeded_clocks(
+            status=status,
+            created=created,
+            first_response_at=first_response_at,
+            resolved_at=resolved_at,
+            first_due=first_due,
+            resolution_due=resolution_due,
+            now=now,
+        )
         return {
             "number": number,
             "title": f"{rng.choice(SUBJECTS)} {rng.choice(PROBLEMS)}",
@@ -270,12 +339,12 @@ class Command(BaseCommand):
             "assignee_id": assignee,
             "created_at": created,
             "updated_at": min(updated, now),
-            "first_response_at": first_response_at
-            if first_response_at and first_response_at < now
-            else None,
-            "resolved_at": resolved_at if resolved_at and resolved_at < now else None,
-            "first_response_due": created + timedelta(hours=first_hours),
-            "resolution_due": created + timedelta(hours=resolution_hours),
+            "first_response_at": first_response_at,
+            "resolved_at": resolved_at,
+            "first_response_due": first_due,
+            "resolution_due": resolution_due,
+            "closed_at": closed_at,
+            **clocks,
             "version": 1,
             "reply_body": reply,
             "reply_author": assignee,
@@ -296,7 +365,10 @@ class Command(BaseCommand):
                 "category_id bigint, client_id text, assignee_id text, "
                 "created_at timestamptz, updated_at timestamptz, first_response_at timestamptz, "
                 "resolved_at timestamptz, first_response_due timestamptz, "
-                "resolution_due timestamptz, version integer, reply_body text, reply_author text"
+                "resolution_due timestamptz, closed_at timestamptz, "
+                "first_response_stage smallint, resolution_stage smallint, "
+                "next_check_at timestamptz, "
+                "version integer, reply_body text, reply_author text"
                 ") ON COMMIT DROP"
             )
             with cursor.copy(f"COPY seed_staging ({', '.join(COLUMNS)}) FROM STDIN") as copy:
