@@ -4,6 +4,11 @@ to the same fields with ``show_api_errors``."""
 
 from __future__ import annotations
 
+import itertools
+import re
+import zoneinfo
+from datetime import date
+from functools import cache
 from typing import Any
 
 from django import forms
@@ -16,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import conf, labels, uploads
 from portal.api import ApiError
 from portal.api.client import Upload
-from portal.api.types import Category, Macro, Person, Team, Ticket
+from portal.api.types import WEEKDAYS, Calendar, Category, Macro, Person, SlaTarget, Team, Ticket
 from servidesk_shared.vocabulary import FINAL_STATUSES, Priority, Role, Status
 
 PASSWORD_MAX = 128
@@ -32,16 +37,26 @@ def show_api_errors(
     form: forms.Form, error: ApiError, renamed: dict[str, str] | None = None
 ) -> None:
     """Field errors of an API answer next to their fields; the rest at the top of the form."""
-    renamed = renamed or {}
+    renamed = {**getattr(form, "api_names", {}), **(renamed or {})}
     for name, messages in error.fields.items():
-        field = renamed.get(name, name)
+        field = _field_for(form, name, renamed)
         for message in messages:
-            if field in form.fields:
-                form.add_error(field, message)
-            else:
-                form.add_error(None, message)
+            form.add_error(field, message)
     if not error.fields:
         form.add_error(None, error.message)
+
+
+def _field_for(form: forms.Form, name: str, renamed: dict[str, str]) -> str | None:
+    """The form's field for an API error's field name; a nested name (``week.mon.0``)
+    falls back to its nearest parent that names a field, else the top of the form."""
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        field = renamed.get(candidate, candidate)
+        if field in form.fields:
+            return field
+        parts.pop()
+    return None
 
 
 def password_field(label: Any, **kwargs: Any) -> forms.CharField:
@@ -851,9 +866,19 @@ class CategoryEditForm(forms.Form):
     is_active = forms.BooleanField(label=_("Offered for new tickets"), required=False)
 
 
+#: A team's SLA targets are business hours: at most a year's worth.
+TARGET_HOURS_MAX = 24 * 365
+
+
+def _whole(value: float | None) -> float | int | None:
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
 class TeamForm(forms.Form):
     """A team: its members among the technicians and admins, a lead among them, how it
-    hands out tickets, and the categories routed to it."""
+    hands out tickets, the categories routed to it, its business calendar, its own SLA
+    targets per priority (business hours) and what happens at a breach. ``calendars``
+    None: they could not be read, and the team's calendar is left as it is."""
 
     name = forms.CharField(label=_("Name"), max_length=100)
     member_ids = forms.MultipleChoiceField(
@@ -872,9 +897,39 @@ class TeamForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    calendar_id = forms.ChoiceField(
+        label=_("Business calendar"),
+        required=False,
+        help_text=_("The hours its SLA targets count. None chosen: the default calendar."),
+    )
+    escalate_raise_priority = forms.BooleanField(
+        label=_("Raise the priority by one level"), required=False
+    )
+    escalate_reassign_to_lead = forms.BooleanField(
+        label=_("Reassign the ticket to the team's lead"), required=False
+    )
+
+    #: The API's names of the nested fields (its errors name them so).
+    api_names = {
+        "escalation.raise_priority": "escalate_raise_priority",
+        "escalation.reassign_to_lead": "escalate_reassign_to_lead",
+        "escalation": "escalate_raise_priority",
+        **{
+            f"sla_targets.{p}.{kind}_hours": f"sla_{p}_{kind}_hours"
+            for p in Priority.values
+            for kind in ("first_response", "resolution")
+        },
+        **{f"sla_targets.{p}": f"sla_{p}_first_response_hours" for p in Priority.values},
+    }
 
     def __init__(
-        self, *args: Any, people: list[Person], categories: list[Category], **kwargs: Any
+        self,
+        *args: Any,
+        people: list[Person],
+        categories: list[Category],
+        calendars: list[Calendar] | None = None,
+        defaults: list[SlaTarget] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         members = self.fields["member_ids"]
@@ -886,27 +941,107 @@ class TeamForm(forms.Form):
         members.choices = [(p.id, p.name) for p in people]
         lead.choices = [("", _("No lead")), *((p.id, p.name) for p in people)]
         routed.choices = [(c.slug, c.name) for c in categories]
+        if calendars is None:
+            del self.fields["calendar_id"]
+        else:
+            calendar = self.fields["calendar_id"]
+            assert isinstance(calendar, forms.ChoiceField)  # noqa: S101
+            calendar.choices = [
+                ("", _("The default calendar")),
+                *((c.id, c.name) for c in calendars),
+            ]
+        by_priority = {target.priority: target for target in defaults or []}
+        for priority, label in Priority.choices:
+            default = by_priority.get(priority)
+            for kind, words in (
+                ("first_response", _("First response (business hours)")),
+                ("resolution", _("Resolution (business hours)")),
+            ):
+                field = forms.IntegerField(
+                    label=words,
+                    required=False,
+                    min_value=1,
+                    max_value=TARGET_HOURS_MAX,
+                )
+                hours = getattr(default, f"{kind}_hours", None) if default else None
+                if hours is not None:
+                    field.widget.attrs["placeholder"] = gettext("Default: %(hours)s") % {
+                        "hours": hours
+                    }
+                field.priority = priority  # type: ignore[attr-defined]  # for the template
+                field.priority_label = label  # type: ignore[attr-defined]
+                self.fields[f"sla_{priority}_{kind}_hours"] = field
+
+    def target_rows(self) -> list[tuple[str, Any, forms.BoundField, forms.BoundField]]:
+        """``(priority, its label, first response field, resolution field)``, in order."""
+        return [
+            (
+                priority,
+                label,
+                self[f"sla_{priority}_first_response_hours"],
+                self[f"sla_{priority}_resolution_hours"],
+            )
+            for priority, label in Priority.choices
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         lead = data.get("lead_id")
         if lead and lead not in (data.get("member_ids") or []):
             self.add_error("lead_id", _("The lead must be one of the members."))
+        if data.get("escalate_reassign_to_lead") and not lead:
+            self.add_error(
+                "escalate_reassign_to_lead",
+                _("Choose a lead first: breached tickets would go to them."),
+            )
+        for priority in Priority.values:
+            first = f"sla_{priority}_first_response_hours"
+            resolution = f"sla_{priority}_resolution_hours"
+            given = [data.get(first) is not None, data.get(resolution) is not None]
+            if any(given) and not all(given):
+                missing = first if not given[0] else resolution
+                self.add_error(
+                    missing,
+                    _("Give both targets of this priority, or neither to use the defaults."),
+                )
         return data
 
     @classmethod
     def initial_of(cls, team: Team) -> dict[str, Any]:
-        return {
+        initial: dict[str, Any] = {
             "name": team.name,
             "member_ids": list(team.member_ids),
             "lead_id": team.lead_id or "",
             "assignment": team.assignment,
             "category_slugs": list(team.category_slugs),
+            "calendar_id": team.calendar_id or "",
+            "escalate_raise_priority": team.escalation.raise_priority,
+            "escalate_reassign_to_lead": team.escalation.reassign_to_lead,
         }
+        for priority, target in team.sla_targets.items():
+            initial[f"sla_{priority}_first_response_hours"] = _whole(target.first_response_hours)
+            initial[f"sla_{priority}_resolution_hours"] = _whole(target.resolution_hours)
+        return initial
 
     def api_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["lead_id"] = data.get("lead_id") or None
+        targets: dict[str, dict[str, int]] = {}
+        for priority in Priority.values:
+            first = data.pop(f"sla_{priority}_first_response_hours", None)
+            resolution = data.pop(f"sla_{priority}_resolution_hours", None)
+            if first is not None and resolution is not None:
+                targets[priority] = {"first_response_hours": first, "resolution_hours": resolution}
+        data["sla_targets"] = targets
+        data["escalation"] = {
+            "raise_priority": bool(data.pop("escalate_raise_priority", False)),
+            "reassign_to_lead": bool(data.pop("escalate_reassign_to_lead", False)),
+        }
+        if "calendar_id" in self.fields:
+            chosen = data.get("calendar_id") or ""
+            data["calendar_id"] = int(chosen) if chosen.isdigit() else (chosen or None)
+        else:
+            data.pop("calendar_id", None)
         return data
 
 
@@ -1053,3 +1188,212 @@ class RatingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Optional. It is sent with your answer (up to 2,000 characters)."),
     )
+
+
+# --- Business calendars -----------------------------------------------------------------
+
+#: The weekdays as a calendar's ``week`` names them, in the UI's words.
+WEEKDAY_LABELS: dict[str, Any] = {
+    "mon": _("Monday"),
+    "tue": _("Tuesday"),
+    "wed": _("Wednesday"),
+    "thu": _("Thursday"),
+    "fri": _("Friday"),
+    "sat": _("Saturday"),
+    "sun": _("Sunday"),
+}
+HOLIDAYS_MAX = 400
+HOLIDAY_NAME_MAX = 100
+#: Between the two times of an opening: a hyphen, an en or em dash, "a" or "to".
+_DASHES = "-\u2013\u2014"
+_OPENING = re.compile(rf"^(\d{{1,2}}):(\d{{2}})\s*(?:[{_DASHES}]|a|to)\s*(\d{{1,2}}):(\d{{2}})$")
+_HOLIDAY = re.compile(
+    rf"^(\d{{4}}-\d{{2}}-\d{{2}})(?:\s*[,;:{_DASHES}]?\s+|\s*[,;:{_DASHES}]\s*|$)(.*)$"
+)
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """The IANA time zones (``Europe/Madrid``...), sorted, without legacy aliases."""
+    zones = zoneinfo.available_timezones() - {"localtime", "Factory"}
+    names = sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return [("UTC", "UTC"), *((z, z.replace("_", " ")) for z in names)]
+
+
+def _minutes(hours: str, minutes: str, *, end: bool) -> int | None:
+    h, m = int(hours), int(minutes)
+    if end and (h, m) == (24, 0):
+        return 24 * 60
+    if h > 23 or m > 59:
+        return None
+    return h * 60 + m
+
+
+def _hhmm(total: int) -> str:
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def parse_openings(text: str) -> list[list[str]]:
+    """``"9:00-14:00, 15:00-18:00"`` as ``[["09:00", "14:00"], ["15:00", "18:00"]]``
+    (sorted; blank: closed all day). Raises ``ValidationError`` naming the bad part."""
+    spans: list[tuple[int, int]] = []
+    for raw in re.split(r"[,;]", text):
+        part = " ".join(raw.split())
+        if not part:
+            continue
+        found = _OPENING.match(part)
+        start = _minutes(found[1], found[2], end=False) if found else None
+        end = _minutes(found[3], found[4], end=True) if found else None
+        if start is None or end is None:
+            raise forms.ValidationError(
+                _("“%(part)s” is not an opening such as 09:00-14:00."), params={"part": part}
+            )
+        if end <= start:
+            raise forms.ValidationError(
+                _("“%(part)s” ends before it starts."), params={"part": part}
+            )
+        spans.append((start, end))
+    spans.sort()
+    for (_start, previous_end), (start, _end) in itertools.pairwise(spans):
+        if start < previous_end:
+            raise forms.ValidationError(_("The openings of a day may not overlap."))
+    return [[_hhmm(start), _hhmm(end)] for start, end in spans]
+
+
+def format_openings(openings: list[list[str]]) -> str:
+    return ", ".join(f"{start}-{end}" for start, end in openings)
+
+
+def parse_holidays(text: str) -> list[dict[str, str]]:
+    """One holiday a line, ``2026-12-25 Christmas``: as ``[{"date", "name"}]`` by date."""
+    holidays: dict[str, str] = {}
+    problems: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        found = _HOLIDAY.match(line)
+        day: date | None = None
+        if found:
+            try:
+                day = date.fromisoformat(found[1])
+            except ValueError:
+                day = None
+        if found is None or day is None:
+            problems.append(
+                gettext("Line %(line)d: start with a date such as 2026-12-25.") % {"line": number}
+            )
+            continue
+        name = found[2].strip()
+        if len(name) > HOLIDAY_NAME_MAX or not name.isprintable():
+            problems.append(
+                gettext("Line %(line)d: the name can have at most %(limit)d characters.")
+                % {"line": number, "limit": HOLIDAY_NAME_MAX}
+            )
+            continue
+        if day.isoformat() in holidays:
+            problems.append(
+                gettext("Line %(line)d: %(date)s is listed twice.")
+                % {"line": number, "date": day.isoformat()}
+            )
+            continue
+        holidays[day.isoformat()] = name
+    if len(holidays) > HOLIDAYS_MAX:
+        problems.append(gettext("At most %(limit)d holidays.") % {"limit": HOLIDAYS_MAX})
+    if problems:
+        raise forms.ValidationError(problems)
+    return [{"date": day, "name": holidays[day]} for day in sorted(holidays)]
+
+
+class CalendarForm(forms.Form):
+    """A business calendar: its name, time zone, the openings of each weekday (several a
+    day) and its holidays; the default one serves teams without a calendar of their own."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    time_zone = forms.ChoiceField(label=_("Time zone"), initial="Europe/Madrid")
+    is_default = forms.BooleanField(
+        label=_("Default calendar"),
+        required=False,
+        help_text=_("Teams without a calendar of their own use it. Only one calendar is."),
+    )
+    holidays = forms.CharField(
+        label=_("Holidays"),
+        required=False,
+        max_length=HOLIDAYS_MAX * (HOLIDAY_NAME_MAX + 14),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("One a line: the date and its name, e.g. 2026-12-25 Christmas."),
+    )
+
+    api_names = {
+        **{f"week.{day}": day for day in WEEKDAYS},
+        "week": "mon",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = self.fields["time_zone"]
+        assert isinstance(zone, forms.ChoiceField)  # noqa: S101
+        zone.choices = time_zone_choices()
+        for day in WEEKDAYS:
+            self.fields[day] = forms.CharField(
+                label=WEEKDAY_LABELS[day],
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+            )
+
+    def day_fields(self) -> list[forms.BoundField]:
+        return [self[day] for day in WEEKDAYS]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for day in WEEKDAYS:
+            if day in data:
+                try:
+                    data[f"week_{day}"] = parse_openings(data[day])
+                except forms.ValidationError as exc:
+                    self.add_error(day, exc)
+        if "holidays" in data:
+            try:
+                data["holiday_list"] = parse_holidays(data["holidays"])
+            except forms.ValidationError as exc:
+                self.add_error("holidays", exc)
+        return data
+
+    @classmethod
+    def initial_of(cls, calendar: Calendar) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "name": calendar.name,
+            "time_zone": calendar.time_zone,
+            "is_default": calendar.is_default,
+            "holidays": "\n".join(
+                f"{h.date.isoformat()} {h.name}".strip() for h in calendar.holidays
+            ),
+        }
+        for day in WEEKDAYS:
+            initial[day] = format_openings(calendar.week.get(day, []))
+        return initial
+
+    def api_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "time_zone": data["time_zone"],
+            "is_default": bool(data.get("is_default")),
+            "week": {day: data[f"week_{day}"] for day in WEEKDAYS},
+            "holidays": data["holiday_list"],
+        }
+
+    def show_api_errors(self, error: ApiError) -> None:
+        """The API's errors next to the fields; a holiday's names its line."""
+        fields: dict[str, list[str]] = {}
+        for name, said in error.fields.items():
+            parts = name.split(".")
+            if parts[0] == "holidays" and len(parts) > 1 and parts[1].isdigit():
+                line = int(parts[1]) + 1
+                said = [  # noqa: PLW2901
+                    gettext("Holiday %(line)d: %(message)s") % {"line": line, "message": m}
+                    for m in said
+                ]
+            fields[name] = said
+        show_api_errors(self, ApiError(error.service, error.status, error.message, fields=fields))

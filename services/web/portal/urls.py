@@ -116,6 +116,13 @@ urlpatterns = [
     path("admin/categories/", admin.categories, name="admin_categories"),
     path("admin/categories/<slug:slug>/", admin.category_edit, name="admin_category_edit"),
     path("admin/sla/", admin.sla_targets, name="admin_sla"),
+    path("admin/calendars/", admin.calendars, name="admin_calendars"),
+    path("admin/calendars/<id:calendar_id>/", admin.calendar_edit, name="admin_calendar_edit"),
+    path(
+        "admin/calendars/<id:calendar_id>/delete/",
+        admin.calendar_delete,
+        name="admin_calendar_delete",
+    ),
     path("admin/teams/", admin.teams, name="admin_teams"),
     path("admin/teams/<id:team_id>/", admin.team_edit, name="admin_team_edit"),
     path("admin/teams/<id:team_id>/delete/", admin.team_delete, name="admin_team_delete"),

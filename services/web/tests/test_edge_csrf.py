@@ -130,6 +130,14 @@ FORMS: dict[str, FormPost] = {
     "view_create": FormPost(data={"view-name": "Mías", "query": "assigned=me"}),
     "view_delete": FormPost(kwargs={"view_id": "8"}),
     "availability": FormPost(data={"available": "on"}),
+    "admin_calendars": FormPost(
+        data={"name": "Oficina", "time_zone": "Europe/Madrid", "mon": "09:00-18:00"}
+    ),
+    "admin_calendar_edit": FormPost(
+        kwargs={"calendar_id": "2"},
+        data={"name": "Oficina", "time_zone": "Europe/Madrid", "mon": "09:00-18:00"},
+    ),
+    "admin_calendar_delete": FormPost(kwargs={"calendar_id": "2"}),
     "csat": FormPost(kwargs={"token": "a-token"}, data={"rating": "good"}, signed_in=False),
 }
 
@@ -177,6 +185,7 @@ def sample_path(pattern: URLPattern) -> str:
         "team_id": "3",
         "macro_id": "5",
         "view_id": "8",
+        "calendar_id": "2",
     }
     kwargs = {name: samples.get(name, "png") for name in pattern.pattern.converters}
     return reverse(f"portal:{pattern.name}", kwargs=kwargs)
@@ -198,6 +207,12 @@ def serve_everything(apis: FakeApis) -> None:
     apis.on("tickets", "GET", "teams/3/", body={"id": 3, "name": "Redes"})
     apis.on("tickets", "GET", "macros/5/", body={"id": 5, "title": "Saludo", "body": "Hola"})
     apis.on("notifier", "GET", "", body=page([]))
+    apis.on(
+        "tickets",
+        "GET",
+        "calendars/2/",
+        body={"id": 2, "name": "Oficina", "time_zone": "Europe/Madrid"},
+    )
     csat = {"ticket": {"number": "SD-1041", "title": "No imprime"}, "rating": None}
     apis.on("tickets", "GET", "csat/a-token/", body=csat)
 

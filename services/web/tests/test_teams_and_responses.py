@@ -64,6 +64,8 @@ def test_an_admin_creates_a_team(admin: Client, apis: FakeApis) -> None:
         "lead_id": "4",
         "assignment": "least_open",
         "category_slugs": ["hardware"],
+        "sla_targets": {},
+        "escalation": {"raise_priority": False, "reassign_to_lead": False},
     }
 
 
@@ -110,6 +112,8 @@ def test_an_admin_edits_a_team(admin: Client, apis: FakeApis) -> None:
         "lead_id": None,
         "assignment": "manual",
         "category_slugs": [],
+        "sla_targets": {},
+        "escalation": {"raise_priority": False, "reassign_to_lead": False},
     }
 
 

@@ -1,7 +1,9 @@
 """Administration: users (create technicians, change roles, deactivate), categories, SLA
-targets and teams."""
+targets, business calendars and teams."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -11,8 +13,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import forms, labels
-from portal.api import ServiceUnavailableError, client_for
-from portal.api.types import Category, Page, Person, Profile, Team
+from portal.api import ApiError, ServiceUnavailableError, client_for
+from portal.api.types import WEEKDAYS, Calendar, Category, Page, Person, Profile, SlaTarget, Team
 from portal.decorators import admin_required
 from portal.middleware import back_path, note_unavailable
 from portal.views.common import (
@@ -21,6 +23,7 @@ from portal.views.common import (
     optional,
     report_change,
     save_form,
+    unavailable_message,
     user_of,
 )
 from servidesk_shared.vocabulary import Priority, Role
@@ -183,12 +186,23 @@ def _team_choices(request: HttpRequest) -> tuple[list[Person], list[Category]]:
     return people, categories
 
 
+def _team_settings(request: HttpRequest) -> dict[str, Any]:
+    """The team form's calendars (None when they cannot be read: the field is left out,
+    so saving never changes a team's calendar by accident) and the default SLA targets
+    (shown as the placeholders of the overrides)."""
+    tickets = client_for(request).tickets
+    calendars: list[Calendar] | None = optional(request, tickets.calendars, None)
+    defaults: list[SlaTarget] = optional(request, tickets.sla_targets, [])
+    return {"calendars": calendars, "defaults": defaults}
+
+
 @admin_required
 @require_http_methods(["GET", "POST"])
 def teams(request: HttpRequest) -> HttpResponse:
     tickets = client_for(request).tickets
     people, categories = _team_choices(request)
-    create = forms.TeamForm(request.POST or None, people=people, categories=categories)
+    extra = _team_settings(request)
+    create = forms.TeamForm(request.POST or None, people=people, categories=categories, **extra)
     if request.method == "POST" and create.is_valid():
         done = _("The team %(name)s is created.") % {"name": create.cleaned_data["name"]}
         if save_form(request, create, lambda: tickets.create_team(create.api_data()), done):
@@ -206,6 +220,7 @@ def teams(request: HttpRequest) -> HttpResponse:
         "people": {p.id: p.name for p in people},
         "category_names": {c.slug: c.name for c in categories},
         "rules": labels.ASSIGNMENT_RULES,
+        "calendar_names": {c.id: c.name for c in extra["calendars"] or []},
     }
     return render(request, "portal/admin/teams.html", context, status=status)
 
@@ -220,8 +235,9 @@ def team_edit(request: HttpRequest, team_id: str) -> HttpResponse:
     # by choice.
     known = {p.id for p in people}
     people += [Person(id=member) for member in team.member_ids if member not in known]
+    extra = _team_settings(request)
     if request.method == "POST":
-        form = forms.TeamForm(request.POST, people=people, categories=categories)
+        form = forms.TeamForm(request.POST, people=people, categories=categories, **extra)
         if form.is_valid():
             done = _("The team %(name)s is saved.") % {"name": form.cleaned_data["name"]}
             call = lambda: tickets.update_team(team_id, form.api_data())  # noqa: E731
@@ -230,7 +246,7 @@ def team_edit(request: HttpRequest, team_id: str) -> HttpResponse:
                 return redirect("portal:admin_teams")
     else:
         form = forms.TeamForm(
-            initial=forms.TeamForm.initial_of(team), people=people, categories=categories
+            initial=forms.TeamForm.initial_of(team), people=people, categories=categories, **extra
         )
     status = 400 if form.errors else 200
     return render(
@@ -245,3 +261,87 @@ def team_delete(request: HttpRequest, team_id: str) -> HttpResponse:
     forget_team_names()
     report_change(request, lambda: tickets.delete_team(team_id), _("The team is deleted."))
     return redirect("portal:admin_teams")
+
+
+# --- Business calendars -----------------------------------------------------------------
+
+
+def _week_summary(calendar: Calendar) -> list[tuple[Any, str]]:
+    """Each weekday's openings in words (its times joined by en dashes), or closed."""
+    closed = _("Closed")
+    return [
+        (
+            forms.WEEKDAY_LABELS[day],
+            ", ".join(f"{start}\u2013{end}" for start, end in calendar.week.get(day, [])) or closed,
+        )
+        for day in WEEKDAYS
+    ]
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def calendars(request: HttpRequest) -> HttpResponse:
+    """The business calendars (their openings and holidays) and a form for a new one."""
+    tickets = client_for(request).tickets
+    create = forms.CalendarForm(request.POST or None)
+    if request.method == "POST" and create.is_valid():
+        done = _("The calendar %(name)s is created.") % {"name": create.cleaned_data["name"]}
+        if _save_calendar(
+            request, create, lambda: tickets.create_calendar(create.api_data()), done
+        ):
+            return redirect("portal:admin_calendars")
+    status = 400 if create.errors else 200
+    try:
+        found: list[Calendar] = tickets.calendars()
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        found, status = [], 503
+    context = {
+        "create": create,
+        "calendars": [(calendar, _week_summary(calendar)) for calendar in found],
+    }
+    return render(request, "portal/admin/calendars.html", context, status=status)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def calendar_edit(request: HttpRequest, calendar_id: str) -> HttpResponse:
+    tickets = client_for(request).tickets
+    calendar = tickets.calendar(calendar_id)
+    if request.method == "POST":
+        form = forms.CalendarForm(request.POST)
+        if form.is_valid():
+            done = _("The calendar %(name)s is saved.") % {"name": form.cleaned_data["name"]}
+            call = lambda: tickets.update_calendar(calendar_id, form.api_data())  # noqa: E731
+            if _save_calendar(request, form, call, done):
+                return redirect("portal:admin_calendars")
+    else:
+        form = forms.CalendarForm(initial=forms.CalendarForm.initial_of(calendar))
+    status = 400 if form.errors else 200
+    context = {"calendar": calendar, "form": form}
+    return render(request, "portal/admin/calendar_edit.html", context, status=status)
+
+
+def _save_calendar(request: HttpRequest, form: forms.CalendarForm, call: Any, done: str) -> bool:
+    """``save_form`` for a calendar: a holiday's error names its line."""
+    try:
+        call()
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        form.add_error(None, unavailable_message(exc))
+        return False
+    except ApiError as exc:
+        form.show_api_errors(exc)
+        return False
+    messages.success(request, done)
+    return True
+
+
+@admin_required
+@require_POST
+def calendar_delete(request: HttpRequest, calendar_id: str) -> HttpResponse:
+    tickets = client_for(request).tickets
+    report_change(
+        request, lambda: tickets.delete_calendar(calendar_id), _("The calendar is deleted.")
+    )
+    return redirect("portal:admin_calendars")
