@@ -1129,10 +1129,10 @@ class AvailabilityForm(forms.Form):
 
 class SlaTargetForm(forms.Form):
     first_response_hours = forms.IntegerField(
-        label=_("First response within (hours)"), min_value=1, max_value=24 * 365
+        label=_("First response within (business hours)"), min_value=1, max_value=24 * 365
     )
     resolution_hours = forms.IntegerField(
-        label=_("Resolution within (hours)"), min_value=1, max_value=24 * 365
+        label=_("Resolution within (business hours)"), min_value=1, max_value=24 * 365
     )
 
 
