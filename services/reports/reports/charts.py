@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image as PILImage
 
-from reports.formatting import fmt_short_date
+from reports.formatting import fmt_int, fmt_percent, fmt_short_date
 
 matplotlib.rcParams["svg.hashsalt"] = "servidesk-reports"
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable
@@ -48,12 +48,16 @@ FORMATS: Final = {"png": "image/png", "svg": "image/svg+xml"}
 COLORS: Final = {
     "pending": "#f0ad4e",
     "in_progress": "#0275d8",
+    "waiting": "#5bc0de",
     "resolved": "#5cb85c",
+    "closed": "#6c757d",
     "created": "#0275d8",
     "resolutions": "#5cb85c",
     "reopened": "#d9534f",
     "backlog": "#6f42c1",
     "bars": "#17a2b8",
+    "good": "#5cb85c",
+    "bad": "#d9534f",
 }
 MAX_TECHNICIANS: Final = 25
 MAX_TEAMS: Final = 25
@@ -62,11 +66,11 @@ MAX_TICKS: Final = 12
 Chart = Callable[[Figure, dict[str, Any]], None]
 
 
-def _no_data(ax: Axes) -> None:
+def _no_data(ax: Axes, message: str | None = None) -> None:
     ax.text(
         0.5,
         0.5,
-        _("No tickets in this period"),
+        message or _("No tickets in this period"),
         ha="center",
         va="center",
         transform=ax.transAxes,
@@ -250,6 +254,59 @@ def team_workload(fig: Figure, summary: dict[str, Any]) -> None:
     _style(ax, counts_on="x")
 
 
+def satisfaction(fig: Figure, summary: dict[str, Any]) -> None:
+    """Per day or week with answers, a full bar split into the good (green) and bad (red)
+    share, the number of answers on top; the whole period's share as a dashed line."""
+    ax = fig.add_subplot()
+    csat = summary["csat"]
+    rows = csat["timeline"]
+    per_week = summary["period"]["interval"] == "week"
+    ax.set_title(
+        _("Satisfaction (good answers) per week")
+        if per_week
+        else _("Satisfaction (good answers) per day")
+    )
+    if not csat["answered"]:
+        _no_data(ax, _("No answers to the survey in this period"))
+        return
+    days = [date.fromisoformat(row["date"]) for row in rows]
+    x = list(range(len(rows)))
+    good = [100 * row["good"] / row["answered"] if row["answered"] else 0.0 for row in rows]
+    bad = [100 * row["bad"] / row["answered"] if row["answered"] else 0.0 for row in rows]
+    ax.bar(x, good, color=COLORS["good"], label=_("Good"))
+    bars = ax.bar(x, bad, bottom=good, color=COLORS["bad"], label=_("Bad"))
+    ax.bar_label(
+        bars,
+        labels=[fmt_int(row["answered"]) if row["answered"] else "" for row in rows],
+        padding=2,
+        fontsize=7,
+        color="#666666",
+    )
+    ax.axhline(
+        100 * csat["score"],
+        color="#333333",
+        linewidth=1,
+        linestyle="--",
+        label=_("Whole period: %(value)s") % {"value": fmt_percent(csat["score"])},
+    )
+    ax.set_ylim(0, 110)
+    ax.set_yticks([0, 25, 50, 75, 100])
+    # The same format as ``fmt_percent``, without decimals: "75%" / "75 %".
+    ax.set_yticklabels([_("%(value)s%%") % {"value": value} for value in (0, 25, 50, 75, 100)])
+    _date_ticks(ax, days)
+    ax.legend(
+        frameon=False,
+        ncols=3,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=ax.figure.transFigure,
+    )
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
 CHARTS: Final[dict[str, tuple[Chart, Any]]] = {
     "status": (status_distribution, gettext_lazy("Tickets by status")),
     "created-resolved": (created_vs_resolved, gettext_lazy("Created vs resolved")),
@@ -257,6 +314,7 @@ CHARTS: Final[dict[str, tuple[Chart, Any]]] = {
     "resolution-time": (resolution_time, gettext_lazy("Resolution time distribution")),
     "technicians": (technician_workload, gettext_lazy("Workload per technician")),
     "teams": (team_workload, gettext_lazy("Tickets per team")),
+    "csat": (satisfaction, gettext_lazy("Customer satisfaction")),
 }
 
 
@@ -271,7 +329,7 @@ def _margins(fig: Figure, name: str, summary: dict[str, Any], height: float) -> 
         return
     if name == "status":
         bottom = 0.45 / height
-    elif name == "created-resolved":
+    elif name in ("created-resolved", "csat"):
         bottom = 1.2 / height  # the dates, then the legend
     fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.4 / height, bottom=bottom)
 

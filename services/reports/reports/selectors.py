@@ -92,6 +92,13 @@ TICKET_COLUMNS: Final = (
     Column("team_id", "text"),
     Column("team_name", "text"),
     Column("tags", "tags"),
+    # Added with the new statuses and satisfaction (issue 19), at the end likewise.
+    Column("waiting_hours", "hours"),
+    Column("closed_at", "datetime"),
+    Column("follow_up_of_id", "text"),
+    Column("surveyed_at", "datetime"),
+    Column("rating", "text"),
+    Column("rated_at", "datetime"),
 )
 
 
@@ -170,13 +177,24 @@ class LocalClock:
         return None if epoch is None else datetime.fromtimestamp(epoch, tz=self.tz)
 
 
-def sla_outcome(met: bool | None, done: bool, due: float | None, as_of: float) -> str | None:
-    """The same rule the summary counts with (``metrics.sla_counts``); times are epochs."""
+def sla_outcome(
+    met: bool | None,
+    done: bool,
+    due: float | None,
+    as_of: float,
+    paused_since: float | None = None,
+) -> str | None:
+    """The same rule the summary counts with (``metrics.sla_counts``); times are epochs.
+
+    ``paused_since``: when the clock was paused (the ticket waits on the client); it is
+    breached then only if it was already overdue when the pause began.
+    """
     if met is not None:
         return MET if met else BREACHED
     if due is None or done:
         return None
-    return BREACHED if due < as_of else PENDING
+    overdue = due < as_of and (paused_since is None or due < paused_since)
+    return BREACHED if overdue else PENDING
 
 
 def ticket_rows(
@@ -216,6 +234,13 @@ def ticket_rows(
             "in_progress_seconds",
             "team_id",
             "tags",
+            "waiting_seconds",
+            Epoch("closed_at"),
+            "follow_up_of_id",
+            Epoch("surveyed_at"),
+            "rating",
+            Epoch("rated_at"),
+            Epoch("waiting_since"),
         )
     )
     for (
@@ -241,6 +266,13 @@ def ticket_rows(
         in_progress_seconds,
         team_id,
         tags,
+        waiting_seconds,
+        closed_at,
+        follow_up_of_id,
+        surveyed_at,
+        rating,
+        rated_at,
+        waiting_since,
     ) in rows.iterator(chunk_size=ROWS_CHUNK):
         yield (
             number,
@@ -262,13 +294,21 @@ def ticket_rows(
             sla_outcome(
                 first_response_met, first_response_at is not None, first_response_due, as_of
             ),
-            sla_outcome(resolution_met, resolution_seconds is not None, resolution_due, as_of),
+            sla_outcome(
+                resolution_met, resolution_seconds is not None, resolution_due, as_of, waiting_since
+            ),
             reopen_count,
             pending_seconds / HOUR,
             in_progress_seconds / HOUR,
             team_id,
             team_names.get(team_id, "") if team_id is not None else "",
             tags or [],
+            (waiting_seconds or 0.0) / HOUR,
+            closed_at,
+            follow_up_of_id,
+            surveyed_at,
+            rating,
+            rated_at,
         )
 
 

@@ -272,7 +272,8 @@ def test_an_accept_header_for_the_file_type_is_fine(desk: Desk, admin_client: Cl
 
 
 @pytest.mark.parametrize(
-    "name", ["status", "created-resolved", "backlog", "resolution-time", "technicians", "teams"]
+    "name",
+    ["status", "created-resolved", "backlog", "resolution-time", "technicians", "teams", "csat"],
 )
 def test_charts(desk: Desk, api: Any, name: str) -> None:
     png = api(f"charts/{name}.png", **MARCH)
@@ -291,6 +292,64 @@ def test_chart_labels_are_translated(desk: Desk, api: Any) -> None:
         b"Carga de trabajo por t\xc3\xa9cnico"
         in api("charts/technicians.svg", **MARCH, lang="es").content
     )
+
+
+JUNE = {"from": "2025-06-01", "to": "2025-06-30"}
+
+
+def test_the_satisfaction_chart(desk: Desk, api: Any) -> None:
+    june = api("charts/csat.svg", **JUNE, lang="es").content
+    assert "Satisfacción (respuestas buenas) por día".encode() in june
+    assert b"Todo el periodo: 75,0" in june
+    weekly = api("charts/csat.svg", **JUNE, interval="week", lang="en").content
+    assert b"Satisfaction (good answers) per week" in weekly
+    # March: surveys went out, nobody answered.
+    march = api("charts/csat.svg", **MARCH, lang="en").content
+    assert b"No answers to the survey in this period" in march
+    assert api("charts/csat.png", **JUNE).content.startswith(b"\x89PNG")
+
+
+def test_summary_has_the_satisfaction_object(desk: Desk, api: Any) -> None:
+    body = api("summary/", **JUNE, lang="en").json()
+    csat = body["csat"]
+    assert set(csat) == {
+        "answered",
+        "good",
+        "bad",
+        "score",
+        "surveyed",
+        "responded",
+        "response_rate",
+        "timeline",
+        "by_technician",
+        "by_team",
+        "by_category",
+    }
+    assert [row["date"] for row in csat["timeline"]] == [row["date"] for row in body["timeline"]]
+    assert set(csat["by_technician"][0]) == {
+        "assignee_id",
+        "name",
+        "answered",
+        "good",
+        "bad",
+        "score",
+        "surveyed",
+        "responded",
+        "response_rate",
+    }
+    assert {"team_id", "name", "deleted"} <= set(csat["by_team"][0])
+    assert {"category", "label"} <= set(csat["by_category"][0])
+    assert body["totals"]["closed"] == 2
+
+
+@pytest.mark.parametrize(("status", "count"), [("waiting", 2), ("closed", 2), ("pending", 1)])
+def test_the_new_statuses_filter(desk: Desk, api: Any, status: str, count: int) -> None:
+    body = api("summary/", **JUNE, status=status).json()
+    assert body["filters"]["status"] == status
+    assert body["totals"]["created"] == count
+    assert api("export.csv", **JUNE, status=status).status_code == 200
+    pdf = api("export.pdf", **JUNE, status=status, lang="es")
+    assert pdf.status_code == 200
 
 
 def test_an_unknown_chart_is_a_json_404(desk: Desk, api: Any) -> None:
@@ -325,7 +384,8 @@ def test_the_schema_documents_the_endpoints(client: Client, db: None) -> None:
 
 
 def more_tickets(count: int) -> None:
-    """``count`` more tickets, each with its own technician, team (with a lead) and tag."""
+    """``count`` more tickets, each with its own technician, team (with a lead) and tag,
+    resolved and answered (so the satisfaction tables grow too)."""
     desk = Desk(first_number=1000)
     for index in range(count):
         desk.team(200 + index, f"Equipo {index}", member_ids=(100 + index,), lead_id=100 + index)
@@ -337,6 +397,7 @@ def more_tickets(count: int) -> None:
         )
         ticket.assign(100 + index, at(2025, 3, 2 + index % 20, 10, 5))
         ticket.resolve(at(2025, 3, 2 + index % 20, 12, 0))
+        ticket.rate("good" if index % 3 else "bad", at(2025, 3, 2 + index % 20, 13, 0))
     desk.apply()
 
 
@@ -358,6 +419,7 @@ def queries(api: Any, endpoint: str) -> int:
         "export.pdf",
         "charts/technicians.png",
         "charts/teams.png",
+        "charts/csat.png",
     ],
 )
 def test_query_counts_do_not_grow_with_tickets_or_technicians(

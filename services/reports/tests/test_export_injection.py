@@ -56,6 +56,8 @@ def hostile(db: None) -> Desk:
         )
         ticket.assign(10 if day % 2 else 11, at(2025, 3, day, 9, 5))
         ticket.respond(at(2025, 3, day, 10, 0)).resolve(at(2025, 3, day, 12, 0))
+        # Answered, so names, the team and the category reach the satisfaction tables.
+        ticket.rate("good" if day % 2 else "bad", at(2025, 3, day, 13, 0), comment="=1+1")
     desk.apply()
     return desk
 
@@ -109,6 +111,7 @@ def test_csv_cells_a_user_controls_are_never_formulas(hostile: Desk, api: Any) -
         # Numbers stay plain numbers: no quote in front of hours or counts.
         assert re.fullmatch(r"\d+\.\d{4}", row["resolution_hours"]), row
         assert row["reopen_count"] == "0"
+        assert row["rating"] in {"good", "bad"}
     assert list(rows[0]) == [column.key for column in TICKET_COLUMNS]
 
 
@@ -164,6 +167,18 @@ def test_xlsx_cells_a_user_controls_are_strings_never_formulas(hostile: Desk, ap
         assert row[0].data_type == "s"
         assert row[0].quotePrefix
         assert all(cell.data_type == "n" for cell in row[2:6])
+
+    satisfaction = list(wb["Satisfaction"].iter_rows(min_row=2))
+    assert [(row[0].value, row[1].value) for row in satisfaction] == [
+        ("Technician", HOSTILE_NAME),  # by name: "=" sorts before "@"
+        ("Technician", "@evil"),
+        ("Team", HOSTILE_TEAM),
+        ("Category", HOSTILE_CATEGORY),
+    ]
+    for row in satisfaction:
+        assert row[1].data_type == "s"
+        assert row[1].quotePrefix, row[1].value
+        assert all(cell.data_type == "n" for cell in row[3:])
 
     # Every sheet: not one formula anywhere.
     for ws in wb.worksheets:

@@ -69,7 +69,7 @@ def test_pdf_in_english_has_the_kpis_charts_table_and_page_numbers(desk: Desk, a
 
     # Every chart is embedded as an image, and the technician table is there.
     images = sum(len(page.images) for page in reader.pages)
-    assert images == len(charts.CHARTS) == 6
+    assert images == len(charts.CHARTS) == 7
     assert "Per technician" in text
     assert "Ana Pérez" in text
     assert "Bruno Díaz" in text
@@ -128,7 +128,15 @@ def workbook(api: Any, **params: Any) -> openpyxl.Workbook:
 def test_xlsx_sheets_match_the_summary(desk: Desk, api: Any) -> None:
     summary = api("summary/", **MARCH, lang="en").json()
     wb = workbook(api, **MARCH, lang="en")
-    assert wb.sheetnames == ["Summary", "Tickets", "By technician", "By team", "By tag", "Daily"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Tickets",
+        "By technician",
+        "By team",
+        "By tag",
+        "Satisfaction",
+        "Daily",
+    ]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref is not None
@@ -221,6 +229,7 @@ def test_xlsx_in_spanish(desk: Desk, api: Any) -> None:
         "Por técnico",
         "Por equipo",
         "Por etiqueta",
+        "Satisfacción",
         "Diario",
     ]
     assert wb["Tickets"]["D1"].value == "Estado"
@@ -358,7 +367,7 @@ def test_csv_has_team_and_tag_columns(desk: Desk, api: Any) -> None:
         dtype={"ticket_id": str, "team_id": str, "team_name": str, "tags": str},
         keep_default_na=False,
     )
-    assert list(frame.columns)[-3:] == ["team_id", "team_name", "tags"]
+    assert list(frame.columns)[21:24] == ["team_id", "team_name", "tags"]
     scripts = march_tickets(desk)
     assert {
         row.ticket_id: (row.team_id, row.team_name, json.loads(row.tags) if row.tags else [])
@@ -394,3 +403,162 @@ def test_pdf_and_xlsx_show_the_team_and_tag_filters(desk: Desk, api: Any) -> Non
     assert len(list(wb["Tickets"].iter_rows())) == 2  # the header and the one ticket
     deleted = workbook(api, **{**MARCH, "lang": "en", "team_id": str(TEMPORARY)})
     assert "Team: Temporal" in [row[1] for row in deleted["Summary"].iter_rows(values_only=True)]
+
+
+# --- statuses and satisfaction (issue 19) -----------------------------------------------
+
+JUNE = {"from": "2025-06-01", "to": "2025-06-30"}
+CSAT_KEYS = ("answered", "good", "bad", "score", "surveyed", "responded", "response_rate")
+
+
+def june_tickets(desk: Desk) -> dict[str, Any]:
+    start, end = datetime(2025, 5, 31, 22, tzinfo=UTC), datetime(2025, 6, 30, 22, tzinfo=UTC)
+    return {str(t.id): t for t in desk.tickets if start <= utc(t.created_at) < end}
+
+
+def test_xlsx_has_the_satisfaction_sheet_and_figures(desk: Desk, api: Any) -> None:
+    summary = api("summary/", **JUNE, lang="en").json()
+    csat = summary["csat"]
+    wb = workbook(api, **JUNE, lang="en")
+
+    values = {row[0]: row[1] for row in wb["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert values["Closed (counted in resolved)"] == summary["totals"]["closed"] == 2
+    assert values["Status: Waiting on client"] == 2
+    assert values["Survey answers"] == csat["answered"] == 4
+    assert values["Good answers"] == csat["good"]
+    assert values["Bad answers"] == csat["bad"]
+    assert values["Satisfaction (CSAT)"] == csat["score"] == 0.75
+    assert values["Surveys sent"] == csat["surveyed"]
+    assert values["Surveys answered"] == csat["responded"]
+    assert values["Survey response rate"] == csat["response_rate"]
+    cells = {row[0].value: row[1] for row in wb["Summary"].iter_rows(min_row=2)}
+    assert cells["Satisfaction (CSAT)"].number_format == "0.0%"
+
+    rows = list(wb["Satisfaction"].iter_rows(values_only=True))
+    assert rows[0] == (
+        "By",
+        "Name",
+        "Id",
+        "Answers",
+        "Good",
+        "Bad",
+        "Satisfaction (CSAT)",
+        "Surveys sent",
+        "Surveys answered",
+        "Response rate",
+    )
+    expected = [
+        ("Technician", row["name"], row["assignee_id"], *(row[k] for k in CSAT_KEYS))
+        for row in csat["by_technician"]
+    ]
+    expected += [
+        ("Team", row["name"], row["team_id"], *(row[k] for k in CSAT_KEYS))
+        for row in csat["by_team"]
+    ]
+    expected += [
+        ("Category", row["label"], row["category"] or None, *(row[k] for k in CSAT_KEYS))
+        for row in csat["by_category"]
+    ]
+    assert rows[1:] == expected
+    assert ("Technician", "Unassigned", None) in [row[:3] for row in rows[1:]]
+
+    daily = list(wb["Daily"].iter_rows(values_only=True))
+    assert daily[0][-2:] == ("Good answers", "Bad answers")
+    assert [(row[5], row[6]) for row in daily[1:]] == [
+        (row["good"], row["bad"]) for row in csat["timeline"]
+    ]
+
+    tickets = list(wb["Tickets"].iter_rows(values_only=True))
+    column = {title: index for index, title in enumerate(tickets[0])}
+    by_id = {row[column["Ticket id"]]: row for row in tickets[1:]}
+    scripts = june_tickets(desk)
+    assert {
+        ticket_id: (row[column["Status"]], row[column["Rating"]])
+        for ticket_id, row in by_id.items()
+    } == {
+        ticket_id: (
+            {"pending": "Pending", "waiting": "Waiting on client", "resolved": "Resolved"}.get(
+                t.status, "Closed"
+            ),
+            {"good": "Good", "bad": "Bad"}.get(t.rating or ""),
+        )
+        for ticket_id, t in scripts.items()
+    }
+    closed = next(t for t in scripts.values() if t.status == "closed" and t.merged_into_id is None)
+    row = by_id[str(closed.id)]
+    assert row[column["Closed at"]] == naive(2025, 6, 9, 12, 0)  # Madrid wall clock
+    assert row[column["Rated at"]] == naive(2025, 6, 3, 8, 0)
+    assert row[column["Survey sent at"]] == naive(2025, 6, 2, 12, 0)
+    follow_up = next(t for t in scripts.values() if t.follow_up_of_id is not None)
+    assert by_id[str(follow_up.id)][column["Follow-up of (ticket id)"]] == str(closed.id)
+    waited = next(t for t in scripts.values() if t.ratings and t.ratings[-1][1] == "bad")
+    assert by_id[str(waited.id)][column["Time waiting on the client (h)"]] == 24.0
+
+
+def test_csv_has_the_statuses_and_satisfaction_columns(desk: Desk, api: Any) -> None:
+    content = b"".join(api("export.csv", **JUNE).streaming_content)
+    frame = pd.read_csv(
+        io.BytesIO(content),
+        dtype={"ticket_id": str, "follow_up_of_id": str, "rating": str, "waiting_hours": str},
+        keep_default_na=False,
+    )
+    assert list(frame.columns)[-6:] == [
+        "waiting_hours",
+        "closed_at",
+        "follow_up_of_id",
+        "surveyed_at",
+        "rating",
+        "rated_at",
+    ]
+    scripts = june_tickets(desk)
+    assert {row.ticket_id: (row.status, row.rating) for row in frame.itertuples()} == {
+        ticket_id: (t.status, t.rating or "") for ticket_id, t in scripts.items()
+    }
+    rows = frame.set_index("ticket_id")
+    rated = {ticket_id: t for ticket_id, t in scripts.items() if t.ratings}
+    for ticket_id, t in rated.items():
+        assert pd.Timestamp(rows.loc[ticket_id, "rated_at"]) == pd.Timestamp(utc(t.ratings[-1][0]))
+    for ticket_id, t in scripts.items():
+        surveyed = rows.loc[ticket_id, "surveyed_at"]
+        assert (pd.Timestamp(surveyed) if surveyed else None) == (
+            pd.Timestamp(utc(t.surveys[-1])) if t.surveys else None
+        ), ticket_id
+    assert rows["closed_at"].str.endswith("+02:00").sum() == 2  # CEST in June
+    assert set(rows["waiting_hours"]) >= {"0.0000", "24.0000"}
+
+
+def test_pdf_has_the_satisfaction_figures_and_tables(desk: Desk, api: Any) -> None:
+    summary = api("summary/", **JUNE, lang="en").json()
+    csat = summary["csat"]
+    reader, text = pdf_text(api("export.pdf", **JUNE, lang="en").content)
+    assert re.search(r"Satisfaction \(CSAT\)\s*\n?\s*75\.0%", text)
+    assert re.search(r"Survey answers \(good / bad\)\s*\n?\s*4 \(3 / 1\)", text)
+    assert re.search(r"Survey response rate\s*\n?\s*75\.0%", text)
+    assert re.search(r"Closed \(counted in resolved\)\s*\n?\s*2", text)
+    assert "Customer satisfaction" in text
+    assert "Satisfaction (good answers) per day" not in text  # the chart's title is pixels
+    for title in (
+        "Satisfaction per technician",
+        "Satisfaction per team",
+        "Satisfaction per category",
+    ):
+        assert title in text
+    assert "Unassigned" in text
+    assert "Redes y comunicaciones" in text
+    assert sum(len(page.images) for page in reader.pages) == len(charts.CHARTS)
+    assert csat["answered"] == 4
+
+
+def test_pdf_and_xlsx_in_spanish_name_the_satisfaction(desk: Desk, api: Any) -> None:
+    _reader, text = pdf_text(api("export.pdf", **JUNE, lang="es").content)
+    assert "Satisfacción por técnico" in text
+    assert re.search(r"Satisfacción \(CSAT\)\s*\n?\s*75,0 %", text)
+    wb = workbook(api, **JUNE, lang="es")
+    rows = list(wb["Satisfacción"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("Por", "Nombre", "Id", "Respuestas")
+    assert ("Técnico", "Sin asignar") in [row[:2] for row in rows[1:]]
+    tickets = list(wb["Tickets"].iter_rows(values_only=True))
+    at_rating = tickets[0].index("Valoración")
+    assert {row[at_rating] for row in tickets[1:]} == {"Buena", "Mala", None}
+    statuses = {row[tickets[0].index("Estado")] for row in tickets[1:]}
+    assert {"Esperando al cliente", "Cerrado"} <= statuses

@@ -79,6 +79,12 @@ def ticket_column_titles() -> dict[str, str]:
         "team_id": _("Team id"),
         "team_name": _("Team"),
         "tags": _("Tags"),
+        "waiting_hours": _("Time waiting on the client (h)"),
+        "closed_at": _("Closed at"),
+        "follow_up_of_id": _("Follow-up of (ticket id)"),
+        "surveyed_at": _("Survey sent at"),
+        "rating": _("Rating"),
+        "rated_at": _("Rated at"),
     }
 
 

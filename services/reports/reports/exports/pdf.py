@@ -1,7 +1,8 @@
 """``export.pdf``: the report as a document, built with reportlab's platypus.
 
 Title page with the period and filters, the KPI block, the charts, the per-technician
-and per-team tables and the tickets per tag, "page N of M" on every page, all in the
+and per-team tables, the tickets per tag and satisfaction per technician, team and
+category, "page N of M" on every page, all in the
 active language. The
 document is reproducible: reportlab's ``invariant`` mode fixes the creation date and the
 document id, and everything else depends on the data only.
@@ -148,12 +149,13 @@ def _table(rows: list[list[Any]], widths: list[float], *, numeric_from: int = 1)
 
 def _kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
     totals, fr, res = summary["totals"], summary["first_response"], summary["resolution"]
-    activity = summary["activity"]
+    activity, csat = summary["activity"], summary["csat"]
     return [
         [_("Indicator"), _("Value")],
         [_("Tickets created"), fmt_int(totals["created"])],
         [_("Open"), fmt_int(totals["open"])],
         [_("Resolved"), fmt_int(totals["resolved"])],
+        [_("Closed (counted in resolved)"), fmt_int(totals["closed"])],
         [_("Reopen rate"), fmt_percent(summary["reopen_rate"])],
         [_("First response: mean"), fmt_hours(fr["mean_hours"])],
         [_("First response: median"), fmt_hours(fr["median_hours"])],
@@ -165,6 +167,17 @@ def _kpi_rows(summary: dict[str, Any]) -> list[list[str]]:
         [_("Resolution SLA compliance"), fmt_percent(res["sla"]["compliance"])],
         [_("Backlog at start"), fmt_int(activity["backlog_start"])],
         [_("Backlog at end"), fmt_int(activity["backlog_end"])],
+        [_("Satisfaction (CSAT)"), fmt_percent(csat["score"])],
+        [
+            _("Survey answers (good / bad)"),
+            _("%(answered)s (%(good)s / %(bad)s)")
+            % {
+                "answered": fmt_int(csat["answered"]),
+                "good": fmt_int(csat["good"]),
+                "bad": fmt_int(csat["bad"]),
+            },
+        ],
+        [_("Survey response rate"), fmt_percent(csat["response_rate"])],
     ]
 
 
@@ -244,6 +257,42 @@ def _tag_rows(summary: dict[str, Any], styles: dict[str, ParagraphStyle]) -> lis
     for row in summary["by_tag"]:
         rows.append([Paragraph(_escape(row["tag"]), styles["cell"]), fmt_int(row["count"])])
     return rows
+
+
+def _csat_rows(
+    rows: list[dict[str, Any]], first: str, styles: dict[str, ParagraphStyle]
+) -> list[list[Any]]:
+    """A satisfaction table: ``first`` names the first column (technician, team...)."""
+    titles = [
+        _("Answers"),
+        _("Good"),
+        _("Bad"),
+        _("CSAT"),
+        _("Surveys sent"),
+        _("Response rate"),
+    ]
+    table: list[list[Any]] = [
+        [
+            Paragraph(_escape(first), styles["head"]),
+            *(Paragraph(_escape(title), styles["head_number"]) for title in titles),
+        ]
+    ]
+    for row in rows:
+        name = row["label"] if "label" in row else row["name"]
+        if row.get("deleted"):
+            name = _("%(name)s (deleted)") % {"name": name}
+        table.append(
+            [
+                Paragraph(_escape(name), styles["cell"]),
+                fmt_int(row["answered"]),
+                fmt_int(row["good"]),
+                fmt_int(row["bad"]),
+                fmt_percent(row["score"]),
+                fmt_int(row["surveyed"]),
+                fmt_percent(row["response_rate"]),
+            ]
+        )
+    return table
 
 
 def _escape(text: str) -> str:
@@ -340,6 +389,21 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
         story.append(_table(_tag_rows(summary, styles), [9 * cm, 3 * cm]))
     else:
         story.append(Paragraph(_escape(_("No tagged tickets in this period.")), styles["body"]))
+
+    csat = summary["csat"]
+    widths = [5.1 * cm, 1.7 * cm, 1.5 * cm, 1.5 * cm, 1.7 * cm, 2.3 * cm, 2.6 * cm]
+    for title, rows, first in (
+        (_("Satisfaction per technician"), csat["by_technician"], _("Technician")),
+        (_("Satisfaction per team"), csat["by_team"], _("Team")),
+        (_("Satisfaction per category"), csat["by_category"], _("Category")),
+    ):
+        story += [Spacer(1, 0.6 * cm), Paragraph(_escape(title), styles["h2"])]
+        if rows:
+            story.append(_table(_csat_rows(rows, first, styles), widths))
+        else:
+            story.append(
+                Paragraph(_escape(_("No surveys or answers in this period.")), styles["body"])
+            )
 
     doc.build(story, canvasmaker=NumberedCanvas)
     return buffer.getvalue()

@@ -1,6 +1,6 @@
-"""``export.xlsx``: six sheets written with openpyxl in write-only (streaming) mode.
+"""``export.xlsx``: seven sheets written with openpyxl in write-only (streaming) mode.
 
-Summary, Tickets, By technician, By team, By tag and Daily. Rows go straight to
+Summary, Tickets, By technician, By team, By tag, Satisfaction and Daily. Rows go straight to
 temporary files as they are appended, so memory stays flat however many tickets the
 period holds. Dates are real Excel dates (in the report's time zone,
 which the Summary sheet names: Excel has no time zones) and numbers are numbers, each
@@ -51,7 +51,7 @@ from reports.exports.common import (
 )
 from reports.formatting import filter_lines
 from reports.metrics import Report, ReportQuery, category_label
-from reports.models import Priority, Status
+from reports.models import Priority, Rating, Status
 from reports.selectors import TICKET_COLUMNS, LocalClock, ticket_rows
 
 #: What ``Workbook.create_sheet`` returns in write-only mode (openpyxl does not export
@@ -194,6 +194,7 @@ def summary_rows(
         (_("Tickets created"), totals["created"], "int"),
         (_("Open"), totals["open"], "int"),
         (_("Resolved"), totals["resolved"], "int"),
+        (_("Closed (counted in resolved)"), totals["closed"], "int"),
         (_("Reopened tickets"), totals["reopened"], "int"),
         (_("Unassigned"), totals["unassigned"], "int"),
         (_("Reopen rate"), s["reopen_rate"], "percent"),
@@ -218,6 +219,13 @@ def summary_rows(
         (_("Created in period"), activity["created"], "int"),
         (_("Resolved in period"), activity["resolved"], "int"),
         (_("Reopened in period"), activity["reopened"], "int"),
+        (_("Survey answers"), s["csat"]["answered"], "int"),
+        (_("Good answers"), s["csat"]["good"], "int"),
+        (_("Bad answers"), s["csat"]["bad"], "int"),
+        (_("Satisfaction (CSAT)"), s["csat"]["score"], "percent"),
+        (_("Surveys sent"), s["csat"]["surveyed"], "int"),
+        (_("Surveys answered"), s["csat"]["responded"], "int"),
+        (_("Survey response rate"), s["csat"]["response_rate"], "percent"),
     ]
     rows += [
         (_("Status: %(name)s") % {"name": row["label"]}, row["count"], "int")
@@ -251,6 +259,7 @@ def build_xlsx(
     _write_technicians(wb.create_sheet(_("By technician")), report)
     _write_teams(wb.create_sheet(_("By team")), report)
     _write_tags(wb.create_sheet(_("By tag")), report)
+    _write_satisfaction(wb.create_sheet(_("Satisfaction")), report)
     _write_daily(wb.create_sheet(_("Daily")), report)
     # ExcelWriter rather than ``wb.save``, which would stamp the current time on the
     # document's properties.
@@ -309,7 +318,7 @@ def _ticket_values(rows: Iterable[tuple[Any, ...]], clock: LocalClock) -> Iterat
     """The Tickets sheet's values: labels for codes, text as text, instants as Excel dates."""
     columns = TICKET_COLUMNS
     at = {c.key: i for i, c in enumerate(columns)}
-    status_at, priority_at = at["status"], at["priority"]
+    status_at, priority_at, rating_at = at["status"], at["priority"], at["rating"]
     sla_at = (at["first_response_sla"], at["resolution_sla"])
     text_at = [i for i, c in enumerate(columns) if c.kind in ("text", "tags")]
     tags_at = [i for i, c in enumerate(columns) if c.kind == "tags"]
@@ -317,11 +326,13 @@ def _ticket_values(rows: Iterable[tuple[Any, ...]], clock: LocalClock) -> Iterat
     sla = sla_outcome_labels()
     statuses = {value: str(label) for value, label in Status.choices}
     priorities = {value: str(label) for value, label in Priority.choices}
+    ratings = {value: str(label) for value, label in Rating.choices}
     excel = clock.excel
     for source in rows:
         row = list(source)
         row[status_at] = statuses.get(row[status_at], row[status_at])
         row[priority_at] = priorities.get(row[priority_at], row[priority_at])
+        row[rating_at] = ratings.get(row[rating_at], row[rating_at])
         for i in sla_at:
             row[i] = sla[row[i]] or None
         for i in tags_at:
@@ -435,10 +446,79 @@ def _write_tags(ws: WriteOnlyWorksheet, report: Report) -> None:
     _end_table(ws, len(titles), writer.count)
 
 
+def _write_satisfaction(ws: WriteOnlyWorksheet, report: Report) -> None:
+    """One table: the answers and surveys per technician, then per team, then per
+    category (the first column says which), so one autofilter serves all three."""
+    titles = [
+        _("By"),
+        _("Name"),
+        _("Id"),
+        _("Answers"),
+        _("Good"),
+        _("Bad"),
+        _("Satisfaction (CSAT)"),
+        _("Surveys sent"),
+        _("Surveys answered"),
+        _("Response rate"),
+    ]
+    _start_table(ws, titles, [14, 28, 12, 10, 10, 10, 14, 12, 12, 14])
+    writer = _RowWriter(
+        ws, ["text", "text", "text", "int", "int", "int", "percent", "int", "int", "percent"]
+    )
+    csat = report.summary["csat"]
+    deleted = _("%(name)s (deleted)")
+    groups: list[tuple[str, list[tuple[str | None, str | None, dict[str, Any]]]]] = [
+        (
+            _("Technician"),
+            [(row["name"], row["assignee_id"], row) for row in csat["by_technician"]],
+        ),
+        (
+            _("Team"),
+            [
+                (
+                    deleted % {"name": row["name"]} if row["deleted"] else row["name"],
+                    row["team_id"],
+                    row,
+                )
+                for row in csat["by_team"]
+            ],
+        ),
+        (
+            _("Category"),
+            [(row["label"], row["category"] or None, row) for row in csat["by_category"]],
+        ),
+    ]
+    for by, rows in groups:
+        for name, key, row in rows:
+            writer.append(
+                [
+                    by,
+                    _clean(name),
+                    _clean(key),
+                    row["answered"],
+                    row["good"],
+                    row["bad"],
+                    row["score"],
+                    row["surveyed"],
+                    row["responded"],
+                    row["response_rate"],
+                ]
+            )
+    _end_table(ws, len(titles), writer.count)
+
+
 def _write_daily(ws: WriteOnlyWorksheet, report: Report) -> None:
-    titles = [_("Date"), _("Created"), _("Resolved"), _("Reopened"), _("Backlog at end of day")]
-    _start_table(ws, titles, [12, 11, 11, 11, 16])
-    writer = _RowWriter(ws, ["date", "int", "int", "int", "int"])
+    titles = [
+        _("Date"),
+        _("Created"),
+        _("Resolved"),
+        _("Reopened"),
+        _("Backlog at end of day"),
+        _("Good answers"),
+        _("Bad answers"),
+    ]
+    _start_table(ws, titles, [12, 11, 11, 11, 16, 11, 11])
+    writer = _RowWriter(ws, ["date", "int", "int", "int", "int", "int", "int"])
     for day, row in report.daily.iterrows():
         writer.append(
             [
@@ -447,6 +527,8 @@ def _write_daily(ws: WriteOnlyWorksheet, report: Report) -> None:
                 int(row["resolved"]),
                 int(row["reopened"]),
                 int(row["backlog"]),
+                int(row["rated_good"]),
+                int(row["rated_bad"]),
             ]
         )
     _end_table(ws, len(titles), writer.count)
