@@ -1186,7 +1186,7 @@ class RatingForm(forms.Form):
         required=False,
         max_length=RATING_COMMENT_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("Optional. It is sent with your answer (up to 2,000 characters)."),
+        help_text=_("It is sent with your answer (up to 2,000 characters)."),
     )
 
 
