@@ -25,10 +25,12 @@ def category_exists(category: str) -> bool:
 
 
 def assignee_exists(assignee_id: str) -> bool:
-    """A technician we know of: from ``user.*`` events, or as the assignee of a ticket."""
+    """A technician we know of: from ``user.*`` events, or as the assignee of a ticket,
+    now or when it was answered (satisfaction counts for that one)."""
     return (
         Person.objects.filter(user_id=assignee_id).exists()
         or TicketFact.objects.filter(assignee_id=assignee_id).exists()
+        or TicketFact.objects.filter(rated_assignee_id=assignee_id).exists()
     )
 
 

@@ -352,6 +352,19 @@ def test_the_new_statuses_filter(desk: Desk, api: Any, status: str, count: int) 
     assert pdf.status_code == 200
 
 
+def test_a_technician_known_only_from_an_answer_is_a_valid_filter(db: None, api: Any) -> None:
+    desk = Desk()
+    ticket = desk.ticket(at(2025, 6, 2, 9, 0))
+    ticket.assign(77, at(2025, 6, 2, 9, 5)).resolve(at(2025, 6, 2, 10, 0))
+    ticket.rate("good", at(2025, 6, 2, 11, 0))
+    ticket.assign(None, at(2025, 6, 2, 12, 0))
+    desk.apply()
+    body = api("summary/", **JUNE, assignee_id="77").json()
+    assert body["totals"]["created"] == 0  # nobody's ticket now
+    assert (body["csat"]["answered"], body["csat"]["by_technician"][0]["name"]) == (1, "#77")
+    assert api("summary/", **JUNE, assignee_id="78").status_code == 400
+
+
 def test_an_unknown_chart_is_a_json_404(desk: Desk, api: Any) -> None:
     response = api("charts/pie.png", **MARCH)
     assert response.status_code == 404
