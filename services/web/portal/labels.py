@@ -56,6 +56,7 @@ HISTORY_FIELDS: dict[str, Promise] = {
     "merged_into": _("Merged into"),
     "merged_from": _("Merged from"),
     "follow_up_of_id": _("Follow-up of"),
+    "rating": _("Satisfaction"),
 }
 SLA_STATES: dict[str, Promise] = {
     "breached": _("SLA breached"),

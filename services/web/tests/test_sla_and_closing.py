@@ -243,9 +243,12 @@ def test_the_desks_own_changes_are_named_as_rules(technician: Client, apis: Fake
          "at": "2026-03-17T09:00:00Z"},
         {"actor_id": 4, "field": "status", "from": "in_progress", "to": "waiting",
          "at": "2026-03-02T11:00:00Z"},
+        {"actor_id": 7, "field": "rating", "from": "good", "to": "bad",
+         "at": "2026-03-12T09:00:00Z"},
     ]  # fmt: skip
     apis.on("tickets", "GET", "41/history/", body=page(entries))
     html = html_of(technician)
+    assert "Ana Cliente</span> · Satisfacción Bien → Mal" in " ".join(html.split())
     assert html.count(">Regla de escalado</span>") == 2
     assert ">Cierre automático</span>" in html
     assert ">Tina Técnica</span>" in html

@@ -116,18 +116,16 @@ def history_value(
     people: dict[str, str] | None = None,
     teams: dict[str, str] | None = None,
 ) -> str:
-    """A history entry's value in words: statuses, priorities, people and teams by name."""
+    """A history entry's value in words: statuses, priorities, ratings, people and teams
+    by name."""
     if not value:
         return "—"
-    if field_name == "team_id" and teams:
-        return teams.get(value, value)
-    if field_name == "status":
-        return status_label(value)
-    if field_name == "priority":
-        return priority_label(value)
-    if field_name == "assignee_id" and people:
-        return people.get(value, value)
-    return value
+    named = {"team_id": teams, "assignee_id": people}.get(field_name)
+    if named:
+        return named.get(value, value)
+    words = {"status": status_label, "priority": priority_label, "rating": rating_label}
+    said = words.get(field_name)
+    return said(value) if said is not None else value
 
 
 def _rounded(value: float, digits: int) -> str:
