@@ -184,3 +184,20 @@ def test_tickets_down_is_a_503_page(client: Client, apis: FakeApis) -> None:
     apis.down.add("tickets")
     response = client.get(PATH)
     assert response.status_code == 503
+
+
+def test_too_many_answers_keep_what_was_typed(client: Client, apis: FakeApis) -> None:
+    serve(apis)
+
+    def throttled(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json=error("Throttled."), headers={"Retry-After": "120"})
+
+    apis.handle("tickets", "POST", API_PATH, throttled)
+    response = client.post(
+        PATH, {"rating": "good", "comment": "Muy amables"}, HTTP_ACCEPT_LANGUAGE="es"
+    )
+    assert response.status_code == 429
+    assert response["Retry-After"] == "120"
+    html = response.content.decode()
+    assert "2 minutos" in html
+    assert "Muy amables</textarea>" in html

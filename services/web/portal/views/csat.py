@@ -58,6 +58,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     tickets = client_for(request).tickets
     form = forms.RatingForm(request.POST if request.method == "POST" else None)
     status = 200
+    retry_after: int | None = None
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -73,9 +74,11 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
                 )
                 status = 503
             except ApiError as exc:
-                if exc.status in (404, 410) or exc.status == 429:
+                if exc.status in (404, 410):
                     return _refused(request, exc)
+                # Too many answers from this address (429): the form keeps what was typed.
                 forms.show_api_errors(form, exc)
+                status, retry_after = (429, exc.retry_after) if exc.status == 429 else (400, None)
             else:
                 messages.success(request, _("Thank you! Your answer is saved."))
                 return redirect(reverse("portal:csat", args=[token]))
@@ -88,7 +91,10 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     except ApiError as exc:
         return _refused(request, exc)
     context = _context(request, answer, form) | {"token": token}
-    return _private(render(request, "portal/csat/rate.html", context, status=status))
+    response = render(request, "portal/csat/rate.html", context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return _private(response)
 
 
 def _context(request: HttpRequest, answer: CsatAnswer, form: forms.RatingForm) -> dict[str, Any]:
