@@ -1004,6 +1004,8 @@ class TeamForm(forms.Form):
                     missing,
                     _("Give both targets of this priority, or neither to use the defaults."),
                 )
+            elif all(given) and data[resolution] < data[first]:
+                self.add_error(resolution, _("Resolution cannot be due before the first response."))
         return data
 
     @classmethod

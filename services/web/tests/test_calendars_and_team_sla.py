@@ -269,6 +269,8 @@ def test_a_target_needs_both_hours_and_reassigning_needs_a_lead(
             "assignment": "manual",
             "sla_high_first_response_hours": "3",
             "sla_low_resolution_hours": "0",
+            "sla_medium_first_response_hours": "8",
+            "sla_medium_resolution_hours": "4",
             "escalate_reassign_to_lead": "on",
         },
         HTTP_ACCEPT_LANGUAGE="es",
@@ -277,6 +279,8 @@ def test_a_target_needs_both_hours_and_reassigning_needs_a_lead(
     html = response.content.decode()
     assert 'id="id_sla_high_resolution_hours-errors"' in html
     assert 'id="id_sla_low_resolution_hours-errors"' in html
+    assert 'id="id_sla_medium_resolution_hours-errors"' in html
+    assert "La resolución no puede vencer antes que la primera respuesta." in html
     assert 'id="id_escalate_reassign_to_lead-errors"' in html
     assert apis.called("tickets", "PATCH", "teams/3/") == []
 
@@ -290,8 +294,8 @@ def test_the_apis_errors_on_targets_go_next_to_their_field(admin: Client, apis: 
         {
             "name": "Redes",
             "assignment": "manual",
-            "sla_urgent_first_response_hours": "8",
-            "sla_urgent_resolution_hours": "2",
+            "sla_urgent_first_response_hours": "2",
+            "sla_urgent_resolution_hours": "8",
         },
     )
     html = response.content.decode()
