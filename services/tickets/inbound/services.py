@@ -240,7 +240,8 @@ def _comment(actor: Actor, ticket_id: int, mail: ParsedMail) -> Decision:
         raise  # the storage is away: the message fails, to be retried
     except ApplicationError as exc:
         return Decision(Outcome.IGNORED, exc.message, ticket_id=ticket_id)
-    return Decision(Outcome.COMMENT, ticket_id=ticket_id, comment_id=comment.pk)
+    # A reply to a closed ticket lands on its follow-up (comment_create).
+    return Decision(Outcome.COMMENT, ticket_id=comment.ticket_id, comment_id=comment.pk)
 
 
 def _files(mail: ParsedMail, *, language: str) -> tuple[list[ContentFile[bytes]], str]:

@@ -160,6 +160,42 @@ def test_a_reply_threads_by_its_headers_without_the_quote(ana: DirectoryUser) ->
     assert Ticket.objects.count() == 1
 
 
+@pytest.mark.parametrize("status", ["waiting", "resolved"])
+def test_a_clients_mail_brings_a_waiting_or_resolved_ticket_back_to_work(
+    ana: DirectoryUser, tere: DirectoryUser, status: str
+) -> None:
+    ticket = open_ticket(ana)
+    staff = Actor(id=tere.pk, role=Role.TECHNICIAN)
+    ticket_services.ticket_change_status(ticket_id=ticket.pk, actor=staff, status="in_progress")
+    ticket_services.ticket_change_status(ticket_id=ticket.pk, actor=staff, status=status)
+
+    apply(reply(ticket_id=ticket.pk, text="Here is the photo you asked for."))
+
+    assert Ticket.objects.get(pk=ticket.pk).status == "in_progress"
+    moved = outbox("ticket.status_changed")[-1]
+    assert (moved["from_status"], moved["to_status"], moved["actor_id"]) == (
+        status,
+        "in_progress",
+        11,
+    )
+
+
+def test_a_clients_mail_to_a_closed_ticket_opens_a_follow_up(
+    ana: DirectoryUser, tere: DirectoryUser
+) -> None:
+    ticket = open_ticket(ana)
+    Ticket.objects.filter(pk=ticket.pk).update(status="closed")
+
+    applied = apply(reply(ticket_id=ticket.pk, text="It happens again."))
+
+    follow_up = Ticket.objects.exclude(pk=ticket.pk).get()
+    assert applied.outcome == Outcome.COMMENT
+    assert applied.ticket_id == follow_up.pk
+    assert follow_up.follow_up_of_id == ticket.pk
+    assert Comment.objects.get(ticket=follow_up).body == "It happens again."
+    assert Ticket.objects.get(pk=ticket.pk).status == "closed"
+
+
 def test_a_reply_threads_by_the_number_in_its_subject(ana: DirectoryUser) -> None:
     ticket = open_ticket(ana)
 
