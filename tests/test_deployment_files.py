@@ -51,6 +51,7 @@ CONSUMERS = {"accounts", "tickets", "notifier", "reports"}
 OTHER_PROCESSES = {
     "notifier-sender": ["python", "manage.py", "send_notifications"],
     "tickets-mailbox": ["python", "manage.py", "fetch_mail"],
+    "tickets-sla": ["python", "manage.py", "watch_sla"],
 }
 # One-shot jobs besides the migrations, by container name: what each runs and what it
 # waits for. None since the compose example stopped loading demo data (issue 15).
