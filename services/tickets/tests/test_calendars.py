@@ -7,15 +7,21 @@ and the serializers read the clock through it), so due times are checked to the 
 
 from __future__ import annotations
 
+import importlib
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection, transaction
 from django.utils import timezone
 from tickets import calendars, services
-from tickets.models import BusinessCalendar, Priority, Status, Team, Ticket
+from tickets.models import WEEKDAYS, BusinessCalendar, Priority, Status, Team, Ticket
 
 from tests.conftest import Api, Caller
 
@@ -24,7 +30,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/tickets/calendars/"
 TEAMS_URL = "/api/tickets/teams/"
 MADRID = ZoneInfo("Europe/Madrid")
-AROUND_THE_CLOCK = {day: [["00:00", "24:00"]] for day in calendars.WEEKDAYS}
+AROUND_THE_CLOCK = {day: [["00:00", "24:00"]] for day in WEEKDAYS}
 OFFICE = {
     "mon": [["09:00", "18:00"]],
     "tue": [["09:00", "18:00"]],
@@ -38,7 +44,7 @@ HOUR = 3600
 
 
 def madrid(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=MADRID)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=MADRID)  # type: ignore[misc,arg-type]
 
 
 #: Friday 4 December 2026, 17:00 in Madrid: one office hour left before the weekend.
@@ -56,8 +62,16 @@ def frozen_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     return freeze
 
 
-@pytest.fixture
+#: The migration that brought calendars: it makes a fresh install's default calendar.
+CALENDARS_MIGRATION = importlib.import_module("tickets.migrations.0008_sla_calendars_csat")
+
+
+@pytest.fixture(autouse=True)
 def default_calendar(db: Any) -> BusinessCalendar:
+    """The default calendar as the migration made it. A transactional test empties the
+    tables, and ``--reuse-db`` keeps them so for the next run: make it again the same way."""
+    if not BusinessCalendar.objects.filter(is_default=True).exists():
+        CALENDARS_MIGRATION.default_calendar_and_clocks(django_apps, None)
     return BusinessCalendar.objects.get(is_default=True)
 
 
@@ -91,6 +105,10 @@ def messages(errors: dict[str, list[str]]) -> str:
 def test_a_fresh_database_has_one_default_calendar_open_around_the_clock(
     api: Api, callers: dict[str, Caller], open_ticket: Any
 ) -> None:
+    # What the migration does on a fresh install (and nothing more when run again).
+    BusinessCalendar.objects.all().delete()
+    CALENDARS_MIGRATION.default_calendar_and_clocks(django_apps, None)
+    CALENDARS_MIGRATION.default_calendar_and_clocks(django_apps, None)
     response = api.get(URL, as_=callers["technician"])
     assert response.status_code == 200, response.content
     [calendar] = response.json()
@@ -184,14 +202,14 @@ def test_technicians_read_clients_get_403_and_strangers_401(
     assert api.post(URL, office_body(), as_=technician).status_code == 403
     assert api.patch(url, {"name": "Mío"}, as_=technician).status_code == 403
     assert api.delete(url, as_=technician).status_code == 403
-    for call in (
-        lambda: api.get(URL, as_=client),
-        lambda: api.get(url, as_=client),
-        lambda: api.post(URL, office_body(), as_=client),
-        lambda: api.patch(url, {"name": "Mío"}, as_=client),
-        lambda: api.delete(url, as_=client),
-    ):
-        assert call().status_code == 403
+    refused = [
+        api.get(URL, as_=client),
+        api.get(url, as_=client),
+        api.post(URL, office_body(), as_=client),
+        api.patch(url, {"name": "Mío"}, as_=client),
+        api.delete(url, as_=client),
+    ]
+    assert [response.status_code for response in refused] == [403] * 5
     assert api.get(URL).status_code == 401
     assert api.post(URL, office_body()).status_code == 401
     assert BusinessCalendar.objects.count() == 1
@@ -633,3 +651,44 @@ def test_bad_escalation_is_a_400(api: Api, callers: dict[str, Caller]) -> None:
     body = {"name": "Redes", "member_ids": [21], "escalation": {"raise_priority": "often"}}
     errors = field_errors(api.post(TEAMS_URL, body, as_=callers["admin"]))
     assert named_fields(errors) == {"escalation"}
+
+
+# --- two admins at once -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_calendars_made_the_default_at_once_leave_exactly_one_default(
+    default_calendar: BusinessCalendar,
+) -> None:
+    """Each admin's change unmarks the default it sees; lined up behind a lock on the old
+    default, the second must still see the first's new one (no unique-index error)."""
+    first = calendars.calendar_create(
+        name="Primero", time_zone="Europe/Madrid", week=OFFICE, holidays=[]
+    )
+    second = calendars.calendar_create(
+        name="Segundo", time_zone="Europe/Madrid", week=OFFICE, holidays=[]
+    )
+    started = threading.Barrier(3)
+
+    def make_default(calendar_id: int) -> str:
+        try:
+            started.wait()
+            calendars.calendar_update(calendar_id=calendar_id, changes={"is_default": True})
+            return "ok"
+        except Exception as exc:
+            return type(exc).__name__
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        with transaction.atomic():
+            # Hold the old default so both writers queue behind it.
+            list(BusinessCalendar.objects.select_for_update().filter(pk=default_calendar.pk))
+            futures = [pool.submit(make_default, pk) for pk in (first.pk, second.pk)]
+            started.wait()
+            time.sleep(0.3)
+        outcomes = [future.result() for future in futures]
+    assert outcomes == ["ok", "ok"]
+    defaults = list(BusinessCalendar.objects.filter(is_default=True).values_list("pk", flat=True))
+    assert len(defaults) == 1
+    assert defaults[0] in (first.pk, second.pk)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -206,9 +207,7 @@ _known: Known | None = None
 def _read() -> Known:
     rows = list(BusinessCalendar.objects.all())
     default_id = next((row.pk for row in rows if row.is_default), None)
-    teams = dict(
-        Team.objects.filter(calendar__isnull=False).values_list("pk", "calendar_id")  # type: ignore[arg-type]
-    )
+    teams = dict(Team.objects.filter(calendar__isnull=False).values_list("pk", "calendar_id"))
     return Known(
         read_at=clock.monotonic(),
         by_id={row.pk: to_calendar(row) for row in rows},
@@ -278,6 +277,21 @@ def _unique_name(name: str, *, exclude: int | None = None) -> None:
         raise _field_error("name", _("A calendar with this name already exists."))
 
 
+def _lock_all() -> None:
+    """Lock every calendar (a handful of rows), in id order, before the default changes:
+    two admins making two calendars the default at once then take turns, and the second
+    unmarks the first's new default instead of breaking the one-default index (a 500)."""
+    list(BusinessCalendar.objects.select_for_update(no_key=True).order_by("pk").values("pk"))
+
+
+def _locked(calendar_id: int) -> BusinessCalendar:
+    """The calendar's row, locked; a 404 when another request deleted it meanwhile."""
+    calendar = BusinessCalendar.objects.select_for_update().filter(pk=calendar_id).first()
+    if calendar is None:
+        raise Http404
+    return calendar
+
+
 def _recompute(tickets: QuerySet[Ticket]) -> None:
     from tickets import sla  # noqa: PLC0415 (sla reads the calendars of this module)
 
@@ -304,6 +318,8 @@ def calendar_create(
 ) -> BusinessCalendar:
     """A new calendar (``week``/``holidays`` as ``clean_*`` return them); made the default,
     it takes over from the old one and the tickets counting in that one move to it."""
+    if is_default:
+        _lock_all()
     _unique_name(name)
     if is_default:
         BusinessCalendar.objects.filter(is_default=True).update(is_default=False)
@@ -326,7 +342,9 @@ def calendar_update(*, calendar_id: int, changes: dict[str, Any]) -> BusinessCal
     """Change any of name, time zone, week, holidays, default (given keys only); the due
     times of the open tickets counting in it (or, made default, now counting in it) move.
     The default stays the default until another calendar is made the default."""
-    calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar_id)
+    if changes.get("is_default"):
+        _lock_all()
+    calendar = _locked(calendar_id)
     if "name" in changes:
         _unique_name(changes["name"], exclude=calendar.pk)
     if changes.get("is_default") is False and calendar.is_default:
@@ -348,7 +366,7 @@ def calendar_update(*, calendar_id: int, changes: dict[str, Any]) -> BusinessCal
 @transaction.atomic
 def calendar_delete(*, calendar_id: int) -> None:
     """Delete a calendar that is not the default (409): its teams count in the default."""
-    calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar_id)
+    calendar = _locked(calendar_id)
     if calendar.is_default:
         raise ConflictError(
             _("The default calendar cannot be deleted; make another one the default first."),
