@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from tickets.models import (
+    BusinessCalendar,
     Category,
     Comment,
     DirectoryUser,
@@ -35,6 +36,10 @@ def test_seed_demo_without_users_seeds_the_reference_data_only() -> None:
     output = run("seed_demo")
     assert Category.objects.count() == 5
     assert SlaTarget.objects.count() == 4
+    office = BusinessCalendar.objects.get(is_default=True)
+    assert office.week["mon"] == [["09:00", "18:00"]]
+    assert office.week["sat"] == []
+    assert {"date": "2026-12-25", "name": "Navidad"} in office.holidays
     assert not Ticket.objects.exists()
     assert "next run" in output
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tickets import calendars
 from tickets.categories import slug_of
 
-from tickets import calendars
 from tests.conftest import Api, Caller
 from tests.factories import CategoryFactory, CommentFactory, TicketFactory
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from tickets import teams
+from tickets import calendars, teams
 from tickets.models import (
     DEFAULT_SLA_HOURS,
     Assignment,
+    BusinessCalendar,
     Category,
     DirectoryUser,
     Macro,
@@ -63,11 +64,72 @@ def ensure_sla_targets() -> int:
     for priority, (first_response, resolution) in DEFAULT_SLA_HOURS.items():
         _target, was_created = SlaTarget.objects.get_or_create(
             priority=priority,
+            team=None,
             defaults={"first_response_hours": first_response, "resolution_hours": resolution},
         )
         created += int(was_created)
     return created
 
+
+#: Spain's national holidays, for the demo's office hours.
+NATIONAL_HOLIDAYS: Final = (
+    ("2026-01-01", "Año Nuevo"),
+    ("2026-01-06", "Epifanía del Señor"),
+    ("2026-04-03", "Viernes Santo"),
+    ("2026-05-01", "Fiesta del Trabajo"),
+    ("2026-08-15", "Asunción de la Virgen"),
+    ("2026-10-12", "Fiesta Nacional de España"),
+    ("2026-11-01", "Todos los Santos"),
+    ("2026-12-06", "Día de la Constitución"),
+    ("2026-12-08", "Inmaculada Concepción"),
+    ("2026-12-25", "Navidad"),
+    ("2027-01-01", "Año Nuevo"),
+    ("2027-01-06", "Epifanía del Señor"),
+    ("2027-03-26", "Viernes Santo"),
+    ("2027-05-01", "Fiesta del Trabajo"),
+    ("2027-08-15", "Asunción de la Virgen"),
+    ("2027-10-12", "Fiesta Nacional de España"),
+    ("2027-11-01", "Todos los Santos"),
+    ("2027-12-06", "Día de la Constitución"),
+    ("2027-12-08", "Inmaculada Concepción"),
+    ("2027-12-25", "Navidad"),
+)
+
+
+def ensure_office_hours() -> bool:
+    """Make the default calendar the demo's office hours (Monday to Friday, 9:00-18:00,
+    Europe/Madrid, Spain's national holidays), unless an admin already changed it from
+    the fresh install's around-the-clock one; True when it did."""
+    default = BusinessCalendar.objects.filter(is_default=True).first()
+    if default is not None and default.week != calendars.AROUND_THE_CLOCK_WEEK:
+        return False
+    holidays = [{"date": day, "name": name} for day, name in NATIONAL_HOLIDAYS]
+    if default is None:
+        calendars.calendar_create(
+            name="Horario de oficina",
+            time_zone="Europe/Madrid",
+            week=calendars.OFFICE_WEEK,
+            holidays=holidays,
+            is_default=True,
+        )
+    else:
+        calendars.calendar_update(
+            calendar_id=default.pk,
+            changes={
+                "name": "Horario de oficina",
+                "time_zone": "Europe/Madrid",
+                "week": calendars.OFFICE_WEEK,
+                "holidays": holidays,
+            },
+        )
+    return True
+
+
+#: What each demo team's escalation rule does at a breach: (raise priority, to the lead).
+ESCALATIONS: Final = {
+    "Soporte de campo": (True, False),
+    "Aplicaciones y accesos": (False, True),
+}
 
 #: name, assignment rule, category slugs: how a small help desk splits its queue.
 TEAMS: Final = (
@@ -111,6 +173,7 @@ def ensure_teams(technicians: Sequence[DirectoryUser]) -> int:
                 "slug", flat=True
             )
         )
+        raise_priority, to_lead = ESCALATIONS.get(name, (False, False))
         teams.team_create(
             data=teams.TeamData(
                 name=name,
@@ -118,6 +181,8 @@ def ensure_teams(technicians: Sequence[DirectoryUser]) -> int:
                 lead_id=member_ids[0] if member_ids else None,
                 assignment=assignment,
                 category_slugs=free,
+                escalate_raise_priority=raise_priority,
+                escalate_to_lead=to_lead,
             )
         )
         created += 1

@@ -42,7 +42,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             categories = demo.ensure_categories()
             targets = demo.ensure_sla_targets()
+            office = demo.ensure_office_hours()
         self.stdout.write(f"seed_demo: {categories} categories and {targets} SLA targets added")
+        if office:
+            self.stdout.write("seed_demo: the default calendar is now office hours")
 
         clients = self.wait_for_clients(options["wait"])
         if not clients:
