@@ -625,6 +625,41 @@ def test_a_resolved_ticket_keeps_its_due_times_when_its_teams_targets_change(
     assert ticket.resolution_due == due
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "teams.team_delete (tickets/teams.py) sets its tickets' team to NULL without "
+        "sla.recompute_open: they keep the deleted team's due times"
+    ),
+)
+def test_deleting_a_team_moves_its_open_tickets_to_the_desks_targets_and_calendar(
+    api: Api,
+    callers: dict[str, Caller],
+    open_ticket: Any,
+    frozen_at: Callable[[datetime], None],
+) -> None:
+    admin = callers["admin"]
+    office = api.post(URL, office_body(), as_=admin).json()
+    body = {
+        "name": "Urgencias",
+        "member_ids": [21],
+        "calendar_id": office["id"],
+        "sla_targets": {"high": {"first_response_hours": 2, "resolution_hours": 3}},
+    }
+    team = api.post(TEAMS_URL, body, as_=admin).json()
+    frozen_at(FRIDAY_17)
+    ticket: Ticket = open_ticket(
+        "technician", client_id="11", priority=Priority.HIGH, team=Team.objects.get(pk=team["id"])
+    )
+    # Two business hours: one on Friday, one on Monday.
+    assert ticket.first_response_due == madrid(2026, 12, 7, 10)
+    assert api.delete(f"{TEAMS_URL}{team['id']}/", as_=admin).status_code == 204
+    ticket.refresh_from_db()
+    assert ticket.team_id is None
+    # The desk's 4 h around the clock.
+    assert ticket.first_response_due == madrid(2026, 12, 4, 21)
+
+
 @pytest.mark.parametrize(
     ("sla_targets", "says"),
     [

@@ -233,6 +233,9 @@ def _forgeries(token: str, other_id: int) -> list[str]:
         signing.Signer(salt=csat.SALT).sign_object({"c": 1, "x": 9999999999}),
         signing.Signer(salt=csat.SALT).sign_object(["not", "a", "mapping"]),
         signing.Signer(salt=csat.SALT).sign_object({"t": 999_999, "c": 1, "x": 9999999999}),
+        # Signed, but nonsense: an expiry no clock can hold, an id beyond any column.
+        signing.Signer(salt=csat.SALT).sign_object({"t": other_id, "c": 1, "x": 10**20}),
+        signing.Signer(salt=csat.SALT).sign_object({"t": 10**30, "c": 1, "x": 9999999999}),
     ]
 
 

@@ -61,7 +61,7 @@ def read(token: str, *, now: datetime | None = None) -> Link:
             cycle=int(payload["c"]),
             expires_at=datetime.fromtimestamp(int(payload["x"]), tz=UTC),
         )
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         raise LinkNotFoundError(
             _("This rating link is not valid. Use the link of the mail as it came."),
             extra={"code": "invalid_link"},

@@ -147,9 +147,9 @@ def on_sla_alert(
         data = schemas.TicketSlaWarning(
             ticket=snapshot,
             actor_id=None,
-            clock=clock,
+            clock=clock,  # type: ignore[arg-type]
             due_at=due_at,
-            cycle=cycle,  # type: ignore[arg-type]
+            cycle=cycle,
         )
     else:
         data = schemas.TicketSlaBreached(

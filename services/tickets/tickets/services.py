@@ -687,7 +687,9 @@ def _follow_up(closed: Ticket, *, actor: Actor) -> Ticket:
             "date": timezone.localtime(closed.closed_at or closed.updated_at).date().isoformat(),
         },
         priority=closed.priority,
-        category=closed.category if closed.category_id and closed.category.is_active else None,
+        category=closed.category
+        if closed.category is not None and closed.category.is_active
+        else None,
         follow_up_of=closed,
     )
 

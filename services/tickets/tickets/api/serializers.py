@@ -835,7 +835,7 @@ class CalendarSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
     holidays = serializers.JSONField(
         required=False,
-        default=list,
+        default=list,  # type: ignore[arg-type]
         help_text=_('A list of {"date": "YYYY-MM-DD", "name"}.'),
     )
     updated_at = serializers.DateTimeField(read_only=True)
