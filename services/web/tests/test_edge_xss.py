@@ -245,6 +245,15 @@ def reports_dashboard(apis: FakeApis, text: str) -> str:
             {"assignee_id": "3", "name": text, "assigned": 1, "open": 1, "resolved": 0,
              "median_resolution_hours": None, "resolution_sla_compliance": None}
         ],
+        "csat": {
+            "answered": 1, "good": 1, "bad": 0, "score": 1.0, "surveyed": 1, "responded": 1,
+            "response_rate": 1.0, "timeline": [],
+            "by_technician": [{"assignee_id": "3", "name": text, "answered": 1, "good": 1,
+                               "bad": 0, "score": 1.0}],
+            "by_team": [{"team_id": "4", "name": text, "deleted": True, "answered": 1}],
+            "by_category": [{"category": "hardware", "label": text, "answered": 1},
+                            {"category": "red", "label": text, "answered": 1}],
+        },
     }  # fmt: skip
     apis.on("reports", "GET", "summary/", body=summary)
     return signed_in("admin").get("/reports/").content.decode()

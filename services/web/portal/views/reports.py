@@ -31,6 +31,10 @@ CHARTS: Final = {
     "resolution-time": gettext_lazy("How long tickets took to resolve"),
     "technicians": gettext_lazy("Workload per technician"),
 }
+#: The satisfaction chart, shown in its own section (and only when reports has ``csat``).
+CSAT_CHART: Final = ("csat", gettext_lazy("Good and bad answers over time"))
+#: Every chart the dashboard may pass through.
+PROXIED_CHARTS: Final = frozenset({*CHARTS, CSAT_CHART[0]})
 CHART_FORMATS: Final = ("svg", "png")
 EXPORTS: Final = {"pdf": "PDF", "xlsx": "Excel", "csv": "CSV"}
 #: Upstream headers a download keeps.
@@ -51,6 +55,73 @@ def _params(request: HttpRequest) -> dict[str, str]:
     return params
 
 
+#: The seven figures of the summary's ``csat`` and of each of its rows.
+CSAT_FIGURES: Final = (
+    "answered",
+    "good",
+    "bad",
+    "score",
+    "surveyed",
+    "responded",
+    "response_rate",
+)
+
+
+def _csat_figures(data: dict[str, Any]) -> dict[str, float | None]:
+    """A satisfaction block's figures; one missing or not a number is None (a dash on
+    the page), never a broken page."""
+
+    def number(value: Any) -> float | None:
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        return value if numeric else None
+
+    return {name: number(data.get(name)) for name in CSAT_FIGURES}
+
+
+def _named(text: Any, fallback: str) -> str:
+    return text if isinstance(text, str) and text else fallback
+
+
+def _csat_tables(
+    csat: dict[str, Any], category_names: dict[str, str]
+) -> list[tuple[str, str, list[tuple[str, dict[str, float | None]]]]]:
+    """The satisfaction breakdowns as ``(caption, heading, [(name, figures), ...])``:
+    technicians and teams by the names reports gives them (as in the technicians' table),
+    a deleted team said so; categories by their name in tickets, else reports' label."""
+
+    def rows(key: str) -> list[dict[str, Any]]:
+        value = csat.get(key)
+        return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+    def fallback(row: dict[str, Any], key: str, nobody: str) -> str:
+        return nobody if row.get(key) is None else f"#{row[key]}"
+
+    technicians = [
+        (
+            _named(row.get("name"), fallback(row, "assignee_id", _("Unassigned"))),
+            _csat_figures(row),
+        )
+        for row in rows("by_technician")
+    ]
+    teams = []
+    for row in rows("by_team"):
+        name = _named(row.get("name"), fallback(row, "team_id", _("No team")))
+        if row.get("deleted") is True:
+            name = _("%(name)s (deleted)") % {"name": name}
+        teams.append((name, _csat_figures(row)))
+    categories = []
+    for row in rows("by_category"):
+        code = row.get("category")
+        slug = code if isinstance(code, str) else ""
+        name = category_names.get(slug) or _named(row.get("label"), slug)
+        categories.append((name, _csat_figures(row)))
+    return [
+        (_("Satisfaction per technician"), _("Technician"), technicians),
+        (_("Satisfaction per team"), _("Team"), teams),
+        (_("Satisfaction per category"), _("Category"), categories),
+    ]
+
+
 @admin_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     categories: list[Category] = attempt(request, client_for(request).tickets.categories, [])
@@ -68,10 +139,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status = 400
     query = urlencode({k: v for k, v in _params(request).items() if k != "lang"})
     period = (summary or {}).get("period") or {}
+    category_names = {category.slug: category.name for category in categories}
+    # An older reports deploy answers without ``csat``: the section is left out.
+    csat = (summary or {}).get("csat")
+    if not isinstance(csat, dict):
+        csat = None
     context = {
         "form": form,
         "summary": summary,
-        "category_names": {category.slug: category.name for category in categories},
+        "category_names": category_names,
+        "csat": _csat_figures(csat) if csat is not None else None,
+        "csat_tables": _csat_tables(csat, category_names) if csat is not None else [],
+        "csat_chart": (
+            CSAT_CHART[1],
+            f"{reverse('portal:report_chart', args=[CSAT_CHART[0], 'svg'])}?{query}",
+        ),
         "period_from": parse_date(str(period.get("from", ""))),
         "period_to": parse_date(str(period.get("to", ""))),
         "query": query,
@@ -130,7 +212,7 @@ def _pass_through(
 
 @admin_required
 def chart(request: HttpRequest, name: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
-    if name not in CHARTS or fmt not in CHART_FORMATS:
+    if name not in PROXIED_CHARTS or fmt not in CHART_FORMATS:
         raise Http404
     return _pass_through(request, f"charts/{name}.{fmt}", attachment=False)
 
