@@ -248,11 +248,17 @@ def team_update(*, team_id: int, changes: dict[str, Any]) -> Team:
 
 @transaction.atomic
 def team_delete(*, team_id: int) -> None:
-    """Delete a team: its tickets and categories keep no team (``SET NULL``)."""
+    """Delete a team: its tickets and categories keep no team (``SET NULL``); its open
+    tickets' due times move to the desk's targets and calendar."""
     team = team_get(team_id)
     signals.team_changed.send(sender=Team, team=team, change="deleted")
+    open_ids = list(
+        Ticket.objects.filter(team=team, status__in=OPEN_STATUSES).values_list("pk", flat=True)
+    )
     team.delete()
     calendars.forget()
+    # Its tickets now count in the desk's targets and the default calendar.
+    sla.recompute_open(Ticket.objects.filter(pk__in=open_ids))
 
 
 # --- assignment -----------------------------------------------------------------------

@@ -84,9 +84,16 @@ class ServideskView(GenericAPIView):  # type: ignore[type-arg]
 
     def validated_changes(self, serializer_class: type[Any]) -> dict[str, Any]:
         """A PATCH: the fields the request sent, validated (a partial serializer would
-        fill in its defaults for the others)."""
-        data = self.validated(serializer_class, partial=True)
-        return {key: value for key, value in data.items() if key in self.request.data}
+        fill in its defaults for the others), under their ``source`` names
+        (``calendar_id`` is validated as ``calendar``)."""
+        serializer = serializer_class(data=self.request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        sent = {
+            field.source
+            for name, field in serializer.fields.items()
+            if name in self.request.data and not field.read_only
+        }
+        return {key: value for key, value in serializer.validated_data.items() if key in sent}
 
     def ticket(self, pk: int) -> Ticket:
         return selectors.ticket_get(actor=self.actor, ticket_id=pk)
