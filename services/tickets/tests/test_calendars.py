@@ -495,14 +495,6 @@ def test_a_team_calendar_applies_to_that_teams_tickets_only(
     assert detail(api, in_team.pk, staff)["sla"]["calendar_id"] == default_calendar.pk
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ServideskView.validated_changes (tickets/api/views.py) keeps the validated keys "
-        "that were sent, but calendar_id validates to 'calendar' (source=): a PATCH of a "
-        "team's calendar_id is dropped"
-    ),
-)
 def test_a_team_moved_to_another_calendar_moves_its_open_tickets(
     api: Api,
     callers: dict[str, Caller],
@@ -625,13 +617,6 @@ def test_a_resolved_ticket_keeps_its_due_times_when_its_teams_targets_change(
     assert ticket.resolution_due == due
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "teams.team_delete (tickets/teams.py) sets its tickets' team to NULL without "
-        "sla.recompute_open: they keep the deleted team's due times"
-    ),
-)
 def test_deleting_a_team_moves_its_open_tickets_to_the_desks_targets_and_calendar(
     api: Api,
     callers: dict[str, Caller],

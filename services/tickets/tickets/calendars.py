@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.http import Http404
@@ -269,6 +269,16 @@ def _field_error(field_name: str, message: str) -> ApplicationError:
     )
 
 
+def _save_named(calendar: BusinessCalendar) -> None:
+    """Save; the same name saved by another request a moment earlier (past the check of
+    ``_unique_name``) is the same 400, not the unique index's 500."""
+    try:
+        with transaction.atomic():
+            calendar.save()
+    except IntegrityError:
+        raise _field_error("name", _("A calendar with this name already exists.")) from None
+
+
 def _unique_name(name: str, *, exclude: int | None = None) -> None:
     same = BusinessCalendar.objects.filter(name__iexact=name)
     if exclude is not None:
@@ -323,7 +333,7 @@ def calendar_create(
     _unique_name(name)
     if is_default:
         BusinessCalendar.objects.filter(is_default=True).update(is_default=False)
-    calendar = BusinessCalendar.objects.create(
+    calendar = BusinessCalendar(
         name=name,
         time_zone=time_zone,
         week=week,
@@ -331,6 +341,7 @@ def calendar_create(
         is_default=is_default,
         updated_at=timezone.now(),
     )
+    _save_named(calendar)
     forget()
     if is_default:
         _recompute(_tickets_counting_in(calendar))
@@ -357,7 +368,7 @@ def calendar_update(*, calendar_id: int, changes: dict[str, Any]) -> BusinessCal
         if name in changes:
             setattr(calendar, name, changes[name])
     calendar.updated_at = timezone.now()
-    calendar.save()
+    _save_named(calendar)
     forget()
     _recompute(_tickets_counting_in(calendar))
     return calendar
