@@ -44,6 +44,14 @@ SERVICES = {
 
 #: Events reach tickets' directory and notifier in seconds; generous on a shared machine.
 eventually = partial(_eventually, timeout=90)
+#: A business calendar's week (issue 19): weekdays 9:00-14:00 and 15:00-18:00.
+WEEK = {
+    **{day: [["09:00", "14:00"], ["15:00", "18:00"]] for day in ("mon", "tue", "wed", "thu")},
+    **{"fri": [["09:00", "15:00"]], "sat": [], "sun": []},
+}
+#: Rating links (issue 19) nobody minted: rubbish, and one shaped like Django's signed
+#: values (payload:signature) with a signature of its own.
+FORGED_TOKENS = ("not-a-rating-link", "eyJ0IjoxLCJjIjoxLCJ4Ijo0MTAyNDQ0ODAwfQ:forgedsignature0123")
 #: A file to attach, as httpx's multipart ``files``.
 ATTACHMENT = {"file": ("nota.txt", b"La impresora hace ruido.\n", "text/plain")}
 
@@ -103,6 +111,10 @@ class World:
         body = {"name": "Matrix", "filters": {"status": "pending"}, "shared": True}
         return str(self.ok("tickets", "admin", "POST", "/api/tickets/views/", body)["id"])
 
+    def new_calendar(self) -> str:
+        body = {"name": f"Matrix {uuid.uuid4().hex[:8]}", "time_zone": "UTC", "week": WEEK}
+        return str(self.ok("tickets", "admin", "POST", "/api/tickets/calendars/", body)["id"])
+
     def new_category(self) -> str:
         slug = f"matrix-{uuid.uuid4().hex[:8]}"
         self.ok(
@@ -144,6 +156,7 @@ def world(pg_stack: Stack) -> Iterator[World]:
             )
             world.ids[f"{who}_user"] = user["id"]
             world.ids[f"{who}_email"] = user["email"]
+            world.ids[f"{who}_username"] = username
             tokens[who] = sign_in(accounts, username, PASSWORD)
         for who in ("technician", "admin"):
             world.ids[f"{who}_user"] = world.ok("accounts", who, "GET", "/api/accounts/me/")["id"]
@@ -183,6 +196,8 @@ def world(pg_stack: Stack) -> Iterator[World]:
         world.ids["team"] = world.new_team()
         world.ids["shared_macro"] = world.new_shared_macro()
         world.ids["shared_view"] = world.new_shared_view()
+        # Business calendars (issue 19): one to read and edit.
+        world.ids["calendar"] = world.new_calendar()
         yield world
     finally:
         for client in clients.values():
@@ -668,6 +683,47 @@ MATRIX = [
         merge_body,
         "two tickets of one client",
     ),
+    # tickets, business time and satisfaction (issue 19): staff read the calendars, admins
+    # write them; the rating link is its own credential (no sign-in, a token is not read),
+    # so a forged one is a 404 for everyone, whoever is signed in.
+    Row(f"GET {T}calendars/", f"{T}calendars/", staff(200)),
+    Row(
+        f"POST {T}calendars/",
+        f"{T}calendars/",
+        admin_only(201),
+        lambda world, caller: {
+            "name": f"Matrix {caller} {uuid.uuid4().hex[:6]}",
+            "time_zone": "Europe/Madrid",
+            "week": WEEK,
+            "holidays": [{"date": "2026-12-25", "name": "Navidad"}],
+        },
+    ),
+    Row(f"GET {T}calendars/{{id}}/", ids("calendar", T + "calendars/{}/"), staff(200)),
+    Row(
+        f"PATCH {T}calendars/{{id}}/",
+        ids("calendar", T + "calendars/{}/"),
+        admin_only(200),
+        {"holidays": [{"date": "2027-01-01", "name": "Año nuevo"}]},
+    ),
+    Row(
+        f"DELETE {T}calendars/{{id}}/",
+        fresh("calendar", T + "calendars/{}/"),
+        admin_only(204),
+    ),
+    *(
+        Row(f"GET {T}csat/{{token}}/", f"{T}csat/{token}/", same_for_all(404), note=note)
+        for token, note in zip(FORGED_TOKENS, ("(rubbish)", "(a forged signature)"), strict=True)
+    ),
+    *(
+        Row(
+            f"POST {T}csat/{{token}}/",
+            f"{T}csat/{token}/",
+            same_for_all(404),
+            {"rating": "bad", "comment": "Forged"},
+            note,
+        )
+        for token, note in zip(FORGED_TOKENS, ("(rubbish)", "(a forged signature)"), strict=True)
+    ),
     # notifier: a feed is personal; another person's notification does not exist for you.
     Row(f"GET {N}", N, signed_in(200)),
     Row(f"GET {N}unread-count/", f"{N}unread-count/", signed_in(200)),
@@ -737,3 +793,135 @@ def test_every_operation_of_the_served_schema_has_a_row(pg_stack: Stack, service
     }
     covered = {row.operation for row in MATRIX}
     assert served <= covered, f"operations without a row: {sorted(served - covered)}"
+
+
+# --- Web pages of issue 19 ------------------------------------------------------------------
+#
+# The same four callers with web sessions (signed in through web's own form, on web's own
+# port like the APIs above): the calendars pages are an admin's, anyone else is refused
+# (a sign-in redirect without a session, a 403 page with one); the rating page needs no
+# sign-in and says a link nobody minted is not valid (404), whoever opens it.
+
+CSRF_COOKIE = "servidesk_csrftoken"
+
+
+@dataclass(frozen=True)
+class WebPage:
+    path: Callable[[World], str] | str
+    expected: tuple[int, int, int, int]  # anonymous, client, technician, admin
+    #: A data-testid the page carries whenever it answers (not a redirect).
+    testid: str = ""
+    method: str = "GET"
+    data: dict[str, str] = field(default_factory=dict)
+    #: The secret link's page: never cached, indexed or sent on as a Referer.
+    private: bool = False
+
+    def __str__(self) -> str:
+        path = self.path if isinstance(self.path, str) else self.path.__name__
+        return f"{self.method} {path}"
+
+
+def a_calendar(world: World) -> str:
+    return f"/admin/calendars/{world.ids['calendar']}/"
+
+
+WEB_PAGES = [
+    WebPage("/admin/calendars/", (302, 403, 403, 200), "calendar-form"),
+    WebPage(a_calendar, (302, 403, 403, 200), "calendar-form"),
+    WebPage("/admin/calendars/999999999/", (302, 403, 403, 404)),
+    WebPage(
+        "/admin/calendars/",
+        (302, 403, 403, 400),
+        "calendar-form",
+        method="POST",
+        data={"name": "", "time_zone": "Europe/Madrid", "mon": "18:00-09:00"},
+    ),
+    *(
+        WebPage(f"/csat/{token}/", (404, 404, 404, 404), "csat-invalid", private=True)
+        for token in FORGED_TOKENS
+    ),
+    WebPage(f"/csat/{FORGED_TOKENS[1]}/?rating=good", (404,) * 4, "csat-invalid", private=True),
+    WebPage(
+        f"/csat/{FORGED_TOKENS[0]}/",
+        (404,) * 4,
+        "csat-invalid",
+        method="POST",
+        data={"rating": "good", "comment": "Forged"},
+        private=True,
+    ),
+    # Not a token's characters: refused by the URL itself, before any call.
+    WebPage("/csat/%3Cscript%3Ealert(1)%3C%2Fscript%3E/", (404,) * 4),
+]
+
+
+def web_sign_in(web: httpx.Client, username: str, password: str) -> None:
+    form = web.get("/login/")
+    assert form.status_code == 200, form.text[:300]
+    signed = web.post(
+        "/login/",
+        data={
+            "csrfmiddlewaretoken": web.cookies[CSRF_COOKIE],
+            "username": username,
+            "password": password,
+        },
+    )
+    assert signed.status_code == 302, f"{username} could not sign in to web: {signed.text[:300]}"
+
+
+@pytest.fixture(scope="module")
+def web_sessions(world: World, pg_stack: Stack) -> Iterator[dict[str, httpx.Client]]:
+    credentials = {
+        "client": (world.ids["client_username"], PASSWORD),
+        "technician": DEMO_TECHNICIAN,
+        "admin": DEMO_ADMIN,
+    }
+    sessions: dict[str, httpx.Client] = {}
+    try:
+        for caller in CALLERS:
+            web = httpx.Client(
+                base_url=pg_stack.service_url("web"),
+                timeout=30,
+                headers={"Accept-Language": "en"},
+            )
+            sessions[caller] = web
+            if caller in credentials:
+                web_sign_in(web, *credentials[caller])
+            else:
+                assert web.get("/login/").status_code == 200  # the CSRF cookie a form needs
+        yield sessions
+    finally:
+        for web in sessions.values():
+            web.close()
+
+
+WEB_CASES = [
+    pytest.param(page, caller, expected, id=f"{page}-{caller}")
+    for page in WEB_PAGES
+    for caller, expected in zip(CALLERS, page.expected, strict=True)
+]
+
+
+@pytest.mark.parametrize(("page", "caller", "expected"), WEB_CASES)
+def test_web_pages_matrix(
+    world: World, web_sessions: dict[str, httpx.Client], page: WebPage, caller: str, expected: int
+) -> None:
+    web = web_sessions[caller]
+    path = page.path(world) if callable(page.path) else page.path
+    if page.method == "POST":
+        data = {"csrfmiddlewaretoken": web.cookies[CSRF_COOKIE], **page.data}
+        response = web.post(path, data=data)
+    else:
+        response = web.get(path)
+    assert response.status_code == expected, (
+        f"{page.method} {path} as {caller}: {response.status_code} {response.text[:300]}"
+    )
+    if expected == 302:
+        assert response.headers["Location"].startswith("/login/?next="), response.headers
+        return
+    assert response.headers["Content-Type"].startswith("text/html"), response.headers
+    if page.testid and expected != 403:
+        assert f'data-testid="{page.testid}"' in response.text, response.text[:500]
+    if page.private:
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
