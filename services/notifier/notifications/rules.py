@@ -43,9 +43,9 @@ version 1 ones arrive as the same types, without the new fields):
   waits for their answer), ``status_changed`` to the assignee unless they moved it;
 - a client's reply moves a waiting ticket back to ``in_progress`` by itself, the client
   being the actor: they are not told of their own move (nobody is told of their own
-  doing), nor is the assignee, whom the reply's ``ticket.commented`` tells. A client's
-  move of a *resolved* ticket back to ``in_progress`` may be a reopen without a reply:
-  the assignee hears of it (``status_changed``);
+  doing), nor is the assignee, whom the reply's ``ticket.commented`` tells; the same for a
+  resolved ticket a reply reopened (``reply_comment_id`` names the reply). A client's
+  reopen by hand (no reply) is told to the assignee (``status_changed``);
 - ``ticket.sla_warning``: ``sla_warning`` to the assignee, or to the team's people (its
   members and lead) when nobody is assigned; ``ticket.sla_breached``: ``sla_breached``
   to the same, and to the team's lead (once, should they be the assignee). Only about a
@@ -136,13 +136,16 @@ def _status_kinds(data: TicketStatusChanged) -> tuple[str | None, str | None]:
         return Kind.RESOLVED_CSAT, Kind.STATUS_CHANGED
     if data.to_status == "waiting":
         return Kind.WAITING_ON_CLIENT, Kind.STATUS_CHANGED
+    if data.reply_comment_id is not None:
+        # The client's reply moved it: the reply's ticket.commented tells the assignee.
+        return None, None
     client = _id(data.ticket.client_id)
     if (
         data.from_status == "waiting"
         and data.to_status == "in_progress"
         and client is not None
         and _id(data.actor_id) == client
-    ):  # the client's reply moved it: the reply's ticket.commented tells the assignee
+    ):  # the same, from a producer that does not say which reply it was
         return None, None
     return Kind.STATUS_CHANGED, Kind.STATUS_CHANGED
 

@@ -118,7 +118,13 @@ def ticket(ticket_id: int = 42, **overrides: Any) -> TicketSnapshot:
 
 
 def moved(
-    from_status: str, to_status: str, *, actor: int, token: str | None = None, **snapshot: Any
+    from_status: str,
+    to_status: str,
+    *,
+    actor: int,
+    token: str | None = None,
+    reply: int | None = None,
+    **snapshot: Any,
 ) -> TicketStatusChanged:
     return TicketStatusChanged(
         ticket=ticket(status=to_status, **snapshot),
@@ -126,6 +132,7 @@ def moved(
         from_status=from_status,
         to_status=to_status,
         rating_token=token,
+        reply_comment_id=reply,
     )
 
 
@@ -525,6 +532,25 @@ def test_the_client_reopening_a_resolved_ticket_tells_the_assignee(
     assert mail.rcpt_tos == (TOM,)
     assert "changed from Resolved to In progress" in mail.text
     assert feed("1") == []
+
+
+def test_the_clients_reply_reopening_a_resolved_ticket_is_told_once_by_the_reply(
+    team: dict[str, Contact], smtp: SmtpServer, deliver: Callable[..., Any]
+) -> None:
+    """The move names the reply that made it: Tom hears of the reply alone, one mail."""
+    deliver(moved("resolved", "in_progress", actor=1, reply=77))
+    deliver(
+        TicketCommented(
+            ticket=ticket(),
+            actor_id=1,
+            comment=CommentSnapshotFactory(id=77, author_id=1, body="Vuelve a fallar."),
+        )
+    )
+    drain()
+    (mail,) = smtp.wait_for(1)
+    assert mail.rcpt_tos == (TOM,)
+    assert mail.text.splitlines()[0] == "New reply on SD-1042"
+    assert not Delivery.objects.filter(event_type="ticket.status_changed").exists()
 
 
 # --- ratings ----------------------------------------------------------------------------

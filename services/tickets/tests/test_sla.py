@@ -100,6 +100,7 @@ class TestWaitingOnTheClient:
             "in_progress",
         )
         assert change["data"]["actor_id"] == 11  # the client moved it, by replying
+        assert change["data"]["reply_comment_id"] == response.json()["id"]
         entry = HistoryEntry.objects.filter(ticket=working, field="status").latest("id")
         assert (entry.actor_id, entry.from_value, entry.to_value) == (
             "11",
@@ -185,6 +186,15 @@ class TestReopening:
         ) < timedelta(seconds=1)
         assert ticket.next_check_at is not None
         assert ticket.next_check_at < ticket.resolution_due  # the 80 % warning comes first
+
+    def test_a_reopen_by_hand_names_no_reply(
+        self, callers: dict[str, Caller], working: Ticket
+    ) -> None:
+        move(working, callers["technician"], Status.RESOLVED)
+        move(working, callers["client"], Status.IN_PROGRESS)
+        data = last_event(working.pk, "ticket.status_changed")["data"]
+        assert (data["from_status"], data["reply_comment_id"]) == ("resolved", None)
+        assert Ticket.objects.get(pk=working.pk).sla_cycle == 2
 
     def test_resolving_mints_a_rating_link_and_nothing_else_does(
         self, callers: dict[str, Caller], working: Ticket

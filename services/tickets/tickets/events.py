@@ -116,6 +116,7 @@ def on_status_changed(
     from_status: str,
     to_status: str,
     rating_token: str | None = None,
+    reply_comment_id: int | None = None,
     **kwargs: Any,
 ) -> None:
     publish(
@@ -125,6 +126,7 @@ def on_status_changed(
             from_status=from_status,  # type: ignore[arg-type]
             to_status=to_status,  # type: ignore[arg-type]
             rating_token=rating_token,
+            reply_comment_id=reply_comment_id,
         ),
         occurred_at=ticket.updated_at,
     )

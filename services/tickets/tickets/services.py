@@ -528,13 +528,21 @@ def ticket_change_status(
     return ticket
 
 
-def _move_status(ticket: Ticket, actor: Actor, to_status: str, *, at: datetime) -> None:
+def _move_status(
+    ticket: Ticket,
+    actor: Actor,
+    to_status: str,
+    *,
+    at: datetime,
+    reply: Comment | None = None,
+) -> None:
     """Write one checked move of the workflow with what it does to the clocks, its
     history entry and its signal.
 
     Waiting pauses the resolution clock and leaving it resumes it; resolving stops it
     (``resolved_at``) and mints the client's rating link; reopening starts a new cycle.
-    A reopened ticket nobody holds goes back in turn (the team's rule).
+    A reopened ticket nobody holds goes back in turn (the team's rule). ``reply``: the
+    client's comment that made the move (its event follows this one).
     """
     from_status = ticket.status
     plan = sla.plan_for(ticket)
@@ -560,6 +568,7 @@ def _move_status(ticket: Ticket, actor: Actor, to_status: str, *, at: datetime) 
         from_status=from_status,
         to_status=to_status,
         rating_token=csat.token_for(ticket, now=at) if to_status == Status.RESOLVED else None,
+        reply_comment_id=reply.pk if reply is not None else None,
     )
     if from_status == Status.RESOLVED and _assign_by_rule(ticket, at=at):
         _announce_rule_assignment(ticket)
@@ -651,11 +660,11 @@ def comment_create(
     now = timezone.now()
     if ticket.status == Status.CLOSED:
         ticket = _follow_up(ticket, actor=actor)
-    elif actor.is_client and ticket.status in CLIENT_REPLY_MOVES:
-        _move_status(ticket, actor, CLIENT_REPLY_MOVES[ticket.status], at=now)
     comment = Comment.objects.create(
         ticket=ticket, author_id=actor.id, body=body, internal=internal, created_at=now
     )
+    if actor.is_client and ticket.status in CLIENT_REPLY_MOVES:
+        _move_status(ticket, actor, CLIENT_REPLY_MOVES[ticket.status], at=now, reply=comment)
     if not internal:
         fields = ["updated_at", "version"]
         if actor.is_staff and ticket.first_response_at is None:

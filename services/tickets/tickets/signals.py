@@ -7,7 +7,8 @@ Every signal is sent by a write function (``tickets.services``, ``tickets.teams`
 - ``ticket_created``: ``ticket``, ``actor``, ``attachments`` (the files sent with it, a
   list of ``Attachment``, often empty)
 - ``ticket_status_changed``: ``ticket``, ``actor``, ``from_status``, ``to_status``,
-  ``rating_token`` (on a move to resolved: the client's rating link, ``tickets.csat``)
+  ``rating_token`` (on a move to resolved: the client's rating link, ``tickets.csat``),
+  ``reply_comment_id`` (the client's reply that made the move, or None)
 - ``ticket_assigned``: ``ticket``, ``actor``, ``from_assignee``, ``to_assignee``
 - ``ticket_commented``: ``ticket``, ``actor``, ``comment``, ``attachments`` (as above)
 - ``ticket_updated``: ``ticket``, ``actor``, ``changes`` (field -> ``(before, after)`` as

@@ -215,6 +215,9 @@ class TicketStatusChanged(TicketEvent, frozen=True, kw_only=True):
 
     from_status: Status
     to_status: Status
+    #: The client's reply that made this move by itself (``ticket.commented`` with that
+    #: comment follows and tells the people concerned); None for a move by hand.
+    reply_comment_id: Id | None = None
     #: On a move to ``resolved`` only: the token of the client's rating link (web's
     #: ``/csat/<token>/``, signed, valid 14 days). It lets anyone holding it rate the
     #: ticket: notifier puts it in the client's mail and nowhere else.
