@@ -55,7 +55,7 @@ def test_the_page_needs_no_sign_in_and_sends_no_token_of_a_user(
     call = api_calls(apis, "GET")[0]
     assert "Authorization" not in call.headers
     assert response["Cache-Control"] == "no-store"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_a_scanners_get_with_a_rating_records_nothing_but_preselects_it(

@@ -24,9 +24,11 @@ from portal.views.common import unavailable_message
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    """The page of a secret link: never cached, indexed, or sent on as a Referer."""
+    """The page of a secret link: never cached, indexed, or sent to another site as a
+    Referer. ``same-origin``, not ``no-referrer``: with the latter Chromium sends
+    ``Origin: null`` on the page's own POST, which Django's CSRF check refuses."""
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
