@@ -10,6 +10,7 @@ Every other type the queue is bound to has one (``tests/test_handlers.py`` check
 notifications like the other ticket events (``rules`` says who hears of what), and so are
 issue 19's ``ticket.sla_warning``, ``ticket.sla_breached``, ``ticket.rated`` and
 ``ticket.closed`` (which tells nobody: handled, acknowledged, recorded in the inbox).
+Each handler also records the event's webhook deliveries (``with_webhooks``).
 
 Ticket events come at version 2, and at version 1 from before it: the registry is by
 type, and a version 1 payload decodes into a subclass of the version 2 one (the new
@@ -18,9 +19,11 @@ fields at their defaults), so each handler takes both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from notifications import services
+from notifications.webhooks import services as webhooks
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.registry import HandlerRegistry
 
@@ -54,25 +57,44 @@ def record_notifications(event: Event[Any]) -> None:
     )
 
 
+def with_webhooks(handler: Callable[[Event[Any]], None]) -> Callable[[Event[Any]], None]:
+    """``handler``, then the event's webhook deliveries, in the same transaction."""
+
+    def handle(event: Event[Any]) -> None:
+        handler(event)
+        webhooks.deliveries_record(event=event)
+
+    handle.__name__ = handler.__name__
+    handle.__doc__ = handler.__doc__
+    return handle
+
+
+_handlers: dict[str, Callable[[Event[Any]], None]] = {
+    "user.registered": keep_contact,
+    "user.updated": keep_contact,
+    "user.deactivated": keep_contact,
+    "ticket.created": record_notifications,
+    "ticket.status_changed": record_notifications,
+    "ticket.assigned": record_notifications,
+    "ticket.commented": record_notifications,
+    "ticket.updated": record_notifications,
+    "ticket.merged": record_notifications,
+    "ticket.sla_warning": record_notifications,
+    "ticket.sla_breached": record_notifications,
+    "ticket.rated": record_notifications,
+    "ticket.closed": record_notifications,
+    "team.created": keep_team,
+    "team.updated": keep_team,
+    "team.deleted": keep_team,
+    "verification.phone_code": record_phone_code,
+    "mail.bounced": mark_bounced,
+}
+
+#: Every type but ``verification.phone_code`` (a secret code) also goes to the webhooks
+#: that subscribed to it (``notifications.webhooks``).
 handlers = HandlerRegistry(
     {
-        "user.registered": keep_contact,
-        "user.updated": keep_contact,
-        "user.deactivated": keep_contact,
-        "ticket.created": record_notifications,
-        "ticket.status_changed": record_notifications,
-        "ticket.assigned": record_notifications,
-        "ticket.commented": record_notifications,
-        "ticket.updated": record_notifications,
-        "ticket.merged": record_notifications,
-        "ticket.sla_warning": record_notifications,
-        "ticket.sla_breached": record_notifications,
-        "ticket.rated": record_notifications,
-        "ticket.closed": record_notifications,
-        "team.created": keep_team,
-        "team.updated": keep_team,
-        "team.deleted": keep_team,
-        "verification.phone_code": record_phone_code,
-        "mail.bounced": mark_bounced,
+        event_type: handler if event_type == "verification.phone_code" else with_webhooks(handler)
+        for event_type, handler in _handlers.items()
     }
 )

@@ -230,3 +230,105 @@ class MailThread(models.Model):
 
     def __str__(self) -> str:
         return f"ticket {self.ticket_id} to {self.recipient_id}: {self.root_message_id}"
+
+
+class Webhook(models.Model):
+    """An admin's endpoint that receives events as signed JSON ``POST``s (``webhooks/``).
+
+    ``secret`` signs every delivery; the API shows it once (on creation and on rotation).
+    ``failing_since`` is the first failure since the last success: an endpoint failing for
+    ``WEBHOOK_DISABLE_AFTER`` is switched off (``active`` false, ``disabled_at`` set).
+    ``leased_until`` holds its one request in flight: a sender claims one delivery of an
+    endpoint at a time, so a slow endpoint only ever waits for itself.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    url = models.CharField(max_length=2000)
+    #: Event types (``["*"]``: every type webhooks offer).
+    events = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    secret = models.CharField(max_length=100)
+    created_by = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} {self.url}"
+
+    def wants(self, event_type: str) -> bool:
+        return "*" in self.events or event_type in self.events
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: written ``queued`` in the consumer's transaction, posted
+    by ``manage.py send_webhooks`` outside it, retried with backoff until it is answered
+    with a 2xx or ``WEBHOOK_RETRY_FOR`` has passed since it was recorded.
+
+    ``delivery_id`` is the ``X-Servidesk-Delivery`` header, the same on every retry; a
+    redelivery (``redelivery_of``) is a new row with a new one. Deliveries of one endpoint
+    about one aggregate (a ticket) go out in event ``sequence`` order: one waits while an
+    earlier one is still queued (redeliveries excepted: an admin asked for them).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=64)
+    sequence = models.PositiveBigIntegerField()
+    occurred_at = models.DateTimeField()
+    #: The event's ``data`` as the endpoint receives it.
+    data = models.JSONField(default=dict)
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.QUEUED,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "event_id"],
+                condition=Q(redelivery_of__isnull=True),
+                name="webhook_delivery_once",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["webhook", "next_attempt_at"],
+                condition=Q(status="queued"),
+                name="webhook_delivery_due",
+            ),
+            models.Index(
+                fields=["webhook", "aggregate_id", "sequence"],
+                condition=Q(status="queued"),
+                name="webhook_delivery_chain",
+            ),
+            models.Index(fields=["webhook", "-created_at", "-id"], name="webhook_delivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} to webhook {self.webhook_id}: {self.status}"

@@ -18,6 +18,7 @@ from servidesk_shared.events.schemas import EventData
 from servidesk_testing import bus as bus_testing
 from tests.factories import ContactFactory, as_event
 from tests.fakes import SmtpServer, TwilioFake, wait_until
+from tests.webhook_server import WebhookServer
 
 FROM_NUMBER = "+15005550006"
 
@@ -151,3 +152,10 @@ def people(db: None) -> dict[str, Contact]:
 
 # The fixture: a test's own topology on the real RabbitMQ (servidesk_testing.bus).
 bus = bus_testing.bus
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[WebhookServer]:
+    """A real HTTP server on loopback that records webhook requests (``webhook_server``)."""
+    with WebhookServer() as server:
+        yield server

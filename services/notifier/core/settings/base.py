@@ -55,3 +55,17 @@ SMS_MAX_PER_RECIPIENT_PER_DAY = env.int("SMS_MAX_PER_RECIPIENT_PER_DAY", default
 EMAIL_MAX_PER_RECIPIENT_PER_DAY = env.int("EMAIL_MAX_PER_RECIPIENT_PER_DAY", default=100)
 # ISO 3166 codes SMS may go to, comma-separated ("EU" stands for the EU's); unset: the EU.
 SMS_ALLOWED_COUNTRIES = env.list("SMS_ALLOWED_COUNTRIES", default=None)
+
+# --- Webhooks (see notifications/webhooks/conf.py and docs/webhooks.md) ------------------
+# true: endpoints may be on loopback, private, link-local addresses and use http:// (tests
+# and local use only); never in production.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# true: http:// endpoints are accepted on public addresses too (https:// is the default).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_RETRY_FOR = env.float("WEBHOOK_RETRY_FOR", default=86400.0)
+WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=86400.0)
+WEBHOOK_RETRY_DELAY = env.float("WEBHOOK_RETRY_DELAY", default=10.0)
+WEBHOOK_RETRY_DELAY_MAX = env.float("WEBHOOK_RETRY_DELAY_MAX", default=3600.0)
+WEBHOOK_MAX_RESPONSE_BYTES = env.int("WEBHOOK_MAX_RESPONSE_BYTES", default=65536)
+WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=8)

@@ -1,0 +1,33 @@
+"""Reads of webhooks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Min, QuerySet
+
+from notifications.models import Webhook, WebhookDelivery, WebhookDeliveryStatus
+
+
+def webhook_list() -> QuerySet[Webhook]:
+    return Webhook.objects.all()
+
+
+def webhook_get(webhook_id: int) -> Webhook | None:
+    return Webhook.objects.filter(pk=webhook_id).first()
+
+
+def delivery_list(*, webhook_id: int) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(webhook_id=webhook_id)
+
+
+def delivery_get(*, webhook_id: int, delivery_id: int) -> WebhookDelivery | None:
+    return WebhookDelivery.objects.filter(webhook_id=webhook_id, pk=delivery_id).first()
+
+
+def next_due() -> datetime | None:
+    """When the next queued delivery of an active endpoint falls due."""
+    found: datetime | None = WebhookDelivery.objects.filter(
+        status=WebhookDeliveryStatus.QUEUED, webhook__active=True
+    ).aggregate(due=Min("next_attempt_at"))["due"]
+    return found

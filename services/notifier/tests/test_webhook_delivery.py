@@ -1,0 +1,255 @@
+"""Webhook requests against a real HTTP server on loopback: what arrives and how it is
+signed, retries with the same delivery id, the address guard, redirects, the answer's cap,
+timeouts, and a slow endpoint that does not delay another one."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from django.utils import timezone
+from notifications.models import Webhook, WebhookDelivery
+from notifications.webhooks import outbound, services
+from notifications.webhooks.conf import WebhookSettings, webhook_settings
+from notifications.webhooks.sender import WebhookSender
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from servidesk_shared.events.envelope import Event
+from servidesk_shared.events.schemas import TicketCreated
+from tests.factories import TicketSnapshotFactory
+from tests.fakes import wait_until
+from tests.test_webhooks import documented_verifier, published
+from tests.webhook_server import WebhookServer
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the sender's threads see commits only
+
+
+@pytest.fixture(autouse=True)
+def allow_private(settings: SettingsWrapper) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
+
+
+def hook(url: str, events: list[str] | None = None) -> Webhook:
+    return services.webhook_create(url=url, events=events or ["*"], active=True, created_by="3")
+
+
+def created(ticket_id: int = 42) -> TicketCreated:
+    return TicketCreated(ticket=TicketSnapshotFactory(id=ticket_id), actor_id=1)
+
+
+@pytest.fixture
+def sender() -> Iterator[WebhookSender]:
+    made = WebhookSender(threads=4)
+    yield made
+    made.stop()
+
+
+def test_a_delivery_arrives_signed_as_documented(
+    webhook_server: WebhookServer,
+    deliver: Callable[..., Event[Any]],
+    sender: WebhookSender,
+) -> None:
+    endpoint = hook(webhook_server.url("/hook?source=servidesk"))
+    event = deliver(created())
+    sender.drain()
+
+    (request,) = webhook_server.received
+    assert request.path == "/hook?source=servidesk"
+    row = WebhookDelivery.objects.get()
+    assert request.headers["X-Servidesk-Event"] == "ticket.created"
+    assert request.headers["X-Servidesk-Delivery"] == str(row.delivery_id)
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Host"] == f"127.0.0.1:{webhook_server.port}"
+    verify = documented_verifier()
+    assert verify(endpoint.secret, request.body, request.headers["X-Servidesk-Signature"])
+    body = msgspec.json.decode(request.body)
+    assert body["id"] == str(event.id)
+    assert body["type"] == "ticket.created"
+    assert body["data"] == published(event)
+    assert row.status == "delivered"
+    assert row.attempts == 1
+    assert row.last_status_code == 200
+    assert row.last_duration_ms is not None
+    assert row.delivered_at is not None
+
+
+def test_a_retry_carries_the_same_delivery_id_and_a_rotated_secret_signs_it(
+    webhook_server: WebhookServer, deliver: Callable[..., Event[Any]]
+) -> None:
+    webhook_server.answer("/flaky", statuses=[500, 200])
+    endpoint = hook(webhook_server.url("/flaky"))
+    deliver(created())
+    now = [timezone.now() + timedelta(seconds=1)]
+    sender = WebhookSender(threads=2, clock=lambda: now[0])
+    try:
+        sender.drain()
+        row = WebhookDelivery.objects.get()
+        assert (row.status, row.attempts, row.last_status_code) == ("queued", 1, 500)
+        assert len(webhook_server.received) == 1
+        sender.drain()  # not due yet: nothing sent
+        assert len(webhook_server.received) == 1
+        rotated = services.webhook_rotate_secret(endpoint).secret
+        now[0] = row.next_attempt_at
+        sender.drain()
+    finally:
+        sender.stop()
+    first, second = webhook_server.received
+    assert first.headers["X-Servidesk-Delivery"] == second.headers["X-Servidesk-Delivery"]
+    assert first.body == second.body
+    verify = documented_verifier()
+    assert verify(rotated, second.body, second.headers["X-Servidesk-Signature"])
+    assert not verify(rotated, first.body, first.headers["X-Servidesk-Signature"])
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_status_code) == ("delivered", 2, 200)
+
+
+def test_redeliver_sends_the_event_again_with_a_new_delivery_id(
+    webhook_server: WebhookServer, deliver: Callable[..., Event[Any]], sender: WebhookSender
+) -> None:
+    hook(webhook_server.url())
+    deliver(created())
+    sender.drain()
+    services.delivery_redeliver(WebhookDelivery.objects.get())
+    sender.drain()
+    first, second = webhook_server.received
+    assert first.body == second.body
+    assert first.headers["X-Servidesk-Delivery"] != second.headers["X-Servidesk-Delivery"]
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
+
+
+def test_per_ticket_order_through_the_sender(
+    webhook_server: WebhookServer, deliver: Callable[..., Event[Any]], sender: WebhookSender
+) -> None:
+    hook(webhook_server.url())
+    events = []
+    for _ in range(5):
+        events.append(deliver(created(7)))
+    sender.drain()
+    assert [msgspec.json.decode(r.body)["id"] for r in webhook_server.received] == [
+        str(e.id) for e in events
+    ]
+
+
+# --- the address guard -------------------------------------------------------------------
+
+
+def strict() -> WebhookSettings:
+    return WebhookSettings(**{**webhook_settings().__dict__, "allow_private": False})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/hook",
+        "https://127.0.0.1:{port}/hook",
+        "https://10.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]:{port}/hook",
+        "https://localhost:{port}/hook",
+    ],
+)
+def test_inside_destinations_are_refused(webhook_server: WebhookServer, url: str) -> None:
+    answer = outbound.post(url.format(port=webhook_server.port), b"{}", {}, strict())
+    assert answer.status is None
+    assert "refused" in answer.error
+    assert webhook_server.received == []
+
+
+def test_a_name_is_resolved_once_and_the_checked_address_is_the_one_connected_to(
+    webhook_server: WebhookServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a second lookup would answer otherwise; there is none."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        if host == "hooks.example.test":
+            target = "127.0.0.1" if len(lookups) == 1 else "10.9.9.9"
+            return real(target, *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://hooks.example.test:{webhook_server.port}/named"
+    answer = outbound.post(url, b"{}", {}, webhook_settings())
+    assert answer.status == 200
+    assert lookups.count("hooks.example.test") == 1
+    assert set(lookups) <= {"hooks.example.test", "127.0.0.1"}  # then the address itself
+    (request,) = webhook_server.received
+    assert request.headers["Host"] == f"hooks.example.test:{webhook_server.port}"
+
+    # and without WEBHOOK_ALLOW_PRIVATE the same name is refused before any connection
+    lookups.clear()
+    refused = outbound.post(url.replace("http:", "https:"), b"{}", {}, strict())
+    assert "resolves to 127.0.0.1" in refused.error
+    assert len(webhook_server.received) == 1
+
+
+def test_redirects_are_not_followed(webhook_server: WebhookServer) -> None:
+    webhook_server.answer("/moved", statuses=[302], location=webhook_server.url("/target"))
+    answer = outbound.post(webhook_server.url("/moved"), b"{}", {}, webhook_settings())
+    assert answer.status == 302
+    assert not answer.ok
+    assert [r.path for r in webhook_server.received] == ["/moved"]
+
+
+def test_the_answer_read_is_capped(webhook_server: WebhookServer) -> None:
+    webhook_server.answer("/big", body=b"x" * 1_000_000)
+    conf = WebhookSettings(**{**webhook_settings().__dict__, "max_response_bytes": 1000})
+    answer = outbound.post(webhook_server.url("/big"), b"{}", {}, conf)
+    assert answer.status == 200
+    assert len(answer.body) == 1000
+
+
+def test_a_timeout_is_a_failure(webhook_server: WebhookServer) -> None:
+    webhook_server.answer("/slow", delay=2.0)
+    conf = WebhookSettings(**{**webhook_settings().__dict__, "timeout": 0.3})
+    started = time.monotonic()
+    answer = outbound.post(webhook_server.url("/slow"), b"{}", {}, conf)
+    assert time.monotonic() - started < 1.5
+    assert answer.status is None
+    assert answer.error.startswith("no answer within")
+
+
+def test_a_connection_error_is_a_failure() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    answer = outbound.post(f"http://127.0.0.1:{port}/", b"{}", {}, webhook_settings())
+    assert answer.status is None
+    assert answer.error.startswith("connection error")
+
+
+# --- isolation ---------------------------------------------------------------------------
+
+
+def test_a_slow_endpoint_does_not_delay_another(
+    webhook_server: WebhookServer, deliver: Callable[..., Event[Any]], settings: SettingsWrapper
+) -> None:
+    settings.WEBHOOK_TIMEOUT = 5.0
+    webhook_server.answer("/slow", delay=3.0)
+    hook(webhook_server.url("/slow"))
+    hook(webhook_server.url("/fast"))
+    sender = WebhookSender(threads=4)
+    thread = threading.Thread(target=sender.run, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        deliver(created(1))
+        deliver(created(2))  # a second one for each: the slow one holds only its endpoint
+        assert wait_until(lambda: len(webhook_server.at("/fast")) == 2, timeout=2.5)
+        fast_done = time.monotonic() - started
+        assert fast_done < 2.5
+        assert len(webhook_server.at("/slow")) == 1  # still busy with its first request
+        assert wait_until(lambda: len(webhook_server.at("/slow")) == 2, timeout=10)
+    finally:
+        sender.stop()
+        thread.join(15)
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 4
+    assert not thread.is_alive()
