@@ -9,10 +9,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from notifications.models import Webhook, WebhookDelivery
 from notifications.webhooks import outbound, services
@@ -25,7 +27,10 @@ from servidesk_shared.events.schemas import TicketCreated
 from tests.factories import TicketSnapshotFactory
 from tests.fakes import wait_until
 from tests.test_webhooks import documented_verifier, published
-from tests.webhook_server import WebhookServer
+from tests.webhook_server import TlsWebhookServer, WebhookServer, tls_files
+
+#: The CA bundle requests verify against (before a test points it at its own CA).
+certifi_default = outbound.certifi.where()
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the sender's threads see commits only
 
@@ -191,6 +196,46 @@ def test_a_name_is_resolved_once_and_the_checked_address_is_the_one_connected_to
     assert len(webhook_server.received) == 1
 
 
+def test_https_goes_to_the_checked_address_and_verifies_the_names_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS to the pinned address: SNI and the certificate are the name's; another name's
+    certificate (or an unknown CA) is a connection error, never a success."""
+    ca, cert, key = tls_files(tmp_path, "hooks.example.test")
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def local(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        if host in {"hooks.example.test", "other.example.test"}:
+            return real("127.0.0.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local)
+    monkeypatch.setattr(outbound.certifi, "where", lambda: str(ca))
+    with TlsWebhookServer(cert, key) as server:
+        port = server.port
+        answer = outbound.post(
+            f"https://hooks.example.test:{port}/tls", b"{}", {}, webhook_settings()
+        )
+        assert answer.status == 200, answer.error
+        (request,) = server.received
+        assert request.headers["Host"] == f"hooks.example.test:{port}"
+        assert lookups.count("hooks.example.test") == 1
+
+        wrong = outbound.post(
+            f"https://other.example.test:{port}/tls", b"{}", {}, webhook_settings()
+        )
+        assert wrong.status is None
+        assert wrong.error.startswith("connection error")
+        monkeypatch.setattr(outbound.certifi, "where", lambda: certifi_default)
+        untrusted = outbound.post(
+            f"https://hooks.example.test:{port}/tls", b"{}", {}, webhook_settings()
+        )
+        assert untrusted.status is None
+        assert len(server.received) == 1
+
+
 def test_redirects_are_not_followed(webhook_server: WebhookServer) -> None:
     webhook_server.answer("/moved", statuses=[302], location=webhook_server.url("/target"))
     answer = outbound.post(webhook_server.url("/moved"), b"{}", {}, webhook_settings())
@@ -253,3 +298,33 @@ def test_a_slow_endpoint_does_not_delay_another(
         thread.join(15)
     assert WebhookDelivery.objects.filter(status="delivered").count() == 4
     assert not thread.is_alive()
+
+
+def test_the_sender_does_not_spin_on_deliveries_waiting_behind_their_ticket(
+    deliver: Callable[..., Event[Any]],
+) -> None:
+    hook("https://hooks.example.com/")
+    first = deliver(created(7))
+    deliver(created(7))
+    now = timezone.now() + timedelta(seconds=1)
+    (claimed,) = services.claim_due(now=now, limit=5)
+    assert claimed.event_id == first.id
+    services.delivery_record(claimed, outbound.Answer(500, 5), now=now)
+    sender = WebhookSender(threads=1, clock=lambda: now)
+    try:
+        # the second one is due but waits for the first's retry: sleep until that retry
+        assert sender.run_once() == 0
+        assert sender.idle_timeout(poll=30.0) > 5.0
+    finally:
+        sender.stop()
+
+
+def test_send_webhooks_once(
+    webhook_server: WebhookServer, deliver: Callable[..., Event[Any]]
+) -> None:
+    hook(webhook_server.url("/a"))
+    hook(webhook_server.url("/b"))
+    deliver(created())
+    call_command("send_webhooks", "--once")
+    assert sorted(r.path for r in webhook_server.received) == ["/a", "/b"]
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 2

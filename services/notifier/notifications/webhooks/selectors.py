@@ -25,9 +25,13 @@ def delivery_get(*, webhook_id: int, delivery_id: int) -> WebhookDelivery | None
     return WebhookDelivery.objects.filter(webhook_id=webhook_id, pk=delivery_id).first()
 
 
-def next_due() -> datetime | None:
-    """When the next queued delivery of an active endpoint falls due."""
+def next_due(*, after: datetime) -> datetime | None:
+    """When the next queued delivery of an active endpoint falls due, after ``after``.
+
+    Those due already are not counted: a sender that just claimed found them waiting
+    behind an earlier delivery of their ticket, or their endpoint busy; what frees them
+    (an outcome recorded) wakes it, so they must not make it spin."""
     found: datetime | None = WebhookDelivery.objects.filter(
-        status=WebhookDeliveryStatus.QUEUED, webhook__active=True
+        status=WebhookDeliveryStatus.QUEUED, webhook__active=True, next_attempt_at__gt=after
     ).aggregate(due=Min("next_attempt_at"))["due"]
     return found

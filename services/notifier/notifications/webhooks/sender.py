@@ -145,10 +145,13 @@ class WebhookSender:
             connections["default"].close()
 
     def idle_timeout(self, poll: float = 1.0) -> float:
-        due = selectors.next_due()
+        """Until the next retry falls due, at most ``poll`` (which also picks up what other
+        processes' outcomes set free)."""
+        now = self.clock()
+        due = selectors.next_due(after=now)
         if due is None:
             return poll
-        return max(0.0, min(poll, (due - self.clock()).total_seconds()))
+        return max(0.0, min(poll, (due - now).total_seconds()))
 
     def stop(self, timeout: float | None = None) -> None:
         self.stopping.set()
