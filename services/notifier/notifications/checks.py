@@ -8,9 +8,11 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Info, register
+from django.core.checks import Warning as CheckWarning
 
 from notifications.channels.sms import not_configured_reason
 from notifications.conf import notifier_settings
+from notifications.webhooks.conf import webhook_settings
 
 
 @register(deploy=True)
@@ -65,3 +67,34 @@ def support_address(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         ]
     return []
+
+
+@register(deploy=True)
+def webhooks_stay_outside(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``WEBHOOK_ALLOW_PRIVATE`` lets an admin's endpoint reach the inside (the database,
+    the metadata address): for tests and local use, never a deployment."""
+    if not getattr(settings, "WEBHOOK_ALLOW_PRIVATE", False) or settings.DEBUG:
+        return []
+    return [
+        CheckWarning(
+            "WEBHOOK_ALLOW_PRIVATE is on: webhooks may reach loopback, private and link-local "
+            "addresses (the cloud metadata address included), over plain http://.",
+            hint="Unset WEBHOOK_ALLOW_PRIVATE outside tests and local use.",
+            id="notifications.W001",
+        )
+    ]
+
+
+@register()
+def webhook_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    conf = webhook_settings()
+    errors: list[CheckMessage] = []
+    for name, value in (
+        ("WEBHOOK_TIMEOUT", conf.timeout),
+        ("WEBHOOK_RETRY_DELAY", conf.retry_delay),
+        ("WEBHOOK_RETRY_DELAY_MAX", conf.retry_delay_max),
+        ("WEBHOOK_MAX_RESPONSE_BYTES", conf.max_response_bytes),
+    ):
+        if value <= 0:
+            errors.append(Error(f"{name} must be more than 0.", id="notifications.E004"))
+    return errors

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 from django.utils import timezone, translation
+from notifications.checks import webhook_limits, webhooks_stay_outside
 from notifications.models import Notification, Webhook, WebhookDelivery
 from notifications.webhooks import outbound, services, signing
 from notifications.webhooks.conf import WebhookSettings, webhook_settings
@@ -449,3 +450,26 @@ def test_event_ids_are_not_shared_between_redeliveries_constraint() -> None:
     services.delivery_redeliver(first)
     services.delivery_redeliver(first)
     assert WebhookDelivery.objects.filter(event_id=event_id).count() == 3
+
+
+def test_patching_an_active_endpoint_keeps_its_failures_a_new_url_forgets_them() -> None:
+    endpoint = hook(["*"])
+    since = timezone.now() - timedelta(hours=3)
+    Webhook.objects.filter(pk=endpoint.pk).update(failing_since=since)
+    endpoint.refresh_from_db()
+    services.webhook_update(endpoint, active=True, events=["ticket.created"])
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == since  # already on: "active: true" is no reset
+    services.webhook_update(endpoint, url="https://hooks.example.com/new")
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
+def test_start_up_checks(settings: SettingsWrapper) -> None:
+    settings.DEBUG = False
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    assert [m.id for m in webhooks_stay_outside()] == ["notifications.W001"]
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    assert webhooks_stay_outside() == []
+    settings.WEBHOOK_TIMEOUT = 0
+    assert [m.id for m in webhook_limits()] == ["notifications.E004"]

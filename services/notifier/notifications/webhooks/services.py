@@ -88,19 +88,21 @@ def webhook_create(*, url: str, events: Sequence[str], active: bool, created_by:
 
 
 def webhook_update(webhook: Webhook, **fields: Any) -> Webhook:
-    """Change ``url``, ``events`` or ``active``; switching an endpoint on again forgets its
-    failures (it gets a fresh 24 hours)."""
+    """Change ``url``, ``events`` or ``active``; switching an endpoint back on, or moving it
+    to another URL, forgets its failures (it gets a fresh 24 hours)."""
+    switched_on = bool(fields.get("active")) and not webhook.active
+    moved = "url" in fields and fields["url"] != webhook.url
     changed = [name for name in ("url", "events", "active") if name in fields]
     for name in changed:
         setattr(webhook, name, fields[name])
-    if fields.get("active"):
+    if switched_on or moved:
         webhook.disabled_at = None
         webhook.disabled_reason = ""
         webhook.failing_since = None
         changed += ["disabled_at", "disabled_reason", "failing_since"]
     webhook.updated_at = timezone.now()
     webhook.save(update_fields=[*changed, "updated_at"])
-    if fields.get("active"):
+    if switched_on or moved:
         transaction.on_commit(_wake_local, robust=True)
     return webhook
 
