@@ -153,7 +153,9 @@ def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) 
         "Content-Type": "application/json",
         "User-Agent": "Servidesk-Webhooks/1",
     }
-    timeout = urllib3.Timeout(connect=conf.timeout, read=conf.timeout)
+    # ``total`` bounds connecting and waiting for the answer together; the body's read is
+    # bounded by ``deadline`` below.
+    timeout = urllib3.Timeout(total=conf.timeout)
     pool: urllib3.HTTPConnectionPool
     if parts.scheme == "https":
         context = ssl.create_default_context(cafile=certifi.where())
