@@ -57,6 +57,8 @@ def stack_environment() -> dict[str, str]:
         env.setdefault(f"{name.upper()}_PORT", str(port))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
+    # A local stack's webhooks go to receivers on this machine (loopback, the LAN).
+    env.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
     return env
 
 

@@ -50,6 +50,7 @@ CONSUMERS = {"accounts", "tickets", "notifier", "reports"}
 # Other long-running processes, by container name.
 OTHER_PROCESSES = {
     "notifier-sender": ["python", "manage.py", "send_notifications"],
+    "notifier-webhooks": ["python", "manage.py", "send_webhooks"],
     "tickets-mailbox": ["python", "manage.py", "fetch_mail"],
     "tickets-sla": ["python", "manage.py", "watch_sla"],
 }
