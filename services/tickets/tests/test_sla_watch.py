@@ -366,3 +366,21 @@ def test_the_watcher_reports_its_pass(open_ticket: Any) -> None:
     assert (result.examined, result.warnings, result.breaches) == (1, 0, 0)
     assert Ticket.objects.get(pk=ticket.pk).next_check_at == at(ticket, minutes=48)
     assert Ticket.objects.get(pk=ticket.pk).status == Status.PENDING
+
+
+def test_a_pass_reads_the_batchs_tags_at_once(callers: dict[str, Caller], open_ticket: Any) -> None:
+    from django.test.utils import CaptureQueriesContext  # noqa: PLC0415
+
+    made = [open_ticket("client", priority=Priority.URGENT) for _ in range(5)]
+    for ticket in made:
+        services.ticket_update(
+            ticket_id=ticket.pk, actor=callers["admin"].actor, changes={"tags": ["vpn", "red"]}
+        )
+    with CaptureQueriesContext(connection) as queries:
+        result = sla_watch.run_pass(now=at(made[-1], minutes=50))
+    assert result.warnings == 5
+    tag_reads = [q["sql"] for q in queries.captured_queries if "tickets_tag" in q["sql"]]
+    assert len(tag_reads) == 1, tag_reads
+    warning = OutboxMessage.objects.filter(event_type="ticket.sla_warning").first()
+    assert warning is not None
+    assert warning.envelope["data"]["ticket"]["tags"] == ["red", "vpn"]
