@@ -11,7 +11,13 @@ also reads the caller's row there, by a unique key (one query):
 * the directory's role wins over the token's ``role`` claim, so a demoted or promoted
   user acts with their new role at once;
 * a user the directory has not heard of yet (their ``user.registered`` is still on its
-  way, or an API key's ``apikey:<id>`` caller) is taken as the token says.
+  way) is taken as the token says;
+* an API key's caller (``user_id`` ``apikey:<id>``) is in no directory and is not looked
+  up: it acts with the token's role (accounts checked the key when it issued the token).
+
+Whatever the view's own permissions, a token with ``scope`` ``read`` (a read-only API
+key's) may only read: any other method than GET, HEAD or OPTIONS is answered 403 by the
+authentication itself (``ScopedAuthenticationMixin``), so no view can forget it.
 
 The lookup is a keyword-only function of the service, ``lookup(*, user_id: str)``,
 returning ``(is_active, role)`` or ``None``; ``UserDirectory`` makes one of a model::
@@ -37,6 +43,9 @@ from django.db import connections
 from django.db.models import Field, Model
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.models import TokenUser
@@ -50,6 +59,27 @@ TECHNICIAN: Final[str] = Role.TECHNICIAN.value
 ADMIN: Final[str] = Role.ADMIN.value
 ROLES: Final = (CLIENT, TECHNICIAN, ADMIN)
 STAFF_ROLES: Final = frozenset({TECHNICIAN, ADMIN})
+
+#: The ``user_id`` of an API key's tokens is this prefix and the key's id.
+API_KEY_USER_PREFIX: Final = "apikey:"
+#: The claim that narrows what a token may do; absent, the token may do what its role may.
+SCOPE_CLAIM: Final = "scope"
+#: The only scope so far: reads (GET, HEAD, OPTIONS) only.
+READ_SCOPE: Final = "read"
+
+
+def is_api_key_id(user_id: object) -> bool:
+    """Whether a token's ``user_id`` names an API key (``apikey:<id>``), not a person."""
+    return str(user_id).startswith(API_KEY_USER_PREFIX)
+
+
+def may_write(token: Token) -> bool:
+    """Whether ``token`` may call non-safe methods: only one without a ``scope`` claim.
+
+    A scope this code does not know is read as the narrowest one (``read``): a scope is
+    there to restrict, so an unknown one must never grant more.
+    """
+    return token.get(SCOPE_CLAIM) is None
 
 
 class RoleChecks:
@@ -93,6 +123,16 @@ class ServideskTokenUser(RoleChecks, TokenUser):
     def role(self) -> str:
         role = self.directory_role or self.token.get("role", "")
         return role if role in ROLES else ""
+
+    @property
+    def is_api_key(self) -> bool:
+        """An integration's API key, not a person (``user_id`` ``apikey:<id>``)."""
+        return is_api_key_id(self.id)
+
+    @property
+    def is_read_only(self) -> bool:
+        """The token may only read (``scope`` ``read``)."""
+        return not may_write(self.token)
 
 
 #: What a service's directory knows of a user: ``(is_active, role)``.
@@ -156,14 +196,42 @@ def _import_lookup(path: str) -> DirectoryLookup:
     return lookup
 
 
-class StatelessJWTAuthentication(JWTStatelessUserAuthentication):
+def refuse_writes_out_of_scope(request: Request, token: Token) -> None:
+    """403 for a non-safe method called with a token that may only read."""
+    if request.method not in SAFE_METHODS and not may_write(token):
+        raise PermissionDenied(
+            _(
+                "This token may only read (GET, HEAD, OPTIONS): it comes from a read-only "
+                "API key. Use a key that is not read-only to make changes."
+            ),
+            code="read_only_scope",
+        )
+
+
+class ScopedAuthenticationMixin:
+    """Refuses a write (403) made with a read-only token, whatever the view's permissions.
+
+    In the authentication, not in a permission class, because a view that sets its own
+    ``permission_classes`` replaces the default ones and would forget a permission; every
+    service's authentication class (the shared one, accounts' own) mixes this in.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        result: tuple[Any, Token] | None = super().authenticate(request)  # type: ignore[misc]
+        if result is not None:
+            refuse_writes_out_of_scope(request, result[1])
+        return result
+
+
+class StatelessJWTAuthentication(ScopedAuthenticationMixin, JWTStatelessUserAuthentication):
     """simplejwt's stateless authentication, checked against the service's own user
-    directory when it has one (see the module docstring); every service points at it."""
+    directory when it has one, and limited to reads for a read-only token (see the module
+    docstring); every service but accounts points at it."""
 
     def get_user(self, validated_token: Token) -> Any:
         user = super().get_user(validated_token)
         lookup = user_directory()
-        if lookup is None or not isinstance(user, ServideskTokenUser):
+        if lookup is None or not isinstance(user, ServideskTokenUser) or user.is_api_key:
             return user
         entry = lookup(user_id=str(user.id))
         if entry is None:

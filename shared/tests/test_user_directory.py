@@ -46,12 +46,26 @@ def test_without_a_directory_the_token_is_the_user(api_client: APIClient) -> Non
 def test_a_user_the_directory_has_not_heard_of_is_taken_as_the_token_says(
     api_client: APIClient, directory: dict[str, DirectoryEntry]
 ) -> None:
-    for user_id in (7, "apikey:3"):  # not registered yet; an API key's caller
-        response = api_client.get(
-            "/api/test/staff-only/", headers=auth_header(user_id=user_id, role="technician")
-        )
-        assert response.status_code == 200
-    assert ASKED == ["7", "apikey:3"]
+    response = api_client.get(
+        "/api/test/staff-only/", headers=auth_header(user_id=7, role="technician")
+    )  # not registered yet
+    assert response.status_code == 200
+    assert ASKED == ["7"]
+
+
+def test_an_api_keys_caller_is_in_no_directory_and_acts_with_the_tokens_role(
+    api_client: APIClient, directory: dict[str, DirectoryEntry]
+) -> None:
+    # Even a row under that id (no user of accounts can have it) would not be read.
+    directory["apikey:3"] = (False, "client")
+    headers = auth_header(user_id="apikey:3", role="admin", username="CRM sync")
+    assert api_client.get("/api/test/admin-only/", headers=headers).status_code == 200
+    assert api_client.get("/api/test/whoami/", headers=headers).json() == {
+        "id": "apikey:3",
+        "role": "admin",
+        "username": "CRM sync",
+    }
+    assert ASKED == []
 
 
 def test_a_deactivated_users_unexpired_token_is_refused(
