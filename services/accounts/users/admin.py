@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from users import events, services
-from users.models import SocialLoginCode, User
+from users.models import ApiKeyExchange, SocialLoginCode, User
 from users.phones import to_e164
 
 
@@ -106,3 +106,18 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 class SocialLoginCodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("user", "created_at", "expires_at", "used_at")
     readonly_fields = ("code_hash", "user", "created_at", "expires_at", "used_at")
+
+
+@admin.register(ApiKeyExchange)
+class ApiKeyExchangeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The audit trail of API keys: read only (keys are managed through the API)."""
+
+    list_display = ("at", "api_key", "prefix", "address", "outcome")
+    list_filter = ("outcome",)
+    readonly_fields = ("at", "api_key", "prefix", "address", "outcome")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

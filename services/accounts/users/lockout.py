@@ -82,6 +82,11 @@ def locked_for(identifier: str, *, address: str | None = None) -> int:
     return max(waits)
 
 
+def address_locked_for(address: str) -> int:
+    """Seconds before the client ``address`` may try again, whatever it tries; 0: now."""
+    return _wait(_address_key(address))
+
+
 def delay_after(failures: int, *, limit: int) -> int:
     """The wait after the ``failures``-th failure: none up to ``limit``, then doubling."""
     if failures < limit:

@@ -267,3 +267,69 @@ class RefreshTokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of user {self.user_id}"
+
+
+class ApiKey(models.Model):
+    """A key an integration trades for short-lived access tokens (``users.api_keys``).
+
+    The key is ``sdk_<prefix>_<secret>``: ``prefix`` (public, unique) finds the row, and
+    only a SHA-256 of the whole key is stored (``key_hash``), compared in constant time.
+    Shown once, at creation. Acts with ``role`` (technician or admin), for reads only when
+    ``read_only``. A revoked key's row stays, with its exchanges, as their record.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    read_only = models.BooleanField(_("read only"), default=False)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[Role.TECHNICIAN, Role.ADMIN]),
+                name="users_apikey_role_staff",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"API key {self.pk} ({self.prefix})"
+
+
+class ApiKeyExchange(models.Model):
+    """One try to trade an API key for an access token: the audit trail of API keys.
+
+    ``api_key`` is the key whose prefix was presented (null when it names none: ``prefix``
+    keeps what it named, only when it has a key prefix's shape, never other text sent).
+    """
+
+    class Outcome(models.TextChoices):
+        ISSUED = "issued", _("Token issued")
+        INVALID = "invalid", _("Unknown or wrong key")
+        REVOKED = "revoked", _("Revoked key")
+        EXPIRED = "expired", _("Expired key")
+
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, null=True, blank=True, related_name="exchanges"
+    )
+    prefix = models.CharField(max_length=16, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        verbose_name = _("API key exchange")
+        verbose_name_plural = _("API key exchanges")
+        indexes = [models.Index(fields=["api_key", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} for key {self.api_key_id or self.prefix or '?'} at {self.at}"

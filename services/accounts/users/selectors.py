@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from users.models import Role, User, normalize_email
+from users.models import ApiKey, Role, User, normalize_email
 
 
 def user_by_identifier(identifier: str) -> User | None:
@@ -80,3 +80,13 @@ def user_get(*, actor: User, user_id: Any) -> User | None:
     except (TypeError, ValueError):
         return None
     return users_visible_to(actor).filter(pk=pk).first()
+
+
+def api_key_list() -> QuerySet[ApiKey]:
+    """The keys not revoked (expired ones too: they show when they stopped working)."""
+    return ApiKey.objects.filter(revoked_at__isnull=True)
+
+
+def api_key_get(*, key_id: int) -> ApiKey | None:
+    """A key not revoked, by id."""
+    return api_key_list().filter(pk=key_id).first()

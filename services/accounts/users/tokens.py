@@ -5,7 +5,8 @@ the token backend here adds ``kid`` (the RFC 7638 thumbprint of the public key, 
 value the JWK set publishes). The backend and lifetimes are read from the current
 settings, so ``override_settings(SIMPLE_JWT=...)`` takes effect in tests.
 
-Access tokens carry ``user_id``, ``role``, ``username`` plus ``iss``, ``aud``, ``exp``,
+Access tokens carry ``user_id``, ``role``, ``username`` (an API key's also ``scope`` when
+it is read-only, see ``users.api_keys``) plus ``iss``, ``aud``, ``exp``,
 ``iat``, ``jti`` and ``token_type``. Refresh tokens carry ``user_id`` and ``fam``, the id
 of their sign-in session (``RefreshTokenFamily``; its rules are ``users.sessions``): a
 refresh reads the user again, so a new access token always has the current role and name.
@@ -28,8 +29,9 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from servidesk_shared.auth import API_KEY_USER_PREFIX, READ_SCOPE, SCOPE_CLAIM
 from servidesk_shared.keys import key_id, public_jwk
-from users.models import RefreshTokenFamily, User
+from users.models import ApiKey, RefreshTokenFamily, User
 
 #: The claim of a refresh token that names its sign-in session (``RefreshTokenFamily``).
 FAMILY_CLAIM = "fam"
@@ -138,6 +140,20 @@ def access_token_for(user: User) -> str:
     access["user_id"] = str(user.pk)
     access["role"] = user.role
     access["username"] = user.username
+    return str(access)
+
+
+def access_token_for_api_key(api_key: ApiKey) -> str:
+    """An access token for an API key: ``user_id`` ``apikey:<id>``, the key's role, its name
+    as ``username``, ``scope`` ``read`` when read-only; never valid past the key's expiry."""
+    access = AccessToken()
+    access["user_id"] = f"{API_KEY_USER_PREFIX}{api_key.pk}"
+    access["role"] = api_key.role
+    access["username"] = api_key.name
+    if api_key.read_only:
+        access[SCOPE_CLAIM] = READ_SCOPE
+    if api_key.expires_at is not None and datetime_from_epoch(access["exp"]) > api_key.expires_at:
+        access.set_exp(lifetime=api_key.expires_at - access.current_time)
     return str(access)
 
 

@@ -57,6 +57,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Servidesk accounts API",
     "DESCRIPTION": "Users and roles, sign-in and the RS256 tokens every Servidesk service "
     "verifies. Send the access token as `Authorization: Bearer <token>`.",
+    # An API key's role is a subset of a user's: its own enum, not a numbered collision.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "users.models.Role",
+        "ApiKeyRoleEnum": "users.api_keys.KEY_ROLES",
+    },
 }
 
 # --- Users and passwords ----------------------------------------------------------------

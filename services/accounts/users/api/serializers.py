@@ -10,7 +10,8 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from users.models import Language, Role, User, normalize_email, username_validator
+from users.api_keys import KEY_ROLES
+from users.models import ApiKey, Language, Role, User, normalize_email, username_validator
 from users.phones import to_e164
 
 PASSWORD_MAX_LENGTH = 128
@@ -90,6 +91,66 @@ class UserSerializer(MeSerializer):
 class TokenPairSerializer(serializers.Serializer[Any]):
     access = serializers.CharField(read_only=True)
     refresh = serializers.CharField(read_only=True)
+
+
+class AccessTokenSerializer(serializers.Serializer[Any]):
+    access = serializers.CharField(read_only=True)
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    """An API key as the list shows it: never the key itself."""
+
+    created_by = serializers.CharField(
+        source="created_by_id", read_only=True, allow_null=True, help_text=_("A user id.")
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "role",
+            "read_only",
+            "prefix",
+            "created_at",
+            "created_by",
+            "expires_at",
+            "last_used_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    """A new key: the only answer that ever carries ``key``."""
+
+    key = serializers.CharField(
+        read_only=True, help_text=_("Shown this once: only a hash of it is kept.")
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.ModelSerializer[ApiKey]):
+    """``name``, ``role`` (technician or admin), ``read_only`` (default false: the key's
+    tokens may write), ``expires_at`` (default: never)."""
+
+    role = serializers.ChoiceField(choices=[(role, role) for role in KEY_ROLES])
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "role", "read_only", "expires_at"]
+        extra_kwargs = {"expires_at": {"required": False, "allow_null": True, "default": None}}
+
+
+class ApiKeyExchangeSerializer(serializers.Serializer[Any]):
+    api_key = serializers.CharField(
+        max_length=128, trim_whitespace=True, help_text=_("The key an admin created.")
+    )
 
 
 # --- Profile fields (shared by register, me and users) -----------------------------------

@@ -10,11 +10,16 @@ from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.generics import ListCreateAPIView
+from rest_framework.generics import ListAPIView, ListCreateAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,9 +28,9 @@ from rest_framework.views import APIView
 from servidesk_shared.openapi import error_response
 from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
-from users import selectors, services, throttles
+from users import api_keys, selectors, services, throttles
 from users.api import serializers
-from users.models import Role, User
+from users.models import ApiKey, Role, User
 from users.tokens import TokenPair, jwk_set
 
 
@@ -34,8 +39,13 @@ def _pair(pair: TokenPair) -> dict[str, str]:
 
 
 def _caller(request: Request) -> User:
+    """The person calling; an API key's caller (no account of its own) is refused, 403."""
     user = request.user
-    assert isinstance(user, User)  # noqa: S101 (AccountsJWTAuthentication gives real users)
+    if not isinstance(user, User):
+        raise PermissionDenied(
+            _("An API key cannot use this endpoint: it needs a person's account."),
+            code="person_required",
+        )
     return user
 
 
@@ -72,14 +82,29 @@ class TokenObtainView(PublicAPIView):
     throttle_classes = [throttles.LoginIPThrottle, throttles.LoginAccountThrottle]
 
     @extend_schema(
-        request=serializers.LoginSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="TokenObtainRequest",
+            serializers=[serializers.LoginSerializer, serializers.ApiKeyExchangeSerializer],
+            resource_type_field_name=None,
+        ),
         responses={
-            200: serializers.TokenPairSerializer,
-            401: error_response("Wrong credentials, or the account is inactive or locked."),
+            200: PolymorphicProxySerializer(
+                component_name="TokenObtainResponse",
+                serializers=[serializers.TokenPairSerializer, serializers.AccessTokenSerializer],
+                resource_type_field_name=None,
+            ),
+            401: error_response(
+                "Wrong credentials, or the account is inactive or locked; or the API key is "
+                "unknown, revoked (extra.code api_key_revoked) or expired (api_key_expired)."
+            ),
         },
-        summary="Sign in with a username or email and a password",
+        summary="Sign in with a username or email and a password, or trade an API key for "
+        "an access token (no refresh token: trade the key again)",
     )
     def post(self, request: Request) -> Response:
+        data: Any = request.data
+        if hasattr(data, "get") and "api_key" in data:
+            return self._api_key(request, data)
         serializer = serializers.LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = services.auth_login(
@@ -88,6 +113,18 @@ class TokenObtainView(PublicAPIView):
             request=request,
         )
         return Response(_pair(pair))
+
+    def _api_key(self, request: Request, data: Any) -> Response:
+        if "username" in data or "password" in data:
+            raise ValidationError(
+                {"api_key": [_("Send either an API key or a username and password, not both.")]}
+            )
+        serializer = serializers.ApiKeyExchangeSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        access = api_keys.api_key_exchange(
+            key=serializer.validated_data["api_key"], request=request
+        )
+        return Response({"access": access})
 
 
 class TokenRefreshView(PublicAPIView):
@@ -462,3 +499,57 @@ class UserDetailView(APIView):
             user=user, data=serializer.validated_data, actor=_caller(request)
         )
         return Response(serializers.UserSerializer(user).data)
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+class ApiKeyPage(CursorPage):
+    """Keys newest first."""
+
+    ordering = "-created_at"
+
+
+class ApiKeyListView(ListAPIView[ApiKey]):
+    """``GET``: the keys in force (not revoked), with their last use. ``POST``: a new key,
+    shown once. Admins only, and only people: a key cannot create or list keys."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = serializers.ApiKeySerializer
+    pagination_class = ApiKeyPage
+
+    def get_queryset(self) -> Any:
+        _caller(self.request)
+        return selectors.api_key_list()
+
+    @extend_schema(summary="List the API keys in force, with their last use (admins)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=serializers.ApiKeyCreateSerializer,
+        responses={201: serializers.ApiKeyCreatedSerializer},
+        summary="Create an API key; the answer is the only one that shows the key (admins)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = serializers.ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = api_keys.api_key_create(**serializer.validated_data, created_by=_caller(request))
+        data = serializers.ApiKeySerializer(created.api_key).data
+        return Response({**data, "key": created.key}, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        responses={204: None, 404: error_response("No key in force has this id.")},
+        summary="Revoke an API key: it cannot be traded for tokens any more (admins)",
+    )
+    def delete(self, request: Request, key_id: int) -> Response:
+        _caller(request)
+        api_key = selectors.api_key_get(key_id=key_id)
+        if api_key is None:
+            raise Http404
+        api_keys.api_key_revoke(api_key=api_key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
