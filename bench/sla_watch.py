@@ -38,15 +38,17 @@ What it measures, always with an explicit ``now`` (``t0`` + the simulated time):
    relays, batches of 200) publishes to the local RabbitMQ under a throwaway prefix (its
    queues emptied every second, as consumers would, and deleted at the end), while this
    process opens tickets as a client (``services.ticket_create``) at ``--rate`` per
-   second, one per transaction. Latency of those ``ticket.created`` events: the outbox
-   row's ``created_at`` (in the transaction, just before its commit) to its ``sent_at``
-   (the relay's clock once the broker confirmed its batch). First ``--baseline-seconds``
-   with no watcher; then the watcher replays the day: ``watch_sla``'s rounds (passes until
-   one finds less than a batch) every ``--step`` s of simulated time from ``t0`` to
-   ``t0`` + 24 h, as fast as they run; then, after a reset, the catch-up after a day away
-   (one ``now`` = ``t0`` + 24 h, passes of 500 back to back). The watcher runs in its own
-   process (``--role drain``) with the command's loop; the events go out through the
-   outbox in the pass's transaction, as in production.
+   second, one per transaction (which also clears the new ticket's ``next_check_at``:
+   at simulated times its moments would be due too). Latency of those
+   ``ticket.created`` events: the outbox row's ``created_at`` (in the transaction, just
+   before its commit) to its ``sent_at`` (the relay's clock once the broker confirmed
+   its batch). First ``--baseline-seconds`` with no watcher; then the watcher replays
+   the day: ``watch_sla``'s rounds (passes until one finds less than a batch) every
+   ``--step`` s of simulated time from ``t0`` to ``t0`` + 24 h, as fast as they run;
+   then, after a reset, the catch-up after a day away (one ``now`` = ``t0`` + 24 h,
+   passes of 500 back to back). The watcher runs in its own process (``--role drain``)
+   with the command's loop; the events go out through the outbox in the pass's
+   transaction, as in production.
 
 "Without delaying other events" is judged by the ordinary events' p99 latency during a
 drain against the baseline's: met when it is at most 1 s above it.
@@ -580,9 +582,15 @@ class Backlog:
 
 
 def write_tickets(rate: float, until: Callable[[], bool], counter: list[int]) -> None:
-    """Open tickets as a client at ``rate`` per second, one per transaction, until ``until()``."""
+    """Open tickets as a client at ``rate`` per second, one per transaction, until ``until()``.
+
+    Each is taken out of the SLA index in the same transaction (``next_check_at`` cleared):
+    the drains run at simulated times, when the moments of tickets opened now would be due
+    too and mix with the day's."""
+    from django.db import transaction  # noqa: PLC0415
     from tickets import services  # noqa: PLC0415
     from tickets.actors import Actor  # noqa: PLC0415
+    from tickets.models import Ticket  # noqa: PLC0415
 
     actor = Actor(id=WRITER_CLIENT, role="client")
     interval = 1 / rate
@@ -592,11 +600,14 @@ def write_tickets(rate: float, until: Callable[[], bool], counter: list[int]) ->
         delay = started + n * interval - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        services.ticket_create(
-            actor=actor,
-            title=f"{WRITER_TITLE} {n}",
-            description="No puedo entrar en la VPN desde casa.",
-        )
+        with transaction.atomic():
+            ticket = services.ticket_create(
+                actor=actor,
+                title=f"{WRITER_TITLE} {n}",
+                description="No puedo entrar en la VPN desde casa.",
+            )
+            # Out of the watcher's way: at simulated times its moments would be due too.
+            Ticket.objects.filter(pk=ticket.pk).update(next_check_at=None)
         n += 1
     counter.append(n)
 
@@ -685,6 +696,10 @@ class Phase:
     written: int = 0
     cpu: Cpu = field(default_factory=Cpu)
     drain: dict[str, Any] = field(default_factory=dict)
+    #: Alerts on the tickets the writer opened meanwhile (due too, in simulated time).
+    writer_alerts: int = 0
+    #: The find statement at t0 + 24 h right after the drain, before any vacuum.
+    after: Explained | None = None
 
 
 def summarise_drain(stats: dict[str, Any]) -> dict[str, Any]:
@@ -708,6 +723,8 @@ def summarise_drain(stats: dict[str, Any]) -> dict[str, Any]:
         "full_find_p50": percentile([p["find_ms"] for p in full], 0.5),
         "full_find_p99": percentile([p["find_ms"] for p in full], 0.99),
         "full_passes": len(full),
+        "find_first10_p50": percentile([p["find_ms"] for p in full[:10]], 0.5),
+        "find_last10_p50": percentile([p["find_ms"] for p in full[-10:]], 0.5),
         "empty_pass_wall_p50": percentile([p["wall_ms"] for p in passes if not p["examined"]], 0.5),
     }
 
@@ -715,8 +732,10 @@ def summarise_drain(stats: dict[str, Any]) -> dict[str, Any]:
 class EventRun:
     """Baseline, the day replayed, the catch-up: the relay and the writer throughout."""
 
-    def __init__(self, args: argparse.Namespace, env: dict[str, str], t0: datetime) -> None:
-        self.args, self.env, self.t0 = args, env, t0
+    def __init__(
+        self, args: argparse.Namespace, env: dict[str, str], t0: datetime, find: Statement
+    ) -> None:
+        self.args, self.env, self.t0, self.find = args, env, t0, find
         prefix = f"bench-sla-{uuid.uuid4().hex[:8]}."
         self.relay_env = {
             **env,
@@ -845,6 +864,17 @@ class EventRun:
         self.measured(phase, began, time.time())
         phase.drain = summarise_drain(json.loads(stats.read_text()))
         stats.unlink()
+        phase.writer_alerts = int(
+            psql(
+                self.args.database,
+                "SELECT count(*) FROM tickets_slaalert a JOIN tickets_ticket t"
+                f" ON t.id = a.ticket_id WHERE t.title LIKE '{WRITER_TITLE}%'",
+            )
+        )
+        # What the day's updates left in ``ticket_next_check`` (dead entries, no vacuum yet).
+        phase.after = explain(
+            "after the drain", self.find, count_due(self.args.database, self.t0 + DAY), 10
+        )
         summary, latency = phase.drain, phase.latency
         assert latency is not None
         print(
@@ -935,7 +965,8 @@ def render(
         lines += [
             f"**A day's worth of alerts beside the other events**: `relay_events` (2 relays,"
             f" batches of 200) to RabbitMQ, a client opening {args.rate:g} tickets/s (one"
-            " transaction each); latency of those `ticket.created` events from the outbox"
+            " transaction each, which also takes the new ticket out of the SLA index);"
+            " latency of those `ticket.created` events from the outbox"
             " row (just before the commit) to `sent_at` (the broker confirmed its batch).",
             "",
             "| phase | wall s | tickets / alerts (warnings, breaches) / closed | watcher"
@@ -969,13 +1000,24 @@ def render(
             kind = "full (500)" if d["busiest_pass_tickets"] >= BATCH else "with work"
             lines.append(
                 f"- {phase.name}: {d['passes']:,} passes in {d['seconds']:.1f} s, of which"
-                f" {d['full_passes']:,} {kind}:"
+                f" {d['full_passes']:,} {kind} ({phase.writer_alerts:,} alerts on the writer's"
+                " tickets):"
                 f" wall p50 {d['full_wall_p50']:,.0f} ms / p99 {d['full_wall_p99']:,.0f} ms,"
                 f" database p50 {d['full_db_p50']:,.0f} ms, finding p50"
                 f" {d['full_find_p50']:.1f} ms / p99 {d['full_find_p99']:.1f} ms (as Django"
-                f" saw it); busiest pass {d['busiest_pass_tickets']} tickets."
+                f" saw it; first ten {d['find_first10_p50']:.1f} ms, last ten"
+                f" {d['find_last10_p50']:.1f} ms); busiest pass {d['busiest_pass_tickets']}"
+                " tickets."
                 f" Events: {', '.join(f'{k} {v:,}' for k, v in phase.events.items())}."
             )
+            if phase.after is not None:
+                a = phase.after
+                lines[-1] += (
+                    f" Right after it (no vacuum yet), the find statement at t0 + 24 h"
+                    f" ({a.due:,} still due): EXPLAIN execution p50 {a.p(0.5):.2f} ms,"
+                    f" p99 {a.p(0.99):.2f} ms, first run {a.execution_ms[0]:.2f} ms"
+                    f" ({a.first_buffers})."
+                )
     lines += arithmetic(phases, args)
     return "\n".join(lines) + "\n"
 
@@ -986,7 +1028,7 @@ def arithmetic(phases: list[Phase], args: argparse.Namespace) -> list[str]:
     if replay is None:
         return []
     d = replay.drain
-    alerts = d["warnings"] + d["breaches"]
+    alerts = d["warnings"] + d["breaches"] - replay.writer_alerts
     per_second = (alerts + d["closed"]) / DAY.total_seconds()
     lines = [
         "",
@@ -1062,6 +1104,7 @@ def main() -> int:
     # 1 and 2: the find statement and whole passes, rolled back.
     explained: list[Explained] = []
     passes: list[PassRun] = []
+    day_find: Statement | None = None
     some = t0 + timedelta(seconds=DAY.total_seconds() * BATCH / args.open)
     for label, now in (("~500 due", some), ("the whole day due", t0 + DAY)):
         run, statements = one_pass(now, rollback=True)
@@ -1069,11 +1112,8 @@ def main() -> int:
             passes.append(run)
             for _ in range(args.pass_runs - 1):
                 passes.append(one_pass(now, rollback=True)[0])
-        explained.append(
-            explain(
-                label, find_statement(statements), count_due(args.database, now), args.explain_runs
-            )
-        )
+        day_find = find_statement(statements)
+        explained.append(explain(label, day_find, count_due(args.database, now), args.explain_runs))
         print(
             f"find, {label}: p50 {explained[-1].p(0.5):.2f} ms, p99 {explained[-1].p(0.99):.2f} ms",
             flush=True,
@@ -1087,9 +1127,10 @@ def main() -> int:
     )
 
     phases: list[Phase] = []
+    assert day_find is not None
     try:
         if not args.skip_events:
-            phases = EventRun(args, env, t0).run()
+            phases = EventRun(args, env, t0, day_find).run()
     finally:
         from django.db import connection  # noqa: PLC0415
 
