@@ -115,6 +115,14 @@ class World:
         body = {"name": f"Matrix {uuid.uuid4().hex[:8]}", "time_zone": "UTC", "week": WEEK}
         return str(self.ok("tickets", "admin", "POST", "/api/tickets/calendars/", body)["id"])
 
+    def new_api_key(self) -> str:
+        body = {"name": f"Matrix {uuid.uuid4().hex[:8]}", "role": "technician", "read_only": True}
+        return str(self.ok("accounts", "admin", "POST", "/api/accounts/api-keys/", body)["id"])
+
+    def new_webhook(self) -> str:
+        body = {"url": "https://hooks.example.com/servidesk", "events": ["*"], "active": False}
+        return str(self.ok("notifier", "admin", "POST", "/api/notifications/webhooks/", body)["id"])
+
     def new_category(self) -> str:
         slug = f"matrix-{uuid.uuid4().hex[:8]}"
         self.ok(
@@ -198,6 +206,8 @@ def world(pg_stack: Stack) -> Iterator[World]:
         world.ids["shared_view"] = world.new_shared_view()
         # Business calendars (issue 19): one to read and edit.
         world.ids["calendar"] = world.new_calendar()
+        # Integrations (issue 20): a webhook endpoint to read and edit.
+        world.ids["webhook"] = world.new_webhook()
         yield world
     finally:
         for client in clients.values():
@@ -723,6 +733,58 @@ MATRIX = [
             note,
         )
         for token, note in zip(FORGED_TOKENS, ("(rubbish)", "(a forged signature)"), strict=True)
+    ),
+    # Integrations (issue 20): API keys and webhooks are an admin's.
+    Row(f"GET {A}api-keys/", f"{A}api-keys/", admin_only(200)),
+    Row(
+        f"POST {A}api-keys/",
+        f"{A}api-keys/",
+        admin_only(201),
+        lambda world, caller: {
+            "name": f"Matrix {caller} {uuid.uuid4().hex[:6]}",
+            "role": "technician",
+            "read_only": True,
+        },
+    ),
+    Row(f"DELETE {A}api-keys/{{key_id}}/", fresh("api_key", A + "api-keys/{}/"), admin_only(204)),
+    Row(f"GET {N}webhooks/", f"{N}webhooks/", admin_only(200)),
+    Row(
+        f"POST {N}webhooks/",
+        f"{N}webhooks/",
+        admin_only(201),
+        {"url": "https://hooks.example.com/matrix", "events": ["ticket.created"], "active": False},
+    ),
+    Row(
+        f"GET {N}webhooks/{{webhook_id}}/",
+        ids("webhook", N + "webhooks/{}/"),
+        admin_only(200),
+    ),
+    Row(
+        f"PATCH {N}webhooks/{{webhook_id}}/",
+        ids("webhook", N + "webhooks/{}/"),
+        admin_only(200),
+        {"events": ["ticket.created", "ticket.closed"]},
+    ),
+    Row(
+        f"DELETE {N}webhooks/{{webhook_id}}/",
+        fresh("webhook", N + "webhooks/{}/"),
+        admin_only(204),
+    ),
+    Row(
+        f"POST {N}webhooks/{{webhook_id}}/rotate-secret/",
+        ids("webhook", N + "webhooks/{}/rotate-secret/"),
+        admin_only(200),
+    ),
+    Row(
+        f"GET {N}webhooks/{{webhook_id}}/deliveries/",
+        ids("webhook", N + "webhooks/{}/deliveries/"),
+        admin_only(200),
+    ),
+    Row(
+        f"POST {N}webhooks/{{webhook_id}}/deliveries/{{delivery_id}}/redeliver/",
+        ids("webhook", N + "webhooks/{}/deliveries/999999999/redeliver/"),
+        admin_only(404),
+        note="an unknown delivery",
     ),
     # notifier: a feed is personal; another person's notification does not exist for you.
     Row(f"GET {N}", N, signed_in(200)),
