@@ -1,11 +1,15 @@
 """URLs of the web service: the browser UI at the root of the gateway."""
 
 from django.urls import include, path
+from portal.views import api_reference
 
 from servidesk_shared.urls import service_urlpatterns
 
 urlpatterns = [
     *service_urlpatterns("", [], catch_all=False),
+    # The gateway's API reference for the four APIs (nginx routes these two paths here).
+    path("api/docs/", api_reference.docs, name="api_docs"),
+    path("api/schema/", api_reference.schema_index, name="api_schema_index"),
     path("", include("portal.urls")),
 ]
 

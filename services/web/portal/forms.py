@@ -15,6 +15,7 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,6 +23,7 @@ from portal import conf, labels, uploads
 from portal.api import ApiError
 from portal.api.client import Upload
 from portal.api.types import WEEKDAYS, Calendar, Category, Macro, Person, SlaTarget, Team, Ticket
+from servidesk_shared.events.schemas import EVENT_TYPES
 from servidesk_shared.vocabulary import FINAL_STATUSES, Priority, Role, Status
 
 PASSWORD_MAX = 128
@@ -844,6 +846,107 @@ class UserCreateForm(forms.Form):
 
 class UserRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+# --- Integrations: API keys and webhooks ------------------------------------------------
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key (``POST accounts/api-keys/``): a person's roles but the client's."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What uses it, e.g. “Inventory sync”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=[(Role.TECHNICIAN, Role.TECHNICIAN.label), (Role.ADMIN, Role.ADMIN.label)],
+        initial=Role.TECHNICIAN,
+        help_text=_("The key acts with this role's rights."),
+    )
+    read_only = forms.BooleanField(
+        label=_("Read only (it can read but not change anything)"), required=False
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Expires"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expires_at"].help_text = gettext(
+            "Leave it empty for a key that never expires. Time zone: %(zone)s."
+        ) % {"zone": timezone.get_current_timezone_name()}
+
+    def clean_expires_at(self) -> Any:
+        expires = self.cleaned_data.get("expires_at")
+        if expires is not None and expires <= timezone.now():
+            raise forms.ValidationError(_("Choose a moment in the future."))
+        return expires
+
+    def api_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        expires = data.get("expires_at")
+        return {
+            "name": data["name"],
+            "role": data["role"],
+            "read_only": bool(data.get("read_only")),
+            "expires_at": expires.isoformat() if expires is not None else None,
+        }
+
+
+#: Every event type (an endpoint subscribed to it gets the ones added later too).
+ALL_EVENTS = "*"
+#: Event types an endpoint can never subscribe to: a user's one-time code (a secret of
+#: theirs), and the invitation request, which notifier does not receive.
+EVENTS_NOT_OFFERED = frozenset({"verification.phone_code", "user.invite_requested"})
+
+
+def webhook_event_choices() -> Choices:
+    """ "Every event" and the event types an endpoint may name, each in words."""
+    offered = sorted(EVENT_TYPES - EVENTS_NOT_OFFERED)
+    choices: Choices = [(ALL_EVENTS, _("Every event, also those added later"))]
+    for code in offered:
+        words = labels.WEBHOOK_EVENTS.get(code)
+        choices.append((code, f"{words} ({code})" if words else code))
+    return choices
+
+
+class WebhookForm(forms.Form):
+    """A webhook endpoint (``notifications/webhooks/``), new or changed."""
+
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=2000,
+        help_text=_(
+            "Where Servidesk sends a signed POST for each event, e.g. https://example.com/hooks/servidesk."
+        ),
+        widget=forms.URLInput(attrs={"autocomplete": "off", "inputmode": "url"}),
+    )
+    events = forms.MultipleChoiceField(label=_("Events"), widget=forms.CheckboxSelectMultiple)
+    active = forms.BooleanField(label=_("Active (send deliveries)"), required=False, initial=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        events: Any = self.fields["events"]
+        events.choices = webhook_event_choices()
+        events.error_messages["required"] = _("Choose at least one event, or every event.")
+
+    @classmethod
+    def initial_of(cls, webhook: Any) -> dict[str, Any]:
+        return {"url": webhook.url, "events": list(webhook.events), "active": webhook.active}
+
+    def clean_events(self) -> list[str]:
+        chosen: list[str] = self.cleaned_data["events"]
+        return [ALL_EVENTS] if ALL_EVENTS in chosen else chosen
+
+    def api_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"url": data["url"], "events": data["events"], "active": bool(data["active"])}
 
 
 class CategoryCreateForm(forms.Form):

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from servidesk_shared.auth import API_KEY_USER_PREFIX
 from servidesk_shared.vocabulary import STATUS_LABELS, Status
 
 # Statuses, priorities and roles are named in ``servidesk_shared.vocabulary``.
@@ -37,6 +38,17 @@ SYSTEM_ACTORS: dict[str, Promise] = {
     "sla:escalation": _("Escalation rule"),
     "sla:auto_close": _("Automatic close"),
 }
+
+
+def integration_name(user_id: object) -> str | None:
+    """An API key's caller (``apikey:<id>``) in words, "Integration (key 7)"; None for
+    anyone else. No directory knows these callers, so nothing is looked up."""
+    text = str(user_id or "")
+    if not text.startswith(API_KEY_USER_PREFIX):
+        return None
+    return _("Integration (key %(id)s)") % {"id": text.removeprefix(API_KEY_USER_PREFIX)}
+
+
 #: How a team hands out its new tickets (``assignment``).
 ASSIGNMENT_RULES: dict[str, Promise] = {
     "manual": _("By hand"),
@@ -77,6 +89,32 @@ RATINGS: dict[str, Promise] = {
     "bad": _("Bad"),
 }
 RATING_ICONS: dict[str, str] = {"good": "\U0001f44d", "bad": "\U0001f44e"}
+#: Webhook event types in words (an event type without one is shown by its code).
+WEBHOOK_EVENTS: dict[str, Promise] = {
+    "ticket.created": _("A ticket is opened"),
+    "ticket.updated": _("A ticket is edited (title, team, tags…)"),
+    "ticket.assigned": _("A ticket is assigned"),
+    "ticket.status_changed": _("A ticket changes status"),
+    "ticket.commented": _("A ticket gets a reply or a note"),
+    "ticket.merged": _("A ticket is merged into another"),
+    "ticket.closed": _("A ticket is closed"),
+    "ticket.rated": _("A client rates a ticket"),
+    "ticket.sla_warning": _("A ticket's SLA is at risk"),
+    "ticket.sla_breached": _("A ticket's SLA is breached"),
+    "team.created": _("A team is created"),
+    "team.updated": _("A team is changed"),
+    "team.deleted": _("A team is deleted"),
+    "user.registered": _("A user account is created"),
+    "user.updated": _("A user account is changed"),
+    "user.deactivated": _("A user account is deactivated"),
+    "mail.bounced": _("A mail to a user bounced"),
+}
+#: A webhook delivery's ``status``.
+DELIVERY_STATES: dict[str, Promise] = {
+    "queued": _("Queued"),
+    "delivered": _("Delivered"),
+    "failed": _("Failed"),
+}
 SOCIAL_ERRORS: dict[str, Promise] = {
     "cancelled": _("The sign-in was cancelled."),
     "failed": _("The provider could not sign you in. Please try again."),

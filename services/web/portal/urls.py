@@ -6,6 +6,7 @@ from portal.views import (
     attachments,
     auth,
     csat,
+    integrations,
     lookups,
     macros,
     reports,
@@ -126,6 +127,35 @@ urlpatterns = [
     path("admin/teams/", admin.teams, name="admin_teams"),
     path("admin/teams/<id:team_id>/", admin.team_edit, name="admin_team_edit"),
     path("admin/teams/<id:team_id>/delete/", admin.team_delete, name="admin_team_delete"),
+    # Integrations: API keys (accounts) and webhooks with their delivery log (notifier).
+    path("admin/api-keys/", integrations.api_keys, name="admin_api_keys"),
+    path(
+        "admin/api-keys/<id:key_id>/revoke/",
+        integrations.api_key_revoke,
+        name="admin_api_key_revoke",
+    ),
+    path("admin/webhooks/", integrations.webhooks, name="admin_webhooks"),
+    path("admin/webhooks/<id:webhook_id>/", integrations.webhook_detail, name="admin_webhook"),
+    path(
+        "admin/webhooks/<id:webhook_id>/active/",
+        integrations.webhook_active,
+        name="admin_webhook_active",
+    ),
+    path(
+        "admin/webhooks/<id:webhook_id>/rotate-secret/",
+        integrations.webhook_rotate_secret,
+        name="admin_webhook_rotate_secret",
+    ),
+    path(
+        "admin/webhooks/<id:webhook_id>/delete/",
+        integrations.webhook_delete,
+        name="admin_webhook_delete",
+    ),
+    path(
+        "admin/webhooks/<id:webhook_id>/deliveries/<id:delivery_id>/redeliver/",
+        integrations.webhook_redeliver,
+        name="admin_webhook_redeliver",
+    ),
     # Canned responses: every staff member's own; admins also the shared ones.
     path("responses/", macros.macro_list, name="macros"),
     path("responses/<id:macro_id>/", macros.macro_edit, name="macro_edit"),

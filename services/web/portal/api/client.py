@@ -19,6 +19,7 @@ from portal import conf
 from portal.api import http, session, types
 from portal.api.errors import ApiError, ServiceUnavailableError, SignInRequiredError
 from portal.api.types import (
+    ApiKey,
     Attachment,
     BulkAnswer,
     BulkResult,
@@ -44,6 +45,8 @@ from portal.api.types import (
     Team,
     Ticket,
     TokenPair,
+    Webhook,
+    WebhookDelivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -399,6 +402,19 @@ class Accounts(Service):
     def update_user(self, user_id: str, changes: dict[str, Any]) -> Profile:
         return self.patch(f"users/{user_id}/", changes, Profile)
 
+    # --- API keys (admins) ------------------------------------------------------------
+
+    def api_keys(self, params: Params | None = None) -> Page[ApiKey]:
+        """A page of the keys not revoked (expired ones included), newest first."""
+        return self.get("api-keys/", Page[ApiKey], params)
+
+    def create_api_key(self, data: dict[str, Any]) -> ApiKey:
+        """A new key: the answer carries ``key``, which no later answer shows again."""
+        return self.post("api-keys/", data, ApiKey)
+
+    def revoke_api_key(self, key_id: str) -> None:
+        self.send("DELETE", f"api-keys/{key_id}/")
+
 
 #: ``GET …/attachments/``: a bare list or a page of one.
 AttachmentsAnswer = list[Attachment] | Page[Attachment]
@@ -667,6 +683,39 @@ class Notifier(Service):
 
     def mark_all_read(self) -> None:
         self.send("POST", "read-all/")
+
+    # --- webhooks (admins) ------------------------------------------------------------
+
+    def webhooks(self, params: Params | None = None) -> Page[Webhook]:
+        return self.get("webhooks/", Page[Webhook], params)
+
+    def webhook(self, webhook_id: str) -> Webhook:
+        return self.get(f"webhooks/{webhook_id}/", Webhook)
+
+    def create_webhook(self, data: dict[str, Any]) -> Webhook:
+        """A new endpoint: the answer carries its ``secret``, shown this once."""
+        return self.post("webhooks/", data, Webhook)
+
+    def update_webhook(self, webhook_id: str, changes: dict[str, Any]) -> Webhook:
+        return self.patch(f"webhooks/{webhook_id}/", changes, Webhook)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.send("DELETE", f"webhooks/{webhook_id}/")
+
+    def rotate_webhook_secret(self, webhook_id: str) -> Webhook:
+        """A new secret (in the answer, shown this once); the old one signs nothing more."""
+        return self.post(f"webhooks/{webhook_id}/rotate-secret/", None, Webhook)
+
+    def webhook_deliveries(
+        self, webhook_id: str, params: Params | None = None
+    ) -> Page[WebhookDelivery]:
+        """A page of the endpoint's delivery log, newest first."""
+        return self.get(f"webhooks/{webhook_id}/deliveries/", Page[WebhookDelivery], params)
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+        """Queue the delivery's event again, as a new delivery (202)."""
+        path = f"webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/"
+        return self.post(path, None, WebhookDelivery)
 
 
 class Reports(Service):

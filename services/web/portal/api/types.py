@@ -467,6 +467,66 @@ class Profile(msgspec.Struct, frozen=True):
         return self.full_name or self.username
 
 
+# --- integrations: API keys (accounts) and webhooks (notifier) --------------------------
+
+
+class ApiKey(msgspec.Struct, frozen=True):
+    """An API key (``accounts/api-keys/``); ``key`` only in the answer that creates it."""
+
+    id: Id
+    name: str
+    role: str
+    read_only: bool = False
+    prefix: str = ""
+    created_at: datetime | None = None
+    created_by: Id | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    key: str = ""
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class Webhook(msgspec.Struct, frozen=True):
+    """An endpoint (``notifications/webhooks/``); ``secret`` only when it is created or its
+    secret rotated. ``events`` lists event types, or is ``["*"]`` (every one)."""
+
+    id: Id
+    url: str
+    events: list[str]
+    active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    #: Since when every request has failed (None after a success).
+    failing_since: datetime | None = None
+    #: Switched off by notifier after a day of failures (None when switched off by hand).
+    disabled_at: datetime | None = None
+    disabled_reason: str = ""
+    secret: str = ""
+
+
+class WebhookDelivery(msgspec.Struct, frozen=True):
+    """A row of an endpoint's delivery log; ``status``: ``queued``, ``delivered`` or
+    ``failed``. ``id`` names it in the API's paths, ``delivery_id`` (a UUID) is the
+    ``X-Servidesk-Delivery`` header the receiver sees."""
+
+    id: Id
+    delivery_id: str
+    event_type: str
+    status: str
+    attempts: int = 0
+    event_id: str = ""
+    last_status_code: int | None = None
+    last_duration_ms: int | None = None
+    last_error: str = ""
+    next_retry_at: datetime | None = None
+    redelivery_of: Id | None = None
+    created_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
 # --- small answers ----------------------------------------------------------------------
 
 

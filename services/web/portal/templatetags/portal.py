@@ -85,6 +85,21 @@ def name_in(code: str, names: dict[str, str] | None) -> str:
     return (names or {}).get(code, code)
 
 
+@register.filter
+def person_name(user_id: str | None, name: str | None = None) -> str:
+    """Who a user id is, for an author, a client or an assignee: an API key's caller as an
+    integration ("Integration (key 7)"), else ``name`` (the API's), else "" (the template
+    says "Support team" or "—")."""
+    return labels.integration_name(user_id) or name or ""
+
+
+@register.filter
+def person_in(user_id: str, people: dict[str, str] | None) -> str:
+    """``user_id``'s name in ``people`` (ids → names), an API key's caller as an
+    integration, or the id itself."""
+    return labels.integration_name(user_id) or (people or {}).get(user_id, user_id)
+
+
 @register.simple_tag
 def history_actor(
     actor_id: str | None,
@@ -93,13 +108,14 @@ def history_actor(
     client_name: str | None = None,
     me: str | None = None,
 ) -> str:
-    """Who made a change: the desk's own rules by name ("Escalation rule"), the reader
-    ("you"), the client, a staff member by name, else "Support team"; "" when unknown."""
+    """Who made a change: the desk's own rules by name ("Escalation rule"), an API key
+    ("Integration (key 7)"), the reader ("you"), the client, a staff member by name, else
+    "Support team"; "" when unknown."""
     if not actor_id:
         return ""
-    system = labels.SYSTEM_ACTORS.get(actor_id)
-    if system is not None:
-        return str(system)
+    named = labels.SYSTEM_ACTORS.get(actor_id) or labels.integration_name(actor_id)
+    if named is not None:
+        return str(named)
     if actor_id == me:
         return _("you")
     if actor_id == client_id and client_name:
@@ -120,6 +136,10 @@ def history_value(
     by name."""
     if not value:
         return "—"
+    if field_name == "assignee_id":
+        integration = labels.integration_name(value)
+        if integration is not None:
+            return integration
     named = {"team_id": teams, "assignee_id": people}.get(field_name)
     if named:
         return named.get(value, value)

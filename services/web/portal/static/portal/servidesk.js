@@ -202,3 +202,18 @@ document.addEventListener("DOMContentLoaded", () => {
     form.requestSubmit(chosen);
   }
 });
+
+// A key or secret shown once: its Copy button puts it on the clipboard and says so.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-copy]");
+  const field = button && document.getElementById(button.dataset.copy);
+  if (!field) {
+    return;
+  }
+  field.select();
+  if (navigator.clipboard) {
+    navigator.clipboard.writeText(field.value).then(() => {
+      button.textContent = button.dataset.copied;
+    });
+  }
+});
