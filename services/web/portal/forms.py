@@ -908,9 +908,11 @@ EVENTS_NOT_OFFERED = frozenset({"verification.phone_code", "user.invite_requeste
 
 def webhook_event_choices() -> Choices:
     """ "Every event" and the event types an endpoint may name, each in words."""
-    offered = sorted(EVENT_TYPES - EVENTS_NOT_OFFERED)
+    offered = EVENT_TYPES - EVENTS_NOT_OFFERED
+    # Those the UI has words for in their order (tickets first), then any newer ones.
+    named = [code for code in labels.WEBHOOK_EVENTS if code in offered]
     choices: Choices = [(ALL_EVENTS, _("Every event, also those added later"))]
-    for code in offered:
+    for code in [*named, *sorted(offered - set(named))]:
         words = labels.WEBHOOK_EVENTS.get(code)
         choices.append((code, f"{words} ({code})" if words else code))
     return choices
