@@ -2,9 +2,10 @@
 
 The container running at all already says the process is alive (it is PID 1's only
 child; when it exits the container stops and its restart policy applies). What is left
-to check is what the service's own ``health/ready`` checks: that this container's
-configuration reaches its database and its broker. Exit 0 when it does, 1 with the
-reasons on stderr when it does not. Run from the service's folder (the image's WORKDIR)
+to check is ``servidesk_shared.health.worker_problems()`` (``SERVIDESK_WORKER_CHECKS``):
+that this container's configuration reaches its database and its broker, which the
+APIs' ``health/ready`` leaves out. Exit 0 when it does, 1 with the reasons on stderr
+when it does not. Run from the service's folder (the image's WORKDIR)
 through the entry point, which health checks bypass otherwise, so that secrets given as
 files (JWT_PUBLIC_KEY_FILE, ...) are read the same way as for the process itself:
 
@@ -18,8 +19,6 @@ import sys
 from pathlib import Path
 
 import django
-from django.conf import settings
-from django.utils.module_loading import import_string
 
 
 def main() -> int:
@@ -27,8 +26,9 @@ def main() -> int:
     # Run as a script, so its own folder is on sys.path and the service's is not.
     sys.path.insert(0, str(Path.cwd()))
     django.setup()
-    checks = getattr(settings, "SERVIDESK_READY_CHECKS", [])
-    reasons = [reason for reason in (import_string(dotted)() for dotted in checks) if reason]
+    from servidesk_shared.health import worker_problems  # noqa: PLC0415 (after setup)
+
+    reasons = worker_problems()
     if reasons:
         sys.stderr.write("not ready: " + "; ".join(reasons) + "\n")
         return 1

@@ -1,7 +1,12 @@
 """``health/live`` (the process answers) and ``health/ready`` (its dependencies answer).
 
-Ready runs the checks named in ``SERVIDESK_READY_CHECKS``; each returns ``None`` when
-fine or a short reason. Any reason makes the answer 503 with the reasons in JSON.
+Ready runs the checks named in ``SERVIDESK_READY_CHECKS`` (the database: a broker outage
+does not take an API out of rotation, its writes go to the outbox); each returns ``None``
+when fine or a short reason. Any reason makes the answer 503 with the reasons in JSON.
+
+Relays, consumers and senders serve no HTTP: their health check
+(``deploy/docker/worker_health.py``) runs ``worker_problems()``, the checks named in
+``SERVIDESK_WORKER_CHECKS`` (the database and the broker).
 """
 
 from __future__ import annotations
@@ -40,6 +45,21 @@ def check_broker() -> str | None:
     return broker_reachable()
 
 
+def run_checks(dotted_paths: list[str]) -> dict[str, str | None]:
+    """Each check's reason (``None``: fine), by its name without ``check_``."""
+    results: dict[str, str | None] = {}
+    for dotted in dotted_paths:
+        check: Check = import_string(dotted)
+        results[dotted.rsplit(".", 1)[-1].removeprefix("check_")] = check()
+    return results
+
+
+def worker_problems() -> list[str]:
+    """Why this service's relays and consumers are not healthy: [] when they are."""
+    checks = run_checks(getattr(settings, "SERVIDESK_WORKER_CHECKS", []))
+    return [reason for reason in checks.values() if reason]
+
+
 def get_only(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], HttpResponse]:
     """Django's ``require_GET``, answering any other method in the one JSON error shape."""
 
@@ -68,15 +88,9 @@ def live(request: HttpRequest) -> JsonResponse:
 @never_cache
 @get_only
 def ready(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, str] = {}
-    reasons: list[str] = []
-    for dotted in getattr(settings, "SERVIDESK_READY_CHECKS", []):
-        check: Check = import_string(dotted)
-        name = dotted.rsplit(".", 1)[-1].removeprefix("check_")
-        reason = check()
-        checks[name] = reason or "ok"
-        if reason:
-            reasons.append(reason)
+    results = run_checks(getattr(settings, "SERVIDESK_READY_CHECKS", []))
+    checks = {name: reason or "ok" for name, reason in results.items()}
+    reasons = [reason for reason in results.values() if reason]
     if reasons:
         logger.warning("not ready: %s", "; ".join(reasons))
         return JsonResponse(

@@ -220,10 +220,10 @@ class TestPerAddress:
 
 @pytest.fixture
 def database_cache(settings: Any) -> None:
-    """The production shape (docker-compose: ``CACHE_URL=dbcache://accounts_cache``)."""
+    """The production shape: the database cache every replica shares (the default)."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "servidesk_shared.cache.backends.DatabaseCache",
             "LOCATION": "accounts_cache_test",
         }
     }

@@ -1,7 +1,9 @@
 """Failed sign-ins: a progressive delay per account and per client address.
 
-Two counters, both in Django's cache (shared by every process when ``CACHE_URL`` names a
-shared cache):
+Two counters, both in Django's cache, which every process and replica of accounts shares
+(its database by default, Redis when ``CACHE_URL`` names one: ``servidesk_shared.cache``).
+They count with ``cache.add`` then ``cache.incr``, atomic in both, so tries sent in
+parallel to several replicas are each counted:
 
 * per **account**: the username and the email of one account share a counter, whichever
   was typed. An identifier that names no account counts under the identifier itself

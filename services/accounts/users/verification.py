@@ -136,13 +136,21 @@ def send_allowance(key: str, *, limit: int, period: int) -> int:
     """Count one send under ``key`` (at most ``limit`` per ``period`` seconds).
 
     Returns 0 when the send may go (and counts it), else the seconds until it may. The
-    counter lives in Django's cache, like the API's throttles.
+    window opens with the first send. The count lives in Django's cache, which every
+    replica shares, and is taken with ``add`` and ``incr`` (atomic there): two replicas
+    asked at once never both hand out the last send.
     """
+    count_key, opened_key = f"verification-sends:{key}", f"verification-sends:{key}:opened"
     now = time.time()
-    start, count = cache.get(f"verification-sends:{key}") or (now, 0)
-    if start + period <= now:
-        start, count = now, 0
-    if count >= limit:
-        return max(1, int(start + period - now) + 1)
-    cache.set(f"verification-sends:{key}", (start, count + 1), timeout=int(period) + 1)
-    return 0
+    cache.add(opened_key, now, timeout=period)
+    cache.add(count_key, 0, timeout=period)
+    try:
+        count = cache.incr(count_key)
+    except ValueError:  # the window closed between add and incr
+        cache.set(count_key, 1, timeout=period)
+        count = 1
+    if count <= limit:
+        return 0
+    cache.decr(count_key)  # a refused send is not counted
+    opened = float(cache.get(opened_key) or now)
+    return max(1, int(opened + period - now) + 1)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
@@ -70,6 +71,45 @@ def database_config(service: str, *, var: Path, default: str | None = None) -> d
         config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    return config
+
+
+#: The database cache's table, in each service's own database (servidesk_shared.cache).
+CACHE_TABLE = "servidesk_cache"
+#: Rows the database cache keeps before it culls: well above the live counters of a busy
+#: desk (one per user, address and account tried), so no counter is culled while it counts.
+CACHE_MAX_ENTRIES = 50_000
+_DJANGO_DATABASE_CACHE = "django.core.cache.backends.db.DatabaseCache"
+_DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+
+
+def cache_config(service: str) -> dict[str, Any]:
+    """The ``CACHES["default"]`` entry of ``service``: shared by all its processes.
+
+    ``CACHE_URL`` when set (``redis://host:6379/0``, ``dbcache://table``, or
+    ``locmemcache://`` for one process alone), else the database cache in the service's
+    own database. Keys carry the service's name, so several services may share a Redis.
+    Redis gets short socket timeouts: a Redis that stopped answering fails a request in
+    seconds rather than hanging it.
+    """
+    config: dict[str, Any] = env.cache_url_config(
+        str(env.str("CACHE_URL", default=f"dbcache://{CACHE_TABLE}"))
+    )
+    options: dict[str, Any] = config.setdefault("OPTIONS", {})
+    if config["BACKEND"] == _DJANGO_DATABASE_CACHE:
+        config["BACKEND"] = "servidesk_shared.cache.backends.DatabaseCache"
+        options.setdefault("MAX_ENTRIES", CACHE_MAX_ENTRIES)
+    elif config["BACKEND"] == _DJANGO_REDIS_CACHE:
+        try:
+            import redis  # noqa: F401, PLC0415 (needed only for this choice)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                "CACHE_URL names Redis, but the redis package is not installed "
+                "(pip install redis), or leave CACHE_URL unset for the database cache."
+            ) from exc
+        options.setdefault("socket_connect_timeout", 2)
+        options.setdefault("socket_timeout", 2)
+    config.setdefault("KEY_PREFIX", service)
     return config
 
 

@@ -23,6 +23,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "servidesk_shared",
+    # The database cache's table (servidesk_shared.cache), made by `manage.py migrate`.
+    "servidesk_shared.cache",
 ]
 
 MIDDLEWARE = [
@@ -111,8 +113,8 @@ REST_FRAMEWORK = {
 # unless PUBLIC_API_DOCS=false, when both answer 404.
 PUBLIC_API_DOCS = env.bool("PUBLIC_API_DOCS", default=True)
 
-# Per process unless CACHES points at a shared cache: with N workers a client gets up to
-# N times the rate, still a bound. A person working the queue writes a few times a minute.
+# Counted in the service's cache, which every replica shares (servidesk_shared.cache). A
+# person working the queue writes a few times a minute.
 SERVIDESK_THROTTLE_RATES = {
     "write_user": throttle_rate("write_user", "120/min"),
     "write_anon": throttle_rate("write_anon", "120/min"),
@@ -129,8 +131,12 @@ SPECTACULAR_DEFAULTS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Checks run by health/ready; a service without a broker drops the second one.
-SERVIDESK_READY_CHECKS = [
+# health/ready of the web process: its database only. A broker outage leaves the APIs in
+# rotation (writes go to the outbox, relays catch up); the workers' health covers it.
+SERVIDESK_READY_CHECKS = ["servidesk_shared.health.check_database"]
+# The health of relays, consumers and senders (deploy/docker/worker_health.py): a service
+# without a broker drops the second one.
+SERVIDESK_WORKER_CHECKS = [
     "servidesk_shared.health.check_database",
     "servidesk_shared.health.check_broker",
 ]

@@ -7,6 +7,8 @@ A service's ``base.py`` calls ``apply(globals(), name=..., prefix=...)`` first, 
 - ``SERVIDESK_VAR_DIR``: where local state lives (``servidesk_shared.settings.var_dir``);
 - ``DATABASES``: ``<SERVICE>_DATABASE_URL``, then ``DATABASE_URL``, then SQLite under the var
   folder (``servidesk_shared.settings.database_config``);
+- ``CACHES``: ``CACHE_URL``, else the database cache in that database, shared by every
+  replica (``servidesk_shared.settings.cache_config``, ``servidesk_shared.cache``);
 - ``LOCALE_PATHS``: the service's ``locale/``;
 - ``STATIC_URL`` under the prefix and ``STATIC_ROOT``;
 - ``LOGGING``: one JSON object a line at ``LOG_LEVEL`` (``LOG_JSON=false``: plain text).
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from servidesk_shared.logs import logging_config
-from servidesk_shared.settings import database_config, env, var_dir
+from servidesk_shared.settings import cache_config, database_config, env, var_dir
 from servidesk_shared.settings.defaults import TEMPLATES
 
 
@@ -34,6 +36,7 @@ def apply(settings: dict[str, Any], *, name: str, prefix: str) -> None:
         BASE_DIR=base_dir,
         SERVIDESK_VAR_DIR=var,
         DATABASES={"default": database_config(name, var=var)},
+        CACHES={"default": cache_config(name)},
         LOCALE_PATHS=[base_dir / "locale"],
         STATIC_URL=f"/{prefix}static/",
         STATIC_ROOT=base_dir / "staticfiles",

@@ -126,10 +126,9 @@ SESSION_COOKIE_NAME = "servidesk_accounts_session"
 SESSION_COOKIE_AGE = 60 * 60 * 8
 CSRF_COOKIE_NAME = "servidesk_accounts_csrftoken"
 
-# --- Cache (throttles, failed-login counters): locmem unless CACHE_URL says otherwise ----
-# With several processes, point CACHE_URL at a shared cache (e.g. dbcache://accounts_cache
-# after `manage.py createcachetable`, or Redis) so limits hold across them.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://accounts")}
+# --- Cache (throttles, failed-login counters, verification sends) -------------------------
+# CACHES comes from service.apply: the database cache in accounts' own database, shared by
+# every process and replica, or CACHE_URL (Redis). See servidesk_shared.cache.
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -12,6 +12,8 @@ testing.apply(globals())
 SIMPLE_JWT = issuing_settings(
     private_key=test_keypair().private_pem, public_key=test_keypair().public_pem
 )
+# Counters in memory, emptied with the process: the database cache every replica shares
+# (the default) has tests of its own (tests/test_lockout.py, tests/test_shared_cache.py).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WEB_BASE_URL = "http://web.test"
 SOCIALACCOUNT_PROVIDERS = {

@@ -5,3 +5,6 @@ from servidesk_testing import service_settings as testing
 from .base import *
 
 testing.apply(globals())
+# Counters in memory, emptied with the process: the database cache every replica shares
+# (the default) has tests of its own (tests/test_shared_cache.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

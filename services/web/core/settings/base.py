@@ -107,6 +107,6 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
-# The UI has no broker: it only calls the four APIs.
-SERVIDESK_READY_CHECKS = ["servidesk_shared.health.check_database"]
+# The UI has no broker (it only calls the four APIs) and no worker process.
+SERVIDESK_WORKER_CHECKS: list[str] = []
 CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
