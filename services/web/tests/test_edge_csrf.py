@@ -139,6 +139,16 @@ FORMS: dict[str, FormPost] = {
     ),
     "admin_calendar_delete": FormPost(kwargs={"calendar_id": "2"}),
     "csat": FormPost(kwargs={"token": "a-token"}, data={"rating": "good"}, signed_in=False),
+    "admin_api_keys": FormPost(data={"name": "CRM", "role": "technician"}),
+    "admin_api_key_revoke": FormPost(kwargs={"key_id": "7"}),
+    "admin_webhooks": FormPost(data={"url": "https://hooks.example.com/", "events": "*"}),
+    "admin_webhook": FormPost(
+        kwargs={"webhook_id": "4"}, data={"url": "https://hooks.example.com/", "events": "*"}
+    ),
+    "admin_webhook_active": FormPost(kwargs={"webhook_id": "4"}, data={"active": "false"}),
+    "admin_webhook_rotate_secret": FormPost(kwargs={"webhook_id": "4"}),
+    "admin_webhook_delete": FormPost(kwargs={"webhook_id": "4"}),
+    "admin_webhook_redeliver": FormPost(kwargs={"webhook_id": "4", "delivery_id": "31"}),
 }
 
 _FORM_TAG = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
@@ -186,6 +196,9 @@ def sample_path(pattern: URLPattern) -> str:
         "macro_id": "5",
         "view_id": "8",
         "calendar_id": "2",
+        "key_id": "7",
+        "webhook_id": "4",
+        "delivery_id": "31",
     }
     kwargs = {name: samples.get(name, "png") for name in pattern.pattern.converters}
     return reverse(f"portal:{pattern.name}", kwargs=kwargs)
@@ -213,6 +226,9 @@ def serve_everything(apis: FakeApis) -> None:
         "calendars/2/",
         body={"id": 2, "name": "Oficina", "time_zone": "Europe/Madrid"},
     )
+    webhook = {"id": 4, "url": "https://hooks.example.com/", "events": ["*"]}
+    apis.on("notifier", "GET", "webhooks/4/", body=webhook)
+    apis.on("notifier", "GET", "webhooks/4/deliveries/", body=page([]))
     csat = {"ticket": {"number": "SD-1041", "title": "No imprime"}, "rating": None}
     apis.on("tickets", "GET", "csat/a-token/", body=csat)
 

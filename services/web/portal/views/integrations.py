@@ -2,8 +2,9 @@
 delivery log (notifier).
 
 A new key, a new endpoint's secret and a rotated secret appear in the answer to the POST
-that made them and nowhere else: never in the session, a message, a URL or a log. That
-page is not kept by the browser (``no-store``); reloading it asks before posting again.
+that made them and nowhere else: never in the session, a message, a URL or a log (nor in
+an error report's variables). That page is not kept by the browser (``no-store``);
+reloading it asks before posting again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import forms, labels
@@ -30,7 +32,7 @@ from portal.views.common import report_change, unavailable_message
 T = TypeVar("T")
 
 
-def _create(request: HttpRequest, form: Form, call: Callable[[], T]) -> T | None:
+def _call(request: HttpRequest, form: Form, call: Callable[[], T]) -> T | None:
     """``call()``'s answer, or None with the reason on ``form`` (next to its fields)."""
     try:
         return call()
@@ -63,13 +65,14 @@ def _page(request: HttpRequest, call: Callable[[dict[str, str]], Page[T]]) -> tu
 
 
 @admin_required
+@sensitive_variables("created")
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
     """The keys (not revoked) with their last use, and a form for a new one."""
     accounts = client_for(request).accounts
     create = forms.ApiKeyForm(request.POST or None)
     if request.method == "POST" and create.is_valid():
-        created: ApiKey | None = _create(
+        created: ApiKey | None = _call(
             request, create, lambda: accounts.create_api_key(create.api_data())
         )
         if created is not None:
@@ -93,13 +96,14 @@ def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
 
 
 @admin_required
+@sensitive_variables("created", "context")
 @require_http_methods(["GET", "POST"])
 def webhooks(request: HttpRequest) -> HttpResponse:
     """The endpoints and a form for a new one."""
     notifier = client_for(request).notifier
     create = forms.WebhookForm(request.POST or None)
     if request.method == "POST" and create.is_valid():
-        created: Webhook | None = _create(
+        created: Webhook | None = _call(
             request, create, lambda: notifier.create_webhook(create.api_data())
         )
         if created is not None:
@@ -128,7 +132,7 @@ def webhook_detail(request: HttpRequest, webhook_id: str) -> HttpResponse:
     if request.method == "POST":
         form = forms.WebhookForm(request.POST)
         if form.is_valid():
-            saved = _create(
+            saved = _call(
                 request, form, lambda: notifier.update_webhook(webhook_id, form.api_data())
             )
             if saved is not None:
@@ -164,6 +168,7 @@ def webhook_active(request: HttpRequest, webhook_id: str) -> HttpResponse:
 
 
 @admin_required
+@sensitive_variables("webhook", "context")
 @require_POST
 def webhook_rotate_secret(request: HttpRequest, webhook_id: str) -> HttpResponse:
     """A new secret, shown once; the old one signs nothing more."""
