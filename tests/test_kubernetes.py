@@ -476,6 +476,7 @@ def test_only_the_senders_mailbox_and_social_login_reach_the_internet(
                 reaching.add(policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
     assert reaching == {
         "accounts",  # its own mails, Google and Facebook sign-in
+        "accounts-consumer",  # the invitation mails to unknown senders
         "tickets",  # object storage for attachments
         "tickets-mailbox",  # IMAP, answers by SMTP, object storage
         "notifier-sender",  # SMTP and Twilio

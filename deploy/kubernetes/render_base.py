@@ -31,6 +31,10 @@ HEADER = (
 )
 UID = 10001  # the images' servidesk user (services/*/Dockerfile)
 NGINX_UID = 101  # the nginx user of nginx:1.27-alpine
+NGINX_CONF = "/etc/nginx/servidesk/nginx.compose.conf"
+# nginx's "auto" counts the node's CPUs, not the pod's limit: on a 64-core node that is 64
+# workers in a 1-CPU pod. The gateway's copy of the compose config says how many instead.
+NGINX_WORKERS = 2
 LABEL_SERVICE = "servidesk.io/service"
 LABEL_ROLE = "servidesk.io/role"
 # Labels the operator puts on the pods of each service's PostgreSQL and of RabbitMQ (or
@@ -115,7 +119,13 @@ SERVICES: list[Service] = [
         },
         workers=[
             Worker("accounts-relay", ["python", "manage.py", "relay_events"], WORKER_SMALL),
-            Worker("accounts-consumer", ["python", "manage.py", "consume_events"], WORKER_SMALL),
+            # Invites unknown mail senders: it sends the invitation mail itself.
+            Worker(
+                "accounts-consumer",
+                ["python", "manage.py", "consume_events"],
+                WORKER_SMALL,
+                internet_ports=SMTP_PORTS,
+            ),
         ],
         # Its own mails (confirmations, resets) and the social-login providers.
         api_internet_ports=SMTP_PORTS + HTTPS_PORTS,
@@ -212,7 +222,7 @@ SERVICES: list[Service] = [
     ),
 ]
 APIS = [service.name for service in SERVICES if service.name != "web"]
-GATEWAY_RESOURCES = Resources("100m", "1", "32Mi", "128Mi")
+GATEWAY_RESOURCES = Resources("100m", "1", "64Mi", "192Mi")
 
 
 def labels(process: str, service: str, role: str) -> dict[str, str]:
@@ -649,7 +659,7 @@ def gateway_objects() -> list[dict[str, Any]]:
         "name": "nginx",
         "image": "nginx:1.27-alpine",
         # nginx itself, not the image's entrypoint (which edits /etc/nginx/conf.d).
-        "command": ["nginx", "-c", "/etc/nginx/servidesk/nginx.compose.conf"],
+        "command": ["nginx", "-e", "stderr", "-c", NGINX_CONF],
         "ports": [{"name": "http", "containerPort": 8000, "protocol": "TCP"}],
         "resources": GATEWAY_RESOURCES.spec(),
         "securityContext": container_security(),
@@ -657,7 +667,15 @@ def gateway_objects() -> list[dict[str, Any]]:
         "readinessProbe": probe(5, 2),
         # Keep serving while the load balancer takes the pod out, then nginx's SIGQUIT.
         "lifecycle": {
-            "preStop": {"exec": {"command": ["sh", "-c", "sleep 5; nginx -s quit; sleep 20"]}}
+            "preStop": {
+                "exec": {
+                    "command": [
+                        "sh",
+                        "-c",
+                        f"sleep 5; nginx -e stderr -c {NGINX_CONF} -s quit; sleep 20",
+                    ]
+                }
+            }
         },
         "volumeMounts": mounts,
     }
@@ -764,6 +782,19 @@ def kustomization(files: list[str]) -> dict[str, Any]:
     }
 
 
+def gateway_config() -> str:
+    """nginx/nginx.compose.conf with a fixed number of worker processes (NGINX_WORKERS)."""
+    text = (ROOT / "nginx" / "nginx.compose.conf").read_text()
+    auto = "\nworker_processes auto;\n"
+    if text.count(auto) != 1:
+        raise SystemExit("nginx/nginx.compose.conf: expected one `worker_processes auto;`")
+    return text.replace(
+        auto,
+        f"\n# Kubernetes: a fixed count, not one per CPU of the node (deploy/kubernetes/"
+        f"render_base.py).\nworker_processes {NGINX_WORKERS};\n",
+    )
+
+
 def render() -> dict[Path, str]:
     """Every file of the base, by path: what ``main`` writes and the test compares."""
     out: dict[Path, str] = {
@@ -787,8 +818,8 @@ def render() -> dict[Path, str]:
     out[BASE / "kustomization.yaml"] = HEADER + yaml.safe_dump(
         kustomization(files), sort_keys=False, width=100
     )
-    for name in ("nginx.compose.conf", "routes.conf"):
-        out[BASE / "gateway" / name] = (ROOT / "nginx" / name).read_text()
+    out[BASE / "gateway" / "nginx.compose.conf"] = gateway_config()
+    out[BASE / "gateway" / "routes.conf"] = (ROOT / "nginx" / "routes.conf").read_text()
     return out
 
 
