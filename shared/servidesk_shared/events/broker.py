@@ -31,6 +31,7 @@ def connection(*, heartbeat: float = 0) -> Connection:
     url = broker_url()
     if url:
         return Connection(
+            # Several URLs separated by ";": kombu fails over from one to the next.
             url,
             connect_timeout=3,
             heartbeat=heartbeat,
@@ -46,8 +47,15 @@ def broker_reachable() -> str | None:
     """``None`` when the broker accepts a connection now, else a short reason."""
     try:
         with connection() as conn:
-            # One quick second try absorbs a blip without holding a health check for long.
-            conn.ensure_connection(max_retries=1, interval_start=0.1, timeout=3)
+            # Every URL once, and one quick second try absorbs a blip, without holding a
+            # health check for long.
+            tries = connect_tries(conn)
+            conn.ensure_connection(max_retries=tries, interval_start=0.1, timeout=3 * tries)
     except Exception as exc:  # any transport error means "not ready"
         return f"broker unreachable: {type(exc).__name__}"
     return None
+
+
+def connect_tries(conn: Connection) -> int:
+    """``max_retries`` for ``ensure_connection`` that gives each failover URL one try."""
+    return max(1, len(conn.alt))

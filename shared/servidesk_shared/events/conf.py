@@ -2,7 +2,7 @@
 
 | setting | default | meaning |
 |---|---|---|
-| ``BROKER_URL`` | ``""`` | RabbitMQ URL; empty means the embedded broker under ``var/broker`` |
+| ``BROKER_URL`` | ``""`` | RabbitMQ URL(s), ``;`` between failover nodes; empty: embedded broker |
 | ``SERVIDESK_EVENT_PRODUCER`` | ``SERVICE_NAME`` | ``producer`` written in the envelopes |
 | ``SERVIDESK_EVENT_PREFIX`` | ``""`` | prefix of every exchange and queue name (tests, staging) |
 | ``SERVIDESK_EVENT_QUEUE`` | ``""`` | queue ``consume_events`` reads: ``notifier.events`` |
@@ -58,7 +58,7 @@ def event_settings() -> EventSettings:
         return getattr(settings, name, default)
 
     return EventSettings(
-        broker_url=str(get("BROKER_URL", "") or ""),
+        broker_url=";".join(broker_urls(str(get("BROKER_URL", "") or ""))),
         producer=str(get("SERVIDESK_EVENT_PRODUCER", "") or get("SERVICE_NAME", "")),
         prefix=str(get("SERVIDESK_EVENT_PREFIX", "")),
         queue=str(get("SERVIDESK_EVENT_QUEUE", "")),
@@ -76,3 +76,13 @@ def event_settings() -> EventSettings:
         confirm_timeout=float(get("SERVIDESK_BROKER_CONFIRM_TIMEOUT", 10.0)),
         embedded_poll=float(get("SERVIDESK_EMBEDDED_BROKER_POLL", 0.02)),
     )
+
+
+def broker_urls(value: str) -> list[str]:
+    """The URLs in a ``BROKER_URL``: one, or several separated by ``;``.
+
+    A connection tries them in turn (kombu's round-robin failover) until one answers, and
+    moves to the next when the one it uses goes away: the nodes of a RabbitMQ cluster.
+    Blanks around the separators and empty entries are dropped.
+    """
+    return [url.strip() for url in value.split(";") if url.strip()]

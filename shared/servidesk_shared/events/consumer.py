@@ -96,10 +96,11 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]  # kombu is untyped
     # --- kombu's hooks --------------------------------------------------------------
 
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Consumer]:  # noqa: N803 (kombu's name)
-        self.topology.declare(channel)
+        classic = self.topology.declare(channel)
         return [
             Consumer(
-                queues=[self.topology.queue(self.queue_name)],
+                # As it was declared: a queue not yet migrated is still a classic one.
+                queues=[self.topology.queue(self.queue_name, classic=self.queue_name in classic)],
                 on_message=self.on_message,
                 accept=["json"],
                 prefetch_count=self.conf.prefetch,

@@ -85,7 +85,7 @@ def _dead_letter_queue(
     topology = Topology(event_settings().prefix)
     conn = connection or broker.connection()
     try:
-        conn.ensure_connection(max_retries=1)
+        conn.ensure_connection(max_retries=broker.connect_tries(conn))
         channel = conn.channel()
         try:
             topology.declare(channel)

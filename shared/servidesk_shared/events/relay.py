@@ -108,7 +108,7 @@ class Relay:
 
     def open(self, conn: Connection) -> Producer:
         """Connect, declare the topology and return a producer on the connection."""
-        conn.ensure_connection(max_retries=1)
+        conn.ensure_connection(max_retries=broker.connect_tries(conn))
         channel = conn.default_channel
         self.topology.declare(channel)
         return Producer(channel, exchange=self.topology.exchange)

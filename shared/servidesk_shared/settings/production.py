@@ -76,9 +76,9 @@ def refuse_examples(settings: dict[str, Any], *, secret_key: str) -> None:
     for alias, database in settings.get("DATABASES", {}).items():
         label = database_variable if alias == "default" else f"the {alias} database's URL"
         candidates.append((f"the password in {label}", str(database.get("PASSWORD") or "")))
-    broker = str(settings.get("BROKER_URL") or "")
-    if broker:
-        password = unquote(urlsplit(broker).password or "")
+    # Several URLs separated by ";" (failover): every one of them.
+    for broker in str(settings.get("BROKER_URL") or "").split(";"):
+        password = unquote(urlsplit(broker.strip()).password or "")
         candidates.append(("the password in BROKER_URL", password))
     inbound = str(settings.get("INBOUND_MAIL_URL") or "")  # tickets' support mailbox
     if inbound:

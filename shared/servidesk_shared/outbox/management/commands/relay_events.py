@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from servidesk_shared.events.conf import event_settings
+from servidesk_shared.events.conf import broker_urls, event_settings
 from servidesk_shared.events.relay import Relay
 from servidesk_shared.outbox.management.commands._signals import on_stop_signals
 
@@ -60,5 +60,5 @@ class Command(BaseCommand):
 def _where(url: str) -> str:
     if not url:
         return "the embedded broker"
-    # Never print the password.
-    return url.rsplit("@", maxsplit=1)[-1]
+    # Never print the password; each failover URL by its host.
+    return ", ".join(part.rsplit("@", maxsplit=1)[-1] for part in broker_urls(url))
