@@ -50,6 +50,10 @@ class TestCacheConfig:
             "KEY_PREFIX": "tickets",
         }
 
+    def test_an_empty_cache_url_is_the_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CACHE_URL", "")
+        assert cache_config("tickets")["LOCATION"] == "servidesk_cache"
+
     def test_a_database_cache_url_keeps_its_table_and_options(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

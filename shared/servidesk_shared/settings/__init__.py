@@ -86,15 +86,14 @@ _DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 def cache_config(service: str) -> dict[str, Any]:
     """The ``CACHES["default"]`` entry of ``service``: shared by all its processes.
 
-    ``CACHE_URL`` when set (``redis://host:6379/0``, ``dbcache://table``, or
+    ``CACHE_URL`` when not empty (``redis://host:6379/0``, ``dbcache://table``, or
     ``locmemcache://`` for one process alone), else the database cache in the service's
     own database. Keys carry the service's name, so several services may share a Redis.
     Redis gets short socket timeouts: a Redis that stopped answering fails a request in
     seconds rather than hanging it.
     """
-    config: dict[str, Any] = env.cache_url_config(
-        str(env.str("CACHE_URL", default=f"dbcache://{CACHE_TABLE}"))
-    )
+    url = str(env.str("CACHE_URL", default="")) or f"dbcache://{CACHE_TABLE}"  # empty: unset
+    config: dict[str, Any] = env.cache_url_config(url)
     options: dict[str, Any] = config.setdefault("OPTIONS", {})
     if config["BACKEND"] == _DJANGO_DATABASE_CACHE:
         config["BACKEND"] = "servidesk_shared.cache.backends.DatabaseCache"
