@@ -15,8 +15,9 @@ every view) and then, for each process kind, prints:
   other process on this machine, so it is a lower bound of the pod's memory; RSS counts
   shared pages in every process, an upper bound,
 - the CPU it used over an idle minute (millicores), and
-- the peak RSS of one worker health check (``deploy/docker/worker_health.py``), which the
-  workers' exec probes start inside the same container, so their limit must hold it too.
+- the peak RSS and CPU time of one worker health check (``deploy/docker/worker_health.py``),
+  which the workers' exec probes start inside the same container, so their limits must
+  hold it too.
 
 The figures and how they became requests and limits are in docs/deployment.md
 ("Kubernetes: resources").
@@ -174,8 +175,8 @@ def cleanup(prefix: str) -> None:
             channel.exchange_delete(f"{prefix}k8s.{exchange}")
 
 
-def health_check_peak_mib(service: str, prefix: str, var_dir: Path) -> float:
-    """Peak RSS of one ``worker_health.py`` run (this child's own, from wait4)."""
+def health_check_cost(service: str, prefix: str, var_dir: Path) -> tuple[float, float]:
+    """Peak RSS (MiB) and CPU time (s) of one ``worker_health.py`` run, from wait4."""
     process = subprocess.Popen(
         [PYTHON, ROOT / "deploy" / "docker" / "worker_health.py"],
         cwd=ROOT / "services" / service,
@@ -185,7 +186,7 @@ def health_check_peak_mib(service: str, prefix: str, var_dir: Path) -> float:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise RuntimeError(f"worker_health.py failed for {service}")
-    return usage.ru_maxrss / 1024
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def start_all(
@@ -262,8 +263,8 @@ def main() -> int:
             rss = memory_mib(process.pid, "Rss:")
             print(f"| {name} | {pss:.1f} | {rss:.1f} | {millicores:.1f} |")
         for service in ("accounts", "tickets", "notifier", "reports"):
-            peak = health_check_peak_mib(service, args.prefix, var_dir)
-            print(f"worker_health.py peak RSS ({service}): {peak:.1f} MiB")
+            peak, cpu = health_check_cost(service, args.prefix, var_dir)
+            print(f"worker_health.py ({service}): peak RSS {peak:.1f} MiB, CPU {cpu:.2f} s")
     finally:
         for process in processes.values():
             if process.poll() is None:

@@ -100,12 +100,13 @@ class Service:
     tmp_size: str = "128Mi"
 
 
-# Requests: the measured steady PSS plus a quarter; limits: room for a worker recycle
-# (max_requests) or, on workers, one exec probe (worker_health.py) on top. CPU requests:
-# what one replica uses under the 100-user load of docs/benchmarks.md; limits let a
-# replica burst to one core (APIs) or half a core (workers).
+# Memory requests: just above the measured RSS of the warmed process tree; limits: room
+# for a request's peak and, on workers, for the exec probes (worker_health.py, ~85 MiB
+# each). CPU requests: the loaded figures of docs/benchmarks.md, plus on workers the exec
+# probes (~40 millicores); limits let a replica burst to one core (APIs) or half a core
+# (workers). The figures and how they were measured: docs/deployment.md, "Kubernetes".
 MIGRATE = Resources("100m", "1", "192Mi", "384Mi")
-WORKER_SMALL = Resources("50m", "500m", "160Mi", "320Mi")
+WORKER_SMALL = Resources("100m", "500m", "160Mi", "320Mi")
 SERVICES: list[Service] = [
     Service(
         name="accounts",
@@ -154,7 +155,7 @@ SERVICES: list[Service] = [
             Worker(
                 "tickets-mailbox",
                 ["python", "manage.py", "fetch_mail"],
-                Resources("50m", "500m", "192Mi", "384Mi"),
+                Resources("100m", "500m", "192Mi", "384Mi"),
                 internet_ports=IMAP_PORTS + SMTP_PORTS + HTTPS_PORTS,
                 singleton=True,
             ),
@@ -184,7 +185,7 @@ SERVICES: list[Service] = [
             Worker(
                 "notifier-webhooks",
                 ["python", "manage.py", "send_webhooks"],
-                Resources("50m", "500m", "192Mi", "384Mi"),
+                Resources("100m", "500m", "192Mi", "384Mi"),
                 internet_ports=[],
             ),
         ],
@@ -200,7 +201,7 @@ SERVICES: list[Service] = [
             Worker(
                 "reports-consumer",
                 ["python", "manage.py", "consume_events"],
-                Resources("50m", "500m", "256Mi", "512Mi"),
+                Resources("100m", "500m", "256Mi", "512Mi"),
             ),
         ],
     ),
@@ -441,10 +442,12 @@ def worker_objects(service: Service, worker: Worker) -> list[dict[str, Any]]:
         "resources": worker.resources.spec(),
         "securityContext": container_security(),
         # What compose's health check runs: this pod's configuration reaches its
-        # database and broker. Not ready after 90 s of failures; restarted after 10
-        # minutes of them (a fresh process re-resolves and reconnects everything).
-        "readinessProbe": exec_probe(30, 15, 3),
-        "livenessProbe": exec_probe(60, 20, 10),
+        # database and broker. One run costs about 2 s of CPU and 85 MiB (it sets
+        # Django up), so not as often as compose's 30 s: not ready after two failures a
+        # minute apart, restarted after 15 minutes of them (a fresh process re-resolves
+        # and reconnects everything). About 40 millicores on average.
+        "readinessProbe": exec_probe(60, 30, 2),
+        "livenessProbe": exec_probe(300, 30, 3),
         "volumeMounts": mounts,
     }
     meta = labels(worker.name, service.name, "worker")
