@@ -15,6 +15,7 @@ otherwise (DNS rebinding) is never made.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import ssl
@@ -112,6 +113,13 @@ def resolve(host: str, port: int, conf: WebhookSettings) -> str:
     return addresses[0]
 
 
+@functools.lru_cache(maxsize=4)
+def tls_context(cafile: str) -> ssl.SSLContext:
+    """The default client context trusting ``cafile``, made once per bundle: loading the
+    bundle is most of an HTTPS request's CPU, and one context serves every thread."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 @dataclass(frozen=True)
 class Answer:
     """What came of one request: the status (None when there was no answer), how long it
@@ -158,7 +166,7 @@ def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) 
     timeout = urllib3.Timeout(total=conf.timeout)
     pool: urllib3.HTTPConnectionPool
     if parts.scheme == "https":
-        context = ssl.create_default_context(cafile=certifi.where())
+        context = tls_context(certifi.where())
         pool = urllib3.HTTPSConnectionPool(
             address,
             port,

@@ -254,7 +254,11 @@ def claim_due(
                     webhook=hook, status=QUEUED, next_attempt_at__lte=now
                 )
                 .filter(Q(redelivery_of__isnull=False) | ~_queued_before())
-                .order_by("next_attempt_at", "id")
+                # The due index's own order, so the scan stops at the first delivery not
+                # waiting behind its ticket (with "id" too, PostgreSQL sorted every due
+                # one first, checking each one's line). Ties, rows recorded at the same
+                # moment, come in any order: a ticket's own order is the check above.
+                .order_by("next_attempt_at")
                 .first()
             )
             if head is None:
@@ -312,6 +316,9 @@ def delivery_record(
         ).update(**fields)
         if hook is not None:
             _endpoint_outcome(hook, ok=answer.ok, now=now, conf=conf)
+        # The endpoint is free again: wake the senders (this one's waiter listens between
+        # looks at its in-process wakeup, so without it the next claim waited a slice).
+        sql.notify_at_commit(NOTIFY_CHANNEL)
     return str(fields.get("status", QUEUED))
 
 
