@@ -213,6 +213,39 @@ def test_gateway_upstreams_are_the_services_and_the_gateway_is_a_load_balancer(
     assert set(config_map["data"]) == {"nginx.compose.conf", "routes.conf"}
 
 
+def test_gateway_config_map_passes_nginx_t(tmp_path: Path) -> None:
+    """The ConfigMap's two files, with the pod's paths and Service names moved onto here."""
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if nginx is None:
+        message = "nginx is not installed (apt-get install -y nginx)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run this check")
+        pytest.skip(message)
+    gateway = KUBERNETES / "base" / "gateway"
+    text = (gateway / "nginx.compose.conf").read_text()
+    moves = {
+        '"/var/run/nginx.pid"': f'"{tmp_path / "nginx.pid"}"',
+        '"/var/cache/nginx/': f'"{tmp_path}/',
+        '"/etc/nginx/servidesk/routes.conf"': f'"{gateway / "routes.conf"}"',
+    }
+    for old, new in moves.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    for name, (port, _) in SERVICES.items():
+        text = text.replace(f"server {name}:{port};", f"server 127.0.0.1:{port};")
+    config = tmp_path / "nginx.conf"
+    config.write_text(text)
+    result = subprocess.run(
+        [nginx, "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "worker_processes 2;" in text
+
+
 # --- Every pod ----------------------------------------------------------------------------
 
 
