@@ -37,7 +37,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
 # (bench/tickets_api.py: p99 three to five times p50, against about 1.5 with sync
 # workers). nginx buffers requests and responses, which the sync worker relies on.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+# gunicorn quietly turns a sync worker with threads > 1 into a gthread one, so a sync
+# worker is given one thread whatever GUNICORN_THREADS (set for every service) says.
+threads = 1 if worker_class == "sync" else int(os.environ.get("GUNICORN_THREADS") or 4)
 # Longer than nginx's upstream keepalive_timeout (60 s): the side that closes an idle
 # connection must be nginx, or it may send a request on a connection being closed.
 keepalive = 75
