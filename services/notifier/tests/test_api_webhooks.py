@@ -86,6 +86,11 @@ def test_patch_and_delete(client: Client) -> None:
         ({"url": "ftp://hooks.example.com/"}, "url", "https://"),
         ({"url": "http://hooks.example.com/"}, "url", "WEBHOOK_ALLOW_HTTP"),
         ({"url": "https://10.0.0.8/hook"}, "url", "10.0.0.8"),
+        # Issue 20's list of inside destinations, refused at once by the API.
+        ({"url": "https://127.0.0.1/hook"}, "url", "127.0.0.1"),
+        ({"url": "https://10.0.0.1/hook"}, "url", "10.0.0.1"),
+        ({"url": "https://localhost:8443/hook"}, "url", "localhost"),
+        ({"url": "https://[::ffff:127.0.0.1]/hook"}, "url", "::ffff:"),
         ({"url": "https://169.254.169.254/"}, "url", "169.254.169.254"),
         ({"url": "https://[::1]/"}, "url", "::1"),
         ({"url": "https://me:pw@hooks.example.com/"}, "url", "contraseña"),
