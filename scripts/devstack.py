@@ -37,11 +37,51 @@ NGINX_HINT = (
     "Install it with:  sudo apt-get update && sudo apt-get install -y nginx   (Debian/Ubuntu)\n"
     "             or:  brew install nginx                                      (macOS)"
 )
+APT_INSTALL_NGINX = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nginx"]
 
 
 def find_nginx() -> str | None:
     # Debian installs it in /usr/sbin, which is not on a normal user's PATH.
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def nginx_installer() -> list[str] | None:
+    """How this user can install nginx unattended: apt-get as root or with passwordless sudo.
+
+    ``None`` when they cannot (no apt-get, or sudo would ask for a password): then the
+    hint says the one command to run, rather than ``make up`` prompting or failing midway.
+    """
+    if shutil.which("apt-get") is None:
+        return None
+    if os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo is None:
+        return None
+    without_password = subprocess.run([sudo, "-n", "true"], capture_output=True, check=False)
+    return [sudo, "-n"] if without_password.returncode == 0 else None
+
+
+def ensure_nginx() -> str | None:
+    """The nginx binary, installed first when it is missing and this user can install it."""
+    nginx = find_nginx()
+    if nginx is not None:
+        return nginx
+    prefix = nginx_installer()
+    if prefix is None:
+        print(NGINX_HINT, file=sys.stderr)
+        return None
+    print("devstack: nginx (the gateway) is missing; installing it with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-q"], APT_INSTALL_NGINX):
+        if subprocess.run([*prefix, *step], env=env, check=False).returncode != 0:
+            print(f"devstack: {' '.join(step)} failed\n{NGINX_HINT}", file=sys.stderr)
+            return None
+    # Debian's package starts a system nginx on port 80; the stack runs its own on 8000.
+    nginx = find_nginx()
+    if nginx is None:
+        print(NGINX_HINT, file=sys.stderr)
+    return nginx
 
 
 def stack_environment() -> dict[str, str]:
@@ -124,9 +164,8 @@ def main() -> int:
     parser.add_argument("command", choices=["up", "prepare"], nargs="?", default="up")
     args = parser.parse_args()
 
-    nginx = find_nginx()
+    nginx = ensure_nginx()
     if nginx is None:
-        print(NGINX_HINT, file=sys.stderr)
         return 1
     env = stack_environment()
     env["PATH"] = f"{Path(nginx).parent}{os.pathsep}{env['PATH']}"
