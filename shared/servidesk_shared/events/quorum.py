@@ -11,18 +11,20 @@ migrate_to_quorum`` for a service's queue and its dead-letter queue), in these s
 3. **drain**: the classic queue's messages are moved to the holding queue, each
    published (with a publisher confirm) before it is acknowledged;
 4. **delete**: the classic queue is deleted, only if it is empty and has no consumer
-   (RabbitMQ checks both in the same step; otherwise back to 3);
-5. **declare**: the quorum queue is declared with its bindings and dead-letter settings;
-6. **release**: the holding queue loses its bindings;
+   (RabbitMQ checks both in the same step; otherwise back to 2);
+5. **declare**: the quorum queue is declared with its dead-letter settings;
+6. **release**: for each binding, the quorum queue is bound, then the holding queue
+   unbound;
 7. **restore**: the held messages are moved to the quorum queue, confirmed before they
    are acknowledged, and the holding queue is deleted.
 
-Nothing published meanwhile is lost: at each moment some queue bound to the exchange keeps
+Nothing published meanwhile is lost: at each moment some queue bound to the pattern keeps
 it. A message can arrive twice: one published between steps 1 and 2 is both drained and
-held (step 7 drops the second copy by its message id), and one published between steps 5
-and 6 is both in the new queue and held. A crash at any step leaves every message in one
-of the two queues (or both, never neither); running the migration again finishes the job,
-and running it on a quorum queue with no holding queue left does nothing.
+held (step 7 drops the second copy by its message id), and one published in the instant
+between a pattern's two calls of step 6 is both in the new queue and held. A crash at any
+step leaves every message in one of the queues (or two, never none); running the
+migration again finishes the job, and running it on a quorum queue with no holding queue
+left does nothing.
 
 The queue's consumers must be stopped first: messages a consumer holds unacknowledged would
 go when the queue is deleted. The migration refuses to start while the queue has
@@ -181,13 +183,11 @@ class _Migrator:
                 )
             self.step("hold")
             self.hold(self.channel).declare()
-            self.bind(self.hold.name)
-            self.step("unbind")
             for exchange, routing_key in self.bindings:
-                self.channel.queue_unbind(self.name, exchange, routing_key)
+                self.channel.queue_bind(self.hold.name, exchange, routing_key)
             drained = self.drain_and_delete()
         self.step("declare")
-        self.target(self.channel).declare()
+        self.declare(self.target)
         restored, duplicates = self.release_and_restore()
         outcome: Outcome = "migrated" if existed else "resumed"
         return Migration(self.name, outcome, drained, restored, duplicates)
@@ -197,13 +197,13 @@ class _Migrator:
     def step(self, step: Step) -> None:
         self.on_step(self.name, step)
 
-    def bind(self, queue: str) -> None:
-        for exchange, routing_key in self.bindings:
-            self.channel.queue_bind(queue, exchange, routing_key)
-
     def drain_and_delete(self) -> int:
         drained = 0
         for _ in range(DELETE_TRIES):
+            # Again on each pass: a process starting meanwhile declares it with its bindings.
+            self.step("unbind")
+            for exchange, routing_key in self.bindings:
+                self.channel.queue_unbind(self.name, exchange, routing_key)
             self.step("drain")
             drained += self.move(self.name, self.hold.name)[0]
             self.step("delete")
@@ -228,6 +228,8 @@ class _Migrator:
         """Steps 6 and 7: the number of messages restored and of second copies dropped."""
         self.step("release")
         for exchange, routing_key in self.bindings:
+            # Bound first, released next: something is bound to the pattern at each moment.
+            self.channel.queue_bind(self.name, exchange, routing_key)
             self.channel.queue_unbind(self.hold.name, exchange, routing_key)
         self.step("restore")
         restored, duplicates = self.move(self.hold.name, self.name, once=True)
@@ -281,16 +283,22 @@ class _Migrator:
     def is_classic(self) -> bool:
         """Whether the existing queue is not (yet) a quorum queue: RabbitMQ refuses to
         declare it as one and takes the classic declaration (as a quorum queue,
-        declaring it again changes nothing)."""
+        declaring it again changes nothing). Bindings are left as they are."""
         try:
-            self.target(self.channel).declare()
+            self.declare(self.target)
         except amqp.PreconditionFailed as refused:
             try:
-                self.classic(self.channel).declare()
+                self.declare(self.classic)
             except amqp.PreconditionFailed:
                 raise refused from None
             return True
         return False
+
+    def declare(self, queue: Queue) -> None:
+        """Declare ``queue`` (under this migration's name) without its bindings."""
+        self.channel.queue_declare(
+            self.name, durable=True, auto_delete=False, arguments=queue.queue_arguments
+        )
 
 
 def bindings_of(queue: Queue) -> list[tuple[str, str]]:
