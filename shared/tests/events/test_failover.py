@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import StringIO
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import transaction
+from kombu import Connection
 
 from servidesk_shared.events import broker
 from servidesk_shared.events.conf import broker_urls, event_settings
@@ -20,8 +21,11 @@ from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.topology import Topology
 from servidesk_shared.outbox.management.commands.relay_events import _where
 from servidesk_shared.settings.production import refuse_examples
+from servidesk_testing.proxy import TcpProxy
 from tests.events import factories, handlers
 from tests.events.conftest import RABBITMQ_URL, Running, effects, wait_until
+
+NODES = 2
 
 
 def dead_url() -> str:
@@ -30,6 +34,19 @@ def dead_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])  # nothing listens once the socket is closed
     return f"amqp://guest:guest@127.0.0.1:{port}//"
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[TcpProxy]]:
+    """Two "nodes": proxies to the one RabbitMQ, each of which a test can take away."""
+    with Connection(RABBITMQ_URL) as conn:
+        host, port = conn.hostname, conn.port or 5672
+    proxies = [TcpProxy(host, port) for _ in range(NODES)]
+    for proxy in proxies:
+        proxy.restore()
+    yield proxies
+    for proxy in proxies:
+        proxy.close()
 
 
 def test_broker_url_is_split_on_semicolons_and_blanks_are_dropped(settings: Any) -> None:
@@ -73,6 +90,35 @@ def test_events_are_relayed_and_consumed_through_a_dead_url_first(
     finally:
         running.stop()
     assert effects() == [(str(created), "ticket.created", "failed over")]
+
+
+def test_relay_and_consumer_move_to_the_next_node_when_theirs_goes_away(
+    tables: None,
+    bus: Topology,
+    settings: Any,
+    nodes: list[TcpProxy],
+    start_relay: Callable[..., Running],
+) -> None:
+    settings.BROKER_URL = ";".join(f"amqp://guest:guest@127.0.0.1:{node.port}//" for node in nodes)
+    consumer = EventConsumer(
+        broker.connection(heartbeat=30), registry=handlers.handlers, queue="notifier.events"
+    )
+    running = Running(consumer)
+    start_relay()
+    try:
+        with transaction.atomic():
+            before = publish(factories.ticket_created(id=1, title="on the first node"))
+        wait_until(lambda: consumer.stats["applied"] == 1)
+        nodes[0].cut()  # the node both were connected to is gone, for good
+        with transaction.atomic():
+            after = publish(factories.ticket_created(id=2, title="on the second node"))
+        wait_until(lambda: consumer.stats["applied"] == 2, message="applied through node 2")
+    finally:
+        running.stop()
+    assert effects() == [
+        (str(before), "ticket.created", "on the first node"),
+        (str(after), "ticket.created", "on the second node"),
+    ]
 
 
 def test_the_queue_migration_fails_over_too(bus: Topology, settings: Any) -> None:
