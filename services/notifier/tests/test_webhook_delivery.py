@@ -319,6 +319,36 @@ def test_the_sender_does_not_spin_on_deliveries_waiting_behind_their_ticket(
         sender.stop()
 
 
+def test_an_endpoint_with_every_line_waiting_is_left_alone_for_a_poll(
+    deliver: Callable[..., Event[Any]],
+) -> None:
+    """A failing endpoint's lines (deliveries behind a retry) are not scanned again on
+    each claim made for other endpoints; a new line of it goes out after a poll."""
+    failing = hook("https://hooks.example.com/")
+    first = deliver(created(7))
+    deliver(created(7))
+    start = timezone.now() + timedelta(seconds=1)
+    (claimed,) = services.claim_due(now=start, limit=5)
+    assert claimed.event_id == first.id
+    services.delivery_record(claimed, outbound.Answer(500, 5), now=start)
+    clock = [start]
+    sender = WebhookSender(
+        threads=2, clock=lambda: clock[0], post=lambda *a: outbound.Answer(204, 1)
+    )
+    try:
+        assert sender.run_once() == 0
+        assert set(sender.stalled) == {failing.pk}
+        deliver(created(8))  # a new ticket: its line may go at once, but not before a poll
+        clock[0] = start + timedelta(seconds=0.5)
+        assert sender.run_once() == 0
+        clock[0] = start + timedelta(seconds=sender.POLL + 0.1)
+        assert sender.run_once() == 1
+        sender.wait_idle(timeout=10)
+    finally:
+        sender.stop()
+    assert WebhookDelivery.objects.get(webhook=failing, aggregate_id="8").status == "delivered"
+
+
 def test_send_webhooks_once(
     webhook_server: WebhookServer, deliver: Callable[..., Event[Any]]
 ) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connection, connections
 from django.utils import timezone
@@ -33,6 +33,9 @@ Post = Callable[[str, bytes, dict[str, str], WebhookSettings], outbound.Answer]
 
 
 class WebhookSender:
+    #: Seconds between looks for work at most (what other processes' outcomes set free).
+    POLL = 1.0
+
     def __init__(
         self,
         *,
@@ -51,6 +54,8 @@ class WebhookSender:
         self.lock = threading.Lock()
         self.wakeup = threading.Event()
         self.stopping = threading.Event()
+        #: Endpoint id -> until when it is not looked at (see ``run_once``).
+        self.stalled: dict[int, datetime] = {}
 
     @property
     def conf(self) -> WebhookSettings:
@@ -61,12 +66,21 @@ class WebhookSender:
     def run_once(self) -> int:
         """Claim what is due for the endpoints with nothing in flight here, as many as
         there are free threads, and hand them to the pool; the number claimed."""
+        now = self.clock()
         with self.lock:
             busy = set(self.in_flight)
         free = self.threads - len(busy)
         if free <= 0:
             return 0
-        batch = services.claim_due(now=self.clock(), limit=free, exclude=busy, conf=self.conf)
+        # An endpoint found with nothing to send but deliveries waiting behind a retry (a
+        # failing one, its lines growing) is left alone for a poll: looking again at once
+        # would scan its every waiting delivery on each claim made for the others.
+        self.stalled = {pk: until for pk, until in self.stalled.items() if until > now}
+        stalled: set[int] = set()
+        batch = services.claim_due(
+            now=now, limit=free, exclude=busy | set(self.stalled), conf=self.conf, stalled=stalled
+        )
+        self.stalled |= dict.fromkeys(stalled, now + timedelta(seconds=self.POLL))
         for delivery in batch:
             future = self.pool.submit(self.deliver, delivery)
             with self.lock:
@@ -130,9 +144,12 @@ class WebhookSender:
         try:
             while not self.stopping.is_set():
                 try:
-                    self.run_once()
+                    claimed = self.run_once()
                     backoff.reset()
-                    waiter.wait(self.idle_timeout())
+                    # A request in flight wakes this loop when it is done: looking for the
+                    # next retry then (a scan past every due delivery) is only for an idle
+                    # loop.
+                    waiter.wait(self.idle_timeout() if not claimed else self.POLL)
                 except Exception as exc:
                     delay = backoff.next()
                     if isinstance(exc, DatabaseError):
@@ -146,7 +163,7 @@ class WebhookSender:
             waiter.close()
             connections["default"].close()
 
-    def idle_timeout(self, poll: float = 1.0) -> float:
+    def idle_timeout(self, poll: float = POLL) -> float:
         """Until the next retry falls due, at most ``poll`` (which also picks up what other
         processes' outcomes set free)."""
         now = self.clock()

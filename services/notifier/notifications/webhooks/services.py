@@ -222,6 +222,7 @@ def claim_due(
     limit: int,
     exclude: Collection[int] = (),
     conf: WebhookSettings | None = None,
+    stalled: set[int] | None = None,
 ) -> list[WebhookDelivery]:
     """Reserve at most one due delivery per active endpoint, for up to ``limit`` endpoints
     (those due longest first), none of ``exclude``: the head of a ticket's line.
@@ -229,6 +230,8 @@ def claim_due(
     The endpoint's row is locked (``SKIP LOCKED``: other senders take other endpoints) and
     leased with its delivery, so each endpoint has at most one request in flight in all
     senders; the claim commits at once and bumps ``attempts`` (the claim's fencing token).
+    The endpoints whose due deliveries all wait behind an earlier one (being retried) are
+    added to ``stalled``, when given.
     """
     conf = conf or webhook_settings()
     lease_end = now + timedelta(seconds=conf.lease)
@@ -261,8 +264,10 @@ def claim_due(
                 .order_by("next_attempt_at")
                 .first()
             )
-            if head is None:
-                continue  # every due one waits behind an earlier one of its ticket
+            if head is None:  # every due one waits behind an earlier one of its ticket
+                if stalled is not None:
+                    stalled.add(hook.pk)
+                continue
             head.attempts += 1
             head.next_attempt_at = lease_end
             head.updated_at = now
