@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Min, QuerySet
+from django.db.models import Min, OuterRef, QuerySet, Subquery
 
 from notifications.models import Webhook, WebhookDelivery, WebhookDeliveryStatus
 
@@ -31,7 +31,14 @@ def next_due(*, after: datetime) -> datetime | None:
     Those due already are not counted: a sender that just claimed found them waiting
     behind an earlier delivery of their ticket, or their endpoint busy; what frees them
     (an outcome recorded) wakes it, so they must not make it spin."""
-    found: datetime | None = WebhookDelivery.objects.filter(
-        status=WebhookDeliveryStatus.QUEUED, webhook__active=True, next_attempt_at__gt=after
-    ).aggregate(due=Min("next_attempt_at"))["due"]
+    # Endpoint by endpoint, so each is one step into its due index; one minimum over all
+    # queued deliveries read every one of them not yet due (a failing endpoint's lines).
+    first = WebhookDelivery.objects.filter(
+        webhook_id=OuterRef("pk"), status=WebhookDeliveryStatus.QUEUED, next_attempt_at__gt=after
+    ).order_by("next_attempt_at")
+    found: datetime | None = (
+        Webhook.objects.filter(active=True)
+        .annotate(due=Subquery(first.values("next_attempt_at")[:1]))
+        .aggregate(next_due=Min("due"))["next_due"]
+    )
     return found
