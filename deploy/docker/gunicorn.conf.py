@@ -4,16 +4,42 @@ Everything that should differ between deployments comes from the environment:
 ``PORT`` (set per image to the service's contract port), ``WEB_CONCURRENCY`` (worker
 processes), ``GUNICORN_WORKER_CLASS`` (``gthread``, the default, or ``sync``),
 ``GUNICORN_THREADS`` (threads per gthread worker) and ``GUNICORN_TIMEOUT``.
+
+Prometheus metrics (``servidesk_shared.metrics``) add up every worker's counts through
+``PROMETHEUS_MULTIPROC_DIR`` (default ``/dev/shm/servidesk-metrics``, private to the
+container): set here, before the app is loaded, emptied when the server starts (a
+restarted container must not count its previous life twice), and a dead worker's counts
+are folded into one archive file (``child_exit``, ``servidesk_shared.metrics_files``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
+
+# Before the app (preloaded below) imports prometheus_client, which reads it once.
+METRICS_DIR = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    "/dev/shm/servidesk-metrics",  # noqa: S108 (a tmpfs on purpose, private to the container)
+)
+
+
+def on_starting(server: Any) -> None:
+    """An empty metrics folder for this server's workers (the master never serves)."""
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    os.makedirs(METRICS_DIR, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker gone (recycled, killed): its counts folded into the folder's archives."""
+    from servidesk_shared.metrics_files import worker_exited  # noqa: PLC0415 (app loaded)
+
+    worker_exited(worker.pid)
 
 
 def _cpus() -> int:

@@ -4,9 +4,12 @@ flow under /accounts/ (nginx passes paths through unchanged)."""
 from django.contrib import admin
 from django.urls import include, path
 
+from servidesk_shared.metrics import metrics_urlpatterns
 from servidesk_shared.urls import service_urlpatterns
 
 urlpatterns = [
+    # Prometheus text, for the scraper on this port (nginx does not route it).
+    *metrics_urlpatterns("api/accounts/"),
     *service_urlpatterns(
         "api/accounts/",
         [path("", include("users.api.urls")), path("admin/", admin.site.urls)],

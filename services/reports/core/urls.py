@@ -2,9 +2,14 @@
 
 from django.urls import include, path
 
+from servidesk_shared.metrics import metrics_urlpatterns
 from servidesk_shared.urls import service_urlpatterns
 
-urlpatterns = service_urlpatterns("api/reports/", [path("", include("reports.urls"))])
+# Prometheus text, for the scraper on this port (nginx does not route it).
+urlpatterns = [
+    *metrics_urlpatterns("api/reports/"),
+    *service_urlpatterns("api/reports/", [path("", include("reports.urls"))]),
+]
 
 handler400 = "servidesk_shared.errors.json_bad_request"
 handler403 = "servidesk_shared.errors.json_permission_denied"

@@ -3,9 +3,12 @@
 from django.urls import include, path
 from portal.views import api_reference
 
+from servidesk_shared.metrics import metrics_urlpatterns
 from servidesk_shared.urls import service_urlpatterns
 
 urlpatterns = [
+    # Prometheus text, for the scraper on this port (nginx does not route it).
+    *metrics_urlpatterns(""),
     *service_urlpatterns("", [], catch_all=False),
     # The gateway's API reference for the four APIs (nginx routes these two paths here).
     path("api/docs/", api_reference.docs, name="api_docs"),

@@ -28,6 +28,9 @@ SHARED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies (servidesk_shared.metrics): first and last, so they
+    # time the whole stack and see every response's final status.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "servidesk_shared.request_id.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -44,6 +47,7 @@ MIDDLEWARE = [
     # After the size limit, so it never reads an oversized body: NUL or a lone surrogate
     # in any query parameter, JSON or form field is a 400 naming the field, not a 500.
     "servidesk_shared.text_input.InvalidTextMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Bodies over this many bytes are refused with 413 (nginx's own limit, 10 MB, is above it:

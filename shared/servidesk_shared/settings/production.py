@@ -40,6 +40,11 @@ def apply(settings: dict[str, Any]) -> None:
     allowed_hosts = env.list("ALLOWED_HOSTS", default=[])
     if not allowed_hosts:
         raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names this service answers.")
+    # A Kubernetes pod's own address (the downward API's status.podIP), which Prometheus
+    # scrapes /<prefix>metrics at (servidesk_shared.metrics); IPv6 in brackets, as Host.
+    pod_ip = str(env.str("POD_IP", default=""))
+    if pod_ip:
+        allowed_hosts = [*allowed_hosts, f"[{pod_ip}]" if ":" in pod_ip else pod_ip]
     refuse_examples(settings, secret_key=secret_key)
     refuse_demo_data()
     refuse_foreign_twilio(settings.get("TWILIO_API_BASE_URL", ""))
@@ -53,8 +58,9 @@ def apply(settings: dict[str, Any]) -> None:
         SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
         USE_X_FORWARDED_HOST=True,
         SECURE_SSL_REDIRECT=env.bool("SECURE_SSL_REDIRECT", default=True),
-        # Container health checks talk plain HTTP to the process itself.
-        SECURE_REDIRECT_EXEMPT=[r"^(?:api/\w+/)?health/(?:live|ready)$"],
+        # Container health checks and the metrics' scraper talk plain HTTP to the
+        # process itself.
+        SECURE_REDIRECT_EXEMPT=[r"^(?:api/\w+/)?(?:health/(?:live|ready)|metrics)$"],
         SECURE_HSTS_SECONDS=env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365),
         SECURE_HSTS_INCLUDE_SUBDOMAINS=env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True),
         SECURE_HSTS_PRELOAD=env.bool("SECURE_HSTS_PRELOAD", default=True),

@@ -40,7 +40,8 @@ def _with_middleware(middleware: list[str]) -> list[str]:
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
     ]
-    stack.append("allauth.account.middleware.AccountMiddleware")
+    # Before the request metrics' closing middleware (servidesk_shared.metrics), kept last.
+    stack.insert(len(stack) - 1, "allauth.account.middleware.AccountMiddleware")
     return stack
 
 

@@ -15,6 +15,9 @@ SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk notification
 # --- Events: what `manage.py consume_events` reads and who handles it ---------------------
 SERVIDESK_EVENT_QUEUE = "notifier.events"
 SERVIDESK_EVENT_HANDLERS = "notifications.handlers.handlers"
+# Gauges of this service at /<prefix>metrics, besides the outbox and queue ones
+# (servidesk_shared.metrics).
+SERVIDESK_METRICS_COLLECTORS = ["notifications.monitoring.NotifierCollector"]
 # Each request's caller against the contact cards: deactivated is refused, its role wins.
 SERVIDESK_USER_DIRECTORY = "notifications.selectors.directory_entry"
 

@@ -32,6 +32,9 @@ SPECTACULAR_SETTINGS = {
 # and keeps its user directory from the user.* events of its own queue.
 SERVIDESK_EVENT_QUEUE = "tickets.users"
 SERVIDESK_EVENT_HANDLERS = "tickets.handlers.handlers"
+# Gauges of this service at /<prefix>metrics, besides the outbox and queue ones
+# (servidesk_shared.metrics).
+SERVIDESK_METRICS_COLLECTORS = ["tickets.monitoring.TicketsCollector"]
 # Each request's caller against that directory: deactivated is refused, its role wins.
 SERVIDESK_USER_DIRECTORY = "tickets.selectors.directory_entry"
 

@@ -31,18 +31,21 @@ SPECTACULAR_SETTINGS = {**SPECTACULAR_DEFAULTS, "TITLE": "Servidesk web API"}
 
 # The APIs' JSON 413 is not for a browser: an oversized form post meets Django's own
 # DATA_UPLOAD_MAX_MEMORY_SIZE check instead (a 400 page, through handler400).
-_PAGE_MIDDLEWARE = [
+# The request metrics' pair (servidesk_shared.metrics) stays outermost: first and last.
+_METRICS_BEFORE, *_PAGE_MIDDLEWARE, _METRICS_AFTER = [
     name
     for name in SHARED_MIDDLEWARE
     if name != "servidesk_shared.request_limits.RequestBodyLimitMiddleware"
 ]
 MIDDLEWARE = [
+    _METRICS_BEFORE,
     "portal.middleware.ServerTimingMiddleware",
     *_PAGE_MIDDLEWARE[:4],
     "django.contrib.sessions.middleware.SessionMiddleware",
     *_PAGE_MIDDLEWARE[4:],
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.ApiMiddleware",
+    _METRICS_AFTER,
 ]
 TEMPLATES = service.templates(
     "django.contrib.messages.context_processors.messages", "portal.context.ui"
