@@ -281,14 +281,49 @@ def test_http_probes_use_the_health_endpoints_with_an_allowed_host(
 def test_workers_are_probed_with_the_compose_health_check(
     deployments: dict[str, dict[str, Any]],
 ) -> None:
+    """The same command as compose's check of the same process: relays and consumers
+    check the broker too, the others (senders, mailbox, SLA) their database only."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    check = compose["x-worker-healthcheck"]["test"][1:]  # without "CMD"
+    workers = 0
     for name, deployment in deployments.items():
         if name in SERVICES or name == "gateway":
             continue
+        workers += 1
+        check = compose["services"][name]["healthcheck"]["test"][1:]  # without "CMD"
+        uses_broker = name.endswith(("-relay", "-consumer"))
+        assert ("--no-broker" not in check) == uses_broker, name
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         for probe in ("livenessProbe", "readinessProbe"):
             assert container[probe]["exec"]["command"] == check, name
+    assert workers >= 10
+
+
+def test_apis_and_web_are_scraped_at_their_metrics_path_by_their_pod_address(
+    deployments: dict[str, dict[str, Any]],
+) -> None:
+    for name, (port, prefix) in SERVICES.items():
+        template = deployments[name]["spec"]["template"]
+        assert template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": f"{prefix}metrics",
+        }
+        (container,) = template["spec"]["containers"]
+        # Production settings add POD_IP to ALLOWED_HOSTS: the scraper's Host.
+        pod_ip = {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+        assert pod_ip in container["env"], name
+    for name, deployment in deployments.items():
+        if name not in SERVICES:
+            assert "annotations" not in deployment["spec"]["template"]["metadata"], name
+
+
+def test_migrate_jobs_leave_the_cache_table_to_migrate(objects: list[dict[str, Any]]) -> None:
+    """servidesk_shared.cache is an app: `migrate` makes the table, no createcachetable."""
+    for job in of_kind(objects, "Job").values():
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert "createcachetable" not in " ".join(container["args"])
+    for name, config in of_kind(objects, "ConfigMap").items():
+        assert "CACHE_URL" not in config.get("data", {}), name
 
 
 def test_every_container_has_cpu_and_memory_requests_and_limits(
@@ -471,10 +506,24 @@ def test_only_the_gateway_and_web_reach_the_apis(objects: list[dict[str, Any]]) 
             == name
             for rule in policy["spec"].get("ingress", [])
         ]
+        # Besides them, only the metrics' scraper (Prometheus, labelled so by the operator).
+        scrapers = [
+            peer
+            for rule in rules
+            for peer in rule["from"]
+            if "app.kubernetes.io/name" not in peer["podSelector"]["matchLabels"]
+        ]
+        assert scrapers == [
+            {
+                "namespaceSelector": {},
+                "podSelector": {"matchLabels": {"servidesk.io/metrics-scraper": "true"}},
+            }
+        ], name
         callers = {
             peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
             for rule in rules
             for peer in rule["from"]
+            if peer not in scrapers
         }
         assert callers == ({"gateway", "web"} if name in APIS else {"gateway"}), name
         assert all(rule["ports"] == [{"protocol": "TCP", "port": port}] for rule in rules)

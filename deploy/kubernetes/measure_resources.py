@@ -96,8 +96,6 @@ def service_env(service: str, prefix: str, var_dir: Path) -> dict[str, str]:
     )
     if service != "web":
         env["BROKER_URL"] = BROKER
-    if service == "accounts":
-        env["CACHE_URL"] = "dbcache://accounts_cache"
     return env
 
 
@@ -151,7 +149,8 @@ def prepare(prefix: str, var_dir: Path) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
     for service in PREFIXES:
         env = service_env(service, prefix, var_dir)
-        for command in (["migrate", "--noinput"], ["createcachetable"]):
+        # migrate makes the database cache's table too (servidesk_shared.cache).
+        for command in (["migrate", "--noinput"],):
             subprocess.run(
                 [PYTHON, "manage.py", *command],
                 cwd=ROOT / "services" / service,

@@ -42,6 +42,11 @@ LABEL_ROLE = "servidesk.io/role"
 LABEL_DATABASE = "servidesk.io/database"
 LABEL_BROKER = "servidesk.io/broker"
 WORKER_HEALTH = ["/opt/servidesk/entrypoint.sh", "python", "/opt/servidesk/worker_health.py"]
+# Workers that never talk to the broker leave it out of their health (worker_health.py).
+NO_BROKER = "--no-broker"
+# Pods that may scrape the APIs' and web's metrics (servidesk_shared.metrics), in any
+# namespace: the operator labels their Prometheus so (docs/deployment.md, "Metrics").
+LABEL_SCRAPER = "servidesk.io/metrics-scraper"
 # Addresses that are not the internet: the cluster, the nodes, link-local metadata.
 PRIVATE_V4 = [
     "10.0.0.0/8",
@@ -82,6 +87,8 @@ class Worker:
     internet_ports: list[int] | None = None  # None: nowhere; []: every port
     # Only one may run at a time (rollouts stop the old pod first).
     singleton: bool = False
+    # Talks to the broker (relays, consumers): its health checks it too.
+    broker: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,10 +121,6 @@ SERVICES: list[Service] = [
         prefix="/api/accounts/",
         resources=Resources("250m", "1", "320Mi", "512Mi"),
         migrate_resources=MIGRATE,
-        settings={
-            # Throttles and sign-in lockouts shared by every worker and replica.
-            "CACHE_URL": "dbcache://accounts_cache",
-        },
         workers=[
             Worker("accounts-relay", ["python", "manage.py", "relay_events"], WORKER_SMALL),
             # Invites unknown mail senders: it sends the invitation mail itself.
@@ -158,8 +161,9 @@ SERVICES: list[Service] = [
                 Resources("100m", "500m", "192Mi", "384Mi"),
                 internet_ports=IMAP_PORTS + SMTP_PORTS + HTTPS_PORTS,
                 singleton=True,
+                broker=False,
             ),
-            Worker("tickets-sla", ["python", "manage.py", "watch_sla"], WORKER_SMALL),
+            Worker("tickets-sla", ["python", "manage.py", "watch_sla"], WORKER_SMALL, broker=False),
         ],
         api_internet_ports=HTTPS_PORTS,  # object storage for attachments
         max_replicas=10,
@@ -180,6 +184,7 @@ SERVICES: list[Service] = [
                 ["python", "manage.py", "send_notifications"],
                 WORKER_SMALL,
                 internet_ports=SMTP_PORTS + HTTPS_PORTS,
+                broker=False,
             ),
             # The admins' webhook receivers: any public address and port.
             Worker(
@@ -187,6 +192,7 @@ SERVICES: list[Service] = [
                 ["python", "manage.py", "send_webhooks"],
                 Resources("100m", "500m", "192Mi", "384Mi"),
                 internet_ports=[],
+                broker=False,
             ),
         ],
     ),
@@ -348,6 +354,9 @@ def api_objects(service: Service) -> list[dict[str, Any]]:
         "name": name,
         "image": image(name),
         "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
+        # Added to ALLOWED_HOSTS (servidesk_shared.settings.production): a scraper asks
+        # for the metrics at the pod's address.
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
         "envFrom": env_from(name),
         "resources": service.resources.spec(),
         "securityContext": container_security(),
@@ -372,7 +381,7 @@ def api_objects(service: Service) -> list[dict[str, Any]]:
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
             },
             "template": {
-                "metadata": {"labels": meta},
+                "metadata": {"labels": meta, "annotations": scrape_annotations(service)},
                 "spec": pod_spec(
                     containers=[container],
                     init=[wait_for_migrations(service, mounts)],
@@ -423,12 +432,26 @@ def api_objects(service: Service) -> list[dict[str, Any]]:
     return [deployment, svc, pdb, hpa]
 
 
+def scrape_annotations(service: Service) -> dict[str, str]:
+    """Where Prometheus' usual pod discovery finds the metrics (servidesk_shared.metrics)."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(service.port),
+        "prometheus.io/path": f"{service.prefix}metrics",
+    }
+
+
+def worker_health(worker: Worker) -> list[str]:
+    """The probe command: database and broker, or the database alone (``NO_BROKER``)."""
+    return WORKER_HEALTH if worker.broker else [*WORKER_HEALTH, NO_BROKER]
+
+
 def worker_objects(service: Service, worker: Worker) -> list[dict[str, Any]]:
     vols, mounts = volumes("64Mi", shm=False)
 
     def exec_probe(period: int, timeout: int, failures: int) -> dict[str, Any]:
         return {
-            "exec": {"command": WORKER_HEALTH},
+            "exec": {"command": worker_health(worker)},
             "periodSeconds": period,
             "timeoutSeconds": timeout,
             "failureThreshold": failures,
@@ -442,10 +465,11 @@ def worker_objects(service: Service, worker: Worker) -> list[dict[str, Any]]:
         "resources": worker.resources.spec(),
         "securityContext": container_security(),
         # What compose's health check runs: this pod's configuration reaches its
-        # database and broker. One run costs about 2 s of CPU and 85 MiB (it sets
-        # Django up), so not as often as compose's 30 s: not ready after two failures a
-        # minute apart, restarted after 15 minutes of them (a fresh process re-resolves
-        # and reconnects everything). About 40 millicores on average.
+        # database and, for relays and consumers, the broker. One run costs about 2 s of
+        # CPU and 85 MiB (it sets Django up), so not as often as compose's 30 s: not
+        # ready after two failures a minute apart, restarted after 15 minutes of them (a
+        # fresh process re-resolves and reconnects everything). About 40 millicores on
+        # average.
         "readinessProbe": exec_probe(60, 30, 2),
         "livenessProbe": exec_probe(300, 30, 3),
         "volumeMounts": mounts,
@@ -485,13 +509,9 @@ def migrate_job(service: Service) -> dict[str, Any]:
     container = {
         "name": "migrate",
         "image": image(service.name),
-        # The cache table first: once migrations show as applied (what the pods wait
-        # for), everything the service needs exists.
-        "args": [
-            "sh",
-            "-c",
-            "python manage.py createcachetable && python manage.py migrate --noinput",
-        ],
+        # The database cache's table too (servidesk_shared.cache is an app): once
+        # migrations show as applied (what the pods wait for), everything exists.
+        "args": ["sh", "-c", "python manage.py migrate --noinput"],
         "envFrom": env_from(service.name),
         "resources": service.migrate_resources.spec(),
         "securityContext": container_security(),
@@ -592,6 +612,16 @@ def service_policies(service: Service) -> list[dict[str, Any]]:
             f"{name}-ingress",
             selector(name),
             ingress=[{"from": callers, "ports": port_rules([service.port])}],
+            egress=None,
+        )
+    )
+    # Prometheus, wherever it runs, for /<prefix>metrics (a policy cannot tell paths apart).
+    scraper = {"namespaceSelector": {}, "podSelector": {"matchLabels": {LABEL_SCRAPER: "true"}}}
+    policies.append(
+        network_policy(
+            f"{name}-metrics",
+            selector(name),
+            ingress=[{"from": [scraper], "ports": port_rules([service.port])}],
             egress=None,
         )
     )
