@@ -245,3 +245,53 @@ def test_one_scrape_adds_up_every_gunicorn_worker(stack: Stack, tmp_path: Path) 
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+SCRAPE_IN_PROCESS = """
+import django
+django.setup()
+from django.test import Client
+response = Client(HTTP_HOST="localhost").get("/api/reports/metrics")
+print(response.status_code)
+print(response.content.decode())
+"""
+
+
+@pytest.mark.parametrize("away", ["broker", "database"])
+def test_a_broker_or_database_away_leaves_the_scrape_standing(stack: Stack, away: str) -> None:
+    """reports' settings with the broker (or its database) on a port nobody listens on:
+    the scrape still answers 200, says which part could not be read, and keeps the rest."""
+    nobody = free_port()
+    env = {**stack.env, "DJANGO_SETTINGS_MODULE": "core.settings.local", "LOG_LEVEL": "ERROR"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if away == "broker":
+        env["BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:{nobody}//"
+    else:
+        env["REPORTS_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{nobody}/nothing"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", SCRAPE_IN_PROCESS],
+        cwd=ROOT / "services" / "reports",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    status, text = result.stdout.split("\n", 1)
+    assert status == "200", result.stdout + result.stderr
+    samples = {
+        (sample.name, sample.labels.get("collector", "")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    if away == "broker":
+        assert samples[("servidesk_broker_up", "")] == 0
+        assert ("servidesk_queue_messages_ready", "") not in samples
+        assert samples[("servidesk_outbox_pending_events", "")] >= 0  # the database answers
+        # Time-bounded: the broker's silence costs seconds, not the scrape.
+        assert time.monotonic() - started < 60
+    else:
+        assert samples[("servidesk_metrics_collector_up", "outbox")] == 0
+        assert ("servidesk_outbox_pending_events", "") not in samples
+        assert samples[("servidesk_broker_up", "")] == 1  # the broker answers
