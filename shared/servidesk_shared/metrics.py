@@ -3,8 +3,8 @@
 What a scrape shows:
 
 - requests, by view, method and status, and their latencies (``django_http_*``, from
-  ``django_prometheus``'s middleware, ``MIDDLEWARE_BEFORE`` first and ``MIDDLEWARE_AFTER``
-  last in the shared stack);
+  ``django_prometheus``'s middleware pair, first and last in the shared stack,
+  ``servidesk_shared.settings.defaults.MIDDLEWARE``);
 - database work: queries and their time (``django_db_*``), from ``django_prometheus``'s
   database backends, which ``servidesk_shared.settings.service.metered_database`` puts
   in place of Django's own;
@@ -51,9 +51,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
-
-MIDDLEWARE_BEFORE: Final = "django_prometheus.middleware.PrometheusBeforeMiddleware"
-MIDDLEWARE_AFTER: Final = "django_prometheus.middleware.PrometheusAfterMiddleware"
 
 #: Seconds the broker may take to answer a scrape's questions before it counts as away.
 BROKER_TIMEOUT: Final = 2.0
