@@ -6,11 +6,12 @@ cost more CPU than the database took to run it (the figures are in
 ``docs/benchmarks.md``), and except where the ORM has no way to say it (``UPDATE ...
 RETURNING``, ``NOTIFY``). Those statements are here, and only here: the consumer's
 inserts (feed, deliveries, mail threads), the senders' claim, their record of what was
-sent and their look at when the next delivery falls due, the contact cards both read, and
-the wake-up. Each is the one implementation of its guarantee: plain SQL that PostgreSQL
-and SQLite (``make up``'s embedded default) both accept; where SQLite needs something
-else, one function says so (``_row_lock``, ``notify``). Rows come back as model instances
-through ``QuerySet.raw()``, converted as the ORM converts them.
+sent and their look at when the next delivery falls due, the webhook sender's lease,
+claim and outcome, the contact cards both read, and the wake-up. Each is the one
+implementation of its guarantee: plain SQL that PostgreSQL and SQLite (``make up``'s
+embedded default) both accept; where SQLite needs something else, one function says so
+(``_row_lock``, ``notify``). Rows come back as model instances through ``QuerySet.raw()``,
+converted as the ORM converts them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from notifications.models import (
     DeliveryStatus,
     MailThread,
     Notification,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -248,6 +252,173 @@ def contact_cards(user_ids: Collection[str], *, using: str = "default") -> list[
         f"WHERE {quote('user_id')} IN ({', '.join(['%s'] * len(ids))})"
     )
     return list(Contact.objects.using(using).raw(sql, ids))
+
+
+# --- the webhook sender: claiming a line's head, recording what came of it ----------------
+
+_QUEUED_WEBHOOK = WebhookDeliveryStatus.QUEUED.value
+
+
+def _stamp(value: datetime, connection: BaseDatabaseWrapper) -> Any:
+    return models.DateTimeField().get_db_prep_value(value, connection)
+
+
+def _webhook_tables(connection: BaseDatabaseWrapper) -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    return quote(Webhook._meta.db_table), quote(WebhookDelivery._meta.db_table)
+
+
+def _line_head(deliveries: str) -> str:
+    """The head of endpoint ``w``'s lines: its first due delivery (in the due index's order)
+    with no earlier delivery of its ticket still queued (a redelivery waits for none).
+    Parameters: the queued status, now, the queued status."""
+    return (
+        f"SELECT d.id FROM {deliveries} d "  # noqa: S608 (names from the model)
+        "WHERE d.webhook_id = w.id AND d.status = %s AND d.next_attempt_at <= %s "
+        "AND (d.redelivery_of_id IS NOT NULL OR NOT EXISTS ("
+        f"SELECT 1 FROM {deliveries} e WHERE e.webhook_id = d.webhook_id "
+        "AND e.aggregate_id = d.aggregate_id AND e.status = %s AND e.redelivery_of_id IS NULL "
+        "AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id)))) "
+        "ORDER BY d.next_attempt_at LIMIT 1"
+    )
+
+
+def webhook_lease_due(
+    *,
+    now: datetime,
+    lease_end: datetime,
+    limit: int,
+    exclude: Collection[int] = (),
+    using: str = "default",
+) -> list[Webhook]:
+    """Lease until ``lease_end`` up to ``limit`` active endpoints, none of ``exclude``, not
+    leased and with a delivery due (those due longest first), in one statement: picked and
+    locked ``SKIP LOCKED`` (senders share them); the endpoints as they are after it."""
+    connection = connections[using]
+    hooks, deliveries = _webhook_tables(connection)
+    at = _stamp(now, connection)
+    excluded = list(exclude)
+    not_in = f"AND w.id NOT IN ({', '.join(['%s'] * len(excluded))}) " if excluded else ""
+    due = (
+        f"FROM {deliveries} d WHERE d.webhook_id = w.id "
+        "AND d.status = %s AND d.next_attempt_at <= %s"
+    )
+    sql = (
+        f"WITH pick AS MATERIALIZED (SELECT w.id FROM {hooks} w "  # noqa: S608 (names from the model)
+        f"WHERE w.active AND (w.leased_until IS NULL OR w.leased_until <= %s) {not_in}"
+        f"AND EXISTS (SELECT 1 {due}) "
+        f"ORDER BY (SELECT d.next_attempt_at {due} ORDER BY d.next_attempt_at LIMIT 1), w.id "
+        f"LIMIT %s{_row_lock(connection)}) "
+        f"UPDATE {hooks} SET leased_until = %s WHERE id IN (SELECT id FROM pick) RETURNING *"
+    )
+    params: list[Any] = [at, *excluded, _QUEUED_WEBHOOK, at, _QUEUED_WEBHOOK, at, limit]
+    params.append(_stamp(lease_end, connection))
+    return list(Webhook.objects.using(using).raw(sql, params))
+
+
+def webhook_claim_heads(
+    *, webhook_ids: Collection[int], now: datetime, lease_end: datetime, using: str = "default"
+) -> list[WebhookDelivery]:
+    """Claim the head of each of ``webhook_ids``' lines (endpoints the caller leased), in
+    one statement: ``attempts`` bumped (the claim's fencing token), due again only at
+    ``lease_end``; the deliveries as they are after it. An endpoint whose every due
+    delivery waits behind an earlier one of its ticket has none."""
+    ids = list(webhook_ids)
+    if not ids:
+        return []
+    connection = connections[using]
+    hooks, deliveries = _webhook_tables(connection)
+    at = _stamp(now, connection)
+    sql = (
+        f"UPDATE {deliveries} SET attempts = attempts + 1, next_attempt_at = %s, "  # noqa: S608 (names from the model)
+        f"updated_at = %s WHERE id IN (SELECT ({_line_head(deliveries)}) FROM {hooks} w "
+        f"WHERE w.id IN ({', '.join(['%s'] * len(ids))})) RETURNING *"
+    )
+    params = [_stamp(lease_end, connection), at, _QUEUED_WEBHOOK, at, _QUEUED_WEBHOOK, *ids]
+    return list(WebhookDelivery.objects.using(using).raw(sql, params))
+
+
+def webhook_release(
+    *, webhook_ids: Collection[int], lease_end: datetime, using: str = "default"
+) -> None:
+    """End the leases (until ``lease_end``: the caller's own) of ``webhook_ids``."""
+    ids = list(webhook_ids)
+    if not ids:
+        return
+    connection = connections[using]
+    hooks, _ = _webhook_tables(connection)
+    sql = (
+        f"UPDATE {hooks} SET leased_until = NULL "  # noqa: S608 (names from the model)
+        f"WHERE leased_until = %s AND id IN ({', '.join(['%s'] * len(ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_stamp(lease_end, connection), *ids])
+
+
+def webhook_endpoint_outcome(
+    *,
+    delivery: WebhookDelivery,
+    ok: bool,
+    now: datetime,
+    disable_before: datetime,
+    disabled_reason: str,
+    keep_until: datetime | None,
+    using: str = "default",
+) -> Webhook | None:
+    """The endpoint's side of one request's outcome, in one statement, while ``delivery``'s
+    claim holds (else None: a newer claim owns the endpoint): a success ends its failures,
+    a failure starts them (``failing_since``) and, when they began at ``disable_before``
+    or earlier, switches the endpoint off (``disabled_at`` = ``now``). Its lease ends, or,
+    with ``keep_until`` and the endpoint still active, runs on until then (the caller
+    claims its next delivery under it). The endpoint as it is after it."""
+    connection = connections[using]
+    hooks, deliveries = _webhook_tables(connection)
+    at = _stamp(now, connection)
+    switch_off = "(NOT %s AND active AND COALESCE(failing_since, %s) <= %s)"
+    off = [ok, at, _stamp(disable_before, connection)]
+    # A timestamp either way: a bare NULL parameter would give the CASE no type.
+    keep = _stamp(keep_until or now, connection)
+    sql = (
+        f"UPDATE {hooks} SET "  # noqa: S608 (names from the model)
+        "leased_until = CASE WHEN %s AND active THEN %s ELSE NULL END, "
+        "failing_since = CASE WHEN %s THEN NULL ELSE COALESCE(failing_since, %s) END, "
+        f"disabled_at = CASE WHEN {switch_off} THEN %s ELSE disabled_at END, "
+        f"disabled_reason = CASE WHEN {switch_off} THEN %s ELSE disabled_reason END, "
+        f"updated_at = CASE WHEN {switch_off} THEN %s ELSE updated_at END, "
+        f"active = CASE WHEN {switch_off} THEN FALSE ELSE active END "
+        f"WHERE id = %s AND EXISTS (SELECT 1 FROM {deliveries} d "
+        "WHERE d.id = %s AND d.attempts = %s AND d.status = %s) RETURNING *"
+    )
+    params: list[Any] = [keep_until is not None, keep, ok, at]
+    params += [*off, at, *off, disabled_reason, *off, at, *off]
+    params += [delivery.webhook_id, delivery.pk, delivery.attempts, _QUEUED_WEBHOOK]
+    for hook in Webhook.objects.using(using).raw(sql, params):
+        return hook
+    return None
+
+
+def webhook_delivery_outcome(
+    *, delivery: WebhookDelivery, fields: Mapping[str, Any], using: str = "default"
+) -> bool:
+    """Write ``fields`` to ``delivery`` while its claim holds (``attempts`` unchanged, still
+    queued); whether it did."""
+    connection = connections[using]
+    _, deliveries = _webhook_tables(connection)
+    quote = connection.ops.quote_name
+    assignments, params = [], []
+    by_name = {field.attname: field for field in WebhookDelivery._meta.concrete_fields}
+    for name, value in fields.items():
+        field = by_name[name]
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    sql = (
+        f"UPDATE {deliveries} SET {', '.join(assignments)} "  # noqa: S608 (names from the model)
+        "WHERE id = %s AND attempts = %s AND status = %s"
+    )
+    params += [delivery.pk, delivery.attempts, _QUEUED_WEBHOOK]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount)
 
 
 # --- waking the senders --------------------------------------------------------------------

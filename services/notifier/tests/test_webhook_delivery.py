@@ -1,6 +1,7 @@
 """Webhook requests against a real HTTP server on loopback: what arrives and how it is
 signed, retries with the same delivery id, the address guard, redirects, the answer's cap,
-timeouts, and a slow endpoint that does not delay another one."""
+timeouts, kept-alive connections, a slow endpoint that does not delay another one, and
+what one delivery costs in statements."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from notifications.models import Webhook, WebhookDelivery
 from notifications.webhooks import outbound, services
@@ -26,7 +30,7 @@ from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.schemas import TicketCreated
 from tests.factories import TicketSnapshotFactory
 from tests.fakes import wait_until
-from tests.test_webhooks import documented_verifier, published
+from tests.test_webhooks import documented_verifier, events_about, published
 from tests.webhook_server import TlsWebhookServer, WebhookServer, tls_files
 
 #: The CA bundle requests verify against (before a test points it at its own CA).
@@ -269,6 +273,173 @@ def test_a_connection_error_is_a_failure() -> None:
     answer = outbound.post(f"http://127.0.0.1:{port}/", b"{}", {}, webhook_settings())
     assert answer.status is None
     assert answer.error.startswith("connection error")
+
+
+# --- kept-alive connections --------------------------------------------------------------
+
+
+class KeepAliveServer:
+    """An HTTP/1.1 server on ``host`` that keeps connections open and records, per request,
+    the client's port (one port per connection)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.ports: list[int] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                server.ports.append(self.client_address[1])
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_connection_is_kept_alive_only_to_the_address_checked_for_each_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One connection for a run of requests; the name is still checked before each one,
+    and when it resolves elsewhere the kept connection is not used: a new one goes to the
+    new address (checked), the old one is closed."""
+    first, second = KeepAliveServer("127.0.0.1"), KeepAliveServer("127.0.0.2")
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+    target = ["127.0.0.1"]
+
+    def moving(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return real(target[0] if host == "hooks.example.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", moving)
+    pools = outbound.Pools()
+    try:
+        url = f"http://hooks.example.test:{first.port}/kept"
+        for _ in range(3):
+            answer = outbound.post(url, b"{}", {}, webhook_settings(), pools=pools)
+            assert answer.status == 204, answer.error
+        assert len(first.ports) == 3
+        assert len(set(first.ports)) == 1  # one connection
+        assert lookups.count("hooks.example.test") == 3  # checked before every request
+
+        target[0] = "127.0.0.2"  # the name moves: the kept connection must not be used
+        url = f"http://hooks.example.test:{second.port}/kept"
+        answer = outbound.post(url, b"{}", {}, webhook_settings(), pools=pools)
+        assert answer.status == 204, answer.error
+        assert len(first.ports) == 3
+        assert len(second.ports) == 1
+        outside_only = WebhookSettings(**{**strict().__dict__, "allow_http": True})
+        refused = outbound.post(url, b"{}", {}, outside_only, pools=pools)
+        assert "resolves to 127.0.0.2" in refused.error  # a kept connection is no pass
+        assert len(second.ports) == 1
+    finally:
+        pools.close()
+        first.close()
+        second.close()
+
+
+# --- what a delivery costs --------------------------------------------------------------
+
+
+def test_a_run_of_successes_costs_three_statements_each_in_per_ticket_order(
+    deliver: Callable[..., Event[Any]],
+) -> None:
+    """After a success the pool thread claims the endpoint's next head in the outcome's
+    transaction (the endpoint's outcome, the delivery's, the next claim), under the lease
+    it holds; per-ticket order holds across the run."""
+    endpoint = hook("https://hooks.example.com/")
+    lines = {7: events_about(7, 5), 8: events_about(8, 5)}
+    for first, second in zip(lines[7], lines[8], strict=True):
+        deliver(first.data, event=first)
+        deliver(second.data, event=second)
+    posted: list[str] = []
+
+    def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) -> Any:
+        posted.append(msgspec.json.decode(body)["id"])
+        return outbound.Answer(204, 1)
+
+    sender = WebhookSender(threads=1, post=post)
+    sender.CHAIN_SECONDS = 60.0  # however loaded the machine, one run
+    try:
+        with CaptureQueriesContext(connection) as claiming:
+            (claimed,) = services.claim_due(now=sender.clock(), limit=5)
+        with CaptureQueriesContext(connection) as sending:
+            sender.deliver(claimed)
+    finally:
+        sender.stop()
+
+    def statements(captured: CaptureQueriesContext) -> int:
+        return sum(q["sql"] not in {"BEGIN", "COMMIT"} for q in captured.captured_queries)
+
+    assert statements(claiming) == 2  # the endpoint leased, its head claimed
+    # 9 times (endpoint, delivery, next claim) + the last: no next, the lease ended, NOTIFY
+    assert statements(sending) == 9 * 3 + 5
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 10
+    for events in lines.values():
+        ids = [str(event.id) for event in events]
+        assert [event_id for event_id in posted if event_id in ids] == ids
+    endpoint.refresh_from_db()
+    assert endpoint.leased_until is None
+
+
+def test_a_run_ends_at_a_failure_and_when_the_endpoint_is_switched_off(
+    deliver: Callable[..., Event[Any]],
+) -> None:
+    endpoint = hook("https://hooks.example.com/")
+    for event in events_about(7, 1) + events_about(8, 1) + events_about(9, 1):
+        deliver(event.data, event=event)
+    answers = [outbound.Answer(503, 1), outbound.Answer(204, 1)]
+    posted: list[str] = []
+
+    def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) -> Any:
+        posted.append(headers["X-Servidesk-Delivery"])
+        if len(posted) == 2:  # an admin switches it off during the second request
+            services.webhook_update(Webhook.objects.get(pk=endpoint.pk), active=False)
+        return answers[0] if len(posted) == 1 else answers[1]
+
+    sender = WebhookSender(threads=1, post=post)
+    try:
+        (claimed,) = services.claim_due(now=sender.clock(), limit=5)
+        assert sender.deliver(claimed) == "queued"  # a failure: no next one
+        assert len(posted) == 1
+        (claimed,) = services.claim_due(now=sender.clock(), limit=5)
+        assert sender.deliver(claimed) == "delivered"
+        assert len(posted) == 2  # switched off meanwhile: the run stops there
+    finally:
+        sender.stop()
+    endpoint.refresh_from_db()
+    assert endpoint.leased_until is None
+    assert WebhookDelivery.objects.filter(status="queued").count() == 2
+
+
+def test_a_run_is_bounded_in_time_so_other_endpoints_get_a_thread(
+    deliver: Callable[..., Event[Any]],
+) -> None:
+    endpoint = hook("https://hooks.example.com/")
+    for event in events_about(7, 3):
+        deliver(event.data, event=event)
+    sender = WebhookSender(threads=1, post=lambda *args: outbound.Answer(204, 1))
+    sender.CHAIN_SECONDS = 0.0
+    try:
+        (claimed,) = services.claim_due(now=sender.clock(), limit=5)
+        assert sender.deliver(claimed) == "delivered"
+    finally:
+        sender.stop()
+    assert WebhookDelivery.objects.filter(status="queued").count() == 2  # back to the loop
+    endpoint.refresh_from_db()
+    assert endpoint.leased_until is None
 
 
 # --- isolation ---------------------------------------------------------------------------

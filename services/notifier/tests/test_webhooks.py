@@ -429,6 +429,25 @@ def test_a_lost_claim_cannot_overwrite_a_newer_one(deliver: Callable[..., Event[
     assert (row.status, row.attempts, row.last_status_code) == ("delivered", 2, 200)
 
 
+def test_a_lost_claim_leaves_the_newer_ones_lease_and_the_endpoints_failures_alone(
+    deliver: Callable[..., Event[Any]],
+) -> None:
+    endpoint = hook(["*"])
+    deliver(created())
+    now = timezone.now() + timedelta(seconds=1)
+    (stale,) = claim(now)
+    lease_over = now + timedelta(seconds=webhook_settings().lease + 1)
+    (fresh,) = claim(lease_over)  # in flight now
+    assert services.delivery_record(stale, DOWN, now=lease_over) == services.SUPERSEDED
+    endpoint.refresh_from_db()
+    assert endpoint.leased_until is not None  # still the fresh claim's: one in flight
+    assert endpoint.failing_since is None
+    assert claim(lease_over) == []
+    services.delivery_record(fresh, OK, now=lease_over)
+    endpoint.refresh_from_db()
+    assert endpoint.leased_until is None
+
+
 def test_deleting_an_endpoint_deletes_its_log(deliver: Callable[..., Event[Any]]) -> None:
     endpoint = hook(["*"])
     deliver(created())

@@ -11,6 +11,12 @@ all inside, and so is an IPv4 address written as IPv6 (``::ffff:127.0.0.1``).
 The request then connects to the very address that was checked (TLS still verifies the
 certificate for the name, sent as SNI and ``Host``): a second resolution that answers
 otherwise (DNS rebinding) is never made.
+
+``Pools`` keeps one connection per destination alive between requests (the sender's).
+The name is still resolved and checked before every request, and a kept connection is
+used only while that check answers the very address it was opened to: when the name
+resolves elsewhere, the old connection is closed and a new one opened to the new address,
+checked.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ import functools
 import ipaddress
 import socket
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -135,8 +143,75 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) -> Answer:
-    """``POST body`` to ``url``; never raises for the endpoint's faults (see ``Answer``)."""
+#: Where a pool goes: scheme, name, port and CA bundle.
+Destination = tuple[str, str, int, str]
+
+
+class Pools:
+    """Kept-alive connections, one pool per destination (at most ``size``, the least
+    recently used closed first), each tied to the checked address it connects to."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._pools: OrderedDict[Destination, tuple[str, urllib3.HTTPConnectionPool]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, destination: Destination, address: str) -> urllib3.HTTPConnectionPool:
+        """The pool of ``destination`` connecting to ``address`` (checked just now by the
+        caller): the kept one if it connects there, else a new one (the old one closed)."""
+        with self._lock:
+            kept = self._pools.pop(destination, None)
+            if kept is not None and kept[0] == address:
+                self._pools[destination] = kept
+                return kept[1]
+            stale = [kept[1]] if kept is not None else []
+            pool = _new_pool(destination, address)
+            self._pools[destination] = (address, pool)
+            while len(self._pools) > self.size:
+                stale.append(self._pools.popitem(last=False)[1][1])
+        for old in stale:
+            old.close()
+        return pool
+
+    def close(self) -> None:
+        with self._lock:
+            pools = [pool for _, pool in self._pools.values()]
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+
+
+def _new_pool(destination: Destination, address: str) -> urllib3.HTTPConnectionPool:
+    """One connection at most, to ``address`` itself (never the name: no second lookup),
+    nothing retried."""
+    scheme, host, port, cafile = destination
+    if scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            retries=False,
+            maxsize=1,
+            ssl_context=tls_context(cafile),
+            server_hostname=host,
+            assert_hostname=host,
+        )
+    return urllib3.HTTPConnectionPool(address, port, retries=False, maxsize=1)
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    conf: WebhookSettings,
+    *,
+    pools: Pools | None = None,
+) -> Answer:
+    """``POST body`` to ``url``; never raises for the endpoint's faults (see ``Answer``).
+
+    With ``pools``, the connection is kept for the next request to the same destination
+    (while its name resolves to the same address); without, it is closed."""
     started = time.monotonic()
 
     def took() -> int:
@@ -161,24 +236,9 @@ def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) 
         "Content-Type": "application/json",
         "User-Agent": "Servidesk-Webhooks/1",
     }
-    # ``total`` bounds connecting and waiting for the answer together; the body's read is
-    # bounded by ``deadline`` below.
-    timeout = urllib3.Timeout(total=conf.timeout)
-    pool: urllib3.HTTPConnectionPool
-    if parts.scheme == "https":
-        context = tls_context(certifi.where())
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=timeout,
-            retries=False,
-            maxsize=1,
-            ssl_context=context,
-            server_hostname=host,
-            assert_hostname=host,
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+    cafile = certifi.where() if parts.scheme == "https" else ""
+    destination = (parts.scheme, host, port, cafile)
+    pool = pools.get(destination, address) if pools else _new_pool(destination, address)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = started + conf.timeout
     try:
@@ -189,19 +249,25 @@ def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) 
             headers=sent_headers,
             redirect=False,
             retries=False,
+            # ``total`` bounds connecting and waiting for the answer together; the
+            # body's read is bounded by ``deadline`` below.
+            timeout=urllib3.Timeout(total=conf.timeout),
             preload_content=False,
             assert_same_host=False,
         )
+        complete = False
         try:
             read = bytearray()
             while len(read) < conf.max_response_bytes and time.monotonic() < deadline:
                 chunk = response.read(min(8192, conf.max_response_bytes - len(read)))
                 if not chunk:
+                    complete = True
                     break
                 read += chunk
         finally:
+            if not complete:  # the rest of the answer is not read: the connection goes
+                response.close()
             response.release_conn()
-            response.close()
         return Answer(response.status, took(), bytes(read))
     except NewConnectionError as exc:  # a subclass of urllib3's TimeoutError, yet no timeout
         return Answer(None, took(), error=f"connection error: {exc}"[:500])
@@ -210,4 +276,5 @@ def post(url: str, body: bytes, headers: dict[str, str], conf: WebhookSettings) 
     except (HTTPError, OSError) as exc:
         return Answer(None, took(), error=f"connection error: {type(exc).__name__}: {exc}"[:500])
     finally:
-        pool.close()
+        if pools is None:
+            pool.close()

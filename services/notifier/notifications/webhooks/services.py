@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -200,22 +199,6 @@ def headers_of(delivery: WebhookDelivery, body: bytes, *, timestamp: int) -> dic
     }
 
 
-def _queued_before() -> Exists:
-    """An earlier delivery of the same endpoint and aggregate still queued (redeliveries
-    neither wait nor are waited for)."""
-    return Exists(
-        WebhookDelivery.objects.filter(
-            webhook_id=OuterRef("webhook_id"),
-            aggregate_id=OuterRef("aggregate_id"),
-            status=QUEUED,
-            redelivery_of__isnull=True,
-        ).filter(
-            Q(sequence__lt=OuterRef("sequence"))
-            | Q(sequence=OuterRef("sequence"), id__lt=OuterRef("id"))
-        )
-    )
-
-
 def claim_due(
     *,
     now: datetime,
@@ -227,55 +210,29 @@ def claim_due(
     """Reserve at most one due delivery per active endpoint, for up to ``limit`` endpoints
     (those due longest first), none of ``exclude``: the head of a ticket's line.
 
-    The endpoint's row is locked (``SKIP LOCKED``: other senders take other endpoints) and
-    leased with its delivery, so each endpoint has at most one request in flight in all
-    senders; the claim commits at once and bumps ``attempts`` (the claim's fencing token).
-    The endpoints whose due deliveries all wait behind an earlier one (being retried) are
-    added to ``stalled``, when given.
+    The endpoints are locked (``SKIP LOCKED``: other senders take other endpoints) and
+    leased, then their lines' heads claimed, in one transaction of two statements
+    (``sql.webhook_lease_due``, ``sql.webhook_claim_heads``); so each endpoint has at most
+    one request in flight in all senders. The claim bumps ``attempts`` (its fencing
+    token). The endpoints whose due deliveries all wait behind an earlier one (being
+    retried) have their lease ended at once and are added to ``stalled``, when given.
     """
     conf = conf or webhook_settings()
     lease_end = now + timedelta(seconds=conf.lease)
-    due = WebhookDelivery.objects.filter(
-        webhook_id=OuterRef("pk"), status=QUEUED, next_attempt_at__lte=now
-    )
-    claimed: list[WebhookDelivery] = []
     with transaction.atomic():
-        hooks = list(
-            Webhook.objects.select_for_update(skip_locked=True)
-            .filter(active=True)
-            .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
-            .exclude(pk__in=list(exclude))
-            .filter(Exists(due))
-            .annotate(
-                due_since=Subquery(due.order_by("next_attempt_at").values("next_attempt_at")[:1])
-            )
-            .order_by("due_since", "id")[:limit]
+        hooks = sql.webhook_lease_due(now=now, lease_end=lease_end, limit=limit, exclude=exclude)
+        claimed = sql.webhook_claim_heads(
+            webhook_ids=[hook.pk for hook in hooks], now=now, lease_end=lease_end
         )
-        for hook in hooks:
-            head = (
-                WebhookDelivery.objects.filter(
-                    webhook=hook, status=QUEUED, next_attempt_at__lte=now
-                )
-                .filter(Q(redelivery_of__isnull=False) | ~_queued_before())
-                # The due index's own order, so the scan stops at the first delivery not
-                # waiting behind its ticket (with "id" too, PostgreSQL sorted every due
-                # one first, checking each one's line). Ties, rows recorded at the same
-                # moment, come in any order: a ticket's own order is the check above.
-                .order_by("next_attempt_at")
-                .first()
-            )
-            if head is None:  # every due one waits behind an earlier one of its ticket
-                if stalled is not None:
-                    stalled.add(hook.pk)
-                continue
-            head.attempts += 1
-            head.next_attempt_at = lease_end
-            head.updated_at = now
-            head.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
-            hook.leased_until = lease_end
-            hook.save(update_fields=["leased_until"])
-            head.webhook = hook
-            claimed.append(head)
+        idle = {hook.pk for hook in hooks} - {delivery.webhook_id for delivery in claimed}
+        sql.webhook_release(webhook_ids=idle, lease_end=lease_end)
+    if stalled is not None:
+        stalled |= idle
+    rank = {hook.pk: index for index, hook in enumerate(hooks)}
+    by_id = {hook.pk: hook for hook in hooks}
+    for delivery in claimed:
+        delivery.webhook = by_id[delivery.webhook_id]
+    claimed.sort(key=lambda delivery: rank[delivery.webhook_id])
     return claimed
 
 
@@ -283,6 +240,10 @@ def retry_delay(attempts: int, conf: WebhookSettings) -> float:
     """Seconds before the retry after ``attempts`` tries: exponential, capped, jittered."""
     backoff = Backoff(conf.retry_delay, factor=2.0, cap=conf.retry_delay_max, jitter=JITTER)
     return backoff.delay(attempts)
+
+
+#: What ``delivery_record`` answers for a claim a newer one replaced (nothing written).
+SUPERSEDED: Final = "superseded"
 
 
 def delivery_record(
@@ -298,8 +259,33 @@ def delivery_record(
     no connection, a refused destination, another status) is retried with backoff until
     ``WEBHOOK_RETRY_FOR`` after it was recorded, then it fails. An endpoint that has been
     failing for ``WEBHOOK_DISABLE_AFTER`` without a success is switched off and the admins
-    are told in-app."""
-    conf = conf or webhook_settings()
+    are told in-app. A claim that a newer one replaced (its lease ran out) records nothing
+    (``SUPERSEDED``). The endpoint's lease ends."""
+    status, _ = _record(delivery, answer, now=now, conf=conf or webhook_settings(), then=False)
+    return status
+
+
+def delivery_record_then_claim(
+    delivery: WebhookDelivery,
+    answer: Answer,
+    *,
+    now: datetime,
+    conf: WebhookSettings | None = None,
+) -> tuple[str, WebhookDelivery | None]:
+    """``delivery_record``, and after a success the endpoint's next due head claimed in the
+    same transaction, under a lease renewed rather than ended (its one request in flight
+    stays the caller's): the status, and that delivery or None (then the lease ended)."""
+    return _record(delivery, answer, now=now, conf=conf or webhook_settings(), then=True)
+
+
+def _record(
+    delivery: WebhookDelivery,
+    answer: Answer,
+    *,
+    now: datetime,
+    conf: WebhookSettings,
+    then: bool,
+) -> tuple[str, WebhookDelivery | None]:
     fields: dict[str, Any] = {
         "last_status_code": answer.status,
         "last_duration_ms": answer.duration_ms,
@@ -314,17 +300,38 @@ def delivery_record(
     else:
         retry_at = now + timedelta(seconds=retry_delay(delivery.attempts, conf))
         fields.update(next_attempt_at=min(retry_at, give_up_at))
+    hours = round(conf.disable_after / 3600)
+    lease_end = now + timedelta(seconds=conf.lease) if then and answer.ok else None
+    following: WebhookDelivery | None = None
     with transaction.atomic():
-        hook = Webhook.objects.select_for_update().filter(pk=delivery.webhook_id).first()
-        WebhookDelivery.objects.filter(
-            pk=delivery.pk, attempts=delivery.attempts, status=QUEUED
-        ).update(**fields)
-        if hook is not None:
-            _endpoint_outcome(hook, ok=answer.ok, now=now, conf=conf)
-        # The endpoint is free again: wake the senders (this one's waiter listens between
-        # looks at its in-process wakeup, so without it the next claim waited a slice).
-        sql.notify_at_commit(NOTIFY_CHANNEL)
-    return str(fields.get("status", QUEUED))
+        # The endpoint's row first (the order every claim locks in), fenced by the claim.
+        hook = sql.webhook_endpoint_outcome(
+            delivery=delivery,
+            ok=answer.ok,
+            now=now,
+            disable_before=now - timedelta(seconds=conf.disable_after),
+            disabled_reason=f"every request failed for {hours} hours",
+            keep_until=lease_end,
+        )
+        if hook is None:  # a newer claim owns the delivery and the endpoint
+            return SUPERSEDED, None
+        sql.webhook_delivery_outcome(delivery=delivery, fields=fields)
+        if not answer.ok and not hook.active and hook.disabled_at == now:
+            _tell_admins(hook, hours=hours, now=now)
+            logger.warning("webhook %s disabled: failing since %s", hook.pk, hook.failing_since)
+        if lease_end is not None and hook.leased_until == lease_end:
+            heads = sql.webhook_claim_heads(webhook_ids=[hook.pk], now=now, lease_end=lease_end)
+            if heads:
+                following = heads[0]
+                following.webhook = hook
+            else:
+                sql.webhook_release(webhook_ids=[hook.pk], lease_end=lease_end)
+        if following is None:
+            # The endpoint is free again: wake the senders (this one's waiter listens
+            # between looks at its in-process wakeup, so without it the next claim waited a
+            # slice).
+            sql.notify_at_commit(NOTIFY_CHANNEL)
+    return str(fields.get("status", QUEUED)), following
 
 
 def _describe(answer: Answer) -> str:
@@ -334,30 +341,6 @@ def _describe(answer: Answer) -> str:
         return answer.error
     text = answer.body[:300].decode("utf-8", "replace")
     return f"HTTP {answer.status}: {text}".strip()
-
-
-def _endpoint_outcome(hook: Webhook, *, ok: bool, now: datetime, conf: WebhookSettings) -> None:
-    hook.leased_until = None
-    changed = ["leased_until"]
-    if ok:
-        if hook.failing_since is not None:
-            hook.failing_since = None
-            changed.append("failing_since")
-    else:
-        if hook.failing_since is None:
-            hook.failing_since = now
-            changed.append("failing_since")
-        failing_for = (now - hook.failing_since).total_seconds()
-        if hook.active and failing_for >= conf.disable_after:
-            hook.active = False
-            hook.disabled_at = now
-            hours = round(conf.disable_after / 3600)
-            hook.disabled_reason = f"every request failed for {hours} hours"
-            hook.updated_at = now
-            changed += ["active", "disabled_at", "disabled_reason", "updated_at"]
-            _tell_admins(hook, hours=hours, now=now)
-            logger.warning("webhook %s disabled: failing since %s", hook.pk, hook.failing_since)
-    hook.save(update_fields=changed)
 
 
 def _tell_admins(hook: Webhook, *, hours: int, now: datetime) -> None:
