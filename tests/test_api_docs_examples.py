@@ -213,9 +213,13 @@ def test_the_gateway_serves_one_api_reference(gateway: httpx.Client) -> None:
 def test_swagger_ui_at_the_gateway_switches_between_the_four_apis(pg_stack: Stack) -> None:
     browser_module = pytest.importorskip("browser")
     console: list[Any] = []
+
+    def remember(message: Any) -> None:  # Playwright wants a function, not a builtin method
+        console.append(message)
+
     for browser in browser_module.chromium():
         page = browser.new_page(base_url=pg_stack.base_url)
-        page.on("console", console.append)
+        page.on("console", remember)
         page.goto("/api/docs/")
         selector = page.locator(".topbar select")
         browser_module.expect(selector.locator("option")).to_have_count(4)

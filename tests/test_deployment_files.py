@@ -673,9 +673,11 @@ def test_gunicorn_sums_prometheus_metrics_over_its_workers(
     image_config = ROOT / "deploy" / "docker" / "gunicorn.conf.py"
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "unset")
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    monkeypatch.setenv("PORT", "8102")
     config = runpy.run_path(str(image_config))
-    # Set when the config is read: before the preloaded app imports prometheus_client.
-    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == "/dev/shm/servidesk-metrics"  # noqa: S108
+    # Set when the config is read: before the preloaded app imports prometheus_client;
+    # one folder per port, so servers sharing a /dev/shm never empty each other's.
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == "/dev/shm/servidesk-metrics-8102"  # noqa: S108
     assert config["preload_app"] is True
     folder = tmp_path / "metrics"
     folder.mkdir()

@@ -212,6 +212,9 @@ def production(pg_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Ite
             service_env = {
                 **env,
                 "DATABASE_URL": f"postgres://postgres:{DB_PASSWORD}@127.0.0.1:{database.port}{path}",
+                # Each server empties its metrics folder on start: one folder each, as
+                # one container each would have.
+                "PROMETHEUS_MULTIPROC_DIR": str(folder / f"metrics-{name}"),
             }
             if name == "accounts":
                 service_env["JWT_PRIVATE_KEY"] = keys.private_pem

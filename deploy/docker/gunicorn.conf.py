@@ -6,10 +6,11 @@ processes), ``GUNICORN_WORKER_CLASS`` (``gthread``, the default, or ``sync``),
 ``GUNICORN_THREADS`` (threads per gthread worker) and ``GUNICORN_TIMEOUT``.
 
 Prometheus metrics (``servidesk_shared.metrics``) add up every worker's counts through
-``PROMETHEUS_MULTIPROC_DIR`` (default ``/dev/shm/servidesk-metrics``, private to the
-container): set here, before the app is loaded, emptied when the server starts (a
-restarted container must not count its previous life twice), and a dead worker's counts
-are folded into one archive file (``child_exit``, ``servidesk_shared.metrics_files``).
+``PROMETHEUS_MULTIPROC_DIR`` (default ``/dev/shm/servidesk-metrics-<PORT>``: a
+container's own tmpfs, and one folder per server where several share a machine): set
+here, before the app is loaded, emptied when the server starts (a restarted container
+must not count its previous life twice), and a dead worker's counts are folded into one
+archive file (``child_exit``, ``servidesk_shared.metrics_files``).
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 # Before the app (preloaded below) imports prometheus_client, which reads it once.
+# Named after the port: servers sharing one /dev/shm (this config run outside containers,
+# as the cross tests do) must not empty each other's folder when they start.
 METRICS_DIR = os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR",
-    "/dev/shm/servidesk-metrics",  # noqa: S108 (a tmpfs on purpose, private to the container)
+    f"/dev/shm/servidesk-metrics-{os.environ.get('PORT', '8000')}",  # noqa: S108 (a tmpfs)
 )
+# The preloaded app's metrics open their files in it before on_starting runs.
+os.makedirs(METRICS_DIR, exist_ok=True)
 
 
 def on_starting(server: Any) -> None:
