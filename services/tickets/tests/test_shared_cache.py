@@ -1,22 +1,20 @@
 """The cache every replica of tickets shares, and health/ready through a broker outage.
 
-The suite counts in memory (core.settings.test); these tests run on the database cache,
-the default everywhere else (servidesk_shared.cache).
+The checks themselves: servidesk_testing.shared_cache.
 """
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
-from django.core.cache import caches
-from django.core.management import call_command
 from django.test import Client
-from django.test.utils import override_settings
 
-from servidesk_shared.cache.backends import DatabaseCache
-from servidesk_shared.health import worker_problems
+from servidesk_testing.shared_cache import (
+    assert_ready_without_the_broker,
+    assert_writes_counted_for_every_replica,
+    use_database_cache,
+)
 from tests.conftest import Caller
 
 pytestmark = pytest.mark.django_db
@@ -27,43 +25,15 @@ TABLE = "tickets_cache_test"
 WRITE = "/api/tickets/status-counts/"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def database_cache(settings: Any) -> None:
-    settings.CACHES = {
-        "default": {"BACKEND": "servidesk_shared.cache.backends.DatabaseCache", "LOCATION": TABLE}
-    }
-    call_command("createcachetable", verbosity=0)
-    caches["default"].clear()
-
-
 def test_writes_are_counted_where_every_replica_reads_them(
-    database_cache: None, settings: Any, callers: dict[str, Caller]
+    settings: Any, callers: dict[str, Caller]
 ) -> None:
-    settings.SERVIDESK_THROTTLE_RATES = {"write_user": "2/min", "write_anon": None}
+    use_database_cache(settings, TABLE)
     client = Client(headers=callers["client"].headers)
-    statuses = [client.post(WRITE, {}, content_type="application/json").status_code
-                for _ in range(3)]  # fmt: skip
-    assert 429 not in statuses[:2], statuses
-    assert statuses[2] == 429
-    # Another process's cache (a second replica) sees the same two writes.
-    other_replica = DatabaseCache(TABLE, {})
-    history = other_replica.get(f"throttle_write_user_{callers['client'].id}")
-    assert isinstance(history, list)
-    assert len(history) == 2
+    assert_writes_counted_for_every_replica(
+        settings, client, write=WRITE, user_id=callers["client"].id, table=TABLE
+    )
 
 
 def test_ready_stays_200_while_the_broker_is_unreachable(client: Client) -> None:
-    broker_down = f"amqp://guest:guest@127.0.0.1:{closed_port()}//"
-    with override_settings(BROKER_URL=broker_down):
-        response = client.get("/api/tickets/health/ready")
-        problems = worker_problems()
-    assert response.status_code == 200, response.content
-    assert response.json()["checks"] == {"database": "ok"}
-    # The relays' and consumers' health check is the one that says so.
-    assert [p.split(":")[0] for p in problems] == ["broker unreachable"]
+    assert_ready_without_the_broker(client, "/api/tickets/health/ready")
