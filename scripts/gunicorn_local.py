@@ -9,6 +9,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = 30
 graceful_timeout = 5
+# Longer than nginx's upstream keepalive_timeout (60 s) and any client's idle pool (httpx
+# keeps one 5 s): the side that closes an idle connection must be the client, or it may
+# send a request on a connection gunicorn is closing (gunicorn's default is 2 s; a POST
+# lost that way is a 502 from nginx, which never retries one, or a dropped connection).
+keepalive = 75
 # nginx logs every request with its id; gunicorn only logs errors.
 accesslog = None
 errorlog = "-"
