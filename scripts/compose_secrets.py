@@ -64,7 +64,7 @@ PUBLISHES: dict[str, str] = {
     "accounts": r"^(?:user\.(?!invite_requested$)[a-z_]+|verification\.[a-z_]+)$",
     "tickets": r"^(?:(?:ticket|team|mail)\.[a-z_]+|user\.invite_requested)$",
     "notifier": "^$",
-    "reports": "^$",
+    "reports": r"^report\.[a-z_]+$",
 }
 
 

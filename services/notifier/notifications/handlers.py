@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from notifications import services
+from notifications import messages, selectors, services
+from notifications.models import Notification
 from notifications.webhooks import services as webhooks
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.registry import HandlerRegistry
@@ -57,6 +58,38 @@ def record_notifications(event: Event[Any]) -> None:
     )
 
 
+def tell_report_ready(event: Event[Any]) -> None:
+    """``report.export_ready``: one entry in the requester's feed, in their language, with
+    the link to web's page of the export (no mail or SMS: they asked for it a moment ago).
+
+    Idempotent: the feed keeps one entry per (event, recipient)."""
+    data = event.data
+    user_id = str(data.user_id)
+    contact = selectors.contacts_by_id([user_id]).get(user_id)
+    if contact is not None and not contact.is_active:
+        return
+    text = messages.report_ready(
+        export_format=data.format,
+        download_path=data.download_path,
+        expires_at=data.expires_at,
+        language=contact.language if contact else None,
+    )
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient_id=user_id,
+                event_id=event.id,
+                event_type=event.type,
+                ticket_id="",
+                title=text.title[:300],
+                body=text.body,
+                created_at=event.occurred_at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def with_webhooks(handler: Callable[[Event[Any]], None]) -> Callable[[Event[Any]], None]:
     """``handler``, then the event's webhook deliveries, in the same transaction."""
 
@@ -88,6 +121,7 @@ _handlers: dict[str, Callable[[Event[Any]], None]] = {
     "team.deleted": keep_team,
     "verification.phone_code": record_phone_code,
     "mail.bounced": mark_bounced,
+    "report.export_ready": tell_report_ready,
 }
 
 #: Every type but ``verification.phone_code`` (a secret code) also goes to the webhooks

@@ -640,3 +640,33 @@ def _compose(context: dict[str, Any], *, with_sms: bool) -> Composed:
         team=team if kind == Kind.TEAM_QUEUE else "",
         rating=_rating_question(context),
     )
+
+
+# --- reports (issue 22) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportReady:
+    """The feed entry of a finished report export (``report.export_ready``)."""
+
+    title: str
+    body: str
+
+
+def report_link(download_path: str) -> str:
+    """Web's page of the export (``/reports/exports/<id>/``) as an absolute link."""
+    return f"{str(settings.WEB_BASE_URL).rstrip('/')}/{download_path.lstrip('/')}"
+
+
+def report_ready(
+    *, export_format: str, download_path: str, expires_at: datetime, language: str | None
+) -> ReportReady:
+    """What the feed says when a report export is ready, in ``language``."""
+    with translation.override(language_for(language)):
+        until = timezone.localtime(expires_at)
+        body = _("Your %(format)s report can be downloaded until %(until)s: %(link)s") % {
+            "format": export_format.upper(),
+            "until": formats.date_format(until, "DATETIME_FORMAT"),
+            "link": report_link(download_path),
+        }
+        return ReportReady(title=_("Your report is ready"), body=body)

@@ -446,6 +446,35 @@ class MailBounced(EventData, frozen=True, kw_only=True):
         return self.message_id
 
 
+# --- reports --------------------------------------------------------------------------
+
+
+#: The formats of a report export (the synchronous ``export.*`` downloads' too).
+ExportFormat = Literal["pdf", "xlsx", "csv"]
+
+
+class ReportExportReady(EventData, frozen=True, kw_only=True):
+    """An export job of ``user_id`` finished: notifier tells them in the feed where to fetch
+    the file (``download_path``, a path of web, the browser UI) until ``expires_at``.
+
+    Routed to notifier (``notifier.events`` binds ``report.export_ready``).
+    """
+
+    type: ClassVar[str] = "report.export_ready"
+    version: ClassVar[int] = 1
+    producer: ClassVar[str] = "reports"
+
+    user_id: Id
+    export_id: str
+    format: ExportFormat
+    download_path: str
+    expires_at: UtcDateTime
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.export_id
+
+
 #: Every (type, version) a Servidesk process can read; producers write the latest.
 SCHEMAS: dict[tuple[str, int], type[EventData]] = {
     (cls.type, cls.version): cls
@@ -475,6 +504,7 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
         TeamDeleted,
         UserInviteRequested,
         MailBounced,
+        ReportExportReady,
     )
 }
 

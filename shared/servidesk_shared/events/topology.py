@@ -48,7 +48,14 @@ DEAD_LETTER_SUFFIX: Final = ".dlq"
 
 #: queue -> the routing key patterns it is bound with (the contract's table).
 SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "notifier.events": ("ticket.#", "user.#", "verification.#", "mail.#", "team.#"),
+    "notifier.events": (
+        "ticket.#",
+        "user.#",
+        "verification.#",
+        "mail.#",
+        "team.#",
+        "report.export_ready",
+    ),
     "reports.events": ("ticket.#", "user.#", "team.#"),
     "tickets.users": ("user.#",),
     "accounts.invites": ("user.invite_requested",),

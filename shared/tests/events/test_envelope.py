@@ -28,6 +28,7 @@ def test_every_contract_type_has_a_schema_and_ticket_events_are_at_version_2() -
         "verification.phone_code",
         "user.invite_requested",
         "mail.bounced",
+        "report.export_ready",
         "ticket.updated",
         "ticket.merged",
         "team.created",
