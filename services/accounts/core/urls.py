@@ -12,7 +12,11 @@ urlpatterns = [
     *metrics_urlpatterns("api/accounts/"),
     *service_urlpatterns(
         "api/accounts/",
-        [path("", include("users.api.urls")), path("admin/", admin.site.urls)],
+        [
+            path("dead-letters/", include("servidesk_shared.events.dead_letter_api")),
+            path("", include("users.api.urls")),
+            path("admin/", admin.site.urls),
+        ],
     ),
     path("accounts/", include("users.social_urls")),
 ]

@@ -8,7 +8,13 @@ from servidesk_shared.urls import service_urlpatterns
 # Prometheus text, for the scraper on this port (nginx does not route it).
 urlpatterns = [
     *metrics_urlpatterns("api/notifications/"),
-    *service_urlpatterns("api/notifications/", [path("", include("notifications.api.urls"))]),
+    *service_urlpatterns(
+        "api/notifications/",
+        [
+            path("dead-letters/", include("servidesk_shared.events.dead_letter_api")),
+            path("", include("notifications.api.urls")),
+        ],
+    ),
 ]
 
 handler400 = "servidesk_shared.errors.json_bad_request"

@@ -8,7 +8,13 @@ from servidesk_shared.urls import service_urlpatterns
 # Prometheus text, for the scraper on this port (nginx does not route it).
 urlpatterns = [
     *metrics_urlpatterns("api/reports/"),
-    *service_urlpatterns("api/reports/", [path("", include("reports.urls"))]),
+    *service_urlpatterns(
+        "api/reports/",
+        [
+            path("dead-letters/", include("servidesk_shared.events.dead_letter_api")),
+            path("", include("reports.urls")),
+        ],
+    ),
 ]
 
 handler400 = "servidesk_shared.errors.json_bad_request"

@@ -8,12 +8,22 @@ headers: ``x-servidesk-reason`` (``unparseable``, ``invalid``, ``wrong_producer`
 RabbitMQ dead-lettered by itself carry its ``x-death`` header instead.
 
 Replaying sends a message straight back to its queue through the default exchange, not
-through ``servidesk.events``: the other services already had their copy.
+through ``servidesk.events``: the other services already had their copy. Discarding acks a
+dead letter and so deletes it.
+
+A dead letter is named by its ``key``: its message id (the event id, which the publisher
+sets), or for a message that has none ``sha256:`` and the start of its body's digest.
+Acting on some dead letters reads the dead-letter queue from the start, holding every
+message it reads unacknowledged, and acks only those it acts on: closing the channel
+hands the others back, in place (the queues' delivery limit is out of reach, see
+``topology.py``). Messages another reader holds at that moment (a listing or a replay
+running at the same time) are not seen: act again once it is done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import hashlib
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +37,17 @@ from servidesk_shared.events.topology import Topology
 
 PERSISTENT = 2
 HEADER_PREFIX = "x-servidesk-"
+#: Prefix of the key of a dead letter that has no message id.
+BODY_KEY_PREFIX = "sha256:"
+
+
+def letter_key(message: Message) -> str:
+    """What names ``message`` among the dead letters (see the module's docstring)."""
+    message_id = (message.properties or {}).get("message_id")
+    if message_id:
+        return str(message_id)
+    body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    return BODY_KEY_PREFIX + hashlib.sha256(body).hexdigest()[:32]
 
 
 def dead_letter_headers(
@@ -59,6 +80,10 @@ class DeadLetter:
     attempts: int
     failed_at: str
     body: bytes
+    #: What names it for ``replay`` and ``discard``: the message id, else a body digest.
+    key: str = ""
+    #: The queue it failed in, as the consumer recorded it (empty for RabbitMQ's own).
+    queue: str = ""
 
     @classmethod
     def from_message(cls, message: Message) -> DeadLetter:
@@ -75,6 +100,8 @@ class DeadLetter:
             attempts=int(headers.get("x-servidesk-attempts") or death.get("count") or 0),
             failed_at=str(headers.get("x-servidesk-failed-at") or death.get("time", "")),
             body=body,
+            key=letter_key(message),
+            queue=str(headers.get("x-servidesk-queue") or death.get("queue", "")),
         )
 
 
@@ -110,6 +137,45 @@ def list_dead_letters(
     return found
 
 
+def count_dead_letters(queue: str, *, connection: Connection | None = None) -> int:
+    """How many dead letters ``queue`` has waiting (not those a reader holds right now)."""
+    with _dead_letter_queue(queue, connection) as (dlq, _channel, _topology):
+        declared = dlq.queue_declare(passive=True)
+    return int(getattr(declared, "message_count", 0) or 0)
+
+
+def _act_on(
+    dlq: Any,
+    *,
+    keys: Collection[str] | None,
+    limit: int | None,
+    act: Callable[[Message], None],
+) -> int:
+    """Read ``dlq`` from the start and ``act`` on each message whose key is in ``keys``
+    (every message when ``keys`` is None), up to ``limit``; the act acks the message."""
+    done = 0
+    while limit is None or done < limit:
+        message = dlq.get(no_ack=False)
+        if message is None:
+            break
+        if keys is not None and letter_key(message) not in keys:
+            continue  # held unacked: goes back when the channel closes
+        act(message)
+        done += 1
+    return done
+
+
+def discard(
+    queue: str,
+    *,
+    message_ids: Collection[str],
+    connection: Connection | None = None,
+) -> int:
+    """Delete the dead letters of ``queue`` named in ``message_ids`` (keys); how many."""
+    with _dead_letter_queue(queue, connection) as (dlq, _channel, _topology):
+        return _act_on(dlq, keys=message_ids, limit=None, act=lambda message: message.ack())
+
+
 def replay(
     queue: str,
     *,
@@ -117,22 +183,18 @@ def replay(
     limit: int | None = None,
     connection: Connection | None = None,
 ) -> int:
-    """Send dead letters of ``queue`` back to it: those in ``message_ids``, or all of them.
+    """Send dead letters of ``queue`` back to it: those in ``message_ids`` (keys: see
+    ``letter_key``), or all of them.
 
     Each is published (confirmed) before it is acked in the dead-letter queue, so a crash
     in between leaves a copy in both places, never in neither.
     """
-    replayed = 0
     with _dead_letter_queue(queue, connection) as (dlq, channel, topology):
         producer = Producer(channel)
         target = topology.queue_name(queue)
-        while limit is None or replayed < limit:
-            message = dlq.get(no_ack=False)
-            if message is None:
-                break
+
+        def send_back(message: Message) -> None:
             properties: dict[str, Any] = dict(message.properties or {})
-            if message_ids is not None and properties.get("message_id") not in message_ids:
-                continue  # held unacked: goes back when the channel closes
             headers = {
                 key: value
                 for key, value in (message.headers or {}).items()
@@ -151,5 +213,5 @@ def replay(
                 headers=headers,
             )
             message.ack()
-            replayed += 1
-    return replayed
+
+        return _act_on(dlq, keys=message_ids, limit=limit, act=send_back)
