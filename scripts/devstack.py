@@ -7,6 +7,10 @@ nginx gateway config for local ports, then runs every process of the Procfile wi
 
 Environment (all optional): ``GATEWAY_LISTEN`` (127.0.0.1:8000), ``<SERVICE>_PORT``,
 ``SERVIDESK_VAR_DIR`` (var/), plus everything the services read (see .env.example).
+``<SERVICE>_UPSTREAMS`` (e.g. ``TICKETS_UPSTREAMS=127.0.0.1:8102,127.0.0.1:9102``) gives
+the gateway several servers for that service, served in turn; the Procfile still starts
+one, on ``<SERVICE>_PORT``, and the others are yours to start (docs/deployment.md,
+"Running replicas locally").
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from render_nginx import render_local_config  # noqa: E402
+from render_nginx import RenderError, render_local_config  # noqa: E402
 
 from servidesk_shared.settings import read_env_file  # noqa: E402
 
@@ -149,11 +153,25 @@ def prepare(env: dict[str, str]) -> None:
     with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:
         for future in [pool.submit(prepare_service, name, env) for name in SERVICES]:
             future.result()
-    upstreams = {name: f"127.0.0.1:{env[f'{name.upper()}_PORT']}" for name in SERVICES}
-    render_local_config(
+    render_gateway(env)
+
+
+def gateway_upstreams(env: dict[str, str]) -> dict[str, str]:
+    """Each service's servers for nginx: ``<SERVICE>_UPSTREAMS`` when set (replicas,
+    comma-separated), else the one the Procfile starts on ``<SERVICE>_PORT``."""
+    return {
+        name: env.get(f"{name.upper()}_UPSTREAMS", "").strip()
+        or f"127.0.0.1:{env[f'{name.upper()}_PORT']}"
+        for name in SERVICES
+    }
+
+
+def render_gateway(env: dict[str, str]) -> Path:
+    """Write the gateway's config under ``SERVIDESK_VAR_DIR/nginx`` for ``env``."""
+    return render_local_config(
         Path(env["SERVIDESK_VAR_DIR"]) / "nginx",
         listen=env["GATEWAY_LISTEN"],
-        upstreams=upstreams,
+        upstreams=gateway_upstreams(env),
         auth_rate=env.get("GATEWAY_AUTH_RATE") or None,
         api_rate=env.get("GATEWAY_API_RATE") or None,
     )
@@ -173,6 +191,9 @@ def main() -> int:
         prepare(env)
     except subprocess.CalledProcessError as exc:
         print(f"devstack: {' '.join(exc.cmd)} failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    except RenderError as exc:
+        print(f"devstack: the gateway's config: {exc}", file=sys.stderr)
         return 1
     if args.command == "prepare":
         return 0

@@ -16,10 +16,18 @@ nginx/routes.conf and are the same in all of them):
     python scripts/render_nginx.py --out var/nginx          # local, contract ports
     python scripts/render_nginx.py --out /tmp/gw --listen 127.0.0.1:9000 \\
         --upstream tickets=127.0.0.1:9102                    # move one upstream
+    python scripts/render_nginx.py --out var/nginx \\
+        --upstream tickets=127.0.0.1:8102,127.0.0.1:9102     # two replicas, round-robin
     python scripts/render_nginx.py --compose                 # rewrite nginx/nginx.compose.conf
     python scripts/render_nginx.py --compose --check         # fail if it is out of date
     python scripts/render_nginx.py --out var/nginx-tls --tls \\
         --cert tls/cert.pem --key tls/key.pem                # https on 8443, http 8000 redirects
+
+An upstream lists one server or several (comma-separated on the command line, a
+string or a sequence of ``host:port`` in ``upstreams``): nginx hands requests to them in
+turn (round-robin), with the same kept-alive connections per worker, and a server that
+refuses connections is passed over (``proxy_next_upstream error timeout`` in the
+template) until it answers again.
 
 Rate limits default to the production values; ``GATEWAY_AUTH_RATE`` and
 ``GATEWAY_API_RATE`` (or the keyword arguments) change them, e.g. for a load test.
@@ -39,7 +47,7 @@ import os
 import pwd
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +58,10 @@ ROUTES = NGINX_DIR / "routes.conf"
 COMPOSE_CONFIG = NGINX_DIR / "nginx.compose.conf"
 
 SERVICES = ("accounts", "tickets", "notifier", "reports", "web")
+#: One service's servers: ``"host:port"``, several of them comma-separated, or a sequence.
+Servers = str | Sequence[str]
+#: Every service's servers, by service name.
+Upstreams = Mapping[str, Servers]
 LOCAL_UPSTREAMS: dict[str, str] = {
     "accounts": "127.0.0.1:8101",
     "tickets": "127.0.0.1:8102",
@@ -124,7 +136,7 @@ class Variant:
     """Everything that differs between the local and the compose config."""
 
     listen: str
-    upstreams: Mapping[str, str]
+    upstreams: Upstreams
     routes_path: str
     pid_path: str
     temp_dir: str
@@ -144,15 +156,16 @@ def render_local_config(
     out_dir: Path,
     *,
     listen: str = "127.0.0.1:8000",
-    upstreams: dict[str, str],
+    upstreams: Upstreams,
     auth_rate: str | None = None,
     api_rate: str | None = None,
     expose_admin: bool | None = None,
 ) -> Path:
     """Write ``out_dir/nginx.conf`` for a gateway on ``listen`` in front of ``upstreams``.
 
-    ``upstreams`` maps every service name to ``"host:port"``. The result runs in the
-    foreground as any user: ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``.
+    ``upstreams`` maps every service name to ``"host:port"``, or to several of them
+    (replicas, served in turn: ``"127.0.0.1:8102,127.0.0.1:9102"`` or a list). The result
+    runs in the foreground as any user: ``nginx -e stderr -p <out_dir> -c <out_dir>/nginx.conf``.
     The Django admin is served unless ``expose_admin`` (or ``GATEWAY_EXPOSE_ADMIN``) is
     false: this is the development gateway. Returns the path of the written config.
     """
@@ -173,7 +186,7 @@ def render_tls_config(
     certificate_key: Path | str,
     listen: str = DEFAULT_TLS_LISTEN,
     http_listen: str = DEFAULT_LISTEN,
-    upstreams: dict[str, str],
+    upstreams: Upstreams,
     auth_rate: str | None = None,
     api_rate: str | None = None,
     expose_admin: bool | None = None,
@@ -207,7 +220,7 @@ def _write_local(
     out_dir: Path,
     *,
     listen: str,
-    upstreams: Mapping[str, str],
+    upstreams: Upstreams,
     auth_rate: str | None,
     api_rate: str | None,
     expose_admin: bool,
@@ -245,7 +258,7 @@ def _write_local(
 
 def render_compose_config(
     *,
-    upstreams: Mapping[str, str] | None = None,
+    upstreams: Upstreams | None = None,
     nginx_dir: str = COMPOSE_NGINX_DIR,
     temp_dir: str = "/var/cache/nginx",
     pid_path: str = "/var/run/nginx.pid",
@@ -309,12 +322,21 @@ def render(variant: Variant) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
-def _upstream_blocks(upstreams: Mapping[str, str]) -> str:
+def servers_of(servers: Servers) -> list[str]:
+    """The ``host:port`` addresses of one upstream, in order (a string may list several)."""
+    items = servers.split(",") if isinstance(servers, str) else list(servers)
+    return [item.strip() for item in items]
+
+
+def _upstream_blocks(upstreams: Upstreams) -> str:
     blocks = []
     for name in SERVICES:
+        # Several servers (replicas): nginx's default balancing, round-robin. The idle
+        # connections kept below are one cache per worker for the whole group.
+        servers = "".join(f"        server {address};\n" for address in servers_of(upstreams[name]))
         blocks.append(
             f"    upstream servidesk_{name} {{\n"
-            f"        server {upstreams[name]};\n"
+            f"{servers}"
             # Idle connections kept per worker. The idle timeout stays below the
             # services' keep-alive (gunicorn keepalive 75 s in the images) so nginx
             # always closes first and never reuses a connection the upstream dropped.
@@ -378,17 +400,28 @@ def _tls_directives(tls: Tls | None) -> str:
     )
 
 
-def _check_variant(variant: Variant) -> None:
-    missing = [name for name in SERVICES if name not in variant.upstreams]
-    extra = sorted(set(variant.upstreams) - set(SERVICES))
+def _check_upstreams(upstreams: Upstreams) -> None:
+    missing = [name for name in SERVICES if name not in upstreams]
+    extra = sorted(set(upstreams) - set(SERVICES))
     if missing or extra:
         raise RenderError(
             f"upstreams must name exactly {', '.join(SERVICES)}; "
             f"missing {missing or 'none'}, unknown {extra or 'none'}"
         )
-    for name, address in variant.upstreams.items():
-        if not _HOST_PORT.match(address):
-            raise RenderError(f"upstream {name}: {address!r} is not host:port")
+    for name, servers in upstreams.items():
+        addresses = servers_of(servers)
+        if addresses in ([], [""]):
+            raise RenderError(f"upstream {name}: no server")
+        for address in addresses:
+            if not _HOST_PORT.match(address):
+                raise RenderError(f"upstream {name}: {address!r} is not host:port")
+        if len(set(addresses)) != len(addresses):
+            listed = ", ".join(addresses)
+            raise RenderError(f"upstream {name}: a server is listed twice ({listed})")
+
+
+def _check_variant(variant: Variant) -> None:
+    _check_upstreams(variant.upstreams)
     if not _LISTEN.match(variant.listen):
         raise RenderError(f"listen: {variant.listen!r} is not [host:]port")
     paths = [
@@ -447,13 +480,20 @@ def _write_if_changed(path: Path, text: str) -> None:
         tmp.replace(path)
 
 
-def _parse_upstreams(pairs: list[str]) -> dict[str, str]:
-    upstreams = dict(LOCAL_UPSTREAMS)
+def _parse_upstreams(pairs: list[str]) -> dict[str, Servers]:
+    """``--upstream`` values over the contract ports; each service named at most once."""
+    upstreams: dict[str, Servers] = dict(LOCAL_UPSTREAMS)
+    named: set[str] = set()
     for pair in pairs:
-        name, sep, address = pair.partition("=")
+        name, sep, servers = pair.partition("=")
         if not sep:
-            raise RenderError(f"--upstream {pair!r}: expected NAME=HOST:PORT")
-        upstreams[name] = address
+            raise RenderError(f"--upstream {pair!r}: expected NAME=HOST:PORT[,HOST:PORT...]")
+        if name in named:
+            raise RenderError(
+                f"--upstream {name} is given twice: list its servers once, comma-separated"
+            )
+        named.add(name)
+        upstreams[name] = servers_of(servers)
     return upstreams
 
 
@@ -468,8 +508,11 @@ def main(argv: list[str] | None = None) -> int:
         "--upstream",
         action="append",
         default=[],
-        metavar="NAME=HOST:PORT",
-        help="move one service's upstream (repeatable); others keep their contract port",
+        metavar="NAME=HOST:PORT[,HOST:PORT...]",
+        help=(
+            "one service's server, or several comma-separated replicas served in turn "
+            "(repeatable, once per service); others keep their contract port"
+        ),
     )
     parser.add_argument("--auth-rate", help=f"strict zone rate (default {DEFAULT_AUTH_RATE})")
     parser.add_argument("--api-rate", help=f"loose zone rate (default {DEFAULT_API_RATE})")

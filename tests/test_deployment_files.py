@@ -614,6 +614,53 @@ def test_local_nginx_config_passes_nginx_t(nginx_binary: str, tmp_path: Path) ->
     assert "daemon off;" in text
 
 
+def test_an_upstream_may_list_replicas_which_nginx_t_accepts(
+    nginx_binary: str, tmp_path: Path
+) -> None:
+    """Several servers in one upstream (a string or a list): one ``server`` line each, in
+    order, in the same group with its keepalive settings; the others keep one."""
+    replicas = ["127.0.0.1:8102", "127.0.0.1:9102"]
+    for servers in (",".join(replicas), replicas):
+        config = render_nginx.render_local_config(
+            tmp_path / "nginx",
+            upstreams={**render_nginx.LOCAL_UPSTREAMS, "tickets": servers},
+        )
+        result = nginx_test(nginx_binary, config, config.parent)
+        assert result.returncode == 0, result.stderr
+        text = config.read_text()
+        assert (
+            "    upstream servidesk_tickets {\n"
+            "        server 127.0.0.1:8102;\n"
+            "        server 127.0.0.1:9102;\n"
+            "        keepalive 16;\n"
+            "        keepalive_timeout 60s;\n"
+            "    }"
+        ) in text
+        accounts = re.search(r"upstream servidesk_accounts \{(.*?)\}", text, flags=re.DOTALL)
+        assert accounts is not None
+        assert re.findall(r"server (\S+);", accounts.group(1)) == ["127.0.0.1:8101"]
+
+
+def test_the_command_line_lists_replicas_once_per_service(
+    nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "gw"
+    upstream = "tickets=127.0.0.1:8102, 127.0.0.1:9102"
+    assert render_nginx.main(["--out", str(out), "--upstream", upstream]) == 0
+    assert nginx_test(nginx_binary, out / "nginx.conf", out).returncode == 0
+    text = (out / "nginx.conf").read_text()
+    assert "server 127.0.0.1:8102;\n        server 127.0.0.1:9102;\n" in text
+    capsys.readouterr()
+    for argv, error in (
+        (["--upstream", "tickets=127.0.0.1:1", "--upstream", "tickets=127.0.0.1:2"], "twice"),
+        (["--upstream", "tickets=127.0.0.1:1,127.0.0.1:1"], "listed twice"),
+        (["--upstream", "tickets=127.0.0.1:1,"], "is not host:port"),
+        (["--upstream", "tickets="], "no server"),
+    ):
+        assert render_nginx.main(["--out", str(out), *argv]) == 2
+        assert error in capsys.readouterr().err
+
+
 def test_render_refuses_incomplete_or_odd_input(tmp_path: Path) -> None:
     upstreams = dict(render_nginx.LOCAL_UPSTREAMS)
     del upstreams["web"]

@@ -78,3 +78,26 @@ def test_an_installed_nginx_is_used_as_it_is(bare_machine: Path) -> None:
     nginx.write_text("#!/bin/sh\n")
     nginx.chmod(0o755)
     assert devstack.ensure_nginx() == str(nginx)
+
+
+def test_a_services_upstreams_reach_the_gateway_config(tmp_path: Path) -> None:
+    """``<SERVICE>_UPSTREAMS`` lists replicas for the gateway; the others keep their port."""
+    env = {
+        "SERVIDESK_VAR_DIR": str(tmp_path),
+        "GATEWAY_LISTEN": "127.0.0.1:8000",
+        **{f"{name.upper()}_PORT": str(port) for name, port in devstack.SERVICES.items()},
+        "TICKETS_UPSTREAMS": "127.0.0.1:8102,127.0.0.1:9102",
+    }
+    assert devstack.gateway_upstreams(env) == {
+        "accounts": "127.0.0.1:8101",
+        "tickets": "127.0.0.1:8102,127.0.0.1:9102",
+        "notifier": "127.0.0.1:8103",
+        "reports": "127.0.0.1:8104",
+        "web": "127.0.0.1:8105",
+    }
+    text = devstack.render_gateway(env).read_text()
+    assert (
+        "upstream servidesk_tickets {\n        server 127.0.0.1:8102;\n"
+        "        server 127.0.0.1:9102;\n        keepalive 16;\n"
+    ) in text
+    assert "upstream servidesk_web {\n        server 127.0.0.1:8105;\n        keepalive" in text

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -101,13 +100,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-
-def two_replicas_behind_nginx(upstream_block: str, second: str) -> str:
-    """The accounts upstream with a second server after the first (nginx: round-robin)."""
-    first = re.search(r"server (127\.0\.0\.1:\d+);", upstream_block)
-    assert first is not None, upstream_block
-    return upstream_block.replace(first.group(0), f"{first.group(0)}\n        server {second};")
 
 
 @pytest.fixture(scope="module")
@@ -220,17 +212,11 @@ def start_nginx(folder: Path, ports: list[int], cleanup: ExitStack) -> str:
     point at a closed port (nothing here calls them)."""
     listen = f"127.0.0.1:{free_port()}"
     nowhere = f"127.0.0.1:{free_port()}"
-    upstreams = dict.fromkeys(SERVICES, nowhere) | {"accounts": f"127.0.0.1:{ports[0]}"}
+    replicas = [f"127.0.0.1:{port}" for port in ports]
+    upstreams: dict[str, str | list[str]] = dict.fromkeys(SERVICES, nowhere)
+    upstreams["accounts"] = replicas  # served in turn (round-robin)
     config = render_local_config(
         folder, listen=listen, upstreams=upstreams, auth_rate="100r/s", api_rate="100r/s"
-    )
-    text = config.read_text()
-    block = re.search(r"upstream servidesk_accounts \{.*?\}", text, flags=re.DOTALL)
-    assert block is not None
-    config.write_text(
-        text.replace(
-            block.group(0), two_replicas_behind_nginx(block.group(0), f"127.0.0.1:{ports[1]}")
-        )
     )
     access_log = cleanup.enter_context(open(folder / "access.log", "wb"))  # noqa: SIM115
     process = subprocess.Popen(
