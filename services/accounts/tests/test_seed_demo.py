@@ -12,7 +12,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from servidesk_shared.outbox.models import OutboxMessage
-from users.management.commands.seed_demo import DEMO_USERS
+from users.management.commands.seed_demo import DEMO_USERS, HISTORY_USERS
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -27,12 +27,25 @@ def seed(**options: Any) -> str:
 
 def test_creates_one_admin_two_technicians_three_clients() -> None:
     output = seed(force=True)
-    roles = sorted(User.objects.values_list("role", flat=True))
+    documented = User.objects.filter(username__in=[demo.username for demo in DEMO_USERS])
+    roles = sorted(documented.values_list("role", flat=True))
     assert roles == ["admin", "client", "client", "client", "technician", "technician"]
     for demo in DEMO_USERS:
         assert demo.username in output
         assert demo.password in output
-    assert OutboxMessage.objects.filter(event_type="user.registered").count() == 6
+    total = len(DEMO_USERS) + len(HISTORY_USERS)
+    assert OutboxMessage.objects.filter(event_type="user.registered").count() == total
+
+
+def test_the_history_people_cannot_sign_in_and_get_no_mail() -> None:
+    seed(force=True)
+    people = User.objects.filter(username__in=[demo.username for demo in HISTORY_USERS])
+    assert people.count() == len(HISTORY_USERS) >= 12
+    assert people.filter(role="technician").count() >= 2
+    for user in people:
+        assert not user.has_usable_password()
+        assert not user.notify_email
+        assert user.email_verified  # their mails to support open tickets
 
 
 def test_the_printed_passwords_sign_in() -> None:
@@ -51,10 +64,11 @@ def test_running_it_again_changes_nothing() -> None:
     admin.save()
     output = seed(force=True)
     assert "0 created" in output
-    assert User.objects.count() == 6
+    total = len(DEMO_USERS) + len(HISTORY_USERS)
+    assert User.objects.count() == total
     admin.refresh_from_db()
     assert admin.check_password("changed-by-the-admin")
-    assert OutboxMessage.objects.count() == 6
+    assert OutboxMessage.objects.count() == total
 
 
 def test_refuses_with_debug_off_unless_forced(settings: Any) -> None:

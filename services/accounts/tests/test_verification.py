@@ -542,9 +542,11 @@ class TestPhone:
 def test_the_demo_users_are_seeded_confirmed() -> None:
     from django.core.management import call_command  # noqa: PLC0415
 
+    from users.management.commands.seed_demo import DEMO_USERS, HISTORY_USERS  # noqa: PLC0415
+
     call_command("seed_demo", force=True, verbosity=0)
     users = User.objects.all()
-    assert users.count() == 6
+    assert users.count() == len(DEMO_USERS) + len(HISTORY_USERS)
     assert all(user.email_verified for user in users)
     assert all(user.phone_verified for user in users if user.phone)
     assert not OutboxMessage.objects.filter(event_type="verification.phone_code").exists()
