@@ -97,9 +97,10 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         before = events.card(User.objects.get(pk=obj.pk)) if change and obj.pk else None
+        actor = request.user if isinstance(request.user, User) else None
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            services.user_saved_elsewhere(user=obj, before=before)
+            services.user_saved_elsewhere(user=obj, before=before, actor=actor)
 
 
 @admin.register(SocialLoginCode)

@@ -38,8 +38,8 @@ from django.utils.translation import ngettext
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from users import lockout, throttles
-from users.models import ApiKey, ApiKeyExchange, Role, User
+from users import audit, lockout, throttles
+from users.models import ApiKey, ApiKeyExchange, AuditEntry, Role, User
 from users.tokens import access_token_for_api_key
 
 #: Every key starts with this, so a leaked one is recognisable (secret scanners, logs).
@@ -82,24 +82,29 @@ def api_key_create(
         raise ValidationError({"expires_at": [_("Choose a moment in the future.")]})
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(
-        name=name,
-        role=role,
-        read_only=read_only,
-        expires_at=expires_at,
-        prefix=prefix,
-        key_hash=hash_key(key),
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            name=name,
+            role=role,
+            read_only=read_only,
+            expires_at=expires_at,
+            prefix=prefix,
+            key_hash=hash_key(key),
+            created_by=created_by,
+        )
+        audit.api_key_event(
+            api_key=api_key, action=AuditEntry.Action.API_KEY_CREATED, actor=created_by
+        )
     return CreatedKey(api_key=api_key, key=key)
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> None:
+def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> None:
     """The key stops being exchanged at once; its tokens already issued run out on their own."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit.api_key_event(api_key=api_key, action=AuditEntry.Action.API_KEY_REVOKED, actor=actor)
 
 
 def _refusal(outcome: str) -> AuthenticationFailed:
@@ -152,6 +157,10 @@ def api_key_exchange(*, key: str, request: HttpRequest | None) -> str:
             address=address,
             outcome=outcome,
         )
+        if api_key is not None:
+            audit.api_key_event(
+                api_key=api_key, action=AuditEntry.Action.API_KEY_EXCHANGED, outcome=outcome
+            )
         if outcome == ApiKeyExchange.Outcome.ISSUED and api_key is not None:
             api_key.last_used_at = now
             api_key.save(update_fields=["last_used_at"])

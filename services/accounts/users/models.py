@@ -333,3 +333,49 @@ class ApiKeyExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} for key {self.api_key_id or self.prefix or '?'} at {self.at}"
+
+
+class AuditEntry(models.Model):
+    """One change to a user or an API key, written in the transaction of the change
+    (``users.audit``): the audit trail admins read at ``GET audit/``.
+
+    ``actor`` is who made it (null: the system, e.g. a user confirming their own new
+    address is their own actor, an invitation none); ``user`` the account changed (null
+    for API key entries); ``old_value``/``new_value`` what changed (a role, an email
+    address, an exchange's outcome), empty when the action says it all.
+    """
+
+    class Action(models.TextChoices):
+        ROLE_CHANGED = "role_changed", _("Role changed")
+        ACTIVATED = "activated", _("Activated")
+        DEACTIVATED = "deactivated", _("Deactivated")
+        EMAIL_CHANGED = "email_changed", _("Email changed")
+        API_KEY_CREATED = "api_key_created", _("API key created")
+        API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+        API_KEY_EXCHANGED = "api_key_exchanged", _("API key exchanged for a token")
+
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    old_value = models.CharField(max_length=EMAIL_MAX_LENGTH, blank=True)
+    new_value = models.CharField(max_length=EMAIL_MAX_LENGTH, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_trail"),
+            models.Index(fields=["user", "-at", "-id"], name="audit_user"),
+            models.Index(fields=["action", "-at", "-id"], name="audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.at}"

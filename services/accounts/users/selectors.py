@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from users.models import ApiKey, Role, User, normalize_email
+from users.models import ApiKey, AuditEntry, Role, User, normalize_email
 
 
 def user_by_identifier(identifier: str) -> User | None:
@@ -90,3 +90,29 @@ def api_key_list() -> QuerySet[ApiKey]:
 def api_key_get(*, key_id: int) -> ApiKey | None:
     """A key not revoked, by id."""
     return api_key_list().filter(pk=key_id).first()
+
+
+class AuditFilter(django_filters.FilterSet):  # type: ignore[misc]
+    user = django_filters.NumberFilter(field_name="user_id", min_value=1)
+    action = django_filters.MultipleChoiceFilter(choices=AuditEntry.Action.choices)
+    api_key = django_filters.NumberFilter(field_name="api_key_id", min_value=1)
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEntry
+        fields: list[str] = []
+
+
+def audit_list(*, filters: dict[str, Any] | None = None) -> QuerySet[AuditEntry]:
+    """The audit trail (admins only: the view checks), newest first, filtered by ``user``
+    (id), ``action`` (repeatable), ``api_key`` (id), ``since`` and ``until``.
+
+    Invalid filter values raise ``django.core.exceptions.ValidationError`` (a 400).
+    """
+    queryset = AuditEntry.objects.select_related("actor", "user", "api_key")
+    filterset = AuditFilter(filters or {}, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    found: QuerySet[AuditEntry] = filterset.qs
+    return found.order_by("-at", "-id")

@@ -50,7 +50,7 @@ from rest_framework.exceptions import APIException, Throttled
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from templated_mail.mail import BaseEmailMessage
 
-from users import events, lockout, sessions, throttles, verification
+from users import audit, events, lockout, sessions, throttles, verification
 from users.models import (
     EMAIL_MAX_LENGTH,
     FULL_NAME_MAX_LENGTH,
@@ -191,6 +191,7 @@ def user_update(*, user: User, data: dict[str, Any], actor: User) -> User:
             if before["is_active"] and not user.is_active:
                 user_revoke_tokens(user=user)
             events.user_changed(user, before=before)
+            audit.user_changes(user=user, before=before, actor=actor)
             if own_email_change:
                 user_email_change_request(user=user, email=new_email)
             elif user.email != old_email:
@@ -203,8 +204,11 @@ def user_update(*, user: User, data: dict[str, Any], actor: User) -> User:
 
 
 @transaction.atomic
-def user_saved_elsewhere(*, user: User, before: dict[str, Any] | None) -> None:
-    """Publish and revoke for a change made outside these functions (the Django admin).
+def user_saved_elsewhere(
+    *, user: User, before: dict[str, Any] | None, actor: User | None = None
+) -> None:
+    """Publish, revoke and audit for a change made outside these functions (the Django
+    admin, by ``actor``).
 
     A changed phone number is unverified again and gets its code, as through the API.
     """
@@ -218,6 +222,7 @@ def user_saved_elsewhere(*, user: User, before: dict[str, Any] | None) -> None:
     if before["is_active"] and not user.is_active:
         user_revoke_tokens(user=user)
     events.user_changed(user, before=before)
+    audit.user_changes(user=user, before=before, actor=actor)
     if new_number:
         user_phone_code_send(user=user, when_over_limit="skip", new_number=True)
 
@@ -373,6 +378,7 @@ def user_email_confirm(*, user: User, token: str) -> User:
         with transaction.atomic():
             user.save(update_fields=["email", "pending_email", "email_verified"])
             events.user_changed(user, before=before)
+            audit.user_changes(user=user, before=before, actor=user)
     except IntegrityError as exc:
         raise taken from exc
     return user

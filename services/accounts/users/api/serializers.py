@@ -11,7 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from users.api_keys import KEY_ROLES
-from users.models import ApiKey, Language, Role, User, normalize_email, username_validator
+from users.models import (
+    ApiKey,
+    AuditEntry,
+    Language,
+    Role,
+    User,
+    normalize_email,
+    username_validator,
+)
 from users.phones import to_e164
 
 PASSWORD_MAX_LENGTH = 128
@@ -391,3 +399,42 @@ class SocialProviderSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
     login_url = serializers.CharField(read_only=True)
+
+
+# --- Audit trail ------------------------------------------------------------------------
+
+
+class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
+    """One change to a user or an API key, with who made it."""
+
+    actor_id = serializers.CharField(
+        read_only=True, allow_null=True, help_text=_("A user id; null: the system.")
+    )
+    actor_username = serializers.CharField(
+        source="actor.username", read_only=True, allow_null=True, default=None
+    )
+    user_id = serializers.CharField(read_only=True, allow_null=True)
+    username = serializers.CharField(
+        source="user.username", read_only=True, allow_null=True, default=None
+    )
+    api_key_id = serializers.CharField(read_only=True, allow_null=True)
+    api_key_name = serializers.CharField(
+        source="api_key.name", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "at",
+            "action",
+            "actor_id",
+            "actor_username",
+            "user_id",
+            "username",
+            "api_key_id",
+            "api_key_name",
+            "old_value",
+            "new_value",
+        ]
+        read_only_fields = fields

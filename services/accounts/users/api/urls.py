@@ -37,6 +37,7 @@ urlpatterns = [
     path("users/<str:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
     path("api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<int:key_id>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
+    path("audit/", views.AuditListView.as_view(), name="audit-list"),
     # No database involved: the key set is served even while the database is down.
     path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
 ]

@@ -10,6 +10,7 @@ from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -30,7 +31,7 @@ from servidesk_shared.pagination import CursorPage
 from servidesk_shared.permissions import IsAdmin
 from users import api_keys, selectors, services, throttles
 from users.api import serializers
-from users.models import ApiKey, Role, User
+from users.models import ApiKey, AuditEntry, Role, User
 from users.tokens import TokenPair, jwk_set
 
 
@@ -547,9 +548,51 @@ class ApiKeyDetailView(APIView):
         summary="Revoke an API key: it cannot be traded for tokens any more (admins)",
     )
     def delete(self, request: Request, key_id: int) -> Response:
-        _caller(request)
+        actor = _caller(request)
         api_key = selectors.api_key_get(key_id=key_id)
         if api_key is None:
             raise Http404
-        api_keys.api_key_revoke(api_key=api_key)
+        api_keys.api_key_revoke(api_key=api_key, actor=actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Audit trail ------------------------------------------------------------------------
+
+
+class AuditPage(CursorPage):
+    """Newest first."""
+
+    ordering = ("-at", "-id")
+
+
+class AuditListView(ListAPIView[AuditEntry]):
+    """The audit trail of changes to users and API keys (admins)."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = serializers.AuditEntrySerializer
+    pagination_class = AuditPage
+
+    def get_queryset(self) -> Any:
+        return selectors.audit_list(filters=self.request.query_params)
+
+    @extend_schema(
+        summary="The audit trail: roles, activation, email addresses, API keys (admins)",
+        parameters=[
+            OpenApiParameter("user", int, description="Changes to this user (id)"),
+            OpenApiParameter(
+                "action",
+                enum=AuditEntry.Action.values,
+                many=True,
+                description="Only these actions (repeatable)",
+            ),
+            OpenApiParameter("api_key", int, description="Entries about this API key (id)"),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="At or after"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Before"),
+        ],
+        responses={
+            200: serializers.AuditEntrySerializer(many=True),
+            400: error_response("A bad filter."),
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
