@@ -148,3 +148,22 @@ def wait_until_delivered(
         if found.complete or waited > timeout:
             return found, waited
         time.sleep(1)
+
+
+#: Every service that consumes events (accounts: ``user.invite_requested``).
+ALL_CONSUMERS = ("accounts", "notifier", "reports", "tickets")
+
+
+def work_counts(env: Mapping[str, str]) -> dict[str, int]:
+    """Rows so far: ``<producer> outbox`` and ``<consumer> inbox``. Two readings bracket
+    a stretch of the run: the difference is what the relays published and the consumers
+    applied meanwhile (for CPU per event)."""
+    counts = {}
+    for service in ALL_CONSUMERS:
+        with psycopg.connect(database_url(env, service)) as conn:
+            if service in PRODUCERS:
+                row = conn.execute(f"SELECT coalesce(max(id), 0) FROM {OUTBOX}").fetchone()  # noqa: S608
+                counts[f"{service} outbox"] = int(row[0]) if row else 0
+            row = conn.execute(f"SELECT count(*) FROM {INBOX}").fetchone()  # noqa: S608
+            counts[f"{service} inbox"] = int(row[0]) if row else 0
+    return counts

@@ -77,7 +77,14 @@ def label(pid: int) -> str | None:
         return f"{service_of(pid)} {role}"
     if len(args) >= 3 and Path(args[1]).name == "manage.py":
         command = args[2]
-        if command in {"relay_events", "consume_events", "send_notifications"}:
+        if command in {
+            "relay_events",
+            "consume_events",
+            "send_notifications",
+            "send_webhooks",
+            "fetch_mail",
+            "watch_sla",
+        }:
             return f"{service_of(pid)} {command}"
     return None
 

@@ -16,6 +16,7 @@ import random
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,48 @@ def create_accounts(
         return list(pool.map(create, wanted))
 
 
+def create_accounts_in_service(
+    env: Mapping[str, str], counts: Mapping[str, int], tag: str, *, resume_share: float = 0.0
+) -> list[Account]:
+    """``counts[role]`` new users per role, made inside accounts' Django with the password
+    hashed once (``accounts_setup.py`` says why); the same rows and ``user.registered``
+    events as ``create_accounts``, in seconds instead of a quarter of a core-second each.
+
+    ``resume_share`` of each role's people (the first ones) also get a token pair, so they
+    resume a session (a refresh) instead of signing in (PBKDF2) when their person starts.
+    """
+    password = f"Carga-sostenida-{secrets.token_hex(6)}"
+    rng = random.Random(20261208)
+    people, resume = [], []
+    for role in ROLES:
+        count = counts.get(role, 0)
+        resumed = round(count * resume_share)
+        for index in range(count):
+            username = f"load{tag}{role[0]}{index:04d}"
+            people.append((role, username, rng.choice(("es", "en"))))
+            if index < resumed:
+                resume.append(username)
+    with tempfile.TemporaryDirectory(prefix="load-accounts-") as folder:
+        spec, out = Path(folder) / "spec.json", Path(folder) / "out.json"
+        spec.write_text(json.dumps({"password": password, "people": people, "resume": resume}))
+        script = Path(__file__).with_name("accounts_setup.py")
+        files = {"LOAD_ACCOUNTS_SPEC": str(spec), "LOAD_ACCOUNTS_OUT": str(out)}
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c",
+             f"import runpy; runpy.run_path({str(script)!r})"],
+            cwd=ACCOUNTS_DIR,
+            env={**os.environ, **env, **files},
+            stdout=subprocess.DEVNULL,
+            check=True,
+            timeout=1800,
+        )  # fmt: skip
+        made = json.loads(out.read_text())
+    return [
+        Account(entry["username"], password, entry["role"], entry["user_id"], entry["tokens"])
+        for entry in made
+    ]
+
+
 def wait_for_directory(
     tickets_database_url: str, accounts: Iterable[Account], timeout: float
 ) -> float:
@@ -161,15 +204,21 @@ def open_tickets(
     rng = random.Random(20261127)
     with httpx.Client(base_url=tickets_url, headers=bearer(admin), timeout=60) as http:
         categories = [c["slug"] for c in http.get("/api/tickets/categories/").json()]
-        made = 0
-        for client in clients:
-            for _ in range(per_client):
-                body = {**texts.new_ticket(rng, categories), "client_id": client.user_id}
-                response = post(http, "/api/tickets/", headers={}, body=body)
-                if response.status_code != 201:
-                    raise RuntimeError(f"opening a ticket: {response.status_code} {response.text}")
-                made += 1
-    return made
+        bodies = [
+            {**texts.new_ticket(rng, categories), "client_id": client.user_id}
+            for client in clients
+            for _ in range(per_client)
+        ]
+
+        def open_one(body: Mapping[str, object]) -> None:
+            response = post(http, "/api/tickets/", headers={}, body=body)
+            if response.status_code != 201:
+                raise RuntimeError(f"opening a ticket: {response.status_code} {response.text}")
+
+        # A few at once: a thousand clients' tickets one after another take minutes.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(open_one, bodies))
+    return len(bodies)
 
 
 def write(path: Path, accounts: Iterable[Account]) -> None:

@@ -145,6 +145,8 @@ def verdict(
     workers = [g for g in memory if g.label.endswith("worker") and "nginx" not in g.label]
     worst = max(workers, key=lambda g: g.growth_percent, default=None)
     return [
+        f"- p95 under {P95_AIM_MS:.0f} ms over every request: "
+        f"{'met' if total.p95 < P95_AIM_MS else 'NOT met'} ({total.p95:.0f} ms)",
         f"- zero errors: {'met' if total.failures == 0 and not exceptions else 'NOT met'} "
         f"({total.failures} of {total.requests:,} requests failed, "
         f"{exceptions} exceptions in the locustfile)",
@@ -163,3 +165,73 @@ def verdict(
         f"{sum(c.expected for c in found.consumers.values()):,} deliveries, "
         f"{found.dead_letters} dead letters)",
     ]
+
+
+#: Each API's paths, for the requests that reached its gunicorn (and its database).
+API_PREFIXES = {
+    "accounts": "/api/accounts/",
+    "tickets": "/api/tickets/",
+    "notifier": "/api/notifications/",
+    "reports": "/api/reports/",
+}
+#: Sustained-load aim of issue 21 for the whole run, in ms.
+P95_AIM_MS = 250.0
+
+
+def requests_by_service(rows: Iterable[Endpoint]) -> dict[str, int]:
+    counts = dict.fromkeys(API_PREFIXES, 0)
+    for row in rows:
+        for service, prefix in API_PREFIXES.items():
+            if row.name.startswith(prefix):
+                counts[service] += row.requests
+    return counts
+
+
+def cpu_unit(kind: str, work: Mapping[str, int]) -> tuple[str, int]:
+    """What one unit of a process kind's work is, and how many it did in the window."""
+    service, _, what = kind.partition(" ")
+    units = {
+        "gunicorn": ("request to it", work.get(f"{service} requests", 0)),
+        "relay_events": ("event published", work.get(f"{service} outbox", 0)),
+        "consume_events": ("event applied", work.get(f"{service} inbox", 0)),
+        "send_notifications": ("mail", work["mails"]),
+    }
+    if service == "postgres" and what in API_PREFIXES:
+        return f"request to {what}", work[f"{what} requests"]
+    if kind.startswith("rabbitmq"):
+        return "event published", work.get("accounts outbox", 0) + work.get("tickets outbox", 0)
+    if kind in {"nginx", "locust"}:
+        return "request", work["requests"]
+    # The mailbox reader, the SLA watcher, the webhook sender: no unit in this mix.
+    return units.get(what, ("", 0))
+
+
+def cpu_table(
+    seconds: Mapping[str, float],
+    processes: Mapping[str, int],
+    wall: float,
+    work: Mapping[str, int],
+    machine_busy: float,
+) -> str:
+    """CPU of each process kind over the locust run, per unit of its work."""
+    lines = [
+        "| process kind | processes | CPU s | cores (average) | unit | units | CPU ms per unit |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for kind in sorted(seconds, key=lambda k: -seconds[k]):
+        unit, count = cpu_unit(kind, work)
+        per = f"{seconds[kind] * 1000 / count:.2f}" if count else ""
+        lines.append(
+            f"| {kind} | {processes.get(kind, 0)} | {seconds[kind]:.1f} | "
+            f"{seconds[kind] / wall:.2f} | {unit} | {count:,} | {per} |"
+        )
+    ours = sum(s for k, s in seconds.items() if not k.startswith("rabbitmq"))
+    lines += [
+        "",
+        f"Over {wall:.0f} s: these processes (the broker apart) {ours:.0f} CPU s, "
+        f"{ours / wall:.2f} cores on average; the machine was busy {machine_busy:.0f} CPU s "
+        f"({machine_busy / wall:.2f} cores), so other work (the broker included) "
+        f"{max(machine_busy - ours, 0) / wall:.2f} cores. CPU ms per unit: a process kind "
+        f"tops out near 1000 / that figure units per second per core it gets.",
+    ]
+    return "\n".join(lines)

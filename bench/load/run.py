@@ -40,6 +40,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ from stack import (  # noqa: E402
     running_stack,
 )
 
-from bench.load import delivery, memory, population, report  # noqa: E402
+from bench.load import cpu, delivery, memory, population, report  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from servidesk_shared.keys import generate_keypair  # noqa: E402
 from servidesk_testing.fakes import SmtpServer  # noqa: E402
@@ -118,37 +119,36 @@ def stack_environment(
         f"{name.upper()}_DATABASE_URL": f"{POSTGRES_URL}/servidesk_load_{run}_{name}"
         for name in SERVICES
     }
-    return (
-        env
-        | {
-            "BROKER_URL": broker_url,
-            "SERVIDESK_EVENT_PREFIX": f"load-{run}.",
-            # The developer's .env must not change what is measured.
-            "SERVIDESK_ENV_FILE": os.devnull,
-            "DJANGO_SETTINGS_MODULE": "core.settings.production",
-            "SECRET_KEY": secrets.token_urlsafe(64),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECURE_SSL_REDIRECT": "false",  # plain http on loopback, like deploy/compose.env
-            "JWT_PRIVATE_KEY": keys.private_pem,
-            "JWT_PUBLIC_KEY": keys.public_pem,
-            "JWT_ACCESS_TOKEN_MINUTES": str(args.access_minutes),
-            "LOG_LEVEL": "INFO",
-            "LOG_JSON": "true",
-            "WEB_CONCURRENCY": str(args.workers),
-            "GUNICORN_THREADS": str(args.threads),
-            # One address for every simulated person: per-address limits raised (see docstring).
-            "GATEWAY_API_RATE": args.gateway_api_rate,
-            "GATEWAY_AUTH_RATE": args.gateway_auth_rate,
-            "THROTTLE_LOGIN_IP": args.login_throttle,
-            "EMAIL_HOST": smtp.host,
-            "EMAIL_PORT": str(smtp.port),
-            "EMAIL_HOST_USER": "",
-            "EMAIL_HOST_PASSWORD": "",
-            "EMAIL_USE_TLS": "false",
-            "TWILIO_ACCOUNT_SID": "",
-        }
-        | ({"THROTTLE_REFRESH_IP": args.refresh_throttle} if args.refresh_throttle else {})
-    )
+    return env | {
+        "BROKER_URL": broker_url,
+        "SERVIDESK_EVENT_PREFIX": f"load-{run}.",
+        # The developer's .env must not change what is measured.
+        "SERVIDESK_ENV_FILE": os.devnull,
+        "DJANGO_SETTINGS_MODULE": "core.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback, like deploy/compose.env
+        "JWT_PRIVATE_KEY": keys.private_pem,
+        "JWT_PUBLIC_KEY": keys.public_pem,
+        "JWT_ACCESS_TOKEN_MINUTES": str(args.access_minutes),
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "true",
+        "WEB_CONCURRENCY": str(args.workers),
+        "GUNICORN_THREADS": str(args.threads),
+        # One address for every simulated person: per-address limits raised (see docstring).
+        "GATEWAY_API_RATE": args.gateway_api_rate,
+        "GATEWAY_AUTH_RATE": args.gateway_auth_rate,
+        "THROTTLE_LOGIN_IP": args.login_throttle,
+        "THROTTLE_REFRESH_IP": args.refresh_throttle,
+        # The run's admin opens a ticket per client beforehand, through the API.
+        "THROTTLE_WRITE_USER": args.write_throttle,
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": "false",
+        "TWILIO_ACCOUNT_SID": "",
+    }
 
 
 def prepare_stack(env: Mapping[str, str], var_dir: Path) -> None:
@@ -163,6 +163,41 @@ def prepare_stack(env: Mapping[str, str], var_dir: Path) -> None:
         check=True,
     )
     print(f"load: databases migrated in {time.monotonic() - started:.0f} s", flush=True)
+
+
+#: nginx's ``worker_connections`` in the local config (``nginx/nginx.conf.template``).
+GATEWAY_CONNECTIONS = 1024
+
+
+def gateway_connections(users: int) -> int:
+    """Connections the gateway's one worker needs: each person keeps one to nginx, and
+    each request in flight one more upstream; with room for the ramp's new ones."""
+    return max(GATEWAY_CONNECTIONS, 2 * users + 512)
+
+
+def raise_gateway_connections(var_dir: Path, users: int) -> int:
+    """Give the running gateway enough ``worker_connections`` for ``users`` people.
+
+    The local config's 1024 are one worker's: past about 500 simulated people (each holds
+    a keep-alive connection, and a request in flight holds one upstream too) nginx logs
+    "worker_connections are not enough" and drops connections, which the people see as
+    failures. Like the raised rate limits, this is the run's own change to the rendered
+    file, applied by a reload (SIGHUP to the master) before the load starts.
+    """
+    wanted = gateway_connections(users)
+    if wanted == GATEWAY_CONNECTIONS:
+        return wanted
+    conf = var_dir / "nginx" / "nginx.conf"
+    text, count = re.subn(
+        r"worker_connections \d+;", f"worker_connections {wanted};", conf.read_text()
+    )
+    if count != 1:
+        raise RuntimeError(f"{conf} has no single worker_connections line")
+    conf.write_text(text)
+    os.kill(int((var_dir / "nginx" / "nginx.pid").read_text().strip()), signal.SIGHUP)
+    time.sleep(2)  # the new worker starts, the old one finishes what it holds
+    print(f"load: gateway reloaded with worker_connections {wanted}", flush=True)
+    return wanted
 
 
 def role_counts(users: int) -> dict[str, int]:
@@ -215,8 +250,14 @@ def prepare_people(stack: Stack, args: argparse.Namespace, folder: Path) -> tupl
     accounts_url = stack.service_url("accounts")
     admin = population.login(accounts_url, *population.create_admin(stack.env))
     started = time.monotonic()
-    people = population.create_accounts(accounts_url, admin, role_counts(args.users), "")
+    if args.accounts_via == "api":
+        people = population.create_accounts(accounts_url, admin, role_counts(args.users), "")
+    else:
+        people = population.create_accounts_in_service(
+            stack.env, role_counts(args.users), "", resume_share=args.resume_share
+        )
     created = time.monotonic() - started
+    resumed = sum(1 for p in people if p.tokens)
     waited = population.wait_for_directory(
         delivery.database_url(stack.env, "tickets"), people, timeout=300
     )
@@ -227,9 +268,21 @@ def prepare_people(stack: Stack, args: argparse.Namespace, folder: Path) -> tupl
     path = folder / "population.json"
     population.write(path, people)
     warmed = warm_up(stack, admin)
+    how = (
+        "through accounts' API (`POST users/`)"
+        if args.accounts_via == "api"
+        else "by accounts' `user_create` in one process, their shared password hashed once"
+    )
+    sessions = (
+        f"; {resumed} of them resume a session (a token pair issued beforehand, refreshed "
+        f"first) instead of signing in"
+        if resumed
+        else ""
+    )
     summary = (
-        f"{len(people)} accounts created in {created:.0f} s "
-        f"({', '.join(f'{n} {r}s' for r, n in role_counts(args.users).items())}), in tickets' "
+        f"{len(people)} accounts created {how} in {created:.0f} s "
+        f"({', '.join(f'{n} {r}s' for r, n in role_counts(args.users).items())}{sessions}), "
+        f"in tickets' "
         f"directory {waited:.1f} s later; {tickets} tickets opened for them beforehand; "
         f"{warmed} warm-up requests by the admin"
     )
@@ -294,6 +347,7 @@ def render(
     waited: float,
     mails: int,
     problems: list[str],
+    cpu_text: str,
 ) -> str:
     rows, total = report.read_stats(folder / "locust")
     failures = report.read_failures(folder / "locust")
@@ -320,7 +374,9 @@ def render(
             f"{args.workers} workers x {args.threads} threads per service, every relay and "
             f"consumer, nginx in front with the per-address limits raised (API "
             f"{args.gateway_api_rate}, sign-in {args.gateway_auth_rate}; accounts' login "
-            f"{args.login_throttle}, refresh {args.refresh_throttle or 'default 120/min'}); "
+            f"{args.login_throttle}, refresh {args.refresh_throttle}, writes per user "
+            f"{args.write_throttle}; nginx worker_connections "
+            f"{gateway_connections(args.users)}); "
             f"locust on the same "
             f"machine ({describe()}). Setup: {setup}. "
             f"Load average (1, 5, 15 min) {loads[0]} before, {loads[2]} after; 1-minute "
@@ -340,6 +396,11 @@ def render(
             report.memory_table(memory_rows),
             "",
             report.events_table(found, waited),
+            "",
+            "CPU by process kind while locust ran (from /proc; PostgreSQL's backends by "
+            "database, the ramp included):",
+            "",
+            cpu_text,
             "",
             f"Mail received by the SMTP server: {mails:,} messages. "
             f"Stack log lines at ERROR or with a traceback: {problems_text}.",
@@ -362,6 +423,7 @@ def append_to_docs(text: str) -> None:
 
 
 def exercise(stack: Stack, args: argparse.Namespace, folder: Path, smtp: SmtpServer) -> str:
+    raise_gateway_connections(folder / "stack", args.users)
     marks = delivery.watermark(stack.env)
     people, setup = prepare_people(stack, args, folder)
     sampler = memory.Sampler(stack.process.pid, interval=args.sample_every)
@@ -370,12 +432,24 @@ def exercise(stack: Stack, args: argparse.Namespace, folder: Path, smtp: SmtpSer
     before = load_average()
     print(f"load: locust for {args.run_time}, load average {before}", flush=True)
     started = time.monotonic()
+    tracker = cpu.CpuTracker(
+        stack.process.pid,
+        database_prefix=delivery.database_url(stack.env, "tickets")
+        .rsplit("/", 1)[1]
+        .removesuffix("tickets"),
+        locustfile=str(LOCUSTFILE),
+    )
+    work_before = {**delivery.work_counts(stack.env), "mails": len(smtp.received())}
     sampler.start()
+    tracker.start()
     try:
         run_locust(stack, args, folder, people)
     finally:
+        tracker.stop()
         sampler.stop()
     seconds = time.monotonic() - started
+    work_after = {**delivery.work_counts(stack.env), "mails": len(smtp.received())}
+    work = {key: work_after[key] - work_before[key] for key in work_before}
     after = load_average()
     print("load: waiting for every event to be delivered", flush=True)
     found, waited = delivery.wait_until_delivered(stack.env, marks, timeout=args.delivery_timeout)
@@ -392,13 +466,46 @@ def exercise(stack: Stack, args: argparse.Namespace, folder: Path, smtp: SmtpSer
         waited=waited,
         mails=len(smtp.received()),
         problems=stack_log_problems(stack),
+        cpu_text=cpu_section(tracker, seconds, work, folder),
     )
+
+
+def cpu_section(tracker: cpu.CpuTracker, wall: float, work: Mapping[str, int], folder: Path) -> str:
+    rows, total = report.read_stats(folder / "locust")
+    by_service = report.requests_by_service(rows)
+    units = {
+        **work,
+        **{f"{service} requests": count for service, count in by_service.items()},
+        "requests": total.requests,
+    }
+    return report.cpu_table(
+        tracker.seconds_by_kind(),
+        tracker.processes_by_kind(),
+        wall,
+        units,
+        tracker.machine_busy_seconds(),
+    )
+
+
+def scale_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Defaults that follow ``--users``: the ramp's length and the refresh budget."""
+    if args.spawn_rate is None:
+        args.spawn_rate = round(args.users / 200, 2)
+    if not args.refresh_throttle:
+        args.refresh_throttle = f"{max(120, 2 * args.users)}/min"
+    if args.resume_share and args.accounts_via != "service":
+        parser.error("--resume-share needs --accounts-via service")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--spawn-rate", type=float, default=0.5, help="people per second")
+    parser.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=None,
+        help="people per second (default: users / 200, the 100-user run's 200 s ramp)",
+    )
     parser.add_argument("--run-time", default="10m", help="locust syntax: 90s, 10m, 1h")
     parser.add_argument("--access-minutes", type=int, default=5, help="access token lifetime")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per service")
@@ -414,12 +521,34 @@ def main() -> int:
     parser.add_argument(
         "--refresh-throttle",
         default="",
-        help="accounts' THROTTLE_REFRESH_IP (default: the service's own, 120/min)",
+        help="accounts' THROTTLE_REFRESH_IP (default: 120/min, the service's own, or two "
+        "refreshes a minute per user when that is more: every person refreshes every 4 min)",
+    )
+    parser.add_argument(
+        "--write-throttle",
+        default="1000/min",
+        help="THROTTLE_WRITE_USER of every API: the run's admin opens a ticket per client "
+        "beforehand (a person writes a few times a minute, far below either)",
+    )
+    parser.add_argument(
+        "--accounts-via",
+        choices=("service", "api"),
+        default="service",
+        help="create the people by accounts' user_create in one process, the shared "
+        "password hashed once (default), or one POST users/ each (a PBKDF2 hash each)",
+    )
+    parser.add_argument(
+        "--resume-share",
+        type=float,
+        default=0.0,
+        help="share of each role's people who resume a session (a token pair issued in "
+        "setup, refreshed first) instead of signing in; needs --accounts-via service",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "load")
     parser.add_argument("--append-docs", action="store_true", help=f"add the results to {DOCS}")
     args = parser.parse_args()
     parse_duration(args.run_time)
+    scale_defaults(parser, args)
 
     # running_stack waits 180 s for readiness; a busy machine can need longer to boot
     # ten gunicorn workers and six Django processes (reports imports numpy and matplotlib).
