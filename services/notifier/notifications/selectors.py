@@ -56,3 +56,8 @@ def team_working(team_id: str | None) -> Team | None:
     if team_id is None:
         return None
     return Team.objects.filter(pk=team_id, deleted=False).first()
+
+
+def delivery_get(*, delivery_id: int) -> Delivery | None:
+    """One delivery of the log, by id (admins only: the view checks the role)."""
+    return Delivery.objects.filter(pk=delivery_id).first()

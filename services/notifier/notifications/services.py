@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 
 from notifications import mail_thread, phone_code, rules, selectors, sql, wakeup
@@ -38,6 +39,7 @@ from notifications.models import (
     Team,
 )
 from servidesk_shared.backoff import Backoff
+from servidesk_shared.errors import ConflictError
 from servidesk_shared.events.schemas import (
     PhoneCodeRequested,
     TeamCard,
@@ -656,3 +658,37 @@ def delivery_mark_bounced(*, message_id: str, recipient: str, reason: str) -> bo
         delivery.save(update_fields=["status", "provider_status", "last_error", "updated_at"])
     logger.info("delivery %s bounced: %s", delivery.pk, detail)
     return True
+
+
+# --- admins: a failed delivery sent again -----------------------------------------------
+
+
+def delivery_retry(*, delivery: Delivery) -> Delivery:
+    """Queue a failed ``delivery`` again, as a new one: due now, with its attempts back at
+    zero (``NOTIFIER_MAX_ATTEMPTS`` more) and its provider's answer and error cleared; the
+    senders are woken once this commits. It keeps the daily allowance it took.
+
+    409 (``ConflictError``) unless it is ``failed``, or when it carried a phone
+    verification code (a stale code is never sent again: the user asks for a new one).
+    """
+    if delivery.kind == phone_code.KIND:
+        raise ConflictError(
+            _("A verification code is not sent again: the user can ask for a new one.")
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        retried = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+            provider_id="",
+            provider_status="",
+            sent_at=None,
+            updated_at=now,
+        )
+        if not retried:
+            raise ConflictError(_("Only a failed delivery can be retried."))
+        wakeup.nudge_on_commit()
+    delivery.refresh_from_db()
+    return delivery

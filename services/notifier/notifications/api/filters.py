@@ -8,7 +8,13 @@ from typing import Any
 import django_filters
 from django_filters.fields import IsoDateTimeField
 
-from notifications.models import Channel, Delivery, DeliveryStatus
+from notifications.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+)
 from servidesk_shared.moments import utc_moment
 
 
@@ -34,8 +40,21 @@ class DeliveryFilter(django_filters.FilterSet):
     kind = django_filters.CharFilter()
     provider_id = django_filters.CharFilter()
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    #: The same as ``created_after``, by the name the admin pages use.
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Delivery
+        fields: list[str] = []
+
+
+class WebhookDeliveryFilter(django_filters.FilterSet):
+    """One endpoint's delivery log: ``status`` (repeatable) and ``since``."""
+
+    status = django_filters.MultipleChoiceFilter(choices=WebhookDeliveryStatus.choices)
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = WebhookDelivery
         fields: list[str] = []

@@ -10,6 +10,11 @@ urlpatterns = [
     path("read-all/", views.MarkAllReadView.as_view(), name="notification-read-all"),
     path("<int:notification_id>/read/", views.MarkReadView.as_view(), name="notification-read"),
     path("deliveries/", views.DeliveryListView.as_view(), name="delivery-list"),
+    path(
+        "deliveries/<int:delivery_id>/retry/",
+        views.DeliveryRetryView.as_view(),
+        name="delivery-retry",
+    ),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="webhook-list"),
     path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
     path(

@@ -11,7 +11,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -98,6 +98,27 @@ class DeliveryListView(ListAPIView[Delivery]):
 
     def get_queryset(self) -> QuerySet[Delivery]:
         return selectors.delivery_list()
+
+
+class DeliveryRetryView(APIView):
+    """Send a failed email or SMS again (202: it is queued)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: DeliverySerializer,
+            404: error_response("No delivery has this id."),
+            409: error_response("Not failed, or it carried a verification code."),
+        },
+    )
+    def post(self, request: Request, delivery_id: int) -> Response:
+        delivery = selectors.delivery_get(delivery_id=delivery_id)
+        if delivery is None:
+            raise NotFound(_("No such delivery."))
+        retried = services.delivery_retry(delivery=delivery)
+        return Response(DeliverySerializer(retried).data, status=status.HTTP_202_ACCEPTED)
 
 
 class TwilioStatusSerializer(serializers.Serializer[dict[str, str]]):
