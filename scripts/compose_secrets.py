@@ -63,7 +63,7 @@ QUEUES = ("notifier.events", "reports.events", "tickets.users", "accounts.invite
 PUBLISHES: dict[str, str] = {
     "accounts": r"^(?:user\.(?!invite_requested$)[a-z_]+|verification\.[a-z_]+)$",
     "tickets": r"^(?:(?:ticket|team|mail)\.[a-z_]+|user\.invite_requested)$",
-    "notifier": "^$",
+    "notifier": r"^notification\.[a-z_]+$",
     "reports": r"^report\.[a-z_]+$",
 }
 

@@ -46,7 +46,7 @@ SERVICES: dict[str, tuple[int, str]] = {
 }
 # Which event processes each service runs (issue 3): an outbox relay for producers, a
 # consumer for those fed by events.
-RELAYS = {"accounts", "tickets"}
+RELAYS = {"accounts", "tickets", "notifier"}
 CONSUMERS = {"accounts", "tickets", "notifier", "reports"}
 # Other long-running processes, by container name.
 OTHER_PROCESSES = {

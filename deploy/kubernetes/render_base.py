@@ -177,6 +177,8 @@ SERVICES: list[Service] = [
         migrate_resources=MIGRATE,
         settings={"WEBHOOK_ALLOW_PRIVATE": "false", "WEBHOOK_ALLOW_HTTP": "false"},
         workers=[
+            # Publishes its outbox: notification.created, for web's live stream.
+            Worker("notifier-relay", ["python", "manage.py", "relay_events"], WORKER_SMALL),
             Worker("notifier-consumer", ["python", "manage.py", "consume_events"], WORKER_SMALL),
             # SMTP and Twilio's API.
             Worker(

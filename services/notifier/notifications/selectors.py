@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from notifications import sql
 from notifications.models import Contact, Delivery, MailThread, Notification, Team
@@ -28,6 +28,17 @@ def notification_unread_count(*, user_id: object) -> int:
 #: ``directory_entry(user_id=...)``: ``(is_active, role)`` of a user's contact card, or
 #: ``None``. ``SERVIDESK_USER_DIRECTORY`` names it: every request's caller is checked here.
 directory_entry: Final = UserDirectory(Contact, key="user_id")
+
+
+def unread_counts(user_ids: Collection[str]) -> dict[str, int]:
+    """Each of ``user_ids``' unread entries (one query on the unread index); absent: 0."""
+    rows = (
+        Notification.objects.filter(recipient_id__in=set(user_ids), read_at__isnull=True)
+        .values("recipient_id")
+        .annotate(count=Count("id"))
+        .values_list("recipient_id", "count")
+    )
+    return {str(recipient): int(count) for recipient, count in rows}
 
 
 def delivery_list() -> QuerySet[Delivery]:

@@ -40,7 +40,9 @@ from notifications.models import (
 )
 from servidesk_shared.backoff import Backoff
 from servidesk_shared.errors import ConflictError
+from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.schemas import (
+    NotificationCreated,
     PhoneCodeRequested,
     TeamCard,
     TeamDeleted,
@@ -207,11 +209,60 @@ def notifications_record(
             ticket_id=ticket_id,
             occurred_at=occurred_at,
         )
-        sql.NOTIFICATIONS.execute(feed)
+        added = sql.NOTIFICATIONS.execute_returning(feed, ("id", "recipient_id"))
+        notifications_announce(feed, added)
         sql.DELIVERIES.execute(deliveries)
     if queued:
         wakeup.nudge_on_commit()
     return Recorded(len(feed), queued, len(deliveries) - queued)
+
+
+def feed_entry_add(
+    *,
+    recipient_id: str,
+    event_id: uuid.UUID,
+    event_type: str,
+    ticket_id: str,
+    title: str,
+    body: str,
+    created_at: datetime,
+) -> bool:
+    """One entry in ``recipient_id``'s feed (once per event and recipient), announced
+    with ``notification.created`` like every entry; in the caller's transaction. False
+    when the event had already added it."""
+    row = (recipient_id, event_id, event_type, ticket_id, title[:300], body, created_at)
+    added = sql.NOTIFICATIONS.execute_returning([row], ("id", "recipient_id"))
+    return notifications_announce([row], added) == 1
+
+
+def notifications_announce(feed: Sequence[Sequence[Any]], added: Sequence[tuple[Any, ...]]) -> int:
+    """Publish ``notification.created`` for each feed entry just ``added``, in the
+    caller's transaction (the outbox's): web's live stream moves the recipient's bell.
+
+    ``feed`` are rows as ``sql.NOTIFICATIONS`` takes them; ``added`` the ``(id,
+    recipient_id)`` of those the insert kept (a redelivered event adds none, and so
+    announces none). The unread counts are read once for every recipient, after the
+    insert. Returns how many were published.
+    """
+    if not added:
+        return 0
+    by_recipient = {str(row[0]): row for row in feed}
+    unread = selectors.unread_counts([str(recipient) for _id, recipient in added])
+    for notification_id, recipient in added:
+        row = by_recipient[str(recipient)]
+        _recipient, _event_id, event_type, ticket_id, title, _body, created_at = row
+        publish(
+            NotificationCreated(
+                user_id=str(recipient),
+                notification_id=notification_id,
+                ticket_id=str(ticket_id) or None,
+                event_type=event_type,
+                title=title,
+                created_at=created_at,
+                unread_count=unread.get(str(recipient), 0),
+            )
+        )
+    return len(added)
 
 
 def _rows(

@@ -96,6 +96,27 @@ class ConflictIgnoringInsert:
         if not rows:
             return 0
         connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql(connection, len(rows)), self._params(rows, connection))
+            return int(cursor.rowcount)
+
+    def execute_returning(
+        self, rows: Sequence[Sequence[Any]], returning: Sequence[str], *, using: str = "default"
+    ) -> list[tuple[Any, ...]]:
+        """Insert ``rows``; the ``returning`` columns of those that were new (PostgreSQL and
+        SQLite 3.35+ both return only the inserted rows of ``ON CONFLICT DO NOTHING``)."""
+        if not rows:
+            return []
+        connection = connections[using]
+        quote = connection.ops.quote_name
+        by_name = {f.attname: f for f in self.model._meta.concrete_fields}
+        columns = ", ".join(quote(by_name[name].column) for name in returning)
+        statement = f"{self.sql(connection, len(rows))} RETURNING {columns}"
+        with connection.cursor() as cursor:
+            cursor.execute(statement, self._params(rows, connection))
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def _params(self, rows: Sequence[Sequence[Any]], connection: BaseDatabaseWrapper) -> list[Any]:
         params: list[Any] = []
         prepared = self._prepared
         for row in rows:
@@ -103,9 +124,7 @@ class ConflictIgnoringInsert:
             for index in prepared:
                 values[index] = self.fields[index].get_db_prep_save(values[index], connection)
             params += values
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql(connection, len(rows)), params)
-            return int(cursor.rowcount)
+        return params
 
 
 # --- the consumer: recording an event ---------------------------------------------------

@@ -475,6 +475,36 @@ class ReportExportReady(EventData, frozen=True, kw_only=True):
         return self.export_id
 
 
+# --- notifier -------------------------------------------------------------------------
+
+
+class NotificationCreated(EventData, frozen=True, kw_only=True):
+    """An entry was added to ``user_id``'s in-app feed (published in the transaction that
+    writes it, once per entry): web's live stream moves the bell and tells the page.
+
+    ``title`` is the entry's title in the recipient's language, and may quote what users
+    typed (a ticket's title): a reader shows it as text. ``unread_count`` is the
+    recipient's unread entries once this one is added. The aggregate is the recipient, so
+    a reader keeps the count of the highest ``sequence``.
+    """
+
+    type: ClassVar[str] = "notification.created"
+    version: ClassVar[int] = 1
+    producer: ClassVar[str] = "notifier"
+
+    user_id: Id
+    notification_id: Id
+    ticket_id: Id | None
+    event_type: str
+    title: str
+    created_at: UtcDateTime
+    unread_count: int
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.user_id)
+
+
 #: Every (type, version) a Servidesk process can read; producers write the latest.
 SCHEMAS: dict[tuple[str, int], type[EventData]] = {
     (cls.type, cls.version): cls
@@ -504,6 +534,7 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
         TeamDeleted,
         UserInviteRequested,
         MailBounced,
+        NotificationCreated,
         ReportExportReady,
     )
 }
