@@ -62,7 +62,7 @@ def test_a_failed_delivery_is_queued_again_and_a_sender_claims_it(client: Client
 @pytest.mark.parametrize("status", ["queued", "sent", "delivered", "skipped"])
 def test_only_a_failed_delivery_is_retried(client: Client, status: str) -> None:
     other = DeliveryFactory(status=status, attempts=1)
-    response = retry(client, other.pk)
+    response = retry(client, other.pk, {**ADMIN, "Accept-Language": "en"})
     assert response.status_code == 409
     assert response.json()["message"] == "Only a failed delivery can be retried."
     other.refresh_from_db()
