@@ -196,6 +196,11 @@ def listen(connection: BaseDatabaseWrapper, channel: str) -> None:
 
 
 def skip_commit_flush(connection: BaseDatabaseWrapper) -> None:
-    """PostgreSQL: this session's commits return before the disk flush."""
+    """PostgreSQL: the current transaction's commit returns before the disk flush.
+
+    ``SET LOCAL``: it ends with the transaction, so it never stays on a connection that
+    goes back to the pool (or, behind a transaction pooler, on a server session that
+    another client gets next). Call it inside the transaction.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -1,10 +1,11 @@
 """The one way a worker sleeps until there is work: a PostgreSQL NOTIFY, a nudge, or a timeout.
 
 ``make_waiter`` is the only place that knows about the database vendor. On PostgreSQL it
-returns a ``NotifyWaiter``, which LISTENs on a channel over a connection of its own (the
-worker's Django connection is closed and reopened as the worker sees fit, which would drop
-the LISTEN). Elsewhere (SQLite, ``make up``'s embedded default, which has no NOTIFY) it
-returns a ``PollingWaiter``, which only sleeps.
+returns a ``NotifyWaiter``, which LISTENs on a channel over a connection of its own
+(``direct_connection``: never one of the pool's, never through a transaction pooler; the
+worker's Django connection goes back to the pool or is reopened as the worker sees fit,
+which would drop the LISTEN or hand it to other code). Elsewhere (SQLite, ``make up``'s
+embedded default, which has no NOTIFY) it returns a ``PollingWaiter``, which only sleeps.
 
 What every waiter guarantees, on every vendor:
 
@@ -21,6 +22,7 @@ What every waiter guarantees, on every vendor:
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -28,10 +30,34 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.utils import load_backend
 
 from servidesk_shared import sql
+from servidesk_shared.settings import DIRECT_KEY, env
 
 logger = logging.getLogger(__name__)
+
+
+def direct_connection(using: str = "default") -> BaseDatabaseWrapper:
+    """A Django connection to ``using``'s database of its own: outside the alias's pool, and
+    at the entry's direct address (``DIRECT_KEY``) when it names one (behind a transaction
+    pooler, a session's LISTEN must reach the server itself).
+
+    For a connection that keeps session state: close it when done; it is never pooled.
+    """
+    entry = copy.deepcopy(connections[using].settings_dict)
+    entry["OPTIONS"].pop("pool", None)
+    entry["CONN_MAX_AGE"] = 0
+    direct = entry.pop(DIRECT_KEY, "")
+    if direct:
+        address = env.db_url_config(direct)
+        for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
+            entry[key] = address.get(key, "")
+        entry["OPTIONS"].update(address.get("OPTIONS", {}))
+    backend = load_backend(entry["ENGINE"])
+    wrapper: BaseDatabaseWrapper = backend.DatabaseWrapper(entry, using)
+    return wrapper
 
 
 class PollingWaiter:
@@ -91,7 +117,7 @@ class NotifyWaiter(PollingWaiter):
     def _notified(self, timeout: float) -> bool:
         try:
             if self.listener is None:
-                self.listener = connections.create_connection(self.using)
+                self.listener = direct_connection(self.using)
                 self.listener.set_autocommit(True)
                 sql.listen(self.listener, self.channel)
             # Returns at the first notification; those that piled up while the worker was

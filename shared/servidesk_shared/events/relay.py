@@ -66,7 +66,6 @@ class Relay:
         self.errors = broker_errors(connect())
         #: Reconnecting after a broker or database outage; reset after every batch.
         self.backoff = Backoff(start=0.2, factor=2.0, cap=5.0)
-        self._unflushed_session: object = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -119,7 +118,6 @@ class Relay:
         """Publish up to one batch of unsent rows; the number published."""
         published: list[int] = []
         failure: BaseException | None = None
-        self.skip_commit_flush()
         with transaction.atomic(using=self.using):
             rows = (
                 OutboxMessage.objects.using(self.using)
@@ -139,28 +137,24 @@ class Relay:
                     break
                 published.append(pk)
             if published:
+                self.skip_commit_flush()
                 self.mark_sent(published)
         if failure is not None:
             raise failure
         return len(published)
 
     def skip_commit_flush(self) -> None:
-        """Let PostgreSQL commit the relay's transactions without waiting for a disk flush.
+        """Let PostgreSQL commit this batch's transaction without waiting for a disk flush.
 
-        Safe for this connection and only for it: if the server crashed before flushing,
-        the rows would be unsent again and published once more, which the consumers'
-        inbox absorbs (and a lost prune is redone). It saves one fsync per batch, the
-        slowest step of a relay on most disks. Set once per session, not per transaction,
-        to spare a round trip per batch.
+        Safe for the relay's transactions and only for them: if the server crashed before
+        flushing, the rows would be unsent again and published once more, which the
+        consumers' inbox absorbs. It saves one fsync per batch, the slowest step of a
+        relay on most disks. Scoped to the transaction (``SET LOCAL``), so the connection
+        goes back to the pool as it came; only a batch that marks rows pays its round trip.
         """
         connection = connections[self.using]
-        if connection.vendor != "postgresql":
-            return
-        connection.ensure_connection()
-        if connection.connection is self._unflushed_session:
-            return
-        sql.skip_commit_flush(connection)
-        self._unflushed_session = connection.connection
+        if connection.vendor == "postgresql":
+            sql.skip_commit_flush(connection)
 
     def publish(
         self, producer: Producer, *, event_id: uuid.UUID, event_type: str, body: str

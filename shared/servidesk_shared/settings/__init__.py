@@ -67,11 +67,80 @@ def database_config(service: str, *, var: Path, default: str | None = None) -> d
             }
         )
     else:
-        # Persistent connections, checked before reuse so a dropped backend heals by itself.
-        config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", 5)
+        # Checked before use, so a backend the server dropped heals by itself: Django's
+        # health check of a persistent connection, or the pool's check of each one it hands
+        # out (psycopg_pool's ``ConnectionPool.check_connection``, which Django sets then).
         config["CONN_HEALTH_CHECKS"] = True
-        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+        pool = pool_options(service)
+        if pool is None:
+            # Persistent connections (DB_POOL=off, e.g. behind pgbouncer in transaction mode).
+            config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+        else:
+            config["CONN_MAX_AGE"] = 0  # Django: a pool and persistent connections exclude
+            options["pool"] = pool
+        direct = str(env.str(f"{service.upper()}_DATABASE_DIRECT_URL", default="")) or str(
+            env.str("DATABASE_DIRECT_URL", default="")
+        )
+        if direct:
+            config[DIRECT_KEY] = direct
+        # Behind a transaction pooler (pgbouncer), a cursor held across transactions may
+        # land on another server session: Django then reads ``iterator()`` client-side.
+        config["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+            "DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+        )
     return config
+
+
+#: The key of a ``DATABASES`` entry naming where a connection that keeps a server session
+#: of its own (the waiter's LISTEN) connects when the entry's address is a transaction
+#: pooler: ``<SERVICE>_DATABASE_DIRECT_URL``, then ``DATABASE_DIRECT_URL``
+#: (``servidesk_shared.waiter.direct_connection``). Unset: the entry's own address.
+DIRECT_KEY = "SERVIDESK_DIRECT_URL"
+#: Seconds psycopg_pool keeps retrying a new connection before it gives that attempt up
+#: (its default is five minutes, with a delay doubling from one second: after an outage the
+#: pool could wait a minute before its next try). A request for a connection after that
+#: starts a new attempt at once.
+POOL_RECONNECT_TIMEOUT = 10.0
+
+
+#: The default ceiling of a process's pool: the most threads any worker process runs with a
+#: connection each (the webhook sender: ``WEBHOOK_THREADS``, 8, and its claiming loop).
+POOL_MAX_SIZE = 10
+
+
+def pool_options(service: str) -> dict[str, Any] | None:
+    """Django's ``OPTIONS["pool"]`` (psycopg_pool's ``ConnectionPool`` arguments), or
+    ``None`` when ``DB_POOL`` is off.
+
+    One pool per process, opening connections as threads ask for them: a thread holds at
+    most one, so a process never opens more than it has threads using the database (a
+    gunicorn worker: ``GUNICORN_THREADS``; a relay, consumer or sender: its own threads).
+    ``DB_POOL_MAX_SIZE`` is only the ceiling above that: ``POOL_MAX_SIZE``, or
+    ``GUNICORN_THREADS`` when larger, so that no thread ever waits for a connection another
+    thread of its process could give back. ``DB_POOL_MIN_SIZE`` (1) stay open while idle;
+    the others close after ten idle minutes. ``DB_POOL_TIMEOUT`` (5 s) bounds the wait for
+    a connection, which only happens while the database is away: the request then fails
+    with a database error, as a refused connection would.
+    """
+    if not env.bool("DB_POOL", default=True):
+        return None
+    threads = env.int("GUNICORN_THREADS", default=1)
+    max_size = env.int("DB_POOL_MAX_SIZE", default=max(threads, POOL_MAX_SIZE))
+    min_size = env.int("DB_POOL_MIN_SIZE", default=1)
+    if not 0 <= min_size <= max_size or max_size < 1:
+        raise ImproperlyConfigured(
+            f"DB_POOL_MIN_SIZE ({min_size}) must be between 0 and DB_POOL_MAX_SIZE ({max_size}),"
+            " which must be at least 1."
+        )
+    return {
+        "name": service,
+        "min_size": min_size,
+        "max_size": max_size,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+        "reconnect_timeout": POOL_RECONNECT_TIMEOUT,
+    }
 
 
 #: The database cache's table, in each service's own database (servidesk_shared.cache).
