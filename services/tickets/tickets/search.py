@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Sequence
 from typing import Any, Final
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -48,6 +49,12 @@ def refresh_search_vector(ticket_id: int) -> None:
     """Rebuild one ticket's search document (one ``UPDATE``); a no-op off PostgreSQL."""
     if is_postgresql():
         sql.refresh_document(ticket_id)
+
+
+def refresh_search_vectors(ticket_ids: Sequence[int]) -> None:
+    """``refresh_search_vector`` for many tickets in one ``UPDATE``; a no-op off PostgreSQL."""
+    if is_postgresql():
+        sql.refresh_documents(ticket_ids)
 
 
 def new_ticket_document(*, number: int, title: str, description: str) -> RawSQL | None:

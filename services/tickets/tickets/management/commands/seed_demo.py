@@ -1,33 +1,47 @@
-"""``manage.py seed_demo``: categories, SLA targets, teams, canned responses and a few
-tickets for the demo users.
+"""``manage.py seed_demo``: the demo desk, seeded once: categories, SLA targets, office
+hours, teams, canned responses and three months of history.
 
-Idempotent: run it as often as you like (``make up`` runs it on every start).
+The reference data (categories, SLA targets, the office-hours calendar) is checked on
+every run. The rest needs the demo people (``demo.DEMO_PEOPLE``), who live in accounts:
+tickets knows them only from accounts' ``user.*`` events, applied by ``consume_events``
+into the user directory. On the first ``make up`` this command runs before any consumer,
+so it seeds the reference data only; ``make up`` then runs it again beside the stack with
+``--wait``, which waits for every demo person to reach the directory and writes the
+history (``tickets.demo_history``): a few hundred tickets in one transaction, with their
+events in the outbox. It is written once: a desk that has any ticket gets none, so later
+runs change nothing. It never invents directory rows: ids belong to accounts.
 
-The demo users live in accounts; tickets only knows them from accounts' ``user.*``
-events, applied by ``consume_events`` into the user directory. On the very first
-``make up`` this command runs before any consumer, so the directory is still empty: it
-then seeds categories and SLA targets, says that the demo tickets come later, and the
-next run (the next ``make up``, or ``seed_demo --wait 120`` while the stack is up)
-creates them. It never invents directory rows: ids belong to accounts.
+With ``--wait`` it also waits, within the same time, until the events have left the
+outbox and every queue of ticket events is empty: reports' dashboard and notifier's
+feed have the history when ``make up`` says it is ready.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
-from tickets import demo, services
-from tickets.actors import Actor
-from tickets.models import Category, DirectoryUser, Role, Status, Ticket
+from servidesk_shared.events import broker
+from servidesk_shared.events.conf import event_settings
+from servidesk_shared.events.topology import SUBSCRIPTIONS, Topology
+from servidesk_shared.outbox.models import OutboxMessage
+from tickets import demo, demo_history
+from tickets.models import DirectoryUser, Role, Ticket
 
-DEMO_CLIENTS = 3
+logger = logging.getLogger(__name__)
+
+#: Two readings this far apart, both with nothing left to deliver: the consumers are done
+#: (the last messages they fetched are applied within a batch's time).
+SETTLE_SECONDS = 1.0
 
 
 class Command(BaseCommand):
-    help = "Seed categories, SLA targets and demo tickets for the demo users (idempotent)."
+    help = "Seed the demo desk: reference data, teams, and three months of history (once)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -35,10 +49,15 @@ class Command(BaseCommand):
             type=float,
             default=0,
             metavar="SECONDS",
-            help="wait up to this long for the user directory to hold demo clients",
+            help=(
+                "wait up to this long for the demo people to reach the user directory, "
+                "and for the history's events to reach every consumer"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        deadline = started + options["wait"]
         with transaction.atomic():
             categories = demo.ensure_categories()
             targets = demo.ensure_sla_targets()
@@ -47,72 +66,103 @@ class Command(BaseCommand):
         if office:
             self.stdout.write("seed_demo: the default calendar is now office hours")
 
-        clients = self.wait_for_clients(options["wait"])
-        if not clients:
+        people = self.wait_for_people(deadline)
+        if people is None:
             self.stdout.write(
-                "seed_demo: no clients in the user directory yet (it fills from accounts' "
-                "events once consume_events runs); demo tickets will be added on the next run."
+                "seed_demo: the demo people are not in the user directory yet (it fills from "
+                "accounts' events once consume_events runs); the demo history comes on a "
+                "later run (make up runs seed_demo --wait beside the stack)."
             )
             return
-        technicians = list(
-            DirectoryUser.objects.filter(role=Role.TECHNICIAN, is_active=True).order_by("username")
-        )
-        technician = technicians[0] if technicians else None
         admin = (
             DirectoryUser.objects.filter(role=Role.ADMIN, is_active=True)
             .order_by("username")
             .first()
         )
         with transaction.atomic():
-            teams = demo.ensure_teams(technicians) if technicians else 0
+            teams = demo.ensure_teams(people.technicians)
             macros = demo.ensure_macros(admin) if admin is not None else 0
         self.stdout.write(f"seed_demo: {teams} teams and {macros} canned responses added")
-        made = 0
-        for client in clients:
-            made += self.seed_client(client, technician)
-        self.stdout.write(f"seed_demo: {made} demo tickets added")
+        self.write_history(people)
+        if options["wait"]:
+            self.wait_for_delivery(deadline)
+        self.stdout.write(f"seed_demo: done in {time.monotonic() - started:.1f}s")
 
-    def wait_for_clients(self, seconds: float) -> list[DirectoryUser]:
-        deadline = time.monotonic() + seconds
+    def write_history(self, people: demo_history.People) -> None:
+        if Ticket.objects.exists():
+            self.stdout.write("seed_demo: the desk has tickets already; no demo history added")
+            return
+        started = time.monotonic()
+        written = demo_history.history_write(people=people, now=timezone.now())
+        statuses = ", ".join(f"{count} {name}" for name, count in sorted(written.by_status.items()))
+        self.stdout.write(
+            f"seed_demo: {written.tickets} tickets of the last {demo_history.DAYS} days "
+            f"({statuses}), {written.comments} comments, {written.breaches} SLA breaches, "
+            f"{written.attachments} attachments, {written.mails} mails, {written.events} "
+            f"events, in {time.monotonic() - started:.1f}s"
+        )
+
+    def wait_for_people(self, deadline: float) -> demo_history.People | None:
+        """The active demo technicians and clients once all demo people are in the
+        directory; at the deadline, whoever is there (``None`` without a technician and
+        a client)."""
         while True:
-            clients = list(
-                DirectoryUser.objects.filter(role=Role.CLIENT, is_active=True).order_by("username")[
-                    :DEMO_CLIENTS
-                ]
+            users = list(
+                DirectoryUser.objects.filter(
+                    username__in=demo.DEMO_PEOPLE, is_active=True
+                ).order_by("username")
             )
-            if clients or time.monotonic() >= deadline:
-                return clients
-            time.sleep(1)
+            everyone = len(users) == len(demo.DEMO_PEOPLE)
+            if everyone or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        people = demo_history.People(
+            technicians=[user for user in users if user.role == Role.TECHNICIAN],
+            clients=[user for user in users if user.role == Role.CLIENT],
+        )
+        if not (people.technicians and people.clients):
+            return None
+        if not everyone:
+            missing = sorted(set(demo.DEMO_PEOPLE) - {user.username for user in users})
+            self.stdout.write(f"seed_demo: not in the directory yet: {', '.join(missing)}")
+        return people
 
-    def seed_client(self, client: DirectoryUser, technician: DirectoryUser | None) -> int:
-        made = 0
-        client_actor = Actor(id=client.pk, role=Role.CLIENT)
-        for index, (title, description, slug) in enumerate(demo.DEMO_TICKETS):
-            if Ticket.objects.filter(client_id=client.pk, title=title).exists():
-                continue
-            with transaction.atomic():
-                ticket = services.ticket_create(
-                    actor=client_actor,
-                    title=title,
-                    description=description,
-                    category=Category.objects.filter(slug=slug).first(),
-                    priority=[2, 3, 1][index],
-                )
-                if technician is not None and index < 2:
-                    self.work_on(ticket, technician, resolve=index == 1)
-            made += 1
-        return made
+    def wait_for_delivery(self, deadline: float) -> bool:
+        """Until nothing is left to relay or to consume (two readings in a row)."""
+        started = time.monotonic()
+        quiet = 0
+        while quiet < 2:
+            left = self.undelivered()
+            quiet = quiet + 1 if left == 0 else 0
+            if quiet < 2 and time.monotonic() >= deadline:
+                self.stdout.write(f"seed_demo: {left} events still on their way at the deadline")
+                return False
+            if quiet < 2:
+                time.sleep(SETTLE_SECONDS if left == 0 else 0.5)
+        self.stdout.write(
+            f"seed_demo: every consumer has the events ({time.monotonic() - started:.1f}s)"
+        )
+        return True
 
     @staticmethod
-    def work_on(ticket: Ticket, technician: DirectoryUser, *, resolve: bool) -> None:
-        actor = Actor(id=technician.pk, role=Role.TECHNICIAN)
-        services.ticket_assign(ticket_id=ticket.pk, actor=actor, assignee_id=actor.id)
-        services.ticket_change_status(ticket_id=ticket.pk, actor=actor, status=Status.IN_PROGRESS)
-        services.comment_create(
-            ticket_id=ticket.pk, actor=actor, body="Lo estamos revisando. / We are looking into it."
-        )
-        services.comment_create(
-            ticket_id=ticket.pk, actor=actor, body="Revisar logs del servidor.", internal=True
-        )
-        if resolve:
-            services.ticket_change_status(ticket_id=ticket.pk, actor=actor, status=Status.RESOLVED)
+    def undelivered() -> int:
+        """Events in the outbox not yet relayed, else those waiting in the queues of the
+        services that consume ticket events."""
+        unsent = OutboxMessage.objects.filter(sent_at__isnull=True).count()
+        if unsent:
+            return unsent
+        topology = Topology(event_settings().prefix)
+        waiting = 0
+        with broker.connection() as conn:
+            for queue, patterns in SUBSCRIPTIONS.items():
+                if "ticket.#" not in patterns:
+                    continue
+                channel = conn.channel()
+                try:
+                    declared = channel.queue_declare(queue=topology.queue_name(queue), passive=True)
+                    waiting += declared.message_count
+                except Exception:  # no such queue yet: nothing waits in it
+                    logger.debug("queue %s not declared yet", queue, exc_info=True)
+                finally:
+                    channel.close()
+        return waiting
