@@ -40,6 +40,21 @@ def on_starting(server: Any) -> None:
     os.makedirs(METRICS_DIR, exist_ok=True)
 
 
+def pre_fork(server: Any, worker: Any) -> None:
+    """No database connection or pool of the master reaches a worker.
+
+    Loading the app opens none today; should that change, a forked copy of the master's
+    socket, or of a connection pool without its threads, would be shared by every worker.
+    """
+    from django.db import connections  # noqa: PLC0415 (the app is loaded)
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's backend has one
+        if close_pool is not None:
+            close_pool()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker gone (recycled, killed): its counts folded into the folder's archives."""
     from servidesk_shared.metrics_files import worker_exited  # noqa: PLC0415 (app loaded)

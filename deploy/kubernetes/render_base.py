@@ -793,6 +793,8 @@ def kustomization(files: list[str]) -> dict[str, Any]:
         "LOG_JSON": "true",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "4",
+        # One connection pool per process (docs/deployment.md, "Database connections").
+        "DB_POOL": "on",
         "PUBLIC_API_DOCS": "true",
         "NUM_PROXIES": "1",
         "DEFAULT_FROM_EMAIL": "Servidesk <soporte@example.com>",
