@@ -9,6 +9,7 @@ from portal.views import (
     integrations,
     lookups,
     macros,
+    monitoring,
     reports,
     tickets,
 )
@@ -156,6 +157,25 @@ urlpatterns = [
         integrations.webhook_redeliver,
         name="admin_webhook_redeliver",
     ),
+    # Monitoring: email and SMS deliveries (notifier), dead letters, the audit trail.
+    path("admin/deliveries/", monitoring.deliveries, name="admin_deliveries"),
+    path(
+        "admin/deliveries/<id:delivery_id>/retry/",
+        monitoring.delivery_retry,
+        name="admin_delivery_retry",
+    ),
+    path("admin/dead-letters/", monitoring.dead_letters, name="admin_dead_letters"),
+    path(
+        "admin/dead-letters/<slug:service>/<str:key>/replay/",
+        monitoring.dead_letter_replay,
+        name="admin_dead_letter_replay",
+    ),
+    path(
+        "admin/dead-letters/<slug:service>/<str:key>/discard/",
+        monitoring.dead_letter_discard,
+        name="admin_dead_letter_discard",
+    ),
+    path("admin/audit/", monitoring.audit, name="admin_audit"),
     # Canned responses: every staff member's own; admins also the shared ones.
     path("responses/", macros.macro_list, name="macros"),
     path("responses/<id:macro_id>/", macros.macro_edit, name="macro_edit"),

@@ -28,6 +28,7 @@ from portal.decorators import admin_required
 from portal.forms import show_api_errors
 from portal.middleware import note_unavailable
 from portal.views.common import report_change, unavailable_message
+from portal.views.monitoring import webhook_delivery_filter
 
 T = TypeVar("T")
 
@@ -141,8 +142,9 @@ def webhook_detail(request: HttpRequest, webhook_id: str) -> HttpResponse:
     else:
         form = forms.WebhookForm(initial=forms.WebhookForm.initial_of(webhook))
     deliveries: Page[WebhookDelivery]
+    shown = webhook_delivery_filter(request)
     deliveries, status = _page(
-        request, lambda params: notifier.webhook_deliveries(webhook_id, params)
+        request, lambda params: notifier.webhook_deliveries(webhook_id, params | shown)
     )
     if form.errors:
         status = 400
@@ -152,6 +154,7 @@ def webhook_detail(request: HttpRequest, webhook_id: str) -> HttpResponse:
         "page": deliveries,
         "event_names": _event_names(),
         "delivery_states": labels.DELIVERY_STATES,
+        "delivery_filter": shown.get("status", ""),
     }
     return render(request, "portal/admin/webhook_detail.html", context, status=status)
 
