@@ -4,7 +4,7 @@ What one replica of each process kind can carry is its CPU per unit of work (a r
 an event, a mail): a process that spends ``c`` ms of CPU per unit tops out near
 ``1000 / c`` units per second per core it gets. The run's stack is one process tree
 (``memory.label`` names its processes); PostgreSQL's backends are not in it, so they
-are told apart by the database named in their title (``postgres: user db host state``,
+are told apart by the database named in their title (``postgres: [cluster:] user db host``,
 the run's databases being ``<prefix><service>``); locust is found by its locustfile; the
 broker (``beam.smp``) is the machine's one RabbitMQ, shared with whatever else runs.
 
@@ -45,9 +45,10 @@ def outside_label(pid: int, database_prefix: str, locustfile: str) -> str | None
     """A process outside the stack's tree that works for the run, or None."""
     title = _title(pid)
     if title.startswith("postgres: "):
-        parts = title.split()
-        if len(parts) > 2 and parts[2].startswith(database_prefix):
-            return f"postgres {parts[2].removeprefix(database_prefix)}"
+        # "postgres: [cluster: ]user database host state"
+        for part in title.split()[1:4]:
+            if part.startswith(database_prefix):
+                return f"postgres {part.removeprefix(database_prefix)}"
         return None
     if locustfile in title:
         return "locust"
