@@ -21,9 +21,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -35,7 +37,10 @@ from servidesk_shared.settings import read_env_file  # noqa: E402
 SERVICES = {"accounts": 8101, "tickets": 8102, "notifier": 8103, "reports": 8104, "web": 8105}
 # Seeds that need events from another service (tickets' demo tickets need the demo users in
 # its directory, which arrive through the bus): run again once the stack is up, waiting.
+# "Ready" is said once they are done: the demo desk's history is then in every service.
 DEFERRED_SEEDS = {"tickets": ["seed_demo", "--wait", "180"]}
+#: Each service's prefix behind the gateway, whose ``health/ready`` says it serves.
+READY_PATHS = ("/api/accounts/", "/api/tickets/", "/api/notifications/", "/api/reports/", "/")
 NGINX_HINT = (
     "nginx is not installed; it is the gateway on port 8000.\n"
     "Install it with:  sudo apt-get update && sudo apt-get install -y nginx   (Debian/Ubuntu)\n"
@@ -197,7 +202,7 @@ def main() -> int:
         return 1
     if args.command == "prepare":
         return 0
-    print(f"devstack: Servidesk on http://{env['GATEWAY_LISTEN']}/ (Ctrl-C stops it)", flush=True)
+    print("devstack: starting every process (Ctrl-C stops them all)", flush=True)
     return run_stack(env)
 
 
@@ -216,12 +221,43 @@ def run_stack(env: dict[str, str]) -> int:
     # script only waits for it, so a second signal here must not cut that short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stack.terminate())
+    announce_ready(env, stack, seeds)
     code = stack.wait()
     for seed in seeds:
         if seed.poll() is None:
             seed.terminate()
         seed.wait()
     return code
+
+
+def announce_ready(
+    env: dict[str, str], stack: subprocess.Popen[bytes], seeds: list[subprocess.Popen[bytes]]
+) -> None:
+    """Say "ready" once the deferred seeds are done (the demo desk is in place, its events
+    with every consumer) and the gateway answers; nothing if the stack stops first."""
+    while stack.poll() is None and any(seed.poll() is None for seed in seeds):
+        time.sleep(0.5)
+    failed = [seed.args for seed in seeds if seed.poll() not in (None, 0)]
+    gateway = f"http://{env['GATEWAY_LISTEN']}"
+    while stack.poll() is None and not gateway_ready(gateway):
+        time.sleep(0.5)
+    if stack.poll() is not None:
+        return
+    for args in failed:
+        print(f"devstack: {' '.join(map(str, args))} failed; see its output above", flush=True)
+    print(f"devstack: Servidesk is ready on {gateway}/ (Ctrl-C stops it)", flush=True)
+
+
+def gateway_ready(gateway: str) -> bool:
+    """Every service answers its readiness check through the gateway."""
+    for prefix in READY_PATHS:
+        try:
+            with urlopen(f"{gateway}{prefix}health/ready", timeout=2) as response:  # noqa: S310 (our own http URL)
+                if response.status != 200:
+                    return False
+        except OSError:
+            return False
+    return True
 
 
 if __name__ == "__main__":
