@@ -46,7 +46,7 @@ SERVICES: dict[str, tuple[int, str]] = {
 }
 # Which event processes each service runs (issue 3): an outbox relay for producers, a
 # consumer for those fed by events.
-RELAYS = {"accounts", "tickets", "notifier"}
+RELAYS = {"accounts", "tickets", "notifier", "reports"}
 CONSUMERS = {"accounts", "tickets", "notifier", "reports"}
 # Other long-running processes, by container name.
 OTHER_PROCESSES = {
@@ -54,6 +54,7 @@ OTHER_PROCESSES = {
     "notifier-webhooks": ["python", "manage.py", "send_webhooks"],
     "tickets-mailbox": ["python", "manage.py", "fetch_mail"],
     "tickets-sla": ["python", "manage.py", "watch_sla"],
+    "reports-exports": ["python", "manage.py", "run_exports"],
 }
 # One-shot jobs besides the migrations, by container name: what each runs and what it
 # waits for. None since the compose example stopped loading demo data (issue 15).

@@ -211,6 +211,16 @@ SERVICES: list[Service] = [
                 ["python", "manage.py", "consume_events"],
                 Resources("100m", "500m", "256Mi", "512Mi"),
             ),
+            # Publishes the outbox (report.export_ready): the other relays' figures.
+            Worker("reports-relay", ["python", "manage.py", "relay_events"], WORKER_SMALL),
+            # Renders the background exports. Not measured yet: reports-consumer's
+            # figures (the same code loaded), until measure_resources.py has run on it.
+            Worker(
+                "reports-exports",
+                ["python", "manage.py", "run_exports"],
+                Resources("100m", "500m", "256Mi", "512Mi"),
+                broker=False,
+            ),
         ],
     ),
     Service(

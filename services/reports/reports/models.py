@@ -26,12 +26,17 @@ to ``resolved`` carrying a rating link, flagged on its ``StatusChange``; the tok
 is never kept) and the client's latest answer, with the assignee it had then.
 
 Ids coming from other services are opaque strings (``Id = int | str`` in the schemas).
+
+``ExportJob`` (issue 22) is not projection: it is a download asked for with ``POST
+exports/``, made by ``manage.py run_exports`` and kept, file included, for a day.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
-from django.db.models import JSONField, Value
+from django.db.models import JSONField, Q, Value
 from django.utils.translation import pgettext_lazy
 
 from servidesk_shared.vocabulary import Priority as Priority  # noqa: PLC0414 (re-exported)
@@ -220,3 +225,69 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ExportFormat(models.TextChoices):
+    """The downloads a job can make: those of the synchronous ``export.*``."""
+
+    PDF = "pdf", "PDF"
+    XLSX = "xlsx", "Excel"
+    CSV = "csv", "CSV"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", pgettext_lazy("export job", "Queued")
+    RUNNING = "running", pgettext_lazy("export job", "Running")
+    DONE = "done", pgettext_lazy("export job", "Done")
+    FAILED = "failed", pgettext_lazy("export job", "Failed")
+
+
+class ExportJob(models.Model):
+    """A report export made in the background for ``owner_id`` (``reports.exports.jobs``).
+
+    The file is kept in the row (``content``, ``bytea``) so whichever replica answers the
+    download has it; the row and its file go when ``expires_at`` passes (pruned by the
+    worker). A worker holds a running job until ``lease_until``, renewed with each step of
+    progress; one whose worker died is taken again once that passes (``attempts`` counts
+    the takes), under a new ``lease_token``, so the old worker's writes are refused.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    #: The caller's user id (``apikey:<id>`` for an API key): only they may read the job.
+    owner_id = models.CharField(max_length=ID_LENGTH)
+    format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    #: The validated query (``from``, ``to``, filters, ``interval``), as the API takes it.
+    filters = models.JSONField(default=dict)
+    #: The language the file is written in.
+    language = models.CharField(max_length=10)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    content = models.BinaryField(null=True, blank=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The workers' claim: the few jobs not finished yet, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="reports_export_waiting",
+            ),
+            models.Index(fields=["expires_at"], name="reports_export_expiry"),
+            models.Index(fields=["owner_id", "-created_at"], name="reports_export_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} export {self.pk} ({self.status})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,9 +10,10 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from django.db.models import FloatField, Func, Q
+from django.utils import timezone
 
 from reports.metrics import HOUR, ReportQuery, cohort
-from reports.models import Person, Team, TicketFact, TicketTag
+from reports.models import ExportJob, Person, Team, TicketFact, TicketTag
 from servidesk_shared.auth import UserDirectory
 
 MET: Final = "met"
@@ -329,3 +331,26 @@ def cohort_team_names(query: ReportQuery) -> dict[str, str]:
     """Names of the teams in the cohort (deleted ones too), in one query."""
     teams = cohort(query).filter(~Q(team_id=None)).values("team_id")
     return dict(Team.objects.filter(team_id__in=teams).values_list("team_id", "name"))
+
+
+# --- export jobs (issue 22) ----------------------------------------------------------------
+
+
+def export_job_of(*, owner_id: str, job_id: str) -> ExportJob | None:
+    """``owner_id``'s job ``job_id`` while it is kept, without its file; ``None`` for
+    anyone else's, an expired one or a malformed id (all look the same: not found)."""
+    try:
+        key = uuid.UUID(job_id)
+    except ValueError:
+        return None
+    return (
+        ExportJob.objects.filter(pk=key, owner_id=owner_id, expires_at__gt=timezone.now())
+        .defer("content")
+        .first()
+    )
+
+
+def export_content(*, job: ExportJob) -> bytes:
+    """The file of a finished ``job``."""
+    content = ExportJob.objects.filter(pk=job.pk).values_list("content", flat=True).first()
+    return bytes(content or b"")

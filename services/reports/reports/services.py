@@ -27,16 +27,25 @@ only (an escalation's new priority or assignee): reports judge SLAs from the due
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from reports import history
+from reports import history, wakeup
+from reports.exports.jobs import Rendered
 from reports.models import (
     ID_LENGTH,
     TAG_LENGTH,
     TEAM_NAME_LENGTH,
+    ExportJob,
+    ExportStatus,
     OpenSpell,
     Person,
     StatusChange,
@@ -44,8 +53,11 @@ from reports.models import (
     TicketFact,
     TicketTag,
 )
+from servidesk_shared.errors import ApplicationError
 from servidesk_shared.events.envelope import Event
+from servidesk_shared.events.publisher import publish
 from servidesk_shared.events.schemas import (
+    ReportExportReady,
     TeamCard,
     TicketClosed,
     TicketEvent,
@@ -298,3 +310,197 @@ def _met(done_at: datetime | None, due: datetime | None) -> bool | None:
     if done_at is None or due is None:
         return None
     return done_at <= due
+
+
+# --- export jobs (issue 22) ----------------------------------------------------------------
+#
+# A job is queued by the API (``export_create``), claimed by a worker (``export_claim``:
+# ``SELECT ... FOR UPDATE SKIP LOCKED``, so workers on any replica share the queue), moved
+# along by its progress (``export_progress``, which renews the lease) and finished
+# (``export_finish``: the file, and ``report.export_ready`` in the same transaction) or
+# failed (``export_fail``). Every write after the claim names the claim's ``lease_token``:
+# a worker whose lease ran out (and whose job another worker took) changes nothing.
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    #: How long a job and its file are kept.
+    ttl: timedelta
+    #: How long a worker holds a job without a sign of life (a step of progress).
+    lease: timedelta
+    #: Takes of one job (workers that died holding it) before it is failed.
+    max_attempts: int
+    #: Jobs one user may have queued or running at once.
+    max_pending: int
+    #: Seconds between the worker's looks for work when nothing wakes it.
+    poll_interval: float
+
+
+def export_settings() -> ExportSettings:
+    def get(name: str, default: float) -> float:
+        return float(getattr(settings, name, default))
+
+    return ExportSettings(
+        ttl=timedelta(hours=get("REPORTS_EXPORT_TTL_HOURS", 24)),
+        lease=timedelta(seconds=get("REPORTS_EXPORT_LEASE_SECONDS", 120)),
+        max_attempts=int(get("REPORTS_EXPORT_MAX_ATTEMPTS", 3)),
+        max_pending=int(get("REPORTS_EXPORT_MAX_PENDING", 5)),
+        poll_interval=get("REPORTS_EXPORT_POLL_SECONDS", 5.0),
+    )
+
+
+UNFINISHED = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+def web_download_path(job_id: uuid.UUID | str) -> str:
+    """Web's page of the job (the browser UI signs the user in and fetches the file)."""
+    return f"/reports/exports/{job_id}/"
+
+
+@transaction.atomic
+def export_create(
+    *, owner_id: str, export_format: str, filters: dict[str, Any], language: str
+) -> ExportJob:
+    """Queue an export of the validated ``filters`` for ``owner_id``; wake the workers.
+
+    429 when the owner already has ``max_pending`` jobs queued or running.
+    """
+    conf = export_settings()
+    now = timezone.now()
+    pending = ExportJob.objects.filter(
+        owner_id=owner_id, status__in=UNFINISHED, expires_at__gt=now
+    ).count()
+    if pending >= conf.max_pending:
+        raise ApplicationError(
+            _("You have %(count)d exports in progress: wait for one to finish.")
+            % {"count": pending},
+            status_code=429,
+        )
+    job = ExportJob.objects.create(
+        owner_id=owner_id,
+        format=export_format,
+        filters=filters,
+        language=language,
+        created_at=now,
+        expires_at=now + conf.ttl,
+    )
+    wakeup.notify_at_commit()
+    return job
+
+
+def _claimable(now: datetime) -> Q:
+    """Queued, or running under a lease that ran out (its worker died)."""
+    return Q(status=ExportStatus.QUEUED) | Q(status=ExportStatus.RUNNING, lease_until__lt=now)
+
+
+@transaction.atomic
+def export_claim(*, conf: ExportSettings | None = None) -> ExportJob | None:
+    """Take the oldest claimable job (``SKIP LOCKED``: a job another worker is taking is
+    passed over), under a new lease; ``None`` when there is none.
+
+    A job taken ``max_attempts`` times already (its workers kept dying) is failed instead.
+    """
+    conf = conf or export_settings()
+    now = timezone.now()
+    while True:
+        job = (
+            ExportJob.objects.select_for_update(skip_locked=True)
+            .filter(_claimable(now), expires_at__gt=now)
+            .defer("content")
+            .order_by("created_at")
+            .first()
+        )
+        if job is None:
+            return None
+        if job.attempts >= conf.max_attempts:
+            ExportJob.objects.filter(pk=job.pk).update(
+                status=ExportStatus.FAILED,
+                error=_("The export was interrupted %(count)d times.") % {"count": job.attempts},
+                lease_token=None,
+                lease_until=None,
+                finished_at=now,
+            )
+            continue
+        job.status = ExportStatus.RUNNING
+        job.attempts += 1
+        job.progress = 0
+        job.lease_token = uuid.uuid4()
+        job.lease_until = now + conf.lease
+        job.started_at = now
+        job.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "progress",
+                "lease_token",
+                "lease_until",
+                "started_at",
+            ]
+        )
+        return job
+
+
+def _held(job: ExportJob) -> Q:
+    return Q(pk=job.pk, status=ExportStatus.RUNNING, lease_token=job.lease_token)
+
+
+def export_progress(*, job: ExportJob, progress: int, conf: ExportSettings | None = None) -> bool:
+    """Record ``progress`` (percent) and renew the lease; ``False`` if the lease was lost."""
+    conf = conf or export_settings()
+    return bool(
+        ExportJob.objects.filter(_held(job)).update(
+            progress=max(0, min(99, progress)),
+            lease_until=timezone.now() + conf.lease,
+        )
+    )
+
+
+@transaction.atomic
+def export_finish(*, job: ExportJob, rendered: Rendered) -> bool:
+    """Store the file, mark the job done and publish ``report.export_ready``, together;
+    ``False`` (and nothing written) if the lease was lost."""
+    now = timezone.now()
+    done = ExportJob.objects.filter(_held(job)).update(
+        status=ExportStatus.DONE,
+        progress=100,
+        content=rendered.content,
+        size=len(rendered.content),
+        file_name=rendered.file_name,
+        content_type=rendered.content_type,
+        finished_at=now,
+        lease_token=None,
+        lease_until=None,
+        error="",
+    )
+    if not done:
+        return False
+    publish(
+        ReportExportReady(
+            user_id=job.owner_id,
+            export_id=str(job.pk),
+            format=job.format,  # type: ignore[arg-type]  # one of ExportFormat's values
+            download_path=web_download_path(job.pk),
+            expires_at=job.expires_at,
+        )
+    )
+    return True
+
+
+def export_fail(*, job: ExportJob, error: str) -> bool:
+    """Mark the job failed with ``error`` (shown to its owner); ``False`` if the lease was
+    lost."""
+    return bool(
+        ExportJob.objects.filter(_held(job)).update(
+            status=ExportStatus.FAILED,
+            error=error[:2000],
+            finished_at=timezone.now(),
+            lease_token=None,
+            lease_until=None,
+        )
+    )
+
+
+def export_prune(*, now: datetime | None = None) -> int:
+    """Delete the jobs (and files) whose day is over; how many."""
+    deleted, _by_model = ExportJob.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted

@@ -14,4 +14,12 @@ urlpatterns = [
     path("export.pdf", views.PdfExportView.as_view(), name="reports-export-pdf"),
     path("export.xlsx", views.XlsxExportView.as_view(), name="reports-export-xlsx"),
     path("export.csv", views.CsvExportView.as_view(), name="reports-export-csv"),
+    # Exports made in the background (issue 22).
+    path("exports/", views.ExportJobCreateView.as_view(), name="reports-export-jobs"),
+    path("exports/<str:job_id>/", views.ExportJobDetailView.as_view(), name="reports-export-job"),
+    path(
+        "exports/<str:job_id>/download/",
+        views.ExportJobDownloadView.as_view(),
+        name="reports-export-job-download",
+    ),
 ]

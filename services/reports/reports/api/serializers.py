@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, Final
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext_lazy as _
@@ -13,7 +15,16 @@ from rest_framework import serializers
 
 from reports import selectors
 from reports.metrics import INTERVALS, NO_TEAM, UNASSIGNED, ReportQuery, report_time_zone
-from reports.models import CATEGORY_LENGTH, ID_LENGTH, TAG_LENGTH, Priority, Status
+from reports.models import (
+    CATEGORY_LENGTH,
+    ID_LENGTH,
+    TAG_LENGTH,
+    ExportFormat,
+    ExportJob,
+    ExportStatus,
+    Priority,
+    Status,
+)
 
 DEFAULT_DAYS: Final = 30
 MIN_DATE: Final = date(1970, 1, 1)
@@ -182,3 +193,63 @@ class ReportQuerySerializer(serializers.Serializer[dict[str, Any]]):
             interval=data.get("interval") or None,
             time_zone=report_time_zone(),
         )
+
+
+class ExportRequestSerializer(ReportQuerySerializer):
+    """``POST exports/``: a ``format`` and the summary's parameters (JSON or a form).
+
+    In JSON, ``tag`` may be a list or one string.
+    """
+
+    format = serializers.ChoiceField(
+        choices=ExportFormat.choices, help_text=_("The file to make: pdf, xlsx or csv.")
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and isinstance(data.get("tag"), str):
+            data = {**data, "tag": [data["tag"]]}
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(self.initial_data, Mapping):
+            raise serializers.ValidationError(_("Send an object of parameters."))
+        return super().validate(attrs)
+
+
+class ExportJobSerializer(serializers.ModelSerializer[ExportJob]):
+    """A job as its owner sees it; ``download_url`` once the file is ready."""
+
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "format",
+            "filters",
+            "language",
+            "error",
+            "file_name",
+            "size",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "expires_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, job: ExportJob) -> str | None:
+        if job.status != ExportStatus.DONE:
+            return None
+        return reverse("reports-export-job-download", args=[job.pk])
+
+
+class ExportAcceptedSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField()
+    status_url = serializers.CharField()

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.translation import get_supported_language_variant, override
+from django.urls import reverse
+from django.utils.translation import get_language, get_supported_language_variant, override
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -25,14 +26,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reports import charts
-from reports.api.serializers import ReportQuerySerializer
+from reports import charts, selectors, services
+from reports.api.serializers import (
+    ExportAcceptedSerializer,
+    ExportJobSerializer,
+    ExportRequestSerializer,
+    ReportQuerySerializer,
+)
 from reports.exports.common import CONTENT_TYPES, file_name
 from reports.exports.csvfile import csv_chunks
+from reports.exports.jobs import filters_of, names_for
 from reports.exports.pdf import build_pdf
 from reports.exports.xlsx import build_xlsx_file
-from reports.metrics import Report, ReportQuery, compute_report
-from reports.selectors import person_names
+from reports.metrics import ReportQuery
+from reports.models import ExportJob, ExportStatus
+from reports.report_cache import cached_report
+from servidesk_shared.errors import ConflictError
 from servidesk_shared.permissions import IsAdmin
 
 ERRORS = {
@@ -92,13 +101,6 @@ def _download(response: Download, name: str, *, inline: bool = False) -> Downloa
     return response
 
 
-def _names_for(report: Report, query: ReportQuery) -> dict[str, str]:
-    names = {row["assignee_id"]: row["name"] for row in report.summary["technicians"]}
-    if query.assignee_id and query.assignee_id not in names:
-        names.update(person_names([query.assignee_id]))
-    return names
-
-
 QUERY = [ReportQuerySerializer]
 
 
@@ -110,7 +112,7 @@ class SummaryView(ReportView):
     )
     def get(self, request: Request) -> Response:
         query = self.report_query(request)
-        return Response(compute_report(query).summary)
+        return Response(cached_report(query).summary)
 
 
 class ChartView(ReportView):
@@ -134,7 +136,7 @@ class ChartView(ReportView):
                 % {"name": name, "names": ", ".join(charts.CHARTS)}
             )
         query = self.report_query(request)
-        image = charts.render(name, compute_report(query).summary, fmt=fmt)
+        image = charts.render(name, cached_report(query).summary, fmt=fmt)
         response = HttpResponse(image, content_type=CONTENT_TYPES[fmt])
         return _download(response, file_name(query, fmt, stem=f"servidesk-{name}"), inline=True)
 
@@ -147,8 +149,8 @@ class PdfExportView(ReportView):
     )
     def get(self, request: Request) -> HttpResponse:
         query = self.report_query(request)
-        report = compute_report(query)
-        document = build_pdf(report, query, names=_names_for(report, query))
+        report = cached_report(query)
+        document = build_pdf(report, query, names=names_for(report, query))
         return _download(
             HttpResponse(document, content_type=CONTENT_TYPES["pdf"]), file_name(query, "pdf")
         )
@@ -162,8 +164,8 @@ class XlsxExportView(ReportView):
     )
     def get(self, request: Request) -> FileResponse:
         query = self.report_query(request)
-        report = compute_report(query)
-        workbook = build_xlsx_file(report, query, names=_names_for(report, query))
+        report = cached_report(query)
+        workbook = build_xlsx_file(report, query, names=names_for(report, query))
         response = FileResponse(workbook, content_type=CONTENT_TYPES["xlsx"])
         return _download(response, file_name(query, "xlsx"))
 
@@ -178,3 +180,104 @@ class CsvExportView(ReportView):
         query = self.report_query(request)
         response = StreamingHttpResponse(csv_chunks(query), content_type=CONTENT_TYPES["csv"])
         return _download(response, file_name(query, "csv"))
+
+
+# --- export jobs (issue 22) --------------------------------------------------------------
+
+
+class ExportJobView(APIView):
+    """A job is its owner's: anyone else's (another admin's too) is not found."""
+
+    permission_classes = [IsAdmin]
+
+    def job(self, request: Request, job_id: str) -> ExportJob:
+        job = selectors.export_job_of(owner_id=str(request.user.id), job_id=job_id)
+        if job is None:
+            raise NotFound(_("No export job has this id."))
+        return job
+
+
+JOB_ERRORS = {
+    401: OpenApiResponse(description="No valid access token."),
+    403: OpenApiResponse(description="The caller is not an admin."),
+    404: OpenApiResponse(description="No job of the caller's has this id (or its day is over)."),
+}
+
+
+class ExportJobCreateView(ExportJobView):
+    @extend_schema(
+        request=ExportRequestSerializer,
+        responses={
+            202: ExportAcceptedSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            403: ERRORS[403],
+            429: OpenApiResponse(description="Too many of the caller's exports in progress."),
+        },
+        summary="Start an export in the background",
+        description=(
+            "Queues the file (`format`: pdf, xlsx or csv) of the report the summary's "
+            "parameters describe. Poll `exports/<id>/` for `status` and `progress`; the "
+            "file is at `exports/<id>/download/` for a day once `status` is `done`, and "
+            "the caller hears of it in their notifications (`report.export_ready`)."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ExportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.to_query()
+        language = serializer.validated_data.get("lang") or get_language()
+        job = services.export_create(
+            owner_id=str(request.user.id),
+            export_format=serializer.validated_data["format"],
+            filters=filters_of(query),
+            language=language,
+        )
+        status_url = reverse("reports-export-job", args=[job.pk])
+        body = {"id": job.pk, "status": job.status, "progress": job.progress}
+        response = Response(
+            ExportAcceptedSerializer({**body, "status_url": status_url}).data, status=202
+        )
+        response.headers["Location"] = status_url
+        return response
+
+
+class ExportJobDetailView(ExportJobView):
+    @extend_schema(
+        responses={200: ExportJobSerializer, **JOB_ERRORS},
+        summary="An export job's status and progress",
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        response = Response(ExportJobSerializer(self.job(request, job_id)).data)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+
+class ExportJobDownloadView(ExportJobView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file, as `export.<format>` gives it."
+            ),
+            **JOB_ERRORS,
+            409: OpenApiResponse(description="The file is not ready (or the job failed)."),
+        },
+        summary="An export job's file",
+    )
+    def get(self, request: Request, job_id: str) -> HttpResponse:
+        job = self.job(request, job_id)
+        if job.status == ExportStatus.FAILED:
+            raise ConflictError(
+                _("This export failed: %(error)s") % {"error": job.error},
+                extra={"status": job.status},
+            )
+        if job.status != ExportStatus.DONE:
+            raise ConflictError(
+                _("The file is not ready yet (%(progress)d %%).") % {"progress": job.progress},
+                extra={"status": job.status, "progress": job.progress},
+            )
+        content = selectors.export_content(job=job)
+        return _download(HttpResponse(content, content_type=job.content_type), job.file_name)

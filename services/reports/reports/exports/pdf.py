@@ -11,6 +11,7 @@ document id, and everything else depends on the data only.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any, Final
 
 from django.utils.translation import get_language
@@ -299,7 +300,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> bytes:
+def build_pdf(
+    report: Report,
+    query: ReportQuery,
+    *,
+    names: dict[str, str],
+    progress: Callable[[float], None] | None = None,
+) -> bytes:
+    """The document; ``progress(fraction)`` (if given) hears how far it got, 0 to 1."""
     summary = report.summary
     styles = _styles()
     buffer = io.BytesIO()
@@ -354,9 +362,12 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
         Spacer(1, 0.6 * cm),
     ]
 
-    for name, (_draw, chart_title) in charts.CHARTS.items():
+    steps = len(charts.CHARTS) + 1  # each chart, then laying the pages out
+    for done, (name, (_draw, chart_title)) in enumerate(charts.CHARTS.items(), start=1):
         image = ChartImage(charts.render_pixels(name, summary, dpi=CHART_DPI), CHART_WIDTH)
         story.append(KeepTogether([Paragraph(_escape(str(chart_title)), styles["h2"]), image]))
+        if progress is not None:
+            progress(done / steps)
     charts.free_figures()  # the figures' pixel buffers; the story keeps RGB copies
 
     story += [
@@ -406,4 +417,6 @@ def build_pdf(report: Report, query: ReportQuery, *, names: dict[str, str]) -> b
             )
 
     doc.build(story, canvasmaker=NumberedCanvas)
+    if progress is not None:
+        progress(1.0)
     return buffer.getvalue()
