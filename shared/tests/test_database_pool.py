@@ -52,7 +52,7 @@ def test_postgresql_is_pooled_by_default(clean_env: pytest.MonkeyPatch, tmp_path
     config = database_config("tickets", var=tmp_path)
     assert config["OPTIONS"]["pool"] == {
         "name": "tickets",
-        "min_size": 1,
+        "min_size": 0,
         "max_size": POOL_MAX_SIZE,
         "timeout": 5.0,
         "reconnect_timeout": 10.0,

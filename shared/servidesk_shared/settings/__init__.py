@@ -119,8 +119,10 @@ def pool_options(service: str) -> dict[str, Any] | None:
     gunicorn worker: ``GUNICORN_THREADS``; a relay, consumer or sender: its own threads).
     ``DB_POOL_MAX_SIZE`` is only the ceiling above that: ``POOL_MAX_SIZE``, or
     ``GUNICORN_THREADS`` when larger, so that no thread ever waits for a connection another
-    thread of its process could give back. ``DB_POOL_MIN_SIZE`` (1) stay open while idle;
-    the others close after ten idle minutes. ``DB_POOL_TIMEOUT`` (5 s) bounds the wait for
+    thread of its process could give back. ``DB_POOL_MIN_SIZE`` (0) stay open however long
+    idle; the others close after ten idle minutes. With a minimum of 1, psycopg_pool opens
+    that one at the first request and, as the request cannot wait for it, a second: every
+    single-threaded worker would hold two. ``DB_POOL_TIMEOUT`` (5 s) bounds the wait for
     a connection, which only happens while the database is away: the request then fails
     with a database error, as a refused connection would.
     """
@@ -128,7 +130,7 @@ def pool_options(service: str) -> dict[str, Any] | None:
         return None
     threads = env.int("GUNICORN_THREADS", default=1)
     max_size = env.int("DB_POOL_MAX_SIZE", default=max(threads, POOL_MAX_SIZE))
-    min_size = env.int("DB_POOL_MIN_SIZE", default=1)
+    min_size = env.int("DB_POOL_MIN_SIZE", default=0)
     if not 0 <= min_size <= max_size or max_size < 1:
         raise ImproperlyConfigured(
             f"DB_POOL_MIN_SIZE ({min_size}) must be between 0 and DB_POOL_MAX_SIZE ({max_size}),"
