@@ -272,6 +272,20 @@ def test_replay_and_discard(admin: Client, apis: FakeApis) -> None:
     assert "El mensaje se ha descartado." in html
 
 
+def test_odd_keys_and_ids_never_break_the_page(admin: Client, apis: FakeApis) -> None:
+    serve_all(apis)
+    apis.on(
+        "tickets",
+        "GET",
+        "dead-letters/",
+        body=dead_letter_page([dead_letter_json(key="a/b?c", message_id="a/b?c")]),
+    )
+    apis.on("notifier", "GET", "deliveries/", body=page([delivery_json(ticket_id="x/y")]))
+    html = admin.get("/admin/dead-letters/").content.decode()
+    assert 'action="/admin/dead-letters/tickets/a%2Fb%3Fc/replay/"' in html
+    assert admin.get("/admin/deliveries/").status_code == 200
+
+
 def test_a_key_without_an_event_id_is_one_path_segment(admin: Client, apis: FakeApis) -> None:
     key = "sha256:0123456789abcdef0123456789abcdef"
     apis.on("tickets", "DELETE", f"dead-letters/{key.replace(':', '%3A')}/", 204)
