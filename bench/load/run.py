@@ -488,7 +488,12 @@ def cpu_section(tracker: cpu.CpuTracker, wall: float, work: Mapping[str, int], f
 
 
 def scale_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Defaults that follow ``--users``: the ramp's length and the refresh budget."""
+    """Defaults that follow ``--users``: the ramp's length, the gateway's per-address
+    rates and accounts' refresh budget (all the load comes from one address)."""
+    if not args.gateway_api_rate:
+        args.gateway_api_rate = f"{max(1000, 5 * args.users)}r/s"
+    if not args.gateway_auth_rate:
+        args.gateway_auth_rate = f"{max(50, args.users // 2)}r/s"
     if args.spawn_rate is None:
         args.spawn_rate = round(args.users / 200, 2)
     if not args.refresh_throttle:
@@ -515,8 +520,15 @@ def main() -> int:
     parser.add_argument("--sample-every", type=float, default=10.0, help="RSS, seconds")
     parser.add_argument("--delivery-timeout", type=float, default=180.0)
     parser.add_argument("--ready-timeout", type=float, default=600.0, help="stack start, s")
-    parser.add_argument("--gateway-api-rate", default="1000r/s")
-    parser.add_argument("--gateway-auth-rate", default="50r/s")
+    parser.add_argument(
+        "--gateway-api-rate", default="", help="default: 1000r/s, or 5r/s per user when more"
+    )
+    parser.add_argument(
+        "--gateway-auth-rate",
+        default="",
+        help="default: 50r/s, or 1r/s per two users when more (a burst of more than 10 "
+        "sign-ins at once from the run's one address is refused at 50r/s)",
+    )
     parser.add_argument("--login-throttle", default="1000/min")
     parser.add_argument(
         "--refresh-throttle",
