@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "deploy" / "secrets"
 
 SERVICES = ("accounts", "tickets", "notifier", "reports", "web")
-BROKER_USERS = ("accounts", "tickets", "notifier", "reports")  # web only calls the APIs
+# web's pages only call the APIs; its web-live process consumes web.live (the live UI).
+BROKER_USERS = ("accounts", "tickets", "notifier", "reports", "web")
 VHOST = "servidesk"
 ADMIN_USER = "admin"
 POSTGRES_HOST = "postgres:5432"
@@ -53,7 +54,7 @@ RABBITMQ_HOST = "rabbitmq:5672"
 # Names of servidesk_shared.events.topology (no SERVIDESK_EVENT_PREFIX in compose).
 EVENTS_EXCHANGE = "servidesk.events"
 DEAD_LETTER_EXCHANGE = "servidesk.dlx"
-QUEUES = ("notifier.events", "reports.events", "tickets.users", "accounts.invites")
+QUEUES = ("notifier.events", "reports.events", "tickets.users", "accounts.invites", "web.live")
 
 #: Event types (routing keys on servidesk.events) each user may publish: the owners of
 #: servidesk_shared.events.schemas (tests/test_compose_secrets.py checks every type
@@ -65,6 +66,7 @@ PUBLISHES: dict[str, str] = {
     "tickets": r"^(?:(?:ticket|team|mail)\.[a-z_]+|user\.invite_requested)$",
     "notifier": r"^notification\.[a-z_]+$",
     "reports": r"^report\.[a-z_]+$",
+    "web": "^$",
 }
 
 

@@ -102,6 +102,8 @@ def stack_environment() -> dict[str, str]:
     env["SERVIDESK_VAR_DIR"] = str((ROOT / env.get("SERVIDESK_VAR_DIR", "var")).resolve())
     env.setdefault("GATEWAY_LISTEN", "127.0.0.1:8000")
     env.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.local")
+    # web-events, web's live stream (uvicorn), on a port of its own.
+    env.setdefault("WEB_EVENTS_PORT", "8106")
     for name, port in SERVICES.items():
         env.setdefault(f"{name.upper()}_PORT", str(port))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -167,7 +169,7 @@ def gateway_upstreams(env: dict[str, str]) -> dict[str, str]:
     return {
         name: env.get(f"{name.upper()}_UPSTREAMS", "").strip()
         or f"127.0.0.1:{env[f'{name.upper()}_PORT']}"
-        for name in SERVICES
+        for name in (*SERVICES, "web_events")
     }
 
 

@@ -58,6 +58,10 @@ ROUTES = NGINX_DIR / "routes.conf"
 COMPOSE_CONFIG = NGINX_DIR / "nginx.compose.conf"
 
 SERVICES = ("accounts", "tickets", "notifier", "reports", "web")
+#: Upstreams a config may name besides the services: web's live stream (web-events, the
+#: ASGI process behind /events/). Left out, it falls back to web's servers (which answer
+#: its path with 404: no live updates, every page still works).
+OPTIONAL_UPSTREAMS = {"web_events": "web"}
 #: One service's servers: ``"host:port"``, several of them comma-separated, or a sequence.
 Servers = str | Sequence[str]
 #: Every service's servers, by service name.
@@ -68,11 +72,12 @@ LOCAL_UPSTREAMS: dict[str, str] = {
     "notifier": "127.0.0.1:8103",
     "reports": "127.0.0.1:8104",
     "web": "127.0.0.1:8105",
+    "web_events": "127.0.0.1:8106",
 }
 # Inside the compose network each service answers on its contract port under its name.
 COMPOSE_UPSTREAMS: dict[str, str] = {
     name: f"{name}:{address.rsplit(':', 1)[1]}" for name, address in LOCAL_UPSTREAMS.items()
-}
+} | {"web_events": "web-events:8106"}  # compose and Kubernetes name it after the Procfile
 # Where docker-compose.yml mounts nginx/ in the nginx container.
 COMPOSE_NGINX_DIR = "/etc/nginx/servidesk"
 COMPOSE_LISTEN = "8000"
@@ -330,10 +335,11 @@ def servers_of(servers: Servers) -> list[str]:
 
 def _upstream_blocks(upstreams: Upstreams) -> str:
     blocks = []
-    for name in SERVICES:
+    for name in (*SERVICES, *OPTIONAL_UPSTREAMS):
         # Several servers (replicas): nginx's default balancing, round-robin. The idle
         # connections kept below are one cache per worker for the whole group.
-        servers = "".join(f"        server {address};\n" for address in servers_of(upstreams[name]))
+        given = upstreams.get(name) or upstreams[OPTIONAL_UPSTREAMS.get(name, name)]
+        servers = "".join(f"        server {address};\n" for address in servers_of(given))
         blocks.append(
             f"    upstream servidesk_{name} {{\n"
             f"{servers}"
@@ -402,7 +408,7 @@ def _tls_directives(tls: Tls | None) -> str:
 
 def _check_upstreams(upstreams: Upstreams) -> None:
     missing = [name for name in SERVICES if name not in upstreams]
-    extra = sorted(set(upstreams) - set(SERVICES))
+    extra = sorted(set(upstreams) - set(SERVICES) - set(OPTIONAL_UPSTREAMS))
     if missing or extra:
         raise RenderError(
             f"upstreams must name exactly {', '.join(SERVICES)}; "

@@ -124,6 +124,7 @@ def running_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         "GATEWAY_LISTEN": f"127.0.0.1:{gateway}",
         "WEB_CONCURRENCY": "1",
         **{f"{name.upper()}_PORT": str(free_port()) for name in SERVICES},
+        "WEB_EVENTS_PORT": str(free_port()),
         **(extra_env or {}),
     }
     log = var_dir / "stack.log"

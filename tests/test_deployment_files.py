@@ -55,12 +55,15 @@ OTHER_PROCESSES = {
     "tickets-mailbox": ["python", "manage.py", "fetch_mail"],
     "tickets-sla": ["python", "manage.py", "watch_sla"],
     "reports-exports": ["python", "manage.py", "run_exports"],
+    "web-live": ["python", "manage.py", "consume_events"],
 }
+#: HTTP processes besides the services' own, by container name (the gateway routes to them).
+STREAMS = {"web-events"}
 # One-shot jobs besides the migrations, by container name: what each runs and what it
 # waits for. None since the compose example stopped loading demo data (issue 15).
 OTHER_JOBS: dict[str, tuple[str, set[str]]] = {}
 # Services that talk to the broker at all (web only calls the APIs).
-BROKER_USERS = {"accounts", "tickets", "notifier", "reports"}
+BROKER_USERS = {"accounts", "tickets", "notifier", "reports", "web"}
 
 
 def _load_renderer() -> ModuleType:
@@ -262,7 +265,15 @@ def test_merged_anchors_never_share_a_key() -> None:
 
 
 def test_every_service_process_has_its_own_container(services: dict[str, Any]) -> None:
-    expected = {"postgres", "rabbitmq", "nginx", "jwt-keys", *OTHER_PROCESSES, *OTHER_JOBS}
+    expected = {
+        "postgres",
+        "rabbitmq",
+        "nginx",
+        "jwt-keys",
+        *OTHER_PROCESSES,
+        *OTHER_JOBS,
+        *STREAMS,
+    }
     for name in SERVICES:
         expected |= {name, f"{name}-migrate"}
         expected |= {f"{name}-relay"} if name in RELAYS else set()
@@ -342,9 +353,10 @@ def test_processes_start_after_their_migrations_and_the_broker(services: dict[st
         for process in processes:
             depends_on = set(services[process]["depends_on"])
             assert f"{name}-migrate" in depends_on, process
-            if name in BROKER_USERS:
+            # web's pages never use the broker, only its web-live consumer.
+            if name in BROKER_USERS and process != "web":
                 assert "rabbitmq" in depends_on, process
-    assert set(services["nginx"]["depends_on"]) == set(SERVICES)
+    assert set(services["nginx"]["depends_on"]) == set(SERVICES) | STREAMS
 
 
 def test_no_container_loads_demo_data(
@@ -889,7 +901,9 @@ def test_compose_nginx_config_passes_nginx_t_as_the_container_sees_it(
     if not _can_make_private_mounts():
         pytest.skip("needs root and `unshare --mount` to give nginx the container's view")
     hosts = tmp_path / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {name}\n" for name in SERVICES))
+    hosts.write_text(
+        "127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {name}\n" for name in [*SERVICES, *STREAMS])
+    )
     result = subprocess.run(
         [
             "unshare",

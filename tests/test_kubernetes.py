@@ -45,7 +45,10 @@ SERVICES: dict[str, tuple[int, str]] = {
     "web": (8105, "/"),
 }
 APIS = {"accounts", "tickets", "notifier", "reports"}
-BROKER_USERS = APIS
+#: web's live stream's consumer (web-live) reads the broker; its pages never do.
+BROKER_USERS = {*APIS, "web"}
+#: HTTP processes besides the APIs and web, by Procfile name: the gateway routes to them.
+STREAMS = {"web-events": 8106}
 WORKLOADS = {"Deployment", "Job"}
 
 
@@ -174,7 +177,8 @@ def test_each_worker_runs_its_procfile_command(deployments: dict[str, dict[str, 
     pattern = re.compile(r"^([\w-]+): cd services/(\w+) && exec python (manage\.py \w+)$")
     matches = [pattern.match(line) for line in (ROOT / "Procfile").read_text().splitlines()]
     workers = [match for match in matches if match]
-    assert len(workers) == len(procfile_processes()) - len(SERVICES) - 1  # APIs, web, gateway
+    # APIs, web, the gateway and web-events (uvicorn, not manage.py) are not workers.
+    assert len(workers) == len(procfile_processes()) - len(SERVICES) - 2
     for match in workers:
         name, service, command = match.groups()
         deployment = deployments[name]
@@ -203,7 +207,10 @@ def test_gateway_upstreams_are_the_services_and_the_gateway_is_a_load_balancer(
 ) -> None:
     config = (KUBERNETES / "base" / "gateway" / "nginx.compose.conf").read_text()
     upstreams = dict(re.findall(r"^\s*server ([\w-]+):(\d+);", config, re.MULTILINE))
-    assert upstreams == {name: str(port) for name, (port, _) in SERVICES.items()}
+    assert upstreams == {
+        **{name: str(port) for name, (port, _) in SERVICES.items()},
+        **{name: str(port) for name, port in STREAMS.items()},
+    }
     gateway = of_kind(objects, "Service")["gateway"]["spec"]
     assert gateway["type"] == "LoadBalancer"
     # nginx's per-address rate limits need the client's own address.
@@ -231,7 +238,7 @@ def test_gateway_config_map_passes_nginx_t(tmp_path: Path) -> None:
     for old, new in moves.items():
         assert old in text, old
         text = text.replace(old, new)
-    for name, (port, _) in SERVICES.items():
+    for name, port in [*((n, p) for n, (p, _) in SERVICES.items()), *STREAMS.items()]:
         text = text.replace(f"server {name}:{port};", f"server 127.0.0.1:{port};")
     config = tmp_path / "nginx.conf"
     config.write_text(text)
@@ -286,11 +293,11 @@ def test_workers_are_probed_with_the_compose_health_check(
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     workers = 0
     for name, deployment in deployments.items():
-        if name in SERVICES or name == "gateway":
+        if name in SERVICES or name in STREAMS or name == "gateway":
             continue
         workers += 1
         check = compose["services"][name]["healthcheck"]["test"][1:]  # without "CMD"
-        uses_broker = name.endswith(("-relay", "-consumer"))
+        uses_broker = name.endswith(("-relay", "-consumer")) or name == "web-live"
         assert ("--no-broker" not in check) == uses_broker, name
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         for probe in ("livenessProbe", "readinessProbe"):

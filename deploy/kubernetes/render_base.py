@@ -92,6 +92,20 @@ class Worker:
 
 
 @dataclass(frozen=True)
+class Stream:
+    """An HTTP process of a service besides its gunicorn one, that the gateway routes a
+    path to (Procfile name): web-events, web's live stream under uvicorn."""
+
+    name: str
+    port: int
+    command: list[str]
+    #: Its health checks: ``<health_prefix>health/live`` and ``…/ready``.
+    health_prefix: str
+    resources: Resources
+    replicas: int = 2
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     port: int
@@ -101,6 +115,7 @@ class Service:
     broker: bool = True
     settings: dict[str, str] = field(default_factory=dict)
     workers: list[Worker] = field(default_factory=list)
+    streams: list[Stream] = field(default_factory=list)
     api_internet_ports: list[int] | None = None
     min_replicas: int = 2
     max_replicas: int = 6
@@ -238,6 +253,31 @@ SERVICES: list[Service] = [
             "NOTIFIER_API_URL": "http://notifier:8103",
             "REPORTS_API_URL": "http://reports:8104",
         },
+        workers=[
+            # The live UI: reads ticket events and notification.created (queue web.live).
+            Worker("web-live", ["python", "manage.py", "consume_events"], WORKER_SMALL),
+        ],
+        streams=[
+            # The live UI's Server-Sent Events (/events/): long-lived, mostly idle
+            # connections, one event loop per pod.
+            Stream(
+                "web-events",
+                8106,
+                [
+                    "uvicorn",
+                    "core.asgi:application",
+                    "--host",
+                    "0.0.0.0",  # noqa: S104 (the pod's own address, behind its policies)
+                    "--port",
+                    "8106",
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "5",
+                ],
+                "/events/",
+                Resources("100m", "1", "192Mi", "384Mi"),
+            ),
+        ],
     ),
 ]
 APIS = [service.name for service in SERVICES if service.name != "web"]
@@ -647,6 +687,20 @@ def service_policies(service: Service) -> list[dict[str, Any]]:
             )
         )
     for worker in service.workers:
+        if worker.broker and not service.broker:
+            # web's pages never talk to the broker; its consumer (web-live) does.
+            broker = {
+                "namespaceSelector": {},
+                "podSelector": {"matchLabels": {LABEL_BROKER: "rabbitmq"}},
+            }
+            policies.append(
+                network_policy(
+                    f"{worker.name}-broker",
+                    {LABEL_SERVICE: service.name, **selector(worker.name)},
+                    ingress=None,
+                    egress=[{"to": [broker], "ports": port_rules([5672, 5671])}],
+                )
+            )
         if worker.internet_ports is not None:
             policies.append(
                 network_policy(
@@ -784,6 +838,85 @@ def gateway_objects() -> list[dict[str, Any]]:
     return [deployment, svc, pdb, *policies]
 
 
+def stream_objects(service: Service, stream: Stream) -> list[dict[str, Any]]:
+    """A Stream's Deployment, Service, disruption budget and ingress (from the gateway);
+    its egress is its service's (the ``<service>-egress`` policy selects it too)."""
+    vols, mounts = volumes(service.tmp_size, shm=False)
+
+    def http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": f"{stream.health_prefix}{path}", "port": "http"},
+            "periodSeconds": period,
+            "timeoutSeconds": 5,
+            "failureThreshold": failures,
+        }
+
+    container = {
+        "name": stream.name,
+        "image": image(service.name),
+        "args": stream.command,
+        "ports": [{"name": "http", "containerPort": stream.port, "protocol": "TCP"}],
+        "envFrom": env_from(service.name),
+        "resources": stream.resources.spec(),
+        "securityContext": container_security(),
+        "startupProbe": http_probe("health/live", 2, 30),
+        "livenessProbe": http_probe("health/live", 15, 3),
+        "readinessProbe": http_probe("health/ready", 10, 3),
+        "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+        "volumeMounts": mounts,
+    }
+    meta = labels(stream.name, service.name, "stream")
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": stream.name, "labels": meta},
+        "spec": {
+            "replicas": stream.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(stream.name)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": meta},
+                "spec": pod_spec(
+                    containers=[container],
+                    init=[wait_for_migrations(service, mounts)],
+                    vols=vols,
+                    grace=15,  # preStop 5 s + uvicorn's graceful shutdown 5 s
+                ),
+            },
+        },
+    }
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": stream.name, "labels": meta},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(stream.name),
+            "ports": [
+                {"name": "http", "port": stream.port, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": stream.name, "labels": meta},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": selector(stream.name)}},
+    }
+    gateway = {"podSelector": {"matchLabels": selector("gateway")}}
+    ingress = network_policy(
+        f"{stream.name}-ingress",
+        selector(stream.name),
+        ingress=[{"from": [gateway], "ports": port_rules([stream.port])}],
+        egress=None,
+    )
+    return [deployment, svc, pdb, ingress]
+
+
 def dump(objects: list[dict[str, Any]], comment: str) -> str:
     body = "---\n".join(
         yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=100) for obj in objects
@@ -857,6 +990,8 @@ def render() -> dict[Path, str]:
         objects = [migrate_job(service), *api_objects(service)]
         for worker in service.workers:
             objects += worker_objects(service, worker)
+        for stream in service.streams:
+            objects += stream_objects(service, stream)
         objects += service_policies(service)
         out[BASE / f"{service.name}.yaml"] = dump(
             objects, f"{service.name}: migrate job, web process, other processes, policies."

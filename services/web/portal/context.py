@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from portal import conf
 from portal.api import ApiError, ServiceUnavailableError, SignInRequiredError, client_for
 from portal.api.session import current_user
+from portal.live.selectors import live_since
 from portal.middleware import note_unavailable, unavailable
 
 
@@ -24,6 +25,8 @@ def ui(request: HttpRequest) -> dict[str, Any]:
             unread = None
     return {
         "current_user": user,
+        # The live stream starts after the newest row when the page is made (portal.live).
+        "live_since": live_since() if user is not None else 0,
         "unread_count": unread,
         "unavailable_services": unavailable(request),
         "accounts_browser_url": conf.accounts_browser_url(),

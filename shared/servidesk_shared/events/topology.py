@@ -59,6 +59,8 @@ SUBSCRIPTIONS: Final[dict[str, tuple[str, ...]]] = {
     "reports.events": ("ticket.#", "user.#", "team.#"),
     "tickets.users": ("user.#",),
     "accounts.invites": ("user.invite_requested",),
+    # web's live stream (issue 22): what an open page shows as it happens.
+    "web.live": ("ticket.#", "notification.#"),
 }
 
 #: Returns a message may take before RabbitMQ gives up on it: never, in practice (see above).

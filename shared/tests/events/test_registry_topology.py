@@ -50,6 +50,7 @@ def test_topology_routes_as_the_contract_says_and_declaring_twice_is_harmless(
             "user.invite_requested",
             "mail.bounced",
             "team.updated",
+            "notification.created",
         ):
             producer.publish(b"x", routing_key=key)
         wait_until(lambda: queue_depth(topology.queue_name("reports.events")) == 4)
@@ -62,10 +63,12 @@ def test_topology_routes_as_the_contract_says_and_declaring_twice_is_harmless(
         "reports.events": 3,  # ticket.#, user.#, team.#; one rejected
         "tickets.users": 2,  # user.#
         "accounts.invites": 1,  # user.invite_requested
+        "web.live": 2,  # ticket.#, notification.#
         "reports.events.dlq": 1,
         "notifier.events.dlq": 0,
         "tickets.users.dlq": 0,
         "accounts.invites.dlq": 0,
+        "web.live.dlq": 0,
     }
     wait_until(
         lambda: {name: queue_depth(topology.prefix + name) for name in expected} == expected,

@@ -13,6 +13,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.humanize",
     *SHARED_APPS,
+    # The inbox of the live feed's consumer (web-live); web publishes nothing.
+    "servidesk_shared.outbox",
     "portal",
 ]
 ROOT_URLCONF = "core.urls"
@@ -110,6 +112,17 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
-# The UI has no broker (it only calls the four APIs) and no worker process.
+# The pages call the four APIs and never the broker; web-live (manage.py consume_events)
+# reads the events an open page is told of into web's database (portal.live).
 SERVIDESK_WORKER_CHECKS: list[str] = []
+SERVIDESK_EVENT_QUEUE = "web.live"
+SERVIDESK_EVENT_HANDLERS = "portal.live.handlers.handlers"
+# The live stream (web-events, core/asgi.py): keep-alive comments, how long one stream
+# lasts before the browser reconnects (and is signed in again), how long rows are kept
+# for reconnecting browsers, how long "X is replying" lasts.
+WEB_LIVE_KEEPALIVE_SECONDS = env.float("WEB_LIVE_KEEPALIVE_SECONDS", default=15.0)
+WEB_LIVE_STREAM_SECONDS = env.float("WEB_LIVE_STREAM_SECONDS", default=300.0)
+WEB_LIVE_RETENTION_SECONDS = env.int("WEB_LIVE_RETENTION_SECONDS", default=3600)
+WEB_LIVE_TYPING_SECONDS = env.int("WEB_LIVE_TYPING_SECONDS", default=6)
+WEB_LIVE_POLL_SECONDS = env.float("WEB_LIVE_POLL_SECONDS", default=2.0)
 CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"

@@ -10,7 +10,7 @@ another request stored meanwhile instead of refreshing again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -92,6 +92,15 @@ def _pair(data: Any) -> TokenPair | None:
 def current_user(request: HttpRequest) -> SessionUser | None:
     data = request.session.get(USER_KEY)
     if not isinstance(data, dict) or stored_pair(request) is None:
+        return None
+    return SessionUser(**data)
+
+
+def user_from_session(session: Mapping[str, Any]) -> SessionUser | None:
+    """``current_user`` from a session's stored data (the live stream, which loads the
+    session itself: it runs outside Django's request handling)."""
+    data = session.get(USER_KEY)
+    if not isinstance(data, dict) or _pair(session.get(TOKENS_KEY)) is None:
         return None
     return SessionUser(**data)
 

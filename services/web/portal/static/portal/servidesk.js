@@ -217,3 +217,103 @@ document.addEventListener("click", (event) => {
     });
   }
 });
+
+// Live updates (issue 22): with JavaScript, an EventSource on web's /events/ stream moves
+// the bell on every page and, on a ticket page, fetches the page again when the ticket
+// changes and swaps in its live regions (the server renders them: everything user-typed
+// stays escaped), and shows who else is writing a reply. Without it, reloading shows all.
+(() => {
+  const body = document.body;
+  if (!body.dataset.liveUrl || typeof window.EventSource !== "function") {
+    return;
+  }
+  const head = document.querySelector("[data-live-ticket]");
+  const params = new URLSearchParams({ since: body.dataset.liveSince || "0" });
+  if (head) {
+    params.set("ticket", head.dataset.liveTicket);
+  }
+  const source = new EventSource(`${body.dataset.liveUrl}?${params}`);
+  window.servideskLive = source; // for the browser tests
+
+  source.addEventListener("notification", (event) => {
+    const data = JSON.parse(event.data);
+    const bell = document.getElementById("bell");
+    if (!bell || typeof data.unread_count !== "number") {
+      return;
+    }
+    let badge = bell.querySelector("[data-testid='unread-count']");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.dataset.testid = "unread-count";
+      bell.append(badge);
+    }
+    badge.className = data.unread_count ? "badge badge-alert" : "badge badge-muted";
+    badge.textContent = String(data.unread_count);
+  });
+
+  if (!head) {
+    return;
+  }
+  let refreshing = null;
+  let again = false;
+  async function refresh() {
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = fetch(head.dataset.liveTicketUrl, { credentials: "same-origin", headers: { "X-Servidesk-Live": "1" } })
+      .then((response) => (response.ok ? response.text() : null))
+      .then((html) => {
+        if (!html) {
+          return;
+        }
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        for (const region of document.querySelectorAll("[data-live-region]")) {
+          const name = region.dataset.liveRegion;
+          const replacement = fresh.querySelector(`[data-live-region="${name}"]`);
+          // A region the person is using (a focused field) waits for the next change.
+          if (replacement && !region.contains(document.activeElement)) {
+            region.replaceWith(document.adoptNode(replacement));
+          }
+        }
+      })
+      .catch(() => {})
+      .finally(() => {
+        refreshing = null;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      });
+  }
+  source.addEventListener("ticket", () => refresh());
+
+  const typing = document.getElementById("typing");
+  if (!typing) {
+    return;
+  }
+  let hideTyping = null;
+  source.addEventListener("typing", (event) => {
+    const data = JSON.parse(event.data);
+    typing.textContent = typing.dataset.typingText.replace("%(name)s", data.name || "");
+    typing.hidden = false;
+    clearTimeout(hideTyping);
+    hideTyping = setTimeout(() => { typing.hidden = true; }, 6000);
+  });
+  const reply = document.querySelector("#reply textarea[name='body']");
+  const token = document.querySelector("#reply input[name='csrfmiddlewaretoken']");
+  let sentAt = 0;
+  if (reply && token) {
+    reply.addEventListener("input", () => {
+      if (Date.now() - sentAt < 2500) {
+        return;
+      }
+      sentAt = Date.now();
+      fetch(typing.dataset.typingUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": token.value },
+      }).catch(() => {});
+    });
+  }
+})();
