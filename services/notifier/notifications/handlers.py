@@ -22,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from notifications import messages, selectors, services
-from notifications.models import Notification
+from notifications import messages, selectors, services, sql
 from notifications.webhooks import services as webhooks
 from servidesk_shared.events.envelope import Event
 from servidesk_shared.events.registry import HandlerRegistry
@@ -62,7 +61,8 @@ def tell_report_ready(event: Event[Any]) -> None:
     """``report.export_ready``: one entry in the requester's feed, in their language, with
     the link to web's page of the export (no mail or SMS: they asked for it a moment ago).
 
-    Idempotent: the feed keeps one entry per (event, recipient)."""
+    Idempotent: the feed keeps one entry per (event, recipient); a new entry is announced
+    (``notification.created``) as every other one is."""
     data = event.data
     user_id = str(data.user_id)
     contact = selectors.contacts_by_id([user_id]).get(user_id)
@@ -74,19 +74,20 @@ def tell_report_ready(event: Event[Any]) -> None:
         expires_at=data.expires_at,
         language=contact.language if contact else None,
     )
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=user_id,
-                event_id=event.id,
-                event_type=event.type,
-                ticket_id="",
-                title=text.title[:300],
-                body=text.body,
-                created_at=event.occurred_at,
-            )
-        ],
-        ignore_conflicts=True,
+    feed = [
+        (
+            user_id,
+            event.id,
+            event.type,
+            "",  # about no ticket
+            text.title[:300],
+            text.body,
+            event.occurred_at,
+        )
+    ]
+    # The feed's own insert (a redelivered event adds nothing) and notification.created.
+    services.notifications_announce(
+        feed, sql.NOTIFICATIONS.execute_returning(feed, ("id", "recipient_id"))
     )
 
 

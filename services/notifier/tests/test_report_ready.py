@@ -11,6 +11,7 @@ import pytest
 from notifications.models import Contact, Delivery, Notification
 
 from servidesk_shared.events.schemas import ReportExportReady
+from servidesk_shared.outbox.models import OutboxMessage
 from tests.factories import as_event
 
 EXPIRES = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -45,6 +46,10 @@ def test_the_requester_is_told_in_their_language_once(
         "https://desk.example/reports/exports/7f1c2a9e-3b7d-4e4b-9a43-0c1d2e3f4a5b/" in entry.body
     )
     assert not Delivery.objects.exists()  # the feed only: no mail, no SMS
+    (announced,) = OutboxMessage.objects.filter(event_type="notification.created")
+    assert announced.envelope["data"]["user_id"] == "3"
+    assert announced.envelope["data"]["ticket_id"] is None
+    assert announced.envelope["data"]["title"] == "Tu informe está listo"
 
 
 @pytest.mark.django_db
