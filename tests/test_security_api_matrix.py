@@ -804,6 +804,12 @@ MATRIX = [
     ),
     Row(f"GET {N}deliveries/", f"{N}deliveries/", admin_only(200)),
     Row(
+        f"POST {N}deliveries/{{delivery_id}}/retry/",
+        f"{N}deliveries/999999999/retry/",
+        admin_only(404),
+        note="an unknown delivery",
+    ),
+    Row(
         f"POST {N}twilio/status/",
         f"{N}twilio/status/",
         same_for_all(403),
@@ -817,6 +823,28 @@ MATRIX = [
     Row(f"GET {R}export.xlsx", f"{R}export.xlsx", admin_only(200)),
     Row(f"GET {R}export.csv", f"{R}export.csv", admin_only(200)),
     Row(f"GET {R}charts/{{name}}.{{fmt}}", f"{R}charts/status.svg", admin_only(200)),
+    # Monitoring (issue 22): the audit trail, and each consuming service's dead letters
+    # (an unknown one to replay or discard: the stack's own stay where they are).
+    Row(f"GET {A}audit/", f"{A}audit/", admin_only(200)),
+    *(
+        row
+        for prefix in (A, T, N, R)
+        for row in (
+            Row(f"GET {prefix}dead-letters/", f"{prefix}dead-letters/", admin_only(200)),
+            Row(
+                f"POST {prefix}dead-letters/{{key}}/replay/",
+                f"{prefix}dead-letters/{uuid.uuid4()}/replay/",
+                admin_only(404),
+                note="an unknown dead letter",
+            ),
+            Row(
+                f"DELETE {prefix}dead-letters/{{key}}/",
+                f"{prefix}dead-letters/{uuid.uuid4()}/",
+                admin_only(404),
+                note="an unknown dead letter",
+            ),
+        )
+    ),
 ]
 
 CASES = [
@@ -911,6 +939,10 @@ WEB_PAGES = [
         data={"rating": "good", "comment": "Forged"},
         private=True,
     ),
+    # Monitoring (issue 22): admins only.
+    WebPage("/admin/deliveries/", (302, 403, 403, 200)),
+    WebPage("/admin/dead-letters/", (302, 403, 403, 200)),
+    WebPage("/admin/audit/", (302, 403, 403, 200)),
     # Not a token's characters: refused by the URL itself, before any call.
     WebPage("/csat/%3Cscript%3Ealert(1)%3C%2Fscript%3E/", (404,) * 4),
 ]
