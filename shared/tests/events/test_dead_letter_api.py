@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import include, path
 from kombu import Connection, Producer
 from rest_framework.test import APIClient
@@ -220,3 +222,13 @@ def test_a_service_that_consumes_nothing_has_no_dead_letters(
 ) -> None:
     settings.SERVIDESK_EVENT_QUEUE = ""
     assert client.get(URL).status_code == 404
+
+
+def test_the_command_discards_by_id(bus: Topology) -> None:
+    ids = [put_dead_letter(bus) for _ in range(2)]
+    with pytest.raises(CommandError, match="--id"):
+        call_command("dead_letters", "discard")
+    out = StringIO()
+    call_command("dead_letters", "discard", "--id", ids[0], stdout=out)
+    assert "discarded 1 message(s)" in out.getvalue()
+    assert [letter.key for letter in list_dead_letters(QUEUE)] == [ids[1]]

@@ -1,4 +1,5 @@
-"""``manage.py dead_letters list|replay``: look at and resend this service's dead letters."""
+"""``manage.py dead_letters list|replay|discard``: look at, resend or delete this service's
+dead letters (``--id`` takes a dead letter's key: its event id, see ``deadletters``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from servidesk_shared.events.conf import event_settings
-from servidesk_shared.events.deadletters import list_dead_letters, replay
+from servidesk_shared.events.deadletters import discard, list_dead_letters, replay
 
 
 class Command(BaseCommand):
-    help = "List or replay the dead letters of an event queue."
+    help = "List, replay or discard the dead letters of an event queue."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["list", "replay"])
+        parser.add_argument("action", choices=["list", "replay", "discard"])
         parser.add_argument("--queue", help="queue (default: SERVIDESK_EVENT_QUEUE)")
         parser.add_argument("--limit", type=int, default=None, help="at most this many")
-        parser.add_argument("--id", dest="ids", action="append", help="replay this event id")
+        parser.add_argument(
+            "--id", dest="ids", action="append", help="replay or discard this event id"
+        )
         parser.add_argument("--all", action="store_true", help="replay every dead letter")
         parser.add_argument("--json", action="store_true", help="list as JSON lines")
 
@@ -28,6 +31,12 @@ class Command(BaseCommand):
             raise CommandError("Give --queue or set SERVIDESK_EVENT_QUEUE.")
         if options["action"] == "list":
             self.list(queue, limit=options["limit"] or 100, as_json=options["json"])
+            return
+        if options["action"] == "discard":
+            if not options["ids"]:
+                raise CommandError("Say which: --id EVENT_ID (repeatable).")
+            count = discard(queue, message_ids=options["ids"])
+            self.stdout.write(f"discarded {count} message(s) from {queue}.dlq")
             return
         if not options["ids"] and not options["all"]:
             raise CommandError("Say which: --id EVENT_ID (repeatable) or --all.")
