@@ -261,3 +261,17 @@ def test_waits_for_the_demo_people() -> None:
     assert time.monotonic() - started >= 1
     assert "later run" in output
     assert not Ticket.objects.exists()
+
+
+def test_waits_for_the_events_to_reach_the_consumers() -> None:
+    demo_people()
+    # No relay runs here: the events stay in the outbox, and the wait says so at its end.
+    started = time.monotonic()
+    output = run("--wait", "3")
+    assert time.monotonic() - started >= 3
+    assert "events still on their way at the deadline" in output
+    # Once relayed, and with no queue of ticket events holding any: delivered.
+    OutboxMessage.objects.update(sent_at=timezone.now())
+    output = run("--wait", "10")
+    assert "no demo history added" in output
+    assert "every consumer has the events" in output
