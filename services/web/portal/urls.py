@@ -185,4 +185,17 @@ urlpatterns = [
     path("reports/", reports.dashboard, name="reports"),
     path("reports/charts/<slug:name>.<slug:fmt>", reports.chart, name="report_chart"),
     path("reports/export.<slug:fmt>", reports.export, name="report_export"),
+    # Exports made in the background by reports (issue 22).
+    path("reports/exports/", reports.export_start, name="report_export_start"),
+    path("reports/exports/<uuid:job_id>/", reports.export_job, name="report_export_job"),
+    path(
+        "reports/exports/<uuid:job_id>/status/",
+        reports.export_status,
+        name="report_export_status",
+    ),
+    path(
+        "reports/exports/<uuid:job_id>/download/",
+        reports.export_download,
+        name="report_export_download",
+    ),
 ]

@@ -119,6 +119,7 @@ FORMS: dict[str, FormPost] = {
         kwargs={"team_id": "3"}, data={"name": "Redes", "assignment": "round_robin"}
     ),
     "admin_team_delete": FormPost(kwargs={"team_id": "3"}),
+    "report_export_start": FormPost(data={"format": "pdf"}),
     "macros": FormPost(data={"title": "Saludo", "body": "Hola {cliente}"}),
     "macro_edit": FormPost(kwargs={"macro_id": "5"}, data={"title": "Saludo", "body": "Hola"}),
     "macro_delete": FormPost(kwargs={"macro_id": "5"}),
@@ -199,6 +200,7 @@ def sample_path(pattern: URLPattern) -> str:
         "key_id": "7",
         "webhook_id": "4",
         "delivery_id": "31",
+        "job_id": "7f1c2a9e-3b7d-4e4b-9a43-0c1d2e3f4a5b",
     }
     kwargs = {name: samples.get(name, "png") for name in pattern.pattern.converters}
     return reverse(f"portal:{pattern.name}", kwargs=kwargs)

@@ -1,5 +1,13 @@
 """The admins' reports dashboard; charts and downloads are fetched from reports with the
-admin's token and passed through (the browser never holds a token)."""
+admin's token and passed through (the browser never holds a token).
+
+Exports (issue 22) are made in the background by reports: the dashboard's buttons POST
+to ``export_start``, which asks reports for a job. With JavaScript
+(``portal/exports.js``) the page stays and shows the progress it polls from
+``export_status``, then fetches the file; without, the browser lands on the job's page
+(``export_job``), which reloads itself (a ``Refresh`` header) until the file is ready and
+then offers it (``export_download``, passed through from reports). Notifier's "your
+report is ready" links to that page too."""
 
 from __future__ import annotations
 
@@ -7,15 +15,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any, Final
 from urllib.parse import urlencode
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from portal import conf, forms
 from portal.api import ApiError, ServiceUnavailableError, client_for
@@ -46,10 +56,20 @@ def _filter_form(request: HttpRequest, categories: list[Category]) -> forms.Repo
     return forms.ReportFilterForm(request.GET, categories=categories, people=people)
 
 
+#: The dashboard's filters, as the reports API names them.
+FILTERS: Final = ("from", "to", "category", "priority", "assignee_id")
+#: Seconds between two reloads of a job's page (without JavaScript) or two polls (with).
+EXPORT_REFRESH_SECONDS: Final = 2
+
+
 def _params(request: HttpRequest) -> dict[str, str]:
     """The report query of the page's query string (the API validates it)."""
-    names = ("from", "to", "category", "priority", "assignee_id")
-    params = {name: request.GET.get(name, "").strip() for name in names}
+    return _filters(request.GET)
+
+
+def _filters(data: Any) -> dict[str, str]:
+    """The report query of ``data`` (a query string or a form), with the page's language."""
+    params = {name: str(data.get(name, "")).strip() for name in FILTERS}
     params = {name: value for name, value in params.items() if value}
     params["lang"] = get_language() or settings.LANGUAGE_CODE
     return params
@@ -161,9 +181,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             (name, title, f"{reverse('portal:report_chart', args=[name, 'svg'])}?{query}")
             for name, title in CHARTS.items()
         ],
-        "exports": [
-            (label, f"{reverse('portal:report_export', args=[fmt])}?{query}")
-            for fmt, label in EXPORTS.items()
+        "exports": list(EXPORTS.items()),
+        "export_filters": [
+            (name, value) for name, value in _params(request).items() if name != "lang"
         ],
     }
     return render(request, "portal/reports/dashboard.html", context, status=status)
@@ -222,3 +242,168 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRespon
     if fmt not in EXPORTS:
         raise Http404
     return _pass_through(request, f"export.{fmt}", attachment=True)
+
+
+# --- exports made in the background (issue 22) ------------------------------------------
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def _api_reason(exc: ApiError) -> str:
+    return " ".join([exc.message, *(m for v in exc.fields.values() for m in v)])
+
+
+def _start_refused(request: HttpRequest, reason: str, status: int, back: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"message": reason}, status=status)
+    messages.error(request, reason)
+    return redirect(back)
+
+
+@admin_required
+@require_POST
+def export_start(request: HttpRequest) -> HttpResponse:
+    """Ask reports for a job; to its page (a form), or its addresses (JSON, for the script)."""
+    fmt = request.POST.get("format", "")
+    filters = _filters(request.POST)
+    shown = {name: value for name, value in filters.items() if name != "lang"}
+    back = f"{reverse('portal:reports')}?{urlencode(shown)}"
+    if fmt not in EXPORTS:
+        return _start_refused(request, _("Unknown format."), 400, back)
+    try:
+        job = client_for(request).reports.post(
+            "exports/", {"format": fmt, **filters}, dict[str, Any]
+        )
+    except ServiceUnavailableError as exc:
+        return _start_refused(request, unavailable_message(exc), 503, back)
+    except ApiError as exc:
+        reason = _("The file could not be made: %(reason)s") % {"reason": _api_reason(exc)}
+        return _start_refused(request, reason, exc.status, back)
+    job_id = str(job.get("id", ""))
+    page = reverse("portal:report_export_job", args=[job_id])
+    if _wants_json(request):
+        return JsonResponse(
+            {
+                "id": job_id,
+                "page_url": page,
+                "status_url": reverse("portal:report_export_status", args=[job_id]),
+                "label": _progress_label({"status": "queued", "progress": 0}),
+                "poll_seconds": 1,
+            },
+            status=202,
+        )
+    return redirect(page)
+
+
+def _job(request: HttpRequest, job_id: UUID) -> dict[str, Any]:
+    """Reports' view of the job; 404 for one that is not the user's (or is gone)."""
+    try:
+        return client_for(request).reports.get(f"exports/{job_id}/", dict[str, Any])
+    except ServiceUnavailableError:
+        raise
+    except ApiError as exc:  # not found, or no longer theirs to see (403)
+        raise Http404 from exc
+
+
+def _progress(job: dict[str, Any]) -> int:
+    value = job.get("progress")
+    return max(0, min(100, value)) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _progress_label(job: dict[str, Any]) -> str:
+    status = job.get("status")
+    if status == "done":
+        return _("Your report is ready.")
+    if status == "failed":
+        return _("The report could not be made.")
+    return _("Preparing the report… %(progress)s %%") % {"progress": _progress(job)}
+
+
+def _job_state(job: dict[str, Any], job_id: UUID) -> dict[str, Any]:
+    status = (
+        job.get("status")
+        if job.get("status") in ("queued", "running", "done", "failed")
+        else "queued"
+    )
+    return {
+        "status": status,
+        "progress": _progress(job),
+        "label": _progress_label(job),
+        "error": str(job.get("error") or ""),
+        "finished": status in ("done", "failed"),
+        "download_url": (
+            reverse("portal:report_export_download", args=[job_id]) if status == "done" else None
+        ),
+    }
+
+
+@admin_required
+@require_GET
+def export_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """The job's page: progress while it is made (reloading itself), then the file."""
+    try:
+        job = _job(request, job_id)
+    except ServiceUnavailableError as exc:
+        note_unavailable(request, exc)
+        response = render(request, "portal/reports/export_job.html", {"job": None}, status=503)
+        response["Refresh"] = str(EXPORT_REFRESH_SECONDS * 5)
+        return response
+    state = _job_state(job, job_id)
+    context = {
+        "job": state,
+        "format_label": EXPORTS.get(str(job.get("format")), ""),
+        "file_name": str(job.get("file_name") or ""),
+        "expires_at": parse_datetime(str(job.get("expires_at") or "")),
+    }
+    response = render(request, "portal/reports/export_job.html", context)
+    if not state["finished"]:
+        response["Refresh"] = str(EXPORT_REFRESH_SECONDS)  # a reload, also without JavaScript
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@admin_required
+@require_GET
+def export_status(request: HttpRequest, job_id: UUID) -> JsonResponse:
+    """The job's state for the dashboard's script (JSON)."""
+    try:
+        job = _job(request, job_id)
+    except ServiceUnavailableError as exc:
+        return JsonResponse({"message": unavailable_message(exc)}, status=503)
+    response = JsonResponse(_job_state(job, job_id))
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@admin_required
+@require_GET
+def export_download(request: HttpRequest, job_id: UUID) -> HttpResponse | StreamingHttpResponse:
+    """The job's file, passed through from reports; to the job's page if not there."""
+    stack = ExitStack()
+    try:
+        upstream = stack.enter_context(
+            client_for(request).connection.stream(
+                "reports", f"exports/{job_id}/download/", timeout=conf.api_download_timeout()
+            )
+        )
+    except (ServiceUnavailableError, ApiError) as exc:
+        stack.close()
+        if isinstance(exc, ApiError) and exc.status == 404:
+            raise Http404 from exc
+        if isinstance(exc, ServiceUnavailableError):
+            messages.error(request, unavailable_message(exc))
+        return redirect("portal:report_export_job", job_id)
+
+    def body() -> Iterator[bytes]:
+        with stack:
+            yield from upstream.iter_bytes()
+
+    response = StreamingHttpResponse(body())
+    for name in PASSED_HEADERS:
+        if name in upstream.headers:
+            response[name] = upstream.headers[name]
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
