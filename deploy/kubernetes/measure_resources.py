@@ -73,6 +73,8 @@ WORKERS = {
     "notifier-sender": ("notifier", "send_notifications"),
     "notifier-webhooks": ("notifier", "send_webhooks"),
     "reports-consumer": ("reports", "consume_events"),
+    "reports-relay": ("reports", "relay_events"),
+    "reports-exports": ("reports", "run_exports"),
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
