@@ -254,7 +254,8 @@ def gateway_ready(gateway: str) -> bool:
     """Every service answers its readiness check through the gateway."""
     for prefix in READY_PATHS:
         try:
-            with urlopen(f"{gateway}{prefix}health/ready", timeout=2) as response:  # noqa: S310 (our own http URL)
+            # A busy machine answers slowly: a short timeout would never see it ready.
+            with urlopen(f"{gateway}{prefix}health/ready", timeout=10) as response:  # noqa: S310 (our own http URL)
                 if response.status != 200:
                     return False
         except OSError:
