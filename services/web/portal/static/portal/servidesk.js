@@ -233,7 +233,12 @@ document.addEventListener("click", (event) => {
     params.set("ticket", head.dataset.liveTicket);
   }
   const source = new EventSource(`${body.dataset.liveUrl}?${params}`);
-  window.servideskLive = source; // for the browser tests
+  // For the browser tests: the stream, and the id of the newest event it brought.
+  window.servideskLive = source;
+  window.servideskLiveLastId = "";
+  for (const kind of ["notification", "ticket", "typing"]) {
+    source.addEventListener(kind, (event) => { window.servideskLiveLastId = event.lastEventId; });
+  }
 
   source.addEventListener("notification", (event) => {
     const data = JSON.parse(event.data);
