@@ -55,6 +55,7 @@ class ProcessStack:
                 [str(Path(sys.executable).parent), os.environ.get("PATH", ""), NGINX_DIRS]
             ),
             **{f"{name.upper()}_PORT": str(free_port()) for name in SERVICES},
+            "WEB_EVENTS_PORT": str(free_port()),  # web-events, the live UI's stream
             **extra_env,
         }
         self.base_url = f"http://{self.env['GATEWAY_LISTEN']}"
