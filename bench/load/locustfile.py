@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+import gevent
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -48,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.load import population, texts
 
 THINK_SCALE = float(os.environ.get("LOAD_THINK_SCALE", "1"))
+#: Longest pause before a person's sign-in, in seconds (see ``Person.on_start``).
+SIGN_IN_PAUSE = 3.0
 #: Refresh this long before the access token expires (clock skew, slow answers).
 REFRESH_MARGIN_SECONDS = 60
 ME = "me"
@@ -97,6 +100,10 @@ class Person(FastHttpUser):
             self.refresh_token = self.account.tokens["refresh"]
             self.refresh()
         else:
+            # A person takes a moment to type the password. Also keeps sign-ins from
+            # clumping when a busy locust spawns several people at once: more than 10 at
+            # the same instant from the run's one address exceed the gateway's burst.
+            gevent.sleep(self.rng.uniform(0, SIGN_IN_PAUSE) * THINK_SCALE)
             self.login()
 
     # --- the session ----------------------------------------------------------------------
