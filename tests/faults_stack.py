@@ -60,6 +60,8 @@ class ProcessStack:
         }
         self.base_url = f"http://{self.env['GATEWAY_LISTEN']}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        #: The environment of each replica (``add_replica``), over the stack's.
+        self._replica_env: dict[str, dict[str, str]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -97,6 +99,12 @@ class ProcessStack:
         if result.returncode != 0:
             raise RuntimeError(f"devstack prepare failed:\n{result.stdout}\n{result.stderr}")
 
+    def add_replica(self, name: str, replica: str, **env: str) -> None:
+        """``replica``: one more copy of ``name``'s Procfile line, with ``env`` over the
+        stack's environment (another port, say); started, stopped and logged by its name."""
+        self.commands[replica] = self.commands[name]
+        self._replica_env[replica] = {**self.env, **env}
+
     def start(self, name: str) -> None:
         if self.running(name):
             return
@@ -107,7 +115,7 @@ class ProcessStack:
         self.processes[name] = subprocess.Popen(
             ["/bin/sh", "-c", self.commands[name]],
             cwd=ROOT,
-            env=self.env,
+            env=self._replica_env.get(name, self.env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: a signal reaches it and its children only

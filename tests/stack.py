@@ -172,7 +172,8 @@ def drop_stack_resources(env: dict[str, str]) -> None:
     prefix = env["SERVIDESK_EVENT_PREFIX"]
     with Connection(env["BROKER_URL"]) as broker:
         channel = broker.default_channel
-        for queue in ("notifier.events", "reports.events", "tickets.users", "web.live"):
+        queues = ("notifier.events", "reports.events", "tickets.users", "accounts.invites")
+        for queue in (*queues, "web.live"):
             for name in (f"{prefix}{queue}", f"{prefix}{queue}.dlq"):
                 channel.queue_delete(name)
         for exchange in ("servidesk.events", "servidesk.dlx"):
