@@ -823,6 +823,20 @@ MATRIX = [
     Row(f"GET {R}export.xlsx", f"{R}export.xlsx", admin_only(200)),
     Row(f"GET {R}export.csv", f"{R}export.csv", admin_only(200)),
     Row(f"GET {R}charts/{{name}}.{{fmt}}", f"{R}charts/status.svg", admin_only(200)),
+    # Exports as jobs (issue 22): an admin's own; an unknown id is not found.
+    Row(f"POST {R}exports/", f"{R}exports/", admin_only(202), {"format": "csv"}),
+    Row(
+        f"GET {R}exports/{{job_id}}/",
+        f"{R}exports/{uuid.uuid4()}/",
+        admin_only(404),
+        note="an unknown job",
+    ),
+    Row(
+        f"GET {R}exports/{{job_id}}/download/",
+        f"{R}exports/{uuid.uuid4()}/download/",
+        admin_only(404),
+        note="an unknown job",
+    ),
     # Monitoring (issue 22): the audit trail, and each consuming service's dead letters
     # (an unknown one to replay or discard: the stack's own stay where they are).
     Row(f"GET {A}audit/", f"{A}audit/", admin_only(200)),
