@@ -29,6 +29,7 @@ def test_every_contract_type_has_a_schema_and_ticket_events_are_at_version_2() -
         "user.invite_requested",
         "mail.bounced",
         "report.export_ready",
+        "notification.created",
         "ticket.updated",
         "ticket.merged",
         "team.created",
