@@ -49,6 +49,9 @@ class ProcessStack:
             "GATEWAY_LISTEN": f"127.0.0.1:{gateway}",
             "DJANGO_SETTINGS_MODULE": "core.settings.local",
             "WEB_CONCURRENCY": "1",
+            # The demo desk without its three months of history: ~1,400 events through every
+            # consumer would delay each test's own (tickets' seed_demo tests cover it).
+            "DEMO_HISTORY": "off",
             "PYTHONUNBUFFERED": "1",
             # What devstack puts first on honcho's PATH: this venv's tools, then nginx.
             "PATH": os.pathsep.join(

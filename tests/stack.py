@@ -123,6 +123,9 @@ def running_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         "SERVIDESK_VAR_DIR": str(var_dir),
         "GATEWAY_LISTEN": f"127.0.0.1:{gateway}",
         "WEB_CONCURRENCY": "1",
+        # The demo desk without its three months of history: ~1,400 events through every
+        # consumer would delay each test's own (tickets' seed_demo tests cover it).
+        "DEMO_HISTORY": "off",
         **{f"{name.upper()}_PORT": str(free_port()) for name in SERVICES},
         "WEB_EVENTS_PORT": str(free_port()),
         **(extra_env or {}),

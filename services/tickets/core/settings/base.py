@@ -65,6 +65,9 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # The SLA (issue 19): a resolved ticket without client activity is closed after this
 # many days; watch_sla looks for due work every SLA_WATCH_SECONDS.
 AUTO_CLOSE_DAYS = env.int("AUTO_CLOSE_DAYS", default=7)
+# `seed_demo --wait` writes three months of history (tickets.demo_history); the cross-service
+# test stacks turn it off: ~1,400 events through every consumer would delay their own.
+DEMO_HISTORY = env.bool("DEMO_HISTORY", default=True)
 SLA_WATCH_SECONDS = env.float("SLA_WATCH_SECONDS", default=15.0)
 # How long a client's rating link ("How did we do?") stays valid.
 CSAT_LINK_DAYS = 14

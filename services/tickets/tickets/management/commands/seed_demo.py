@@ -22,6 +22,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -90,6 +91,9 @@ class Command(BaseCommand):
         self.stdout.write(f"seed_demo: done in {time.monotonic() - started:.1f}s")
 
     def write_history(self, people: demo_history.People) -> None:
+        if not settings.DEMO_HISTORY:
+            self.stdout.write("seed_demo: DEMO_HISTORY is off; no demo history added")
+            return
         if Ticket.objects.exists():
             self.stdout.write("seed_demo: the desk has tickets already; no demo history added")
             return
