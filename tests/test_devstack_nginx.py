@@ -86,6 +86,7 @@ def test_a_services_upstreams_reach_the_gateway_config(tmp_path: Path) -> None:
         "SERVIDESK_VAR_DIR": str(tmp_path),
         "GATEWAY_LISTEN": "127.0.0.1:8000",
         **{f"{name.upper()}_PORT": str(port) for name, port in devstack.SERVICES.items()},
+        "WEB_EVENTS_PORT": "8106",
         "TICKETS_UPSTREAMS": "127.0.0.1:8102,127.0.0.1:9102",
     }
     assert devstack.gateway_upstreams(env) == {
@@ -94,6 +95,7 @@ def test_a_services_upstreams_reach_the_gateway_config(tmp_path: Path) -> None:
         "notifier": "127.0.0.1:8103",
         "reports": "127.0.0.1:8104",
         "web": "127.0.0.1:8105",
+        "web_events": "127.0.0.1:8106",
     }
     text = devstack.render_gateway(env).read_text()
     assert (
