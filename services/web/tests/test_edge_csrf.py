@@ -150,6 +150,13 @@ FORMS: dict[str, FormPost] = {
     "admin_webhook_rotate_secret": FormPost(kwargs={"webhook_id": "4"}),
     "admin_webhook_delete": FormPost(kwargs={"webhook_id": "4"}),
     "admin_webhook_redeliver": FormPost(kwargs={"webhook_id": "4", "delivery_id": "31"}),
+    "admin_delivery_retry": FormPost(kwargs={"delivery_id": "12"}),
+    "admin_dead_letter_replay": FormPost(
+        kwargs={"service": "tickets", "key": "0b6c4f0e-8f1e-4f4e-9a53-0b5f1d2c3e4a"}
+    ),
+    "admin_dead_letter_discard": FormPost(
+        kwargs={"service": "tickets", "key": "0b6c4f0e-8f1e-4f4e-9a53-0b5f1d2c3e4a"}
+    ),
 }
 
 _FORM_TAG = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)

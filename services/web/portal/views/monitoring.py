@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any, Final, TypeVar
+from urllib.parse import unquote
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
@@ -202,7 +203,7 @@ def dead_letter_replay(request: HttpRequest, service: str, key: str) -> HttpResp
     return _dead_letter_action(
         request,
         service,
-        lambda: api.replay_dead_letter(client, service, key),
+        lambda: api.replay_dead_letter(client, service, unquote(key)),
         _("The message is sent back to be processed again."),
     )
 
@@ -214,7 +215,7 @@ def dead_letter_discard(request: HttpRequest, service: str, key: str) -> HttpRes
     return _dead_letter_action(
         request,
         service,
-        lambda: api.discard_dead_letter(client, service, key),
+        lambda: api.discard_dead_letter(client, service, unquote(key)),
         _("The message is discarded."),
     )
 
