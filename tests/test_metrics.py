@@ -43,20 +43,23 @@ DOMAIN_METRICS = {
         "servidesk_webhook_deliveries",
     },
     "reports": {"servidesk_queue_messages_ready", "servidesk_queue_dead_letters"},
-    "web": set(),
+    # web consumes web.live (the live UI's feed); it publishes nothing, so its outbox
+    # gauges stay 0.
+    "web": {"servidesk_queue_messages_ready", "servidesk_queue_dead_letters"},
 }
 COLLECTORS = {
     "accounts": {"outbox", "broker"},
     "tickets": {"outbox", "broker", "tickets"},
     "notifier": {"outbox", "broker", "notifier"},
     "reports": {"outbox", "broker"},
-    "web": set(),
+    "web": {"outbox", "broker"},
 }
 QUEUES = {
     "accounts": "accounts.invites",
     "tickets": "tickets.users",
     "notifier": "notifier.events",
     "reports": "reports.events",
+    "web": "web.live",
 }
 
 

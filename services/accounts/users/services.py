@@ -36,7 +36,7 @@ from django.contrib.auth.models import update_last_login
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -592,8 +592,16 @@ def _send_later(send: Callable[[], None], *, in_background: bool = True) -> None
         except Exception:  # a mail server problem must not surface to anyone
             logger.exception("could not send an email")
 
+    def run_in_thread() -> None:
+        try:
+            run()
+        finally:
+            # A connection this thread borrowed (a template's query) goes back to the
+            # process's pool: a thread that ends holding one would keep its slot for good.
+            connections.close_all()
+
     if in_background and getattr(settings, "EMAIL_SEND_IN_BACKGROUND", True):
-        transaction.on_commit(lambda: threading.Thread(target=run, daemon=True).start())
+        transaction.on_commit(lambda: threading.Thread(target=run_in_thread, daemon=True).start())
     else:
         transaction.on_commit(run)
 
