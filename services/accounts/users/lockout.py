@@ -111,7 +111,10 @@ def _record(subject: str, *, limit: int) -> int:
     cache.touch(key, timeout=window)
     delay = delay_after(failures, limit=limit)
     if delay:
-        cache.set(f"login:until:{subject}", time.time() + delay, timeout=delay)
+        # Kept a second longer than the wait (the stored moment says when it ends): Django's
+        # database cache rounds an expiry down to the whole second, so a 1 s entry could be
+        # gone at once and the next try would not wait.
+        cache.set(f"login:until:{subject}", time.time() + delay, timeout=delay + 1)
         kind, ident = subject.split(":", 1)
         logger.warning(
             "sign-in locked for %ds after %d failures of one %s",

@@ -680,7 +680,9 @@ def comment_create(
         sender=Ticket, ticket=ticket, actor=actor, comment=comment, attachments=added
     )
     _store(added, uploads)
-    return comment
+    # With its authors' names, read before the commit: nothing after the commit can fail,
+    # so a reply answered with an error was never stored.
+    return selectors.comment_with_names(comment=comment)
 
 
 def _follow_up(closed: Ticket, *, actor: Actor) -> Ticket:

@@ -280,8 +280,7 @@ class CommentListCreateView(ServideskView):
             if self.is_multipart()
             else serializers.CommentCreateSerializer
         )
-        comment = services.comment_create(ticket_id=pk, actor=self.actor, **data)
-        comment = selectors.comment_with_names(comment=comment)
+        comment = services.comment_create(ticket_id=pk, actor=self.actor, **data)  # with names
         return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
 
 
